@@ -1,0 +1,787 @@
+"""Benchmark dvlin against DVC (and against cp / plain reads) on the same data.
+
+One run does everything in a scratch folder and prints a table:
+
+  1. first commit of N small files   dvlin commit data   vs  dvc add data
+  2. status on the unchanged tree     dvlin status        vs  dvc status
+     (+ ``dvlin --help`` start-up time)
+  3. commit after 1 % of files changed
+  4. restore the deleted tree         dvlin checkout      vs  dvc checkout
+  5. commit of one big file           dvlin commit big    vs  cp (and dvc add)
+  6. bytes of new objects after 1 MiB in the middle of the big file changed
+
+Every measured command runs as its own child process; wall time comes from
+``time.perf_counter`` around it and peak RSS from ``os.wait4`` on exactly
+that child (the same source GNU ``time -v`` reads), so one step's memory is
+never mixed with another's.  Caches are warm: the page cache cannot be
+dropped without root tricks, so every tool reads data that was just written.
+
+Each tool works in its own folder on its own copy of the data: dvlin in
+``WORKDIR/dvlin`` (``dvlin init``), DVC in ``WORKDIR/dvc`` (``dvc init
+--no-scm``, cache in ``.dvc/cache``, site cache inside WORKDIR too).
+
+DVC is never installed into the project; point ``--dvc`` (or the
+``DVLIN_BENCH_DVC`` environment variable) at the ``dvc`` of a separate
+virtualenv.  See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gen_data  # noqa: E402  (sibling module, benchmarks/ is not a package)
+
+MIB = gen_data.MIB
+RSS_LIMIT_MIB = 300.0
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# dvlin sub-commands per step; each can be overridden with --dvlin-arg KEY=ARGS.
+DVLIN_ARGS: dict[str, str] = {
+    "init": "init",
+    "help": "--help",
+    "commit_data": "commit data --name data",
+    "status": "status",
+    "checkout": "checkout data@latest --to restored",
+    "commit_big": "commit big.bin --name big",
+    "store": ".dvlin/objects",  # not a command: object store, relative to the repo
+}
+
+READ_ALL_CODE = """
+import os, sys
+total = 0
+for dirpath, _, names in os.walk(sys.argv[1]):
+    for name in names:
+        with open(os.path.join(dirpath, name), 'rb') as fh:
+            total += len(fh.read())
+print(total)
+"""
+
+
+# --------------------------------------------------------------------------
+# measuring one command
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    """Outcome of one measured command (median wall time over ``runs``)."""
+
+    label: str
+    cmd: list[str]
+    cwd: str
+    wall_s: float | None = None
+    maxrss_mib: float | None = None
+    rc: int | None = None
+    runs: int = 0
+    log: str = ""
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the command ran and exited 0."""
+        return self.rc == 0 and self.wall_s is not None
+
+
+def _kill_later(pid: int, seconds: float) -> threading.Timer:
+    """Start a timer that kills process group ``pid`` after ``seconds``."""
+
+    def kill() -> None:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(seconds, kill)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def gnu_time() -> str | None:
+    """Path of GNU time if it is installed and understands ``-v -o``."""
+    path = shutil.which("time", path="/usr/bin:/bin") or None
+    if path is None:
+        return None
+    try:
+        ok = subprocess.run([path, "-v", "-o", os.devnull, "true"],
+                            capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return path if ok else None
+
+
+GNU_TIME = gnu_time()
+
+
+def read_gnu_rss(report: Path) -> float | None:
+    """Peak RSS in MiB from a ``time -v -o`` report (None if unreadable)."""
+    try:
+        for line in report.read_text(errors="replace").splitlines():
+            if "Maximum resident set size" in line:
+                return int(line.rsplit(":", 1)[1]) / 1024.0
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def run_once(
+    cmd: list[str], cwd: Path, env: dict[str, str], log: Path, timeout: float
+) -> tuple[float, float, int]:
+    """Run ``cmd`` once; return (wall seconds, peak RSS MiB, exit code).
+
+    Output goes to ``log``.  Peak RSS comes from GNU ``time -v`` when it is
+    installed: ``os.wait4`` alone would also count the pages of this Python
+    process that the child held between fork and exec (Linux keeps that
+    high-water mark across exec), i.e. ~20 MiB too much for small commands.
+    Without GNU time the ``os.wait4`` figure is used as an upper bound.
+    """
+    report = log.with_suffix(".time")
+    full = [GNU_TIME, "-v", "-o", str(report), *cmd] if GNU_TIME else cmd
+    with open(log, "ab") as out:
+        out.write(f"$ (cd {cwd} && {shlex.join(cmd)})\n".encode())
+        out.flush()
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            full, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        timer = _kill_later(proc.pid, timeout)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    rss = read_gnu_rss(report) if GNU_TIME else None
+    if rss is None:
+        rss = usage.ru_maxrss / 1024.0  # Linux reports KiB
+    return wall, rss, proc.returncode
+
+
+class Runner:
+    """Runs measured commands, keeps every Measurement and writes logs."""
+
+    def __init__(self, logdir: Path, timeout: float, verbose: bool) -> None:
+        self.logdir = logdir
+        self.timeout = timeout
+        self.verbose = verbose
+        self.all: list[Measurement] = []
+
+    def say(self, msg: str) -> None:
+        """Progress output (stderr, so --json stays clean)."""
+        print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    def measure(
+        self, label: str, cmd: list[str], cwd: Path, env: dict[str, str], repeat: int = 1
+    ) -> Measurement:
+        """Run ``cmd`` ``repeat`` times; keep the median wall time and max RSS."""
+        log = self.logdir / f"{len(self.all):02d}-{label.replace(' ', '_')}.log"
+        m = Measurement(label=label, cmd=cmd, cwd=str(cwd), log=str(log))
+        walls: list[float] = []
+        rss = 0.0
+        for _ in range(repeat):
+            try:
+                wall, peak, rc = run_once(cmd, cwd, env, log, self.timeout)
+            except OSError as exc:  # executable missing, etc.
+                m.note = f"could not start: {exc}"
+                break
+            m.rc, m.runs = rc, m.runs + 1
+            if rc != 0:
+                m.note = f"exit {rc}: {tail(log)}"
+                break
+            walls.append(wall)
+            rss = max(rss, peak)
+        if walls and m.rc == 0:
+            walls.sort()
+            m.wall_s, m.maxrss_mib = walls[len(walls) // 2], rss
+        self.all.append(m)
+        self.say(f"{label}: {fmt_m(m)}")
+        return m
+
+
+def tail(log: Path, lines: int = 3) -> str:
+    """Last few lines of a log file, joined on one line."""
+    try:
+        text = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])[:300]
+
+
+# --------------------------------------------------------------------------
+# helpers: tools, sizes, comparisons
+# --------------------------------------------------------------------------
+
+
+def find_dvc(arg: str | None) -> list[str] | None:
+    """Resolve the DVC command: --dvc, then $DVLIN_BENCH_DVC, then PATH."""
+    spec = arg or os.environ.get("DVLIN_BENCH_DVC") or shutil.which("dvc")
+    return shlex.split(spec) if spec else None
+
+
+def find_dvlin(arg: str | None) -> list[str]:
+    """Resolve the dvlin command: --dvlin, $DVLIN_BENCH_DVLIN, PATH, python -m dvlin."""
+    spec = arg or os.environ.get("DVLIN_BENCH_DVLIN") or shutil.which("dvlin")
+    return shlex.split(spec) if spec else [sys.executable, "-m", "dvlin"]
+
+
+def probe(cmd: list[str], env: dict[str, str], *args: str) -> tuple[bool, str]:
+    """Run ``cmd args`` quickly (unmeasured); return (ok, first output line)."""
+    try:
+        p = subprocess.run(
+            [*cmd, *args], env=env, capture_output=True, text=True, timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    if p.returncode == 0:
+        lines = (p.stdout or p.stderr).strip().splitlines()
+    else:
+        lines = (p.stderr or p.stdout).strip().splitlines()[-1:]
+    return p.returncode == 0, lines[0] if lines else ""
+
+
+def dir_bytes(path: Path) -> int:
+    """Apparent size of all regular files under ``path`` (hard links counted once)."""
+    if not path.exists():
+        return 0
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for dirpath, _, names in os.walk(path):
+        for name in names:
+            st = os.lstat(os.path.join(dirpath, name))
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
+    return total
+
+
+def trees_equal(a: Path, b: Path) -> tuple[bool, str]:
+    """Compare two folders by relative file paths and file bytes."""
+
+    def listing(root: Path) -> set[str]:
+        return {
+            os.path.relpath(os.path.join(d, n), root)
+            for d, _, names in os.walk(root) for n in names
+        }
+
+    if not b.is_dir():
+        return False, f"{b} missing"
+    la, lb = listing(a), listing(b)
+    if la != lb:
+        return False, f"file sets differ ({len(la)} vs {len(lb)} files)"
+    for rel in sorted(la):
+        if (a / rel).read_bytes() != (b / rel).read_bytes():
+            return False, f"contents differ: {rel}"
+    return True, f"{len(la)} files identical"
+
+
+def rm_tree(path: Path) -> None:
+    """Remove a folder or file if present (unmeasured)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    """Unmeasured copy with ``cp -a`` (fast, keeps the tree byte-identical)."""
+    subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
+
+
+# --------------------------------------------------------------------------
+# the benchmark
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """All state of one benchmark run."""
+
+    args: argparse.Namespace
+    work: Path
+    runner: Runner
+    dvlin: list[str] | None
+    dvc: list[str] | None
+    dvlin_args: dict[str, str]
+    env: dict[str, str]
+    m: dict[str, Measurement] = field(default_factory=dict)
+    bytes_: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    # -- paths -------------------------------------------------------------
+    @property
+    def gen(self) -> Path:
+        """Reference copy of the data (always in the expected state)."""
+        return self.work / "gen"
+
+    @property
+    def dl(self) -> Path:
+        """dvlin's repository folder."""
+        return self.work / "dvlin"
+
+    @property
+    def dv(self) -> Path:
+        """DVC's repository folder."""
+        return self.work / "dvc"
+
+    def tool_dirs(self) -> list[Path]:
+        """Folders that get their own copy of the data."""
+        return [p for p, cmd in ((self.dl, self.dvlin), (self.dv, self.dvc)) if cmd]
+
+    # -- measuring ---------------------------------------------------------
+    def run(self, key: str, label: str, cmd: list[str], cwd: Path, repeat: int = 1) -> Measurement:
+        """Measure ``cmd`` and store it under ``key``."""
+        self.m[key] = self.runner.measure(label, cmd, cwd, self.env, repeat)
+        return self.m[key]
+
+    def run_dvlin(self, key: str, step: str, repeat: int = 1) -> Measurement | None:
+        """Measure one dvlin sub-command (named in ``dvlin_args``), if dvlin is on."""
+        if not self.dvlin:
+            return None
+        cmd = [*self.dvlin, *shlex.split(self.dvlin_args[step])]
+        return self.run(key, f"dvlin {self.dvlin_args[step]}", cmd, self.dl, repeat)
+
+    def run_dvc(self, key: str, args: str, repeat: int = 1) -> Measurement | None:
+        """Measure one dvc sub-command, if DVC is on."""
+        if not self.dvc:
+            return None
+        return self.run(key, f"dvc {args}", [*self.dvc, *shlex.split(args)], self.dv, repeat)
+
+    def dvlin_store(self) -> Path:
+        """dvlin's object store (falls back to the whole .dvlin folder)."""
+        store = self.dl / self.dvlin_args["store"]
+        return store if store.exists() else self.dl / ".dvlin"
+
+    def store_sizes(self) -> dict[str, int]:
+        """Current bytes in each tool's object store."""
+        sizes = {}
+        if self.dvlin:
+            sizes["dvlin"] = dir_bytes(self.dvlin_store())
+        if self.dvc:
+            sizes["dvc"] = dir_bytes(self.dv / ".dvc" / "cache")
+        return sizes
+
+    def verify(self, key: str, restored: Path) -> None:
+        """Check a restored tree against the reference copy; note the verdict."""
+        ok, why = trees_equal(self.gen / "data", restored)
+        if key in self.m:
+            self.m[key].note = (self.m[key].note + " " if self.m[key].note else "") + (
+                f"verified: {why}" if ok else f"WRONG RESULT: {why}")
+        self.runner.say(f"verify {key}: {'ok' if ok else 'FAILED'} ({why})")
+
+    # -- steps -------------------------------------------------------------
+    def setup(self) -> None:
+        """Generate the small-file tree, make per-tool copies and repositories."""
+        a, say = self.args, self.runner.say
+        for d in (self.gen, self.dl, self.dv):
+            d.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        total = gen_data.make_tree(self.gen / "data", a.files, a.folders, a.seed)
+        say(f"generated {a.files} files ({total / MIB:.1f} MiB) in {time.perf_counter() - t:.1f} s")
+        self.bytes_["tree_bytes"] = total
+        for d in self.tool_dirs():
+            copy_tree(self.gen / "data", d / "data")
+        if self.dvlin:
+            self.run("dvlin_init", "dvlin init", [*self.dvlin, *shlex.split(self.dvlin_args["init"])], self.dl)
+        if self.dvc:
+            self.run("dvc_init", "dvc init --no-scm", [*self.dvc, "init", "--no-scm"], self.dv)
+            for kv in ("core.analytics false", "core.autostage false",
+                       f"core.site_cache_dir {self.work / 'dvc-site-cache'}"):
+                subprocess.run([*self.dvc, "config", *kv.split(" ", 1)], cwd=self.dv,
+                               env=self.env, capture_output=True)
+
+    def floors_tree(self) -> None:
+        """Floors for the small tree: cp -r, python read-all, cat-all."""
+        g = self.gen
+        self.run("cp_tree", "cp -r data", ["cp", "-r", "data", str(self.work / "floor-copy")], g)
+        rm_tree(self.work / "floor-copy")
+        self.run("read_tree", "read all files (python)", [sys.executable, "-c", READ_ALL_CODE, "data"], g)
+        self.run("cat_tree", "cat all files",
+                 ["sh", "-c", "find data -type f -print0 | xargs -0 cat > /dev/null"], g)
+
+    def step1(self) -> None:
+        """First commit of the small-file tree."""
+        self.run_dvlin("s1_dvlin", "commit_data")
+        self.run_dvc("s1_dvc", "add data")
+
+    def step2(self) -> None:
+        """Status on the unchanged tree, plus dvlin --help start-up time."""
+        r = self.args.repeat
+        self.run_dvlin("s2_dvlin", "status", repeat=r)
+        self.run_dvc("s2_dvc", "status", repeat=r)
+        self.run_dvlin("help_dvlin", "help", repeat=r)
+
+    def step3(self) -> None:
+        """Rewrite 1 % of the files everywhere, then commit again."""
+        a = self.args
+        for root in (self.gen, *self.tool_dirs()):
+            changed = gen_data.modify_tree(root / "data", a.files, a.folders, a.fraction, a.seed, 1)
+        self.runner.say(f"rewrote {len(changed)} files in each copy")
+        self.run_dvlin("s3_dvlin", "commit_data")
+        self.run_dvc("s3_dvc", "add data")
+
+    def step4(self) -> None:
+        """Delete the tree and restore it from each tool's store."""
+        if self.dvlin:
+            rm_tree(self.dl / "data")
+            self.run_dvlin("s4_dvlin", "checkout")
+            restored = self.restored_dir()
+            self.verify("s4_dvlin", restored)
+        if self.dvc:
+            rm_tree(self.dv / "data")
+            self.run_dvc("s4_dvc", "checkout")
+            self.verify("s4_dvc", self.dv / "data")
+
+    def restored_dir(self) -> Path:
+        """Where the dvlin checkout put the tree (the --to argument if any)."""
+        words = shlex.split(self.dvlin_args["checkout"])
+        if "--to" in words and words.index("--to") + 1 < len(words):
+            return self.dl / words[words.index("--to") + 1]
+        return self.dl / "data"
+
+    def step5(self) -> None:
+        """Commit one big file; floor is ``cp big.bin copy.bin``."""
+        a, say = self.args, self.runner.say
+        t = time.perf_counter()
+        gen_data.make_big_file(self.gen / "big.bin", a.big_mib * MIB, a.seed)
+        say(f"generated big.bin ({a.big_mib} MiB) in {time.perf_counter() - t:.1f} s")
+        self.run("cp_big", "cp big.bin copy.bin", ["cp", "big.bin", "copy.bin"], self.gen)
+        rm_tree(self.gen / "copy.bin")
+        self.run("read_big", "read big.bin (cat)", ["sh", "-c", "cat big.bin > /dev/null"], self.gen)
+        for d in self.tool_dirs():
+            shutil.copyfile(self.gen / "big.bin", d / "big.bin")
+        before = self.store_sizes()
+        self.run_dvlin("s5_dvlin", "commit_big")
+        self.run_dvc("s5_dvc", "add big.bin")
+        self.record_growth("s5", before)
+
+    def step6(self) -> None:
+        """Rewrite 1 MiB in the middle of the big file, commit, count new bytes."""
+        a = self.args
+        for root in (self.gen, *self.tool_dirs()):
+            off, n = gen_data.patch_big_file(root / "big.bin", int(a.patch_mib * MIB), None, a.seed, 1)
+        self.runner.say(f"rewrote {n} bytes at offset {off} of each big.bin")
+        self.bytes_["s6_patch"] = n
+        before = self.store_sizes()
+        self.run_dvlin("s6t_dvlin", "commit_big")
+        self.run_dvc("s6t_dvc", "add big.bin")
+        self.record_growth("s6", before)
+
+    def record_growth(self, step: str, before: dict[str, int]) -> None:
+        """Store how many bytes each tool's object store grew by."""
+        after = self.store_sizes()
+        for tool, size in after.items():
+            self.bytes_[f"{step}_{tool}_new"] = size - before.get(tool, 0)
+            self.bytes_[f"{step}_{tool}_store"] = size
+        self.runner.say("store growth: " + ", ".join(
+            f"{t} +{(after[t] - before.get(t, 0)) / MIB:.2f} MiB" for t in after))
+
+    def run_all(self) -> None:
+        """Run every step in order."""
+        self.setup()
+        self.floors_tree()
+        for step in (self.step1, self.step2, self.step3, self.step4, self.step5, self.step6):
+            self.runner.say(f"--- {step.__doc__.splitlines()[0]}")
+            step()
+
+
+# --------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------
+
+
+def fmt_m(m: Measurement | None) -> str:
+    """Format a measurement cell: '12.34 s, 85 MiB' or the failure."""
+    if m is None:
+        return "-"
+    if not m.ok:
+        return f"ERR rc={m.rc}" if m.rc is not None else "ERR"
+    return f"{m.wall_s:.2f} s, {m.maxrss_mib:.0f} MiB"
+
+
+def fmt_bytes(n: int | None) -> str:
+    """Format a byte count in MiB."""
+    return "-" if n is None else f"{n / MIB:.2f} MiB"
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    step: str
+    dvlin: str
+    dvc: str
+    floor: str
+    ratio: str
+    target: str
+    verdict: str
+    reasons: list[str] = field(default_factory=list)
+
+
+def wall(m: Measurement | None) -> float | None:
+    """Wall time of a successful measurement, else None."""
+    return m.wall_s if m is not None and m.ok else None
+
+
+def verdict(dl: Measurement | None, check: Callable[[], bool | None], extra: list[str]) -> tuple[str, list[str]]:
+    """PASS / FAIL / n/a for a dvlin figure, including the RSS limit."""
+    reasons = list(extra)
+    if dl is None:
+        return "n/a", reasons
+    if not dl.ok:
+        return "ERR", reasons + [dl.note]
+    if "WRONG RESULT" in dl.note:
+        reasons.append(dl.note)
+    if dl.maxrss_mib is not None and dl.maxrss_mib >= RSS_LIMIT_MIB:
+        reasons.append(f"peak RSS {dl.maxrss_mib:.0f} MiB >= {RSS_LIMIT_MIB:.0f} MiB")
+    res = check()
+    if res is None and not reasons:
+        return "n/a", reasons
+    if res is False and not reasons:
+        reasons.append("target missed")
+    return ("FAIL" if reasons else "PASS"), reasons
+
+
+def time_row(b: Bench, step: str, dl_key: str, dvc_key: str, floor_key: str | None,
+             target: str, check: Callable[[float, float | None, float | None], bool | None]) -> Row:
+    """Row comparing wall times; ``check(dvlin, dvc, floor)`` decides the target."""
+    dl, dv = b.m.get(dl_key), b.m.get(dvc_key)
+    fl = b.m.get(floor_key) if floor_key else None
+    tdl, tdv, tfl = wall(dl), wall(dv), wall(fl)
+    ratio = f"{tdl / tdv:.3f}" if tdl and tdv else "-"
+    v, why = verdict(dl, lambda: check(tdl, tdv, tfl) if tdl is not None else None, [])
+    floor = f"{fmt_m(fl)} ({fl.label})" if fl else "-"
+    return Row(step, fmt_m(dl), fmt_m(dv), floor, ratio, target, v, why)
+
+
+def ratio_check(limit: float, absolute: float | None = None) -> Callable[[float, float | None, float | None], bool | None]:
+    """Target 'dvlin <= dvc * limit' (and optionally 'dvlin < absolute')."""
+
+    def check(dl: float, dv: float | None, _fl: float | None) -> bool | None:
+        if absolute is not None and dl >= absolute:
+            return False
+        return None if dv is None else dl <= dv * limit
+
+    return check
+
+
+def build_rows(b: Bench) -> list[Row]:
+    """All table rows, in step order."""
+    n = b.args.files
+    big = b.args.big_mib
+    rows = [
+        time_row(b, f"1 first commit, {n} files", "s1_dvlin", "s1_dvc", "cp_tree",
+                 "<= dvc/6", ratio_check(1 / 6)),
+        time_row(b, "2 status, unchanged tree", "s2_dvlin", "s2_dvc", "read_tree",
+                 "<= dvc/4 and < 0.6 s", ratio_check(1 / 4, 0.6)),
+        time_row(b, "2b dvlin --help", "help_dvlin", "", None, "< 0.3 s",
+                 lambda dl, _dv, _fl: dl < 0.3),
+        time_row(b, f"3 commit after {b.args.fraction:.0%} changed", "s3_dvlin", "s3_dvc",
+                 "read_tree", "<= dvc/5", ratio_check(1 / 5)),
+        time_row(b, "4 restore deleted tree", "s4_dvlin", "s4_dvc", "cp_tree",
+                 "<= dvc/5", ratio_check(1 / 5)),
+        time_row(b, f"5 commit {big} MiB file", "s5_dvlin", "s5_dvc", "cp_big",
+                 "<= 1.5 x cp", lambda dl, _dv, fl: None if fl is None else dl <= 1.5 * fl),
+        time_row(b, "6a commit after 1 MiB rewrite (time)", "s6t_dvlin", "s6t_dvc", "cp_big",
+                 "(info)", lambda *_: None),
+        bytes_row(b),
+    ]
+    return rows
+
+
+def bytes_row(b: Bench) -> Row:
+    """Step 6: bytes of new objects stored for the second big-file version."""
+    dl_new = b.bytes_.get("s6_dvlin_new")
+    dv_new = b.bytes_.get("s6_dvc_new")
+    ratio = f"{dl_new / dv_new:.4f}" if dl_new is not None and dv_new else "-"
+    dl_m = b.m.get("s6t_dvlin")
+    limit = 16 * MIB
+    v, why = verdict(dl_m, lambda: None if dl_new is None else dl_new <= limit, [])
+    return Row("6b new object bytes after 1 MiB rewrite", fmt_bytes(dl_new), fmt_bytes(dv_new),
+               fmt_bytes(b.bytes_.get("s6_patch")) + " (bytes changed)", ratio,
+               "<= 16 MiB", v, why)
+
+
+def render_table(rows: list[Row]) -> str:
+    """Plain-text table with aligned columns."""
+    head = ["step", "dvlin", "dvc", "floor (cp/read)", "ratio dvlin/dvc", "target", "pass?"]
+    body = [[r.step, r.dvlin, r.dvc, r.floor, r.ratio, r.target, r.verdict] for r in rows]
+    widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
+    line = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    sep = "-+-".join("-" * w for w in widths)
+    return "\n".join([line(head), sep, *map(line, body)])
+
+
+def render_text(b: Bench, rows: list[Row], meta: dict[str, object]) -> str:
+    """Full human-readable report: context, table, floors, reasons, notes."""
+    out = [
+        "dvlin benchmark -- warm page cache (it cannot be dropped without root; "
+        "every tool reads data that was just written)",
+        f"data: {b.args.files} files / {b.bytes_.get('tree_bytes', 0) / MIB:.1f} MiB, "
+        f"big file {b.args.big_mib} MiB; workdir {b.work}",
+        f"dvlin: {meta['dvlin']}   dvc: {meta['dvc']}",
+        "cells: median wall time, peak RSS of the measured process "
+        f"(status/help: median of {b.args.repeat} runs; RSS via "
+        f"{'GNU time -v' if GNU_TIME else 'os.wait4, an upper bound'})",
+        "",
+        render_table(rows),
+        "",
+        "floors: " + "; ".join(f"{b.m[k].label}: {fmt_m(b.m[k])}" for k in
+                               ("cp_tree", "read_tree", "cat_tree", "cp_big", "read_big") if k in b.m),
+    ]
+    growth = [f"{k}: {fmt_bytes(v)}" for k, v in b.bytes_.items() if k.endswith(("_new", "_store"))]
+    if growth:
+        out.append("object stores: " + "; ".join(growth))
+    for r in rows:
+        for why in r.reasons:
+            out.append(f"! {r.step}: {why}")
+    for m in b.m.values():
+        if m.note and (not m.ok or "verified" in m.note):
+            out.append(f"  {m.label}: {m.note}")
+    out += [f"note: {n}" for n in b.notes]
+    return "\n".join(out)
+
+
+def to_json(b: Bench, rows: list[Row], meta: dict[str, object]) -> str:
+    """All figures as JSON."""
+    return json.dumps({
+        "meta": meta,
+        "rows": [asdict(r) for r in rows],
+        "measurements": {k: asdict(m) | {"ok": m.ok} for k, m in b.m.items()},
+        "bytes": b.bytes_,
+        "notes": b.notes,
+    }, indent=2)
+
+
+# --------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description="Benchmark dvlin vs DVC vs cp on the same data.")
+    p.add_argument("--workdir", help="scratch folder (kept); default: a temp dir, removed after")
+    p.add_argument("--keep", action="store_true", help="keep the temp workdir")
+    p.add_argument("--files", type=int, default=gen_data.DEFAULT_FILES)
+    p.add_argument("--folders", type=int, default=gen_data.DEFAULT_FOLDERS)
+    p.add_argument("--fraction", type=float, default=0.01, help="share of files rewritten in step 3")
+    p.add_argument("--big-mib", type=int, default=1024, help="size of the big file")
+    p.add_argument("--patch-mib", type=float, default=1.0, help="bytes rewritten in step 6")
+    p.add_argument("--seed", type=int, default=gen_data.DEFAULT_SEED)
+    p.add_argument("--repeat", type=int, default=3, help="runs of status / --help (median)")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds per command")
+    p.add_argument("--dvc", help="dvc command (default: $DVLIN_BENCH_DVC, else dvc on PATH)")
+    p.add_argument("--dvlin", help="dvlin command (default: $DVLIN_BENCH_DVLIN, dvlin on PATH, "
+                   "else 'python -m dvlin')")
+    p.add_argument("--dvlin-arg", action="append", default=[], metavar="KEY=ARGS",
+                   help=f"override a dvlin sub-command; keys: {', '.join(DVLIN_ARGS)}")
+    p.add_argument("--skip-dvc", action="store_true")
+    p.add_argument("--skip-dvlin", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--json-out", help="also write the JSON to this file")
+    p.add_argument("--fail-on-miss", action="store_true", help="exit 1 if any target fails")
+    p.add_argument("--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def bench_env(work: Path) -> dict[str, str]:
+    """Environment for measured commands (no telemetry, repo importable)."""
+    env = dict(os.environ)
+    env.update(DVC_NO_ANALYTICS="1", DO_NOT_TRACK="1", NO_COLOR="1", TERM="dumb",
+               DVC_SITE_CACHE_DIR=str(work / "dvc-site-cache"))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def resolve_tools(a: argparse.Namespace, env: dict[str, str], notes: list[str]) -> tuple[
+        list[str] | None, list[str] | None, dict[str, str]]:
+    """Find dvlin and dvc, check they start; return (dvlin, dvc, versions)."""
+    versions: dict[str, str] = {}
+    dvlin = None if a.skip_dvlin else find_dvlin(a.dvlin)
+    if dvlin:
+        ok, msg = probe(dvlin, env, "--help")
+        if ok:
+            versions["dvlin"] = shlex.join(dvlin)
+        else:
+            notes.append(f"dvlin skipped: '{shlex.join(dvlin)} --help' failed: {msg}")
+            dvlin = None
+    dvc = None if a.skip_dvc else find_dvc(a.dvc)
+    if not a.skip_dvc and not dvc:
+        notes.append("dvc skipped: not found (use --dvc or DVLIN_BENCH_DVC; see README)")
+    if dvc:
+        ok, msg = probe(dvc, env, "--version")
+        if ok:
+            versions["dvc"] = f"{shlex.join(dvc)} ({msg})"
+        else:
+            notes.append(f"dvc skipped: '{shlex.join(dvc)} --version' failed: {msg}")
+            dvc = None
+    return dvlin, dvc, versions
+
+
+def check_space(work: Path, a: argparse.Namespace, notes: list[str]) -> None:
+    """Warn when the workdir's disk looks too small for the run."""
+    need = (8 * a.big_mib + 6 * a.files * 5 / 1024) * MIB
+    free = shutil.disk_usage(work).free
+    if free < need:
+        notes.append(f"low disk: {free / MIB:.0f} MiB free, about {need / MIB:.0f} MiB needed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the benchmark, print the report, clean up."""
+    a = parse_args(argv)
+    temp = a.workdir is None
+    work = Path(a.workdir or tempfile.mkdtemp(prefix="dvlin-bench-")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    if any(work.iterdir()):
+        print(f"workdir {work} is not empty; give an empty or new folder", file=sys.stderr)
+        return 2
+    (work / "logs").mkdir()
+    notes: list[str] = ["page cache is warm for every step (no root to drop it)"]
+    env = bench_env(work)
+    overrides = dict(kv.split("=", 1) for kv in a.dvlin_arg)
+    dvlin, dvc, versions = resolve_tools(a, env, notes)
+    check_space(work, a, notes)
+    runner = Runner(work / "logs", a.timeout, a.verbose)
+    for n in notes:
+        runner.say(n)
+    b = Bench(a, work, runner, dvlin, dvc, DVLIN_ARGS | overrides, env, notes=notes)
+    try:
+        b.run_all()
+    except KeyboardInterrupt:
+        notes.append("interrupted: figures are partial")
+    finally:
+        rows = build_rows(b)
+        meta = {
+            "dvlin": versions.get("dvlin", "skipped"), "dvc": versions.get("dvc", "skipped"),
+            "python": sys.version.split()[0], "platform": platform.platform(),
+            "cpus": os.cpu_count(), "files": a.files, "big_mib": a.big_mib,
+            "workdir": str(work), "warm_cache": True,
+            "rss_source": "gnu-time" if GNU_TIME else "wait4",
+        }
+        text = to_json(b, rows, meta)
+        if a.json_out:
+            Path(a.json_out).write_text(text)
+        print(text if a.json else render_text(b, rows, meta), flush=True)
+        if temp and not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    failed = any(r.verdict in ("FAIL", "ERR") for r in rows)
+    return 1 if a.fail_on_miss and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

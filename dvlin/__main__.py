@@ -1,0 +1,5 @@
+"""``python -m dvlin``."""
+
+from dvlin.cli import main
+
+main()

@@ -1,0 +1,389 @@
+"""Queries over the catalog. The only module that writes SQL (besides the migrations)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dvlin.catalog.schema import SCHEMA_VERSION, migrate, schema_version
+from dvlin.errors import ConflictError, UsageError
+
+_VERSION_COLUMNS = (
+    "id, asset, number, parent, tree, manifest, author, created_at, message, meta, files, "
+    "bytes, base, roots, info"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One immutable version of an asset, as the catalog records it."""
+
+    id: str
+    asset: str
+    number: int
+    parent: str | None
+    tree: str
+    manifest: str
+    author: str
+    created_at: str
+    message: str
+    meta: dict[str, str]
+    files: int
+    bytes: int
+    base: str
+    roots: tuple[str, ...]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """``asset@vN``: how people talk about a version."""
+        return f"{self.asset}@v{self.number}"
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Version:
+        """Build from a row selected with ``_VERSION_COLUMNS``."""
+        return cls(
+            id=row[0],
+            asset=row[1],
+            number=row[2],
+            parent=row[3],
+            tree=row[4],
+            manifest=row[5],
+            author=row[6],
+            created_at=row[7],
+            message=row[8] or "",
+            meta=json.loads(row[9] or "{}"),
+            files=row[10],
+            bytes=row[11],
+            base=row[12],
+            roots=tuple(json.loads(row[13] or '["."]')),
+            info=json.loads(row[14] or "{}"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """A named, versioned thing and a summary of its newest version."""
+
+    name: str
+    kind: str
+    base: str
+    roots: tuple[str, ...]
+    created_at: str
+    owner: str | None
+    latest: int | None
+    latest_id: str | None
+    bytes: int
+    files: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A name given to one version of an asset."""
+
+    asset: str
+    name: str
+    version: str
+    number: int
+    created_at: str
+    author: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """Where an object's bytes are: loose (``pack`` is None) or a slice of a pack."""
+
+    oid: str
+    size: int
+    pack: str | None
+    offset: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatRow:
+    """A stat-cache row: if a file still stats like this, its content hashes to ``oid``."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    oid: str
+
+
+class Catalog:
+    """A connection to ``catalog.db`` with dvlin's queries as methods."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = False, timeout: float = 60.0) -> Catalog:
+        """Open (or create) the catalog, in WAL mode, migrating it forward when needed."""
+        if not create and not path.exists():
+            raise UsageError(f"catalog {path} is missing", hint="the repo is damaged")
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA secure_delete=ON")
+        catalog = cls(conn, path)
+        found = schema_version(conn)
+        if found > SCHEMA_VERSION:
+            raise UsageError(
+                f"catalog schema {found} is newer than this dvlin ({SCHEMA_VERSION})",
+                hint="upgrade dvlin",
+            )
+        if found < SCHEMA_VERSION:
+            with catalog.transaction():
+                migrate(conn)
+        return catalog
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; waits for other writers up to the connection's timeout."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise ConflictError(
+                    "the catalog is locked by another dvlin process",
+                    hint="wait for it to finish, or raise DVLIN_LOCK_TIMEOUT",
+                ) from None
+            raise
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- meta ---------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A value from the ``meta`` table."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value in the ``meta`` table (inside the caller's transaction)."""
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- assets and versions ------------------------------------------------------------------
+
+    def asset_names(self) -> list[str]:
+        """Every asset name, sorted."""
+        return [r[0] for r in self.conn.execute("SELECT name FROM assets ORDER BY name")]
+
+    def get_asset_kind(self, name: str) -> str | None:
+        """The kind of an asset, or None when it does not exist."""
+        row = self.conn.execute("SELECT kind FROM assets WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def list_assets(self) -> list[Asset]:
+        """Every asset with its newest version's summary."""
+        rows = self.conn.execute(
+            """
+            SELECT a.name, a.kind, a.base, a.roots, a.created_at, a.owner,
+                   v.number, v.id, v.bytes, v.files
+            FROM assets a
+            LEFT JOIN versions v ON v.asset = a.name
+                AND v.number = (SELECT MAX(number) FROM versions WHERE asset = a.name)
+            ORDER BY a.name
+            """
+        )
+        return [
+            Asset(
+                name=r[0],
+                kind=r[1],
+                base=r[2],
+                roots=tuple(json.loads(r[3])),
+                created_at=r[4],
+                owner=r[5],
+                latest=r[6],
+                latest_id=r[7],
+                bytes=r[8] or 0,
+                files=r[9] or 0,
+            )
+            for r in rows
+        ]
+
+    def upsert_asset(
+        self, name: str, *, kind: str, base: str, roots: Sequence[str], created_at: str
+    ) -> None:
+        """Create the asset, or update where its newest version lives."""
+        self.conn.execute(
+            """
+            INSERT INTO assets (name, kind, base, roots, created_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(name) DO UPDATE SET base = excluded.base, roots = excluded.roots
+            """,
+            (name, kind, base, json.dumps(list(roots)), created_at),
+        )
+
+    def latest_version(self, asset: str) -> Version | None:
+        """The newest version of ``asset``."""
+        row = self.conn.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE asset = ? "
+            "ORDER BY number DESC LIMIT 1",
+            (asset,),
+        ).fetchone()
+        return Version.from_row(row) if row else None
+
+    def version_by_number(self, asset: str, number: int) -> Version | None:
+        """Version ``number`` of ``asset``."""
+        row = self.conn.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE asset = ? AND number = ?",
+            (asset, number),
+        ).fetchone()
+        return Version.from_row(row) if row else None
+
+    def version(self, version_id: str) -> Version | None:
+        """The version with exactly this id."""
+        row = self.conn.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE id = ?", (version_id,)
+        ).fetchone()
+        return Version.from_row(row) if row else None
+
+    def versions_with_prefix(self, prefix: str, *, limit: int = 10) -> list[Version]:
+        """Versions whose id starts with ``prefix`` (a lower-case hex string)."""
+        rows = self.conn.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE id >= ? AND id < ? "
+            "ORDER BY id LIMIT ?",
+            (prefix, prefix + "g", limit),
+        )
+        return [Version.from_row(r) for r in rows]
+
+    def iter_versions(self, asset: str | None = None, *, limit: int | None = None) -> list[Version]:
+        """Versions newest first, of one asset or of all."""
+        where, args = ("WHERE asset = ?", [asset]) if asset else ("", [])
+        sql = f"SELECT {_VERSION_COLUMNS} FROM versions {where} ORDER BY created_at DESC, number DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [Version.from_row(r) for r in self.conn.execute(sql, args)]
+
+    def insert_version(self, v: Version) -> None:
+        """Record a new version (inside the caller's transaction)."""
+        self.conn.execute(
+            f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                v.id, v.asset, v.number, v.parent, v.tree, v.manifest, v.author, v.created_at,
+                v.message, json.dumps(v.meta, sort_keys=True), v.files, v.bytes, v.base,
+                json.dumps(list(v.roots)), json.dumps(v.info, sort_keys=True),
+            ),
+        )
+
+    def versions_using(self, oid: str, *, limit: int = 20) -> list[str]:
+        """Labels (``asset@vN``) of versions whose bytes live in object ``oid``."""
+        rows = self.conn.execute(
+            """
+            SELECT v.asset, v.number FROM version_objects vo
+            JOIN versions v ON v.id = vo.version
+            WHERE vo.oid = ? OR vo.oid = (SELECT pack FROM objects WHERE oid = ?)
+            ORDER BY v.asset, v.number LIMIT ?
+            """,
+            (oid, oid, limit),
+        )
+        return [f"{a}@v{n}" for a, n in rows]
+
+    # -- tags ---------------------------------------------------------------------------------
+
+    def tags(self, asset: str | None = None) -> list[Tag]:
+        """Tags of one asset or of all, by asset then name."""
+        where, args = ("WHERE t.asset = ?", (asset,)) if asset else ("", ())
+        rows = self.conn.execute(
+            "SELECT t.asset, t.name, t.version, v.number, t.created_at, t.author FROM tags t "
+            f"JOIN versions v ON v.id = t.version {where} ORDER BY t.asset, t.name",
+            args,
+        )
+        return [Tag(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    def tag(self, asset: str, name: str) -> Tag | None:
+        """One tag of an asset."""
+        for t in self.tags(asset):
+            if t.name == name:
+                return t
+        return None
+
+    def tags_of(self, version_id: str) -> list[str]:
+        """Names of the tags on a version."""
+        rows = self.conn.execute(
+            "SELECT name FROM tags WHERE version = ? ORDER BY name", (version_id,)
+        )
+        return [r[0] for r in rows]
+
+    def insert_tag(self, asset: str, name: str, version: str, *, created_at: str, author: str) -> None:
+        """Record a tag (inside the caller's transaction)."""
+        self.conn.execute(
+            "INSERT INTO tags (asset, name, version, created_at, author) VALUES (?, ?, ?, ?, ?)",
+            (asset, name, version, created_at, author),
+        )
+
+    # -- objects ------------------------------------------------------------------------------
+
+    def find_object(self, oid: str) -> StoredObject | None:
+        """Where a stored object's bytes are, or None when the catalog does not know it."""
+        row = self.conn.execute(
+            "SELECT size, pack, offset FROM objects WHERE oid = ?", (oid,)
+        ).fetchone()
+        return StoredObject(oid, row[0], row[1], row[2]) if row else None
+
+    def add_objects(self, objects: Iterable[StoredObject]) -> None:
+        """Record stored objects (inside the caller's transaction)."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO objects (oid, size, pack, offset) VALUES (?, ?, ?, ?)",
+            ((o.oid, o.size, o.pack, o.offset) for o in objects),
+        )
+
+    def link_version_objects(self, version_id: str, oids: Iterable[str]) -> None:
+        """Record which storage objects a version needs (inside the caller's transaction)."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO version_objects (version, oid) VALUES (?, ?)",
+            ((version_id, oid) for oid in oids),
+        )
+
+    # -- stat cache and workspace -------------------------------------------------------------
+
+    def stat_rows(self, prefix: str) -> dict[str, StatRow]:
+        """Stat-cache rows for repo paths under ``prefix`` (``""`` for all)."""
+        if prefix:
+            cur = self.conn.execute(
+                "SELECT path, size, mtime_ns, inode, oid FROM stat_cache "
+                "WHERE path = ? OR (path >= ? AND path < ?)",
+                (prefix, prefix + "/", prefix + "0"),
+            )
+        else:
+            cur = self.conn.execute("SELECT path, size, mtime_ns, inode, oid FROM stat_cache")
+        return {r[0]: StatRow(r[1], r[2], r[3], r[4]) for r in cur}
+
+    def put_stat_rows(self, rows: Iterable[tuple[str, StatRow]]) -> None:
+        """Insert or refresh stat-cache rows (inside the caller's transaction)."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO stat_cache (path, size, mtime_ns, inode, oid) "
+            "VALUES (?, ?, ?, ?, ?)",
+            ((p, r.size, r.mtime_ns, r.inode, r.oid) for p, r in rows),
+        )
+
+    def workspace_version(self, asset: str) -> str | None:
+        """The id of the version last committed or checked out into the asset's own path."""
+        row = self.conn.execute(
+            "SELECT version FROM workspace WHERE asset = ?", (asset,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def set_workspace_version(self, asset: str, version_id: str, *, updated_at: str) -> None:
+        """Record what the asset's own path now holds (inside the caller's transaction)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO workspace (asset, version, updated_at) VALUES (?, ?, ?)",
+            (asset, version_id, updated_at),
+        )

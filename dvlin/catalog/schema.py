@@ -1,0 +1,86 @@
+"""The catalog's schema as a list of forward migrations, applied with sqlite-utils.
+
+Each migration runs once, in order, inside the caller's transaction; ``meta.schema_version``
+records how many have run. Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[["object"], None]
+
+
+def _v1(db) -> None:  # type: ignore[no-untyped-def]
+    db["assets"].create(
+        {"name": str, "kind": str, "base": str, "roots": str, "created_at": str, "owner": str},
+        pk="name",
+    )
+    db["versions"].create(
+        {
+            "id": str,
+            "asset": str,
+            "number": int,
+            "parent": str,
+            "tree": str,
+            "manifest": str,
+            "author": str,
+            "created_at": str,
+            "message": str,
+            "meta": str,
+            "files": int,
+            "bytes": int,
+            "base": str,
+            "roots": str,
+            "info": str,
+        },
+        pk="id",
+        not_null={"asset", "number", "tree", "manifest", "author", "created_at"},
+        foreign_keys=[("asset", "assets", "name")],
+    )
+    db["versions"].create_index(["asset", "number"], unique=True)
+    db["tags"].create(
+        {"asset": str, "name": str, "version": str, "created_at": str, "author": str},
+        pk=("asset", "name"),
+        foreign_keys=[("version", "versions", "id")],
+    )
+    db["objects"].create({"oid": str, "size": int, "pack": str, "offset": int}, pk="oid")
+    db["version_objects"].create({"version": str, "oid": str}, pk=("version", "oid"))
+    db["version_objects"].create_index(["oid"])
+    db["stat_cache"].create(
+        {"path": str, "size": int, "mtime_ns": int, "inode": int, "oid": str}, pk="path"
+    )
+    db["workspace"].create({"asset": str, "version": str, "updated_at": str}, pk="asset")
+
+
+MIGRATIONS: list[Migration] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The number of migrations already applied (0 for an empty database)."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the migrations this catalog lacks; the caller holds a write transaction."""
+    import sqlite_utils  # 0.2 s to import, so only when the schema changes
+
+    current = schema_version(conn)
+    if current >= SCHEMA_VERSION:
+        return current
+    db = sqlite_utils.Database(conn)
+    if current == 0 and not db["meta"].exists():
+        db["meta"].create({"key": str, "value": str}, pk="key")
+    for migration in MIGRATIONS[current:]:
+        migration(db)
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+        (str(SCHEMA_VERSION),),
+    )
+    return SCHEMA_VERSION

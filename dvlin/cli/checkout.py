@@ -1,0 +1,46 @@
+"""``dvlin checkout``."""
+
+from __future__ import annotations
+
+import typer
+
+from dvlin.cli import app
+from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.errors import ConflictError
+from dvlin.render.output import human_bytes
+
+
+@app.command()
+def checkout(
+    ref: str = typer.Argument(..., help="Version: NAME, NAME@vN, NAME@TAG, NAME@~N or an id."),
+    paths: list[str] = typer.Argument(None, help="Only these paths of the version."),
+    to: str = typer.Option(None, "--to", help="Write into this folder instead of the asset's own."),
+    link: str = typer.Option(
+        "copy", "--link", help="copy, hardlink, reflink or symlink (objects stay read-only)."
+    ),
+    force: bool = typer.Option(False, "--force", "-f", help="Discard uncommitted changes."),
+    json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """Materialise a version byte for byte, into its own path or --to a folder."""
+    out = output(json, quiet)
+    with open_repo() as repo:
+        try:
+            result = repo.checkout(
+                ref, paths or (), to=to, link=link, force=force,  # type: ignore[arg-type]
+                progress=out.progress(),
+            )
+        except ConflictError as exc:
+            if exc.paths and not out.json:
+                for p in exc.paths[:20]:
+                    out.err_console.print(f"  ~ {p}", markup=False)
+            raise
+    if out.json:
+        out.emit_json(result.to_dict())
+        return
+    fallback = f", {result.link_fallbacks} copied instead of linked" if result.link_fallbacks else ""
+    out.line(
+        f"checked out {result.version.label} {result.version.id[:10]} into {result.target}: "
+        f"{result.written:,} written ({human_bytes(result.bytes_written)}), "
+        f"{result.removed:,} removed, {result.unchanged:,} unchanged{fallback}"
+    )

@@ -1,0 +1,49 @@
+"""``dvlin commit``."""
+
+from __future__ import annotations
+
+import typer
+
+from dvlin.cli import app
+from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.render.output import human_bytes
+
+
+@app.command()
+def commit(
+    paths: list[str] = typer.Argument(..., help="Files and folders to snapshot."),
+    name: str = typer.Option(None, "--name", "-n", help="Asset name (default: the path)."),
+    message: str = typer.Option("", "--message", "-m", help="What changed and why."),
+    kind: str = typer.Option(
+        None, "--kind", help="dataset, features, embeddings or model (default: dataset)."
+    ),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="Tag the new version (repeatable)."),
+    meta: list[str] = typer.Option(
+        [], "--meta", help="Metadata KEY=VALUE (repeatable).", metavar="KEY=VALUE"
+    ),
+    json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """Snapshot files and folders as a new immutable version of an asset."""
+    from dvlin.ops.common import parse_key_values
+
+    out = output(json, quiet)
+    metadata = parse_key_values(meta, flag="--meta")
+    with open_repo() as repo:
+        result = repo.commit(
+            paths, name=name, message=message, kind=kind, tags=tag, meta=metadata,
+            progress=out.progress(),
+        )
+    if out.json:
+        out.emit_json(result.to_dict())
+        return
+    v = result.version
+    if not result.created:
+        out.line(f"nothing to commit: {v.label} {v.id[:10]} already holds this tree")
+        return
+    c = result.diff.counts()
+    out.line(
+        f"→ {v.label}  {v.id[:10]}  {v.files:,} files  {human_bytes(v.bytes)}  "
+        f"(+{c['added']} ~{c['changed']} -{c['removed']}; "
+        f"stored {human_bytes(result.new_bytes)} new)"
+    )

@@ -1,0 +1,132 @@
+"""``dvlin log``, ``dvlin show`` and ``dvlin ls``."""
+
+from __future__ import annotations
+
+import typer
+
+from dvlin.cli import app
+from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.render.output import human_bytes, short_time
+
+
+@app.command()
+def log(
+    name: str = typer.Argument(None, help="Asset (default: every asset)."),
+    number: int = typer.Option(None, "-n", "--max-count", help="Show at most N versions."),
+    json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """List versions newest first: id, author, date, size and message."""
+    from dvlin.ops.log import tags_by_version, version_dict
+
+    out = output(json, quiet)
+    with open_repo() as repo:
+        versions = repo.log(name, limit=number)
+        tags = tags_by_version(repo)
+    if out.json:
+        out.emit_json([version_dict(v, tags=tags.get(v.id, [])) for v in versions])
+        return
+    if not versions:
+        out.line("no versions yet")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for col in ("version", "id", "author", "date (UTC)", "files", "size", "message"):
+        table.add_column(col, justify="right" if col in ("files", "size") else "left")
+    for v in versions:
+        tag_text = f" ({', '.join(tags[v.id])})" if v.id in tags else ""
+        table.add_row(
+            v.label + tag_text, v.id[:10], v.author, short_time(v.created_at), f"{v.files:,}",
+            human_bytes(v.bytes), v.message,
+        )
+    out.print(table)
+
+
+@app.command()
+def show(
+    ref: str = typer.Argument(..., help="Version: NAME, NAME@vN, NAME@TAG, NAME@~N or an id."),
+    json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """Show everything recorded about one version, including table schemas."""
+    out = output(json, quiet)
+    with open_repo() as repo:
+        detail = repo.show(ref)
+    if out.json:
+        out.emit_json(detail.to_dict())
+        return
+    v = detail.version
+    rows = [
+        ("version", f"{v.label} (latest v{detail.latest})"),
+        ("id", v.id),
+        ("kind", detail.kind),
+        ("parent", v.parent or "—"),
+        ("author", v.author),
+        ("date", v.created_at),
+        ("message", v.message or "—"),
+        ("path", v.base if v.roots == (".",) else f"{v.base}: {', '.join(v.roots)}"),
+        ("files", f"{v.files:,} ({human_bytes(v.bytes)})"),
+        ("tags", ", ".join(detail.tags) or "—"),
+        ("manifest", v.manifest),
+    ]
+    rows += [(f"meta.{k}", val) for k, val in sorted(v.meta.items())]
+    for key, value in rows:
+        out.line(f"{key:>10}  {value}")
+    described = v.info.get("files", {})
+    for path, d in sorted(described.items()):
+        if "error" in d:
+            out.line(f"  {path}: {d['format']} (unreadable: {d['error']})")
+        elif d.get("format") == "npy":
+            out.line(f"  {path}: array {d['dtype']} shape {tuple(d['shape'])}")
+        else:
+            cols = ", ".join(f"{c['name']}: {c['type']}" for c in d["columns"][:12])
+            more = " …" if len(d["columns"]) > 12 else ""
+            out.line(f"  {path}: {d['format']} table, {d['rows']:,} rows — {cols}{more}")
+
+
+@app.command(name="ls")
+def ls(
+    ref: str = typer.Argument(None, help="A version to list the files of (default: list assets)."),
+    json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """List assets (name, kind, latest version, size, owner), or the files of a version."""
+    from dvlin.ops.log import assets
+
+    out = output(json, quiet)
+    with open_repo() as repo:
+        if ref is None:
+            rows = assets(repo)
+            if out.json:
+                out.emit_json([
+                    {"name": a.name, "kind": a.kind, "path": a.base,
+                     "latest": f"v{a.latest}" if a.latest else None, "latest_id": a.latest_id,
+                     "files": a.files, "bytes": a.bytes, "owner": a.owner}
+                    for a in rows
+                ])
+                return
+            if not rows:
+                out.line("no assets yet (dvlin commit PATH --name NAME)")
+                return
+            from rich.table import Table
+
+            table = Table(box=None, pad_edge=False, show_edge=False)
+            for col in ("asset", "kind", "latest", "files", "size", "owner", "path"):
+                table.add_column(col, justify="right" if col in ("files", "size") else "left")
+            for a in rows:
+                table.add_row(a.name, a.kind, f"v{a.latest}" if a.latest else "—",
+                              f"{a.files:,}", human_bytes(a.bytes), a.owner or "—", a.base)
+            out.print(table)
+            return
+        files = repo.files(ref)
+    if out.json:
+        out.emit_json([f.to_dict() for f in files])
+        return
+    for f in files:
+        if f.type == "dir":
+            out.line(f"d {f.mode:o}  {'':>10}  {f.path}/")
+        elif f.type == "link":
+            out.line(f"l {f.mode:o}  {'':>10}  {f.path} -> {f.target}")
+        else:
+            out.line(f"- {f.mode:o}  {f.size:>10,}  {f.path}")

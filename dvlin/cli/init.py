@@ -1,0 +1,34 @@
+"""``dvlin init``."""
+
+from __future__ import annotations
+
+import typer
+
+from dvlin.cli import app
+from dvlin.cli.common import JSON, QUIET, output
+from dvlin.objects.hashing import DEFAULT_ALGORITHM
+from dvlin.repo import Repo
+
+
+@app.command()
+def init(
+    path: str = typer.Argument(".", help="Folder to make a repo (created if missing)."),
+    storage: str = typer.Option(
+        "", "--storage", help="Object store as an fsspec URL (default: .dvlin/objects).",
+        metavar="URL",
+    ),
+    hash: str = typer.Option(
+        DEFAULT_ALGORITHM, "--hash", help="Object hash: xxh3-128, sha256 or blake3 (fixed).",
+    ),
+    json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """Create a repo: .dvlin/ with the catalog, config.toml and the local object store."""
+    out = output(json, quiet)
+    repo = Repo.init(path, storage=storage, hash=hash)
+    store = repo.config.storage or ".dvlin/objects"
+    if out.json:
+        out.emit_json({"root": str(repo.root), "storage": store, "hash": repo.config.hash,
+                       "repo_id": repo.config.repo_id})
+    else:
+        out.line(f"Initialised dvlin repo in {repo.root} (objects: {store}, hash: {repo.config.hash})")

@@ -1,0 +1,43 @@
+"""``dvlin status``."""
+
+from __future__ import annotations
+
+import typer
+
+from dvlin.cli import app
+from dvlin.cli.common import JSON, QUIET, open_repo, output
+
+_SHOWN = 20
+
+
+@app.command()
+def status(
+    names: list[str] = typer.Argument(None, help="Assets to check (default: all)."),
+    json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """Show which assets are clean and which have added, changed or removed paths."""
+    out = output(json, quiet)
+    with open_repo() as repo:
+        report = repo.status(names or (), progress=out.progress())
+    if out.json:
+        out.emit_json(report.to_dict())
+        return
+    if not report.assets:
+        out.line("no assets tracked yet (dvlin commit PATH --name NAME)")
+        return
+    for a in report.assets:
+        behind = "" if a.version.id == a.latest.id else f" (latest is {a.latest.label})"
+        if a.diff.clean:
+            out.line(f"{a.asset}: clean at {a.version.label}{behind}")
+            continue
+        c = a.diff.counts()
+        out.line(
+            f"{a.asset}: modified ({c['added']} added, {c['changed']} changed, "
+            f"{c['removed']} removed) since {a.version.label}{behind}"
+        )
+        for sign, paths in (("+", a.diff.added), ("~", a.diff.changed), ("-", a.diff.removed)):
+            for p in paths[:_SHOWN]:
+                out.line(f"  {sign} {p}")
+            if len(paths) > _SHOWN:
+                out.line(f"  {sign} … and {len(paths) - _SHOWN:,} more")

@@ -1,0 +1,53 @@
+"""``dvlin tag`` and ``dvlin tags``."""
+
+from __future__ import annotations
+
+import typer
+
+from dvlin.cli import app
+from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.render.output import short_time
+
+
+def _tag_dict(t) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {"asset": t.asset, "tag": t.name, "version": f"v{t.number}", "version_id": t.version,
+            "created_at": t.created_at, "author": t.author}
+
+
+@app.command()
+def tag(
+    ref: str = typer.Argument(..., help="The version to tag."),
+    name: str = typer.Argument(..., help="Tag name; it then works as NAME@TAG."),
+    json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """Name a version (tags never move)."""
+    out = output(json, quiet)
+    with open_repo() as repo:
+        t = repo.tag(ref, name)
+    if out.json:
+        out.emit_json(_tag_dict(t))
+    else:
+        out.line(f"tagged {t.asset}@v{t.number} as {t.asset}@{t.name}")
+
+
+@app.command()
+def tags(
+    name: str = typer.Argument(None, help="Asset (default: every asset)."),
+    json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """List tags."""
+    from dvlin.ops.tag import tags as list_tags
+
+    out = output(json, quiet)
+    with open_repo() as repo:
+        found = list_tags(repo, name)
+    if out.json:
+        out.emit_json([_tag_dict(t) for t in found])
+        return
+    if not found:
+        out.line("no tags")
+    for t in found:
+        out.line(f"{t.asset}@{t.name}  v{t.number}  {t.version[:10]}  {short_time(t.created_at)}"
+                 f"  {t.author}")

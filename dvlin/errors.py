@@ -1,0 +1,84 @@
+"""The error hierarchy and the exit codes every command shares."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes, documented in the README; hooks and CI branch on them."""
+
+    OK = 0
+    CHECK_FAILED = 1
+    USAGE = 2
+    NOT_FOUND = 3
+    INTEGRITY = 4
+    CONFLICT = 5
+    INTERRUPTED = 130
+
+
+class DvlinError(Exception):
+    """Base of every error a user can cause; the CLI shows it as one line plus a hint."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_dict(self) -> dict[str, object]:
+        """The shape written by ``--json`` when a command fails."""
+        return {
+            "error": self.message,
+            "hint": self.hint,
+            "exit_code": int(self.exit_code),
+            "kind": type(self).__name__,
+        }
+
+
+class UsageError(DvlinError):
+    """A bad flag, value, path or malformed configuration file."""
+
+    exit_code = ExitCode.USAGE
+
+
+class NotFoundError(DvlinError):
+    """Not a repo, or an unknown asset, ref, tag or path."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, candidates: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.candidates = tuple(candidates)
+
+
+class AmbiguousRefError(NotFoundError):
+    """A ref or id prefix that matches more than one version."""
+
+
+class IntegrityError(DvlinError):
+    """Corrupt or missing object, hash mismatch, or a hostile path in a manifest."""
+
+    exit_code = ExitCode.INTEGRITY
+
+
+class ConflictError(DvlinError):
+    """Uncommitted changes in the way, an existing tag, or a busy lock."""
+
+    exit_code = ExitCode.CONFLICT
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, paths: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.paths = tuple(paths)
+
+
+class CheckFailedError(DvlinError):
+    """A policy or verification check failed."""
+
+    exit_code = ExitCode.CHECK_FAILED

@@ -1,0 +1,1 @@
+"""Schema, statistics and shape of tables and arrays."""

@@ -1,0 +1,1 @@
+"""The content-addressed object store: ids, hashing, chunking, packs and manifests."""

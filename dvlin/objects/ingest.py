@@ -1,0 +1,169 @@
+"""Turn workspace files into stored objects: small files into packs, big ones into chunks.
+
+Sizes were chosen by measurement on the benchmark trees (see docs/benchmarks.md): one file per
+small object costs a create, a write and a rename each, which dominates a 20,000-file commit, so
+blobs under ``PACK_MAX_BLOB`` are appended to pack objects instead. Files of ``CHUNK_MIN_FILE``
+or more are cut by FastCDC so that an edit in the middle stores only the chunks around it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import mmap
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dvlin.catalog.catalog import Catalog, StoredObject
+from dvlin.objects.hashing import Hasher, Oid, hasher_factory
+from dvlin.objects.manifest import Chunk, Entry
+from dvlin.objects.store import ObjectStore
+
+PACK_MAX_BLOB = 128 * 1024
+PACK_TARGET = 32 * 1024 * 1024
+CHUNK_MIN_FILE = 8 * 1024 * 1024
+CHUNK_MIN, CHUNK_AVG, CHUNK_MAX = 256 * 1024, 1024 * 1024, 4 * 1024 * 1024
+_READ_BLOCK = 1024 * 1024
+
+
+def _fastcdc() -> Callable[..., object]:
+    # fastcdc prints a banner on stdout when its compiled module is missing; keep --json clean.
+    with contextlib.redirect_stdout(io.StringIO()):
+        from fastcdc import fastcdc
+    return fastcdc  # type: ignore[no-any-return]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A small file whose pack is not written yet."""
+
+    path: str
+    mode: int
+    size: int
+    oid: str
+
+
+@dataclass(slots=True)
+class Ingester:
+    """Hash and store files for one commit; :meth:`finish` returns the manifest entries.
+
+    Objects go to the store as they are found; nothing references them until the caller's
+    catalog transaction records the version, so an interrupted commit leaves only orphans.
+    """
+
+    store: ObjectStore
+    catalog: Catalog
+    new_objects: dict[str, StoredObject] = field(default_factory=dict)
+    new_bytes: int = 0
+    entries: list[Entry] = field(default_factory=list)
+    _pending: list[_Pending] = field(default_factory=list)
+    _pack: bytearray = field(default_factory=bytearray)
+    _pack_members: dict[str, int] = field(default_factory=dict)
+    _new_hasher: Callable[[], Hasher] | None = None
+
+    def _hasher(self) -> Hasher:
+        if self._new_hasher is None:
+            self._new_hasher = hasher_factory(self.store.algorithm)
+        return self._new_hasher()
+
+    def known(self, oid: str) -> StoredObject | None:
+        """Where ``oid`` is stored already, by this commit or an earlier one."""
+        return self.new_objects.get(oid) or self.catalog.find_object(oid)
+
+    def add_known(self, path: str, mode: int, size: int, oid: str) -> bool:
+        """Add a file whose oid the stat cache knows; False when its bytes must be read."""
+        if size >= CHUNK_MIN_FILE:
+            # Chunked files are listed by their chunks, which the stat cache does not keep.
+            return False
+        found = self.known(oid)
+        if found is None:
+            return False
+        self._add_stored(path, mode, size, found)
+        return True
+
+    def _add_stored(self, path: str, mode: int, size: int, found: StoredObject) -> None:
+        if found.oid in self._pack_members:
+            self._pending.append(_Pending(path, mode, size, found.oid))
+        elif found.pack is not None:
+            self.entries.append(Entry(path, "file", mode, size, found.oid, None, found.pack,
+                                      found.offset))
+        else:
+            self.entries.append(Entry(path, "file", mode, size, found.oid))
+
+    def add_file(self, abs_path: str, path: str, mode: int, size: int) -> str:
+        """Read, hash and store one file; returns its oid."""
+        if size >= CHUNK_MIN_FILE:
+            return self._add_chunked(abs_path, path, mode)
+        with open(abs_path, "rb") as f:
+            data = f.read()
+        h = self._hasher()
+        h.update(data)
+        oid = h.hexdigest()
+        found = self.known(oid)
+        if found is not None:
+            self._add_stored(path, mode, len(data), found)
+        elif len(data) < PACK_MAX_BLOB:
+            self._pack_members[oid] = len(self._pack)
+            self.new_objects[oid] = StoredObject(oid, len(data), "", len(self._pack))
+            self._pack += data
+            self._pending.append(_Pending(path, mode, len(data), oid))
+            if len(self._pack) >= PACK_TARGET:
+                self._flush_pack()
+        else:
+            self.store.put(data, Oid(oid))
+            self._record(StoredObject(oid, len(data), None, None))
+            self.entries.append(Entry(path, "file", mode, len(data), oid))
+        return oid
+
+    def _record(self, obj: StoredObject) -> None:
+        self.new_objects[obj.oid] = obj
+        self.new_bytes += obj.size
+
+    def _add_chunked(self, abs_path: str, path: str, mode: int) -> str:
+        chunker = _fastcdc()
+        whole = self._hasher()
+        chunks: list[Chunk] = []
+        with open(abs_path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                view = memoryview(mm)
+                try:
+                    for c in chunker(view, min_size=CHUNK_MIN, avg_size=CHUNK_AVG,
+                                     max_size=CHUNK_MAX):
+                        piece = view[c.offset : c.offset + c.length]  # type: ignore[attr-defined]
+                        whole.update(piece)
+                        h = self._hasher()
+                        h.update(piece)
+                        coid = h.hexdigest()
+                        if self.known(coid) is None:
+                            self.store.put(piece, Oid(coid))
+                            self._record(StoredObject(coid, len(piece), None, None))
+                        chunks.append(Chunk(coid, len(piece)))
+                        del piece
+                finally:
+                    view.release()
+        oid = whole.hexdigest()
+        self.entries.append(Entry(path, "file", mode, size, oid, chunks=tuple(chunks)))
+        return oid
+
+    def _flush_pack(self) -> None:
+        if not self._pack_members:
+            return
+        pack = self.store.put(self._pack)
+        self._record(StoredObject(pack, len(self._pack), None, None))
+        for oid, offset in self._pack_members.items():
+            self.new_objects[oid] = StoredObject(oid, self.new_objects[oid].size, pack, offset)
+        for p in self._pending:
+            obj = self.new_objects[p.oid]
+            self.entries.append(Entry(p.path, "file", p.mode, p.size, p.oid, None, pack,
+                                      obj.offset))
+        self._pending.clear()
+        self._pack = bytearray()
+        self._pack_members = {}
+
+    def finish(self) -> list[Entry]:
+        """Write the last pack, make the writes durable, and return every file entry."""
+        self._flush_pack()
+        self.store.sync_dirs()
+        return self.entries

@@ -1,0 +1,223 @@
+"""Manifests: the file list of one version, stored as a Parquet object.
+
+A manifest row says what a path is (file, dir or link), its normalised mode, its size, the oid of
+its whole content, and where the bytes live: a loose object (the oid itself), a slice of a pack
+(``pack`` + ``offset``), or a list of content-defined chunks.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from dvlin.errors import IntegrityError
+from dvlin.objects.hashing import hasher_factory, is_hex
+
+EntryType = Literal["file", "dir", "link"]
+
+FILE_MODE = 0o644
+EXEC_MODE = 0o755
+DIR_MODE = 0o755
+LINK_MODE = 0o777
+
+MANIFEST_FORMAT = 1
+
+
+def normal_mode(kind: EntryType, st_mode: int) -> int:
+    """Reduce a stat mode to what dvlin versions: only the executable bit of files."""
+    if kind == "file":
+        return EXEC_MODE if st_mode & 0o111 else FILE_MODE
+    return DIR_MODE if kind == "dir" else LINK_MODE
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One content-defined chunk of a large file, stored as a loose object."""
+
+    oid: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One path of a version. Paths are POSIX, relative to the asset's base folder."""
+
+    path: str
+    type: EntryType
+    mode: int
+    size: int = 0
+    oid: str | None = None
+    target: str | None = None
+    pack: str | None = None
+    offset: int | None = None
+    chunks: tuple[Chunk, ...] | None = None
+
+    def same_content(self, other: Entry | None) -> bool:
+        """True when ``other`` has the same type, mode and content (storage may differ)."""
+        return (
+            other is not None
+            and self.type == other.type
+            and self.mode == other.mode
+            and self.oid == other.oid
+            and self.target == other.target
+        )
+
+    def storage_oids(self) -> Iterable[str]:
+        """The objects this entry's bytes live in."""
+        if self.chunks is not None:
+            return (c.oid for c in self.chunks)
+        if self.pack is not None:
+            return (self.pack,)
+        if self.oid is not None:
+            return (self.oid,)
+        return ()
+
+
+def tree_digest(algorithm: str, entries: Iterable[Entry]) -> str:
+    """The content digest of a tree: independent of entry order and of where bytes are stored."""
+    h = hasher_factory(algorithm)()
+    for e in sorted(entries, key=lambda e: e.path.encode()):
+        h.update(f"{e.type}\0{e.path}\0{e.mode:o}\0{e.oid or e.target or ''}\n".encode())
+    return h.hexdigest()[:32]
+
+
+def check_path(path: str) -> None:
+    """Refuse a manifest path that could escape the folder it is materialised into."""
+    if (
+        not path
+        or path.startswith("/")
+        or "\\" in path
+        or "\0" in path
+        or any(part in ("", ".", "..") for part in path.split("/"))
+    ):
+        raise IntegrityError(
+            f"manifest path {path!r} is not a safe relative path",
+            hint="the version or remote is corrupt or hostile; nothing was written",
+        )
+
+
+def check_link(path: str, target: str) -> None:
+    """Refuse a link whose target is absolute or climbs out of the asset's tree."""
+    if not target or target.startswith("/") or "\0" in target:
+        raise IntegrityError(
+            f"link {path!r} points to {target!r}, outside the asset",
+            hint="links are versioned only when they stay inside the tree",
+        )
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    if resolved == ".." or resolved.startswith("../"):
+        raise IntegrityError(
+            f"link {path!r} points to {target!r}, outside the asset",
+            hint="links are versioned only when they stay inside the tree",
+        )
+
+
+def validate(entries: Sequence[Entry], algorithm: str) -> None:
+    """Check every path, link and oid of a manifest before anything is written from it."""
+    from dvlin.objects.hashing import digest_length
+
+    width = digest_length(algorithm)
+    seen: set[str] = set()
+    for e in entries:
+        check_path(e.path)
+        if e.path in seen:
+            raise IntegrityError(f"manifest lists {e.path!r} twice")
+        seen.add(e.path)
+        if e.type == "link":
+            check_link(e.path, e.target or "")
+        elif e.type == "file":
+            oids = [e.oid, e.pack, *(c.oid for c in e.chunks or ())]
+            for oid in oids:
+                if oid is not None and (len(oid) != width or not is_hex(oid)):
+                    raise IntegrityError(f"manifest entry {e.path!r} has a malformed oid {oid!r}")
+            if e.oid is None:
+                raise IntegrityError(f"manifest entry {e.path!r} has no oid")
+        elif e.type != "dir":
+            raise IntegrityError(f"manifest entry {e.path!r} has unknown type {e.type!r}")
+
+
+def _schema():  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    chunk = pa.struct([("oid", pa.string()), ("size", pa.int64())])
+    return pa.schema(
+        [
+            ("path", pa.string()),
+            ("type", pa.dictionary(pa.int8(), pa.string())),
+            ("mode", pa.int32()),
+            ("size", pa.int64()),
+            ("oid", pa.string()),
+            ("target", pa.string()),
+            ("pack", pa.string()),
+            ("offset", pa.int64()),
+            ("chunks", pa.list_(chunk)),
+        ],
+        metadata={"dvlin.manifest": str(MANIFEST_FORMAT)},
+    )
+
+
+def to_parquet(entries: Sequence[Entry]) -> bytes:
+    """Serialise entries (sorted by path) as Parquet bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = sorted(entries, key=lambda e: e.path.encode())
+    schema = _schema()
+    columns = {
+        "path": [e.path for e in rows],
+        "type": pa.array([e.type for e in rows]).dictionary_encode(),
+        "mode": [e.mode for e in rows],
+        "size": [e.size for e in rows],
+        "oid": [e.oid for e in rows],
+        "target": [e.target for e in rows],
+        "pack": [e.pack for e in rows],
+        "offset": [e.offset for e in rows],
+        "chunks": [
+            None if e.chunks is None else [{"oid": c.oid, "size": c.size} for c in e.chunks]
+            for e in rows
+        ],
+    }
+    arrays = []
+    for field in schema:
+        values = columns[field.name]
+        if isinstance(values, pa.Array):
+            arrays.append(values.cast(field.type))
+        else:
+            arrays.append(pa.array(values, type=field.type))
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def from_parquet(data: bytes) -> list[Entry]:
+    """Parse Parquet bytes back into entries; a malformed manifest is an integrity error."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+        cols = {name: table.column(name).to_pylist() for name in _schema().names}
+    except (pa.ArrowException, KeyError) as exc:
+        raise IntegrityError(f"manifest is unreadable: {exc}") from None
+    entries = []
+    for path, kind, mode, size, oid, target, pack, offset, chunks in zip(
+        cols["path"], cols["type"], cols["mode"], cols["size"], cols["oid"], cols["target"],
+        cols["pack"], cols["offset"], cols["chunks"], strict=True,
+    ):
+        entries.append(
+            Entry(
+                path=path,
+                type=kind,
+                mode=mode,
+                size=size,
+                oid=oid,
+                target=target,
+                pack=pack,
+                offset=offset,
+                chunks=None if chunks is None else tuple(Chunk(c["oid"], c["size"]) for c in chunks),
+            )
+        )
+    return entries

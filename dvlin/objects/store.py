@@ -1,0 +1,215 @@
+"""The content-addressed store over any fsspec filesystem.
+
+Objects live at ``ROOT/ab/cdef…`` (the first two hex characters fan out into sub-folders).
+Each object is written once and atomically, and every read is verified against its oid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from dvlin.errors import IntegrityError
+from dvlin.objects.hashing import Oid, hash_bytes
+
+# Object stores whose single-request upload is already atomic (a reader sees the whole object
+# or none of it), so a temporary name and a move would only double the traffic.
+_ATOMIC_PUT_PROTOCOLS = frozenset({"memory", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+
+
+class ObjectError(IntegrityError):
+    """An object that is missing or whose bytes do not match its oid."""
+
+    def __init__(self, message: str, *, oid: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.oid = oid
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """What one batch of writes added to the store."""
+
+    objects: int
+    bytes: int
+
+
+class ObjectStore:
+    """Content-addressed objects on an fsspec filesystem.
+
+    Args:
+        fs: any fsspec filesystem instance.
+        root: the store's folder on ``fs`` (no protocol prefix).
+        algorithm: the repo's hash algorithm; oids are its hex digests.
+        fsync: on a local disk, flush each object to stable storage before it is renamed
+            into place, so the catalog never references bytes still in the page cache.
+    """
+
+    def __init__(self, fs: Any, root: str, *, algorithm: str, fsync: bool = True) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.algorithm = algorithm
+        self.fsync = fsync
+        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+        self.is_local = "file" in protocols or "local" in protocols
+        self._atomic_put = bool(_ATOMIC_PUT_PROTOCOLS.intersection(protocols))
+        self._made_dirs: set[str] = set()
+
+    @classmethod
+    def from_url(cls, url: str, *, algorithm: str, fsync: bool = True) -> ObjectStore:
+        """Open the store at an fsspec URL such as ``file:///data/store`` or ``s3://bucket/x``."""
+        from fsspec.core import url_to_fs
+
+        fs, path = url_to_fs(url)
+        return cls(fs, path, algorithm=algorithm, fsync=fsync)
+
+    def __repr__(self) -> str:
+        return f"ObjectStore({self.fs.protocol!r}, {self.root!r})"
+
+    # -- paths -------------------------------------------------------------------------------
+
+    def path(self, oid: str) -> str:
+        """Where ``oid`` lives on the filesystem."""
+        return f"{self.root}/{oid[:2]}/{oid[2:]}"
+
+    @property
+    def local_root(self) -> str | None:
+        """The store's folder as an OS path when it is on a local disk."""
+        return self.root if self.is_local else None
+
+    def local_path(self, oid: str) -> str | None:
+        """The OS path of a loose object when the store is on a local disk, else None."""
+        return self.path(oid) if self.is_local else None
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def has(self, oid: str) -> bool:
+        """True when the object exists (its bytes are not read)."""
+        if self.is_local:
+            return os.path.exists(self.path(oid))
+        return bool(self.fs.exists(self.path(oid)))
+
+    def put(self, data: bytes | memoryview, oid: Oid | None = None) -> Oid:
+        """Store ``data`` (hashing it unless the caller already did) and return its oid.
+
+        Writing an object that exists is a no-op, so two writers of the same bytes are harmless.
+        """
+        if oid is None:
+            oid = hash_bytes(self.algorithm, data)
+        target = self.path(oid)
+        if self.is_local:
+            self._put_local(target, data)
+        elif self.has(oid):
+            return oid
+        elif self._atomic_put:
+            self.fs.pipe_file(target, bytes(data))
+        else:
+            tmp = f"{self.root}/tmp/{uuid.uuid4().hex}"
+            self.fs.pipe_file(tmp, bytes(data))
+            try:
+                self.fs.mv(tmp, target)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.fs.rm(tmp)
+                raise
+        return oid
+
+    def _put_local(self, target: str, data: bytes | memoryview) -> None:
+        if os.path.exists(target):
+            return
+        folder = os.path.dirname(target)
+        if folder not in self._made_dirs:
+            os.makedirs(folder, exist_ok=True)
+            os.makedirs(f"{self.root}/tmp", exist_ok=True)
+            self._made_dirs.add(folder)
+        tmp = f"{self.root}/tmp/{uuid.uuid4().hex}"
+        # Objects are read-only so that a hardlinked or symlinked checkout cannot be edited in
+        # place by accident and silently change what a committed version points at.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def sync_dirs(self) -> None:
+        """Make the renames of this session durable (fsync the fan-out folders)."""
+        if not (self.is_local and self.fsync):
+            return
+        for folder in self._made_dirs:
+            with contextlib.suppress(OSError):
+                fd = os.open(folder, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _read(self, oid: str, start: int | None = None, end: int | None = None) -> bytes:
+        path = self.path(oid)
+        try:
+            if self.is_local:
+                with open(path, "rb") as f:
+                    if start is None:
+                        return f.read()
+                    f.seek(start)
+                    return f.read((end or 0) - start)
+            if start is None:
+                return bytes(self.fs.cat_file(path))
+            return bytes(self.fs.cat_file(path, start=start, end=end))
+        except FileNotFoundError:
+            raise ObjectError(
+                f"object {oid} is missing from the store",
+                oid=oid,
+                hint="restore it from a remote or a backup; `dvlin fsck` lists what is affected",
+            ) from None
+
+    def get(self, oid: str) -> bytes:
+        """Read an object whole and verify it against its oid."""
+        data = self._read(oid)
+        self.verify(oid, data)
+        return data
+
+    def get_slice(self, pack: str, offset: int, size: int, oid: str) -> bytes:
+        """Read the blob ``oid`` stored at ``offset`` in ``pack`` and verify it."""
+        data = self._read(pack, offset, offset + size)
+        self.verify(oid, data, pack=pack)
+        return data
+
+    def verify(self, oid: str, data: bytes | memoryview, *, pack: str | None = None) -> None:
+        """Raise :class:`ObjectError` unless ``data`` hashes to ``oid``."""
+        found = hash_bytes(self.algorithm, data)
+        if found != oid:
+            where = f" (in pack {pack})" if pack else ""
+            raise ObjectError(
+                f"object {oid}{where} is corrupt: its bytes hash to {found}",
+                oid=oid,
+                hint="restore the object from a remote or a backup; `dvlin fsck` lists "
+                "what is affected",
+            )
+
+    def iter_oids(self) -> Iterator[Oid]:
+        """Every object in the store (for fsck and gc)."""
+        try:
+            found = self.fs.find(self.root)
+        except FileNotFoundError:
+            return
+        root = self.fs._strip_protocol(self.root).rstrip("/")
+        for path in found:
+            rel = self.fs._strip_protocol(path)[len(root) + 1 :]
+            fan, _, rest = rel.partition("/")
+            if len(fan) == 2 and rest and "/" not in rest and fan != "tm":
+                yield Oid(fan + rest)

@@ -1,0 +1,88 @@
+"""Small helpers shared by the verbs: clock, author, names."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import re
+import subprocess
+
+from dvlin.errors import UsageError
+
+KINDS = ("dataset", "features", "embeddings", "model")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_RESERVED_TAG = re.compile(r"^(latest|v\d+|~\d+)$")
+
+
+def utc_now() -> str:
+    """The current UTC time as RFC 3339 with microseconds."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def author() -> str:
+    """Who is acting: ``DVLIN_AUTHOR``, else git's user.name <user.email>, else the OS user."""
+    env = os.environ.get("DVLIN_AUTHOR", "").strip()
+    if env:
+        return env
+    try:
+        out = subprocess.run(
+            ["git", "config", "--get-regexp", r"^user\.(name|email)$"],
+            capture_output=True, text=True, timeout=5, check=False,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    values = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+    name, email = values.get("user.name", "").strip(), values.get("user.email", "").strip()
+    if name and email:
+        return f"{name} <{email}>"
+    if name or email:
+        return name or email
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def check_asset_name(name: str) -> str:
+    """Validate an asset name: letters, digits, ``_ . - /``; no ``@``, no ``..``."""
+    if (
+        not _NAME.match(name)
+        or ".." in name.split("/")
+        or name.endswith("/")
+        or "//" in name
+    ):
+        raise UsageError(
+            f"invalid asset name {name!r}",
+            hint="use letters, digits, '_', '.', '-' and '/' (no '@', spaces or '..')",
+        )
+    return name
+
+
+def check_kind(kind: str) -> str:
+    """Validate an asset kind."""
+    if kind not in KINDS:
+        raise UsageError(f"unknown kind {kind!r}", hint=f"one of: {', '.join(KINDS)}")
+    return kind
+
+
+def check_tag_name(name: str) -> str:
+    """Validate a tag name: not empty, no ``@``, and not one of the built-in ref words."""
+    if not _TAG.match(name) or _RESERVED_TAG.match(name):
+        raise UsageError(
+            f"invalid tag name {name!r}",
+            hint="use letters, digits, '_', '.', '-'; 'latest', 'vN' and '~N' are reserved",
+        )
+    return name
+
+
+def parse_key_values(pairs: list[str] | tuple[str, ...], *, flag: str) -> dict[str, str]:
+    """Parse ``KEY=VALUE`` arguments."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{flag} expects KEY=VALUE, got {pair!r}", hint=f"e.g. {flag} source=s3")
+        result[key.strip()] = value
+    return result

@@ -1,0 +1,42 @@
+"""Compare two trees by path: what was added, changed or removed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dvlin.objects.manifest import Entry
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """Paths added, changed and removed going from one tree to another (sorted)."""
+
+    added: tuple[str, ...] = field(default_factory=tuple)
+    changed: tuple[str, ...] = field(default_factory=tuple)
+    removed: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def clean(self) -> bool:
+        """True when nothing differs."""
+        return not (self.added or self.changed or self.removed)
+
+    def counts(self) -> dict[str, int]:
+        """How many paths of each kind."""
+        return {"added": len(self.added), "changed": len(self.changed), "removed": len(self.removed)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {"added": list(self.added), "changed": list(self.changed),
+                "removed": list(self.removed)}
+
+
+def diff_entries(old: Mapping[str, Entry], new: Mapping[str, Entry]) -> Diff:
+    """Compare two trees keyed by path; folders count only when added or removed."""
+    added = sorted(p for p in new if p not in old)
+    removed = sorted(p for p in old if p not in new)
+    changed = sorted(
+        p for p, e in new.items() if p in old and not e.same_content(old[p])
+    )
+    return Diff(tuple(added), tuple(changed), tuple(removed))

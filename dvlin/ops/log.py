@@ -1,0 +1,123 @@
+"""``dvlin log``, ``show`` and ``ls``: read-only views of versions and assets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dvlin.catalog import Version
+from dvlin.catalog.catalog import Asset
+from dvlin.errors import NotFoundError
+from dvlin.ops.manifests import load_entries
+from dvlin.ops.refs import resolve
+
+if TYPE_CHECKING:
+    from dvlin.repo import Repo
+
+
+def version_dict(v: Version, *, tags: list[str] | None = None) -> dict[str, Any]:
+    """The stable ``--json`` shape of a version."""
+    return {
+        "id": v.id,
+        "asset": v.asset,
+        "number": v.number,
+        "label": v.label,
+        "parent": v.parent,
+        "author": v.author,
+        "created_at": v.created_at,
+        "message": v.message,
+        "meta": v.meta,
+        "files": v.files,
+        "bytes": v.bytes,
+        "path": v.base,
+        "roots": list(v.roots),
+        "tree": v.tree,
+        "manifest": v.manifest,
+        "tags": tags or [],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class VersionDetail:
+    """A version with its tags, kind and recorded table and array details."""
+
+    version: Version
+    kind: str
+    tags: tuple[str, ...]
+    latest: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape of ``dvlin show``."""
+        return {
+            **version_dict(self.version, tags=list(self.tags)),
+            "kind": self.kind,
+            "latest": self.latest,
+            "described": self.version.info.get("files", {}),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    """One path of a version, as ``dvlin ls REF`` lists it."""
+
+    path: str
+    type: str
+    mode: int
+    size: int
+    oid: str | None
+    target: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {
+            "path": self.path,
+            "type": self.type,
+            "mode": f"{self.mode:o}",
+            "size": self.size,
+            "oid": self.oid,
+            "target": self.target,
+        }
+
+
+def log(repo: Repo, name: str | None = None, *, limit: int | None = None) -> list[Version]:
+    """Versions newest first, of one asset (which must exist) or of all."""
+    if name is not None and repo.catalog.get_asset_kind(name) is None:
+        resolve(repo.catalog, name)  # raises NotFoundError with candidates
+    return repo.catalog.iter_versions(name, limit=limit)
+
+
+def tags_by_version(repo: Repo) -> dict[str, list[str]]:
+    """Tag names keyed by version id."""
+    result: dict[str, list[str]] = {}
+    for t in repo.catalog.tags():
+        result.setdefault(t.version, []).append(t.name)
+    return result
+
+
+def show(repo: Repo, ref: str) -> VersionDetail:
+    """Everything recorded about one version."""
+    v = resolve(repo.catalog, ref)
+    latest = repo.catalog.latest_version(v.asset)
+    return VersionDetail(
+        version=v,
+        kind=repo.catalog.get_asset_kind(v.asset) or "dataset",
+        tags=tuple(repo.catalog.tags_of(v.id)),
+        latest=latest.number if latest else v.number,
+    )
+
+
+def assets(repo: Repo) -> list[Asset]:
+    """Every asset with its newest version's summary."""
+    return repo.catalog.list_assets()
+
+
+def files(repo: Repo, ref: str) -> list[FileRow]:
+    """The paths of a version, sorted."""
+    v = resolve(repo.catalog, ref)
+    entries = load_entries(repo, v)
+    if not entries and v.files:
+        raise NotFoundError(f"{v.label} has an empty manifest")
+    return [
+        FileRow(e.path, e.type, e.mode, e.size, e.oid, e.target)
+        for e in sorted(entries.values(), key=lambda e: e.path.encode())
+    ]

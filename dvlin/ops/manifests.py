@@ -1,0 +1,37 @@
+"""Load a version's manifest from the store, verified and validated."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dvlin.catalog import Version
+from dvlin.objects.manifest import Entry, from_parquet, validate
+from dvlin.objects.store import ObjectError
+
+if TYPE_CHECKING:
+    from dvlin.repo import Repo
+
+
+def load_entries(repo: Repo, version: Version) -> dict[str, Entry]:
+    """The version's entries by path; every path and oid is checked before it is returned."""
+    try:
+        data = repo.store.get(version.manifest)
+    except ObjectError as exc:
+        raise with_versions(repo, exc) from None
+    entries = from_parquet(data)
+    validate(entries, repo.config.hash)
+    return {e.path: e for e in entries}
+
+
+def with_versions(repo: Repo, exc: ObjectError) -> ObjectError:
+    """The same error, naming the versions that use the broken object."""
+    users = repo.catalog.versions_using(exc.oid)
+    if not users:
+        manifest_users = [
+            v.label for v in repo.catalog.iter_versions() if v.manifest == exc.oid
+        ]
+        users = manifest_users
+    message = exc.message
+    if users:
+        message += f"; used by {', '.join(users)}"
+    return ObjectError(message, oid=exc.oid, hint=exc.hint)

@@ -1,0 +1,167 @@
+"""``dvlin status``: compare each asset's folder with the version it was last synced to.
+
+An unchanged tree is answered from the stat cache alone: the oids it remembers rebuild the
+tree digest, and only when that digest differs is the version's manifest read to list paths.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dvlin.catalog import Version
+from dvlin.errors import NotFoundError
+from dvlin.objects.hashing import hash_file
+from dvlin.objects.manifest import Entry, tree_digest
+from dvlin.ops.diff import Diff, diff_entries
+from dvlin.ops.manifests import load_entries
+from dvlin.progress import NullProgress, Progress
+from dvlin.workspace.scan import scan
+from dvlin.workspace.statcache import StatCache
+
+if TYPE_CHECKING:
+    from dvlin.repo import Repo
+
+
+@dataclass(frozen=True, slots=True)
+class AssetStatus:
+    """One asset's state: ``clean`` or ``modified`` against ``version``."""
+
+    asset: str
+    version: Version
+    latest: Version
+    diff: Diff
+
+    @property
+    def state(self) -> str:
+        """``clean`` or ``modified``."""
+        return "clean" if self.diff.clean else "modified"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape of one asset."""
+        return {
+            "asset": self.asset,
+            "state": self.state,
+            "version": self.version.label,
+            "version_id": self.version.id,
+            "latest": self.latest.label,
+            "path": self.version.base,
+            "changes": self.diff.counts(),
+            **self.diff.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """The status of every asset asked about."""
+
+    assets: tuple[AssetStatus, ...]
+    hashed_files: int
+
+    @property
+    def clean(self) -> bool:
+        """True when no asset is modified."""
+        return all(a.diff.clean for a in self.assets)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {
+            "clean": self.clean,
+            "assets": [a.to_dict() for a in self.assets],
+            "hashed_files": self.hashed_files,
+        }
+
+
+def workspace_entries(
+    repo: Repo,
+    base: str,
+    roots: Sequence[str],
+    *,
+    progress: Progress | None = None,
+    base_abs: str | None = None,
+) -> tuple[list[Entry], StatCache, int]:
+    """The tree now on disk under ``roots``, hashing only files the stat cache cannot vouch for.
+
+    ``base_abs`` points somewhere other than the asset's own folder (``checkout --to``); the
+    stat cache is then not consulted.
+    """
+    progress = progress or NullProgress()
+    started = time.time_ns()
+    cache = StatCache(repo.catalog, base, enabled=base_abs is None)
+    base_abs = base_abs or str(repo.root / base)
+    entries: list[Entry] = []
+    to_hash = []
+    for item in scan(base_abs, roots, store_root=repo.local_store_root, strict=False):
+        if item.type != "file":
+            entries.append(Entry(item.path, item.type, item.mode, 0, None, item.target))
+            continue
+        oid = item.oid or cache.lookup(item)
+        if oid is None:
+            to_hash.append(item)
+        else:
+            entries.append(Entry(item.path, "file", item.mode, item.size, oid))
+    if to_hash:
+        progress.start("hashing", files=len(to_hash), bytes=sum(i.size for i in to_hash))
+        for item in to_hash:
+            try:
+                oid = hash_file(repo.config.hash, os.path.join(base_abs, item.path))
+            except FileNotFoundError:
+                continue  # deleted while we looked: it is simply not there
+            cache.record(item, oid, hashed_at_ns=started)
+            entries.append(Entry(item.path, "file", item.mode, item.size, oid))
+            progress.advance(files=1, bytes=item.size)
+        progress.finish()
+    return entries, cache, len(to_hash)
+
+
+def asset_status(
+    repo: Repo, name: str, *, progress: Progress | None = None
+) -> tuple[AssetStatus, StatCache, int]:
+    """Compare one asset's folder with its workspace version."""
+    catalog = repo.catalog
+    latest = catalog.latest_version(name)
+    if latest is None:
+        raise NotFoundError(f"asset {name!r} has no versions", hint="commit it first")
+    synced = catalog.workspace_version(name)
+    version = (catalog.version(synced) if synced else None) or latest
+    entries, cache, hashed = workspace_entries(repo, version.base, version.roots,
+                                               progress=progress)
+    if tree_digest(repo.config.hash, entries) == version.tree:
+        diff = Diff()
+    else:
+        diff = diff_entries(load_entries(repo, version), {e.path: e for e in entries})
+    return AssetStatus(name, version, latest, diff), cache, hashed
+
+
+def status(
+    repo: Repo, names: Sequence[str] = (), *, progress: Progress | None = None
+) -> StatusReport:
+    """The status of the named assets, or of every asset."""
+    catalog = repo.catalog
+    known = catalog.asset_names()
+    for n in names:
+        if n not in known:
+            import difflib
+
+            close = difflib.get_close_matches(n, known, n=5, cutoff=0.5)
+            raise NotFoundError(
+                f"unknown asset {n!r}",
+                hint=f"did you mean: {', '.join(close)}" if close else "`dvlin ls` lists assets",
+                candidates=close,
+            )
+    results = []
+    caches = []
+    hashed = 0
+    for n in names or known:
+        result, cache, count = asset_status(repo, n, progress=progress)
+        results.append(result)
+        caches.append(cache)
+        hashed += count
+    if any(c.updates for c in caches):
+        with catalog.transaction():
+            for c in caches:
+                c.save(catalog)
+    return StatusReport(tuple(results), hashed)

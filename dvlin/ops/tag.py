@@ -1,0 +1,42 @@
+"""``dvlin tag``: give a version a name that stays with it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dvlin.catalog.catalog import Tag
+from dvlin.errors import ConflictError
+from dvlin.ops.common import author, check_tag_name, utc_now
+from dvlin.ops.refs import resolve
+
+if TYPE_CHECKING:
+    from dvlin.repo import Repo
+
+
+def tag(repo: Repo, ref: str, name: str) -> Tag:
+    """Tag the version ``ref`` names as ``asset@name``.
+
+    Raises:
+        ConflictError: the asset already has a tag of that name.
+    """
+    check_tag_name(name)
+    with repo.lock():
+        catalog = repo.catalog
+        version = resolve(catalog, ref)
+        existing = catalog.tag(version.asset, name)
+        if existing is not None:
+            raise ConflictError(
+                f"tag {version.asset}@{name} exists (on v{existing.number})",
+                hint="tags do not move; choose another name",
+            )
+        with catalog.transaction():
+            catalog.insert_tag(version.asset, name, version.id, created_at=utc_now(),
+                               author=author())
+        found = catalog.tag(version.asset, name)
+        assert found is not None
+        return found
+
+
+def tags(repo: Repo, name: str | None = None) -> list[Tag]:
+    """Tags of one asset or of all."""
+    return repo.catalog.tags(name)

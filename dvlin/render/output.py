@@ -1,0 +1,68 @@
+"""The output environment of one command: terminal or pipe, JSON or text, quiet or not."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from rich.console import Console
+
+
+def human_bytes(n: int) -> str:
+    """``1536`` → ``1.5 KiB``."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def short_time(stamp: str) -> str:
+    """``2026-11-26T08:34:12.466405Z`` → ``2026-11-26 08:34``."""
+    return stamp[:16].replace("T", " ")
+
+
+@dataclass
+class Output:
+    """Where a command writes: tests build one around in-memory streams."""
+
+    json: bool = False
+    quiet: bool = False
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+
+    def __post_init__(self) -> None:
+        self.is_terminal = self.stdout.isatty() and not os.environ.get("DVLIN_NO_TTY")
+        self.console = Console(
+            file=self.stdout, force_terminal=self.is_terminal, highlight=False,
+            soft_wrap=not self.is_terminal,
+        )
+        self.err_console = Console(file=self.stderr, highlight=False, soft_wrap=True)
+
+    def emit_json(self, data: Any) -> None:
+        """Write one JSON document to stdout."""
+        self.stdout.write(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+
+    def print(self, *items: Any) -> None:
+        """Print for people, unless quiet or JSON."""
+        if not (self.quiet or self.json):
+            self.console.print(*items)
+
+    def line(self, text: str) -> None:
+        """Print one plain line (no markup), unless quiet or JSON."""
+        if not (self.quiet or self.json):
+            self.console.print(text, markup=False)
+
+    def progress(self):  # type: ignore[no-untyped-def]
+        """A progress reporter: a rich bar on a terminal, nothing otherwise."""
+        from dvlin.progress import NullProgress
+
+        if self.is_terminal and not self.quiet and not self.json:
+            from dvlin.render.progress import RichProgress
+
+            return RichProgress(self.err_console)
+        return NullProgress()

@@ -1,0 +1,299 @@
+"""Repo: find, create and open a dvlin repository, and wire its parts together."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dvlin.catalog import Catalog, Version
+from dvlin.config import RepoConfig, load_config
+from dvlin.errors import ConflictError, NotFoundError, UsageError
+from dvlin.objects.hashing import DEFAULT_ALGORITHM, hasher_factory
+
+if TYPE_CHECKING:
+    from dvlin.objects.store import ObjectStore
+    from dvlin.ops.checkout import CheckoutResult, LinkMode
+    from dvlin.ops.commit import CommitResult
+    from dvlin.ops.log import FileRow, VersionDetail
+    from dvlin.ops.status import StatusReport
+    from dvlin.progress import Progress
+
+DVLIN_DIR = ".dvlin"
+
+
+def lock_timeout() -> float:
+    """Seconds to wait for another dvlin process (``DVLIN_LOCK_TIMEOUT``, default 60)."""
+    try:
+        return float(os.environ.get("DVLIN_LOCK_TIMEOUT", "60"))
+    except ValueError:
+        raise UsageError(
+            "DVLIN_LOCK_TIMEOUT must be a number of seconds",
+            hint="e.g. DVLIN_LOCK_TIMEOUT=30",
+        ) from None
+
+
+class Repo:
+    """An open dvlin repository: its root folder, config, catalog and object store."""
+
+    def __init__(self, root: Path, config: RepoConfig) -> None:
+        self.root = root
+        self.dvlin_dir = root / DVLIN_DIR
+        self.config = config
+        self._catalog: Catalog | None = None
+        self._store: ObjectStore | None = None
+
+    # -- creating and finding -----------------------------------------------------------------
+
+    @classmethod
+    def init(
+        cls, path: str | os.PathLike[str] = ".", *, storage: str = "", hash: str = DEFAULT_ALGORITHM
+    ) -> Repo:
+        """Create ``.dvlin/`` in ``path`` and return the new repo.
+
+        Raises:
+            ConflictError: ``path`` already holds a repo.
+        """
+        root = Path(path).resolve()
+        hasher_factory(hash)  # refuse an unknown algorithm before anything is written
+        if storage:
+            _check_storage_url(storage)
+        dvlin_dir = root / DVLIN_DIR
+        if dvlin_dir.exists():
+            raise ConflictError(
+                f"{root} is already a dvlin repo",
+                hint="use it as it is, or remove its .dvlin folder to start over",
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        config = RepoConfig(repo_id=uuid.uuid4().hex, hash=hash, storage=storage)
+        tmp = root / f".dvlin.init-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            (tmp / "config.toml").write_text(config.to_toml(), encoding="utf-8")
+            (tmp / ".gitignore").write_text(
+                "# dvlin's catalog and local object store are not for git\n*\n", encoding="utf-8"
+            )
+            catalog = Catalog.open(tmp / "catalog.db", create=True)
+            with catalog.transaction():
+                catalog.set_meta("repo_id", config.repo_id)
+                catalog.set_meta("created_at", _now())
+            catalog.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            catalog.close()
+            if not storage:
+                (tmp / "objects").mkdir()
+            # The repo appears all at once, so an interrupted init leaves no half-made .dvlin.
+            tmp.rename(dvlin_dir)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        repo = cls(root, config)
+        if storage:
+            store = repo.store
+            store.fs.makedirs(store.root, exist_ok=True)
+        return repo
+
+    @classmethod
+    def discover(cls, start: str | os.PathLike[str] = ".") -> Path:
+        """The nearest folder at or above ``start`` that holds ``.dvlin/``."""
+        here = Path(start).resolve()
+        for folder in (here, *here.parents):
+            if (folder / DVLIN_DIR / "config.toml").is_file():
+                return folder
+        raise NotFoundError(
+            f"not a dvlin repo (or any parent up to /): {here}",
+            hint="run `dvlin init` first, or cd into a repo",
+        )
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] = ".") -> Repo:
+        """Open the repo at or above ``path``."""
+        root = cls.discover(path)
+        return cls(root, load_config(root / DVLIN_DIR / "config.toml"))
+
+    def close(self) -> None:
+        """Close the catalog connection."""
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+
+    def __enter__(self) -> Repo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Repo({str(self.root)!r})"
+
+    # -- parts --------------------------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        """The SQLite catalog (opened on first use)."""
+        if self._catalog is None:
+            self._catalog = Catalog.open(self.dvlin_dir / "catalog.db", timeout=lock_timeout())
+        return self._catalog
+
+    @property
+    def store(self) -> ObjectStore:
+        """The object store named by the config (``.dvlin/objects`` by default)."""
+        if self._store is None:
+            from dvlin.objects.store import ObjectStore
+
+            if self.config.storage:
+                self._store = ObjectStore.from_url(
+                    self.config.storage, algorithm=self.config.hash, fsync=self.config.fsync
+                )
+            else:
+                from fsspec.implementations.local import LocalFileSystem
+
+                self._store = ObjectStore(
+                    LocalFileSystem(),
+                    str(self.dvlin_dir / "objects"),
+                    algorithm=self.config.hash,
+                    fsync=self.config.fsync,
+                )
+        return self._store
+
+    @property
+    def local_store_root(self) -> str | None:
+        """The object store's folder when it is on this machine's disk (no fsspec import)."""
+        url = self.config.storage
+        if not url:
+            return str(self.dvlin_dir / "objects")
+        if url.startswith("file://"):
+            return os.path.abspath(url[len("file://") :]).rstrip("/")
+        if "://" not in url:
+            return os.path.abspath(url).rstrip("/")
+        return None
+
+    @contextlib.contextmanager
+    def lock(self, *, timeout: float | None = None) -> Iterator[None]:
+        """Hold the repo's write lock; another dvlin process waits up to ``timeout`` seconds."""
+        wait = lock_timeout() if timeout is None else timeout
+        path = self.dvlin_dir / "lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+                        raise ConflictError(
+                            f"the repo is locked by another dvlin process ({holder or 'unknown'});"
+                            f" waited {wait:g} s",
+                            hint="wait for it to finish, or raise DVLIN_LOCK_TIMEOUT",
+                        ) from None
+                    time.sleep(0.05)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+    # -- paths --------------------------------------------------------------------------------
+
+    def relpath(self, path: str | os.PathLike[str]) -> str:
+        """``path`` (absolute, or relative to the working folder) as a POSIX path in the repo.
+
+        Raises:
+            UsageError: the path is outside the repo or inside ``.dvlin``.
+        """
+        absolute = Path(os.path.abspath(path))
+        try:
+            rel = absolute.relative_to(self.root)
+        except ValueError:
+            raise UsageError(
+                f"{path} is outside the repo at {self.root}",
+                hint="dvlin versions paths inside the repo; move or copy the data in",
+            ) from None
+        text = rel.as_posix()
+        if text == DVLIN_DIR or text.startswith(DVLIN_DIR + "/"):
+            raise UsageError(f"{path} is inside .dvlin", hint="dvlin's own files are not data")
+        return text
+
+    # -- verbs (thin wrappers over dvlin.ops, for scripts and notebooks) ----------------------
+
+    def commit(self, paths: Sequence[str | os.PathLike[str]], **kwargs: Any) -> CommitResult:
+        """Snapshot ``paths`` as a new version; see :func:`dvlin.ops.commit.commit`."""
+        from dvlin.ops.commit import commit
+
+        return commit(self, paths, **kwargs)
+
+    def status(self, names: Sequence[str] = (), **kwargs: Any) -> StatusReport:
+        """Compare the workspace with each asset's version; see :mod:`dvlin.ops.status`."""
+        from dvlin.ops.status import status
+
+        return status(self, names, **kwargs)
+
+    def checkout(
+        self,
+        ref: str,
+        paths: Sequence[str] = (),
+        *,
+        to: str | os.PathLike[str] | None = None,
+        link: LinkMode = "copy",
+        force: bool = False,
+        progress: Progress | None = None,
+    ) -> CheckoutResult:
+        """Materialise a version; see :func:`dvlin.ops.checkout.checkout`."""
+        from dvlin.ops.checkout import checkout
+
+        return checkout(self, ref, paths, to=to, link=link, force=force, progress=progress)
+
+    def log(self, name: str | None = None, *, limit: int | None = None) -> list[Version]:
+        """Versions newest first, of one asset or of all."""
+        from dvlin.ops.log import log
+
+        return log(self, name, limit=limit)
+
+    def resolve(self, ref: str) -> Version:
+        """The version a ref names; see :func:`dvlin.ops.refs.resolve`."""
+        from dvlin.ops.refs import resolve
+
+        return resolve(self.catalog, ref)
+
+    def show(self, ref: str) -> VersionDetail:
+        """A version with its tags and recorded table and array details."""
+        from dvlin.ops.log import show
+
+        return show(self, ref)
+
+    def files(self, ref: str) -> list[FileRow]:
+        """The files of a version."""
+        from dvlin.ops.log import files
+
+        return files(self, ref)
+
+    def tag(self, ref: str, name: str) -> Any:
+        """Name a version; see :func:`dvlin.ops.tag.tag`."""
+        from dvlin.ops.tag import tag
+
+        return tag(self, ref, name)
+
+
+def _check_storage_url(url: str) -> None:
+    """Refuse a storage URL that fsspec cannot open, before anything is written."""
+    from fsspec.core import url_to_fs
+
+    try:
+        url_to_fs(url)
+    except (ImportError, ValueError) as exc:
+        hint = "install the s3 extra: pip install 'dvlin[s3]'" if url.startswith("s3") else None
+        raise UsageError(f"cannot open storage {url!r}: {exc}", hint=hint) from None
+
+
+def _now() -> str:
+    from dvlin.ops.common import utc_now
+
+    return utc_now()

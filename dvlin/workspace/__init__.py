@@ -1,0 +1,1 @@
+"""The workspace: scanning trees, the stat cache, and materialising versions."""

@@ -1,0 +1,236 @@
+"""Write files, folders and links of a version into a folder, never through a symlink."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+from dvlin.errors import ConflictError, IntegrityError
+from dvlin.objects.hashing import hasher_factory
+from dvlin.objects.manifest import EXEC_MODE, Entry
+from dvlin.objects.store import ObjectStore
+
+LinkMode = Literal["copy", "hardlink", "reflink", "symlink"]
+LINK_MODES: tuple[LinkMode, ...] = ("copy", "hardlink", "reflink", "symlink")
+
+_FICLONE = 0x40049409  # linux/fs.h: share the source's extents copy-on-write
+# Reading a whole pack beats one ranged read per blob once a few blobs of it are needed.
+_WHOLE_PACK_MIN_BLOBS = 4
+
+
+def safe_parent(root: str, path: str) -> str:
+    """Make sure every folder above ``path`` under ``root`` is a real folder; return its OS path.
+
+    Raises:
+        IntegrityError: an ancestor is a symlink or a file (writing would escape or clobber).
+    """
+    parts = path.split("/")[:-1]
+    current = root
+    for part in parts:
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            os.mkdir(current)
+            continue
+        if os.path.islink(current) or not os.path.isdir(current):
+            raise IntegrityError(
+                f"refusing to write {path}: {os.path.relpath(current, root)} is not a real folder",
+                hint="a link or file stands where the version has a folder",
+            )
+        del st
+    return os.path.join(root, *path.split("/"))
+
+
+def remove(root: str, entries: Iterable[Entry]) -> int:
+    """Remove paths under ``root``: deepest first, folders only once they are empty."""
+    count = 0
+    for e in sorted(entries, key=lambda e: e.path.count("/"), reverse=True):
+        full = safe_parent(root, e.path)
+        try:
+            if e.type == "dir" and not os.path.islink(full):
+                os.rmdir(full)
+            else:
+                os.unlink(full)
+            count += 1
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                raise ConflictError(
+                    f"{e.path} is not empty", hint="files appeared there during the checkout"
+                ) from None
+            raise
+    return count
+
+
+def _tmp_name(full: str) -> str:
+    folder, name = os.path.split(full)
+    return os.path.join(folder, f".{name[:60]}.dvlin-{uuid.uuid4().hex[:8]}")
+
+
+class Writer:
+    """Materialise file entries from an object store using one link mode."""
+
+    def __init__(self, store: ObjectStore, root: str, *, link: LinkMode) -> None:
+        self.store = store
+        self.root = root
+        self.link = link
+        self.fallbacks = 0
+        self.bytes = 0
+        self._new_hasher = hasher_factory(store.algorithm)
+
+    def write_all(self, files: list[Entry], advance: Callable[[Entry], None]) -> None:
+        """Write every file entry; packed blobs are read a pack at a time."""
+        by_pack: dict[str, list[Entry]] = defaultdict(list)
+        for e in files:
+            if e.pack is not None and e.chunks is None:
+                by_pack[e.pack].append(e)
+            else:
+                self.write_one(e)
+                advance(e)
+        for pack, members in by_pack.items():
+            if len(members) >= _WHOLE_PACK_MIN_BLOBS:
+                data = memoryview(self.store.get(pack))
+                for e in members:
+                    blob = data[e.offset or 0 : (e.offset or 0) + e.size]
+                    self.store.verify(e.oid or "", blob, pack=pack)
+                    self._write_bytes(e, blob)
+                    advance(e)
+                data.release()
+            else:
+                for e in members:
+                    blob = self.store.get_slice(pack, e.offset or 0, e.size, e.oid or "")
+                    self._write_bytes(e, blob)
+                    advance(e)
+
+    def write_one(self, e: Entry) -> None:
+        """Write one file entry in the chosen link mode, falling back to a copy."""
+        assert e.oid is not None
+        if e.chunks is not None:
+            self._write_chunked(e)
+            return
+        if e.pack is not None:
+            self._write_bytes(e, self.store.get_slice(e.pack, e.offset or 0, e.size, e.oid))
+            return
+        source = self.store.local_path(e.oid)
+        if self.link != "copy" and source is not None and e.mode != EXEC_MODE:
+            if self._link(e, source):
+                return
+            self.fallbacks += 1
+        self._write_bytes(e, self.store.get(e.oid))
+
+    def _link(self, e: Entry, source: str) -> bool:
+        full = safe_parent(self.root, e.path)
+        tmp = _tmp_name(full)
+        try:
+            if not os.path.exists(source):
+                return False
+            if self.link == "hardlink":
+                os.link(source, tmp)
+            elif self.link == "symlink":
+                os.symlink(source, tmp)
+            else:
+                self._reflink(source, tmp)
+            os.replace(tmp, full)
+            self.bytes += e.size
+            return True
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            return False
+
+    @staticmethod
+    def _reflink(source: str, tmp: str) -> None:
+        with open(source, "rb") as src:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                fcntl.ioctl(fd, _FICLONE, src.fileno())
+            finally:
+                os.close(fd)
+
+    def _open_target(self, e: Entry) -> tuple[int, str, str]:
+        full = safe_parent(self.root, e.path)
+        tmp = _tmp_name(full)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777 if e.mode == EXEC_MODE
+                     else 0o666)
+        return fd, tmp, full
+
+    def _write_bytes(self, e: Entry, data: bytes | memoryview) -> None:
+        fd, tmp, full = self._open_target(e)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.replace(tmp, full)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        self.bytes += e.size
+
+    def _write_chunked(self, e: Entry) -> None:
+        fd, tmp, full = self._open_target(e)
+        whole = self._new_hasher()
+        try:
+            try:
+                for chunk in e.chunks or ():
+                    data = self.store.get(chunk.oid)
+                    whole.update(data)
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            if whole.hexdigest() != e.oid:
+                raise IntegrityError(
+                    f"chunks of {e.path} do not add up to object {e.oid}",
+                    hint="the manifest is corrupt; `dvlin fsck` checks the store",
+                )
+            os.replace(tmp, full)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        self.bytes += e.size
+
+
+def write_link(root: str, e: Entry) -> None:
+    """Create a symlink entry atomically (temporary name, then rename over the old path)."""
+    full = safe_parent(root, e.path)
+    tmp = _tmp_name(full)
+    os.symlink(e.target or "", tmp)
+    try:
+        os.replace(tmp, full)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def make_dir(root: str, e: Entry) -> None:
+    """Create a folder entry (its parents must be real folders)."""
+    full = safe_parent(root, e.path)
+    try:
+        os.mkdir(full)
+    except FileExistsError:
+        if os.path.islink(full) or not os.path.isdir(full):
+            raise IntegrityError(
+                f"refusing to write {e.path}: something other than a folder is there",
+                hint="re-run with --force to replace it",
+            ) from None
+
+
+def remove_tree(path: str) -> None:
+    """Remove a folder tree without following links (used only after a preview)."""
+    shutil.rmtree(path)

@@ -1,0 +1,128 @@
+"""Walk the folders of an asset without following links, and stat what is there."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from dvlin.errors import IntegrityError, UsageError
+from dvlin.objects.manifest import EntryType, check_link, normal_mode
+
+# Never versioned: dvlin's own folder and git's.
+SKIP_NAMES = frozenset({".dvlin", ".git"})
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One thing found on disk. ``path`` is POSIX, relative to the asset's base folder."""
+
+    path: str
+    type: EntryType
+    mode: int
+    size: int
+    mtime_ns: int
+    inode: int
+    target: str | None = None
+    oid: str | None = None
+    """Set for a link into the local object store (``checkout --link symlink``)."""
+
+
+def _item(
+    path: str, st: os.stat_result, base_abs: str, store_root: str | None = None,
+    strict: bool = True,
+) -> Item:
+    if stat.S_ISREG(st.st_mode):
+        return Item(path, "file", normal_mode("file", st.st_mode), st.st_size, st.st_mtime_ns,
+                    st.st_ino)
+    if stat.S_ISDIR(st.st_mode):
+        return Item(path, "dir", normal_mode("dir", st.st_mode), 0, 0, st.st_ino)
+    if stat.S_ISLNK(st.st_mode):
+        target = os.readlink(os.path.join(base_abs, path))
+        if store_root and target.startswith(store_root + "/"):
+            # A file checked out with --link symlink: it stands for the object it points at.
+            fan, _, rest = target[len(store_root) + 1 :].partition("/")
+            try:
+                real = os.stat(target)
+            except OSError:
+                real = None
+            if real is not None and len(fan) == 2 and rest and "/" not in rest:
+                return Item(path, "file", normal_mode("file", 0o644), real.st_size,
+                            real.st_mtime_ns, real.st_ino, None, fan + rest)
+        if not strict:
+            return Item(path, "link", normal_mode("link", st.st_mode), 0, 0, st.st_ino, target)
+        try:
+            check_link(path, target)
+        except IntegrityError:
+            raise UsageError(
+                f"symlink {path} points to {target}, outside the asset",
+                hint="dvlin keeps links only inside the tree; copy the target in or remove the link",
+            ) from None
+        return Item(path, "link", normal_mode("link", st.st_mode), 0, 0, st.st_ino, target)
+    raise UsageError(
+        f"{path} is not a regular file, folder or symlink",
+        hint="remove sockets, pipes and devices from the tree",
+    )
+
+
+def _check_name(path: str) -> None:
+    if "\\" in path:
+        raise UsageError(
+            f"file name {path!r} contains a backslash",
+            hint="rename it: dvlin manifests use POSIX paths",
+        )
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"file name {path.encode('utf-8', 'surrogateescape')!r} is not valid UTF-8",
+            hint="rename it to UTF-8",
+        ) from None
+
+
+def scan(
+    base_abs: str, roots: Sequence[str], *, store_root: str | None = None, strict: bool = True
+) -> Iterator[Item]:
+    """Every file, folder and link under ``roots`` (relative to ``base_abs``), parents first.
+
+    Roots themselves are not reported when they are ``.``; missing roots yield nothing.
+    ``store_root`` is the local object store's folder, whose links stand for files. With
+    ``strict`` (commit), a link out of the tree is an error; otherwise it is reported as is.
+    """
+    for root in roots:
+        if root == ".":
+            yield from _walk(base_abs, "", store_root, strict)
+            continue
+        full = os.path.join(base_abs, root)
+        try:
+            st = os.lstat(full)
+        except FileNotFoundError:
+            continue
+        item = _item(root, st, base_abs, store_root, strict)
+        yield item
+        if item.type == "dir":
+            yield from _walk(base_abs, root, store_root, strict)
+
+
+def _walk(base_abs: str, rel: str, store_root: str | None, strict: bool) -> Iterator[Item]:
+    stack = [rel]
+    while stack:
+        folder = stack.pop()
+        try:
+            it = os.scandir(os.path.join(base_abs, folder) if folder else base_abs)
+        except FileNotFoundError:
+            continue
+        with it:
+            entries = sorted(it, key=lambda d: d.name)
+        subdirs = []
+        for d in entries:
+            if d.name in SKIP_NAMES:
+                continue
+            path = f"{folder}/{d.name}" if folder else d.name
+            _check_name(path)
+            item = _item(path, d.stat(follow_symlinks=False), base_abs, store_root, strict)
+            yield item
+            if item.type == "dir":
+                subdirs.append(path)
+        stack.extend(reversed(subdirs))
