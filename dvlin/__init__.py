@@ -5,8 +5,23 @@ The Python API mirrors the CLI: ``Repo.init(path)``, ``Repo.open(path)``, then
 ``repo.resolve(ref)``; each returns plain frozen dataclasses.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from dvlin.errors import DvlinError, ExitCode
-from dvlin.repo import Repo
+
+if TYPE_CHECKING:
+    from dvlin.repo import Repo
 
 __version__ = "0.1.0"
 __all__ = ["DvlinError", "ExitCode", "Repo", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # Repo pulls in the catalog and config; `dvlin --help` should not pay for them.
+    if name == "Repo":
+        from dvlin.repo import Repo
+
+        return Repo
+    raise AttributeError(f"module 'dvlin' has no attribute {name!r}")

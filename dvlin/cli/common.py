@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from dvlin.render.output import Output
-from dvlin.repo import Repo
+
+if TYPE_CHECKING:
+    from dvlin.repo import Repo
 
 JSON = typer.Option(False, "--json", help="Write a JSON document to stdout (stable shape).")
 QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")
@@ -18,4 +22,6 @@ def output(json: bool = False, quiet: bool = False) -> Output:
 
 def open_repo() -> Repo:
     """The repo at or above the working folder."""
+    from dvlin.repo import Repo
+
     return Repo.open(".")

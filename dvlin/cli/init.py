@@ -6,8 +6,6 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, output
-from dvlin.objects.hashing import DEFAULT_ALGORITHM
-from dvlin.repo import Repo
 
 
 @app.command()
@@ -18,12 +16,14 @@ def init(
         metavar="URL",
     ),
     hash: str = typer.Option(
-        DEFAULT_ALGORITHM, "--hash", help="Object hash: xxh3-128, sha256 or blake3 (fixed).",
+        "xxh3-128", "--hash", help="Object hash: xxh3-128, sha256 or blake3 (fixed).",
     ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
     """Create a repo: .dvlin/ with the catalog, config.toml and the local object store."""
+    from dvlin.repo import Repo
+
     out = output(json, quiet)
     repo = Repo.init(path, storage=storage, hash=hash)
     store = repo.config.storage or ".dvlin/objects"

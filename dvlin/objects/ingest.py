@@ -25,6 +25,20 @@ PACK_TARGET = 32 * 1024 * 1024
 CHUNK_MIN_FILE = 8 * 1024 * 1024
 CHUNK_MIN, CHUNK_AVG, CHUNK_MAX = 256 * 1024, 1024 * 1024, 4 * 1024 * 1024
 _READ_BLOCK = 1024 * 1024
+_BATCH_FILES = 512
+_BATCH_BYTES = 16 * 1024 * 1024
+
+
+def _read_all(fd: int) -> bytes:
+    """Read a file descriptor to its end (os.read: no buffered-reader object per file)."""
+    size = os.fstat(fd).st_size
+    data = os.read(fd, size + 1) if size else b""
+    if len(data) <= size:
+        parts = [data]
+        while chunk := os.read(fd, _READ_BLOCK):
+            parts.append(chunk)
+        data = b"".join(parts)
+    return data
 
 
 def _fastcdc() -> Callable[..., object]:
@@ -61,6 +75,9 @@ class Ingester:
     _pack: bytearray = field(default_factory=bytearray)
     _pack_members: dict[str, int] = field(default_factory=dict)
     _new_hasher: Callable[[], Hasher] | None = None
+    on_hashed: Callable[[object, str], None] | None = None
+    _batch: list[tuple[str, str, int, object]] = field(default_factory=list)
+    _batch_bytes: int = 0
 
     def _hasher(self) -> Hasher:
         if self._new_hasher is None:
@@ -91,30 +108,60 @@ class Ingester:
         else:
             self.entries.append(Entry(path, "file", mode, size, found.oid))
 
-    def add_file(self, abs_path: str, path: str, mode: int, size: int) -> str:
-        """Read, hash and store one file; returns its oid."""
+    def add_file(self, abs_path: str, path: str, mode: int, size: int, tag: object = None) -> None:
+        """Queue one file to be read, hashed and stored; ``on_hashed(tag, oid)`` reports it.
+
+        Small files are read in batches so that their oids are looked up in the catalog with
+        one query per batch rather than one per file.
+        """
         if size >= CHUNK_MIN_FILE:
-            return self._add_chunked(abs_path, path, mode)
-        with open(abs_path, "rb") as f:
-            data = f.read()
-        h = self._hasher()
-        h.update(data)
-        oid = h.hexdigest()
-        found = self.known(oid)
-        if found is not None:
-            self._add_stored(path, mode, len(data), found)
-        elif len(data) < PACK_MAX_BLOB:
-            self._pack_members[oid] = len(self._pack)
-            self.new_objects[oid] = StoredObject(oid, len(data), "", len(self._pack))
-            self._pack += data
-            self._pending.append(_Pending(path, mode, len(data), oid))
-            if len(self._pack) >= PACK_TARGET:
-                self._flush_pack()
-        else:
-            self.store.put(data, Oid(oid))
-            self._record(StoredObject(oid, len(data), None, None))
-            self.entries.append(Entry(path, "file", mode, len(data), oid))
-        return oid
+            self._report(tag, self._add_chunked(abs_path, path, mode))
+            return
+        self._batch.append((abs_path, path, mode, tag))
+        self._batch_bytes += size
+        if len(self._batch) >= _BATCH_FILES or self._batch_bytes >= _BATCH_BYTES:
+            self._drain()
+
+    def _report(self, tag: object, oid: str) -> None:
+        if self.on_hashed is not None:
+            self.on_hashed(tag, oid)
+
+    def _drain(self) -> None:
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        read: list[tuple[str, int, bytes, str, object]] = []
+        new_hasher = self._hasher_class()
+        for abs_path, path, mode, tag in batch:
+            fd = os.open(abs_path, os.O_RDONLY)
+            try:
+                data = _read_all(fd)
+            finally:
+                os.close(fd)
+            h = new_hasher()
+            h.update(data)
+            read.append((path, mode, data, h.hexdigest(), tag))
+        unknown = {oid for _, _, _, oid, _ in read if oid not in self.new_objects}
+        stored = self.catalog.find_objects(unknown) if unknown else {}
+        for path, mode, data, oid, tag in read:
+            found = self.new_objects.get(oid) or stored.get(oid)
+            if found is not None:
+                self._add_stored(path, mode, len(data), found)
+            elif len(data) < PACK_MAX_BLOB:
+                self._pack_members[oid] = len(self._pack)
+                self.new_objects[oid] = StoredObject(oid, len(data), "", len(self._pack))
+                self._pack += data
+                self._pending.append(_Pending(path, mode, len(data), oid))
+                if len(self._pack) >= PACK_TARGET:
+                    self._flush_pack()
+            else:
+                self.store.put(data, Oid(oid))
+                self._record(StoredObject(oid, len(data), None, None))
+                self.entries.append(Entry(path, "file", mode, len(data), oid))
+            self._report(tag, oid)
+
+    def _hasher_class(self) -> Callable[[], Hasher]:
+        if self._new_hasher is None:
+            self._new_hasher = hasher_factory(self.store.algorithm)
+        return self._new_hasher
 
     def _record(self, obj: StoredObject) -> None:
         self.new_objects[obj.oid] = obj
@@ -164,6 +211,7 @@ class Ingester:
 
     def finish(self) -> list[Entry]:
         """Write the last pack, make the writes durable, and return every file entry."""
+        self._drain()
         self._flush_pack()
         self.store.sync_dirs()
         return self.entries

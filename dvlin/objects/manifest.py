@@ -11,7 +11,7 @@ import io
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from dvlin.errors import IntegrityError
 from dvlin.objects.hashing import hasher_factory, is_hex
@@ -41,9 +41,12 @@ class Chunk:
     size: int
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One path of a version. Paths are POSIX, relative to the asset's base folder."""
+class Entry(NamedTuple):
+    """One path of a version. Paths are POSIX, relative to the asset's base folder.
+
+    A NamedTuple rather than a frozen dataclass: a million of these are built per status or
+    commit of a big tree, and a frozen dataclass takes five times longer to construct.
+    """
 
     path: str
     type: EntryType
@@ -78,9 +81,12 @@ class Entry:
 
 def tree_digest(algorithm: str, entries: Iterable[Entry]) -> str:
     """The content digest of a tree: independent of entry order and of where bytes are stored."""
+    lines = sorted(
+        f"{e.path}\0{e.type}\0{e.mode:o}\0{e.oid or e.target or ''}\n".encode()
+        for e in entries
+    )
     h = hasher_factory(algorithm)()
-    for e in sorted(entries, key=lambda e: e.path.encode()):
-        h.update(f"{e.type}\0{e.path}\0{e.mode:o}\0{e.oid or e.target or ''}\n".encode())
+    h.update(b"".join(lines))
     return h.hexdigest()[:32]
 
 

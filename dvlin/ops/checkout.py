@@ -159,7 +159,8 @@ def checkout(
         links = [e for e in writes if e.type == "link"]
         for d in dirs:
             make_dir(target, d)
-        writer = Writer(repo.store, target, link=link)
+        writer = Writer(repo.store, target, link=link,
+                        existing={p for p in current if p not in {r.path for r in removals}})
         progress.start("checking out", files=len(files), bytes=sum(e.size for e in files))
         try:
             writer.write_all(files, lambda e: progress.advance(files=1, bytes=e.size))

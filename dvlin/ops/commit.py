@@ -146,6 +146,7 @@ def commit(
         items = list(scan(base_abs, layout.roots, store_root=repo.local_store_root))
         cache = StatCache(catalog, layout.base)
         ingester = Ingester(repo.store, catalog)
+        ingester.on_hashed = lambda item, oid: cache.record(item, oid, hashed_at_ns=started)
         entries: list[Entry] = []
         files = [i for i in items if i.type == "file"]
         progress.start("committing", files=len(files), bytes=sum(i.size for i in files))
@@ -161,9 +162,8 @@ def commit(
                           known.offset, known.chunks)
                 )
             elif oid is None or not ingester.add_known(item.path, item.mode, item.size, oid):
-                oid = ingester.add_file(os.path.join(base_abs, item.path), item.path, item.mode,
-                                        item.size)
-                cache.record(item, oid, hashed_at_ns=started)
+                ingester.add_file(os.path.join(base_abs, item.path), item.path, item.mode,
+                                  item.size, tag=item)
             progress.advance(files=1, bytes=item.size)
         entries.extend(ingester.finish())
         progress.finish()
@@ -228,6 +228,7 @@ def commit(
         storage.add(manifest)
         from dvlin.catalog.catalog import StoredObject
 
+        _pause_for_crash_tests()
         with catalog.transaction():
             catalog.upsert_asset(
                 name, kind=kind or existing_kind or "dataset", base=layout.base,
@@ -268,3 +269,15 @@ def _describe(base_abs: str, entries: list[Entry], parent: Version | None) -> di
         if found is not None:
             described[e.path] = {**found, "oid": e.oid}
     return {"files": described} if described else {}
+
+
+def _pause_for_crash_tests() -> None:
+    """Fault injection for the crash tests: objects are written, the catalog is not yet.
+
+    With ``DVLIN_TEST_PAUSE_BEFORE_CATALOG=FILE`` set, touch FILE and wait to be killed.
+    """
+    marker = os.environ.get("DVLIN_TEST_PAUSE_BEFORE_CATALOG")
+    if marker:
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(60)

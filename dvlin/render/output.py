@@ -6,9 +6,11 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import IO, Any
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def human_bytes(n: int) -> str:
@@ -26,7 +28,7 @@ def short_time(stamp: str) -> str:
     return stamp[:16].replace("T", " ")
 
 
-@dataclass
+@dataclass(eq=False)
 class Output:
     """Where a command writes: tests build one around in-memory streams."""
 
@@ -37,11 +39,21 @@ class Output:
 
     def __post_init__(self) -> None:
         self.is_terminal = self.stdout.isatty() and not os.environ.get("DVLIN_NO_TTY")
-        self.console = Console(
-            file=self.stdout, force_terminal=self.is_terminal, highlight=False,
-            soft_wrap=not self.is_terminal,
-        )
-        self.err_console = Console(file=self.stderr, highlight=False, soft_wrap=True)
+
+    @cached_property
+    def console(self) -> Console:
+        """Rich console on stdout (imported only when something is printed through it)."""
+        from rich.console import Console
+
+        return Console(file=self.stdout, force_terminal=self.is_terminal, highlight=False,
+                       soft_wrap=not self.is_terminal)
+
+    @cached_property
+    def err_console(self) -> Console:
+        """Rich console on stderr, for progress bars and conflict lists."""
+        from rich.console import Console
+
+        return Console(file=self.stderr, highlight=False, soft_wrap=True)
 
     def emit_json(self, data: Any) -> None:
         """Write one JSON document to stdout."""
@@ -55,7 +67,7 @@ class Output:
     def line(self, text: str) -> None:
         """Print one plain line (no markup), unless quiet or JSON."""
         if not (self.quiet or self.json):
-            self.console.print(text, markup=False)
+            self.stdout.write(text + "\n")
 
     def progress(self):  # type: ignore[no-untyped-def]
         """A progress reporter: a rich bar on a terminal, nothing otherwise."""

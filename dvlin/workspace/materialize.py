@@ -7,6 +7,7 @@ import errno
 import fcntl
 import os
 import shutil
+import stat
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -25,28 +26,33 @@ _FICLONE = 0x40049409  # linux/fs.h: share the source's extents copy-on-write
 _WHOLE_PACK_MIN_BLOBS = 4
 
 
-def safe_parent(root: str, path: str) -> str:
+def safe_parent(root: str, path: str, verified: set[str] | None = None) -> str:
     """Make sure every folder above ``path`` under ``root`` is a real folder; return its OS path.
+
+    ``verified`` remembers folders already checked during this checkout.
 
     Raises:
         IntegrityError: an ancestor is a symlink or a file (writing would escape or clobber).
     """
-    parts = path.split("/")[:-1]
-    current = root
-    for part in parts:
-        current = os.path.join(current, part)
-        try:
-            st = os.lstat(current)
-        except FileNotFoundError:
-            os.mkdir(current)
-            continue
-        if os.path.islink(current) or not os.path.isdir(current):
-            raise IntegrityError(
-                f"refusing to write {path}: {os.path.relpath(current, root)} is not a real folder",
-                hint="a link or file stands where the version has a folder",
-            )
-        del st
-    return os.path.join(root, *path.split("/"))
+    parent, _, _ = path.rpartition("/")
+    if parent and (verified is None or parent not in verified):
+        current = root
+        for part in parent.split("/"):
+            current = os.path.join(current, part)
+            try:
+                st = os.lstat(current)
+            except FileNotFoundError:
+                os.mkdir(current)
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                raise IntegrityError(
+                    f"refusing to write {path}: {os.path.relpath(current, root)} is not a real "
+                    "folder",
+                    hint="a link or file stands where the version has a folder",
+                )
+        if verified is not None:
+            verified.add(parent)
+    return f"{root}/{path}"
 
 
 def remove(root: str, entries: Iterable[Entry]) -> int:
@@ -79,10 +85,14 @@ def _tmp_name(full: str) -> str:
 class Writer:
     """Materialise file entries from an object store using one link mode."""
 
-    def __init__(self, store: ObjectStore, root: str, *, link: LinkMode) -> None:
+    def __init__(
+        self, store: ObjectStore, root: str, *, link: LinkMode, existing: set[str] | None = None
+    ) -> None:
         self.store = store
         self.root = root
         self.link = link
+        self.existing = existing if existing is not None else set()
+        self._verified: set[str] = set()
         self.fallbacks = 0
         self.bytes = 0
         self._new_hasher = hasher_factory(store.algorithm)
@@ -128,7 +138,11 @@ class Writer:
         self._write_bytes(e, self.store.get(e.oid))
 
     def _link(self, e: Entry, source: str) -> bool:
-        full = safe_parent(self.root, e.path)
+        if self.link in ("hardlink", "symlink") and os.geteuid() == 0:
+            # Read-only objects protect the store only from users that permissions bind; root
+            # could edit a linked object in place, so root gets copies (reflinks stay CoW).
+            return False
+        full = safe_parent(self.root, e.path, self._verified)
         tmp = _tmp_name(full)
         try:
             if not os.path.exists(source):
@@ -157,10 +171,15 @@ class Writer:
                 os.close(fd)
 
     def _open_target(self, e: Entry) -> tuple[int, str, str]:
-        full = safe_parent(self.root, e.path)
-        tmp = _tmp_name(full)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777 if e.mode == EXEC_MODE
-                     else 0o666)
+        """Open the file to write: the path itself when nothing is there, else a temporary name.
+
+        A new path needs no temporary name (nothing is replaced), which saves a rename per file
+        on a fresh checkout; O_EXCL and O_NOFOLLOW make sure nothing appeared there meanwhile.
+        """
+        full = safe_parent(self.root, e.path, self._verified)
+        tmp = full if e.path not in self.existing else _tmp_name(full)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                     0o777 if e.mode == EXEC_MODE else 0o666)
         return fd, tmp, full
 
     def _write_bytes(self, e: Entry, data: bytes | memoryview) -> None:
@@ -172,7 +191,8 @@ class Writer:
                     view = view[os.write(fd, view) :]
             finally:
                 os.close(fd)
-            os.replace(tmp, full)
+            if tmp != full:
+                os.replace(tmp, full)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -197,7 +217,8 @@ class Writer:
                     f"chunks of {e.path} do not add up to object {e.oid}",
                     hint="the manifest is corrupt; `dvlin fsck` checks the store",
                 )
-            os.replace(tmp, full)
+            if tmp != full:
+                os.replace(tmp, full)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

@@ -5,18 +5,20 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dvlin.errors import IntegrityError, UsageError
-from dvlin.objects.manifest import EntryType, check_link, normal_mode
+from dvlin.objects.manifest import EXEC_MODE, FILE_MODE, EntryType, check_link, normal_mode
 
 # Never versioned: dvlin's own folder and git's.
 SKIP_NAMES = frozenset({".dvlin", ".git"})
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One thing found on disk. ``path`` is POSIX, relative to the asset's base folder."""
+class Item(NamedTuple):
+    """One thing found on disk. ``path`` is POSIX, relative to the asset's base folder.
+
+    A NamedTuple, like manifest entries, because scans build one per file.
+    """
 
     path: str
     type: EntryType
@@ -67,6 +69,8 @@ def _item(
 
 
 def _check_name(path: str) -> None:
+    if path.isascii() and "\\" not in path:
+        return
     if "\\" in path:
         raise UsageError(
             f"file name {path!r} contains a backslash",
@@ -85,6 +89,8 @@ def scan(
     base_abs: str, roots: Sequence[str], *, store_root: str | None = None, strict: bool = True
 ) -> Iterator[Item]:
     """Every file, folder and link under ``roots`` (relative to ``base_abs``), parents first.
+
+    The order is not sorted; whatever consumes the items sorts when order matters.
 
     Roots themselves are not reported when they are ``.``; missing roots yield nothing.
     ``store_root`` is the local object store's folder, whose links stand for files. With
@@ -113,16 +119,21 @@ def _walk(base_abs: str, rel: str, store_root: str | None, strict: bool) -> Iter
             it = os.scandir(os.path.join(base_abs, folder) if folder else base_abs)
         except FileNotFoundError:
             continue
+        prefix = f"{folder}/" if folder else ""
         with it:
-            entries = sorted(it, key=lambda d: d.name)
-        subdirs = []
-        for d in entries:
-            if d.name in SKIP_NAMES:
-                continue
-            path = f"{folder}/{d.name}" if folder else d.name
-            _check_name(path)
-            item = _item(path, d.stat(follow_symlinks=False), base_abs, store_root, strict)
-            yield item
-            if item.type == "dir":
-                subdirs.append(path)
-        stack.extend(reversed(subdirs))
+            for d in it:
+                name = d.name
+                if name in SKIP_NAMES:
+                    continue
+                path = prefix + name
+                _check_name(path)
+                if d.is_file(follow_symlinks=False):
+                    # The common case, kept inline: 20,000 files should stat in ~0.1 s.
+                    st = d.stat(follow_symlinks=False)
+                    yield Item(path, "file", EXEC_MODE if st.st_mode & 0o111 else FILE_MODE,
+                               st.st_size, st.st_mtime_ns, st.st_ino)
+                    continue
+                item = _item(path, d.stat(follow_symlinks=False), base_abs, store_root, strict)
+                yield item
+                if item.type == "dir":
+                    stack.append(path)

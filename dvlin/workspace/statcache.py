@@ -33,11 +33,11 @@ class StatCache:
         row = self.rows.get(repo_path(self.base, item.path))
         if (
             row is not None
-            and row.size == item.size
-            and row.mtime_ns == item.mtime_ns
-            and row.inode == item.inode
+            and row[0] == item.size
+            and row[1] == item.mtime_ns
+            and row[2] == item.inode
         ):
-            return row.oid
+            return row[3]
         return None
 
     def record(self, item: Item, oid: str, *, hashed_at_ns: int | None = None) -> None:
@@ -50,8 +50,8 @@ class StatCache:
             return
         row = StatRow(item.size, item.mtime_ns, item.inode, oid)
         key = repo_path(self.base, item.path)
-        if self.rows.get(key) != row:
-            self.rows[key] = row
+        if self.rows.get(key) != tuple(row):
+            self.rows[key] = tuple(row)  # type: ignore[assignment]
             self.updates.append((key, row))
 
     def save(self, catalog: Catalog) -> None:

@@ -1,0 +1,135 @@
+"""Shared fixtures: repos in tmp_path, stores on memory and local filesystems, a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import stat
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dvlin.repo import Repo
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DVLIN_AUTHOR", "Test Author <test@example.org>")
+    monkeypatch.setenv("DVLIN_LOCK_TIMEOUT", "20")
+    monkeypatch.delenv("DVLIN_DEBUG", raising=False)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repo]:
+    """An initialised repo in tmp_path/repo with the default local store; the cwd is its root.
+
+    Its parent (tmp_path) is private to the test: use it for --to folders.
+    """
+    r = Repo.init(tmp_path / "repo")
+    monkeypatch.chdir(r.root)
+    yield r
+    r.close()
+
+
+@pytest.fixture(params=["memory", "file"])
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A store URL elsewhere: a private memory:// root, or a file:// folder outside the repo."""
+    if request.param == "memory":
+        url = f"memory://dvlin-test-{uuid.uuid4().hex}"
+        yield url
+        import fsspec
+
+        fs = fsspec.filesystem("memory")
+        path = url[len("memory://") :]
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+    else:
+        yield (tmp_path_factory.mktemp("store")).as_uri()
+
+
+@pytest.fixture
+def any_repo(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repo]:
+    """A repo whose object store is at ``store_url`` (memory or a file:// folder elsewhere)."""
+    root = tmp_path / "work"
+    monkeypatch.chdir(tmp_path)
+    r = Repo.init(root, storage=store_url)
+    monkeypatch.chdir(root)
+    yield r
+    r.close()
+
+
+@dataclass
+class Ran:
+    """What one CLI invocation did."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def cli() -> "Cli":
+    """Run ``dvlin`` in-process: ``cli("commit", "data", "--name", "x")``."""
+    return Cli()
+
+
+class Cli:
+    """In-process CLI runner that keeps stdout and stderr apart."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, ok: bool | None = None) -> Ran:
+        from dvlin.cli import app
+
+        result = self.runner.invoke(app, list(args), catch_exceptions=True)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        ran = Ran(result.exit_code, result.stdout, result.stderr)
+        if ok is True:
+            assert ran.exit_code == 0, ran.output
+        assert "Traceback" not in ran.output
+        return ran
+
+
+def write_tree(root: Path, spec: dict[str, object]) -> None:
+    """Create files (bytes/str), folders ({}), links (("link", target)), exec files (("exec", b))."""
+    for rel, value in spec.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(value, dict):
+            path.mkdir(exist_ok=True)
+        elif isinstance(value, tuple) and value[0] == "link":
+            os.symlink(value[1], path)
+        elif isinstance(value, tuple) and value[0] == "exec":
+            path.write_bytes(value[1])
+            path.chmod(0o755)
+        else:
+            path.write_bytes(value if isinstance(value, bytes) else str(value).encode())
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, object, bool]]:
+    """Every path under root: (type, bytes or link target, executable) — for exact comparison."""
+    result: dict[str, tuple[str, object, bool]] = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".dvlin"]
+        for name in dirs + files:
+            full = Path(folder) / name
+            rel = full.relative_to(root).as_posix()
+            st = full.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                result[rel] = ("link", os.readlink(full), False)
+                if name in dirs:
+                    dirs.remove(name)
+            elif stat.S_ISDIR(st.st_mode):
+                result[rel] = ("dir", None, False)
+            else:
+                result[rel] = ("file", full.read_bytes(), bool(st.st_mode & 0o111))
+    return result

@@ -1,0 +1,61 @@
+"""Manifests: Parquet round trips, canonical digests, and refusal of hostile paths."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dvlin.errors import IntegrityError
+from dvlin.objects.manifest import Chunk, Entry, from_parquet, to_parquet, tree_digest, validate
+
+OID = "a" * 32
+
+
+def sample() -> list[Entry]:
+    return [
+        Entry("a.txt", "file", 0o644, 3, OID, None, "b" * 32, 10),
+        Entry("big.bin", "file", 0o755, 9, "c" * 32, chunks=(Chunk("d" * 32, 4), Chunk("e" * 32, 5))),
+        Entry("dir", "dir", 0o755),
+        Entry("dir/link", "link", 0o777, target="../a.txt"),
+        Entry("spaced name ü\nnewline", "file", 0o644, 0, "f" * 32),
+    ]
+
+
+def test_parquet_round_trip() -> None:
+    entries = sample()
+    back = from_parquet(to_parquet(entries))
+    assert sorted(back) == sorted(entries)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.permutations(sample()))
+def test_digest_is_order_independent(perm: list[Entry]) -> None:
+    assert tree_digest("xxh3-128", perm) == tree_digest("xxh3-128", sample())
+
+
+def test_digest_ignores_storage_but_not_content_or_mode() -> None:
+    base = tree_digest("xxh3-128", sample())
+    moved = [e._replace(pack=None, offset=None) for e in sample()]
+    assert tree_digest("xxh3-128", moved) == base
+    chmod = [e._replace(mode=0o755) if e.path == "a.txt" else e for e in sample()]
+    assert tree_digest("xxh3-128", chmod) != base
+
+
+@pytest.mark.parametrize(
+    "path", ["../evil", "a/../../evil", "/etc/passwd", "", "a//b", "./a", "a/./b", "a\\b"]
+)
+def test_hostile_paths_are_refused(path: str) -> None:
+    with pytest.raises(IntegrityError):
+        validate([Entry(path, "file", 0o644, 1, OID)], "xxh3-128")
+
+
+@pytest.mark.parametrize("target", ["/etc", "../../x", "../outside", "a/../../.."])
+def test_links_out_of_the_tree_are_refused(target: str) -> None:
+    with pytest.raises(IntegrityError, match="outside the asset"):
+        validate([Entry("link", "link", 0o777, target=target)], "xxh3-128")
+
+
+def test_malformed_oids_are_refused() -> None:
+    with pytest.raises(IntegrityError, match="malformed"):
+        validate([Entry("a", "file", 0o644, 1, "../../x")], "xxh3-128")

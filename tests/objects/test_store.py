@@ -1,0 +1,89 @@
+"""The object store on memory and local filesystems: round trips, atomicity, verification."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import fsspec
+import pytest
+from fsspec.implementations.local import LocalFileSystem
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dvlin.errors import IntegrityError
+from dvlin.objects.hashing import ALGORITHMS, digest_length, hash_bytes
+from dvlin.objects.store import ObjectStore
+
+
+@pytest.fixture(params=["memory", "local"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    if request.param == "memory":
+        # fsspec's memory filesystem is global: each test gets its own root.
+        return ObjectStore(fsspec.filesystem("memory"), f"/t-{uuid.uuid4().hex}", algorithm="xxh3-128")
+    return ObjectStore(LocalFileSystem(), str(tmp_path / "objects"), algorithm="xxh3-128")
+
+
+def test_put_get_round_trip_and_fan_out(store: ObjectStore) -> None:
+    oid = store.put(b"hello world")
+    assert oid == hash_bytes("xxh3-128", b"hello world")
+    assert len(oid) == 32
+    assert store.get(oid) == b"hello world"
+    assert store.path(oid).endswith(f"/{oid[:2]}/{oid[2:]}")
+    assert store.has(oid)
+    assert list(store.iter_oids()) == [oid]
+
+
+def test_put_is_idempotent(store: ObjectStore) -> None:
+    a = store.put(b"same bytes")
+    b = store.put(b"same bytes")
+    assert a == b
+    assert list(store.iter_oids()) == [a]
+
+
+def test_corrupt_object_is_an_integrity_error_never_data(store: ObjectStore) -> None:
+    oid = store.put(b"precious")
+    path = store.path(oid)
+    if store.is_local:
+        Path(path).chmod(0o644)
+    store.fs.pipe_file(path, b"tampered")
+    with pytest.raises(IntegrityError, match=f"object {oid} is corrupt"):
+        store.get(oid)
+
+
+def test_missing_object_is_an_integrity_error(store: ObjectStore) -> None:
+    with pytest.raises(IntegrityError, match="missing"):
+        store.get("0" * 32)
+
+
+def test_slices_are_verified(store: ObjectStore) -> None:
+    pack = store.put(b"aaaabbbbcccc")
+    b_oid = hash_bytes("xxh3-128", b"bbbb")
+    assert store.get_slice(pack, 4, 4, b_oid) == b"bbbb"
+    with pytest.raises(IntegrityError):
+        store.get_slice(pack, 0, 4, b_oid)
+
+
+def test_local_objects_are_read_only_and_no_temp_files_remain(tmp_path: Path) -> None:
+    store = ObjectStore(LocalFileSystem(), str(tmp_path / "o"), algorithm="xxh3-128")
+    oid = store.put(b"x" * 1000)
+    mode = Path(store.path(oid)).stat().st_mode & 0o777
+    assert mode & 0o222 == 0
+    assert list((tmp_path / "o" / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_every_algorithm_names_objects_by_its_digest(tmp_path: Path, algorithm: str) -> None:
+    store = ObjectStore(LocalFileSystem(), str(tmp_path), algorithm=algorithm)
+    oid = store.put(b"data")
+    assert len(oid) == digest_length(algorithm)
+    assert store.get(oid) == b"data"
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.binary(max_size=5000))
+def test_get_of_put_is_identity_property(data: bytes) -> None:
+    store = ObjectStore(fsspec.filesystem("memory"), f"/p-{uuid.uuid4().hex}", algorithm="xxh3-128")
+    oid = store.put(data)
+    assert store.put(data) == oid
+    assert store.get(oid) == data

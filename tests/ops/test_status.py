@@ -1,0 +1,76 @@
+"""Status with and without the stat cache."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from dvlin.repo import Repo
+from tests.conftest import write_tree
+
+
+def _age(path: os.PathLike[str] | str, seconds: float = 10) -> None:
+    """Move a file's mtime into the past, so the stat cache may trust it."""
+    past = time.time() - seconds
+    os.utime(path, (past, past), follow_symlinks=False)
+
+
+def _aged_tree(repo: Repo) -> None:
+    write_tree(repo.root, {"d/a.txt": "a", "d/b.txt": "b", "d/sub/c.txt": "c"})
+    for p in ("d/a.txt", "d/b.txt", "d/sub/c.txt"):
+        _age(repo.root / p)
+
+
+def test_clean_tree_is_answered_from_the_stat_cache(repo: Repo) -> None:
+    _aged_tree(repo)
+    repo.commit(["d"], name="d")
+    report = repo.status()
+    assert report.clean and report.hashed_files == 0
+
+
+def test_status_without_the_stat_cache_hashes_and_agrees(repo: Repo) -> None:
+    _aged_tree(repo)
+    repo.commit(["d"], name="d")
+    with repo.catalog.transaction():
+        repo.catalog.conn.execute("DELETE FROM stat_cache")
+    first = repo.status()
+    assert first.clean and first.hashed_files == 3
+    second = repo.status()
+    assert second.clean and second.hashed_files == 0
+
+
+def test_touched_file_is_rehashed_once_then_clean(repo: Repo) -> None:
+    _aged_tree(repo)
+    repo.commit(["d"], name="d")
+    _age(repo.root / "d/a.txt", 5)  # a new mtime, the same bytes
+    first = repo.status()
+    assert first.clean and first.hashed_files == 1
+    assert repo.status().hashed_files == 0
+
+
+def test_changes_are_listed(repo: Repo) -> None:
+    _aged_tree(repo)
+    repo.commit(["d"], name="d")
+    (repo.root / "d/a.txt").write_text("changed, same stat cache row is stale")
+    (repo.root / "d/new.txt").write_text("new")
+    os.remove(repo.root / "d/sub/c.txt")
+    a = repo.status(["d"]).assets[0]
+    assert a.state == "modified"
+    assert a.diff.added == ("new.txt",)
+    assert a.diff.changed == ("a.txt",)
+    assert a.diff.removed == ("sub/c.txt",)
+
+
+def test_same_size_same_second_edit_is_not_missed(repo: Repo) -> None:
+    # A racy edit: same size, written right after commit. The stat cache must not vouch for it.
+    write_tree(repo.root, {"d/a.txt": "aaaa"})
+    repo.commit(["d"], name="d")
+    (repo.root / "d/a.txt").write_text("bbbb")
+    assert not repo.status().clean
+
+
+def test_exec_bit_change_is_a_change(repo: Repo) -> None:
+    _aged_tree(repo)
+    repo.commit(["d"], name="d")
+    os.chmod(repo.root / "d/a.txt", 0o755)
+    assert repo.status().assets[0].diff.changed == ("a.txt",)
