@@ -18,12 +18,13 @@ class DvlinGroup(TyperGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; translate user errors, keep tracebacks for bugs."""
+        wants_json = "--json" in ctx.args  # click clears ctx.args before the subcommand runs
         try:
             return super().invoke(ctx)
         except DvlinError as exc:
             if _debug(ctx):
                 raise
-            _report(exc, json="--json" in ctx.args)
+            _report(exc, json=wants_json)
             sys.exit(int(exc.exit_code))
         except KeyboardInterrupt:
             if _debug(ctx):

@@ -6,7 +6,6 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
-from dvlin.errors import ConflictError
 from dvlin.render.output import human_bytes
 
 
@@ -25,16 +24,10 @@ def checkout(
     """Materialise a version byte for byte, into its own path or --to a folder."""
     out = output(json, quiet)
     with open_repo() as repo:
-        try:
-            result = repo.checkout(
-                ref, paths or (), to=to, link=link, force=force,  # type: ignore[arg-type]
-                progress=out.progress(),
-            )
-        except ConflictError as exc:
-            if exc.paths and not out.json:
-                for p in exc.paths[:20]:
-                    out.err_console.print(f"  ~ {p}", markup=False)
-            raise
+        result = repo.checkout(
+            ref, paths or (), to=to, link=link, force=force,  # type: ignore[arg-type]
+            progress=out.progress(),
+        )
     if out.json:
         out.emit_json(result.to_dict())
         return

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import mmap
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ PACK_TARGET = 32 * 1024 * 1024
 CHUNK_MIN_FILE = 8 * 1024 * 1024
 CHUNK_MIN, CHUNK_AVG, CHUNK_MAX = 256 * 1024, 1024 * 1024, 4 * 1024 * 1024
 _READ_BLOCK = 1024 * 1024
+_CDC_WINDOW = 16 * 1024 * 1024
 _BATCH_FILES = 512
 _BATCH_BYTES = 16 * 1024 * 1024
 
@@ -168,31 +168,54 @@ class Ingester:
         self.new_bytes += obj.size
 
     def _add_chunked(self, abs_path: str, path: str, mode: int) -> str:
+        """Cut a big file into content-defined chunks, reading it a window at a time.
+
+        Memory stays at about one window however big the file is. A cut that falls exactly at
+        the end of a window may only be there because the data ran out, so that last piece is
+        carried into the next window and cut again: the chunks match a whole-file pass.
+        """
         chunker = _fastcdc()
         whole = self._hasher()
         chunks: list[Chunk] = []
-        with open(abs_path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                view = memoryview(mm)
-                try:
-                    for c in chunker(view, min_size=CHUNK_MIN, avg_size=CHUNK_AVG,
-                                     max_size=CHUNK_MAX):
-                        piece = view[c.offset : c.offset + c.length]  # type: ignore[attr-defined]
-                        whole.update(piece)
-                        h = self._hasher()
-                        h.update(piece)
-                        coid = h.hexdigest()
-                        if self.known(coid) is None:
-                            self.store.put(piece, Oid(coid))
-                            self._record(StoredObject(coid, len(piece), None, None))
-                        chunks.append(Chunk(coid, len(piece)))
-                        del piece
-                finally:
-                    view.release()
+        size = 0
+        with open(abs_path, "rb", buffering=0) as f:
+            buf = b""
+            eof = False
+            while True:
+                if not eof:
+                    more = f.read(_CDC_WINDOW)
+                    eof = not more
+                    buf = buf + more if buf else more
+                if not buf:
+                    break
+                view = memoryview(buf)
+                consumed = 0
+                for c in chunker(view, min_size=CHUNK_MIN, avg_size=CHUNK_AVG, max_size=CHUNK_MAX):
+                    end = c.offset + c.length  # type: ignore[attr-defined]
+                    if end == len(buf) and not eof:
+                        break
+                    piece = view[consumed:end]
+                    whole.update(piece)
+                    coid = self._hash(piece)
+                    if self.known(coid) is None:
+                        self.store.put(piece, Oid(coid))
+                        self._record(StoredObject(coid, len(piece), None, None))
+                    chunks.append(Chunk(coid, len(piece)))
+                    size += len(piece)
+                    consumed = end
+                    piece.release()
+                view.release()
+                buf = buf[consumed:]
+                if eof and not buf:
+                    break
         oid = whole.hexdigest()
         self.entries.append(Entry(path, "file", mode, size, oid, chunks=tuple(chunks)))
         return oid
+
+    def _hash(self, data: bytes | memoryview) -> str:
+        h = self._hasher()
+        h.update(data)
+        return h.hexdigest()
 
     def _flush_pack(self) -> None:
         if not self._pack_members:
@@ -213,5 +236,4 @@ class Ingester:
         """Write the last pack, make the writes durable, and return every file entry."""
         self._drain()
         self._flush_pack()
-        self.store.sync_dirs()
         return self.entries

@@ -57,6 +57,7 @@ class ObjectStore:
         self.is_local = "file" in protocols or "local" in protocols
         self._atomic_put = bool(_ATOMIC_PUT_PROTOCOLS.intersection(protocols))
         self._made_dirs: set[str] = set()
+        self._unsynced: list[str] = []
 
     @classmethod
     def from_url(cls, url: str, *, algorithm: str, fsync: bool = True) -> ObjectStore:
@@ -134,8 +135,6 @@ class ObjectStore:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
-                if self.fsync:
-                    os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(tmp, target)
@@ -143,12 +142,26 @@ class ObjectStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+        if self.fsync:
+            self._unsynced.append(target)
 
-    def sync_dirs(self) -> None:
-        """Make the renames of this session durable (fsync the fan-out folders)."""
+    def sync(self) -> None:
+        """Flush every object written since the last call, and their folders, to stable storage.
+
+        Callers run this once, just before the catalog transaction that references the
+        objects. Deferring the fsyncs to one pass lets the kernel write back a big commit in
+        the background instead of waiting on the disk after every chunk.
+        """
         if not (self.is_local and self.fsync):
             return
-        for folder in self._made_dirs:
+        pending, self._unsynced = self._unsynced, []
+        for path in pending:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for folder in {os.path.dirname(p) for p in pending}:
             with contextlib.suppress(OSError):
                 fd = os.open(folder, os.O_RDONLY)
                 try:

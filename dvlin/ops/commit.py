@@ -186,7 +186,7 @@ def commit(
         info = _describe(base_abs, entries, parent)
         manifest_data = to_parquet(entries)
         manifest = repo.store.put(manifest_data)
-        repo.store.sync_dirs()
+        repo.store.sync()  # objects are durable before the catalog references them
 
         file_entries = [e for e in entries if e.type == "file"]
         created_at = utc_now()

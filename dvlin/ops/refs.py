@@ -32,8 +32,9 @@ def resolve(catalog: Catalog, ref: str) -> Version:
         if not sep and len(ref) >= MIN_PREFIX and is_hex(ref.lower()):
             return _by_prefix(catalog, ref.lower())
         close = difflib.get_close_matches(name, catalog.asset_names(), n=5, cutoff=0.5)
+        looks_like_id = not sep and len(ref) >= MIN_PREFIX and is_hex(ref.lower())
         raise NotFoundError(
-            f"unknown asset {name!r}" if sep or not is_hex(ref) else f"no asset or version {ref!r}",
+            f"no asset or version {ref!r}" if looks_like_id else f"unknown asset {name!r}",
             hint=f"did you mean: {', '.join(close)}" if close else "`dvlin ls` lists assets",
             candidates=close,
         )
