@@ -71,9 +71,7 @@ class ConflictError(DvlinError):
 
     exit_code = ExitCode.CONFLICT
 
-    def __init__(
-        self, message: str, *, hint: str | None = None, paths: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, paths: Sequence[str] = ()) -> None:
         super().__init__(message, hint=hint)
         self.paths = tuple(paths)
 

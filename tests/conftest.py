@@ -35,7 +35,9 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repo]:
 
 
 @pytest.fixture(params=["memory", "file"])
-def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A store URL elsewhere: a private memory:// root, or a file:// folder outside the repo."""
     if request.param == "memory":
         url = f"memory://dvlin-test-{uuid.uuid4().hex}"
@@ -75,7 +77,7 @@ class Ran:
 
 
 @pytest.fixture
-def cli() -> "Cli":
+def cli() -> Cli:
     """Run ``dvlin`` in-process: ``cli("commit", "data", "--name", "x")``."""
     return Cli()
 

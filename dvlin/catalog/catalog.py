@@ -231,8 +231,7 @@ class Catalog:
     def latest_version(self, asset: str) -> Version | None:
         """The newest version of ``asset``."""
         row = self.conn.execute(
-            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE asset = ? "
-            "ORDER BY number DESC LIMIT 1",
+            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE asset = ? ORDER BY number DESC LIMIT 1",
             (asset,),
         ).fetchone()
         return Version.from_row(row) if row else None
@@ -255,8 +254,7 @@ class Catalog:
     def versions_with_prefix(self, prefix: str, *, limit: int = 10) -> list[Version]:
         """Versions whose id starts with ``prefix`` (a lower-case hex string)."""
         rows = self.conn.execute(
-            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE id >= ? AND id < ? "
-            "ORDER BY id LIMIT ?",
+            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
             (prefix, prefix + "g", limit),
         )
         return [Version.from_row(r) for r in rows]
@@ -264,7 +262,9 @@ class Catalog:
     def iter_versions(self, asset: str | None = None, *, limit: int | None = None) -> list[Version]:
         """Versions newest first, of one asset or of all."""
         where, args = ("WHERE asset = ?", [asset]) if asset else ("", [])
-        sql = f"SELECT {_VERSION_COLUMNS} FROM versions {where} ORDER BY created_at DESC, number DESC"
+        sql = (
+            f"SELECT {_VERSION_COLUMNS} FROM versions {where} ORDER BY created_at DESC, number DESC"
+        )
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
@@ -276,9 +276,21 @@ class Catalog:
             f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                v.id, v.asset, v.number, v.parent, v.tree, v.manifest, v.author, v.created_at,
-                v.message, json.dumps(v.meta, sort_keys=True), v.files, v.bytes, v.base,
-                json.dumps(list(v.roots)), json.dumps(v.info, sort_keys=True),
+                v.id,
+                v.asset,
+                v.number,
+                v.parent,
+                v.tree,
+                v.manifest,
+                v.author,
+                v.created_at,
+                v.message,
+                json.dumps(v.meta, sort_keys=True),
+                v.files,
+                v.bytes,
+                v.base,
+                json.dumps(list(v.roots)),
+                json.dumps(v.info, sort_keys=True),
             ),
         )
 
@@ -321,7 +333,9 @@ class Catalog:
         )
         return [r[0] for r in rows]
 
-    def insert_tag(self, asset: str, name: str, version: str, *, created_at: str, author: str) -> None:
+    def insert_tag(
+        self, asset: str, name: str, version: str, *, created_at: str, author: str
+    ) -> None:
         """Record a tag (inside the caller's transaction)."""
         self.conn.execute(
             "INSERT INTO tags (asset, name, version, created_at, author) VALUES (?, ?, ?, ?, ?)",

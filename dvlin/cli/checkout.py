@@ -25,13 +25,19 @@ def checkout(
     out = output(json, quiet)
     with open_repo() as repo:
         result = repo.checkout(
-            ref, paths or (), to=to, link=link, force=force,  # type: ignore[arg-type]
+            ref,
+            paths or (),
+            to=to,
+            link=link,
+            force=force,  # type: ignore[arg-type]
             progress=out.progress(),
         )
     if out.json:
         out.emit_json(result.to_dict())
         return
-    fallback = f", {result.link_fallbacks} copied instead of linked" if result.link_fallbacks else ""
+    fallback = (
+        f", {result.link_fallbacks} copied instead of linked" if result.link_fallbacks else ""
+    )
     out.line(
         f"checked out {result.version.label} {result.version.id[:10]} into {result.target}: "
         f"{result.written:,} written ({human_bytes(result.bytes_written)}), "

@@ -31,7 +31,12 @@ def commit(
     metadata = parse_key_values(meta, flag="--meta")
     with open_repo() as repo:
         result = repo.commit(
-            paths, name=name, message=message, kind=kind, tags=tag, meta=metadata,
+            paths,
+            name=name,
+            message=message,
+            kind=kind,
+            tags=tag,
+            meta=metadata,
             progress=out.progress(),
         )
     if out.json:

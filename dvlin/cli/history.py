@@ -37,8 +37,13 @@ def log(
     for v in versions:
         tag_text = f" ({', '.join(tags[v.id])})" if v.id in tags else ""
         table.add_row(
-            v.label + tag_text, v.id[:10], v.author, short_time(v.created_at), f"{v.files:,}",
-            human_bytes(v.bytes), v.message,
+            v.label + tag_text,
+            v.id[:10],
+            v.author,
+            short_time(v.created_at),
+            f"{v.files:,}",
+            human_bytes(v.bytes),
+            v.message,
         )
     out.print(table)
 
@@ -99,12 +104,21 @@ def ls(
         if ref is None:
             rows = assets(repo)
             if out.json:
-                out.emit_json([
-                    {"name": a.name, "kind": a.kind, "path": a.base,
-                     "latest": f"v{a.latest}" if a.latest else None, "latest_id": a.latest_id,
-                     "files": a.files, "bytes": a.bytes, "owner": a.owner}
-                    for a in rows
-                ])
+                out.emit_json(
+                    [
+                        {
+                            "name": a.name,
+                            "kind": a.kind,
+                            "path": a.base,
+                            "latest": f"v{a.latest}" if a.latest else None,
+                            "latest_id": a.latest_id,
+                            "files": a.files,
+                            "bytes": a.bytes,
+                            "owner": a.owner,
+                        }
+                        for a in rows
+                    ]
+                )
                 return
             if not rows:
                 out.line("no assets yet (dvlin commit PATH --name NAME)")
@@ -115,8 +129,15 @@ def ls(
             for col in ("asset", "kind", "latest", "files", "size", "owner", "path"):
                 table.add_column(col, justify="right" if col in ("files", "size") else "left")
             for a in rows:
-                table.add_row(a.name, a.kind, f"v{a.latest}" if a.latest else "—",
-                              f"{a.files:,}", human_bytes(a.bytes), a.owner or "—", a.base)
+                table.add_row(
+                    a.name,
+                    a.kind,
+                    f"v{a.latest}" if a.latest else "—",
+                    f"{a.files:,}",
+                    human_bytes(a.bytes),
+                    a.owner or "—",
+                    a.base,
+                )
             out.print(table)
             return
         files = repo.files(ref)

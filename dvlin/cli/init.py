@@ -12,11 +12,15 @@ from dvlin.cli.common import JSON, QUIET, output
 def init(
     path: str = typer.Argument(".", help="Folder to make a repo (created if missing)."),
     storage: str = typer.Option(
-        "", "--storage", help="Object store as an fsspec URL (default: .dvlin/objects).",
+        "",
+        "--storage",
+        help="Object store as an fsspec URL (default: .dvlin/objects).",
         metavar="URL",
     ),
     hash: str = typer.Option(
-        "xxh3-128", "--hash", help="Object hash: xxh3-128, sha256 or blake3 (fixed).",
+        "xxh3-128",
+        "--hash",
+        help="Object hash: xxh3-128, sha256 or blake3 (fixed).",
     ),
     json: bool = JSON,
     quiet: bool = QUIET,
@@ -28,7 +32,15 @@ def init(
     repo = Repo.init(path, storage=storage, hash=hash)
     store = repo.config.storage or ".dvlin/objects"
     if out.json:
-        out.emit_json({"root": str(repo.root), "storage": store, "hash": repo.config.hash,
-                       "repo_id": repo.config.repo_id})
+        out.emit_json(
+            {
+                "root": str(repo.root),
+                "storage": store,
+                "hash": repo.config.hash,
+                "repo_id": repo.config.repo_id,
+            }
+        )
     else:
-        out.line(f"Initialised dvlin repo in {repo.root} (objects: {store}, hash: {repo.config.hash})")
+        out.line(
+            f"Initialised dvlin repo in {repo.root} (objects: {store}, hash: {repo.config.hash})"
+        )

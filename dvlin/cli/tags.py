@@ -10,8 +10,14 @@ from dvlin.render.output import short_time
 
 
 def _tag_dict(t) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {"asset": t.asset, "tag": t.name, "version": f"v{t.number}", "version_id": t.version,
-            "created_at": t.created_at, "author": t.author}
+    return {
+        "asset": t.asset,
+        "tag": t.name,
+        "version": f"v{t.number}",
+        "version_id": t.version,
+        "created_at": t.created_at,
+        "author": t.author,
+    }
 
 
 @app.command()
@@ -37,7 +43,7 @@ def tags(
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
-    """List tags."""
+    """List tags (asset, tag, version, date, author)."""
     from dvlin.ops.tag import tags as list_tags
 
     out = output(json, quiet)
@@ -49,5 +55,7 @@ def tags(
     if not found:
         out.line("no tags")
     for t in found:
-        out.line(f"{t.asset}@{t.name}  v{t.number}  {t.version[:10]}  {short_time(t.created_at)}"
-                 f"  {t.author}")
+        out.line(
+            f"{t.asset}@{t.name}  v{t.number}  {t.version[:10]}  {short_time(t.created_at)}"
+            f"  {t.author}"
+        )

@@ -48,9 +48,7 @@ def describe(abs_path: str, path: str) -> dict[str, Any] | None:
     return {
         "format": fmt,
         "rows": rows,
-        "columns": [
-            {"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema
-        ],
+        "columns": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
         "arrow_schema": base64.b64encode(schema.serialize().to_pybytes()).decode(),
     }
 

@@ -103,8 +103,9 @@ class Ingester:
         if found.oid in self._pack_members:
             self._pending.append(_Pending(path, mode, size, found.oid))
         elif found.pack is not None:
-            self.entries.append(Entry(path, "file", mode, size, found.oid, None, found.pack,
-                                      found.offset))
+            self.entries.append(
+                Entry(path, "file", mode, size, found.oid, None, found.pack, found.offset)
+            )
         else:
             self.entries.append(Entry(path, "file", mode, size, found.oid))
 
@@ -226,8 +227,9 @@ class Ingester:
             self.new_objects[oid] = StoredObject(oid, self.new_objects[oid].size, pack, offset)
         for p in self._pending:
             obj = self.new_objects[p.oid]
-            self.entries.append(Entry(p.path, "file", p.mode, p.size, p.oid, None, pack,
-                                      obj.offset))
+            self.entries.append(
+                Entry(p.path, "file", p.mode, p.size, p.oid, None, pack, obj.offset)
+            )
         self._pending.clear()
         self._pack = bytearray()
         self._pack_members = {}

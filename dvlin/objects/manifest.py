@@ -82,8 +82,7 @@ class Entry(NamedTuple):
 def tree_digest(algorithm: str, entries: Iterable[Entry]) -> str:
     """The content digest of a tree: independent of entry order and of where bytes are stored."""
     lines = sorted(
-        f"{e.path}\0{e.type}\0{e.mode:o}\0{e.oid or e.target or ''}\n".encode()
-        for e in entries
+        f"{e.path}\0{e.type}\0{e.mode:o}\0{e.oid or e.target or ''}\n".encode() for e in entries
     )
     h = hasher_factory(algorithm)()
     h.update(b"".join(lines))
@@ -210,8 +209,16 @@ def from_parquet(data: bytes) -> list[Entry]:
         raise IntegrityError(f"manifest is unreadable: {exc}") from None
     entries = []
     for path, kind, mode, size, oid, target, pack, offset, chunks in zip(
-        cols["path"], cols["type"], cols["mode"], cols["size"], cols["oid"], cols["target"],
-        cols["pack"], cols["offset"], cols["chunks"], strict=True,
+        cols["path"],
+        cols["type"],
+        cols["mode"],
+        cols["size"],
+        cols["oid"],
+        cols["target"],
+        cols["pack"],
+        cols["offset"],
+        cols["chunks"],
+        strict=True,
     ):
         entries.append(
             Entry(
@@ -223,7 +230,9 @@ def from_parquet(data: bytes) -> list[Entry]:
                 target=target,
                 pack=pack,
                 offset=offset,
-                chunks=None if chunks is None else tuple(Chunk(c["oid"], c["size"]) for c in chunks),
+                chunks=None
+                if chunks is None
+                else tuple(Chunk(c["oid"], c["size"]) for c in chunks),
             )
         )
     return entries

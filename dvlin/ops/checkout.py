@@ -74,7 +74,9 @@ def _select(entries: dict[str, Entry], paths: Sequence[str]) -> dict[str, Entry]
             return entries
         hits = {k: e for k, e in entries.items() if k == p or k.startswith(p + "/")}
         if not hits:
-            raise NotFoundError(f"{raw} is not in this version", hint="`dvlin ls REF` lists its files")
+            raise NotFoundError(
+                f"{raw} is not in this version", hint="`dvlin ls REF` lists its files"
+            )
         chosen.update(hits)
     return chosen
 
@@ -133,12 +135,12 @@ def checkout(
         # Anything of another type at a written path goes first, as do paths the version lacks.
         removals = [e for p, e in current.items() if p not in wanted]
         removals += [
-            current[e.path] for e in writes
-            if e.path in current and current[e.path].type != e.type
+            current[e.path] for e in writes if e.path in current and current[e.path].type != e.type
         ]
         touched = {e.path for e in writes} | {e.path for e in removals}
         lost = sorted(
-            p for p in touched
+            p
+            for p in touched
             if p in current
             and current[p].type != "dir"
             and not current[p].same_content(synced.get(p))
@@ -159,8 +161,12 @@ def checkout(
         links = [e for e in writes if e.type == "link"]
         for d in dirs:
             make_dir(target, d)
-        writer = Writer(repo.store, target, link=link,
-                        existing={p for p in current if p not in {r.path for r in removals}})
+        writer = Writer(
+            repo.store,
+            target,
+            link=link,
+            existing={p for p in current if p not in {r.path for r in removals}},
+        )
         progress.start("checking out", files=len(files), bytes=sum(e.size for e in files))
         try:
             writer.write_all(files, lambda e: progress.advance(files=1, bytes=e.size))
@@ -179,8 +185,7 @@ def checkout(
             with catalog.transaction():
                 cache.save(catalog)
                 if not paths:
-                    catalog.set_workspace_version(version.asset, version.id,
-                                                  updated_at=utc_now())
+                    catalog.set_workspace_version(version.asset, version.id, updated_at=utc_now())
         return CheckoutResult(
             version=version,
             target=target,
@@ -197,4 +202,3 @@ def _as_item(e: Entry, st: os.stat_result):  # type: ignore[no-untyped-def]
     from dvlin.workspace.scan import Item
 
     return Item(e.path, "file", e.mode, st.st_size, st.st_mtime_ns, st.st_ino)
-

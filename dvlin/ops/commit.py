@@ -117,9 +117,7 @@ def commit(
     layout, default_name = layout_of(repo, paths)
     if not name:
         if not default_name or default_name == ".":
-            raise UsageError(
-                "an asset name is needed for these paths", hint="pass --name NAME"
-            )
+            raise UsageError("an asset name is needed for these paths", hint="pass --name NAME")
         name = default_name
     check_asset_name(name)
     for t in tags:
@@ -158,12 +156,22 @@ def commit(
             known = parent_entries.get(item.path)
             if oid is not None and known is not None and known.oid == oid and known.type == "file":
                 entries.append(
-                    Entry(item.path, "file", item.mode, known.size, known.oid, None, known.pack,
-                          known.offset, known.chunks)
+                    Entry(
+                        item.path,
+                        "file",
+                        item.mode,
+                        known.size,
+                        known.oid,
+                        None,
+                        known.pack,
+                        known.offset,
+                        known.chunks,
+                    )
                 )
             elif oid is None or not ingester.add_known(item.path, item.mode, item.size, oid):
-                ingester.add_file(os.path.join(base_abs, item.path), item.path, item.mode,
-                                  item.size, tag=item)
+                ingester.add_file(
+                    os.path.join(base_abs, item.path), item.path, item.mode, item.size, tag=item
+                )
             progress.advance(files=1, bytes=item.size)
         entries.extend(ingester.finish())
         progress.finish()
@@ -231,8 +239,11 @@ def commit(
         _pause_for_crash_tests()
         with catalog.transaction():
             catalog.upsert_asset(
-                name, kind=kind or existing_kind or "dataset", base=layout.base,
-                roots=layout.roots, created_at=created_at,
+                name,
+                kind=kind or existing_kind or "dataset",
+                base=layout.base,
+                roots=layout.roots,
+                created_at=created_at,
             )
             catalog.insert_version(version)
             catalog.add_objects(ingester.new_objects.values())
@@ -242,8 +253,12 @@ def commit(
             cache.save(catalog)
             catalog.set_workspace_version(name, version.id, updated_at=created_at)
         return CommitResult(
-            True, version, diff, new_objects=len(ingester.new_objects),
-            new_bytes=ingester.new_bytes, tags=tuple(tags),
+            True,
+            version,
+            diff,
+            new_objects=len(ingester.new_objects),
+            new_bytes=ingester.new_bytes,
+            tags=tuple(tags),
         )
 
 

@@ -29,7 +29,10 @@ def author() -> str:
     try:
         out = subprocess.run(
             ["git", "config", "--get-regexp", r"^user\.(name|email)$"],
-            capture_output=True, text=True, timeout=5, check=False,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         out = ""
@@ -47,12 +50,7 @@ def author() -> str:
 
 def check_asset_name(name: str) -> str:
     """Validate an asset name: letters, digits, ``_ . - /``; no ``@``, no ``..``."""
-    if (
-        not _NAME.match(name)
-        or ".." in name.split("/")
-        or name.endswith("/")
-        or "//" in name
-    ):
+    if not _NAME.match(name) or ".." in name.split("/") or name.endswith("/") or "//" in name:
         raise UsageError(
             f"invalid asset name {name!r}",
             hint="use letters, digits, '_', '.', '-' and '/' (no '@', spaces or '..')",
@@ -83,6 +81,8 @@ def parse_key_values(pairs: list[str] | tuple[str, ...], *, flag: str) -> dict[s
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"{flag} expects KEY=VALUE, got {pair!r}", hint=f"e.g. {flag} source=s3")
+            raise UsageError(
+                f"{flag} expects KEY=VALUE, got {pair!r}", hint=f"e.g. {flag} source=s3"
+            )
         result[key.strip()] = value
     return result

@@ -24,19 +24,39 @@ class Diff:
 
     def counts(self) -> dict[str, int]:
         """How many paths of each kind."""
-        return {"added": len(self.added), "changed": len(self.changed), "removed": len(self.removed)}
+        return {
+            "added": len(self.added),
+            "changed": len(self.changed),
+            "removed": len(self.removed),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape."""
-        return {"added": list(self.added), "changed": list(self.changed),
-                "removed": list(self.removed)}
+        return {
+            "added": list(self.added),
+            "changed": list(self.changed),
+            "removed": list(self.removed),
+        }
+
+
+def _implied_folders_dropped(paths: list[str], tree: Mapping[str, Entry]) -> list[str]:
+    """Drop folders whose addition (or removal) is implied by a path listed inside them."""
+    inside = {p.rsplit("/", 1)[0] for p in paths if "/" in p}
+    parents = set()
+    for folder in inside:
+        while folder:
+            parents.add(folder)
+            folder = folder.rpartition("/")[0]
+    return [p for p in paths if not (tree[p].type == "dir" and p in parents)]
 
 
 def diff_entries(old: Mapping[str, Entry], new: Mapping[str, Entry]) -> Diff:
-    """Compare two trees keyed by path; folders count only when added or removed."""
-    added = sorted(p for p in new if p not in old)
-    removed = sorted(p for p in old if p not in new)
-    changed = sorted(
-        p for p, e in new.items() if p in old and not e.same_content(old[p])
-    )
+    """Compare two trees keyed by path.
+
+    Folders are listed only when they stand alone (an empty folder added or removed); a folder
+    that comes or goes with files in it is implied by those files.
+    """
+    added = _implied_folders_dropped(sorted(p for p in new if p not in old), new)
+    removed = _implied_folders_dropped(sorted(p for p in old if p not in new), old)
+    changed = sorted(p for p, e in new.items() if p in old and not e.same_content(old[p]))
     return Diff(tuple(added), tuple(changed), tuple(removed))

@@ -127,8 +127,7 @@ def asset_status(
         raise NotFoundError(f"asset {name!r} has no versions", hint="commit it first")
     synced = catalog.workspace_version(name)
     version = (catalog.version(synced) if synced else None) or latest
-    entries, cache, hashed = workspace_entries(repo, version.base, version.roots,
-                                               progress=progress)
+    entries, cache, hashed = workspace_entries(repo, version.base, version.roots, progress=progress)
     if tree_digest(repo.config.hash, entries) == version.tree:
         diff = Diff()
     else:

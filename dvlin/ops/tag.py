@@ -30,8 +30,9 @@ def tag(repo: Repo, ref: str, name: str) -> Tag:
                 hint="tags do not move; choose another name",
             )
         with catalog.transaction():
-            catalog.insert_tag(version.asset, name, version.id, created_at=utc_now(),
-                               author=author())
+            catalog.insert_tag(
+                version.asset, name, version.id, created_at=utc_now(), author=author()
+            )
         found = catalog.tag(version.asset, name)
         assert found is not None
         return found

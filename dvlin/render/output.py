@@ -45,8 +45,12 @@ class Output:
         """Rich console on stdout (imported only when something is printed through it)."""
         from rich.console import Console
 
-        return Console(file=self.stdout, force_terminal=self.is_terminal, highlight=False,
-                       soft_wrap=not self.is_terminal)
+        return Console(
+            file=self.stdout,
+            force_terminal=self.is_terminal,
+            highlight=False,
+            soft_wrap=not self.is_terminal,
+        )
 
     @cached_property
     def err_console(self) -> Console:

@@ -56,8 +56,11 @@ class RichProgress:
             self._bar.start()
             self._task = self._bar.add_task(self._label, total=self._totals[1] or None)
         assert self._task is not None
-        self._bar.update(self._task, completed=self._done[1],
-                         description=f"{self._label} {self._done[0]:,}/{self._totals[0] or 0:,} files")
+        self._bar.update(
+            self._task,
+            completed=self._done[1],
+            description=f"{self._label} {self._done[0]:,}/{self._totals[0] or 0:,} files",
+        )
 
     def finish(self) -> None:
         """End the phase and remove the bar."""

@@ -178,8 +178,11 @@ class Writer:
         """
         full = safe_parent(self.root, e.path, self._verified)
         tmp = full if e.path not in self.existing else _tmp_name(full)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
-                     0o777 if e.mode == EXEC_MODE else 0o666)
+        fd = os.open(
+            tmp,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+            0o777 if e.mode == EXEC_MODE else 0o666,
+        )
         return fd, tmp, full
 
     def _write_bytes(self, e: Entry, data: bytes | memoryview) -> None:

@@ -32,12 +32,16 @@ class Item(NamedTuple):
 
 
 def _item(
-    path: str, st: os.stat_result, base_abs: str, store_root: str | None = None,
+    path: str,
+    st: os.stat_result,
+    base_abs: str,
+    store_root: str | None = None,
     strict: bool = True,
 ) -> Item:
     if stat.S_ISREG(st.st_mode):
-        return Item(path, "file", normal_mode("file", st.st_mode), st.st_size, st.st_mtime_ns,
-                    st.st_ino)
+        return Item(
+            path, "file", normal_mode("file", st.st_mode), st.st_size, st.st_mtime_ns, st.st_ino
+        )
     if stat.S_ISDIR(st.st_mode):
         return Item(path, "dir", normal_mode("dir", st.st_mode), 0, 0, st.st_ino)
     if stat.S_ISLNK(st.st_mode):
@@ -50,8 +54,16 @@ def _item(
             except OSError:
                 real = None
             if real is not None and len(fan) == 2 and rest and "/" not in rest:
-                return Item(path, "file", normal_mode("file", 0o644), real.st_size,
-                            real.st_mtime_ns, real.st_ino, None, fan + rest)
+                return Item(
+                    path,
+                    "file",
+                    normal_mode("file", 0o644),
+                    real.st_size,
+                    real.st_mtime_ns,
+                    real.st_ino,
+                    None,
+                    fan + rest,
+                )
         if not strict:
             return Item(path, "link", normal_mode("link", st.st_mode), 0, 0, st.st_ino, target)
         try:
@@ -130,8 +142,14 @@ def _walk(base_abs: str, rel: str, store_root: str | None, strict: bool) -> Iter
                 if d.is_file(follow_symlinks=False):
                     # The common case, kept inline: 20,000 files should stat in ~0.1 s.
                     st = d.stat(follow_symlinks=False)
-                    yield Item(path, "file", EXEC_MODE if st.st_mode & 0o111 else FILE_MODE,
-                               st.st_size, st.st_mtime_ns, st.st_ino)
+                    yield Item(
+                        path,
+                        "file",
+                        EXEC_MODE if st.st_mode & 0o111 else FILE_MODE,
+                        st.st_size,
+                        st.st_mtime_ns,
+                        st.st_ino,
+                    )
                     continue
                 item = _item(path, d.stat(follow_symlinks=False), base_abs, store_root, strict)
                 yield item

@@ -25,9 +25,16 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> Path:
 
 
 def test_full_round_trip_in_process(work: Path, cli: Cli) -> None:
-    write_tree(work, {"data/events/a.csv": "id\n1\n", "data/events/x/y.bin": os.urandom(500),
-                      "data/events/empty": {}, "data/events/l": ("link", "a.csv"),
-                      "data/events/run": ("exec", b"#!/bin/sh\n")})
+    write_tree(
+        work,
+        {
+            "data/events/a.csv": "id\n1\n",
+            "data/events/x/y.bin": os.urandom(500),
+            "data/events/empty": {},
+            "data/events/l": ("link", "a.csv"),
+            "data/events/run": ("exec", b"#!/bin/sh\n"),
+        },
+    )
     v1 = snapshot(work / "data/events")
     r = cli("commit", "data/events", "--name", "events", "-m", "october dump", ok=True)
     assert r.stdout.startswith("→ events@v1")
@@ -41,12 +48,16 @@ def test_full_round_trip_in_process(work: Path, cli: Cli) -> None:
     assert log.index("events@v2") < log.index("events@v1")
     assert "october dump" in log and "Test Author" in log
     shown = json.loads(cli("show", "events@v1", "--json", ok=True).stdout)
-    assert shown["number"] == 1 and shown["message"] == "october dump" and shown["kind"] == "dataset"
+    assert (
+        shown["number"] == 1 and shown["message"] == "october dump" and shown["kind"] == "dataset"
+    )
     out = work.parent / "old_events"
     cli("checkout", "events@v1", "--to", str(out), ok=True)
     assert snapshot(out) == v1
-    assert "tagged events@v2 as events@release-2026-11" in cli(
-        "tag", "events@v2", "release-2026-11", ok=True).stdout
+    assert (
+        "tagged events@v2 as events@release-2026-11"
+        in cli("tag", "events@v2", "release-2026-11", ok=True).stdout
+    )
     assert json.loads(cli("show", "events@release-2026-11", "--json").stdout)["number"] == 2
     ls = cli("ls", ok=True).stdout
     assert "events" in ls and "v2" in ls and "dataset" in ls
@@ -107,7 +118,9 @@ def test_bad_inputs_change_nothing(work: Path, cli: Cli) -> None:
     before = _catalog_bytes(work)
     _assert_error(cli("commit", "nope"), ExitCode.NOT_FOUND, "nope does not exist")
     _assert_error(cli("checkout", "d@v9"), ExitCode.NOT_FOUND, "no version 'v9'", "v1")
-    _assert_error(cli("checkout", "dd"), ExitCode.NOT_FOUND, "unknown asset 'dd'", "did you mean: d")
+    _assert_error(
+        cli("checkout", "dd"), ExitCode.NOT_FOUND, "unknown asset 'dd'", "did you mean: d"
+    )
     _assert_error(cli("show", "abcdef12"), ExitCode.NOT_FOUND, "abcdef12")
     _assert_error(cli("tag", "d", "t1"), ExitCode.CONFLICT, "tag d@t1 exists")
     _assert_error(cli("tag", "d", "v3"), ExitCode.USAGE, "invalid tag name")
@@ -163,8 +176,9 @@ def test_quiet_prints_nothing(work: Path, cli: Cli) -> None:
 
 
 def test_debug_shows_the_traceback(work: Path, cli: Cli) -> None:
-    from dvlin.cli import app
     from typer.testing import CliRunner
+
+    from dvlin.cli import app
 
     result = CliRunner().invoke(app, ["--debug", "show", "nothing"])
     assert result.exception is not None and not isinstance(result.exception, SystemExit)
@@ -178,8 +192,9 @@ def test_installed_entry_point_round_trip(tmp_path: Path) -> None:
     env = {**os.environ, "DVLIN_AUTHOR": "Sub Process"}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*cmd, *args], cwd=root, text=True, capture_output=True, env=env,
-                              timeout=120)
+        return subprocess.run(
+            [*cmd, *args], cwd=root, text=True, capture_output=True, env=env, timeout=120
+        )
 
     assert run("init").returncode == 0
     assert run("commit", "data", "--name", "data").returncode == 0

@@ -28,15 +28,20 @@ class _Catalog:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_windowed_chunks_match_a_whole_file_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                 seed: int) -> None:
+def test_windowed_chunks_match_a_whole_file_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
     from fastcdc import fastcdc
 
     monkeypatch.setattr(ingest, "_CDC_WINDOW", 5 * 1024 * 1024)  # several windows per file
     data = random.Random(seed).randbytes(23 * 1024 * 1024 + seed * 777)
     (tmp_path / "f").write_bytes(data)
-    expected = [c.length for c in fastcdc(data, min_size=ingest.CHUNK_MIN,
-                                          avg_size=ingest.CHUNK_AVG, max_size=ingest.CHUNK_MAX)]
+    expected = [
+        c.length
+        for c in fastcdc(
+            data, min_size=ingest.CHUNK_MIN, avg_size=ingest.CHUNK_AVG, max_size=ingest.CHUNK_MAX
+        )
+    ]
     store = _Store()
     ing = ingest.Ingester(store, _Catalog())  # type: ignore[arg-type]
     oid = ing._add_chunked(str(tmp_path / "f"), "f", 0o644)

@@ -15,7 +15,9 @@ OID = "a" * 32
 def sample() -> list[Entry]:
     return [
         Entry("a.txt", "file", 0o644, 3, OID, None, "b" * 32, 10),
-        Entry("big.bin", "file", 0o755, 9, "c" * 32, chunks=(Chunk("d" * 32, 4), Chunk("e" * 32, 5))),
+        Entry(
+            "big.bin", "file", 0o755, 9, "c" * 32, chunks=(Chunk("d" * 32, 4), Chunk("e" * 32, 5))
+        ),
         Entry("dir", "dir", 0o755),
         Entry("dir/link", "link", 0o777, target="../a.txt"),
         Entry("spaced name ü\nnewline", "file", 0o644, 0, "f" * 32),

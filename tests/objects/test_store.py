@@ -20,7 +20,9 @@ from dvlin.objects.store import ObjectStore
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "memory":
         # fsspec's memory filesystem is global: each test gets its own root.
-        return ObjectStore(fsspec.filesystem("memory"), f"/t-{uuid.uuid4().hex}", algorithm="xxh3-128")
+        return ObjectStore(
+            fsspec.filesystem("memory"), f"/t-{uuid.uuid4().hex}", algorithm="xxh3-128"
+        )
     return ObjectStore(LocalFileSystem(), str(tmp_path / "objects"), algorithm="xxh3-128")
 
 

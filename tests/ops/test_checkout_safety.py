@@ -63,11 +63,15 @@ def _forge_version(repo: Repo, entries: list[Entry]) -> None:
 
 
 @pytest.mark.parametrize("bad", ["../escaped.txt", "/tmp/absolute.txt", "a/../../escaped.txt"])
-def test_hostile_manifest_paths_are_refused_before_anything_is_written(repo: Repo, bad: str) -> None:
+def test_hostile_manifest_paths_are_refused_before_anything_is_written(
+    repo: Repo, bad: str
+) -> None:
     write_tree(repo.root, {"d/a.txt": "ok"})
     repo.commit(["d"], name="d")
     oid = repo.store.put(b"evil")
-    _forge_version(repo, [Entry("zzz-first.txt", "file", 0o644, 4, oid), Entry(bad, "file", 0o644, 4, oid)])
+    _forge_version(
+        repo, [Entry("zzz-first.txt", "file", 0o644, 4, oid), Entry(bad, "file", 0o644, 4, oid)]
+    )
     out = repo.root.parent / "out"
     with pytest.raises(IntegrityError, match="not a safe relative path"):
         repo.checkout("d", to=out)

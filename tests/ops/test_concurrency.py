@@ -19,8 +19,12 @@ from tests.conftest import write_tree
 
 def _dvlin(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "dvlin", *args], cwd=cwd, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
+        [sys.executable, "-m", "dvlin", *args],
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -37,7 +41,9 @@ def _assert_every_version_is_whole(repo: Repo) -> None:
 def test_two_processes_committing_at_once(repo: Repo) -> None:
     for i in range(2):
         write_tree(repo.root, {f"d{i}/f{j}.bin": os.urandom(3000) for j in range(300)})
-    procs = [_dvlin(repo.root, "commit", f"d{i}", "--name", "shared", "-m", f"p{i}") for i in range(2)]
+    procs = [
+        _dvlin(repo.root, "commit", f"d{i}", "--name", "shared", "-m", f"p{i}") for i in range(2)
+    ]
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
     versions = repo.log("shared")
@@ -60,8 +66,14 @@ def test_killed_mid_commit_leaves_a_usable_repo(repo: Repo, tmp_path: Path) -> N
     repo.commit(["d"], name="d")
     write_tree(repo.root, {f"d/new{j}.bin": os.urandom(5000) for j in range(200)})
     marker = tmp_path / "paused"
-    proc = _dvlin(repo.root, "commit", "d", "--name", "d",
-                  env={"DVLIN_TEST_PAUSE_BEFORE_CATALOG": str(marker)})
+    proc = _dvlin(
+        repo.root,
+        "commit",
+        "d",
+        "--name",
+        "d",
+        env={"DVLIN_TEST_PAUSE_BEFORE_CATALOG": str(marker)},
+    )
     deadline = time.monotonic() + 60
     while not marker.exists():
         assert proc.poll() is None, proc.communicate()

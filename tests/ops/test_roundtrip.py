@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -70,8 +69,11 @@ def test_single_file_and_several_paths(repo: Repo) -> None:
     assert (both.version.base, both.version.roots) == ("x", ("a.txt", "b"))
     out = repo.root.parent / "pair_out"
     repo.checkout("pair", to=out)
-    assert snapshot(out) == {"a.txt": ("file", b"a", False), "b": ("dir", None, False),
-                             "b/c.txt": ("file", b"c", False)}
+    assert snapshot(out) == {
+        "a.txt": ("file", b"a", False),
+        "b": ("dir", None, False),
+        "b/c.txt": ("file", b"c", False),
+    }
 
 
 def test_checkout_of_some_paths_only(repo: Repo) -> None:
@@ -100,8 +102,11 @@ def test_tables_and_arrays_are_described(repo: Repo) -> None:
     assert info["e.npy"]["dtype"] == "<f4" and info["e.npy"]["shape"] == [5, 384]
 
 
-names = st.text(alphabet=st.characters(blacklist_characters="/\\\0", blacklist_categories=("Cs",)),
-                min_size=1, max_size=12).filter(lambda s: s not in (".", "..", ".dvlin", ".git"))
+names = st.text(
+    alphabet=st.characters(blacklist_characters="/\\\0", blacklist_categories=("Cs",)),
+    min_size=1,
+    max_size=12,
+).filter(lambda s: s not in (".", "..", ".dvlin", ".git"))
 trees = st.dictionaries(
     st.lists(names, min_size=1, max_size=3).map(lambda parts: "/".join(parts)),
     st.one_of(st.binary(max_size=2000), st.just({})),
@@ -109,7 +114,9 @@ trees = st.dictionaries(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(tree=trees)
 def test_any_tree_round_trips_property(repo: Repo, tree: dict[str, object]) -> None:
     work = repo.root / "prop"
@@ -119,7 +126,10 @@ def test_any_tree_round_trips_property(repo: Repo, tree: dict[str, object]) -> N
     for rel, value in tree.items():
         # Skip paths whose parent is already a file in this tree.
         parts = rel.split("/")
-        if any("/".join(parts[:i]) in placed and placed["/".join(parts[:i])] != {} for i in range(1, len(parts))):
+        if any(
+            "/".join(parts[:i]) in placed and placed["/".join(parts[:i])] != {}
+            for i in range(1, len(parts))
+        ):
             continue
         if any(p.startswith(rel + "/") for p in placed):
             continue
