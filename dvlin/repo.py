@@ -147,18 +147,14 @@ class Repo:
         if self._store is None:
             from dvlin.objects.store import ObjectStore
 
-            if self.config.storage:
-                self._store = ObjectStore.from_url(
-                    self.config.storage, algorithm=self.config.hash, fsync=self.config.fsync
+            local = self.local_store_root
+            if local is not None:
+                self._store = ObjectStore.local(
+                    local, algorithm=self.config.hash, fsync=self.config.fsync
                 )
             else:
-                from fsspec.implementations.local import LocalFileSystem
-
-                self._store = ObjectStore(
-                    LocalFileSystem(),
-                    str(self.dvlin_dir / "objects"),
-                    algorithm=self.config.hash,
-                    fsync=self.config.fsync,
+                self._store = ObjectStore.from_url(
+                    self.config.storage, algorithm=self.config.hash, fsync=self.config.fsync
                 )
         return self._store
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import io
 import posixpath
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from dvlin.errors import IntegrityError
-from dvlin.objects.hashing import hasher_factory, is_hex
+from dvlin.objects.hashing import hasher_factory
 
 EntryType = Literal["file", "dir", "link"]
 
@@ -89,15 +90,13 @@ def tree_digest(algorithm: str, entries: Iterable[Entry]) -> str:
     return h.hexdigest()[:32]
 
 
+# Empty, absolute, "." or ".." components, doubled or trailing slashes, backslashes, NULs.
+_UNSAFE_PATH = re.compile(r"\A\Z|\A/|//|/\Z|(?:\A|/)\.{1,2}(?:/|\Z)|[\\\0]")
+
+
 def check_path(path: str) -> None:
     """Refuse a manifest path that could escape the folder it is materialised into."""
-    if (
-        not path
-        or path.startswith("/")
-        or "\\" in path
-        or "\0" in path
-        or any(part in ("", ".", "..") for part in path.split("/"))
-    ):
+    if _UNSAFE_PATH.search(path):
         raise IntegrityError(
             f"manifest path {path!r} is not a safe relative path",
             hint="the version or remote is corrupt or hostile; nothing was written",
@@ -123,24 +122,25 @@ def validate(entries: Sequence[Entry], algorithm: str) -> None:
     """Check every path, link and oid of a manifest before anything is written from it."""
     from dvlin.objects.hashing import digest_length
 
-    width = digest_length(algorithm)
+    oid_ok = re.compile(f"[0-9a-f]{{{digest_length(algorithm)}}}\\Z").match
+    unsafe = _UNSAFE_PATH.search
     seen: set[str] = set()
     for e in entries:
-        check_path(e.path)
-        if e.path in seen:
-            raise IntegrityError(f"manifest lists {e.path!r} twice")
+        if unsafe(e.path):
+            check_path(e.path)
         seen.add(e.path)
-        if e.type == "link":
-            check_link(e.path, e.target or "")
-        elif e.type == "file":
-            oids = [e.oid, e.pack, *(c.oid for c in e.chunks or ())]
-            for oid in oids:
-                if oid is not None and (len(oid) != width or not is_hex(oid)):
+        if e.type == "file":
+            if e.oid is None or not oid_ok(e.oid):
+                raise IntegrityError(f"manifest entry {e.path!r} has a malformed oid {e.oid!r}")
+            for oid in (e.pack, *(c.oid for c in e.chunks or ())):
+                if oid is not None and not oid_ok(oid):
                     raise IntegrityError(f"manifest entry {e.path!r} has a malformed oid {oid!r}")
-            if e.oid is None:
-                raise IntegrityError(f"manifest entry {e.path!r} has no oid")
+        elif e.type == "link":
+            check_link(e.path, e.target or "")
         elif e.type != "dir":
             raise IntegrityError(f"manifest entry {e.path!r} has unknown type {e.type!r}")
+    if len(seen) != len(entries):
+        raise IntegrityError("manifest lists a path twice")
 
 
 def _schema():  # type: ignore[no-untyped-def]
@@ -203,7 +203,8 @@ def from_parquet(data: bytes) -> list[Entry]:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        # ParquetFile, not read_table: read_table imports pyarrow.dataset (+0.17 s).
+        table = pq.ParquetFile(pa.BufferReader(data)).read()
         cols = {name: table.column(name).to_pylist() for name in _schema().names}
     except (pa.ArrowException, KeyError) as exc:
         raise IntegrityError(f"manifest is unreadable: {exc}") from None

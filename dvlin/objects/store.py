@@ -49,15 +49,35 @@ class ObjectStore:
     """
 
     def __init__(self, fs: Any, root: str, *, algorithm: str, fsync: bool = True) -> None:
-        self.fs = fs
+        self._fs = fs
         self.root = root.rstrip("/")
         self.algorithm = algorithm
         self.fsync = fsync
-        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+        protocols: tuple[str, ...] = ("file",)
+        if fs is not None:
+            protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
         self.is_local = "file" in protocols or "local" in protocols
         self._atomic_put = bool(_ATOMIC_PUT_PROTOCOLS.intersection(protocols))
         self._made_dirs: set[str] = set()
         self._unsynced: list[str] = []
+
+    @classmethod
+    def local(cls, root: str, *, algorithm: str, fsync: bool = True) -> ObjectStore:
+        """A store in a folder of this machine; fsspec's LocalFileSystem is made on first use.
+
+        Local reads and writes go through ``os`` directly, and importing fsspec costs 0.15 s
+        that ``commit`` and ``checkout`` on a local repo need not pay.
+        """
+        return cls(None, root, algorithm=algorithm, fsync=fsync)
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem the store lives on."""
+        if self._fs is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._fs = LocalFileSystem()
+        return self._fs
 
     @classmethod
     def from_url(cls, url: str, *, algorithm: str, fsync: bool = True) -> ObjectStore:
@@ -68,7 +88,7 @@ class ObjectStore:
         return cls(fs, path, algorithm=algorithm, fsync=fsync)
 
     def __repr__(self) -> str:
-        return f"ObjectStore({self.fs.protocol!r}, {self.root!r})"
+        return f"ObjectStore({'file' if self._fs is None else self._fs.protocol!r}, {self.root!r})"
 
     # -- paths -------------------------------------------------------------------------------
 
