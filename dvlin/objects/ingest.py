@@ -199,12 +199,11 @@ class Ingester:
                     whole.update(piece)
                     coid = self._hash(piece)
                     if self.known(coid) is None:
-                        self.store.put(piece, Oid(coid))
+                        self.store.put_soon(piece, Oid(coid))
                         self._record(StoredObject(coid, len(piece), None, None))
                     chunks.append(Chunk(coid, len(piece)))
                     size += len(piece)
                     consumed = end
-                    piece.release()
                 view.release()
                 buf = buf[consumed:]
                 if eof and not buf:

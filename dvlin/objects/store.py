@@ -21,6 +21,14 @@ from dvlin.objects.hashing import Oid, hash_bytes
 _ATOMIC_PUT_PROTOCOLS = frozenset({"memory", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 
 
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class ObjectError(IntegrityError):
     """An object that is missing or whose bytes do not match its oid."""
 
@@ -60,6 +68,9 @@ class ObjectStore:
         self._atomic_put = bool(_ATOMIC_PUT_PROTOCOLS.intersection(protocols))
         self._made_dirs: set[str] = set()
         self._unsynced: list[str] = []
+        self._background: Any = None  # a one-thread executor, made on first put_soon
+        self._queued: list[Any] = []
+        self._synced_dirs_needed: set[str] = set()
 
     @classmethod
     def local(cls, root: str, *, algorithm: str, fsync: bool = True) -> ObjectStore:
@@ -165,23 +176,47 @@ class ObjectStore:
         if self.fsync:
             self._unsynced.append(target)
 
+    def put_soon(self, data: bytes | memoryview, oid: Oid) -> None:
+        """Queue a write (and its fsync) on a background thread; :meth:`sync` waits for it.
+
+        Chunking a big file is CPU work on the calling thread; the writes release the GIL,
+        so they overlap with it. At most 32 writes wait in the queue, which bounds memory.
+        """
+        if self._background is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._background = ThreadPoolExecutor(1, thread_name_prefix="dvlin-put")
+        while len(self._queued) >= 32:
+            self._queued.pop(0).result()
+        self._queued.append(self._background.submit(self._put_and_sync, data, oid))
+
+    def _put_and_sync(self, data: bytes | memoryview, oid: Oid) -> None:
+        self.put(data, oid)
+        if self.is_local and self.fsync and self._unsynced:
+            path = self._unsynced.pop()
+            _fsync_file(path)
+            self._synced_dirs_needed.add(os.path.dirname(path))
+
     def sync(self) -> None:
-        """Flush every object written since the last call, and their folders, to stable storage.
+        """Wait for queued writes; flush every object written, and their folders, to disk.
 
         Callers run this once, just before the catalog transaction that references the
-        objects. Deferring the fsyncs to one pass lets the kernel write back a big commit in
-        the background instead of waiting on the disk after every chunk.
+        objects, so the catalog never points at bytes that a power cut could lose.
         """
+        queued, self._queued = self._queued, []
+        for future in queued:
+            future.result()
+        if self._background is not None:
+            self._background.shutdown(wait=True)
+            self._background = None
         if not (self.is_local and self.fsync):
             return
         pending, self._unsynced = self._unsynced, []
         for path in pending:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        for folder in {os.path.dirname(p) for p in pending}:
+            _fsync_file(path)
+        folders = {os.path.dirname(p) for p in pending} | self._synced_dirs_needed
+        self._synced_dirs_needed = set()
+        for folder in folders:
             with contextlib.suppress(OSError):
                 fd = os.open(folder, os.O_RDONLY)
                 try:

@@ -185,6 +185,7 @@ def commit(
             and parent.base == layout.base
             and parent.roots == layout.roots
         ):
+            repo.store.sync()
             with catalog.transaction():
                 cache.save(catalog)
                 if tags:

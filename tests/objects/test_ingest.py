@@ -21,6 +21,8 @@ class _Store:
         self.objects[oid] = bytes(data)
         return oid
 
+    put_soon = put
+
 
 class _Catalog:
     def find_object(self, oid: str) -> None:
