@@ -20,16 +20,14 @@ TABLE_SUFFIXES = {
 
 def table_format(path: str) -> str | None:
     """The table format a file name implies, if any."""
-    lower = path.lower()
-    for suffix, fmt in TABLE_SUFFIXES.items():
-        if lower.endswith(suffix):
-            return fmt
-    return None
+    _, dot, suffix = path.rpartition(".")
+    return TABLE_SUFFIXES.get("." + suffix.lower()) if dot else None
 
 
 def is_described(path: str) -> bool:
     """True for the files whose schema or shape a version records."""
-    return table_format(path) is not None or path.lower().endswith(".npy")
+    _, dot, suffix = path.rpartition(".")
+    return bool(dot) and ("." + suffix.lower() in TABLE_SUFFIXES or suffix.lower() == "npy")
 
 
 def describe(abs_path: str, path: str) -> dict[str, Any] | None:

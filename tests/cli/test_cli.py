@@ -59,6 +59,10 @@ def test_full_round_trip_in_process(work: Path, cli: Cli) -> None:
         in cli("tag", "events@v2", "release-2026-11", ok=True).stdout
     )
     assert json.loads(cli("show", "events@release-2026-11", "--json").stdout)["number"] == 2
+    assert json.loads(cli("show", "events@~1", "--json").stdout)["number"] == 1
+    assert json.loads(cli("show", "events@latest", "--json").stdout)["number"] == 2
+    assert json.loads(cli("show", shown["id"][:8], "--json").stdout)["number"] == 1
+    assert cli("show", "events@~2").exit_code == ExitCode.NOT_FOUND
     ls = cli("ls", ok=True).stdout
     assert "events" in ls and "v2" in ls and "dataset" in ls
     files = json.loads(cli("ls", "events@v1", "--json", ok=True).stdout)
