@@ -185,7 +185,7 @@ class ObjectStore:
         if self._background is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._background = ThreadPoolExecutor(1, thread_name_prefix="dvlin-put")
+            self._background = ThreadPoolExecutor(2, thread_name_prefix="dvlin-put")
         while len(self._queued) >= 32:
             self._queued.pop(0).result()
         self._queued.append(self._background.submit(self._put_and_sync, data, oid))
