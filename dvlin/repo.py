@@ -17,6 +17,7 @@ from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.objects.hashing import DEFAULT_ALGORITHM, hasher_factory
 
 if TYPE_CHECKING:
+    from dvlin.catalog.catalog import Tag
     from dvlin.objects.store import ObjectStore
     from dvlin.ops.checkout import CheckoutResult, LinkMode
     from dvlin.ops.commit import CommitResult
@@ -240,12 +241,15 @@ class Repo:
         to: str | os.PathLike[str] | None = None,
         link: LinkMode = "copy",
         force: bool = False,
+        dry_run: bool = False,
         progress: Progress | None = None,
     ) -> CheckoutResult:
         """Materialise a version; see :func:`dvlin.ops.checkout.checkout`."""
         from dvlin.ops.checkout import checkout
 
-        return checkout(self, ref, paths, to=to, link=link, force=force, progress=progress)
+        return checkout(
+            self, ref, paths, to=to, link=link, force=force, dry_run=dry_run, progress=progress
+        )
 
     def log(self, name: str | None = None, *, limit: int | None = None) -> list[Version]:
         """Versions newest first, of one asset or of all."""
@@ -271,7 +275,7 @@ class Repo:
 
         return files(self, ref)
 
-    def tag(self, ref: str, name: str) -> Any:
+    def tag(self, ref: str, name: str) -> Tag:
         """Name a version; see :func:`dvlin.ops.tag.tag`."""
         from dvlin.ops.tag import tag
 

@@ -18,6 +18,12 @@ def checkout(
         "copy", "--link", help="copy, hardlink, reflink or symlink (objects stay read-only)."
     ),
     force: bool = typer.Option(False, "--force", "-f", help="Discard uncommitted changes."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        "-n",
+        help="Show what would be written, removed and discarded; change nothing.",
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -35,6 +41,24 @@ def checkout(
     if out.json:
         out.emit_json(result.to_dict())
         return
+    if result.dry_run:
+        out.line(f"dry run: checking out {result.version.label} into {result.target} would")
+        for label, paths, sign in (
+            ("write", result.planned_writes, "+"),
+            ("remove", result.planned_removals, "-"),
+            ("discard uncommitted changes in", result.discarded, "!"),
+        ):
+            out.line(f"  {label} {len(paths):,} path(s)")
+            for p in paths[:20]:
+                out.line(f"    {sign} {p}")
+            if len(paths) > 20:
+                out.line(f"    … and {len(paths) - 20:,} more")
+        return
+    if result.discarded:
+        out.line(
+            f"discarded uncommitted changes in {len(result.discarded):,} path(s): "
+            + ", ".join(result.discarded[:10])
+        )
     fallback = (
         f", {result.link_fallbacks} copied instead of linked" if result.link_fallbacks else ""
     )

@@ -48,10 +48,19 @@ class CheckoutResult:
     unchanged: int
     bytes_written: int
     link_fallbacks: int
+    dry_run: bool = False
+    discarded: tuple[str, ...] = ()
+    """Paths whose uncommitted changes ``force`` overwrote (or would, in a dry run)."""
+    planned_writes: tuple[str, ...] = ()
+    planned_removals: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape."""
         return {
+            "dry_run": self.dry_run,
+            "discarded": list(self.discarded),
+            "writes": list(self.planned_writes),
+            "removals": list(self.planned_removals),
             "version": self.version.label,
             "version_id": self.version.id,
             "target": self.target,
@@ -95,9 +104,13 @@ def checkout(
     to: str | os.PathLike[str] | None = None,
     link: LinkMode = "copy",
     force: bool = False,
+    dry_run: bool = False,
     progress: Progress | None = None,
 ) -> CheckoutResult:
     """Materialise version ``ref`` (or some of its ``paths``).
+
+    With ``dry_run``, compute and return the plan (what would be written, removed and
+    discarded) and change nothing.
 
     Raises:
         ConflictError: changes in the target would be lost (lists them); use ``force``.
@@ -145,7 +158,7 @@ def checkout(
             and current[p].type != "dir"
             and not current[p].same_content(synced.get(p))
         )
-        if lost and not force:
+        if lost and not force and not dry_run:
             shown = ", ".join(lost[:10]) + (f" and {len(lost) - 10} more" if len(lost) > 10 else "")
             where = version.base if in_repo else target
             raise ConflictError(
@@ -154,11 +167,30 @@ def checkout(
                 paths=lost,
             )
 
-        os.makedirs(target, exist_ok=True)
-        removed = remove(target, removals)
         dirs = sorted((e for e in writes if e.type == "dir"), key=lambda e: e.path.count("/"))
         files = [e for e in writes if e.type == "file"]
         links = [e for e in writes if e.type == "link"]
+        plan = {
+            "discarded": tuple(lost),
+            "planned_writes": tuple(sorted(e.path for e in writes)),
+            "planned_removals": tuple(sorted({e.path for e in removals})),
+        }
+        if dry_run:
+            return CheckoutResult(
+                version=version,
+                target=target,
+                link=link,
+                written=len(writes),
+                removed=len(plan["planned_removals"]),
+                unchanged=len(wanted) - len(writes),
+                bytes_written=sum(e.size for e in files),
+                link_fallbacks=0,
+                dry_run=True,
+                **plan,  # type: ignore[arg-type]
+            )
+
+        os.makedirs(target, exist_ok=True)
+        removed = remove(target, removals)
         for d in dirs:
             make_dir(target, d)
         writer = Writer(
@@ -195,6 +227,7 @@ def checkout(
             unchanged=len(wanted) - len(writes),
             bytes_written=writer.bytes,
             link_fallbacks=writer.fallbacks,
+            **plan,  # type: ignore[arg-type]
         )
 
 

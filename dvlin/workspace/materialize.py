@@ -6,7 +6,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import shutil
 import stat
 import uuid
 from collections import defaultdict
@@ -253,8 +252,3 @@ def make_dir(root: str, e: Entry) -> None:
                 f"refusing to write {e.path}: something other than a folder is there",
                 hint="re-run with --force to replace it",
             ) from None
-
-
-def remove_tree(path: str) -> None:
-    """Remove a folder tree without following links (used only after a preview)."""
-    shutil.rmtree(path)

@@ -195,3 +195,19 @@ def test_unknown_path_in_version(repo: Repo) -> None:
     repo.commit(["d"], name="d")
     with pytest.raises(NotFoundError):
         repo.checkout("d", ["nope"], to=repo.root.parent / "o")
+
+
+def test_dry_run_previews_and_changes_nothing(repo: Repo) -> None:
+    _two_versions(repo)
+    (repo.root / "d/a.txt").write_text("local edit")
+    (repo.root / "d/extra.txt").write_text("untracked")
+    before = snapshot(repo.root / "d")
+    plan = repo.checkout("d@v1", dry_run=True)
+    assert plan.dry_run
+    assert plan.planned_writes == ("a.txt",)
+    assert plan.planned_removals == ("extra.txt",)
+    assert set(plan.discarded) == {"a.txt", "extra.txt"}
+    assert snapshot(repo.root / "d") == before
+    done = repo.checkout("d@v1", force=True)
+    assert set(done.discarded) == {"a.txt", "extra.txt"}
+    assert (repo.root / "d/a.txt").read_text() == "v1"
