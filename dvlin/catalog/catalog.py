@@ -262,13 +262,14 @@ class Catalog:
     def iter_versions(self, asset: str | None = None, *, limit: int | None = None) -> list[Version]:
         """Versions newest first, of one asset or of all."""
         where, args = ("WHERE asset = ?", [asset]) if asset else ("", [])
+        args_: list[str | int] = list(args)
         sql = (
             f"SELECT {_VERSION_COLUMNS} FROM versions {where} ORDER BY created_at DESC, number DESC"
         )
         if limit is not None:
             sql += " LIMIT ?"
-            args.append(limit)
-        return [Version.from_row(r) for r in self.conn.execute(sql, args)]
+            args_.append(limit)
+        return [Version.from_row(r) for r in self.conn.execute(sql, args_)]
 
     def insert_version(self, v: Version) -> None:
         """Record a new version (inside the caller's transaction)."""

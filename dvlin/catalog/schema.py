@@ -76,7 +76,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         return current
     db = sqlite_utils.Database(conn)
     if current == 0 and not db["meta"].exists():
-        db["meta"].create({"key": str, "value": str}, pk="key")
+        db.table("meta").create({"key": str, "value": str}, pk="key")
     for migration in MIGRATIONS[current:]:
         migration(db)
     conn.execute(

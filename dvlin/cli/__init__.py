@@ -6,7 +6,6 @@ import os
 import sys
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -16,7 +15,7 @@ from dvlin.errors import DvlinError, ExitCode
 class DvlinGroup(TyperGroup):
     """Turns every DvlinError into one red line, a hint and its exit code (the one place)."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         """Run the command; translate user errors, keep tracebacks for bugs."""
         wants_json = "--json" in ctx.args  # click clears ctx.args before the subcommand runs
         try:
@@ -29,11 +28,11 @@ class DvlinGroup(TyperGroup):
         except KeyboardInterrupt:
             if _debug(ctx):
                 raise
-            click.echo("error: interrupted", err=True)
+            typer.echo("error: interrupted", err=True)
             sys.exit(int(ExitCode.INTERRUPTED))
 
 
-def _debug(ctx: click.Context) -> bool:
+def _debug(ctx: Any) -> bool:
     return bool(os.environ.get("DVLIN_DEBUG")) or bool((ctx.obj or {}).get("debug"))
 
 
@@ -41,10 +40,10 @@ def _report(exc: DvlinError, *, json: bool) -> None:
     if json:
         import json as _json
 
-        click.echo(_json.dumps(exc.to_dict(), indent=2))
-    click.echo(click.style("error: ", fg="red", bold=True) + exc.message, err=True)
+        typer.echo(_json.dumps(exc.to_dict(), indent=2))
+    typer.echo(typer.style("error: ", fg="red", bold=True) + exc.message, err=True)
     if exc.hint:
-        click.echo(click.style("hint: ", fg="yellow") + exc.hint, err=True)
+        typer.echo(typer.style("hint: ", fg="yellow") + exc.hint, err=True)
 
 
 app = typer.Typer(

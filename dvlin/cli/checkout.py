@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.render.output import human_bytes
+
+if TYPE_CHECKING:
+    from dvlin.workspace.materialize import LinkMode
 
 
 @app.command()
@@ -34,8 +39,9 @@ def checkout(
             ref,
             paths or (),
             to=to,
-            link=link,
-            force=force,  # type: ignore[arg-type]
+            link=cast("LinkMode", link),
+            force=force,
+            dry_run=dry_run,
             progress=out.progress(),
         )
     if out.json:
@@ -43,16 +49,16 @@ def checkout(
         return
     if result.dry_run:
         out.line(f"dry run: checking out {result.version.label} into {result.target} would")
-        for label, paths, sign in (
+        for label, listed, sign in (
             ("write", result.planned_writes, "+"),
             ("remove", result.planned_removals, "-"),
             ("discard uncommitted changes in", result.discarded, "!"),
         ):
-            out.line(f"  {label} {len(paths):,} path(s)")
-            for p in paths[:20]:
+            out.line(f"  {label} {len(listed):,} path(s)")
+            for p in listed[:20]:
                 out.line(f"    {sign} {p}")
-            if len(paths) > 20:
-                out.line(f"    … and {len(paths) - 20:,} more")
+            if len(listed) > 20:
+                out.line(f"    … and {len(listed) - 20:,} more")
         return
     if result.discarded:
         out.line(

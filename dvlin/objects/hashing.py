@@ -40,7 +40,7 @@ def hasher_factory(algorithm: str) -> Callable[[], Hasher]:
     if algorithm == "blake3":
         import blake3
 
-        return blake3.blake3  # type: ignore[no-any-return]
+        return blake3.blake3
     raise UsageError(
         f"unknown hash algorithm {algorithm!r}",
         hint=f"choose one of: {', '.join(ALGORITHMS)}",

@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from dvlin.catalog.catalog import Catalog, StoredObject
 from dvlin.objects.hashing import Hasher, Oid, hasher_factory
@@ -41,7 +42,7 @@ def _read_all(fd: int) -> bytes:
     return data
 
 
-def _fastcdc() -> Callable[..., object]:
+def _fastcdc() -> Callable[..., Iterable[Any]]:
     # fastcdc prints a banner on stdout when its compiled module is missing; keep --json clean.
     with contextlib.redirect_stdout(io.StringIO()):
         from fastcdc import fastcdc
@@ -192,7 +193,7 @@ class Ingester:
                 view = memoryview(buf)
                 consumed = 0
                 for c in chunker(view, min_size=CHUNK_MIN, avg_size=CHUNK_AVG, max_size=CHUNK_MAX):
-                    end = c.offset + c.length  # type: ignore[attr-defined]
+                    end = c.offset + c.length
                     if end == len(buf) and not eof:
                         break
                     piece = view[consumed:end]
@@ -220,7 +221,7 @@ class Ingester:
     def _flush_pack(self) -> None:
         if not self._pack_members:
             return
-        pack = self.store.put(self._pack)
+        pack = self.store.put(bytes(self._pack))
         self._record(StoredObject(pack, len(self._pack), None, None))
         for oid, offset in self._pack_members.items():
             self.new_objects[oid] = StoredObject(oid, self.new_objects[oid].size, pack, offset)

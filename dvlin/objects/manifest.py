@@ -12,7 +12,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from dvlin.errors import IntegrityError
 from dvlin.objects.hashing import hasher_factory
@@ -143,7 +143,7 @@ def validate(entries: Sequence[Entry], algorithm: str) -> None:
         raise IntegrityError("manifest lists a path twice")
 
 
-def _schema():  # type: ignore[no-untyped-def]
+def _schema() -> Any:
     import pyarrow as pa
 
     chunk = pa.struct([("oid", pa.string()), ("size", pa.int64())])

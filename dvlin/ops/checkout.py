@@ -170,7 +170,7 @@ def checkout(
         dirs = sorted((e for e in writes if e.type == "dir"), key=lambda e: e.path.count("/"))
         files = [e for e in writes if e.type == "file"]
         links = [e for e in writes if e.type == "link"]
-        plan = {
+        plan: dict[str, Any] = {
             "discarded": tuple(lost),
             "planned_writes": tuple(sorted(e.path for e in writes)),
             "planned_removals": tuple(sorted({e.path for e in removals})),
@@ -186,7 +186,7 @@ def checkout(
                 bytes_written=sum(e.size for e in files),
                 link_fallbacks=0,
                 dry_run=True,
-                **plan,  # type: ignore[arg-type]
+                **plan,
             )
 
         os.makedirs(target, exist_ok=True)
@@ -227,7 +227,7 @@ def checkout(
             unchanged=len(wanted) - len(writes),
             bytes_written=writer.bytes,
             link_fallbacks=writer.fallbacks,
-            **plan,  # type: ignore[arg-type]
+            **plan,
         )
 
 

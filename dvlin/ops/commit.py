@@ -8,7 +8,7 @@ import posixpath
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dvlin.catalog import Version
 from dvlin.errors import ConflictError, NotFoundError, UsageError
@@ -27,7 +27,7 @@ from dvlin.ops.common import (
 from dvlin.ops.diff import Diff, diff_entries
 from dvlin.ops.manifests import load_entries
 from dvlin.progress import NullProgress, Progress
-from dvlin.workspace.scan import scan
+from dvlin.workspace.scan import Item, scan
 from dvlin.workspace.statcache import StatCache
 
 if TYPE_CHECKING:
@@ -144,7 +144,9 @@ def commit(
         items = list(scan(base_abs, layout.roots, store_root=repo.local_store_root))
         cache = StatCache(catalog, layout.base)
         ingester = Ingester(repo.store, catalog)
-        ingester.on_hashed = lambda item, oid: cache.record(item, oid, hashed_at_ns=started)
+        ingester.on_hashed = lambda item, oid: cache.record(
+            cast(Item, item), oid, hashed_at_ns=started
+        )
         entries: list[Entry] = []
         files = [i for i in items if i.type == "file"]
         progress.start("committing", files=len(files), bytes=sum(i.size for i in files))

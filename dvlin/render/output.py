@@ -12,6 +12,8 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from dvlin.progress import Progress
+
 
 def human_bytes(n: int) -> str:
     """``1536`` → ``1.5 KiB``."""
@@ -73,7 +75,7 @@ class Output:
         if not (self.quiet or self.json):
             self.stdout.write(text + "\n")
 
-    def progress(self):  # type: ignore[no-untyped-def]
+    def progress(self) -> Progress:
         """A progress reporter: a rich bar on a terminal, nothing otherwise."""
         from dvlin.progress import NullProgress
 

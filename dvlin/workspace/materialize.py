@@ -107,17 +107,17 @@ class Writer:
                 advance(e)
         for pack, members in by_pack.items():
             if len(members) >= _WHOLE_PACK_MIN_BLOBS:
-                data = memoryview(self.store.get(pack))
+                whole = memoryview(self.store.get(pack))
                 for e in members:
-                    blob = data[e.offset or 0 : (e.offset or 0) + e.size]
+                    blob = whole[e.offset or 0 : (e.offset or 0) + e.size]
                     self.store.verify(e.oid or "", blob, pack=pack)
                     self._write_bytes(e, blob)
                     advance(e)
-                data.release()
+                whole.release()
             else:
                 for e in members:
-                    blob = self.store.get_slice(pack, e.offset or 0, e.size, e.oid or "")
-                    self._write_bytes(e, blob)
+                    data = self.store.get_slice(pack, e.offset or 0, e.size, e.oid or "")
+                    self._write_bytes(e, data)
                     advance(e)
 
     def write_one(self, e: Entry) -> None:
@@ -127,7 +127,8 @@ class Writer:
             self._write_chunked(e)
             return
         if e.pack is not None:
-            self._write_bytes(e, self.store.get_slice(e.pack, e.offset or 0, e.size, e.oid))
+            blob = self.store.get_slice(e.pack, e.offset or 0, e.size, e.oid)
+            self._write_bytes(e, blob)
             return
         source = self.store.local_path(e.oid)
         if self.link != "copy" and source is not None and e.mode != EXEC_MODE:

@@ -212,3 +212,21 @@ def test_installed_entry_point_round_trip(tmp_path: Path) -> None:
     assert missing.returncode == 3 and "Traceback" not in missing.stderr
     help_ = run("--help")
     assert help_.returncode == 0 and "commit" in help_.stdout
+
+
+def test_checkout_dry_run_and_force_report(work: Path, cli: Cli) -> None:
+    write_tree(work, {"d/a.txt": "v1"})
+    cli("commit", "d", ok=True)
+    (work / "d/a.txt").write_text("v2")
+    cli("commit", "d", ok=True)
+    (work / "d/a.txt").write_text("mine")
+    preview = cli("checkout", "d@v1", "--dry-run", ok=True).stdout
+    assert "dry run" in preview and "! a.txt" in preview
+    assert (work / "d/a.txt").read_text() == "mine"
+    plan = json.loads(cli("checkout", "d@v1", "-n", "--json", ok=True).stdout)
+    assert (
+        plan["dry_run"] is True and plan["discarded"] == ["a.txt"] and plan["writes"] == ["a.txt"]
+    )
+    done = cli("checkout", "d@v1", "--force", ok=True).stdout
+    assert "discarded uncommitted changes in 1 path(s): a.txt" in done
+    assert (work / "d/a.txt").read_text() == "v1"
