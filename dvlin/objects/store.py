@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvlin.errors import IntegrityError
+from dvlin.objects.files import write_and_publish
 from dvlin.objects.hashing import Oid, hash_bytes
 
 # Object stores whose single-request upload is already atomic (a reader sees the whole object
@@ -161,18 +162,7 @@ class ObjectStore:
         # Objects are read-only so that a hardlinked or symlinked checkout cannot be edited in
         # place by accident and silently change what a committed version points at.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_and_publish(fd, tmp, target, (data,))
         if self.fsync:
             self._unsynced.append(target)
 

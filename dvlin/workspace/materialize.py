@@ -9,10 +9,11 @@ import os
 import stat
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
 from dvlin.errors import ConflictError, IntegrityError
+from dvlin.objects.files import write_and_publish
 from dvlin.objects.hashing import hasher_factory
 from dvlin.objects.manifest import EXEC_MODE, Entry
 from dvlin.objects.store import ObjectStore
@@ -187,45 +188,28 @@ class Writer:
 
     def _write_bytes(self, e: Entry, data: bytes | memoryview) -> None:
         fd, tmp, full = self._open_target(e)
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
-            if tmp != full:
-                os.replace(tmp, full)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_and_publish(fd, tmp, full, (data,))
         self.bytes += e.size
 
     def _write_chunked(self, e: Entry) -> None:
-        fd, tmp, full = self._open_target(e)
+        """Stream a chunked file, one verified chunk at a time, checking the whole at the end."""
         whole = self._new_hasher()
-        try:
-            try:
-                for chunk in e.chunks or ():
-                    data = self.store.get(chunk.oid)
-                    whole.update(data)
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
+
+        def pieces() -> Iterator[bytes]:
+            for chunk in e.chunks or ():
+                data = self.store.get(chunk.oid)
+                whole.update(data)
+                yield data
+
+        def check() -> None:
             if whole.hexdigest() != e.oid:
                 raise IntegrityError(
                     f"chunks of {e.path} do not add up to object {e.oid}",
                     hint="the manifest is corrupt; `dvlin fsck` checks the store",
                 )
-            if tmp != full:
-                os.replace(tmp, full)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+
+        fd, tmp, full = self._open_target(e)
+        write_and_publish(fd, tmp, full, pieces(), check=check)
         self.bytes += e.size
 
 
