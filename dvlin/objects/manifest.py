@@ -170,9 +170,14 @@ def to_parquet(entries: Sequence[Entry]) -> bytes:
 
     rows = sorted(entries, key=lambda e: e.path.encode())
     schema = _schema()
-    columns = {
+    # The type column is built as a dictionary array directly: Array.cast would import
+    # pyarrow.compute, 70 ms of start-up on every commit.
+    codes = {"file": 0, "dir": 1, "link": 2}
+    kinds = pa.DictionaryArray.from_arrays(
+        pa.array([codes[e.type] for e in rows], pa.int8()), pa.array(["file", "dir", "link"])
+    )
+    columns: dict[str, Any] = {
         "path": [e.path for e in rows],
-        "type": pa.array([e.type for e in rows]).dictionary_encode(),
         "mode": [e.mode for e in rows],
         "size": [e.size for e in rows],
         "oid": [e.oid for e in rows],
@@ -184,13 +189,10 @@ def to_parquet(entries: Sequence[Entry]) -> bytes:
             for e in rows
         ],
     }
-    arrays = []
-    for field in schema:
-        values = columns[field.name]
-        if isinstance(values, pa.Array):
-            arrays.append(values.cast(field.type))
-        else:
-            arrays.append(pa.array(values, type=field.type))
+    arrays = [
+        kinds if field.name == "type" else pa.array(columns[field.name], type=field.type)
+        for field in schema
+    ]
     table = pa.Table.from_arrays(arrays, schema=schema)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
