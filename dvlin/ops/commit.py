@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from dvlin.catalog import Version
+from dvlin.catalog.catalog import StoredObject
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.objects.hashing import hash_bytes
 from dvlin.objects.ingest import Ingester
@@ -97,6 +98,234 @@ def layout_of(repo: Repo, paths: Sequence[str | os.PathLike[str]]) -> tuple[Layo
     return Layout(base, roots), ""
 
 
+@dataclass
+class PreparedCommit:
+    """A commit whose objects are written and durable, waiting for its catalog transaction.
+
+    :func:`prepare` builds it (holding the repo lock); :func:`record` writes it inside the
+    caller's transaction, so several versions (the outputs of one run, say) can become
+    visible together.
+    """
+
+    name: str
+    kind: str
+    layout: Layout
+    parent: Version | None
+    version: Version | None
+    """The new version, or None when the tree equals the parent's (nothing to commit)."""
+    diff: Diff
+    tags: tuple[str, ...]
+    cache: StatCache
+    new_objects: list[StoredObject]
+    storage: set[str]
+    new_bytes: int
+    items: list[Item] = field(default_factory=list)
+    """What was scanned, for checks that look at the files before they are committed."""
+
+
+def check_commit_args(
+    repo: Repo,
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    name: str | None,
+    kind: str | None,
+    tags: Sequence[str],
+) -> tuple[Layout, str]:
+    """Validate the arguments of a commit before any work; returns the layout and the name."""
+    layout, default_name = layout_of(repo, paths)
+    if not name:
+        if not default_name or default_name == ".":
+            raise UsageError("an asset name is needed for these paths", hint="pass --name NAME")
+        name = default_name
+    check_asset_name(name)
+    for t in tags:
+        check_tag_name(t)
+    if kind is not None:
+        check_kind(kind)
+    return layout, name
+
+
+def prepare(
+    repo: Repo,
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    name: str | None = None,
+    message: str = "",
+    kind: str | None = None,
+    tags: Sequence[str] = (),
+    meta: dict[str, str] | None = None,
+    progress: Progress | None = None,
+) -> PreparedCommit:
+    """Scan, hash and store ``paths``; build the version. The caller holds ``repo.lock()``.
+
+    Nothing in the catalog changes here: objects are written and flushed to disk, and the
+    version is returned for :func:`record` to insert.
+    """
+    progress = progress or NullProgress()
+    layout, name = check_commit_args(repo, paths, name=name, kind=kind, tags=tags)
+    catalog = repo.catalog
+    existing_kind = catalog.get_asset_kind(name)
+    if existing_kind is not None and kind is not None and kind != existing_kind:
+        raise UsageError(
+            f"asset {name} is a {existing_kind}, not a {kind}",
+            hint="an asset keeps its kind; commit under another name",
+        )
+    for t in tags:
+        if catalog.tag(name, t) is not None:
+            raise ConflictError(f"tag {name}@{t} exists", hint="choose another tag name")
+    parent = catalog.latest_version(name)
+    parent_entries = load_entries(repo, parent) if parent else {}
+
+    started = time.time_ns()
+    base_abs = str(repo.root / layout.base)
+    items = list(scan(base_abs, layout.roots, store_root=repo.local_store_root))
+    cache = StatCache(catalog, layout.base)
+    ingester = Ingester(repo.store, catalog)
+    ingester.on_hashed = lambda item, oid: cache.record(cast(Item, item), oid, hashed_at_ns=started)
+    entries: list[Entry] = []
+    files = [i for i in items if i.type == "file"]
+    progress.start("committing", files=len(files), bytes=sum(i.size for i in files))
+    for item in items:
+        if item.type != "file":
+            entries.append(Entry(item.path, item.type, item.mode, 0, None, item.target))
+            continue
+        oid = item.oid or cache.lookup(item)
+        known = parent_entries.get(item.path)
+        if oid is not None and known is not None and known.oid == oid and known.type == "file":
+            # Unchanged since the parent: reuse where its bytes live (pack slice or chunks).
+            entries.append(known._replace(mode=item.mode))
+        elif oid is None or not ingester.add_known(item.path, item.mode, item.size, oid):
+            ingester.add_file(
+                os.path.join(base_abs, item.path), item.path, item.mode, item.size, tag=item
+            )
+        progress.advance(files=1, bytes=item.size)
+    entries.extend(ingester.finish())
+    progress.finish()
+
+    algorithm = repo.config.hash
+    tree = tree_digest(algorithm, entries)
+    diff = diff_entries(parent_entries, {e.path: e for e in entries})
+    resolved_kind = kind or existing_kind or "dataset"
+    if (
+        parent is not None
+        and parent.tree == tree
+        and parent.base == layout.base
+        and parent.roots == layout.roots
+    ):
+        repo.store.sync()
+        return PreparedCommit(
+            name,
+            resolved_kind,
+            layout,
+            parent,
+            None,
+            diff,
+            tuple(tags),
+            cache,
+            [],
+            set(),
+            0,
+            items,
+        )
+
+    info = _describe(base_abs, entries, parent)
+    manifest_data = to_parquet(entries)
+    manifest = repo.store.put(manifest_data)
+    repo.store.sync()  # objects are durable before the catalog references them
+
+    file_entries = [e for e in entries if e.type == "file"]
+    created_at = utc_now()
+    who = current_author()
+    meta = dict(meta or {})
+    identity = json.dumps(
+        {
+            "asset": name,
+            "parent": parent.id if parent else None,
+            "tree": tree,
+            "manifest": manifest,
+            "author": who,
+            "created_at": created_at,
+            "message": message,
+            "meta": meta,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    version = Version(
+        id=hash_bytes(algorithm, identity.encode())[:32],
+        asset=name,
+        number=(parent.number + 1) if parent else 1,
+        parent=parent.id if parent else None,
+        tree=tree,
+        manifest=manifest,
+        author=who,
+        created_at=created_at,
+        message=message,
+        meta=meta,
+        files=len(file_entries),
+        bytes=sum(e.size for e in file_entries),
+        base=layout.base,
+        roots=layout.roots,
+        info=info,
+    )
+    storage = {oid for e in file_entries for oid in e.storage_oids()}
+    storage.add(manifest)
+    new_objects = [
+        *ingester.new_objects.values(),
+        StoredObject(manifest, len(manifest_data), None, None),
+    ]
+    return PreparedCommit(
+        name,
+        resolved_kind,
+        layout,
+        parent,
+        version,
+        diff,
+        tuple(tags),
+        cache,
+        new_objects,
+        storage,
+        ingester.new_bytes,
+        items,
+    )
+
+
+def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
+    """Insert a prepared commit's rows; runs inside the caller's catalog transaction."""
+    catalog = repo.catalog
+    prepared.cache.save(catalog)
+    version = prepared.version
+    if version is None:
+        assert prepared.parent is not None
+        _insert_tags(repo, prepared.name, prepared.parent.id, prepared.tags)
+        return CommitResult(
+            False,
+            prepared.parent,
+            prepared.diff,
+            tags=tuple(catalog.tags_of(prepared.parent.id)),
+        )
+    catalog.upsert_asset(
+        prepared.name,
+        kind=prepared.kind,
+        base=prepared.layout.base,
+        roots=prepared.layout.roots,
+        created_at=version.created_at,
+    )
+    catalog.insert_version(version)
+    catalog.add_objects(prepared.new_objects)
+    catalog.link_version_objects(version.id, prepared.storage)
+    _insert_tags(repo, prepared.name, version.id, prepared.tags)
+    catalog.set_workspace_version(prepared.name, version.id, updated_at=version.created_at)
+    return CommitResult(
+        True,
+        version,
+        prepared.diff,
+        new_objects=sum(1 for o in prepared.new_objects if o.pack is None),
+        new_bytes=prepared.new_bytes,
+        tags=prepared.tags,
+    )
+
+
 def commit(
     repo: Repo,
     paths: Sequence[str | os.PathLike[str]],
@@ -113,156 +342,22 @@ def commit(
     Objects are written (and flushed) first; the version becomes visible in one catalog
     transaction at the end, so an interrupted commit leaves at most unreferenced objects.
     """
-    progress = progress or NullProgress()
-    layout, default_name = layout_of(repo, paths)
-    if not name:
-        if not default_name or default_name == ".":
-            raise UsageError("an asset name is needed for these paths", hint="pass --name NAME")
-        name = default_name
-    check_asset_name(name)
-    for t in tags:
-        check_tag_name(t)
-    if kind is not None:
-        check_kind(kind)
-
+    check_commit_args(repo, paths, name=name, kind=kind, tags=tags)
     with repo.lock():
-        catalog = repo.catalog
-        existing_kind = catalog.get_asset_kind(name)
-        if existing_kind is not None and kind is not None and kind != existing_kind:
-            raise UsageError(
-                f"asset {name} is a {existing_kind}, not a {kind}",
-                hint="an asset keeps its kind; commit under another name",
-            )
-        for t in tags:
-            if catalog.tag(name, t) is not None:
-                raise ConflictError(f"tag {name}@{t} exists", hint="choose another tag name")
-        parent = catalog.latest_version(name)
-        parent_entries = load_entries(repo, parent) if parent else {}
-
-        started = time.time_ns()
-        base_abs = str(repo.root / layout.base)
-        items = list(scan(base_abs, layout.roots, store_root=repo.local_store_root))
-        cache = StatCache(catalog, layout.base)
-        ingester = Ingester(repo.store, catalog)
-        ingester.on_hashed = lambda item, oid: cache.record(
-            cast(Item, item), oid, hashed_at_ns=started
-        )
-        entries: list[Entry] = []
-        files = [i for i in items if i.type == "file"]
-        progress.start("committing", files=len(files), bytes=sum(i.size for i in files))
-        for item in items:
-            if item.type != "file":
-                entries.append(Entry(item.path, item.type, item.mode, 0, None, item.target))
-                continue
-            oid = item.oid or cache.lookup(item)
-            known = parent_entries.get(item.path)
-            if oid is not None and known is not None and known.oid == oid and known.type == "file":
-                entries.append(
-                    Entry(
-                        item.path,
-                        "file",
-                        item.mode,
-                        known.size,
-                        known.oid,
-                        None,
-                        known.pack,
-                        known.offset,
-                        known.chunks,
-                    )
-                )
-            elif oid is None or not ingester.add_known(item.path, item.mode, item.size, oid):
-                ingester.add_file(
-                    os.path.join(base_abs, item.path), item.path, item.mode, item.size, tag=item
-                )
-            progress.advance(files=1, bytes=item.size)
-        entries.extend(ingester.finish())
-        progress.finish()
-
-        algorithm = repo.config.hash
-        tree = tree_digest(algorithm, entries)
-        diff = diff_entries(parent_entries, {e.path: e for e in entries})
-        if (
-            parent is not None
-            and parent.tree == tree
-            and parent.base == layout.base
-            and parent.roots == layout.roots
-        ):
-            repo.store.sync()
-            with catalog.transaction():
-                cache.save(catalog)
-                if tags:
-                    _insert_tags(repo, name, parent.id, tags)
-            return CommitResult(False, parent, diff, tags=tuple(catalog.tags_of(parent.id)))
-
-        info = _describe(base_abs, entries, parent)
-        manifest_data = to_parquet(entries)
-        manifest = repo.store.put(manifest_data)
-        repo.store.sync()  # objects are durable before the catalog references them
-
-        file_entries = [e for e in entries if e.type == "file"]
-        created_at = utc_now()
-        who = current_author()
-        meta = dict(meta or {})
-        number = (parent.number + 1) if parent else 1
-        identity = json.dumps(
-            {
-                "asset": name,
-                "parent": parent.id if parent else None,
-                "tree": tree,
-                "manifest": manifest,
-                "author": who,
-                "created_at": created_at,
-                "message": message,
-                "meta": meta,
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        version = Version(
-            id=hash_bytes(algorithm, identity.encode())[:32],
-            asset=name,
-            number=number,
-            parent=parent.id if parent else None,
-            tree=tree,
-            manifest=manifest,
-            author=who,
-            created_at=created_at,
+        prepared = prepare(
+            repo,
+            paths,
+            name=name,
             message=message,
+            kind=kind,
+            tags=tags,
             meta=meta,
-            files=len(file_entries),
-            bytes=sum(e.size for e in file_entries),
-            base=layout.base,
-            roots=layout.roots,
-            info=info,
+            progress=progress,
         )
-        storage = {oid for e in file_entries for oid in e.storage_oids()}
-        storage.add(manifest)
-        from dvlin.catalog.catalog import StoredObject
-
-        _pause_for_crash_tests()
-        with catalog.transaction():
-            catalog.upsert_asset(
-                name,
-                kind=kind or existing_kind or "dataset",
-                base=layout.base,
-                roots=layout.roots,
-                created_at=created_at,
-            )
-            catalog.insert_version(version)
-            catalog.add_objects(ingester.new_objects.values())
-            catalog.add_objects([StoredObject(manifest, len(manifest_data), None, None)])
-            catalog.link_version_objects(version.id, storage)
-            _insert_tags(repo, name, version.id, tags)
-            cache.save(catalog)
-            catalog.set_workspace_version(name, version.id, updated_at=created_at)
-        return CommitResult(
-            True,
-            version,
-            diff,
-            new_objects=len(ingester.new_objects),
-            new_bytes=ingester.new_bytes,
-            tags=tuple(tags),
-        )
+        if prepared.version is not None:
+            _pause_for_crash_tests()
+        with repo.catalog.transaction():
+            return record(repo, prepared)
 
 
 def _insert_tags(repo: Repo, name: str, version_id: str, tags: Sequence[str]) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import random
 
-from dvlin.objects.ingest import CHUNK_MIN_FILE
+import pytest
+
+from dvlin.objects.ingest import CHUNK_MIN_FILE, Ingester
 from dvlin.repo import Repo
 from tests.conftest import snapshot
 
@@ -51,12 +53,19 @@ def _manifest_size(repo: Repo, oid: str) -> int:
     return os.path.getsize(repo.store.path(oid))
 
 
-def test_unchanged_big_file_is_not_reread(repo: Repo) -> None:
+def test_unchanged_big_file_is_not_reread(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
     (repo.root / "d").mkdir()
     (repo.root / "d/big.bin").write_bytes(os.urandom(CHUNK_MIN_FILE + 1))
     past = os.stat(repo.root / "d/big.bin").st_mtime - 10
     os.utime(repo.root / "d/big.bin", (past, past))
     repo.commit(["d"], name="d")
+
+    def no_rechunking(*args: object) -> None:
+        raise AssertionError("the unchanged big file was read again")
+
+    monkeypatch.setattr(Ingester, "_add_chunked", no_rechunking)
     (repo.root / "d/small.txt").write_text("x")
+    (repo.root / "d/other.txt").write_text("y")
     result = repo.commit(["d"], name="d")
-    assert result.new_objects == 1  # only the pack holding small.txt
+    assert result.created
+    assert result.new_objects == 2  # the pack holding both small files, and the manifest
