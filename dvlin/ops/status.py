@@ -94,15 +94,29 @@ def workspace_entries(
     base_abs = base_abs or str(repo.root / base)
     entries: list[Entry] = []
     to_hash = []
+    # The hot loop of `dvlin status`: the stat-cache lookup is inlined (one dict probe and
+    # three compares per file) because a clean 20,000-file tree should answer in ~0.2 s.
+    rows = cache.rows
+    prefix = "" if base in ("", ".") else base + "/"
+    append = entries.append
     for item in scan(base_abs, roots, store_root=repo.local_store_root, strict=False):
         if item.type != "file":
-            entries.append(Entry(item.path, item.type, item.mode, 0, None, item.target))
+            append(Entry(item.path, item.type, item.mode, 0, None, item.target))
             continue
-        oid = item.oid or cache.lookup(item)
+        oid = item.oid
         if oid is None:
-            to_hash.append(item)
-        else:
-            entries.append(Entry(item.path, "file", item.mode, item.size, oid))
+            row = rows.get(prefix + item.path)
+            if (
+                row is not None
+                and row[0] == item.size
+                and row[1] == item.mtime_ns
+                and row[2] == item.inode
+            ):
+                oid = row[3]
+            else:
+                to_hash.append(item)
+                continue
+        append(Entry(item.path, "file", item.mode, item.size, oid))
     if to_hash:
         progress.start("hashing", files=len(to_hash), bytes=sum(i.size for i in to_hash))
         for item in to_hash:

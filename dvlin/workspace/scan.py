@@ -138,7 +138,8 @@ def _walk(base_abs: str, rel: str, store_root: str | None, strict: bool) -> Iter
                 if name in SKIP_NAMES:
                     continue
                 path = prefix + name
-                _check_name(path)
+                if not name.isascii() or "\\" in name:
+                    _check_name(path)
                 if d.is_file(follow_symlinks=False):
                     # The common case, kept inline: 20,000 files should stat in ~0.1 s.
                     st = d.stat(follow_symlinks=False)
