@@ -207,7 +207,12 @@ def from_parquet(data: bytes) -> list[Entry]:
     try:
         # ParquetFile, not read_table: read_table imports pyarrow.dataset (+0.17 s).
         table = pq.ParquetFile(pa.BufferReader(data)).read()
-        cols = {name: table.column(name).to_pylist() for name in _schema().names}
+        cols = {}
+        for name in _schema().names:
+            column = table.column(name)
+            # Columns that are all null (chunks, targets, packs in most trees) skip to_pylist.
+            all_null = column.null_count == len(column)
+            cols[name] = [None] * len(column) if all_null else column.to_pylist()
     except (pa.ArrowException, KeyError) as exc:
         raise IntegrityError(f"manifest is unreadable: {exc}") from None
     entries = []
