@@ -89,3 +89,17 @@ def test_get_of_put_is_identity_property(data: bytes) -> None:
     oid = store.put(data)
     assert store.put(data) == oid
     assert store.get(oid) == data
+
+
+def test_concurrent_writers_of_one_object_are_harmless(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = ObjectStore(LocalFileSystem(), str(tmp_path / "o"), algorithm="xxh3-128")
+    data = b"same" * 100_000
+    with ThreadPoolExecutor(8) as pool:
+        oids = set(pool.map(lambda _: store.put(data), range(32)))
+    assert len(oids) == 1
+    (oid,) = oids
+    assert store.get(oid) == data
+    assert list(store.iter_oids()) == [oid]
+    assert list((tmp_path / "o" / "tmp").iterdir()) == []
