@@ -79,7 +79,9 @@ def show(
     for key, value in rows:
         out.line(f"{key:>10}  {value}")
     described = v.info.get("files", {})
-    for path, d in sorted(described.items()):
+    if len(described) > 20:
+        out.line(f"  {len(described):,} tables and arrays; the first 20 (all with --json):")
+    for path, d in sorted(described.items())[:20]:
         if "error" in d:
             out.line(f"  {path}: {d['format']} (unreadable: {d['error']})")
         elif d.get("format") == "npy":
