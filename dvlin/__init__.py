@@ -2,7 +2,8 @@
 
 The Python API mirrors the CLI: ``Repo.init(path)``, ``Repo.open(path)``, then
 ``repo.commit(...)``, ``repo.status()``, ``repo.checkout(...)``, ``repo.log()``,
-``repo.resolve(ref)``; each returns plain frozen dataclasses.
+``repo.resolve(ref)``; each returns plain frozen dataclasses. ``with dvlin.track(...)``
+records a run from inside a script (see :mod:`dvlin.tracking`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dvlin.errors import DvlinError, ExitCode
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
+    from dvlin.tracking import track
 
 __version__ = "0.1.0"
-__all__ = ["DvlinError", "ExitCode", "Repo", "__version__"]
+__all__ = ["DvlinError", "ExitCode", "Repo", "__version__", "track"]
 
 
 def __getattr__(name: str) -> Any:
@@ -24,4 +26,8 @@ def __getattr__(name: str) -> Any:
         from dvlin.repo import Repo
 
         return Repo
+    if name == "track":
+        from dvlin.tracking import track
+
+        return track
     raise AttributeError(f"module 'dvlin' has no attribute {name!r}")

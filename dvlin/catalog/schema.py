@@ -54,7 +54,45 @@ def _v1(db) -> None:  # type: ignore[no-untyped-def]
     db["workspace"].create({"asset": str, "version": str, "updated_at": str}, pk="asset")
 
 
-MIGRATIONS: list[Migration] = [_v1]
+def _v2(db) -> None:  # type: ignore[no-untyped-def]
+    """Lineage: runs, the edges of the DAG, and model stage changes."""
+    db["runs"].create(
+        {
+            "id": str,
+            "kind": str,
+            "transform": str,
+            "status": str,
+            "exit_code": int,
+            "command": str,
+            "shell": int,
+            "cwd": str,
+            "started_at": str,
+            "ended_at": str,
+            "params": str,
+            "metrics": str,
+            "code": str,
+            "env": str,
+            "spec": str,
+            "author": str,
+            "error": str,
+        },
+        pk="id",
+        not_null={"kind", "transform", "status", "started_at", "author"},
+    )
+    db["runs"].create_index(["transform", "started_at"])
+    # One row per edge of the DAG, in the direction data flows: input version → run,
+    # run → output version, or version → version for ``derived_from`` links made by hand.
+    db["edges"].create({"src": str, "dst": str, "kind": str}, pk=("src", "dst", "kind"))
+    db["edges"].create_index(["dst"])
+    db["model_stages"].create(
+        {"seq": int, "version": str, "stage": str, "author": str, "created_at": str},
+        pk="seq",
+        foreign_keys=[("version", "versions", "id")],
+    )
+    db["model_stages"].create_index(["version", "seq"])
+
+
+MIGRATIONS: list[Migration] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

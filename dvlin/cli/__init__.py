@@ -85,10 +85,15 @@ def _root(
     ctx.obj = {"debug": debug}
 
 
+from dvlin.cli import check as _check  # noqa: E402,F401
 from dvlin.cli import checkout as _checkout  # noqa: E402,F401
 from dvlin.cli import commit as _commit  # noqa: E402,F401
 from dvlin.cli import history as _history  # noqa: E402,F401
 from dvlin.cli import init as _init  # noqa: E402,F401
+from dvlin.cli import lineage as _lineage  # noqa: E402,F401
+from dvlin.cli import model as _model  # noqa: E402,F401
+from dvlin.cli import policy as _policy  # noqa: E402,F401
+from dvlin.cli import run as _run  # noqa: E402,F401
 from dvlin.cli import status as _status  # noqa: E402,F401
 from dvlin.cli import tags as _tags  # noqa: E402,F401
 

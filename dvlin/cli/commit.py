@@ -21,24 +21,45 @@ def commit(
     meta: list[str] = typer.Option(
         [], "--meta", help="Metadata KEY=VALUE (repeatable).", metavar="KEY=VALUE"
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Commit even if the asset's contract fails (needs --reason)."
+    ),
+    reason: str = typer.Option(
+        None, "--reason", help="Why the contract is overridden; stored with the version."
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
     """Snapshot files and folders as a new immutable version of an asset."""
+    from dvlin.errors import UsageError
+    from dvlin.ops.check import PolicyViolation
     from dvlin.ops.common import parse_key_values
 
     out = output(json, quiet)
     metadata = parse_key_values(meta, flag="--meta")
-    with open_repo() as repo:
-        result = repo.commit(
-            paths,
-            name=name,
-            message=message,
-            kind=kind,
-            tags=tag,
-            meta=metadata,
-            progress=out.progress(),
+    if force and not (reason or "").strip():
+        raise UsageError(
+            "--force needs --reason", hint='e.g. --force --reason "backfill, DATA-231"'
         )
+    with open_repo() as repo:
+        try:
+            result = repo.commit(
+                paths,
+                name=name,
+                message=message,
+                kind=kind,
+                tags=tag,
+                meta=metadata,
+                progress=out.progress(),
+                force=force,
+                reason=reason,
+            )
+        except PolicyViolation as exc:
+            from dvlin.render.checks import results_table
+
+            out.line(f"✗ {exc.message}")
+            out.print(results_table(exc.check.failures, status=False))
+            raise
     if out.json:
         out.emit_json(result.to_dict())
         return
@@ -52,3 +73,6 @@ def commit(
         f"(+{c['added']} ~{c['changed']} -{c['removed']}; "
         f"stored {human_bytes(result.new_bytes)} new)"
     )
+    override = v.info.get("override")
+    if override:
+        out.line(f"{override['failed']} failed rules overridden: {override['reason']}")

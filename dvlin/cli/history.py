@@ -17,14 +17,18 @@ def log(
     quiet: bool = QUIET,
 ) -> None:
     """List versions newest first: id, author, date, size and message."""
+    from dvlin.ops.lineage import produced_by_runs
     from dvlin.ops.log import tags_by_version, version_dict
 
     out = output(json, quiet)
     with open_repo() as repo:
         versions = repo.log(name, limit=number)
         tags = tags_by_version(repo)
+        runs = produced_by_runs(repo, [v.id for v in versions])
     if out.json:
-        out.emit_json([version_dict(v, tags=tags.get(v.id, [])) for v in versions])
+        out.emit_json(
+            [{**version_dict(v, tags=tags.get(v.id, [])), "run": runs.get(v.id)} for v in versions]
+        )
         return
     if not versions:
         out.line("no versions yet")
@@ -32,7 +36,7 @@ def log(
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, show_edge=False)
-    for col in ("version", "id", "author", "date (UTC)", "files", "size", "message"):
+    for col in ("version", "id", "author", "date (UTC)", "files", "size", "run", "message"):
         table.add_column(col, justify="right" if col in ("files", "size") else "left")
     for v in versions:
         tag_text = f" ({', '.join(tags[v.id])})" if v.id in tags else ""
@@ -43,6 +47,7 @@ def log(
             short_time(v.created_at),
             f"{v.files:,}",
             human_bytes(v.bytes),
+            runs[v.id][:10] if v.id in runs else "",
             v.message,
         )
     out.print(table)
@@ -55,11 +60,15 @@ def show(
     quiet: bool = QUIET,
 ) -> None:
     """Show everything recorded about one version, including table schemas."""
+    from dvlin.cli.lineage import provenance_rows
+    from dvlin.ops.lineage import provenance
+
     out = output(json, quiet)
     with open_repo() as repo:
         detail = repo.show(ref)
+        prov = provenance(repo, detail.version.id)
     if out.json:
-        out.emit_json(detail.to_dict())
+        out.emit_json({**detail.to_dict(), "lineage": prov.to_dict()})
         return
     v = detail.version
     rows = [
@@ -76,6 +85,7 @@ def show(
         ("manifest", v.manifest),
     ]
     rows += [(f"meta.{k}", val) for k, val in sorted(v.meta.items())]
+    rows += provenance_rows(prov)
     for key, value in rows:
         out.line(f"{key:>10}  {value}")
     described = v.info.get("files", {})
@@ -90,6 +100,20 @@ def show(
             cols = ", ".join(f"{c['name']}: {c['type']}" for c in d["columns"][:12])
             more = " …" if len(d["columns"]) > 12 else ""
             out.line(f"  {path}: {d['format']} table, {d['rows']:,} rows — {cols}{more}")
+    checks = v.info.get("checks", [])
+    if checks:
+        from dvlin.policy.results import RuleResult
+        from dvlin.render.checks import results_table
+
+        bad = [RuleResult.from_dict(c) for c in checks if not c["passed"]]
+        out.line(f"{'checks':>10}  {len(checks) - len(bad)} passed, {len(bad)} failed")
+        override = v.info.get("override")
+        if override:
+            out.line(
+                f"{'override':>10}  {override['reason']} ({override['author']}, {override['at']})"
+            )
+        if bad:
+            out.print(results_table(bad, status=False))
 
 
 @app.command(name="ls")

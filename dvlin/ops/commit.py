@@ -155,6 +155,8 @@ def prepare(
     tags: Sequence[str] = (),
     meta: dict[str, str] | None = None,
     progress: Progress | None = None,
+    force: bool = False,
+    reason: str | None = None,
 ) -> PreparedCommit:
     """Scan, hash and store ``paths``; build the version. The caller holds ``repo.lock()``.
 
@@ -179,6 +181,11 @@ def prepare(
     started = time.time_ns()
     base_abs = str(repo.root / layout.base)
     items = list(scan(base_abs, layout.roots, store_root=repo.local_store_root))
+    # The asset's contract runs before a single object is written: a failing commit leaves
+    # the store and the catalog exactly as they were.
+    from dvlin.ops.check import enforce
+
+    checks = enforce(repo, name, base_abs, items, force=force, reason=reason)
     cache = StatCache(catalog, layout.base)
     ingester = Ingester(repo.store, catalog)
     ingester.on_hashed = lambda item, oid: cache.record(cast(Item, item), oid, hashed_at_ns=started)
@@ -228,7 +235,7 @@ def prepare(
             items,
         )
 
-    info = _describe(base_abs, entries, parent)
+    info = {**_describe(base_abs, entries, parent), **checks}
     manifest_data = to_parquet(entries)
     manifest = repo.store.put(manifest_data)
     repo.store.sync()  # objects are durable before the catalog references them
@@ -336,6 +343,8 @@ def commit(
     tags: Sequence[str] = (),
     meta: dict[str, str] | None = None,
     progress: Progress | None = None,
+    force: bool = False,
+    reason: str | None = None,
 ) -> CommitResult:
     """Snapshot ``paths`` as a new version of asset ``name``.
 
@@ -353,6 +362,8 @@ def commit(
             tags=tags,
             meta=meta,
             progress=progress,
+            force=force,
+            reason=reason,
         )
         if prepared.version is not None:
             _pause_for_crash_tests()

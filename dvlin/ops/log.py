@@ -53,6 +53,8 @@ class VersionDetail:
             "kind": self.kind,
             "latest": self.latest,
             "described": self.version.info.get("files", {}),
+            "checks": self.version.info.get("checks", []),
+            "override": self.version.info.get("override"),
         }
 
 

@@ -1,0 +1,1 @@
+"""The lineage DAG: subgraphs loaded from the catalog, analysis, and exports."""

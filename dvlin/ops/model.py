@@ -1,0 +1,194 @@
+"""``dvlin model``: register trained models with their lineage, metrics and stages."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dvlin.catalog import Version
+from dvlin.catalog.lineage import LineageStore, Run, StageChange
+from dvlin.errors import UsageError
+from dvlin.ops.common import author, check_asset_name, utc_now
+from dvlin.ops.refs import resolve
+from dvlin.ops.run import (
+    OutputSpec,
+    PendingRun,
+    RunResult,
+    check_params,
+    environment,
+    git_info,
+    record_run,
+    resolve_inputs,
+)
+
+if TYPE_CHECKING:
+    from dvlin.ops.commit import CommitResult
+    from dvlin.repo import Repo
+
+STAGES = ("staging", "production", "archived")
+
+
+def check_stage(stage: str) -> str:
+    """Validate a stage name."""
+    if stage not in STAGES:
+        raise UsageError(f"unknown stage {stage!r}", hint=f"one of: {', '.join(STAGES)}")
+    return stage
+
+
+def parse_metrics(metrics: Mapping[str, object]) -> dict[str, float]:
+    """Metric values as finite floats."""
+    out: dict[str, float] = {}
+    for k, v in metrics.items():
+        try:
+            number = float(v)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"metric {k} is not a number: {v!r}", hint="e.g. --metric auc=0.91"
+            ) from None
+        if not math.isfinite(number):
+            raise UsageError(f"metric {k} is not a finite number: {v!r}", hint="e.g. auc=0.91")
+        out[str(k)] = number
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """A model version with its stage, the run that registered or trained it, and its data."""
+
+    version: Version
+    stage: str | None
+    run: Run | None
+    trained_on: tuple[str, ...]
+    history: tuple[StageChange, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape of ``dvlin model show``."""
+        r = self.run
+        return {
+            "model": self.version.asset,
+            "label": self.version.label,
+            "id": self.version.id,
+            "number": self.version.number,
+            "created_at": self.version.created_at,
+            "author": self.version.author,
+            "stage": self.stage,
+            "metrics": r.metrics if r else {},
+            "params": r.params if r else {},
+            "run": r.id if r else None,
+            "trained_on": list(self.trained_on),
+            "stages": [
+                {"stage": c.stage, "author": c.author, "created_at": c.created_at}
+                for c in self.history
+            ],
+        }
+
+
+def register(
+    repo: Repo,
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    name: str,
+    trained_on: Sequence[str] = (),
+    metrics: Mapping[str, object] | None = None,
+    params: Mapping[str, object] | None = None,
+    stage: str | None = None,
+    transform: str | None = None,
+) -> tuple[RunResult, ModelVersion]:
+    """Commit model file(s) as a version of kind ``model``, linked to its training data by a
+    ``register`` run that carries the metrics and parameters, with an optional first stage."""
+    if not paths:
+        raise UsageError("no model files given", hint="e.g. dvlin model register models/m.pt")
+    check_asset_name(name)
+    if stage is not None:
+        check_stage(stage)
+    kind = repo.catalog.get_asset_kind(name)
+    if kind is not None and kind != "model":
+        raise UsageError(f"asset {name} is a {kind}, not a model", hint="choose another name")
+    rels = tuple(repo.relpath(p) for p in paths)
+    for p in paths:
+        if not os.path.lexists(p):
+            from dvlin.errors import NotFoundError
+
+            raise NotFoundError(f"{p} does not exist", hint="check the path")
+    pending = PendingRun(
+        transform=transform or f"train-{name}",
+        kind="register",
+        params=check_params(params or {}),
+        metrics=parse_metrics(metrics or {}),
+        outputs=[OutputSpec(rels, name, "model")],
+    )
+    pending.inputs = resolve_inputs(repo, trained_on)
+    pending.code = git_info(os.getcwd())
+    pending.env = environment()
+    s = LineageStore(repo.catalog)
+
+    def set_first_stage(results: tuple[CommitResult, ...]) -> None:
+        if stage is not None:
+            s.insert_stage(StageChange(results[0].version.id, stage, author(), utc_now()))
+
+    result = record_run(repo, pending, exit_code=0, error=None, inside=set_first_stage)
+    return result, show(repo, result.outputs[0].version.id)
+
+
+def _model_version(repo: Repo, ref: str) -> Version:
+    v = resolve(repo.catalog, ref)
+    kind = repo.catalog.get_asset_kind(v.asset)
+    if kind != "model":
+        raise UsageError(
+            f"{v.label} is a {kind}, not a model",
+            hint="`dvlin model list` lists models",
+        )
+    return v
+
+
+def show(repo: Repo, ref: str) -> ModelVersion:
+    """A model version with its stage history, metrics, parameters and training data."""
+    v = _model_version(repo, ref)
+    s = LineageStore(repo.catalog)
+    run_id = s.producers([v.id]).get(v.id)
+    run = s.run(run_id) if run_id else None
+    inputs = [e.src for e in s.edges_into(run_id)] if run_id else []
+    inputs += [e.src for e in s.edges_into(v.id) if e.kind == "derived_from"]
+    versions = s.versions(inputs)
+    history = tuple(s.stage_history(v.id))
+    return ModelVersion(
+        version=v,
+        stage=history[-1].stage if history else None,
+        run=run,
+        trained_on=tuple(sorted(versions[i].label for i in inputs if i in versions)),
+        history=history,
+    )
+
+
+def list_models(repo: Repo, name: str | None = None) -> list[ModelVersion]:
+    """Every version of every model (or of one), newest first, with stages and metrics."""
+    if name is not None:
+        _model_version(repo, name)
+    names = [a.name for a in repo.catalog.list_assets() if a.kind == "model"]
+    if name is not None:
+        names = [name]
+    s = LineageStore(repo.catalog)
+    stages = s.current_stages()
+    found: list[ModelVersion] = []
+    for n in names:
+        versions = repo.catalog.iter_versions(n)
+        producers = s.producers([v.id for v in versions])
+        runs = s.runs(set(producers.values()))
+        for v in versions:
+            run = runs.get(producers.get(v.id, ""))
+            found.append(ModelVersion(v, stages.get(v.id), run, ()))
+    return found
+
+
+def set_stage(repo: Repo, ref: str, stage: str) -> StageChange:
+    """Move a model version to ``stage``; the change is recorded with who and when."""
+    check_stage(stage)
+    v = _model_version(repo, ref)
+    change = StageChange(v.id, stage, author(), utc_now())
+    s = LineageStore(repo.catalog)
+    with repo.lock(), repo.catalog.transaction():
+        s.insert_stage(change)
+    return change

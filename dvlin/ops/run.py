@@ -1,0 +1,462 @@
+"""``dvlin run``: execute a transform and record it — inputs → run → outputs — in the DAG.
+
+The user's command runs without the repo lock; only recording takes it. Outputs are
+prepared (objects written and flushed) first, then the run, its edges and every output
+version go into the catalog in one transaction: a crash leaves all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from dvlin.catalog import Version
+from dvlin.catalog.lineage import RUN_PREFIX, Edge, LineageStore, Run
+from dvlin.errors import ConflictError, DvlinError, NotFoundError, UsageError
+from dvlin.ops.common import author, check_asset_name, check_kind, utc_now
+from dvlin.ops.refs import resolve
+
+if TYPE_CHECKING:
+    from dvlin.ops.commit import CommitResult, PreparedCommit
+    from dvlin.repo import Repo
+
+Sink = Callable[[bytes], None]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    """Where an output is (paths relative to the repo root) and the asset it becomes."""
+
+    paths: tuple[str, ...]
+    asset: str
+    kind: str | None = None
+
+    def to_text(self) -> str:
+        """``PATH:ASSET`` as ``-o`` takes it (one path)."""
+        return f"{self.paths[0]}:{self.asset}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """A recorded run, the versions it read, and what committing its outputs did."""
+
+    run: Run
+    inputs: tuple[Version, ...]
+    outputs: tuple[CommitResult, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        """True when the run succeeded and its outputs were committed."""
+        return self.run.status == "succeeded"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape of ``dvlin run``."""
+        return {
+            "run": self.run.to_dict(),
+            "inputs": [{"label": v.label, "id": v.id} for v in self.inputs],
+            "outputs": [
+                {"label": o.version.label, "id": o.version.id, "created": o.created}
+                for o in self.outputs
+            ],
+        }
+
+
+@dataclass
+class PendingRun:
+    """A run being built: what ``dvlin run``, ``dvlin.track`` and ``model register`` share."""
+
+    transform: str
+    kind: str
+    command: tuple[str, ...] = ()
+    shell: bool = False
+    cwd: str = "."
+    params: dict[str, str] = field(default_factory=dict)
+    inputs: list[Version] = field(default_factory=list)
+    outputs: list[OutputSpec] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: RUN_PREFIX + uuid.uuid4().hex)
+    started_at: str = field(default_factory=utc_now)
+    code: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+# -- arguments --------------------------------------------------------------------------------
+
+
+def parse_output(repo: Repo, text: str, *, kind: str | None = None) -> OutputSpec:
+    """Parse ``PATH[:ASSET]``; the asset defaults to the path relative to the repo root."""
+    path, sep, asset = text.rpartition(":")
+    if not sep:
+        path, asset = text, ""
+    if not path.strip() or (sep and not asset.strip()):
+        raise UsageError(
+            f"bad output {text!r}: expected PATH or PATH:ASSET",
+            hint="e.g. -o features/user_daily:user_daily",
+        )
+    rel = repo.relpath(path)
+    if rel in ("", "."):
+        raise UsageError(
+            f"bad output {text!r}: the repo root cannot be an output",
+            hint="name a file or folder inside the repo",
+        )
+    name = asset or rel
+    try:
+        check_asset_name(name)
+    except UsageError as exc:
+        raise UsageError(f"bad output {text!r}: {exc.message}", hint=exc.hint) from None
+    if kind is not None:
+        check_kind(kind)
+    return OutputSpec((rel,), name, kind)
+
+
+def check_outputs(specs: Sequence[OutputSpec]) -> None:
+    """Refuse two outputs with one asset name, or one output path inside another."""
+    seen: dict[str, OutputSpec] = {}
+    for s in specs:
+        if s.asset in seen:
+            raise UsageError(f"asset {s.asset} is named by two outputs", hint="give each its own")
+        seen[s.asset] = s
+    paths = [p for s in specs for p in s.paths]
+    for a in paths:
+        for b in paths:
+            if a != b and b.startswith(a + "/"):
+                raise UsageError(f"output {b} is inside output {a}", hint="name the outer one")
+    if len(paths) != len(set(paths)):
+        raise UsageError("the same path is named by two outputs", hint="give each its own")
+
+
+def resolve_inputs(
+    repo: Repo, refs: Sequence[str], *, commit_inputs: bool = False
+) -> list[Version]:
+    """Each input as a version: a ref, or a tracked path whose folder is clean (or committed
+    first with ``commit_inputs``)."""
+    found: list[Version] = []
+    for ref in refs:
+        if "@" not in ref and os.path.lexists(ref):
+            found.append(_input_from_path(repo, ref, commit_inputs=commit_inputs))
+        else:
+            found.append(resolve(repo.catalog, ref))
+    unique: dict[str, Version] = {v.id: v for v in found}
+    return list(unique.values())
+
+
+def _input_from_path(repo: Repo, path: str, *, commit_inputs: bool) -> Version:
+    rel = repo.relpath(path)
+    asset = None
+    for a in repo.catalog.list_assets():
+        places = {a.base} | {r if a.base == "." else f"{a.base}/{r}" for r in a.roots}
+        if rel in places:
+            asset = a.name
+            break
+    if asset is None:
+        if commit_inputs:
+            return repo.commit([path]).version
+        raise NotFoundError(
+            f"input {path} is not a tracked asset",
+            hint=f"commit it first (dvlin commit {path}), or pass --commit-inputs",
+        )
+    report = repo.status([asset])
+    st = report.assets[0]
+    if not st.diff.clean:
+        if not commit_inputs:
+            raise ConflictError(
+                f"input {path} ({asset}) has uncommitted changes",
+                hint="commit them first, or pass --commit-inputs",
+            )
+        return repo.commit([path], name=asset).version
+    return st.version
+
+
+def check_params(params: Mapping[str, object]) -> dict[str, str]:
+    """Parameters as strings, with non-empty keys."""
+    out: dict[str, str] = {}
+    for k, v in params.items():
+        if not str(k).strip():
+            raise UsageError("a parameter needs a name", hint="e.g. --param window=7d")
+        out[str(k)] = str(v)
+    return out
+
+
+# -- the code and the machine -----------------------------------------------------------------
+
+
+def git_info(cwd: str | os.PathLike[str]) -> dict[str, Any]:
+    """The git commit, dirty flag, branch, remote and root when ``cwd`` is in a work tree."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {}
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    info: dict[str, Any] = {
+        "type": "git",
+        "commit": commit,
+        "dirty": bool(dirty),
+        "root": git("rev-parse", "--show-toplevel"),
+        "path": git("rev-parse", "--show-prefix") or "",
+    }
+    branch = git("symbolic-ref", "--short", "-q", "HEAD")
+    if branch:
+        info["branch"] = branch
+    remote = git("config", "--get", "remote.origin.url")
+    if remote:
+        info["remote"] = _strip_credentials(remote)
+    return info
+
+
+def _strip_credentials(url: str) -> str:
+    # A remote URL can carry a token (https://user:token@host/...); never record it.
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        return f"{scheme}://{rest.split('@', 1)[1]}"
+    return url
+
+
+def environment() -> dict[str, Any]:
+    """Python, platform, dvlin version, user and host: enough to tell two machines apart."""
+    import getpass
+    import platform
+    import socket
+
+    from dvlin import __version__
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "dvlin": __version__,
+        "user": user,
+        "host": socket.gethostname(),
+    }
+
+
+# -- executing --------------------------------------------------------------------------------
+
+
+def execute(
+    command: Sequence[str],
+    *,
+    shell: bool,
+    env: Mapping[str, str] | None = None,
+    on_stdout: Sink | None = None,
+    on_stderr: Sink | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> tuple[int, str | None]:
+    """Run the command, streaming its output; returns (exit code, error text or None).
+
+    Without ``shell`` the arguments go to the program as they are — no word splitting, no
+    globbing, no variable expansion.
+    """
+    args: str | list[str] = " ".join(command) if shell else list(command)
+    try:
+        proc = subprocess.Popen(
+            args,
+            shell=shell,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdout=subprocess.PIPE if on_stdout else None,
+            stderr=subprocess.PIPE if on_stderr else None,
+        )
+    except FileNotFoundError:
+        return 127, f"command not found: {command[0]}"
+    except PermissionError:
+        return 126, f"cannot execute {command[0]}: permission denied"
+    pumps = [
+        threading.Thread(target=_pump, args=(stream, sink), daemon=True)
+        for stream, sink in ((proc.stdout, on_stdout), (proc.stderr, on_stderr))
+        if stream is not None and sink is not None
+    ]
+    for t in pumps:
+        t.start()
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        code = proc.wait()  # the child got the same SIGINT; let it finish dying
+        for t in pumps:
+            t.join()
+        raise
+    for t in pumps:
+        t.join()
+    if code < 0:
+        return 128 - code, f"killed by signal {-code}"
+    return code, (f"exit code {code}" if code else None)
+
+
+def _pump(stream: IO[bytes], sink: Sink) -> None:
+    read = getattr(stream, "read1", stream.read)
+    while chunk := read(65536):
+        sink(chunk)
+    stream.close()
+
+
+def run(
+    repo: Repo,
+    command: Sequence[str],
+    *,
+    transform: str | None = None,
+    inputs: Sequence[str] = (),
+    outputs: Sequence[str] = (),
+    params: Mapping[str, str] | None = None,
+    shell: bool = False,
+    commit_inputs: bool = False,
+    on_stdout: Sink | None = None,
+    on_stderr: Sink | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> RunResult:
+    """Execute ``command`` and record the run; on success commit ``outputs`` as new versions.
+
+    The command runs in ``cwd`` (default: the working folder); relative paths in
+    ``inputs`` and ``outputs`` are relative to the working folder, as on the command line.
+
+    Raises:
+        UsageError: no command, a bad ``-o`` spec or parameter.
+        NotFoundError: an unknown input ref or untracked input path.
+        ConflictError: an input path with uncommitted changes.
+    """
+    if not command or not command[0]:
+        raise UsageError(
+            "no command to run", hint="put it after --: dvlin run -o out -- python make.py"
+        )
+    specs = [parse_output(repo, o) for o in outputs]
+    check_outputs(specs)
+    pending = PendingRun(
+        transform=transform or _default_transform(command, shell=shell),
+        kind="run",
+        command=tuple(command),
+        shell=shell,
+        cwd=cwd_in(repo, cwd),
+        params=check_params(params or {}),
+        outputs=specs,
+    )
+    if transform is not None:
+        check_asset_name(transform)
+    pending.inputs = resolve_inputs(repo, inputs, commit_inputs=commit_inputs)
+    pending.spec = {
+        "inputs": [v.asset for v in pending.inputs],
+        "outputs": [s.to_text() for s in specs],
+    }
+    pending.code = git_info(cwd or os.getcwd())
+    pending.env = environment()
+    pending.started_at = utc_now()
+    env = {**os.environ, "DVLIN_RUN_ID": pending.id}
+    try:
+        code, error = execute(
+            command, shell=shell, env=env, on_stdout=on_stdout, on_stderr=on_stderr, cwd=cwd
+        )
+    except KeyboardInterrupt:
+        record_run(repo, pending, exit_code=130, error="interrupted")
+        raise
+    return record_run(repo, pending, exit_code=code, error=error)
+
+
+def _default_transform(command: Sequence[str], *, shell: bool) -> str:
+    first = command[0].split()[0] if shell and command[0].split() else command[0]
+    return os.path.basename(first) or "run"
+
+
+def cwd_in(repo: Repo, cwd: str | os.PathLike[str] | None = None) -> str:
+    """The folder a command runs in, relative to the repo root (``.`` when outside it)."""
+    try:
+        return repo.relpath(cwd or os.getcwd()) or "."
+    except UsageError:
+        return "."
+
+
+# -- recording --------------------------------------------------------------------------------
+
+
+def record_run(
+    repo: Repo,
+    pending: PendingRun,
+    *,
+    exit_code: int | None,
+    error: str | None,
+    inside: Callable[[tuple[CommitResult, ...]], None] | None = None,
+) -> RunResult:
+    """Record ``pending`` as finished: on success commit its outputs, all in one transaction.
+
+    ``inside`` runs in the same transaction after the outputs are recorded (model stages).
+    A failed run is recorded with its input edges and no outputs. When an output cannot be
+    committed (a path the command did not create), the run is recorded as failed and the
+    error is raised.
+    """
+    from dvlin.ops.commit import _pause_for_crash_tests, prepare
+    from dvlin.ops.commit import record as record_commit
+
+    failure: DvlinError | None = None
+    succeeded = exit_code == 0 and error is None
+    s = LineageStore(repo.catalog)
+    with repo.lock():
+        prepared: list[PreparedCommit] = []
+        if succeeded:
+            try:
+                for o in pending.outputs:
+                    prepared.append(
+                        prepare(
+                            repo,
+                            [repo.root / p for p in o.paths],
+                            name=o.asset,
+                            kind=o.kind,
+                            message=f"{pending.transform} {pending.id[:10]}",
+                            meta={"run": pending.id},
+                        )
+                    )
+            except DvlinError as exc:
+                failure = exc
+                prepared = []
+                succeeded = False
+                error = f"output not committed: {exc.message}"
+        run = Run(
+            id=pending.id,
+            kind=pending.kind,
+            transform=pending.transform,
+            status="succeeded" if succeeded else "failed",
+            exit_code=exit_code,
+            command=pending.command,
+            shell=pending.shell,
+            cwd=pending.cwd,
+            started_at=pending.started_at,
+            ended_at=utc_now(),
+            params=pending.params,
+            metrics=pending.metrics,
+            code=pending.code,
+            env=pending.env,
+            spec=pending.spec,
+            author=author(),
+            error=error,
+        )
+        if prepared:
+            _pause_for_crash_tests()
+        with repo.catalog.transaction():
+            s.insert_run(run)
+            s.insert_edges(Edge(v.id, run.id, "input") for v in pending.inputs)
+            results = tuple(record_commit(repo, p) for p in prepared)
+            out_edges = []
+            for r in results:
+                # An unchanged output is an existing version: link it to this run too (the
+                # run reproduced it) unless it is upstream of the run — that would be a cycle.
+                if r.created or not s.is_upstream(r.version.id, of=run.id):
+                    out_edges.append(Edge(run.id, r.version.id, "output"))
+            s.insert_edges(out_edges)
+            if inside is not None:
+                inside(results)
+    if failure is not None:
+        raise failure
+    return RunResult(run, tuple(pending.inputs), results)

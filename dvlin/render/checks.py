@@ -1,0 +1,31 @@
+"""Tables of rule results, for ``dvlin check``, a refused commit and ``dvlin show``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from dvlin.policy.results import RuleResult
+
+
+def results_table(results: Sequence[RuleResult], *, status: bool = True) -> Table:
+    """Rule, column, expected and found per result (with ✓/✗ when ``status``)."""
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    if status:
+        table.add_column("")
+    for col in ("rule", "column", "expected", "found"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        column = r.column or "—"
+        if r.file and not r.column and r.rule in ("readable", "required_files"):
+            column = r.file
+        row = [r.rule, column, r.expected, r.found]
+        if status:
+            row.insert(0, "[green]✓[/]" if r.passed else "[red]✗[/]")
+        table.add_row(*row)
+    return table

@@ -1,0 +1,94 @@
+"""The hooks in .pre-commit-hooks.yaml, run through the real pre-commit framework (try-repo)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.policy.conftest import write_policy, write_table
+
+ROOT = Path(__file__).resolve().parents[2]
+PRE_COMMIT = shutil.which("pre-commit")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(PRE_COMMIT is None, reason="pre-commit is not installed"),
+]
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This checkout's hook definitions and package, committed to a throwaway git repo
+    (try-repo only sees committed and tracked files)."""
+    repo = tmp_path_factory.mktemp("hooks")
+    for name in (".pre-commit-hooks.yaml", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, repo / name)
+    shutil.copytree(ROOT / "dvlin", repo / "dvlin", ignore=shutil.ignore_patterns("__pycache__"))
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "hooks")
+    return repo
+
+
+def try_repo(hook_repo: Path, project: Path, hook: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PRE_COMMIT_COLOR": "never"}
+    env.setdefault("PRE_COMMIT_HOME", str(Path.home() / ".cache" / "pre-commit"))
+    return subprocess.run(
+        [PRE_COMMIT or "pre-commit", "try-repo", str(hook_repo), hook, "--all-files"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A git repo that is also a dvlin repo, with one committed asset under contract."""
+    root = tmp_path / "project"
+    root.mkdir()
+    git(root, "init", "-q")
+    subprocess.run(
+        [sys.executable, "-m", "dvlin", "init"], cwd=root, check=True, capture_output=True
+    )
+    write_policy(root, '[assets.t]\npath = "data/t"\n[assets.t.quality]\nunique = ["id"]\n')
+    write_table(root / "data/t/part", {"id": [1, 2, 3]})
+    env = {**os.environ, "DVLIN_AUTHOR": "Hook Test"}
+    subprocess.run(
+        [sys.executable, "-m", "dvlin", "commit", "data/t", "--name", "t"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    (root / ".gitignore").write_text(".dvlin/\n")
+    git(root, "add", "-A")
+    return root
+
+
+def test_dvlin_check_hook(hook_repo: Path, project: Path) -> None:
+    r = try_repo(hook_repo, project, "dvlin-check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "dvlin check (data contracts)" in r.stdout and "Passed" in r.stdout
+    write_table(project / "data/t/part", {"id": [1, 1, 3]})
+    r = try_repo(hook_repo, project, "dvlin-check")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Failed" in r.stdout and "duplicate values" in r.stdout
+
+
+def test_dvlin_status_hook(hook_repo: Path, project: Path) -> None:
+    r = try_repo(hook_repo, project, "dvlin-status")
+    assert r.returncode == 0, r.stdout + r.stderr
+    write_table(project / "data/t/part", {"id": [4, 5, 6]})
+    r = try_repo(hook_repo, project, "dvlin-status")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "t: modified (0 added, 1 changed, 0 removed)" in r.stdout
