@@ -337,6 +337,8 @@ def _is_in(arr: pa.Array, values: tuple[Any, ...]) -> pa.Array:
 
     try:
         value_set = pa.array(values).cast(arr.type)
+        if pa.types.is_floating(arr.type):  # -0.0 + 0.0 is 0.0: is_in compares bits
+            arr, value_set = pc.add(arr, 0.0), pc.add(value_set, 0.0)
         hit = pc.is_in(arr, value_set=value_set)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         text = pc.cast(arr, pa.string())
