@@ -47,11 +47,13 @@ class Output:
         """Rich console on stdout (imported only when something is printed through it)."""
         from rich.console import Console
 
+        # Piped output is for grep and logs: never cut cells to an assumed 80 columns.
         return Console(
             file=self.stdout,
             force_terminal=self.is_terminal,
             highlight=False,
             soft_wrap=not self.is_terminal,
+            width=None if self.is_terminal else 1000,
         )
 
     @cached_property
