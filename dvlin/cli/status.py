@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.render.output import Output
+
+if TYPE_CHECKING:
+    from dvlin.ops.status import StatusReport
 
 _SHOWN = 20
 
@@ -13,6 +19,9 @@ _SHOWN = 20
 @app.command()
 def status(
     names: list[str] = typer.Argument(None, help="Assets to check (default: all)."),
+    exit_code: bool = typer.Option(
+        False, "--exit-code", help="Exit 1 while an asset is modified (for hooks and CI)."
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -20,6 +29,12 @@ def status(
     out = output(json, quiet)
     with open_repo() as repo:
         report = repo.status(names or (), progress=out.progress())
+    _render(out, report)
+    if exit_code and not report.clean:
+        raise typer.Exit(1)
+
+
+def _render(out: Output, report: StatusReport) -> None:
     if out.json:
         out.emit_json(report.to_dict())
         return

@@ -230,3 +230,13 @@ def test_checkout_dry_run_and_force_report(work: Path, cli: Cli) -> None:
     done = cli("checkout", "d@v1", "--force", ok=True).stdout
     assert "discarded uncommitted changes in 1 path(s): a.txt" in done
     assert (work / "d/a.txt").read_text() == "v1"
+
+
+def test_status_exit_code_flag(work: Path, cli: Cli) -> None:
+    write_tree(work, {"d/a": "1"})
+    cli("commit", "d", ok=True)
+    assert cli("status", "--exit-code").exit_code == 0
+    (work / "d/a").write_text("2")
+    r = cli("status", "--exit-code")
+    assert r.exit_code == 1 and "d: modified (0 added, 1 changed, 0 removed)" in r.stdout
+    assert cli("status").exit_code == 0
