@@ -36,7 +36,7 @@ def producer() -> str:
     """The URI OpenLineage records as the producer of every event and facet."""
     from dvlin import __version__
 
-    return f"https://pypi.org/project/dvlin/{__version__}/"
+    return f"https://github.com/dvlin/dvlin/tree/v{__version__}"
 
 
 def facet(key: str, **fields: Any) -> dict[str, Any]:
