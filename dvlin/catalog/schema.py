@@ -92,7 +92,29 @@ def _v2(db) -> None:  # type: ignore[no-untyped-def]
     db["model_stages"].create_index(["version", "seq"])
 
 
-MIGRATIONS: list[Migration] = [_v1, _v2]
+def _v3(db) -> None:  # type: ignore[no-untyped-def]
+    """The append-only, hash-chained audit log."""
+    db["audit"].create(
+        {
+            "seq": int,
+            "at": str,
+            "actor": str,
+            "action": str,
+            "target": str,
+            "outcome": str,
+            "reason": str,
+            "details": str,
+            "prev": str,
+            "hash": str,
+        },
+        pk="seq",
+        not_null={"at", "actor", "action", "target", "outcome", "details", "prev", "hash"},
+    )
+    db["audit"].create_index(["action"])
+    db["audit"].create_index(["target"])
+
+
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

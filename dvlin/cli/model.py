@@ -11,6 +11,7 @@ model_app = typer.Typer(
     name="model",
     help="Register trained models with their training data, metrics and stages.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(model_app, name="model")
 

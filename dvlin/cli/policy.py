@@ -8,7 +8,9 @@ from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 
 policy_app = typer.Typer(
-    help="Show the contracts that dvlin.toml defines for assets.", no_args_is_help=True
+    help="Show the contracts that dvlin.toml defines for assets.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(policy_app, name="policy")
 

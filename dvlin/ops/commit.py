@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from dvlin.audit import log as audit
 from dvlin.catalog import Version
 from dvlin.catalog.catalog import StoredObject
 from dvlin.errors import ConflictError, NotFoundError, UsageError
@@ -321,6 +322,30 @@ def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
     catalog.insert_version(version)
     catalog.add_objects(prepared.new_objects)
     catalog.link_version_objects(version.id, prepared.storage)
+    audit.append(
+        catalog,
+        action="commit",
+        target=version.label,
+        actor=version.author,
+        at=version.created_at,
+        details={
+            "id": version.id,
+            "files": version.files,
+            "bytes": version.bytes,
+            "manifest": version.manifest,
+            "kind": prepared.kind,
+        },
+    )
+    override = version.info.get("override")
+    if override:
+        audit.append(
+            catalog,
+            action="contract-override",
+            target=version.label,
+            outcome="overridden",
+            reason=str(override.get("reason", "")),
+            details={"failed_rules": int(override.get("failed", 0)), "id": version.id},
+        )
     _insert_tags(repo, prepared.name, version.id, prepared.tags)
     catalog.set_workspace_version(prepared.name, version.id, updated_at=version.created_at)
     return CommitResult(
@@ -374,6 +399,9 @@ def commit(
 def _insert_tags(repo: Repo, name: str, version_id: str, tags: Sequence[str]) -> None:
     for t in tags:
         repo.catalog.insert_tag(name, t, version_id, created_at=utc_now(), author=current_author())
+        audit.append(
+            repo.catalog, action="tag", target=f"{name}@{t}", details={"version": version_id}
+        )
 
 
 def _describe(base_abs: str, entries: list[Entry], parent: Version | None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dvlin.audit import log as audit
 from dvlin.catalog import Version
 from dvlin.catalog.lineage import Edge, LineageStore, Run
 from dvlin.errors import ConflictError, UsageError
@@ -98,4 +99,13 @@ def link(
             if run is not None:
                 s.insert_run(run)
             s.insert_edges(edges)
+            audit.append(
+                catalog,
+                action="link",
+                target=dst.label,
+                details={
+                    "from": [v.label for v in srcs],
+                    "run": run.id if run is not None else None,
+                },
+            )
     return LinkResult(tuple(srcs), dst, run, tuple(edges))

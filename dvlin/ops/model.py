@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dvlin.audit import log as audit
 from dvlin.catalog import Version
 from dvlin.catalog.lineage import LineageStore, Run, StageChange
 from dvlin.errors import UsageError
@@ -127,7 +128,16 @@ def register(
 
     def set_first_stage(results: tuple[CommitResult, ...]) -> None:
         if stage is not None:
-            s.insert_stage(StageChange(results[0].version.id, stage, author(), utc_now()))
+            change = StageChange(results[0].version.id, stage, author(), utc_now())
+            s.insert_stage(change)
+            audit.append(
+                repo.catalog,
+                action="model-stage",
+                target=results[0].version.label,
+                actor=change.author,
+                at=change.created_at,
+                details={"stage": stage, "id": change.version},
+            )
 
     result = record_run(repo, pending, exit_code=0, error=None, inside=set_first_stage)
     return result, show(repo, result.outputs[0].version.id)
@@ -191,4 +201,12 @@ def set_stage(repo: Repo, ref: str, stage: str) -> StageChange:
     s = LineageStore(repo.catalog)
     with repo.lock(), repo.catalog.transaction():
         s.insert_stage(change)
+        audit.append(
+            repo.catalog,
+            action="model-stage",
+            target=v.label,
+            actor=change.author,
+            at=change.created_at,
+            details={"stage": stage, "id": v.id},
+        )
     return change

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
+from dvlin.audit import log as audit
 from dvlin.catalog import Version
 from dvlin.catalog.lineage import RUN_PREFIX, Edge, LineageStore, Run
 from dvlin.errors import ConflictError, DvlinError, NotFoundError, UsageError
@@ -447,6 +448,17 @@ def record_run(
         with repo.catalog.transaction():
             s.insert_run(run)
             s.insert_edges(Edge(v.id, run.id, "input") for v in pending.inputs)
+            audit.append(
+                repo.catalog,
+                action="run",
+                target=run.id,
+                outcome=run.status,
+                details={
+                    "transform": run.transform,
+                    "exit_code": run.exit_code,
+                    "inputs": [v.label for v in pending.inputs],
+                },
+            )
             results = tuple(record_commit(repo, p) for p in prepared)
             out_edges = []
             for r in results:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dvlin.audit import log as audit
 from dvlin.catalog.catalog import Tag
 from dvlin.errors import ConflictError
 from dvlin.ops.common import author, check_tag_name, utc_now
@@ -32,6 +33,12 @@ def tag(repo: Repo, ref: str, name: str) -> Tag:
         with catalog.transaction():
             catalog.insert_tag(
                 version.asset, name, version.id, created_at=utc_now(), author=author()
+            )
+            audit.append(
+                catalog,
+                action="tag",
+                target=f"{version.asset}@{name}",
+                details={"version": version.id, "number": version.number},
             )
         found = catalog.tag(version.asset, name)
         assert found is not None
