@@ -275,11 +275,11 @@ class Repo:
 
         return files(self, ref)
 
-    def tag(self, ref: str, name: str) -> Tag:
+    def tag(self, ref: str, name: str, *, retain: str | None = None) -> Tag:
         """Name a version; see :func:`dvlin.ops.tag.tag`."""
         from dvlin.ops.tag import tag
 
-        return tag(self, ref, name)
+        return tag(self, ref, name, retain=retain)
 
 
 def _check_storage_url(url: str) -> None:

@@ -114,7 +114,18 @@ def _v3(db) -> None:  # type: ignore[no-untyped-def]
     db["audit"].create_index(["target"])
 
 
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3]
+def _v4(db) -> None:  # type: ignore[no-untyped-def]
+    """Retention: holds on versions, and a maximum age a tag may carry."""
+    db["holds"].create(
+        {"version": str, "reason": str, "author": str, "created_at": str},
+        pk="version",
+        not_null={"reason", "author", "created_at"},
+        foreign_keys=[("version", "versions", "id")],
+    )
+    db["tags"].add_column("retain", str)
+
+
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -24,13 +24,19 @@ def _tag_dict(t) -> dict[str, object]:  # type: ignore[no-untyped-def]
 def tag(
     ref: str = typer.Argument(..., help="The version to tag."),
     name: str = typer.Argument(..., help="Tag name; it then works as NAME@TAG."),
+    retain: str = typer.Option(
+        None,
+        "--retain",
+        metavar="DURATION",
+        help="The tag's own maximum age for retention (e.g. 180d).",
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
     """Name a version (tags never move)."""
     out = output(json, quiet)
     with open_repo() as repo:
-        t = repo.tag(ref, name)
+        t = repo.tag(ref, name, retain=retain)
     if out.json:
         out.emit_json(_tag_dict(t))
     else:

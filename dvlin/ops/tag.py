@@ -14,13 +14,20 @@ if TYPE_CHECKING:
     from dvlin.repo import Repo
 
 
-def tag(repo: Repo, ref: str, name: str) -> Tag:
+def tag(repo: Repo, ref: str, name: str, *, retain: str | None = None) -> Tag:
     """Tag the version ``ref`` names as ``asset@name``.
+
+    ``retain`` (``180d``) is the tag's own maximum age: with ``keep_tagged`` retention keeps
+    the version only that long after tagging.
 
     Raises:
         ConflictError: the asset already has a tag of that name.
     """
     check_tag_name(name)
+    if retain is not None:
+        from dvlin.ops.retention import check_duration
+
+        check_duration(retain, flag="--retain")
     with repo.lock():
         catalog = repo.catalog
         version = resolve(catalog, ref)
@@ -34,11 +41,15 @@ def tag(repo: Repo, ref: str, name: str) -> Tag:
             catalog.insert_tag(
                 version.asset, name, version.id, created_at=utc_now(), author=author()
             )
+            if retain is not None:
+                from dvlin.catalog.retention import RetentionStore
+
+                RetentionStore(catalog).set_tag_retain(version.asset, name, retain)
             audit.append(
                 catalog,
                 action="tag",
                 target=f"{version.asset}@{name}",
-                details={"version": version.id, "number": version.number},
+                details={"version": version.id, "number": version.number, "retain": retain},
             )
         found = catalog.tag(version.asset, name)
         assert found is not None

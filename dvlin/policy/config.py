@@ -127,6 +127,8 @@ class AssetPolicy:
     """The loaded record JSON Schema (checked against the 2020-12 metaschema)."""
     compatibility: str = "none"
     quality: Quality = field(default_factory=Quality)
+    retention: dict[str, Any] | None = None
+    """This asset's ``[assets.NAME.retention]`` table, as written."""
 
     def to_dict(self) -> dict[str, Any]:
         """The effective policy: the ``--json`` shape of ``dvlin policy show``."""
@@ -138,6 +140,7 @@ class AssetPolicy:
             "schema": self.schema_file,
             "compatibility": self.compatibility,
             "quality": self.quality.to_dict(),
+            "retention": self.retention,
         }
 
 
@@ -147,6 +150,8 @@ class Policy:
 
     source: str | None
     assets: dict[str, AssetPolicy] = field(default_factory=dict)
+    retention: dict[str, Any] | None = None
+    """The repo-wide ``[retention]`` defaults, as written."""
 
     def get(self, name: str) -> AssetPolicy | None:
         """The policy of asset ``name``, if it has one."""
@@ -199,8 +204,9 @@ def parse_policy(doc: dict[str, Any], *, source: str, root: Path) -> Policy:
             schema=schema,
             compatibility=entry.get("compatibility", "none"),
             quality=_quality(entry.get("quality", {}), source, f"{where}.quality"),
+            retention=entry.get("retention"),
         )
-    return Policy(source, assets)
+    return Policy(source, assets, retention=doc.get("retention"))
 
 
 def _validate(doc: dict[str, Any], source: str) -> None:

@@ -1,0 +1,191 @@
+"""``dvlin retention``, ``dvlin hold`` and ``dvlin release``.
+
+Gathers the facts (versions, when each was superseded, tags and their ages, holds, the data
+upstream of every model version) and hands them to :func:`dvlin.policy.retention.decide`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dvlin.audit.log import append as audit
+from dvlin.catalog.retention import Hold, RetentionStore
+from dvlin.errors import ConflictError, NotFoundError, UsageError
+from dvlin.ops.common import author, utc_now
+from dvlin.ops.refs import resolve
+from dvlin.policy.retention import (
+    Decision,
+    RetentionRule,
+    TagFact,
+    VersionFacts,
+    decide,
+)
+
+if TYPE_CHECKING:
+    from dvlin.catalog import Version
+    from dvlin.repo import Repo
+
+_DURATION = re.compile(r"^[0-9]+(\.[0-9]+)?(s|m|h|d|w)$")
+
+
+def check_duration(text: str, *, flag: str) -> str:
+    """Validate a duration such as ``90d`` or ``12h``."""
+    if not _DURATION.match(text):
+        raise UsageError(f"{flag} expects a duration like 90d, 12h or 2w, got {text!r}")
+    return text
+
+
+def _ts(stamp: str) -> float:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def hold(repo: Repo, ref: str, *, reason: str) -> Hold:
+    """Put a hold on a version: it never expires while the hold stands (audited)."""
+    if not reason.strip():
+        raise UsageError("a hold needs a reason", hint='e.g. --reason "litigation L-17"')
+    with repo.lock():
+        version = resolve(repo.catalog, ref)
+        store = RetentionStore(repo.catalog)
+        existing = store.holds().get(version.id)
+        if existing is not None:
+            raise ConflictError(
+                f"{version.label} is already on hold ({existing.reason})",
+                hint="release it first to change the reason",
+            )
+        h = Hold(version.id, reason.strip(), author(), utc_now())
+        with repo.catalog.transaction():
+            store.add_hold(h)
+            audit(
+                repo.catalog,
+                action="hold",
+                target=version.label,
+                reason=h.reason,
+                actor=h.author,
+                at=h.created_at,
+                details={"id": version.id},
+            )
+        return h
+
+
+def release(repo: Repo, ref: str, *, reason: str) -> Hold:
+    """Lift the hold on a version (audited, with the reason)."""
+    if not reason.strip():
+        raise UsageError("a release needs a reason", hint='e.g. --reason "case closed"')
+    with repo.lock():
+        version = resolve(repo.catalog, ref)
+        store = RetentionStore(repo.catalog)
+        existing = store.holds().get(version.id)
+        if existing is None:
+            raise NotFoundError(
+                f"{version.label} is not on hold", hint="`dvlin retention` lists holds"
+            )
+        with repo.catalog.transaction():
+            store.remove_hold(version.id)
+            audit(
+                repo.catalog,
+                action="release",
+                target=version.label,
+                reason=reason.strip(),
+                details={"id": version.id, "held_since": existing.created_at},
+            )
+        return existing
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRetention:
+    """One version's fate and why."""
+
+    version: Version
+    decision: Decision
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {
+            "version": self.version.label,
+            "id": self.version.id,
+            "created_at": self.version.created_at,
+            "bytes": self.version.bytes,
+            "kept": self.decision.kept,
+            "reasons": list(self.decision.reasons),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionReport:
+    """Retention decisions for every version of the assets asked about."""
+
+    rows: tuple[VersionRetention, ...]
+    rules: dict[str, RetentionRule | None]
+
+    @property
+    def expiring(self) -> tuple[VersionRetention, ...]:
+        """The versions no rule keeps."""
+        return tuple(r for r in self.rows if not r.decision.kept)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {
+            "versions": [r.to_dict() for r in self.rows],
+            "expiring": len(self.expiring),
+            "expiring_bytes": sum(r.version.bytes for r in self.expiring),
+        }
+
+
+def retention(
+    repo: Repo, names: Sequence[str] = (), *, now: float | None = None
+) -> RetentionReport:
+    """Decide, for every version, which rule keeps it or that it expires. Changes nothing."""
+    from dvlin.catalog.lineage import LineageStore
+    from dvlin.policy.config import load_policy
+
+    catalog = repo.catalog
+    known = catalog.asset_names()
+    for n in names:
+        if n not in known:
+            raise NotFoundError(f"unknown asset {n!r}", hint="`dvlin ls` lists assets")
+    policy = load_policy(repo.root)
+    kinds = {a.name: a.kind for a in catalog.list_assets()}
+    rules: dict[str, RetentionRule | None] = {}
+    for name in known:
+        own = policy.get(name)
+        rules[name] = RetentionRule.from_tables(policy.retention, own.retention if own else None)
+    versions = sorted(catalog.iter_versions(), key=lambda v: (v.asset, v.number))
+    by_asset: dict[str, list[Version]] = {}
+    for v in versions:
+        by_asset.setdefault(v.asset, []).append(v)
+    tags: dict[str, list[TagFact]] = {}
+    for vid, tag_name, created_at, retain in RetentionStore(catalog).tag_facts():
+        from dvlin.policy.config import parse_duration
+
+        tags.setdefault(vid, []).append(
+            TagFact(tag_name, _ts(created_at), parse_duration(retain) if retain else None)
+        )
+    held = set(RetentionStore(catalog).holds())
+    facts = []
+    for asset, vs in by_asset.items():
+        for i, v in enumerate(vs):
+            nxt = vs[i + 1] if i + 1 < len(vs) else None
+            facts.append(
+                VersionFacts(
+                    v.id,
+                    asset,
+                    v.number,
+                    kinds.get(asset, "dataset"),
+                    superseded_at=_ts(nxt.created_at) if nxt else None,
+                    tags=tuple(tags.get(v.id, ())),
+                    held=v.id in held,
+                )
+            )
+    lineage = LineageStore(catalog)
+    upstream = {
+        f.id: {e.src for e in lineage.walk(f.id, upstream=True)} for f in facts if f.kind == "model"
+    }
+    clock = now if now is not None else dt.datetime.now(dt.UTC).timestamp()
+    decisions = decide(facts, rules, upstream=upstream, now=clock)
+    shown = [v for v in versions if not names or v.asset in names]
+    rows = tuple(VersionRetention(v, decisions[v.id]) for v in shown)
+    return RetentionReport(rows, {n: rules[n] for n in (names or known)})
