@@ -125,7 +125,25 @@ def _v4(db) -> None:  # type: ignore[no-untyped-def]
     db["tags"].add_column("retain", str)
 
 
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4]
+def _v5(db) -> None:  # type: ignore[no-untyped-def]
+    """Garbage collection: expired versions and the plans that expired them."""
+    db["versions"].add_column("expired_at", str)
+    db["gc_plans"].create(
+        {
+            "id": str,
+            "created_at": str,
+            "author": str,
+            "status": str,
+            "versions": str,
+            "objects": str,
+            "bytes": int,
+        },
+        pk="id",
+        not_null={"created_at", "author", "status", "versions", "objects"},
+    )
+
+
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -26,6 +26,8 @@ def retention(
         return
     for r in report.rows:
         state = "kept    " if r.decision.kept else "EXPIRING"
+        if r.expired_at is not None:
+            state = "expired "
         why = ", ".join(r.decision.reasons) or "no rule keeps it"
         out.line(
             f"{state}  {r.version.label:<24} {short_time(r.version.created_at)}  "

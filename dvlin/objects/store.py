@@ -259,6 +259,29 @@ class ObjectStore:
                 "what is affected",
             )
 
+    def delete(self, oid: str) -> bool:
+        """Remove an object; False when it was already gone. Only gc calls this."""
+        path = self.path(oid)
+        try:
+            if self.is_local:
+                os.unlink(path)
+            else:
+                self.fs.rm_file(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def age(self, oid: str, *, now: float) -> float | None:
+        """Seconds since the object was written, or None when the store cannot tell."""
+        try:
+            if self.is_local:
+                return now - os.stat(self.path(oid)).st_mtime
+            return float(now - self.fs.modified(self.path(oid)).timestamp())
+        except FileNotFoundError:
+            return None
+        except (NotImplementedError, AttributeError, KeyError, OSError):
+            return None
+
     def iter_oids(self) -> Iterator[Oid]:
         """Every object in the store (for fsck and gc)."""
         try:

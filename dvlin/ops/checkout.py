@@ -120,6 +120,14 @@ def checkout(
     if link not in LINK_MODES:
         raise UsageError(f"unknown link mode {link!r}", hint=f"one of: {', '.join(LINK_MODES)}")
     version = resolve(repo.catalog, ref)
+    from dvlin.catalog.gc import GcStore
+
+    expired_at = GcStore(repo.catalog).expired_at().get(version.id)
+    if expired_at is not None:
+        raise NotFoundError(
+            f"{version.label} expired on {expired_at[:10]} (retention, dvlin gc)",
+            hint="its metadata and lineage remain; `dvlin retention` shows what is kept",
+        )
     wanted = _select(load_entries(repo, version), paths)
     in_repo = to is None
     target = str(repo.root / version.base) if in_repo else os.path.abspath(to or ".")

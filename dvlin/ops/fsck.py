@@ -76,8 +76,22 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
     progress = progress or NullProgress()
     catalog = repo.catalog
     store = repo.store
-    versions = catalog.iter_versions()
-    problems: list[Problem] = []
+    from dvlin.catalog.gc import GcStore
+
+    gc = GcStore(catalog)
+    expired = gc.expired()
+    # Expired versions may have lost their objects to gc: only kept ones must be whole.
+    versions = [v for v in catalog.iter_versions() if v.id not in expired]
+    problems: list[Problem] = [
+        Problem(
+            "gc",
+            None,
+            p.versions,
+            f"gc plan {p.id} was interrupted ({len(p.objects)} objects to delete); "
+            "run `dvlin gc --apply` to finish it",
+        )
+        for p in gc.plans("in_progress")
+    ]
     # object → how it is used: whole (loose, chunk, manifest) or slices of a pack
     users: dict[str, set[str]] = defaultdict(set)
     slices: dict[str, list[Entry]] = defaultdict(list)

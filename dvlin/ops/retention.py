@@ -101,10 +101,13 @@ class VersionRetention:
 
     version: Version
     decision: Decision
+    expired_at: str | None = None
+    """When gc expired it (its objects may be gone); None while it is live."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape."""
         return {
+            "expired_at": self.expired_at,
             "version": self.version.label,
             "id": self.version.id,
             "created_at": self.version.created_at,
@@ -124,7 +127,7 @@ class RetentionReport:
     @property
     def expiring(self) -> tuple[VersionRetention, ...]:
         """The versions no rule keeps."""
-        return tuple(r for r in self.rows if not r.decision.kept)
+        return tuple(r for r in self.rows if not r.decision.kept and r.expired_at is None)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape."""
@@ -187,5 +190,10 @@ def retention(
     clock = now if now is not None else dt.datetime.now(dt.UTC).timestamp()
     decisions = decide(facts, rules, upstream=upstream, now=clock)
     shown = [v for v in versions if not names or v.asset in names]
-    rows = tuple(VersionRetention(v, decisions[v.id]) for v in shown)
+    expired = dict(
+        catalog.conn.execute(
+            "SELECT id, expired_at FROM versions WHERE expired_at IS NOT NULL"
+        ).fetchall()
+    )
+    rows = tuple(VersionRetention(v, decisions[v.id], expired.get(v.id)) for v in shown)
     return RetentionReport(rows, {n: rules[n] for n in (names or known)})

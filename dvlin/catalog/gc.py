@@ -1,0 +1,121 @@
+"""The SQL of garbage collection: which objects kept versions need, plans, expiry."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dvlin.catalog.catalog import Catalog
+
+
+@dataclass(frozen=True, slots=True)
+class GcPlanRow:
+    """A recorded gc plan."""
+
+    id: str
+    created_at: str
+    author: str
+    status: str
+    """``planned``, ``in_progress`` or ``done``."""
+    versions: tuple[str, ...]
+    objects: tuple[str, ...]
+    bytes: int
+
+
+class GcStore:
+    """Queries for gc over a catalog connection."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.conn = catalog.conn
+
+    def expired(self) -> set[str]:
+        """Ids of versions already expired."""
+        return set(self.expired_at())
+
+    def expired_at(self) -> dict[str, str]:
+        """When each expired version was expired, by id."""
+        rows = self.conn.execute("SELECT id, expired_at FROM versions WHERE expired_at IS NOT NULL")
+        return {r[0]: r[1] for r in rows}
+
+    def objects_of(self, version_ids: Iterable[str]) -> set[str]:
+        """Every storage object (loose, pack, chunk, manifest) the versions need."""
+        ids = list(version_ids)
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            found.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT oid FROM version_objects WHERE version IN ({marks})", part
+                )
+            )
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.conn.execute(f"SELECT manifest FROM versions WHERE id IN ({marks})", part)
+            found.update(r[0] for r in rows)
+        return found
+
+    def sizes(self, oids: Iterable[str]) -> int:
+        """Total bytes of these storage objects, as recorded."""
+        total = 0
+        ids = list(oids)
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            row = self.conn.execute(
+                f"SELECT COALESCE(SUM(size), 0) FROM objects WHERE oid IN ({marks}) "
+                "AND pack IS NULL",
+                part,
+            ).fetchone()
+            total += int(row[0])
+        return total
+
+    def save_plan(self, plan: GcPlanRow) -> None:
+        """Record a plan (inside the caller's transaction)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO gc_plans (id, created_at, author, status, versions, objects,"
+            " bytes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                plan.id,
+                plan.created_at,
+                plan.author,
+                plan.status,
+                json.dumps(plan.versions),
+                json.dumps(plan.objects),
+                plan.bytes,
+            ),
+        )
+
+    def set_status(self, plan_id: str, status: str) -> None:
+        """Move a plan to ``in_progress`` or ``done`` (inside the caller's transaction)."""
+        self.conn.execute("UPDATE gc_plans SET status = ? WHERE id = ?", (status, plan_id))
+
+    def plans(self, status: str | None = None) -> list[GcPlanRow]:
+        """Recorded plans, newest first."""
+        sql = "SELECT id, created_at, author, status, versions, objects, bytes FROM gc_plans"
+        args: tuple[str, ...] = ()
+        if status:
+            sql += " WHERE status = ?"
+            args = (status,)
+        rows = self.conn.execute(sql + " ORDER BY created_at DESC", args)
+        return [
+            GcPlanRow(
+                r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), tuple(json.loads(r[5])), r[6]
+            )
+            for r in rows
+        ]
+
+    def expire(self, version_ids: Iterable[str], *, at: str) -> None:
+        """Mark versions expired (inside the caller's transaction); their rows stay."""
+        self.conn.executemany(
+            "UPDATE versions SET expired_at = ? WHERE id = ?", ((at, v) for v in version_ids)
+        )
+
+    def forget_objects(self, oids: Iterable[str]) -> None:
+        """Drop objects (and blobs packed in them) from the catalog's index, so no new commit
+        deduplicates against bytes about to be deleted (inside the caller's transaction)."""
+        for oid in oids:
+            self.conn.execute("DELETE FROM objects WHERE oid = ? OR pack = ?", (oid, oid))

@@ -1,0 +1,41 @@
+"""``dvlin gc``."""
+
+from __future__ import annotations
+
+import typer
+
+from dvlin.cli import app
+from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.render.output import human_bytes
+
+
+@app.command()
+def gc(
+    plan_id: str = typer.Argument(None, metavar="[PLAN]", help="A plan id from a dry run."),
+    apply: bool = typer.Option(False, "--apply", help="Delete (after re-checking the plan)."),
+    json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """Dry run by default: plan what retention expires and which objects would go."""
+    from dvlin.ops import gc as ops_gc
+
+    out = output(json, quiet)
+    with open_repo() as repo:
+        if apply:
+            result = ops_gc.apply(repo, plan_id, progress=out.progress())
+        else:
+            result = ops_gc.plan(repo)
+    if out.json:
+        out.emit_json(result.to_dict())
+        return
+    verb = "deleted" if result.applied else "would delete"
+    out.line(
+        f"{'applied' if result.applied else 'dry run:'} plan {result.id} — "
+        f"{len(result.versions):,} versions expired, {verb} {len(result.objects):,} objects, "
+        f"{human_bytes(result.bytes)}"
+        + (f"; {result.young:,} younger than grace kept" if result.young else "")
+    )
+    for v in result.versions[:20]:
+        out.line(f"  - {v.label}")
+    if not result.applied and result.objects:
+        out.line(f"apply with: dvlin gc --apply {result.id}")

@@ -1,0 +1,177 @@
+"""``dvlin gc``: mark, then sweep — delete what no kept version needs, and log every deletion.
+
+``plan`` computes (and records) what retention expires and which objects only those versions
+use; nothing is deleted. ``apply`` recomputes against the catalog as it is now, then in order:
+one transaction marks the versions expired, drops the doomed objects from the catalog's index
+and records the plan as in progress; the objects are deleted (each batch logged); a last
+transaction records the plan as done. A crash leaves at worst a plan in progress with some
+objects gone, which ``dvlin fsck`` reports and a rerun of ``gc --apply`` finishes. A kept
+version never references a deleted object: objects it needs are never candidates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dvlin.audit.log import append as audit
+from dvlin.catalog.gc import GcPlanRow, GcStore
+from dvlin.errors import NotFoundError
+from dvlin.ops.common import author, utc_now
+from dvlin.ops.retention import retention
+from dvlin.progress import NullProgress, Progress
+
+if TYPE_CHECKING:
+    from dvlin.catalog import Version
+    from dvlin.repo import Repo
+
+_BATCH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class GcPlan:
+    """What a gc would do: versions to expire, objects to delete, bytes freed."""
+
+    id: str
+    versions: tuple[Version, ...]
+    objects: tuple[str, ...]
+    bytes: int
+    young: int
+    """Objects left alone because they are younger than ``grace``."""
+    applied: bool = False
+    deleted: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {
+            "plan": self.id,
+            "applied": self.applied,
+            "versions": [v.label for v in self.versions],
+            "objects": len(self.objects),
+            "bytes": self.bytes,
+            "kept_by_grace": self.young,
+            "deleted": self.deleted,
+        }
+
+
+def _compute(repo: Repo, now: float) -> GcPlan:
+    report = retention(repo, now=now)
+    store = GcStore(repo.catalog)
+    expired = store.expired()
+    doomed = tuple(
+        r.version for r in report.rows if not r.decision.kept and r.version.id not in expired
+    )
+    kept = [r.version.id for r in report.rows if r.decision.kept]
+    needed = store.objects_of(kept)
+    # Versions expired by an interrupted gc still have objects to sweep.
+    candidates = store.objects_of([v.id for v in doomed] + sorted(expired)) - needed
+    grace = max((rule.grace for rule in report.rules.values() if rule is not None), default=0.0)
+    objects, young = [], 0
+    for oid in sorted(candidates):
+        age = repo.store.age(oid, now=now)
+        if age is None and not repo.store.has(oid):
+            continue  # already deleted (by an earlier run, maybe one that crashed)
+        if grace and (age is None or age < grace):
+            young += 1
+        else:
+            objects.append(oid)
+    digest = hashlib.sha256(json.dumps([sorted(v.id for v in doomed), objects]).encode())
+    return GcPlan(digest.hexdigest()[:16], doomed, tuple(objects), store.sizes(objects), young)
+
+
+def plan(repo: Repo, *, now: float | None = None) -> GcPlan:
+    """Compute and record a gc plan; nothing is deleted or expired."""
+    clock = time.time() if now is None else now
+    with repo.lock():
+        p = _compute(repo, clock)
+        with repo.catalog.transaction():
+            GcStore(repo.catalog).save_plan(
+                GcPlanRow(
+                    p.id,
+                    utc_now(),
+                    author(),
+                    "planned",
+                    tuple(v.id for v in p.versions),
+                    p.objects,
+                    p.bytes,
+                )
+            )
+    return p
+
+
+def apply(
+    repo: Repo,
+    plan_id: str | None = None,
+    *,
+    now: float | None = None,
+    progress: Progress | None = None,
+) -> GcPlan:
+    """Recompute the plan against the catalog now, then expire, delete and log (see above)."""
+    progress = progress or NullProgress()
+    clock = time.time() if now is None else now
+    with repo.lock():
+        catalog = repo.catalog
+        store = GcStore(catalog)
+        if plan_id is not None and plan_id not in {p.id for p in store.plans()}:
+            raise NotFoundError(f"no gc plan {plan_id!r}", hint="run `dvlin gc` to make one")
+        p = _compute(repo, clock)
+        pid = plan_id or p.id
+        at = utc_now()
+        with catalog.transaction():
+            store.expire((v.id for v in p.versions), at=at)
+            store.forget_objects(p.objects)
+            store.save_plan(
+                GcPlanRow(
+                    pid,
+                    at,
+                    author(),
+                    "in_progress",
+                    tuple(v.id for v in p.versions),
+                    p.objects,
+                    p.bytes,
+                )
+            )
+            for v in p.versions:
+                audit(catalog, action="expire", target=v.label, details={"id": v.id, "plan": pid})
+        _pause_for_crash_tests()
+        deleted = 0
+        progress.start("deleting", files=len(p.objects), bytes=p.bytes)
+        for i in range(0, len(p.objects), _BATCH):
+            batch = p.objects[i : i + _BATCH]
+            for oid in batch:
+                repo.store.delete(oid)
+            deleted += len(batch)
+            with catalog.transaction():
+                for oid in batch:
+                    audit(catalog, action="gc-delete", target=oid, details={"plan": pid})
+            progress.advance(files=len(batch))
+        progress.finish()
+        with catalog.transaction():
+            # This run swept the objects of every expired version, so it also finishes any
+            # plan a crashed run left in progress.
+            for unfinished in store.plans("in_progress"):
+                store.set_status(unfinished.id, "done")
+            store.set_status(pid, "done")
+            audit(
+                catalog,
+                action="gc",
+                target=pid,
+                details={"versions": len(p.versions), "objects": deleted, "bytes": p.bytes},
+            )
+    return GcPlan(pid, p.versions, p.objects, p.bytes, p.young, applied=True, deleted=deleted)
+
+
+def _pause_for_crash_tests() -> None:
+    """Fault injection: versions are expired and objects not yet deleted.
+
+    With ``DVLIN_TEST_PAUSE_IN_GC=FILE`` set, touch FILE and wait to be killed.
+    """
+    marker = os.environ.get("DVLIN_TEST_PAUSE_IN_GC")
+    if marker:
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(60)

@@ -1,0 +1,144 @@
+"""gc: dry run changes nothing; apply keeps every kept version whole; crashes are finished."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dvlin.audit.log import entries, verify
+from dvlin.errors import NotFoundError
+from dvlin.objects.ingest import CHUNK_MIN_FILE
+from dvlin.ops import gc
+from dvlin.ops.fsck import fsck
+from dvlin.repo import Repo
+from tests.conftest import Cli, snapshot, write_tree
+
+
+def _store_files(repo: Repo) -> set[str]:
+    root = repo.dvlin_dir / "objects"
+    return {p.name for p in root.rglob("*") if p.is_file() and p.parent.name != "tmp"}
+
+
+@pytest.fixture
+def aged(repo: Repo) -> Repo:
+    """d@v1..v3, each with a unique file and a shared 8 MiB+ file that changes only a little."""
+    rng = os.urandom(CHUNK_MIN_FILE + 100_000)
+    for i in range(3):
+        big = bytearray(rng)
+        big[-10:] = str(i).encode().rjust(10)
+        write_tree(
+            repo.root,
+            {"d/unique.bin": os.urandom(200_000), "d/big.bin": bytes(big), "d/n.txt": str(i)},
+        )
+        repo.commit(["d"], name="d")
+    (repo.root / "dvlin.toml").write_text("[retention]\nkeep_last = 1\n")
+    return repo
+
+
+def test_dry_run_deletes_and_expires_nothing(aged: Repo, cli: Cli) -> None:
+    before = _store_files(aged)
+    plan = gc.plan(aged)
+    assert [v.label for v in plan.versions] == ["d@v1", "d@v2"] and plan.objects
+    assert _store_files(aged) == before
+    assert "would delete" in cli("gc", ok=True).stdout
+    assert _store_files(aged) == before
+    assert fsck(aged).ok
+
+
+def test_apply_keeps_kept_versions_whole_and_shared_chunks(aged: Repo, cli: Cli) -> None:
+    latest = aged.resolve("d")
+    expected = snapshot(aged.root / "d")
+    needed = set(
+        aged.catalog.conn.execute(
+            "SELECT oid FROM version_objects WHERE version = ?", (latest.id,)
+        ).fetchall()
+    )
+    result = gc.apply(aged)
+    assert result.applied and result.deleted == len(result.objects) > 0
+    left = _store_files(aged)
+    for (oid,) in needed:  # every object of the kept version is still there
+        assert oid[2:] in left
+    for oid in result.objects:  # and every doomed one is gone
+        assert oid[2:] not in left
+    out = aged.root.parent / "out"
+    aged.checkout("d", to=out)
+    assert snapshot(out) == expected
+    with pytest.raises(NotFoundError, match="expired"):
+        aged.checkout("d@v1", to=aged.root.parent / "old")
+    assert [v.number for v in aged.log("d")] == [3, 2, 1]  # metadata stays
+    actions = [e.action for e in entries(aged.catalog)]
+    assert actions.count("expire") == 2 and actions.count("gc-delete") == len(result.objects)
+    assert actions[-1] == "gc" and verify(aged.catalog).ok
+    report = fsck(aged)
+    assert report.ok, report.problems
+    import re
+
+    assert re.search(r"^expired\s+d@v1 ", cli("retention", ok=True).stdout, re.M)
+    assert gc.plan(aged).objects == ()  # nothing left to do
+
+
+def test_a_commit_between_plan_and_apply_keeps_what_it_shares(aged: Repo) -> None:
+    plan = gc.plan(aged)
+    doomed_unique = aged.catalog.conn.execute(
+        "SELECT oid FROM objects WHERE size = 200000 AND pack IS NULL"
+    ).fetchall()
+    assert doomed_unique
+    # Someone restores v1's unique file and commits it: that object is needed again.
+    aged.checkout("d@v1", to=aged.root.parent / "v1")
+    (aged.root / "d/unique.bin").write_bytes((aged.root.parent / "v1/unique.bin").read_bytes())
+    aged.commit(["d"], name="d")
+    from dvlin.objects.hashing import hash_bytes
+
+    revived = hash_bytes(aged.config.hash, (aged.root.parent / "v1/unique.bin").read_bytes())
+    assert revived in plan.objects
+    result = gc.apply(aged, plan.id)
+    assert revived not in result.objects
+    out = aged.root.parent / "latest"
+    aged.checkout("d", to=out)
+    assert (out / "unique.bin").read_bytes() == (aged.root.parent / "v1/unique.bin").read_bytes()
+    assert fsck(aged).ok
+
+
+def test_unknown_plan(aged: Repo) -> None:
+    with pytest.raises(NotFoundError):
+        gc.apply(aged, "nope")
+
+
+def test_grace_keeps_young_objects(aged: Repo) -> None:
+    (aged.root / "dvlin.toml").write_text('[retention]\nkeep_last = 1\ngrace = "1d"\n')
+    plan = gc.plan(aged)
+    assert plan.objects == () and plan.young > 0
+    assert gc.plan(aged, now=time.time() + 2 * 86400).objects
+
+
+@pytest.mark.slow
+def test_killed_during_apply_is_reported_then_finished(aged: Repo, tmp_path: Path) -> None:
+    marker = tmp_path / "paused"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvlin", "gc", "--apply"],
+        cwd=aged.root,
+        env={**os.environ, "DVLIN_TEST_PAUSE_IN_GC": str(marker)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    report = fsck(aged)
+    assert not report.ok and [p.kind for p in report.problems] == ["gc"]
+    # The kept version is whole even now.
+    out = aged.root.parent / "mid"
+    aged.checkout("d", to=out)
+    result = gc.apply(aged)
+    assert result.deleted > 0
+    assert fsck(aged).ok
