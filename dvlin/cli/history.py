@@ -72,7 +72,11 @@ def show(
         return
     v = detail.version
     rows = [
-        ("version", f"{v.label} (latest v{detail.latest})"),
+        (
+            "version",
+            f"{v.label} (latest v{detail.latest})"
+            + (f" — expired {detail.expired_at[:10]}" if detail.expired_at else ""),
+        ),
         ("id", v.id),
         ("kind", detail.kind),
         ("parent", v.parent or "—"),

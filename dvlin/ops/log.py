@@ -45,11 +45,14 @@ class VersionDetail:
     kind: str
     tags: tuple[str, ...]
     latest: int
+    expired_at: str | None = None
+    """When gc expired the version (metadata and lineage stay; its data may be gone)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape of ``dvlin show``."""
         return {
             **version_dict(self.version, tags=list(self.tags)),
+            "expired_at": self.expired_at,
             "kind": self.kind,
             "latest": self.latest,
             "described": self.version.info.get("files", {}),
@@ -105,7 +108,14 @@ def show(repo: Repo, ref: str) -> VersionDetail:
         kind=repo.catalog.get_asset_kind(v.asset) or "dataset",
         tags=tuple(repo.catalog.tags_of(v.id)),
         latest=latest.number if latest else v.number,
+        expired_at=_expired_at(repo).get(v.id),
     )
+
+
+def _expired_at(repo: Repo) -> dict[str, str]:
+    from dvlin.catalog.gc import GcStore
+
+    return GcStore(repo.catalog).expired_at()
 
 
 def assets(repo: Repo) -> list[Asset]:
