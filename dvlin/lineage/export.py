@@ -25,7 +25,11 @@ def describe(node: Node) -> str:
     """One line about a node: kind, label, short id, time; for runs transform, status, code."""
     d = node.data
     if node.type == "version":
-        return f"{d['kind'] or 'version'} {d['label']}  {node.id[:10]}  {_time(d['created_at'])}"
+        expired = f"  expired {d['expired_at'][:10]}" if d.get("expired_at") else ""
+        return (
+            f"{d['kind'] or 'version'} {d['label']}  {node.id[:10]}  {_time(d['created_at'])}"
+            f"{expired}"
+        )
     parts = [f"run {d['transform']}", node.id[:10]]
     if d["kind"] == "link":
         parts.append("recorded by hand")

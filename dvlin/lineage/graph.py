@@ -99,7 +99,7 @@ def hops_from(start: str, edges: Iterable[Edge], *, upstream: bool) -> dict[str,
     return dist
 
 
-def version_data(v: Version, *, kind: str) -> dict[str, Any]:
+def version_data(v: Version, *, kind: str, expired_at: str | None = None) -> dict[str, Any]:
     """What a version node carries in the JSON document."""
     return {
         "asset": v.asset,
@@ -109,6 +109,7 @@ def version_data(v: Version, *, kind: str) -> dict[str, Any]:
         "created_at": v.created_at,
         "author": v.author,
         "message": v.message,
+        "expired_at": expired_at,
     }
 
 

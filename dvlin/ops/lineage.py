@@ -98,13 +98,17 @@ def build(
     info = s.asset_info({v.asset for v in versions.values()})
     kinds = {name: kind for name, (kind, _) in info.items()}
     owners = {name: owner for name, (_, owner) in info.items() if owner}
+    from dvlin.catalog.gc import GcStore
+
+    expired = GcStore(repo.catalog).expired_at()
     nodes: list[Node] = []
     for node_id, h in hops.items():
         if node_id in runs:
             nodes.append(Node(node_id, "run", h, run_data(runs[node_id])))
         elif node_id in versions:
             v = versions[node_id]
-            nodes.append(Node(node_id, "version", h, version_data(v, kind=kinds.get(v.asset, ""))))
+            data = version_data(v, kind=kinds.get(v.asset, ""), expired_at=expired.get(v.id))
+            nodes.append(Node(node_id, "version", h, data))
     nodes.sort(key=node_sort_key)
     return Lineage(
         start=start,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -144,3 +145,22 @@ def test_killed_during_apply_is_reported_then_finished(aged: Repo, tmp_path: Pat
     result = gc.apply(aged)
     assert result.deleted > 0
     assert fsck(aged).ok
+
+
+def test_expired_versions_stay_in_lineage(repo: Repo, cli: Cli) -> None:
+    from dvlin.ops.model import register
+
+    for i in range(2):
+        write_tree(repo.root, {"raw/a.txt": str(i)})
+        repo.commit(["raw"], name="raw")
+    write_tree(repo.root, {"models/m.pt": "w"})
+    register(repo, ["models/m.pt"], name="m", trained_on=["raw@v1"])
+    (repo.root / "models/m.pt").write_text("w2")
+    register(repo, ["models/m.pt"], name="m", trained_on=["raw@v2"])
+    (repo.root / "dvlin.toml").write_text("[retention]\nkeep_last = 1\n")
+    gc.apply(repo)  # m@v1 expires, and with it raw@v1 (no kept model protects it)
+    tree = cli("lineage", "m@v1", "--upstream", ok=True).stdout
+    assert "m@v1" in tree and "raw@v1" in tree and "expired" in tree
+    doc = json.loads(cli("lineage", "raw@v1", "--downstream", "--format", "json", ok=True).stdout)
+    raw = next(n for n in doc["nodes"] if n["data"].get("label") == "raw@v1")
+    assert raw["data"]["expired_at"] is not None
