@@ -25,9 +25,19 @@ def log(
         versions = repo.log(name, limit=number)
         tags = tags_by_version(repo)
         runs = produced_by_runs(repo, [v.id for v in versions])
+        from dvlin.catalog.gc import GcStore
+
+        expired = GcStore(repo.catalog).expired_at()
     if out.json:
         out.emit_json(
-            [{**version_dict(v, tags=tags.get(v.id, [])), "run": runs.get(v.id)} for v in versions]
+            [
+                {
+                    **version_dict(v, tags=tags.get(v.id, [])),
+                    "run": runs.get(v.id),
+                    "expired_at": expired.get(v.id),
+                }
+                for v in versions
+            ]
         )
         return
     if not versions:
@@ -40,6 +50,7 @@ def log(
         table.add_column(col, justify="right" if col in ("files", "size") else "left")
     for v in versions:
         tag_text = f" ({', '.join(tags[v.id])})" if v.id in tags else ""
+        tag_text += " (expired)" if v.id in expired else ""
         table.add_row(
             v.label + tag_text,
             v.id[:10],

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 def results_table(results: Sequence[RuleResult], *, status: bool = True) -> Table:
     """Rule, column, expected and found per result (with ✓/✗ when ``status``)."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False, show_edge=False)
     if status:
@@ -26,6 +27,8 @@ def results_table(results: Sequence[RuleResult], *, status: bool = True) -> Tabl
             column = r.file
         row = [r.rule, column, r.expected, r.found]
         if status:
-            row.insert(0, "[green]✓[/]" if r.passed else "[red]✗[/]")
-        table.add_row(*row)
+            mark = Text("✓", style="green") if r.passed else Text("✗", style="red")
+            table.add_row(mark, *row)
+        else:
+            table.add_row(*row)
     return table

@@ -52,6 +52,8 @@ class Output:
             file=self.stdout,
             force_terminal=self.is_terminal,
             highlight=False,
+            # Cells hold user text (messages, authors, data values): "[x]" is never markup.
+            markup=False,
             soft_wrap=not self.is_terminal,
             width=None if self.is_terminal else 1000,
         )

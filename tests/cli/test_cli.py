@@ -240,3 +240,9 @@ def test_status_exit_code_flag(work: Path, cli: Cli) -> None:
     r = cli("status", "--exit-code")
     assert r.exit_code == 1 and "d: modified (0 added, 1 changed, 0 removed)" in r.stdout
     assert cli("status").exit_code == 0
+
+
+def test_user_text_is_never_rich_markup(work: Path, cli: Cli) -> None:
+    write_tree(work, {"d/a": "1"})
+    cli("commit", "d", "-m", "fix [bold]x[/bold] and [1, 2]", ok=True)
+    assert "fix [bold]x[/bold] and [1, 2]" in cli("log", ok=True).stdout

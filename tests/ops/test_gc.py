@@ -75,6 +75,7 @@ def test_apply_keeps_kept_versions_whole_and_shared_chunks(aged: Repo, cli: Cli)
     assert [v.number for v in aged.log("d")] == [3, 2, 1]  # metadata stays
     assert aged.show("d@v1").expired_at is not None and aged.show("d@v3").expired_at is None
     assert "expired" in cli("show", "d@v1", ok=True).stdout
+    assert "d@v1 (expired)" in cli("log", ok=True).stdout
     actions = [e.action for e in entries(aged.catalog)]
     assert actions.count("expire") == 2 and actions.count("gc-delete") == len(result.objects)
     assert actions[-1] == "gc" and verify(aged.catalog).ok
