@@ -14,6 +14,7 @@ from dvlin.audit import log as audit
 from dvlin.catalog import Version
 from dvlin.catalog.catalog import StoredObject
 from dvlin.errors import ConflictError, NotFoundError, UsageError
+from dvlin.faults import BEFORE_CATALOG, pause_point
 from dvlin.objects.hashing import hash_bytes
 from dvlin.objects.ingest import Ingester
 from dvlin.objects.manifest import Entry, to_parquet, tree_digest
@@ -391,7 +392,7 @@ def commit(
             reason=reason,
         )
         if prepared.version is not None:
-            _pause_for_crash_tests()
+            pause_point(BEFORE_CATALOG)
         with repo.catalog.transaction():
             return record(repo, prepared)
 
@@ -421,15 +422,3 @@ def _describe(base_abs: str, entries: list[Entry], parent: Version | None) -> di
         if found is not None:
             described[e.path] = {**found, "oid": e.oid}
     return {"files": described} if described else {}
-
-
-def _pause_for_crash_tests() -> None:
-    """Fault injection for the crash tests: objects are written, the catalog is not yet.
-
-    With ``DVLIN_TEST_PAUSE_BEFORE_CATALOG=FILE`` set, touch FILE and wait to be killed.
-    """
-    marker = os.environ.get("DVLIN_TEST_PAUSE_BEFORE_CATALOG")
-    if marker:
-        with open(marker, "w") as f:
-            f.write(str(os.getpid()))
-        time.sleep(60)

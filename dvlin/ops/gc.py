@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from dvlin.audit.log import append as audit
 from dvlin.catalog.gc import GcPlanRow, GcStore
 from dvlin.errors import NotFoundError
+from dvlin.faults import IN_GC, pause_point
 from dvlin.ops.common import author, utc_now
 from dvlin.ops.retention import retention
 from dvlin.progress import NullProgress, Progress
@@ -137,7 +137,7 @@ def apply(
             )
             for v in p.versions:
                 audit(catalog, action="expire", target=v.label, details={"id": v.id, "plan": pid})
-        _pause_for_crash_tests()
+        pause_point(IN_GC)
         deleted = 0
         progress.start("deleting", files=len(p.objects), bytes=p.bytes)
         for i in range(0, len(p.objects), _BATCH):
@@ -163,15 +163,3 @@ def apply(
                 details={"versions": len(p.versions), "objects": deleted, "bytes": p.bytes},
             )
     return GcPlan(pid, p.versions, p.objects, p.bytes, p.young, applied=True, deleted=deleted)
-
-
-def _pause_for_crash_tests() -> None:
-    """Fault injection: versions are expired and objects not yet deleted.
-
-    With ``DVLIN_TEST_PAUSE_IN_GC=FILE`` set, touch FILE and wait to be killed.
-    """
-    marker = os.environ.get("DVLIN_TEST_PAUSE_IN_GC")
-    if marker:
-        with open(marker, "w") as f:
-            f.write(str(os.getpid()))
-        time.sleep(60)

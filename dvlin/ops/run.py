@@ -398,7 +398,8 @@ def record_run(
     committed (a path the command did not create), the run is recorded as failed and the
     error is raised.
     """
-    from dvlin.ops.commit import _pause_for_crash_tests, prepare
+    from dvlin.faults import BEFORE_CATALOG, pause_point
+    from dvlin.ops.commit import prepare
     from dvlin.ops.commit import record as record_commit
 
     failure: DvlinError | None = None
@@ -444,7 +445,7 @@ def record_run(
             error=error,
         )
         if prepared:
-            _pause_for_crash_tests()
+            pause_point(BEFORE_CATALOG)
         with repo.catalog.transaction():
             s.insert_run(run)
             s.insert_edges(Edge(v.id, run.id, "input") for v in pending.inputs)
