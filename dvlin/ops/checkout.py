@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog import Version
+from dvlin.catalog.gc import GcStore
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.objects.manifest import Entry
 from dvlin.objects.store import ObjectError
@@ -120,7 +121,6 @@ def checkout(
     if link not in LINK_MODES:
         raise UsageError(f"unknown link mode {link!r}", hint=f"one of: {', '.join(LINK_MODES)}")
     version = resolve(repo.catalog, ref)
-    from dvlin.catalog.gc import GcStore
 
     expired_at = GcStore(repo.catalog).expired_at().get(version.id)
     if expired_at is not None:
@@ -145,7 +145,9 @@ def checkout(
         if in_repo:
             synced_id = catalog.workspace_version(version.asset)
             synced_version = catalog.version(synced_id) if synced_id else None
-            if synced_version is not None:
+            # An expired synced version may have lost its manifest: then nothing counts as
+            # committed, and every file that would change is protected (needs --force).
+            if synced_version is not None and synced_version.id not in GcStore(catalog).expired():
                 synced = load_entries(repo, synced_version)
         current_list, cache, _ = workspace_entries(
             repo, version.base, version.roots, base_abs=None if in_repo else target

@@ -141,12 +141,20 @@ def asset_status(
         raise NotFoundError(f"asset {name!r} has no versions", hint="commit it first")
     synced = catalog.workspace_version(name)
     version = (catalog.version(synced) if synced else None) or latest
+    if version.id != latest.id and _expired(repo, version.id):
+        version = latest  # gc removed the version the folder was synced to: compare with latest
     entries, cache, hashed = workspace_entries(repo, version.base, version.roots, progress=progress)
     if tree_digest(repo.config.hash, entries) == version.tree:
         diff = Diff()
     else:
         diff = diff_entries(load_entries(repo, version), {e.path: e for e in entries})
     return AssetStatus(name, version, latest, diff), cache, hashed
+
+
+def _expired(repo: Repo, version_id: str) -> bool:
+    from dvlin.catalog.gc import GcStore
+
+    return version_id in GcStore(repo.catalog).expired()
 
 
 def status(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dvlin.audit.log import entries, verify
-from dvlin.errors import NotFoundError
+from dvlin.errors import ConflictError, NotFoundError
 from dvlin.objects.ingest import CHUNK_MIN_FILE
 from dvlin.ops import gc
 from dvlin.ops.fsck import fsck
@@ -165,3 +165,16 @@ def test_expired_versions_stay_in_lineage(repo: Repo, cli: Cli) -> None:
     doc = json.loads(cli("lineage", "raw@v1", "--downstream", "--format", "json", ok=True).stdout)
     raw = next(n for n in doc["nodes"] if n["data"].get("label") == "raw@v1")
     assert raw["data"]["expired_at"] is not None
+
+
+def test_status_and_checkout_after_the_synced_version_expired(aged: Repo) -> None:
+    aged.checkout("d@v1", force=True)  # the folder now holds v1 …
+    (aged.root / "dvlin.toml").write_text("[retention]\nkeep_last = 1\n")
+    gc.apply(aged)  # … which gc expires
+    report = aged.status()
+    assert report.assets[0].version.label == "d@v3"  # compared with the latest instead
+    assert not report.clean
+    with pytest.raises(ConflictError):
+        aged.checkout("d")  # unknown provenance: changes are protected
+    aged.checkout("d", force=True)
+    assert aged.status().clean
