@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from dvlin.catalog import Catalog, Version
 from dvlin.config import RepoConfig, load_config
 from dvlin.errors import ConflictError, NotFoundError, UsageError
+from dvlin.identity import utc_now
 from dvlin.objects.hashing import DEFAULT_ALGORITHM, hasher_factory
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class Repo:
             catalog = Catalog.open(tmp / "catalog.db", create=True)
             with catalog.transaction():
                 catalog.set_meta("repo_id", config.repo_id)
-                catalog.set_meta("created_at", _now())
+                catalog.set_meta("created_at", utc_now())
             catalog.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             catalog.close()
             if not storage:
@@ -291,9 +292,3 @@ def _check_storage_url(url: str) -> None:
     except (ImportError, ValueError) as exc:
         hint = "install the s3 extra: pip install 'dvlin[s3]'" if url.startswith("s3") else None
         raise UsageError(f"cannot open storage {url!r}: {exc}", hint=hint) from None
-
-
-def _now() -> str:
-    from dvlin.ops.common import utc_now
-
-    return utc_now()

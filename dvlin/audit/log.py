@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from dvlin.catalog import Catalog
 from dvlin.errors import UsageError
+from dvlin.identity import author, utc_now
 
 _COLUMNS = "seq, at, actor, action, target, outcome, reason, details, prev, hash"
 
@@ -36,19 +37,8 @@ class AuditEntry:
     hash: str
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` shape."""
-        return {
-            "seq": self.seq,
-            "at": self.at,
-            "actor": self.actor,
-            "action": self.action,
-            "target": self.target,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "details": self.details,
-            "prev": self.prev,
-            "hash": self.hash,
-        }
+        """The ``--json`` shape: every field."""
+        return asdict(self)
 
 
 def genesis(repo_id: str) -> str:
@@ -117,8 +107,6 @@ def append(
     at: str | None = None,
 ) -> AuditEntry:
     """Append one entry; the caller holds the catalog transaction of the change it records."""
-    from dvlin.ops.common import author, utc_now
-
     repo_id = catalog.get_meta("repo_id") or ""
     last = catalog.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, genesis(repo_id))

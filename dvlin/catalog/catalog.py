@@ -19,6 +19,19 @@ _VERSION_COLUMNS = (
 )
 
 
+def select_in(
+    conn: sqlite3.Connection, sql: str, values: Iterable[Any], *, batch: int = 500
+) -> Iterator[Any]:
+    """Rows of ``sql`` for every value, where ``{marks}`` in ``sql`` is the ``IN (...)`` list.
+
+    Values go in batches because SQLite caps the parameters of one statement.
+    """
+    wanted = list(values)
+    for i in range(0, len(wanted), batch):
+        part = wanted[i : i + batch]
+        yield from conn.execute(sql.format(marks=",".join("?" * len(part))), part)
+
+
 @dataclass(frozen=True, slots=True)
 class Version:
     """One immutable version of an asset, as the catalog records it."""
@@ -354,16 +367,10 @@ class Catalog:
 
     def find_objects(self, oids: Iterable[str]) -> dict[str, StoredObject]:
         """Where each of ``oids`` is stored, for those the catalog knows (one query per 500)."""
-        found: dict[str, StoredObject] = {}
-        wanted = list(oids)
-        for i in range(0, len(wanted), 500):
-            part = wanted[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for oid, size, pack, offset in self.conn.execute(
-                f"SELECT oid, size, pack, offset FROM objects WHERE oid IN ({marks})", part
-            ):
-                found[oid] = StoredObject(oid, size, pack, offset)
-        return found
+        rows = select_in(
+            self.conn, "SELECT oid, size, pack, offset FROM objects WHERE oid IN ({marks})", oids
+        )
+        return {r[0]: StoredObject(*r) for r in rows}
 
     def add_objects(self, objects: Iterable[StoredObject]) -> None:
         """Record stored objects (inside the caller's transaction)."""

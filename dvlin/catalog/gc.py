@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dvlin.catalog.catalog import Catalog
+from dvlin.catalog.catalog import Catalog, select_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,37 +41,28 @@ class GcStore:
     def objects_of(self, version_ids: Iterable[str]) -> set[str]:
         """Every storage object (loose, pack, chunk, manifest) the versions need."""
         ids = list(version_ids)
-        found: set[str] = set()
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            found.update(
-                r[0]
-                for r in self.conn.execute(
-                    f"SELECT oid FROM version_objects WHERE version IN ({marks})", part
-                )
+        found = {
+            r[0]
+            for r in select_in(
+                self.conn, "SELECT oid FROM version_objects WHERE version IN ({marks})", ids
             )
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            rows = self.conn.execute(f"SELECT manifest FROM versions WHERE id IN ({marks})", part)
-            found.update(r[0] for r in rows)
+        }
+        found.update(
+            r[0]
+            for r in select_in(
+                self.conn, "SELECT manifest FROM versions WHERE id IN ({marks})", ids
+            )
+        )
         return found
 
     def sizes(self, oids: Iterable[str]) -> int:
         """Total bytes of these storage objects, as recorded."""
-        total = 0
-        ids = list(oids)
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            row = self.conn.execute(
-                f"SELECT COALESCE(SUM(size), 0) FROM objects WHERE oid IN ({marks}) "
-                "AND pack IS NULL",
-                part,
-            ).fetchone()
-            total += int(row[0])
-        return total
+        rows = select_in(
+            self.conn,
+            "SELECT COALESCE(SUM(size), 0) FROM objects WHERE oid IN ({marks}) AND pack IS NULL",
+            oids,
+        )
+        return sum(int(r[0]) for r in rows)
 
     def save_plan(self, plan: GcPlanRow) -> None:
         """Record a plan (inside the caller's transaction)."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dvlin.catalog.catalog import _VERSION_COLUMNS, Catalog, Version
+from dvlin.catalog.catalog import _VERSION_COLUMNS, Catalog, Version, select_in
 
 RUN_PREFIX = "r-"
 EDGE_KINDS = ("input", "output", "derived_from")
@@ -185,16 +185,10 @@ class LineageStore:
 
     def runs(self, run_ids: Iterable[str]) -> dict[str, Run]:
         """Runs by id, for those that exist (one query per 500 ids)."""
-        found: dict[str, Run] = {}
-        wanted = list(run_ids)
-        for i in range(0, len(wanted), 500):
-            part = wanted[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for row in self.conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE id IN ({marks})", part
-            ):
-                found[row[0]] = Run.from_row(row)
-        return found
+        rows = select_in(
+            self.conn, f"SELECT {_RUN_COLUMNS} FROM runs WHERE id IN ({{marks}})", run_ids
+        )
+        return {row[0]: Run.from_row(row) for row in rows}
 
     def runs_with_prefix(self, prefix: str, *, limit: int = 10) -> list[Run]:
         """Runs whose id starts with ``prefix`` (``r-`` included)."""
@@ -215,29 +209,19 @@ class LineageStore:
 
     def versions(self, version_ids: Iterable[str]) -> dict[str, Version]:
         """Versions by id, for those that exist (one query per 500 ids)."""
-        found: dict[str, Version] = {}
-        wanted = list(version_ids)
-        for i in range(0, len(wanted), 500):
-            part = wanted[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for row in self.conn.execute(
-                f"SELECT {_VERSION_COLUMNS} FROM versions WHERE id IN ({marks})", part
-            ):
-                found[row[0]] = Version.from_row(row)
-        return found
+        rows = select_in(
+            self.conn,
+            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE id IN ({{marks}})",
+            version_ids,
+        )
+        return {row[0]: Version.from_row(row) for row in rows}
 
     def asset_info(self, names: Iterable[str]) -> dict[str, tuple[str, str | None]]:
         """Asset name → (kind, owner)."""
-        found: dict[str, tuple[str, str | None]] = {}
-        wanted = list(names)
-        for i in range(0, len(wanted), 500):
-            part = wanted[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for name, kind, owner in self.conn.execute(
-                f"SELECT name, kind, owner FROM assets WHERE name IN ({marks})", part
-            ):
-                found[name] = (kind, owner)
-        return found
+        rows = select_in(
+            self.conn, "SELECT name, kind, owner FROM assets WHERE name IN ({marks})", names
+        )
+        return {name: (kind, owner) for name, kind, owner in rows}
 
     # -- edges --------------------------------------------------------------------------------
 
@@ -316,20 +300,17 @@ class LineageStore:
         """For each version, the newest succeeded run that output it (versions without one
         are left out)."""
         found: dict[str, str] = {}
-        ids = list(version_ids)
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            rows = self.conn.execute(
-                f"""
-                SELECT e.dst, r.id FROM edges e JOIN runs r ON r.id = e.src
-                WHERE e.kind = 'output' AND e.dst IN ({marks}) AND r.status = 'succeeded'
-                ORDER BY r.started_at
-                """,
-                part,
-            )
-            for version, run_id in rows:
-                found[version] = run_id  # ordered by time: the newest wins
+        rows = select_in(
+            self.conn,
+            """
+            SELECT e.dst, r.id FROM edges e JOIN runs r ON r.id = e.src
+            WHERE e.kind = 'output' AND e.dst IN ({marks}) AND r.status = 'succeeded'
+            ORDER BY r.started_at
+            """,
+            version_ids,
+        )
+        for version, run_id in rows:
+            found[version] = run_id  # ordered by time within a batch: the newest wins
         return found
 
     # -- model stages -------------------------------------------------------------------------

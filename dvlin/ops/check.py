@@ -364,7 +364,7 @@ def enforce(
         PolicyViolation: a rule failed and ``force`` is not set (exit 1).
         UsageError: ``force`` without a ``reason``, or a malformed ``dvlin.toml`` (exit 2).
     """
-    from dvlin.ops.common import author, utc_now
+    from dvlin.identity import author, utc_now
 
     if force and not (reason and reason.strip()):
         raise UsageError(

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from dvlin.catalog import Version
 from dvlin.catalog.gc import GcStore
 from dvlin.errors import ConflictError, NotFoundError, UsageError
+from dvlin.identity import utc_now
 from dvlin.objects.manifest import Entry
 from dvlin.objects.store import ObjectError
-from dvlin.ops.common import utc_now
 from dvlin.ops.manifests import load_entries, with_versions
 from dvlin.ops.refs import resolve
 from dvlin.ops.status import workspace_entries

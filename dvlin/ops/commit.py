@@ -15,18 +15,12 @@ from dvlin.catalog import Version
 from dvlin.catalog.catalog import StoredObject
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.faults import BEFORE_CATALOG, pause_point
+from dvlin.identity import author as current_author
+from dvlin.identity import utc_now
 from dvlin.objects.hashing import hash_bytes
 from dvlin.objects.ingest import Ingester
 from dvlin.objects.manifest import Entry, to_parquet, tree_digest
-from dvlin.ops.common import (
-    author as current_author,
-)
-from dvlin.ops.common import (
-    check_asset_name,
-    check_kind,
-    check_tag_name,
-    utc_now,
-)
+from dvlin.ops.common import check_asset_name, check_kind, check_tag_name
 from dvlin.ops.diff import Diff, diff_entries
 from dvlin.ops.manifests import load_entries
 from dvlin.progress import NullProgress, Progress

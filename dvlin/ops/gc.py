@@ -21,7 +21,7 @@ from dvlin.audit.log import append as audit
 from dvlin.catalog.gc import GcPlanRow, GcStore
 from dvlin.errors import NotFoundError
 from dvlin.faults import IN_GC, pause_point
-from dvlin.ops.common import author, utc_now
+from dvlin.identity import author, utc_now
 from dvlin.ops.retention import retention
 from dvlin.progress import NullProgress, Progress
 

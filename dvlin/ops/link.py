@@ -10,7 +10,8 @@ from dvlin.audit import log as audit
 from dvlin.catalog import Version
 from dvlin.catalog.lineage import Edge, LineageStore, Run
 from dvlin.errors import ConflictError, UsageError
-from dvlin.ops.common import author, check_asset_name, utc_now
+from dvlin.identity import author, utc_now
+from dvlin.ops.common import check_asset_name
 from dvlin.ops.refs import resolve
 from dvlin.ops.run import PendingRun, check_params
 

@@ -7,7 +7,6 @@ upstream of every model version) and hands them to :func:`dvlin.policy.retention
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from dvlin.audit.log import append as audit
 from dvlin.catalog.retention import Hold, RetentionStore
 from dvlin.errors import ConflictError, NotFoundError, UsageError
-from dvlin.ops.common import author, utc_now
+from dvlin.identity import author, utc_now
 from dvlin.ops.refs import resolve
 from dvlin.policy.retention import (
     Decision,
@@ -28,15 +27,6 @@ from dvlin.policy.retention import (
 if TYPE_CHECKING:
     from dvlin.catalog import Version
     from dvlin.repo import Repo
-
-_DURATION = re.compile(r"^[0-9]+(\.[0-9]+)?(s|m|h|d|w)$")
-
-
-def check_duration(text: str, *, flag: str) -> str:
-    """Validate a duration such as ``90d`` or ``12h``."""
-    if not _DURATION.match(text):
-        raise UsageError(f"{flag} expects a duration like 90d, 12h or 2w, got {text!r}")
-    return text
 
 
 def _ts(stamp: str) -> float:
@@ -143,7 +133,7 @@ def retention(
 ) -> RetentionReport:
     """Decide, for every version, which rule keeps it or that it expires. Changes nothing."""
     from dvlin.catalog.lineage import LineageStore
-    from dvlin.policy.config import load_policy
+    from dvlin.policy.config import load_policy, parse_duration
 
     catalog = repo.catalog
     known = catalog.asset_names()
@@ -162,8 +152,6 @@ def retention(
         by_asset.setdefault(v.asset, []).append(v)
     tags: dict[str, list[TagFact]] = {}
     for vid, tag_name, created_at, retain in RetentionStore(catalog).tag_facts():
-        from dvlin.policy.config import parse_duration
-
         tags.setdefault(vid, []).append(
             TagFact(tag_name, _ts(created_at), parse_duration(retain) if retain else None)
         )

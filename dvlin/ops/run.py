@@ -19,7 +19,8 @@ from dvlin.audit import log as audit
 from dvlin.catalog import Version
 from dvlin.catalog.lineage import RUN_PREFIX, Edge, LineageStore, Run
 from dvlin.errors import ConflictError, DvlinError, NotFoundError, UsageError
-from dvlin.ops.common import author, check_asset_name, check_kind, utc_now
+from dvlin.identity import author, utc_now
+from dvlin.ops.common import check_asset_name, check_kind
 from dvlin.ops.refs import resolve
 
 if TYPE_CHECKING:

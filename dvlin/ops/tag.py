@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from dvlin.audit import log as audit
 from dvlin.catalog.catalog import Tag
 from dvlin.errors import ConflictError
-from dvlin.ops.common import author, check_tag_name, utc_now
+from dvlin.identity import author, utc_now
+from dvlin.ops.common import check_tag_name
 from dvlin.ops.refs import resolve
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def tag(repo: Repo, ref: str, name: str, *, retain: str | None = None) -> Tag:
     """
     check_tag_name(name)
     if retain is not None:
-        from dvlin.ops.retention import check_duration
+        from dvlin.policy.config import check_duration
 
         check_duration(retain, flag="--retain")
     with repo.lock():

@@ -333,6 +333,13 @@ def _quality(q: dict[str, Any], source: str, where: str) -> Quality:
     )
 
 
+def check_duration(text: str, *, flag: str) -> str:
+    """Validate a duration given on the command line (``90d``, ``12h``, ``2w``)."""
+    if not re.fullmatch(rf"[0-9]+(\.[0-9]+)?[{''.join(_DURATION)}]", text):
+        raise UsageError(f"{flag} expects a duration like 90d, 12h or 2w, got {text!r}")
+    return text
+
+
 def parse_duration(text: str) -> float:
     """``"2d"`` → 172800.0 seconds (units s, m, h, d, w)."""
     return float(text[:-1]) * _DURATION[text[-1]]
