@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dvlin.errors import DvlinError, ExitCode
+from dvlin.version import __version__
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
     from dvlin.tracking import track
 
-__version__ = "0.1.0"
 __all__ = ["DvlinError", "ExitCode", "Repo", "__version__", "track"]
 
 

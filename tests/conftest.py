@@ -1,4 +1,4 @@
-"""Shared fixtures: repos in tmp_path, stores on memory and local filesystems, a CLI runner."""
+"""Shared fixtures: repos in tmp_path, stores on memory, local and S3 (moto), a CLI runner."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -34,11 +35,55 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repo]:
     r.close()
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 endpoint for the whole session: moto's server on a free loopback port."""
+    pytest.importorskip("s3fs")
+    moto_server = pytest.importorskip("moto.server")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the moto server, with dummy credentials in the environment."""
+    # Credentials come from the environment, as for any S3 user; these open nothing real.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    import boto3
+
+    bucket = f"dvlin-{uuid.uuid4().hex[:16]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
+        Bucket=bucket
+    )
+    return bucket
+
+
+def s3_filesystem(endpoint: str) -> Any:
+    """An s3fs filesystem on ``endpoint`` (no instance cache: each test its own client)."""
+    import s3fs
+
+    return s3fs.S3FileSystem(
+        client_kwargs={"endpoint_url": endpoint, "region_name": "us-east-1"},
+        skip_instance_cache=True,
+    )
+
+
+@pytest.fixture(params=["memory", "file", "s3"])
 def store_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[str]:
-    """A store URL elsewhere: a private memory:// root, or a file:// folder outside the repo."""
+    """A store URL elsewhere: a private memory:// root, a file:// folder outside the repo, or
+    a bucket on moto's S3 server (its endpoint set in fsspec's config, as a user would)."""
     if request.param == "memory":
         url = f"memory://dvlin-test-{uuid.uuid4().hex}"
         yield url
@@ -48,13 +93,23 @@ def store_url(
         path = url[len("memory://") :]
         if fs.exists(path):
             fs.rm(path, recursive=True)
+    elif request.param == "s3":
+        endpoint = request.getfixturevalue("s3_endpoint")
+        bucket = request.getfixturevalue("s3_bucket")
+        import fsspec.config
+        import s3fs
+
+        monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": endpoint})
+        s3fs.S3FileSystem.clear_instance_cache()
+        yield f"s3://{bucket}/objects"
+        s3fs.S3FileSystem.clear_instance_cache()
     else:
         yield (tmp_path_factory.mktemp("store")).as_uri()
 
 
 @pytest.fixture
 def any_repo(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repo]:
-    """A repo whose object store is at ``store_url`` (memory or a file:// folder elsewhere)."""
+    """A repo whose object store is at ``store_url`` (memory, a file:// folder elsewhere, S3)."""
     root = tmp_path / "work"
     monkeypatch.chdir(tmp_path)
     r = Repo.init(root, storage=store_url)

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+@pytest.mark.slow
 def test_quickstart_runs_end_to_end(tmp_path: Path) -> None:
     exe = shutil.which("dvlin")
     env = {**os.environ, "DVLIN_AUTHOR": "Quickstart"}

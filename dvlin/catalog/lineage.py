@@ -8,7 +8,7 @@ part of the graph it returns.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,14 +198,15 @@ class LineageStore:
         )
         return [Run.from_row(r) for r in rows]
 
-    def iter_runs(self, *, limit: int | None = None) -> list[Run]:
-        """Runs newest first."""
+    def iter_runs(self, *, limit: int | None = None) -> Iterator[Run]:
+        """Runs newest first, read as they are consumed."""
         sql = f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC"
         args: tuple[int, ...] = ()
         if limit is not None:
             sql += " LIMIT ?"
             args = (limit,)
-        return [Run.from_row(r) for r in self.conn.execute(sql, args)]
+        for r in self.conn.execute(sql, args):
+            yield Run.from_row(r)
 
     def versions(self, version_ids: Iterable[str]) -> dict[str, Version]:
         """Versions by id, for those that exist (one query per 500 ids)."""

@@ -11,7 +11,7 @@ from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.render.output import human_bytes
 
 if TYPE_CHECKING:
-    from dvlin.workspace.materialize import LinkMode
+    from dvlin.ops.checkout import LinkMode
 
 
 @app.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json as _json
 from typing import TYPE_CHECKING
 
 import typer
@@ -13,9 +12,7 @@ from dvlin.cli.common import JSON, QUIET, open_repo, output
 if TYPE_CHECKING:
     from rich.tree import Tree
 
-    from dvlin.lineage.export import TreeItem
-    from dvlin.lineage.graph import Direction
-    from dvlin.ops.lineage import Provenance
+    from dvlin.ops.lineage import Provenance, TreeItem
 
 
 @app.command()
@@ -38,34 +35,29 @@ def lineage(
 ) -> None:
     """Trace a version or run: the runs and versions upstream and/or downstream of it."""
     from dvlin.errors import UsageError
-    from dvlin.lineage.export import FORMATS, export, tree
-    from dvlin.ops.lineage import lineage as lineage_
+    from dvlin.ops.lineage import check_format, trace
 
     if sum((upstream, downstream, both)) > 1:
         raise UsageError(
             "choose one of --upstream, --downstream, --both", hint="--both shows the two"
         )
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
-    if json:
-        fmt = "json"
-    direction: Direction = "downstream" if downstream else "both" if both else "upstream"
+    check_format(fmt)
     out = output(False, quiet)
     with open_repo() as repo:
-        if fmt == "openlineage":
-            from dvlin.ops.lineage import openlineage
-
-            events = openlineage(repo, ref, direction=direction, depth=depth, namespace=namespace)
-            text = "".join(_json.dumps(e, sort_keys=True) + "\n" for e in events)
-        else:
-            lin = lineage_(repo, ref, direction=direction, depth=depth)
-            text = export(lin, fmt)
+        result = trace(
+            repo,
+            ref,
+            direction="downstream" if downstream else "both" if both else "upstream",
+            depth=depth,
+            fmt="json" if json else fmt,
+            namespace=namespace,
+        )
     if quiet:
         return
-    if fmt == "tree" and out.is_terminal:
-        out.print(_rich_tree(tree(lin)))
+    if result.tree is not None and out.is_terminal:
+        out.print(_rich_tree(result.tree))
         return
-    out.stdout.write(text)
+    out.stdout.write(result.text)
 
 
 def _rich_tree(item: TreeItem) -> Tree:

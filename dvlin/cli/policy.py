@@ -22,36 +22,23 @@ def show(
     quiet: bool = QUIET,
 ) -> None:
     """Print the effective policy of an asset (defaults filled in), or of every asset."""
-    from dvlin.errors import NotFoundError
-    from dvlin.policy.config import load_policy
+    from dvlin.ops.policy import show as show_policy
 
     out = output(json, quiet)
     with open_repo() as repo:
-        policy = load_policy(repo.root)
-    if name is not None:
-        found = policy.get(name)
-        if found is None:
-            raise NotFoundError(
-                f"asset {name!r} has no policy in dvlin.toml",
-                hint=f"policies: {', '.join(sorted(policy.assets)) or 'none'}",
-                candidates=sorted(policy.assets),
-            )
-        chosen = [found]
-    else:
-        chosen = [policy.assets[k] for k in sorted(policy.assets)]
+        shown = show_policy(repo, name)
     if out.json:
-        docs = [p.to_dict() for p in chosen]
-        out.emit_json(docs[0] if name is not None else docs)
+        out.emit_json(shown.to_dict())
         return
-    if not chosen:
+    if not shown.policies:
         out.line("no policies (dvlin.toml has no [assets.NAME] tables)")
     import tomli_w
 
-    for p in chosen:
+    for p in shown.policies:
         d = p.to_dict()
         entry = {k: d[k] for k in ("kind", "path", "owner", "schema") if d[k] is not None}
         entry["compatibility"] = d["compatibility"]
         if d["quality"]:
             entry["quality"] = d["quality"]
-        out.line(f"# {p.name}, from {policy.source}")
+        out.line(f"# {p.name}, from {shown.source}")
         out.line(tomli_w.dumps({"assets": {p.name: entry}}))

@@ -34,7 +34,7 @@ _JOB_TYPES = {"run": "COMMAND", "track": "PYTHON", "link": "EXTERNAL", "register
 
 def producer() -> str:
     """The URI OpenLineage records as the producer of every event and facet."""
-    from dvlin import __version__
+    from dvlin.version import __version__
 
     return f"https://github.com/dvlin/dvlin/tree/v{__version__}"
 

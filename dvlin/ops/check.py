@@ -7,7 +7,6 @@ runs inside ``commit`` before a single object is stored.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,40 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.errors import CheckFailedError, NotFoundError, UsageError
 from dvlin.policy.config import AssetPolicy, load_policy
-from dvlin.policy.results import RuleResult, failed
+from dvlin.policy.results import failed
+from dvlin.policy.runner import AssetCheck, evaluate
 
 if TYPE_CHECKING:
+    from dvlin.policy.compat import Columns
     from dvlin.repo import Repo
     from dvlin.workspace.scan import Item
-
-
-@dataclass(frozen=True, slots=True)
-class AssetCheck:
-    """Every rule's result for one asset."""
-
-    asset: str
-    path: str | None
-    results: tuple[RuleResult, ...]
-
-    @property
-    def failures(self) -> list[RuleResult]:
-        """The results that failed."""
-        return [r for r in self.results if not r.passed]
-
-    @property
-    def passed(self) -> bool:
-        """True when no rule failed."""
-        return not self.failures
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` shape of one asset's check."""
-        return {
-            "asset": self.asset,
-            "path": self.path,
-            "passed": self.passed,
-            "failed": len(self.failures),
-            "results": [r.to_dict() for r in self.results],
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,169 +60,34 @@ class PolicyViolation(CheckFailedError):
         return {**super().to_dict(), "results": [r.to_dict() for r in self.check.results]}
 
 
-def evaluate(
+def _earlier_schemas(repo: Repo, name: str) -> list[tuple[str, Columns]]:
+    """The table schemas recorded with asset ``name``'s versions, newest first."""
+    from dvlin.policy.compat import schema_from_info
+
+    earlier = []
+    for v in sorted(repo.catalog.iter_versions(name), key=lambda v: -v.number):
+        old = schema_from_info(v.info)
+        if old is not None:
+            earlier.append((v.label, old))
+    return earlier
+
+
+def _evaluate(
     repo: Repo,
     policy: AssetPolicy,
     base_abs: str,
     files: Sequence[tuple[str, int]],
     *,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None,
 ) -> AssetCheck:
-    """Run ``policy`` over ``files`` (``(path, size)``, relative to ``base_abs``)."""
-    from dvlin.inspect.tables import table_format
-    from dvlin.policy.compat import check_compatibility, merge_schemas, schema_from_info
-    from dvlin.policy.embeddings import EmbeddingQuality
-    from dvlin.policy.files import file_rules
-    from dvlin.policy.quality import TableQuality
-    from dvlin.policy.records import RecordCheck
-
-    now = now or dt.datetime.now(dt.UTC)
-    q = policy.quality
-    files = sorted(files)
-    results = file_rules(q, files)
-    tq = TableQuality(q, now=now) if q.has_table_rules else None
-    rc = (
-        RecordCheck(policy.schema, source=policy.schema_file or "the schema")
-        if policy.schema is not None
-        else None
+    """:func:`~dvlin.policy.runner.evaluate`, comparing schemas with the catalog's versions."""
+    return evaluate(
+        policy,
+        base_abs,
+        files,
+        earlier=lambda: _earlier_schemas(repo, policy.name),
+        now=now,
     )
-    emb = EmbeddingQuality(q) if q.has_embedding_rules else None
-    schemas: list[Any] = []
-    for path, _ in files:
-        full = os.path.join(base_abs, path)
-        fmt = table_format(path)
-        if fmt is not None and (tq or rc or emb or policy.compatibility != "none"):
-            problem = _scan_table(full, path, fmt, tq=tq, rc=rc, emb=emb, schemas=schemas, q=q)
-            if problem:
-                results.append(problem)
-        elif rc is not None and path.lower().endswith(".json"):
-            try:
-                with open(full, encoding="utf-8") as f:
-                    doc = json.load(f)
-            except (ValueError, UnicodeDecodeError) as exc:
-                results.append(failed("readable", "valid JSON", str(exc)[:200], file=path))
-                continue
-            rc.feed_document(doc, file=path)
-        elif emb is not None and path.lower().endswith(".npy"):
-            _scan_npy(full, path, emb)
-    if tq is not None:
-        results += tq.results()
-    if rc is not None:
-        results += rc.results()
-    if policy.compatibility != "none" and schemas:
-        new, conflicts = merge_schemas(schemas)
-        for c in conflicts[:3]:
-            results.append(failed("compatibility", "one schema across table files", c))
-        earlier = []
-        for v in sorted(repo.catalog.iter_versions(policy.name), key=lambda v: -v.number):
-            old = schema_from_info(v.info)
-            if old is not None:
-                earlier.append((v.label, old))
-        results += check_compatibility(policy.compatibility, new, earlier)
-    if emb is not None:
-        results += emb.results()
-    return AssetCheck(policy.name, None, tuple(results))
-
-
-def _scan_table(
-    full: str,
-    path: str,
-    fmt: str,
-    *,
-    tq: Any,
-    rc: Any,
-    emb: Any,
-    schemas: list[Any],
-    q: Any,
-) -> RuleResult | None:
-    from dvlin.inspect.batches import UnreadableTable, iter_batches, read_schema
-
-    try:
-        schema = read_schema(full, fmt)
-        schemas.append(schema)
-        if tq is not None:
-            tq.start_file(path, schema.names)
-        vectors = emb is not None and q.vector_column and q.vector_column in schema.names
-        if vectors:
-            _start_vectors(emb, path, schema.field(q.vector_column).type)
-        if not (tq or rc or vectors):
-            return None
-        offset = 0
-        for batch in iter_batches(full, fmt):
-            if tq is not None:
-                tq.feed(batch, file=path, offset=offset)
-            if rc is not None:
-                rc.feed(batch, file=path, offset=offset)
-            if vectors:
-                _feed_vectors(emb, batch.column(q.vector_column), path, offset)
-            offset += batch.num_rows
-    except UnreadableTable as exc:
-        return failed("readable", f"a readable {fmt} table", str(exc), file=path)
-    return None
-
-
-def _numpy() -> Any:
-    try:
-        import numpy
-    except ImportError:  # numpy is not a dependency of dvlin itself
-        raise UsageError("embedding rules need numpy", hint="pip install numpy") from None
-    return numpy
-
-
-def _start_vectors(emb: Any, path: str, t: Any) -> None:
-    import pyarrow as pa
-
-    np = _numpy()
-    if not (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)):
-        emb.start_file(path, dim=None, dtype=str(t))
-        emb.note(f"column is {t}, not a list of numbers")
-        return
-    dim = t.list_size if pa.types.is_fixed_size_list(t) else None
-    try:
-        dtype = np.dtype(t.value_type.to_pandas_dtype()).name
-    except (NotImplementedError, TypeError):
-        dtype = str(t.value_type)
-    emb.start_file(path, dim=dim, dtype=dtype)
-
-
-def _feed_vectors(emb: Any, arr: Any, path: str, offset: int) -> None:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if emb.notes:
-        return
-    arr = arr.filter(pc.is_valid(arr))
-    if not len(arr):
-        return
-    if pa.types.is_fixed_size_list(arr.type):
-        dim = arr.type.list_size
-    else:
-        lengths = pc.unique(pc.list_value_length(arr)).to_pylist()
-        if len(lengths) != 1:
-            emb.note(f"vectors of lengths {sorted(lengths)[:4]} in {path}")
-            return
-        dim = lengths[0]
-        emb.dims.setdefault(dim, path)
-    values = arr.flatten().to_numpy(zero_copy_only=False)
-    emb.feed(values.reshape(-1, dim), file=path, offset=offset)
-
-
-def _scan_npy(full: str, path: str, emb: Any) -> None:
-    np = _numpy()
-    try:
-        array = np.load(full, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        emb.start_file(path, dim=None, dtype="?")
-        emb.note(f"cannot read {path}: {str(exc)[:120]}")
-        return
-    if array.ndim != 2:
-        emb.start_file(path, dim=None, dtype=array.dtype.name)
-        emb.note(f"{path} has shape {tuple(array.shape)}, not (vectors, dim)")
-        return
-    emb.start_file(path, dim=int(array.shape[1]), dtype=array.dtype.name)
-    step = max(1, (8 << 20) // max(1, array.shape[1] * array.itemsize))  # ~8 MiB per chunk
-    for start in range(0, array.shape[0], step):
-        emb.feed(np.asarray(array[start : start + step]), file=path, offset=start)
 
 
 # -- dvlin check ------------------------------------------------------------------------------
@@ -318,7 +155,7 @@ def check(
             continue
         base, roots = where
         files = _workspace_files(repo, base, roots)
-        result = evaluate(repo, p, str(repo.root / base), files, now=now)
+        result = _evaluate(repo, p, str(repo.root / base), files, now=now)
         shown = base if roots == (".",) else os.path.join(base, *roots[:1])
         out.append(AssetCheck(name, shown, result.results))
     return CheckReport(tuple(out))
@@ -376,7 +213,7 @@ def enforce(
     if policy is None:
         return {}
     files = [(i.path, i.size) for i in items if i.type == "file"]
-    result = evaluate(repo, policy, base_abs, files, now=now)
+    result = _evaluate(repo, policy, base_abs, files, now=now)
     info: dict[str, Any] = {"checks": [r.to_dict() for r in result.results]}
     if result.failures:
         if not force:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog.lineage import RUN_PREFIX, Edge, LineageStore, Run, is_run_id
 from dvlin.errors import AmbiguousRefError, NotFoundError, UsageError
+from dvlin.lineage.export import FORMATS, export, tree, tree_text
+from dvlin.lineage.export import TreeItem as TreeItem  # re-exported: the CLI draws it
 from dvlin.lineage.graph import (
     DIRECTIONS,
     Direction,
@@ -216,3 +219,41 @@ def openlineage(
             lin, namespace=namespace, dataset_namespace=dataset_namespace(repo), produced=produced
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """What ``dvlin lineage`` shows: the subgraph exported as ``fmt``, and the tree it drew."""
+
+    fmt: str
+    text: str
+    tree: TreeItem | None = None
+    """The lines of the ``tree`` format, for a terminal to draw (None for other formats)."""
+
+
+def check_format(fmt: str) -> str:
+    """Refuse an export format dvlin does not write."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
+    return fmt
+
+
+def trace(
+    repo: Repo,
+    ref: str,
+    *,
+    direction: Direction = "upstream",
+    depth: int | None = None,
+    fmt: str = "tree",
+    namespace: str = "dvlin",
+) -> Trace:
+    """``dvlin lineage``: the subgraph around ``ref`` as ``fmt`` (one of ``FORMATS``)."""
+    check_format(fmt)
+    if fmt == "openlineage":
+        events = openlineage(repo, ref, direction=direction, depth=depth, namespace=namespace)
+        return Trace(fmt, "".join(json.dumps(e, sort_keys=True) + "\n" for e in events))
+    lin = lineage(repo, ref, direction=direction, depth=depth)
+    if fmt == "tree":
+        item = tree(lin)
+        return Trace(fmt, tree_text(item), item)
+    return Trace(fmt, export(lin, fmt))

@@ -1,7 +1,8 @@
 """Contracts: ``dvlin.toml`` policies, record schemas, compatibility and quality rules.
 
 Pure functions and accumulators: values (record batches, schemas, file lists) in, rule
-results out. Reading files and the catalog is the job of :mod:`dvlin.ops.check`.
+results out. :mod:`dvlin.policy.runner` reads an asset's files and feeds them to the rules;
+finding those files and earlier versions in a repo is the job of :mod:`dvlin.ops.check`.
 """
 
 from dvlin.policy.config import AssetPolicy, Policy, Quality, load_policy

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from dvlin.policy.results import RuleResult
+
+class ShownResult(Protocol):
+    """What a row of the table needs from a rule result (:class:`dvlin.policy.RuleResult`)."""
+
+    @property
+    def rule(self) -> str: ...
+    @property
+    def column(self) -> str | None: ...
+    @property
+    def file(self) -> str | None: ...
+    @property
+    def expected(self) -> str: ...
+    @property
+    def found(self) -> str: ...
+    @property
+    def passed(self) -> bool: ...
 
 
-def results_table(results: Sequence[RuleResult], *, status: bool = True) -> Table:
+def results_table(results: Sequence[ShownResult], *, status: bool = True) -> Table:
     """Rule, column, expected and found per result (with ✓/✗ when ``status``)."""
     from rich.table import Table
     from rich.text import Text

@@ -142,3 +142,29 @@ def test_every_format_on_a_version_with_no_lineage(work: Path, cli: Cli, fmt: st
     cli("commit", "a.txt", "--name", "a", ok=True)
     out = cli("lineage", "a", "--both", "-f", fmt, ok=True).stdout
     assert out.strip()
+
+
+def test_trace_gives_the_tree_it_prints_and_only_text_for_other_formats(
+    pipeline: Pipeline,
+) -> None:
+    from dvlin.lineage.export import tree_text
+    from dvlin.ops.lineage import trace
+    from dvlin.repo import Repo
+
+    with Repo.open(pipeline.root) as repo:
+        drawn = trace(repo, "model")
+        dot = trace(repo, "model", fmt="dot")
+        events = trace(repo, "model", fmt="openlineage")
+    assert drawn.tree is not None and drawn.text == tree_text(drawn.tree)
+    assert drawn.text.startswith("model model@v1")
+    assert dot.tree is None and dot.text.startswith("digraph")
+    assert events.tree is None and all(json.loads(line) for line in events.text.splitlines())
+
+
+def test_trace_refuses_an_unknown_format(pipeline: Pipeline) -> None:
+    from dvlin.errors import UsageError
+    from dvlin.ops.lineage import trace
+    from dvlin.repo import Repo
+
+    with Repo.open(pipeline.root) as repo, pytest.raises(UsageError, match="unknown format"):
+        trace(repo, "model", fmt="svg")

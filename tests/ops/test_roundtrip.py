@@ -50,6 +50,8 @@ def test_round_trip_bytes_modes_links_and_empty_folders(any_repo: Repo) -> None:
     any_repo.checkout("events@latest")
     assert snapshot(root / "data/events") == v2_tree
     assert any_repo.status().clean
+    if not any_repo.store.is_local:
+        assert not (any_repo.dvlin_dir / "objects").exists()  # nothing stored locally
 
 
 def test_unchanged_tree_commits_nothing(repo: Repo) -> None:

@@ -226,6 +226,7 @@ def _case(draw: st.DrawFn) -> tuple[pa.RecordBatch, dict[str, Any]]:
     return pa.record_batch(columns), schema
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_case())
 def test_vectorised_and_per_record_agree(case: tuple[pa.RecordBatch, dict[str, Any]]) -> None:
