@@ -143,7 +143,32 @@ def _v5(db) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db) -> None:  # type: ignore[no-untyped-def]
+    """Audit entries commit to the records they describe, with salted, erasable payloads.
+
+    Old entries stay as they are (``format`` 1) and keep verifying; new ones are format 2.
+    Every record already in the catalog is adopted by one ``adopt`` entry each, so the
+    replay of ``audit verify`` has a digest for it.
+    """
+    for column, type_ in (
+        ("format", int),
+        ("clone", str),
+        ("record_kind", str),
+        ("record_key", str),
+        ("record_digest", str),
+        ("salts", str),
+        ("redacted", str),
+        ("payload_hash", str),
+    ):
+        db["audit"].add_column(column, type_)
+    db.execute("UPDATE audit SET format = 1")
+    db["audit"].create_index(["record_kind", "record_key"])
+    from dvlin.audit.adopt import adopt_records  # the audit layer owns the entry format
+
+    adopt_records(db.conn, schema=6)
+
+
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

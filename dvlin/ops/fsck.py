@@ -1,7 +1,8 @@
 """``dvlin fsck``: prove every version can still be checked out, and the catalog is sound.
 
 Reads every object every version needs (each once), verifies it against its oid — and each
-packed blob against its own — runs SQLite's ``integrity_check``, and recomputes the audit chain.
+packed blob against its own — runs SQLite's ``integrity_check``, recomputes the audit chain and
+replays it against the catalog (every version id, tag, hold, stage, override and expiry).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dvlin.audit.log import Verification, verify
+from dvlin.audit.verify import Verification, verify
 from dvlin.errors import IntegrityError
 from dvlin.objects.store import ObjectError
 from dvlin.progress import NullProgress, Progress
@@ -25,7 +26,8 @@ class Problem:
     """One thing fsck found wrong."""
 
     kind: str
-    """``missing``, ``corrupt``, ``manifest`` or ``catalog``."""
+    """``missing``, ``corrupt``, ``manifest``, ``gc`` or ``record`` (a row the audit log
+    disagrees with)."""
     oid: str | None
     versions: tuple[str, ...]
     message: str
@@ -150,11 +152,13 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
         progress.advance(files=1)
     progress.finish()
     integrity = "; ".join(r[0] for r in catalog.conn.execute("PRAGMA integrity_check"))
+    audit = verify(catalog, algorithm=repo.config.hash)
+    problems += [Problem("record", None, m.versions, m.problem) for m in audit.mismatches]
     return FsckReport(
         versions=len(versions),
         objects=len(todo) + len(checked),
         bytes=total,
         catalog=integrity,
-        audit=verify(catalog),
+        audit=audit,
         problems=tuple(problems),
     )

@@ -1,0 +1,33 @@
+"""Adopt the records of a catalog upgraded to schema 6 into the audit chain.
+
+Before schema 6 entries did not name the records they described, so the replay of ``audit
+verify`` has nothing to compare old rows with. The upgrade writes one ``adopt`` entry per
+record (version, tag, hold, stage, override, expiry) holding its digest as found: tampering
+done before the upgrade is adopted with it, tampering after it is caught.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from dvlin.audit.log import append_to
+from dvlin.audit.records import snapshot
+
+
+def adopt_records(conn: sqlite3.Connection, *, schema: int) -> int:
+    """Append an ``adopt`` entry for every record; returns how many (inside a transaction)."""
+    records = snapshot(conn)
+    if not records:
+        return 0
+    # Versions first, so entries about a version follow the one that adopts the version.
+    order = {"version": 0, "override": 1, "expiry": 2, "tag": 3, "hold": 4, "stage": 5}
+    for r in sorted(records.values(), key=lambda r: (order[r.kind], r.label, r.key)):
+        append_to(
+            conn,
+            action="adopt",
+            target=r.key if r.kind == "tag" else (r.version or r.key),
+            details={"kind": r.kind, "schema": schema},
+            actor="dvlin",
+            record=r.ref,
+        )
+    return len(records)
