@@ -14,15 +14,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from dvlin.audit.log import (
-    LEGACY,
-    PAYLOAD_FIELDS,
-    AuditEntry,
-    append,
-    field_hash,
-    get_entry,
-    save_entry,
-)
+from dvlin.audit.entry import LEGACY, PAYLOAD_FIELDS, AuditEntry, field_hash
+from dvlin.audit.log import append, get_entry, save_entry
 from dvlin.catalog import Catalog
 from dvlin.errors import NotFoundError, UsageError
 

@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from dvlin.audit.log import LEGACY, AuditEntry, genesis, iter_entries, parse_head
+from dvlin.audit.entry import LEGACY, AuditEntry, genesis
+from dvlin.audit.log import iter_entries, parse_head
 from dvlin.audit.records import label as record_label
 from dvlin.audit.records import snapshot, version_id, version_identity
 from dvlin.catalog import Catalog
@@ -121,7 +122,11 @@ def _check_entry(e: AuditEntry, prev: str, head_seq: int) -> str | None:
 
 
 def verify(
-    catalog: Catalog, *, algorithm: str | None = None, expect_head: str | None = None
+    catalog: Catalog,
+    *,
+    algorithm: str | None = None,
+    expect_head: str | None = None,
+    records: bool = True,
 ) -> Verification:
     """Recompute every hash, then replay the chain against the catalog's records.
 
@@ -129,6 +134,8 @@ def verify(
         algorithm: the repo's hash (``repo.config.hash``), to recompute every version id
             from its contents; without it ids are not recomputed.
         expect_head: ``SEQ:HASH`` the log must still reach (catches a cut-off tail).
+        records: replay the chain against the catalog (False: the chain alone, as
+            ``audit head`` needs).
     """
     expected = parse_head(expect_head) if expect_head else None
     repo_id = catalog.get_meta("repo_id") or ""
@@ -186,7 +193,7 @@ def verify(
         head_hash=head_hash,
         problem=problem,
         first_bad_seq=first_bad,
-        mismatches=replay(catalog, newest, algorithm=algorithm),
+        mismatches=replay(catalog, newest, algorithm=algorithm) if records else (),
         redacted=tuple(redactions),
         legacy=legacy,
     )

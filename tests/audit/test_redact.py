@@ -7,7 +7,8 @@ import sqlite3
 
 import pytest
 
-from dvlin.audit.log import PAYLOAD_FIELDS, entries, get_entry
+from dvlin.audit.entry import PAYLOAD_FIELDS
+from dvlin.audit.log import entries, get_entry
 from dvlin.audit.redact import MARKER, redact
 from dvlin.audit.verify import verify
 from dvlin.errors import NotFoundError, UsageError
