@@ -2,7 +2,7 @@
 
 Before schema 6 entries did not name the records they described, so the replay of ``audit
 verify`` has nothing to compare old rows with. The upgrade writes one ``adopt`` entry per
-record (version, tag, hold, stage, override, expiry) holding its digest as found: tampering
+record (version, tag, hold, stage, override, expiry, run, derived_from links) holding its digest as found: tampering
 done before the upgrade is adopted with it, tampering after it is caught.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 
 from dvlin.audit.log import append_to
-from dvlin.audit.records import snapshot
+from dvlin.audit.records import KINDS, snapshot
 
 
 def adopt_records(conn: sqlite3.Connection, *, schema: int) -> int:
@@ -20,7 +20,7 @@ def adopt_records(conn: sqlite3.Connection, *, schema: int) -> int:
     if not records:
         return 0
     # Versions first, so entries about a version follow the one that adopts the version.
-    order = {"version": 0, "override": 1, "expiry": 2, "tag": 3, "hold": 4, "stage": 5}
+    order = {kind: i for i, kind in enumerate(KINDS)}
     for r in sorted(records.values(), key=lambda r: (order[r.kind], r.label, r.key)):
         append_to(
             conn,

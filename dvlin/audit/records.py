@@ -18,7 +18,7 @@ from typing import Any
 
 from dvlin.catalog import Catalog
 
-KINDS = ("version", "tag", "hold", "stage", "override", "expiry")
+KINDS = ("version", "tag", "hold", "stage", "override", "expiry", "run", "derivation")
 
 _VERSION_COLUMNS = (
     "id, asset, number, parent, tree, manifest, author, created_at, message, meta, files, "
@@ -130,6 +130,8 @@ _LABELS = {
     "stage": "stage #{k} of {v}",
     "override": "override on {v}",
     "expiry": "expiry of {v}",
+    "run": "run {k}",
+    "derivation": "derived_from links into {v}",
 }
 
 
@@ -227,17 +229,78 @@ def _stages(conn: sqlite3.Connection, key: str | None = None) -> Iterator[Record
         )
 
 
+_RUN_COLUMNS = (
+    "id, kind, transform, status, exit_code, command, shell, cwd, started_at, ended_at, "
+    "params, metrics, code, env, spec, author, error"
+)
+_RUN_JSON = {"command", "params", "metrics", "code", "env", "spec"}
+
+
+def _runs(conn: sqlite3.Connection, key: str | None = None) -> Iterator[Record]:
+    """A run: its row and every edge into or out of it (its inputs and outputs)."""
+    where = " WHERE src = ? OR dst = ?" if key is not None else ""
+    edges: dict[str, list[list[str]]] = {}
+    for src, dst, kind in conn.execute(
+        f"SELECT src, dst, kind FROM edges{where}", (key, key) if key is not None else ()
+    ):
+        for node in (src, dst):
+            if node.startswith("r-") and (key is None or node == key):
+                edges.setdefault(node, []).append([src, dst, kind])
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+    args: tuple[Any, ...] = ()
+    if key is not None:
+        sql, args = sql + " WHERE id = ?", (key,)
+    rows = {r[0]: r for r in conn.execute(sql, args)}
+    # Edges that name a run with no row are records too: an inserted edge is caught.
+    for run_id in sorted(set(rows) | set(edges)):
+        r = rows.get(run_id)
+        names = _RUN_COLUMNS.split(", ")
+        fields: dict[str, Any] = {
+            n: (_json(v, None) if n in _RUN_JSON else v)
+            for n, v in zip(names, r or (), strict=False)
+        }
+        fields["edges"] = sorted(edges.get(run_id, []))
+        yield Record("run", run_id, f"run {run_id}", digest("run", fields), None)
+
+
+def _derivations(conn: sqlite3.Connection, key: str | None = None) -> Iterator[Record]:
+    """The ``derived_from`` links into one version (recorded by ``dvlin link``)."""
+    sql = "SELECT dst, src FROM edges WHERE kind = 'derived_from'"
+    args: tuple[Any, ...] = ()
+    if key is not None:
+        sql, args = sql + " AND dst = ?", (key,)
+    into: dict[str, list[str]] = {}
+    for dst, src in conn.execute(sql, args):
+        into.setdefault(dst, []).append(src)
+    for dst, srcs in sorted(into.items()):
+        label = _labels(conn, dst).get(dst)
+        fields = {"version": dst, "from": sorted(srcs)}
+        yield Record(
+            "derivation",
+            dst,
+            f"derived_from links into {label or dst}",
+            digest("derivation", fields),
+            label,
+        )
+
+
 def _records(conn: sqlite3.Connection, kind: str, key: str | None = None) -> Iterator[Record]:
     if kind in ("version", "override", "expiry"):
         return _versions(conn, {kind}, key)
-    readers = {"tag": _tags, "hold": _holds, "stage": _stages}
+    readers = {
+        "tag": _tags,
+        "hold": _holds,
+        "stage": _stages,
+        "run": _runs,
+        "derivation": _derivations,
+    }
     return readers[kind](conn, key)
 
 
 def snapshot(conn: sqlite3.Connection) -> dict[tuple[str, str], Record]:
     """Every record the audit chain must account for, by ``(kind, key)``."""
     found = {(r.kind, r.key): r for r in _versions(conn, {"version", "override", "expiry"})}
-    for kind in ("tag", "hold", "stage"):
+    for kind in ("tag", "hold", "stage", "run", "derivation"):
         found.update(((r.kind, r.key), r) for r in _records(conn, kind))
     return found
 
@@ -272,6 +335,16 @@ def override_record(catalog: Catalog, version_id: str) -> RecordRef:
 def expiry_record(catalog: Catalog, version_id: str) -> RecordRef:
     """When a version was expired."""
     return record(catalog, "expiry", version_id)
+
+
+def run_record(catalog: Catalog, run_id: str) -> RecordRef:
+    """A run with its input and output edges, as they now are."""
+    return record(catalog, "run", run_id)
+
+
+def derivation_record(catalog: Catalog, version_id: str) -> RecordRef:
+    """The ``derived_from`` links into a version, as they now are."""
+    return record(catalog, "derivation", version_id)
 
 
 def stage_record(catalog: Catalog, version_id: str) -> RecordRef:

@@ -138,3 +138,38 @@ def test_expiry_is_replayed(repo: Repo, cli: Cli) -> None:
 def test_a_sound_repo_verifies(busy: Repo, cli: Cli) -> None:
     assert "chain intact" in cli("audit", "verify", ok=True).stdout
     assert "audit: intact" in cli("fsck", ok=True).stdout
+
+
+def _run_id(repo: Repo) -> str:
+    return str(repo.catalog.conn.execute("SELECT id FROM runs").fetchone()[0])
+
+
+def test_editing_a_run_is_caught(busy: Repo, cli: Cli) -> None:
+    run = _run_id(busy)
+    _sql(busy, 'UPDATE runs SET params = \'{"lr": "9"}\' WHERE id = ?', run)
+    _caught(busy, cli, f"run {run}")
+
+
+def test_removing_a_lineage_edge_is_caught(busy: Repo, cli: Cli) -> None:
+    run = _run_id(busy)
+    _sql(busy, "DELETE FROM edges WHERE kind = 'output'")
+    _caught(busy, cli, f"run {run}")
+
+
+def test_inserting_a_derived_from_link_is_caught(busy: Repo, cli: Cli) -> None:
+    _sql(
+        busy,
+        "INSERT INTO edges (src, dst, kind) VALUES (?, ?, 'derived_from')",
+        _id(busy, "d@v1"),
+        _id(busy, "m@v1"),
+    )
+    _caught(busy, cli, "derived_from links into m@v1")
+
+
+def test_links_made_by_dvlin_verify(busy: Repo) -> None:
+    from dvlin.ops.link import link
+
+    link(busy, ["d@v1"], "m@v1")
+    link(busy, ["d@v2"], "m@v1")
+    link(busy, ["d@v1"], "d@v2", transform="copy")
+    assert verify(busy.catalog, algorithm=busy.config.hash).ok
