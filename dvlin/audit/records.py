@@ -153,7 +153,7 @@ def _versions(
 ) -> Iterator[Record]:
     where, args = (" WHERE id = ?", (key,)) if key is not None else ("", ())
     for r in conn.execute(f"SELECT {_VERSION_COLUMNS} FROM versions{where}", args):
-        label = f"{r[1]}@v{r[2]}"
+        ver = f"{r[1]}@v{r[2]}"
         info = _json(r[14], {})
         if "version" in kinds:
             fields = {
@@ -173,16 +173,18 @@ def _versions(
                 "roots": _json(r[13], ["."]),
                 "info": info,
             }
-            yield Record("version", r[0], f"version {label}", digest("version", fields), label)
+            yield Record(
+                "version", r[0], label("version", r[0], ver), digest("version", fields), ver
+            )
         override = info.get("override") if isinstance(info, dict) else None
         if "override" in kinds and override:
             fields = {"id": r[0], "override": override}
             yield Record(
-                "override", r[0], f"override on {label}", digest("override", fields), label
+                "override", r[0], label("override", r[0], ver), digest("override", fields), ver
             )
         if "expiry" in kinds and r[15] is not None:
             fields = {"id": r[0], "expired_at": r[15]}
-            yield Record("expiry", r[0], f"expiry of {label}", digest("expiry", fields), label)
+            yield Record("expiry", r[0], label("expiry", r[0], ver), digest("expiry", fields), ver)
 
 
 def _tags(conn: sqlite3.Connection, key: str | None = None) -> Iterator[Record]:
@@ -196,7 +198,8 @@ def _tags(conn: sqlite3.Connection, key: str | None = None) -> Iterator[Record]:
             zip(("asset", "name", "version", "created_at", "author", "retain"), r, strict=True)
         )
         tag = f"{r[0]}@{r[1]}"
-        yield Record("tag", tag, f"tag {tag}", digest("tag", fields), _labels(conn, r[2]).get(r[2]))
+        ver = _labels(conn, r[2]).get(r[2])
+        yield Record("tag", tag, label("tag", tag, ver), digest("tag", fields), ver)
 
 
 def _holds(conn: sqlite3.Connection, key: str | None = None) -> Iterator[Record]:
@@ -206,8 +209,8 @@ def _holds(conn: sqlite3.Connection, key: str | None = None) -> Iterator[Record]
         sql, args = sql + " WHERE version = ?", (key,)
     for r in conn.execute(sql, args):
         fields = dict(zip(("version", "reason", "author", "created_at"), r, strict=True))
-        label = _labels(conn, r[0]).get(r[0])
-        yield Record("hold", r[0], f"hold on {label or r[0]}", digest("hold", fields), label)
+        ver = _labels(conn, r[0]).get(r[0])
+        yield Record("hold", r[0], label("hold", r[0], ver), digest("hold", fields), ver)
 
 
 def _stages(conn: sqlite3.Connection, key: str | None = None) -> Iterator[Record]:
@@ -219,14 +222,9 @@ def _stages(conn: sqlite3.Connection, key: str | None = None) -> Iterator[Record
         sql, args = sql + " WHERE seq = ?", (int(key),)
     for r in conn.execute(sql, args):
         fields = dict(zip(("version", "stage", "author", "created_at"), r[1:], strict=True))
-        label = _labels(conn, r[1]).get(r[1])
-        yield Record(
-            "stage",
-            str(r[0]),
-            f"stage #{r[0]} of {label or r[1]}",
-            digest("stage", fields),
-            label,
-        )
+        ver = _labels(conn, r[1]).get(r[1])
+        key = str(r[0])
+        yield Record("stage", key, label("stage", key, ver or r[1]), digest("stage", fields), ver)
 
 
 _RUN_COLUMNS = (
@@ -252,15 +250,15 @@ def _runs(conn: sqlite3.Connection, key: str | None = None) -> Iterator[Record]:
         sql, args = sql + " WHERE id = ?", (key,)
     rows = {r[0]: r for r in conn.execute(sql, args)}
     # Edges that name a run with no row are records too: an inserted edge is caught.
+    names = _RUN_COLUMNS.split(", ")
     for run_id in sorted(set(rows) | set(edges)):
         r = rows.get(run_id)
-        names = _RUN_COLUMNS.split(", ")
         fields: dict[str, Any] = {
             n: (_json(v, None) if n in _RUN_JSON else v)
             for n, v in zip(names, r or (), strict=False)
         }
         fields["edges"] = sorted(edges.get(run_id, []))
-        yield Record("run", run_id, f"run {run_id}", digest("run", fields), None)
+        yield Record("run", run_id, label("run", run_id, None), digest("run", fields), None)
 
 
 def _derivations(conn: sqlite3.Connection, key: str | None = None) -> Iterator[Record]:
@@ -273,14 +271,10 @@ def _derivations(conn: sqlite3.Connection, key: str | None = None) -> Iterator[R
     for dst, src in conn.execute(sql, args):
         into.setdefault(dst, []).append(src)
     for dst, srcs in sorted(into.items()):
-        label = _labels(conn, dst).get(dst)
+        ver = _labels(conn, dst).get(dst)
         fields = {"version": dst, "from": sorted(srcs)}
         yield Record(
-            "derivation",
-            dst,
-            f"derived_from links into {label or dst}",
-            digest("derivation", fields),
-            label,
+            "derivation", dst, label("derivation", dst, ver), digest("derivation", fields), ver
         )
 
 

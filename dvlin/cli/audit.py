@@ -69,7 +69,8 @@ def audit_verify(
     """Recompute the hash chain and replay it against the catalog.
 
     Exit 1 at the first edited, removed, inserted or moved entry; exit 4 when catalog rows
-    (versions, tags, holds, stages, overrides, expiries, runs, links) disagree with the chain, each named.
+    (versions, tags, holds, stages, overrides, expiries, runs, links) disagree with the
+    chain, each named.
     """
     from dvlin.audit.verify import verify
 
