@@ -67,7 +67,10 @@ def redact(
         )
     done = [name for name in wanted if name in entry.redacted]
     if done:
-        raise UsageError(f"entry {seq} already has {', '.join(done)} redacted", hint=None)
+        raise UsageError(
+            f"entry {seq} already has {', '.join(done)} redacted",
+            hint="`dvlin audit verify` lists redacted entries",
+        )
     values = entry.payload()
     kept = dict(entry.redacted)
     salts = dict(entry.salts)

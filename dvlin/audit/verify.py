@@ -162,10 +162,11 @@ def verify(
             newest[(e.record.kind, e.record.key)] = e
         if e.redacted:
             redacted[e.seq] = tuple(sorted(e.redacted))
-        if e.action == "redact" and isinstance(e.details.get("seq"), int):
+        target = e.details.get("seq")
+        if e.action == "redact" and isinstance(target, int) and target < e.seq:
             named = {str(f) for f in e.details.get("fields") or ()}
-            old = claimed.get(e.details["seq"], (e.seq, set()))[1]
-            claimed[e.details["seq"]] = (e.seq, old | named)
+            old = claimed.get(target, (e.seq, set()))[1]
+            claimed[target] = (e.seq, old | named)
     if problem is None and expected is not None:
         want_seq, want_hash = expected
         if head_seq < want_seq:
