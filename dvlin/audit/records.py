@@ -148,6 +148,11 @@ def _labels(conn: sqlite3.Connection, version_id: str | None = None) -> dict[str
     return {r[0]: f"{r[1]}@v{r[2]}" for r in conn.execute(sql, args)}
 
 
+def version_label(conn: sqlite3.Connection, version_id: str) -> str | None:
+    """``asset@vN`` of a version id, or None when there is no such row."""
+    return _labels(conn, version_id).get(version_id)
+
+
 def _versions(
     conn: sqlite3.Connection, kinds: set[str], key: str | None = None
 ) -> Iterator[Record]:

@@ -15,7 +15,7 @@ from typing import Any
 from dvlin.audit.entry import LEGACY, AuditEntry, genesis
 from dvlin.audit.log import iter_entries, parse_head
 from dvlin.audit.records import label as record_label
-from dvlin.audit.records import snapshot, version_id, version_identity
+from dvlin.audit.records import snapshot, version_id, version_identity, version_label
 from dvlin.catalog import Catalog
 from dvlin.errors import ExitCode, UsageError
 
@@ -253,8 +253,7 @@ def replay(
 def _missing_label(catalog: Catalog, kind: str, key: str, entry: AuditEntry) -> str:
     version = None
     if kind in ("version", "hold", "override", "expiry"):
-        found = catalog.version(key)
-        version = found.label if found is not None else None
+        version = version_label(catalog.conn, key)  # a bare read: the row may be mangled
     return record_label(kind, key, version or entry.target)
 
 

@@ -17,6 +17,7 @@ from dvlin.objects.store import ObjectError
 from dvlin.progress import NullProgress, Progress
 
 if TYPE_CHECKING:
+    from dvlin.catalog import Catalog, Version
     from dvlin.objects.manifest import Entry
     from dvlin.repo import Repo
 
@@ -71,6 +72,30 @@ class FsckReport:
         }
 
 
+def _load_versions(catalog: Catalog) -> tuple[list[Version], list[Problem]]:
+    """Every version row that parses, and a problem naming each one that does not."""
+    try:
+        return catalog.iter_versions(), []
+    except ValueError:
+        pass  # a mangled JSON column: read row by row to name it and check the rest
+    from dvlin.audit.records import version_label
+
+    found: list[Version] = []
+    problems: list[Problem] = []
+    for (vid,) in catalog.conn.execute("SELECT id FROM versions ORDER BY asset, number"):
+        try:
+            v = catalog.version(vid)
+        except ValueError:
+            label = version_label(catalog.conn, vid) or vid
+            problems.append(
+                Problem("catalog", None, (label,), f"version {label}: its row is not valid JSON")
+            )
+            continue
+        if v is not None:
+            found.append(v)
+    return found, problems
+
+
 def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
     """Check every version's objects, the catalog file and the audit chain; change nothing."""
     from dvlin.objects.manifest import from_parquet, validate
@@ -83,8 +108,9 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
     gc = GcStore(catalog)
     expired = gc.expired()
     # Expired versions may have lost their objects to gc: only kept ones must be whole.
-    versions = [v for v in catalog.iter_versions() if v.id not in expired]
-    problems: list[Problem] = [
+    readable, problems = _load_versions(catalog)
+    versions = [v for v in readable if v.id not in expired]
+    problems += [
         Problem(
             "gc",
             None,

@@ -173,3 +173,35 @@ def test_links_made_by_dvlin_verify(busy: Repo) -> None:
     link(busy, ["d@v2"], "m@v1")
     link(busy, ["d@v1"], "d@v2", transform="copy")
     assert verify(busy.catalog, algorithm=busy.config.hash).ok
+
+
+def _cells(repo: Repo) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(repo.dvlin_dir / "catalog.db")
+    tables = ("versions", "tags", "holds", "model_stages", "runs", "edges")
+    found = [(t, r[1]) for t in tables for r in conn.execute(f"PRAGMA table_info({t})")]
+    conn.close()
+    return found
+
+
+def test_any_edit_to_any_recorded_column_is_caught(busy: Repo) -> None:
+    """The class, not the examples: change one cell of every column of every recorded table."""
+    db = busy.dvlin_dir / "catalog.db"
+    pristine = db.read_bytes()
+    missed = []
+    for table, column in _cells(busy):
+        busy.close()
+        db.write_bytes(pristine)
+        for extra in ("-wal", "-shm"):
+            (db.parent / f"catalog.db{extra}").unlink(missing_ok=True)
+        conn = sqlite3.connect(db)
+        rowid, value = conn.execute(
+            f"SELECT rowid, {column} FROM {table} ORDER BY rowid LIMIT 1"
+        ).fetchone()
+        new = value + 1000 if isinstance(value, int) else ("x" if value is None else value + "x")
+        conn.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (new, rowid))
+        conn.commit()
+        conn.close()
+        result = verify(busy.catalog, algorithm=busy.config.hash)
+        if result.ok or result.problem is not None:
+            missed.append(f"{table}.{column}")
+    assert missed == []

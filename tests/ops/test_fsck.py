@@ -87,3 +87,16 @@ def _oid(repo: Repo, data: bytes) -> str:
     from dvlin.objects.hashing import hash_bytes
 
     return hash_bytes(repo.config.hash, data)
+
+
+def test_a_mangled_version_row_is_named_not_a_traceback(filled: Repo, cli: Cli) -> None:
+    filled.close()
+    conn = sqlite3.connect(filled.dvlin_dir / "catalog.db")
+    conn.execute("UPDATE versions SET info = '{bad' WHERE asset = 'd'")
+    conn.commit()
+    conn.close()
+    r = cli("fsck")
+    assert r.exit_code == 4
+    assert "✗ catalog: version d@v1: its row is not valid JSON" in r.stdout
+    assert "✗ record: version d@v1 does not match audit entry 1" in r.stdout
+    assert "checked 1 versions" in r.stdout  # big@v1 is still checked
