@@ -140,7 +140,11 @@ class Repo:
     def catalog(self) -> Catalog:
         """The SQLite catalog (opened on first use)."""
         if self._catalog is None:
-            self._catalog = Catalog.open(self.dvlin_dir / "catalog.db", timeout=lock_timeout())
+            catalog = Catalog.open(self.dvlin_dir / "catalog.db", timeout=lock_timeout())
+            from dvlin.audit.adopt import adopt_pending
+
+            adopt_pending(catalog)
+            self._catalog = catalog
         return self._catalog
 
     @property

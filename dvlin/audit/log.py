@@ -1,98 +1,137 @@
 """The audit log: one hash-chained row per change to the catalog.
 
-Each entry's hash is SHA-256 over the previous entry's hash and the entry's canonical JSON
-(sorted keys, no floats, UTF-8), starting from a genesis value tied to the repo's id, so an
-edited, removed, inserted or reordered row breaks the chain at that row. Entries are written
-by :func:`append` inside the transaction of the change they describe.
+Each entry's hash is SHA-256 over the previous entry's hash and the entry's canonical bytes
+(see :mod:`dvlin.audit.entry` for both formats), starting from a genesis value tied to the
+repo's id, so an edited, removed, inserted or reordered row breaks the chain at that row.
+Entries are written by :func:`append` inside the transaction of the change they describe.
 """
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import json
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+import secrets
+import sqlite3
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
+from dvlin.audit.entry import (
+    ACTIONS,
+    LEGACY,
+    PAYLOAD_FIELDS,
+    AuditEntry,
+    canonical,
+    genesis,
+)
+from dvlin.audit.records import RecordRef
 from dvlin.catalog import Catalog
 from dvlin.errors import UsageError
 from dvlin.identity import author, utc_now
 
-_COLUMNS = "seq, at, actor, action, target, outcome, reason, details, prev, hash"
+if TYPE_CHECKING:
+    from dvlin.audit.verify import Verification
+
+__all__ = ["ACTIONS", "AuditEntry", "append", "entries", "genesis", "verify"]
+
+COLUMNS = (
+    "seq, at, actor, action, target, outcome, reason, details, prev, hash, format, clone, "
+    "record_kind, record_key, record_digest, salts, redacted, payload_hash"
+)
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One row of the audit log."""
-
-    seq: int
-    at: str
-    actor: str
-    action: str
-    target: str
-    outcome: str
-    reason: str | None
-    details: dict[str, Any]
-    prev: str
-    hash: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` shape: every field."""
-        return asdict(self)
-
-
-def genesis(repo_id: str) -> str:
-    """The 'previous hash' of the first entry: ties the chain to one repo."""
-    return hashlib.sha256(f"dvlin-audit-genesis:{repo_id}".encode()).hexdigest()
+def _row(r: Any) -> AuditEntry:
+    record = RecordRef(r[12], r[13], r[14]) if r[12] else None
+    return AuditEntry(
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        json.loads(r[7]),
+        r[8],
+        r[9],
+        r[10] or LEGACY,
+        r[11] or "",
+        record,
+        json.loads(r[15]) if r[15] else {},
+        json.loads(r[16]) if r[16] else {},
+        r[17],
+    )
 
 
-def _no_floats(value: Any, where: str = "details") -> None:
-    if isinstance(value, float):
-        raise UsageError(
-            f"audit {where} holds a float ({value!r})",
-            hint="floats have no single canonical form; record them as strings",
-        )
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            _no_floats(v, f"{where}.{k}")
-    elif isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            _no_floats(v, f"{where}[{i}]")
+def _write(conn: sqlite3.Connection, e: AuditEntry, *, replace: bool = False) -> None:
+    verb = "INSERT OR REPLACE" if replace else "INSERT"
+    rec = e.record
+    conn.execute(
+        f"{verb} INTO audit ({COLUMNS}) VALUES ({', '.join('?' * 18)})",
+        (
+            e.seq,
+            e.at,
+            e.actor,
+            e.action,
+            e.target,
+            e.outcome,
+            e.reason,
+            canonical(e.details).decode("utf-8"),
+            e.prev,
+            e.hash,
+            e.format,
+            e.clone,
+            rec.kind if rec else None,
+            rec.key if rec else None,
+            rec.digest if rec else None,
+            json.dumps(e.salts, sort_keys=True) if e.salts else None,
+            json.dumps(e.redacted, sort_keys=True) if e.redacted else None,
+            e.payload_hash,
+        ),
+    )
 
 
-def canonical(fields: Mapping[str, Any]) -> bytes:
-    """The canonical JSON of an entry's fields (everything but ``prev`` and ``hash``)."""
-    _no_floats(dict(fields))
-    return json.dumps(
-        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-
-
-def entry_hash(prev: str, fields: Mapping[str, Any]) -> str:
-    """SHA-256 over the previous hash and the canonical entry."""
-    return hashlib.sha256(prev.encode("ascii") + b"\n" + canonical(fields)).hexdigest()
-
-
-def _fields(
-    seq: int,
-    at: str,
-    actor: str,
+def append_to(
+    conn: sqlite3.Connection,
+    *,
     action: str,
     target: str,
-    outcome: str,
-    reason: str | None,
-    details: Mapping[str, Any],
-) -> dict[str, Any]:
-    return {
-        "seq": seq,
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "target": target,
-        "outcome": outcome,
-        "reason": reason,
-        "details": dict(details),
-    }
+    outcome: str = "ok",
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    actor: str | None = None,
+    at: str | None = None,
+    record: RecordRef | None = None,
+) -> AuditEntry:
+    """Append one entry over a bare connection (the migration uses this; see :func:`append`)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'repo_id'").fetchone()
+    repo_id = row[0] if row else ""
+    last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, genesis(repo_id))
+    draft = AuditEntry(
+        seq=seq,
+        at=at or utc_now(),
+        actor=actor or author(),
+        action=action,
+        target=target,
+        outcome=outcome,
+        reason=reason,
+        details=dict(details or {}),
+        prev=prev,
+        hash="",
+        clone=repo_id,
+        record=record,
+        salts={name: secrets.token_hex(16) for name in PAYLOAD_FIELDS},
+    )
+    payload = draft.compute_payload_hash()
+    with_payload = _replace(draft, payload_hash=payload)
+    entry = _replace(with_payload, hash=with_payload.compute_hash())
+    _write(conn, entry)
+    return entry
+
+
+def _replace(e: AuditEntry, **changes: Any) -> AuditEntry:
+    import dataclasses
+
+    return dataclasses.replace(e, **changes)
 
 
 def append(
@@ -105,46 +144,76 @@ def append(
     details: Mapping[str, Any] | None = None,
     actor: str | None = None,
     at: str | None = None,
+    record: RecordRef | None = None,
 ) -> AuditEntry:
-    """Append one entry; the caller holds the catalog transaction of the change it records."""
-    repo_id = catalog.get_meta("repo_id") or ""
-    last = catalog.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, genesis(repo_id))
-    fields = _fields(
-        seq, at or utc_now(), actor or author(), action, target, outcome, reason, details or {}
-    )
-    digest = entry_hash(prev, fields)
-    catalog.conn.execute(
-        f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            seq,
-            fields["at"],
-            fields["actor"],
-            action,
-            target,
-            outcome,
-            reason,
-            canonical(fields["details"]).decode("utf-8"),
-            prev,
-            digest,
-        ),
-    )
-    return AuditEntry(
-        seq,
-        fields["at"],
-        fields["actor"],
-        action,
-        target,
-        outcome,
-        reason,
-        fields["details"],
-        prev,
-        digest,
+    """Append one entry; the caller holds the catalog transaction of the change it records.
+
+    ``record`` names the catalog record the change left behind, read back after the change
+    (see :mod:`dvlin.audit.records`); ``audit verify`` replays it against the catalog.
+    """
+    return append_to(
+        catalog.conn,
+        action=action,
+        target=target,
+        outcome=outcome,
+        reason=reason,
+        details=details,
+        actor=actor,
+        at=at,
+        record=record,
     )
 
 
-def _row(r: Any) -> AuditEntry:
-    return AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], r[9])
+def iter_entries(conn: sqlite3.Connection) -> Iterator[AuditEntry]:
+    """Every entry, in chain order."""
+    for r in conn.execute(f"SELECT {COLUMNS} FROM audit ORDER BY seq"):
+        yield _row(r)
+
+
+def get_entry(catalog: Catalog, seq: int) -> AuditEntry | None:
+    """Entry number ``seq``."""
+    r = catalog.conn.execute(f"SELECT {COLUMNS} FROM audit WHERE seq = ?", (seq,)).fetchone()
+    return _row(r) if r else None
+
+
+def save_entry(catalog: Catalog, entry: AuditEntry) -> None:
+    """Rewrite an existing entry in place (redaction only; inside the caller's transaction)."""
+    _write(catalog.conn, entry, replace=True)
+
+
+def parse_since(text: str, *, flag: str = "--since") -> dt.datetime:
+    """A date or RFC 3339 time (``2026-03-01``, ``2026-03-01T12:00+01:00``) as aware UTC.
+
+    A time without an offset is UTC, as the log's times are.
+    """
+    value = text.strip()
+    try:
+        if len(value) < 10 or value[4:5] != "-":
+            raise ValueError(value)
+        when = dt.datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        raise UsageError(
+            f"{flag} {text!r} is not a date or time",
+            hint="use YYYY-MM-DD or an RFC 3339 time such as 2026-03-01T12:00:00+01:00",
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC)
+
+
+def check_action(action: str) -> str:
+    """Refuse an action the log never writes."""
+    if action not in ACTIONS:
+        raise UsageError(f"unknown action {action!r}", hint="one of: " + ", ".join(ACTIONS))
+    return action
+
+
+def _at(entry: AuditEntry) -> dt.datetime | None:
+    try:
+        when = dt.datetime.fromisoformat(entry.at)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def entries(
@@ -152,9 +221,13 @@ def entries(
     *,
     asset: str | None = None,
     action: str | None = None,
-    since: str | None = None,
+    since: str | dt.datetime | None = None,
 ) -> list[AuditEntry]:
-    """Entries in order, filtered by asset (target ``NAME`` or ``NAME@…``), action, or time."""
+    """Entries in order, filtered by asset (target ``NAME`` or ``NAME@…``), action, or time.
+
+    Raises:
+        UsageError: ``action`` is not one the log writes, or ``since`` is not a date.
+    """
     where: list[str] = []
     args: list[str | int] = []
     if asset:
@@ -163,41 +236,16 @@ def entries(
         args += [asset, len(asset) + 1, asset + "@"]
     if action:
         where.append("action = ?")
-        args.append(action)
-    if since:
-        where.append("at >= ?")
-        args.append(since)
-    sql = f"SELECT {_COLUMNS} FROM audit"
+        args.append(check_action(action))
+    start = parse_since(since) if isinstance(since, str) else since
+    sql = f"SELECT {COLUMNS} FROM audit"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    return [_row(r) for r in catalog.conn.execute(sql + " ORDER BY seq", args)]
-
-
-@dataclass(frozen=True, slots=True)
-class Verification:
-    """The result of recomputing the chain."""
-
-    ok: bool
-    entries: int
-    head_seq: int
-    head_hash: str
-    problem: str | None = None
-    first_bad_seq: int | None = None
-
-    @property
-    def head(self) -> str:
-        """``SEQ:HASH`` of the last entry, for CI logs to anchor."""
-        return f"{self.head_seq}:{self.head_hash}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` shape."""
-        return {
-            "ok": self.ok,
-            "entries": self.entries,
-            "head": self.head,
-            "problem": self.problem,
-            "first_bad_seq": self.first_bad_seq,
-        }
+    found = [_row(r) for r in catalog.conn.execute(sql + " ORDER BY seq", args)]
+    if start is not None:
+        # Compared as instants, not strings: offsets and precision differ between writers.
+        found = [e for e in found if (t := _at(e)) is not None and t >= start]
+    return found
 
 
 def parse_head(text: str) -> tuple[int, str]:
@@ -208,52 +256,10 @@ def parse_head(text: str) -> tuple[int, str]:
     return int(seq), digest.lower()
 
 
-def verify(catalog: Catalog, *, expect_head: str | None = None) -> Verification:
-    """Recompute every hash; report the first entry edited, removed, inserted or reordered."""
-    expected = parse_head(expect_head) if expect_head else None
-    repo_id = catalog.get_meta("repo_id") or ""
-    prev = genesis(repo_id)
-    count, head_seq, head_hash = 0, 0, prev
-    for r in catalog.conn.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY seq"):
-        seq = r[0]
-        count += 1
-        problem = None
-        if seq != head_seq + 1:
-            problem = f"entry {head_seq + 1} is missing (the next entry is {seq})"
-        elif r[8] != prev:
-            problem = (
-                f"entry {seq} does not follow entry {head_seq}: removed, inserted or reordered"
-            )
-        else:
-            try:
-                fields = _fields(seq, r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]))
-                if entry_hash(prev, fields) != r[9]:
-                    problem = f"entry {seq} was edited: its contents do not match its hash"
-            except (ValueError, UsageError):
-                problem = f"entry {seq} is malformed"
-        if problem is not None:
-            return Verification(False, count, head_seq, head_hash, problem, seq)
-        prev, head_seq, head_hash = r[9], seq, r[9]
-    if expected is not None:
-        want_seq, want_hash = expected
-        if head_seq < want_seq:
-            return Verification(
-                False,
-                count,
-                head_seq,
-                head_hash,
-                f"the log ends at entry {head_seq}, before the expected head "
-                f"{want_seq}: entries were cut off the end",
-                head_seq + 1,
-            )
-        row = catalog.conn.execute("SELECT hash FROM audit WHERE seq = ?", (want_seq,)).fetchone()
-        if row is None or row[0] != want_hash:
-            return Verification(
-                False,
-                count,
-                head_seq,
-                head_hash,
-                f"entry {want_seq} is not the expected head {want_hash[:12]}…",
-                want_seq,
-            )
-    return Verification(True, count, head_seq, head_hash)
+def verify(
+    catalog: Catalog, *, algorithm: str | None = None, expect_head: str | None = None
+) -> Verification:
+    """Recompute the chain and replay it against the catalog (see :mod:`dvlin.audit.verify`)."""
+    from dvlin.audit.verify import verify as run
+
+    return run(catalog, algorithm=algorithm, expect_head=expect_head)

@@ -143,7 +143,32 @@ def _v5(db) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db) -> None:  # type: ignore[no-untyped-def]
+    """Audit entries commit to the records they describe, with salted, erasable payloads.
+
+    Old entries stay as they are (``format`` 1) and keep verifying; new ones are format 2.
+    Every record already in the catalog is adopted by one ``adopt`` entry each, so the
+    replay of ``audit verify`` has a digest for it: the audit layer (above the catalog, which
+    cannot import it) does that on the repo's first open, and ``audit_adopt_pending`` says so.
+    """
+    for column, type_ in (
+        ("format", int),
+        ("clone", str),
+        ("record_kind", str),
+        ("record_key", str),
+        ("record_digest", str),
+        ("salts", str),
+        ("redacted", str),
+        ("payload_hash", str),
+    ):
+        db["audit"].add_column(column, type_)
+    db.execute("UPDATE audit SET format = 1")
+    db["audit"].create_index(["record_kind", "record_key"])
+    if db.execute("SELECT 1 FROM versions LIMIT 1").fetchone() is not None:
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_adopt_pending', '6')")
+
+
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

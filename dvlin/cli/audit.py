@@ -1,4 +1,4 @@
-"""``dvlin audit log``, ``dvlin audit verify`` and ``dvlin audit head``."""
+"""``dvlin audit log``, ``verify``, ``head`` and ``redact``."""
 
 from __future__ import annotations
 
@@ -20,16 +20,21 @@ app.add_typer(audit_app, name="audit")
 def audit_log(
     asset: str = typer.Option(None, "--asset", help="Only entries about this asset."),
     action: str = typer.Option(None, "--action", help="Only this action (commit, tag, …)."),
-    since: str = typer.Option(None, "--since", help="Only entries at or after this UTC date."),
+    since: str = typer.Option(
+        None,
+        "--since",
+        help="Only entries at or after this date or time (2026-03-01, 2026-03-01T12:00+01:00; "
+        "UTC unless an offset is given).",
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
     """List audit entries in order: sequence, time, actor, action, target, outcome, reason."""
-    from dvlin.audit.log import entries
+    from dvlin.ops.audit import log
 
     out = output(json, quiet)
     with open_repo() as repo:
-        found = entries(repo.catalog, asset=asset, action=action, since=since)
+        found = log(repo, asset=asset, action=action, since=since)
     if out.json:
         out.emit_json([e.to_dict() for e in found])
         return
@@ -37,9 +42,10 @@ def audit_log(
         out.line("no audit entries")
     for e in found:
         reason = f"  reason: {e.reason}" if e.reason else ""
+        erased = f"  (redacted: {', '.join(sorted(e.redacted))})" if e.redacted else ""
         out.line(
             f"{e.seq:>6}  {short_time(e.at)}  {e.actor}  {e.action}  {e.target}  "
-            f"{e.outcome}{reason}"
+            f"{e.outcome}{reason}{erased}"
         )
 
 
@@ -54,31 +60,69 @@ def audit_verify(
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
-    """Recompute the hash chain; exit 1 at the first edited, removed, inserted or moved entry."""
-    from dvlin.audit.log import verify
+    """Recompute the hash chain and replay it against the catalog.
+
+    Exit 1 at the first edited, removed, inserted or moved entry; exit 4 when catalog rows
+    (versions, tags, holds, stages, overrides, expiries, runs, links) disagree with the
+    chain, each named.
+    """
+    from dvlin.ops.audit import verify
 
     out = output(json, quiet)
     with open_repo() as repo:
-        result = verify(repo.catalog, expect_head=expect_head)
+        result = verify(repo, expect_head=expect_head)
     if out.json:
         out.emit_json(result.to_dict())
     elif result.ok:
         out.line(f"✓ {result.entries:,} entries, chain intact, head {result.head}")
     else:
-        typer.echo(typer.style("✗ ", fg="red") + str(result.problem), err=True)
+        if result.problem:
+            typer.echo(typer.style("✗ ", fg="red") + result.problem, err=True)
+        for m in result.mismatches:
+            typer.echo(typer.style("✗ ", fg="red") + m.problem, err=True)
+    if not out.json and result.redacted:
+        listed = "; ".join(
+            f"entry {r.seq} ({', '.join(r.fields)})" + (f" by entry {r.by}" if r.by else "")
+            for r in result.redacted
+        )
+        out.line(f"redacted: {listed}")
     if not result.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(int(result.exit_code))
 
 
 @audit_app.command("head")
 def audit_head(json: bool = JSON) -> None:
     """Print the head of the log as SEQ:HASH, for CI logs to anchor."""
-    from dvlin.audit.log import verify
+    from dvlin.ops.audit import head
 
     out = output(json, False)
     with open_repo() as repo:
-        result = verify(repo.catalog)
+        result = head(repo)
     if out.json:
         out.emit_json({"head": result.head, "seq": result.head_seq, "hash": result.head_hash})
     else:
         out.line(result.head)
+
+
+@audit_app.command("redact")
+def audit_redact(
+    seq: int = typer.Argument(..., help="The entry to erase fields of."),
+    field: list[str] = typer.Option(
+        ..., "--field", help="A field to erase: actor, outcome, reason or details (repeatable)."
+    ),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit log)."),
+    json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """Erase personal data from an entry; the chain still verifies and reports the erasure."""
+    from dvlin.ops.audit import redact
+
+    out = output(json, quiet)
+    with open_repo() as repo:
+        entry = redact(repo, seq, field, reason=reason)
+    if out.json:
+        out.emit_json(entry.to_dict())
+    else:
+        out.line(
+            f"redacted {', '.join(entry.details['fields'])} of entry {seq} (entry {entry.seq})"
+        )

@@ -12,7 +12,11 @@ from dvlin.render.output import human_bytes
 
 @app.command()
 def fsck(json: bool = JSON, quiet: bool = QUIET) -> None:
-    """Verify every version's objects, the catalog file and the audit chain (reads everything)."""
+    """Verify every version's objects, the catalog file and the audit chain (reads everything).
+
+    Exit 4 when objects are missing or corrupt or catalog rows disagree with the audit log
+    (each named with the versions it affects); exit 1 when the audit chain itself is broken.
+    """
     from dvlin.ops.fsck import fsck as run_fsck
 
     out = output(json, quiet)
@@ -21,13 +25,22 @@ def fsck(json: bool = JSON, quiet: bool = QUIET) -> None:
     if out.json:
         out.emit_json(report.to_dict())
     else:
+        audit = report.audit
+        if audit.problem:
+            summary = str(audit.problem)
+        elif audit.mismatches:
+            summary = f"{len(audit.mismatches):,} rows disagree with the chain"
+        else:
+            summary = "intact"
         out.line(
             f"checked {report.versions:,} versions, {report.objects:,} objects "
-            f"({human_bytes(report.bytes)}); catalog: {report.catalog}; audit: "
-            + ("intact" if report.audit.ok else str(report.audit.problem))
+            f"({human_bytes(report.bytes)}); catalog: {report.catalog}; audit: {summary}"
         )
         for p in report.problems:
-            out.line(f"  ✗ {p.kind}: {p.message}")
+            named = [v for v in p.versions if v not in p.message]
+            more = f", +{len(named) - 5} more" if len(named) > 5 else ""
+            affects = f" (affects {', '.join(named[:5])}{more})" if named else ""
+            out.line(f"  ✗ {p.kind}: {p.message}{affects}")
     if report.problems or report.catalog != "ok":
         raise typer.Exit(int(ExitCode.INTEGRITY))
     if not report.audit.ok:

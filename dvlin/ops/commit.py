@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import time
@@ -11,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from dvlin.audit import log as audit
+from dvlin.audit import records
 from dvlin.catalog import Version
 from dvlin.catalog.catalog import StoredObject
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.faults import BEFORE_CATALOG, pause_point
 from dvlin.identity import author as current_author
 from dvlin.identity import utc_now
-from dvlin.objects.hashing import hash_bytes
 from dvlin.objects.ingest import Ingester
 from dvlin.objects.manifest import Entry, to_parquet, tree_digest
 from dvlin.ops.common import check_asset_name, check_kind, check_tag_name
@@ -240,22 +239,18 @@ def prepare(
     created_at = utc_now()
     who = current_author()
     meta = dict(meta or {})
-    identity = json.dumps(
-        {
-            "asset": name,
-            "parent": parent.id if parent else None,
-            "tree": tree,
-            "manifest": manifest,
-            "author": who,
-            "created_at": created_at,
-            "message": message,
-            "meta": meta,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
+    identity = records.version_identity(
+        asset=name,
+        parent=parent.id if parent else None,
+        tree=tree,
+        manifest=manifest,
+        author=who,
+        created_at=created_at,
+        message=message,
+        meta=meta,
     )
     version = Version(
-        id=hash_bytes(algorithm, identity.encode())[:32],
+        id=records.version_id(algorithm, identity),
         asset=name,
         number=(parent.number + 1) if parent else 1,
         parent=parent.id if parent else None,
@@ -330,6 +325,7 @@ def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
             "manifest": version.manifest,
             "kind": prepared.kind,
         },
+        record=records.version_record(catalog, version.id),
     )
     override = version.info.get("override")
     if override:
@@ -340,6 +336,7 @@ def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
             outcome="overridden",
             reason=str(override.get("reason", "")),
             details={"failed_rules": int(override.get("failed", 0)), "id": version.id},
+            record=records.override_record(catalog, version.id),
         )
     _insert_tags(repo, prepared.name, version.id, prepared.tags)
     catalog.set_workspace_version(prepared.name, version.id, updated_at=version.created_at)
@@ -395,7 +392,11 @@ def _insert_tags(repo: Repo, name: str, version_id: str, tags: Sequence[str]) ->
     for t in tags:
         repo.catalog.insert_tag(name, t, version_id, created_at=utc_now(), author=current_author())
         audit.append(
-            repo.catalog, action="tag", target=f"{name}@{t}", details={"version": version_id}
+            repo.catalog,
+            action="tag",
+            target=f"{name}@{t}",
+            details={"version": version_id},
+            record=records.tag_record(repo.catalog, name, t),
         )
 
 

@@ -1,7 +1,8 @@
 """``dvlin fsck``: prove every version can still be checked out, and the catalog is sound.
 
 Reads every object every version needs (each once), verifies it against its oid — and each
-packed blob against its own — runs SQLite's ``integrity_check``, and recomputes the audit chain.
+packed blob against its own — runs SQLite's ``integrity_check``, recomputes the audit chain and
+replays it against the catalog (every version id, tag, hold, stage, override and expiry).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dvlin.audit.log import Verification, verify
+from dvlin.audit.verify import Verification, verify
 from dvlin.errors import IntegrityError
 from dvlin.objects.store import ObjectError
 from dvlin.progress import NullProgress, Progress
 
 if TYPE_CHECKING:
+    from dvlin.catalog import Catalog, Version
     from dvlin.objects.manifest import Entry
     from dvlin.repo import Repo
 
@@ -25,7 +27,8 @@ class Problem:
     """One thing fsck found wrong."""
 
     kind: str
-    """``missing``, ``corrupt``, ``manifest`` or ``catalog``."""
+    """``missing``, ``corrupt``, ``manifest``, ``gc`` or ``record`` (a row the audit log
+    disagrees with)."""
     oid: str | None
     versions: tuple[str, ...]
     message: str
@@ -69,6 +72,30 @@ class FsckReport:
         }
 
 
+def _load_versions(catalog: Catalog) -> tuple[list[Version], list[Problem]]:
+    """Every version row that parses, and a problem naming each one that does not."""
+    try:
+        return catalog.iter_versions(), []
+    except ValueError:
+        pass  # a mangled JSON column: read row by row to name it and check the rest
+    from dvlin.audit.records import version_label
+
+    found: list[Version] = []
+    problems: list[Problem] = []
+    for (vid,) in catalog.conn.execute("SELECT id FROM versions ORDER BY asset, number"):
+        try:
+            v = catalog.version(vid)
+        except ValueError:
+            label = version_label(catalog.conn, vid) or vid
+            problems.append(
+                Problem("catalog", None, (label,), f"version {label}: its row is not valid JSON")
+            )
+            continue
+        if v is not None:
+            found.append(v)
+    return found, problems
+
+
 def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
     """Check every version's objects, the catalog file and the audit chain; change nothing."""
     from dvlin.objects.manifest import from_parquet, validate
@@ -81,8 +108,9 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
     gc = GcStore(catalog)
     expired = gc.expired()
     # Expired versions may have lost their objects to gc: only kept ones must be whole.
-    versions = [v for v in catalog.iter_versions() if v.id not in expired]
-    problems: list[Problem] = [
+    readable, problems = _load_versions(catalog)
+    versions = [v for v in readable if v.id not in expired]
+    problems += [
         Problem(
             "gc",
             None,
@@ -150,11 +178,13 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
         progress.advance(files=1)
     progress.finish()
     integrity = "; ".join(r[0] for r in catalog.conn.execute("PRAGMA integrity_check"))
+    audit = verify(catalog, algorithm=repo.config.hash)
+    problems += [Problem("record", None, m.versions, m.problem) for m in audit.mismatches]
     return FsckReport(
         versions=len(versions),
         objects=len(todo) + len(checked),
         bytes=total,
         catalog=integrity,
-        audit=verify(catalog),
+        audit=audit,
         problems=tuple(problems),
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dvlin.audit.log import append as audit
+from dvlin.audit.records import expiry_record
 from dvlin.catalog.gc import GcPlanRow, GcStore
 from dvlin.errors import NotFoundError
 from dvlin.faults import IN_GC, pause_point
@@ -136,7 +137,13 @@ def apply(
                 )
             )
             for v in p.versions:
-                audit(catalog, action="expire", target=v.label, details={"id": v.id, "plan": pid})
+                audit(
+                    catalog,
+                    action="expire",
+                    target=v.label,
+                    details={"id": v.id, "plan": pid},
+                    record=expiry_record(catalog, v.id),
+                )
         pause_point(IN_GC)
         deleted = 0
         progress.start("deleting", files=len(p.objects), bytes=p.bytes)

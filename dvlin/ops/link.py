@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dvlin.audit import log as audit
+from dvlin.audit.records import derivation_record, run_record
 from dvlin.catalog import Version
 from dvlin.catalog.lineage import Edge, LineageStore, Run
 from dvlin.errors import ConflictError, UsageError
@@ -108,5 +109,8 @@ def link(
                     "from": [v.label for v in srcs],
                     "run": run.id if run is not None else None,
                 },
+                record=run_record(catalog, run.id)
+                if run is not None
+                else derivation_record(catalog, dst.id),
             )
     return LinkResult(tuple(srcs), dst, run, tuple(edges))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dvlin.audit import log as audit
+from dvlin.audit.records import stage_record
 from dvlin.catalog import Version
 from dvlin.catalog.lineage import LineageStore, Run, StageChange
 from dvlin.errors import UsageError
@@ -138,6 +139,7 @@ def register(
                 actor=change.author,
                 at=change.created_at,
                 details={"stage": stage, "id": change.version},
+                record=stage_record(repo.catalog, change.version),
             )
 
     result = record_run(repo, pending, exit_code=0, error=None, inside=set_first_stage)
@@ -209,5 +211,6 @@ def set_stage(repo: Repo, ref: str, stage: str) -> StageChange:
             actor=change.author,
             at=change.created_at,
             details={"stage": stage, "id": v.id},
+            record=stage_record(repo.catalog, v.id),
         )
     return change

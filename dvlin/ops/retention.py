@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dvlin.audit.log import append as audit
+from dvlin.audit.records import hold_record
 from dvlin.catalog.retention import Hold, RetentionStore
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.identity import author, utc_now
@@ -57,6 +58,7 @@ def hold(repo: Repo, ref: str, *, reason: str) -> Hold:
                 actor=h.author,
                 at=h.created_at,
                 details={"id": version.id},
+                record=hold_record(repo.catalog, version.id),
             )
         return h
 
@@ -81,6 +83,7 @@ def release(repo: Repo, ref: str, *, reason: str) -> Hold:
                 target=version.label,
                 reason=reason.strip(),
                 details={"id": version.id, "held_since": existing.created_at},
+                record=hold_record(repo.catalog, version.id),
             )
         return existing
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from dvlin.audit import log as audit
+from dvlin.audit.records import run_record
 from dvlin.catalog import Version
 from dvlin.catalog.lineage import RUN_PREFIX, Edge, LineageStore, Run
 from dvlin.errors import ConflictError, DvlinError, NotFoundError, UsageError
@@ -450,6 +451,15 @@ def record_run(
         with repo.catalog.transaction():
             s.insert_run(run)
             s.insert_edges(Edge(v.id, run.id, "input") for v in pending.inputs)
+            results = tuple(record_commit(repo, p) for p in prepared)
+            out_edges = []
+            for r in results:
+                # An unchanged output is an existing version: link it to this run too (the
+                # run reproduced it) unless it is upstream of the run — that would be a cycle.
+                if r.created or not s.is_upstream(r.version.id, of=run.id):
+                    out_edges.append(Edge(run.id, r.version.id, "output"))
+            s.insert_edges(out_edges)
+            # After the outputs, so the entry commits to the run with all its edges.
             audit.append(
                 repo.catalog,
                 action="run",
@@ -460,15 +470,8 @@ def record_run(
                     "exit_code": run.exit_code,
                     "inputs": [v.label for v in pending.inputs],
                 },
+                record=run_record(repo.catalog, run.id),
             )
-            results = tuple(record_commit(repo, p) for p in prepared)
-            out_edges = []
-            for r in results:
-                # An unchanged output is an existing version: link it to this run too (the
-                # run reproduced it) unless it is upstream of the run — that would be a cycle.
-                if r.created or not s.is_upstream(r.version.id, of=run.id):
-                    out_edges.append(Edge(run.id, r.version.id, "output"))
-            s.insert_edges(out_edges)
             if inside is not None:
                 inside(results)
     if failure is not None:

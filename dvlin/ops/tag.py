@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dvlin.audit import log as audit
+from dvlin.audit.records import tag_record
 from dvlin.catalog.catalog import Tag
 from dvlin.errors import ConflictError
 from dvlin.identity import author, utc_now
@@ -51,6 +52,7 @@ def tag(repo: Repo, ref: str, name: str, *, retain: str | None = None) -> Tag:
                 action="tag",
                 target=f"{version.asset}@{name}",
                 details={"version": version.id, "number": version.number, "retain": retain},
+                record=tag_record(catalog, version.asset, name),
             )
         found = catalog.tag(version.asset, name)
         assert found is not None

@@ -103,13 +103,24 @@ def test_swapped_entries_are_caught(logged: Repo) -> None:
 
 
 def test_a_cut_tail_needs_the_expected_head(logged: Repo) -> None:
+    from dvlin.audit.log import append
+
+    with logged.catalog.transaction():  # an entry that describes no catalog record
+        append(logged.catalog, action="gc", target="plan-1", details={"objects": 0})
     head = verify(logged.catalog).head
-    _sql(logged, "DELETE FROM audit WHERE seq = 4")
+    _sql(logged, "DELETE FROM audit WHERE seq = 5")
     assert verify(logged.catalog).ok  # a shorter chain is still a valid chain…
     result = verify(logged.catalog, expect_head=head)
     assert not result.ok and "cut off the end" in (result.problem or "")
     with pytest.raises(UsageError):
-        verify(logged.catalog, expect_head="4:nothex")
+        verify(logged.catalog, expect_head="5:nothex")
+
+
+def test_a_cut_tail_that_described_a_record_is_caught_by_the_replay(logged: Repo) -> None:
+    _sql(logged, "DELETE FROM audit WHERE seq = 4")
+    result = verify(logged.catalog)
+    assert result.problem is None  # the chain alone is still valid…
+    assert [m.label for m in result.mismatches] == ["tag d@old"]  # …but the tag is unaccounted
 
 
 def test_cli(logged: Repo, cli: Cli) -> None:

@@ -52,9 +52,11 @@ def test_a_corrupt_pack_names_the_versions(filled: Repo, cli: Cli) -> None:
     assert ("corrupt", ("d@v1",)) in kinds
     r = cli("fsck", "--json")
     assert r.exit_code == 4 and json.loads(r.stdout)["ok"] is False
+    text = cli("fsck").stdout
+    assert "✗ corrupt:" in text and "(affects d@v1)" in text
 
 
-def test_a_missing_chunk_is_reported(filled: Repo) -> None:
+def test_a_missing_chunk_is_reported(filled: Repo, cli: Cli) -> None:
     version = filled.resolve("big")
     chunk = filled.catalog.conn.execute(
         "SELECT oid FROM version_objects WHERE version = ? AND oid != ? LIMIT 1",
@@ -65,6 +67,10 @@ def test_a_missing_chunk_is_reported(filled: Repo) -> None:
     assert [(p.kind, p.oid, p.versions) for p in report.problems] == [
         ("missing", chunk, ("big@v1",))
     ]
+    filled.close()
+    r = cli("fsck")
+    assert r.exit_code == 4
+    assert f"✗ missing: object {chunk} is missing from the store (affects big@v1)" in r.stdout
 
 
 def test_a_tampered_audit_log_fails_the_check(filled: Repo, cli: Cli) -> None:
@@ -81,3 +87,16 @@ def _oid(repo: Repo, data: bytes) -> str:
     from dvlin.objects.hashing import hash_bytes
 
     return hash_bytes(repo.config.hash, data)
+
+
+def test_a_mangled_version_row_is_named_not_a_traceback(filled: Repo, cli: Cli) -> None:
+    filled.close()
+    conn = sqlite3.connect(filled.dvlin_dir / "catalog.db")
+    conn.execute("UPDATE versions SET info = '{bad' WHERE asset = 'd'")
+    conn.commit()
+    conn.close()
+    r = cli("fsck")
+    assert r.exit_code == 4
+    assert "✗ catalog: version d@v1: its row is not valid JSON" in r.stdout
+    assert "✗ record: version d@v1 does not match audit entry 1" in r.stdout
+    assert "checked 1 versions" in r.stdout  # big@v1 is still checked
