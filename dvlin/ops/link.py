@@ -66,8 +66,8 @@ def link(
     catalog = repo.catalog
     s = LineageStore(catalog)
     with repo.lock():
-        dst = resolve(catalog, target)
-        srcs = list({v.id: v for v in (resolve(catalog, r) for r in sources)}.values())
+        dst = resolve(repo, target)
+        srcs = list({v.id: v for v in (resolve(repo, r) for r in sources)}.values())
         for v in srcs:
             if s.is_upstream(dst.id, of=v.id):
                 raise CycleError(

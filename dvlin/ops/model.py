@@ -145,7 +145,7 @@ def register(
 
 
 def _model_version(repo: Repo, ref: str) -> Version:
-    v = resolve(repo.catalog, ref)
+    v = resolve(repo, ref)
     kind = repo.catalog.get_asset_kind(v.asset)
     if kind != "model":
         raise UsageError(
@@ -176,11 +176,9 @@ def show(repo: Repo, ref: str) -> ModelVersion:
 
 def list_models(repo: Repo, name: str | None = None) -> list[ModelVersion]:
     """Every version of every model (or of one), newest first, with stages and metrics."""
-    if name is not None:
-        _model_version(repo, name)
     names = [a.name for a in repo.catalog.list_assets() if a.kind == "model"]
     if name is not None:
-        names = [name]
+        names = [_model_version(repo, name).asset]
     s = LineageStore(repo.catalog)
     stages = s.current_stages()
     found: list[ModelVersion] = []

@@ -15,7 +15,7 @@ from dvlin.audit.log import append as audit
 from dvlin.catalog.retention import Hold, RetentionStore
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.identity import author, utc_now
-from dvlin.ops.refs import resolve
+from dvlin.ops.refs import resolve, resolve_asset
 from dvlin.policy.retention import (
     Decision,
     RetentionRule,
@@ -38,7 +38,7 @@ def hold(repo: Repo, ref: str, *, reason: str) -> Hold:
     if not reason.strip():
         raise UsageError("a hold needs a reason", hint='e.g. --reason "litigation L-17"')
     with repo.lock():
-        version = resolve(repo.catalog, ref)
+        version = resolve(repo, ref)
         store = RetentionStore(repo.catalog)
         existing = store.holds().get(version.id)
         if existing is not None:
@@ -66,7 +66,7 @@ def release(repo: Repo, ref: str, *, reason: str) -> Hold:
     if not reason.strip():
         raise UsageError("a release needs a reason", hint='e.g. --reason "case closed"')
     with repo.lock():
-        version = resolve(repo.catalog, ref)
+        version = resolve(repo, ref)
         store = RetentionStore(repo.catalog)
         existing = store.holds().get(version.id)
         if existing is None:
@@ -137,9 +137,10 @@ def retention(
 
     catalog = repo.catalog
     known = catalog.asset_names()
+    names = list(dict.fromkeys(resolve_asset(repo, n) for n in names))
     for n in names:
         if n not in known:
-            raise NotFoundError(f"unknown asset {n!r}", hint="`dvlin ls` lists assets")
+            raise NotFoundError(f"asset {n!r} has no versions", hint="commit it first")
     policy = load_policy(repo.root)
     kinds = {a.name: a.kind for a in catalog.list_assets()}
     rules: dict[str, RetentionRule | None] = {}

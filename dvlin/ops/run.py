@@ -107,7 +107,10 @@ def parse_output(repo: Repo, text: str, *, kind: str | None = None) -> OutputSpe
             f"bad output {text!r}: the repo root cannot be an output",
             hint="name a file or folder inside the repo",
         )
-    name = asset or rel
+    from dvlin.ops.refs import asset_for_paths
+
+    # Without :ASSET a path that an asset owns (by contract or an earlier commit) is that asset.
+    name = asset or asset_for_paths(repo, [rel], name=None) or rel
     try:
         check_asset_name(name)
     except UsageError as exc:
@@ -143,19 +146,17 @@ def resolve_inputs(
         if "@" not in ref and os.path.lexists(ref):
             found.append(_input_from_path(repo, ref, commit_inputs=commit_inputs))
         else:
-            found.append(resolve(repo.catalog, ref))
+            found.append(resolve(repo, ref))
     unique: dict[str, Version] = {v.id: v for v in found}
     return list(unique.values())
 
 
 def _input_from_path(repo: Repo, path: str, *, commit_inputs: bool) -> Version:
-    rel = repo.relpath(path)
-    asset = None
-    for a in repo.catalog.list_assets():
-        places = {a.base} | {r if a.base == "." else f"{a.base}/{r}" for r in a.roots}
-        if rel in places:
-            asset = a.name
-            break
+    from dvlin.ops.refs import asset_at
+
+    asset = asset_at(repo, path)
+    if asset is not None and repo.catalog.get_asset_kind(asset) is None:
+        asset = None  # a contract whose asset has no versions yet
     if asset is None:
         if commit_inputs:
             return repo.commit([path]).version

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog import Version
 from dvlin.catalog.lineage import LineageStore, Run, is_run_id
-from dvlin.errors import UsageError
-from dvlin.ops.refs import resolve
+from dvlin.errors import NotFoundError, UsageError
+from dvlin.ops.refs import resolve, resolve_asset
 
 if TYPE_CHECKING:
     from dvlin.ops.run import RunResult, Sink
@@ -57,10 +57,13 @@ def stale(repo: Repo, names: Sequence[str] = ()) -> list[StaleInput]:
     wanted = list(names) or catalog.asset_names()
     found: list[StaleInput] = []
     for name in wanted:
-        latest = resolve(catalog, name) if "@" in name else catalog.latest_version(name)
-        if latest is None:
-            resolve(catalog, name)  # raises NotFoundError with candidates
-            continue
+        if "@" in name:
+            latest = resolve(repo, name)
+        else:
+            newest = catalog.latest_version(resolve_asset(repo, name))
+            if newest is None:
+                raise NotFoundError(f"asset {name!r} has no versions", hint="commit it first")
+            latest = newest
         run, srcs = _sources(s, latest.id)
         versions = s.versions(srcs)
         for src in sorted(versions.values(), key=lambda v: v.label):
@@ -127,7 +130,7 @@ def plan(repo: Repo, ref: str) -> tuple[Version, list[ReproStep]]:
     version of every input (and of their inputs, recursively)."""
     catalog = repo.catalog
     s = LineageStore(catalog)
-    target = resolve(catalog, ref)
+    target = resolve(repo, ref)
     steps: list[ReproStep] = []
     memo: dict[str, bool] = {}
 

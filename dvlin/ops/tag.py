@@ -31,7 +31,7 @@ def tag(repo: Repo, ref: str, name: str, *, retain: str | None = None) -> Tag:
         check_duration(retain, flag="--retain")
     with repo.lock():
         catalog = repo.catalog
-        version = resolve(catalog, ref)
+        version = resolve(repo, ref)
         existing = catalog.tag(version.asset, name)
         if existing is not None:
             raise ConflictError(
@@ -58,5 +58,7 @@ def tag(repo: Repo, ref: str, name: str, *, retain: str | None = None) -> Tag:
 
 
 def tags(repo: Repo, name: str | None = None) -> list[Tag]:
-    """Tags of one asset or of all."""
-    return repo.catalog.tags(name)
+    """Tags of one asset (by name or path) or of all."""
+    from dvlin.ops.refs import resolve_asset
+
+    return repo.catalog.tags(resolve_asset(repo, name) if name is not None else None)
