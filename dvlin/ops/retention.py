@@ -157,6 +157,7 @@ def retention(
             TagFact(tag_name, _ts(created_at), parse_duration(retain) if retain else None)
         )
     held = set(RetentionStore(catalog).holds())
+    stages = LineageStore(catalog).current_stages()
     facts = []
     for asset, vs in by_asset.items():
         for i, v in enumerate(vs):
@@ -170,6 +171,7 @@ def retention(
                     superseded_at=_ts(nxt.created_at) if nxt else None,
                     tags=tuple(tags.get(v.id, ())),
                     held=v.id in held,
+                    stage=stages.get(v.id),
                 )
             )
     lineage = LineageStore(catalog)

@@ -164,3 +164,25 @@ def test_invariants(raw: list[tuple[str, int, bool, bool, float]], seed) -> None
         for up in upstream[m]:
             if up in out:
                 assert out[up].kept
+
+
+def test_a_staged_model_is_kept_with_its_data_at_any_depth() -> None:
+    models = chain("m", 4, kind="model")
+    models[0] = VersionFacts(
+        "m1", "m", 1, "model", superseded_at=models[0].superseded_at, stage="production"
+    )
+    models[1] = VersionFacts(
+        "m2", "m", 2, "model", superseded_at=models[1].superseded_at, stage="archived"
+    )
+    rules = {"m": RetentionRule(keep_last=1), "feat": RetentionRule(keep_last=1)}
+    rules["raw"] = RetentionRule(keep_last=1)
+    upstream = {"m1": {"feat1", "raw1"}, "m2": {"feat2", "raw2"}}
+    facts = models + chain("feat", 3) + chain("raw", 3)
+    out = decide(facts, rules, upstream=upstream, now=NOW)
+    assert out["m1"].kept and out["m1"].reasons == ("stage production",)
+    assert not out["m2"].kept  # archived counts for nothing
+    assert out["feat1"].kept and out["raw1"].kept
+    assert "upstream of a kept model" in out["raw1"].reasons
+    assert not out["feat2"].kept and not out["raw2"].kept
+    # With no retention policy at all the stage is still named.
+    assert "stage production" in decide(models, {}, upstream={}, now=NOW)["m1"].reasons
