@@ -14,7 +14,7 @@ from dvlin.catalog.lineage import LineageStore, Run, StageChange
 from dvlin.errors import UsageError
 from dvlin.identity import author, utc_now
 from dvlin.ops.common import check_asset_name
-from dvlin.ops.refs import resolve
+from dvlin.ops.refs import check_live, resolve
 from dvlin.ops.run import (
     OutputSpec,
     PendingRun,
@@ -196,6 +196,8 @@ def set_stage(repo: Repo, ref: str, stage: str) -> StageChange:
     """Move a model version to ``stage``; the change is recorded with who and when."""
     check_stage(stage)
     v = _model_version(repo, ref)
+    if stage != "archived":
+        check_live(repo, v, action=f"stage as {stage}")
     change = StageChange(v.id, stage, author(), utc_now())
     s = LineageStore(repo.catalog)
     with repo.lock(), repo.catalog.transaction():

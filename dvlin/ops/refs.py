@@ -217,6 +217,34 @@ def resolve(repo: Repo, ref: str) -> Version:
     return resolve_name(catalog, ref)
 
 
+class ExpiredVersionError(ConflictError):
+    """A verb that needs a version's data was pointed at a version gc has expired (exit 5)."""
+
+
+def check_live(repo: Repo, version: Version, *, action: str) -> Version:
+    """``version``, unless gc expired it: then nothing may tag, hold, link, stage or read it.
+
+    Raises:
+        ExpiredVersionError: the version is expired (exit 5, like any state that forbids the
+            action); its metadata and lineage stay readable.
+    """
+    row = repo.catalog.conn.execute(
+        "SELECT expired_at FROM versions WHERE id = ?", (version.id,)
+    ).fetchone()
+    if row is not None and row[0] is not None:
+        raise ExpiredVersionError(
+            f"{version.label} expired on {str(row[0])[:10]} and its data is gone: cannot {action} it",
+            hint="`dvlin retention` says why it expired; use a version that is kept, "
+            "e.g. " + f"{version.asset}@latest",
+        )
+    return version
+
+
+def resolve_live(repo: Repo, ref: str, *, action: str) -> Version:
+    """The version ``ref`` names, which must not be expired (see :func:`check_live`)."""
+    return check_live(repo, resolve(repo, ref), action=action)
+
+
 def resolve_name(catalog: Catalog, ref: str) -> Version:
     """The version ``ref`` names, by asset name only (no paths): for refs stored by dvlin.
 

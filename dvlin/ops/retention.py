@@ -15,7 +15,7 @@ from dvlin.audit.log import append as audit
 from dvlin.catalog.retention import Hold, RetentionStore
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.identity import author, utc_now
-from dvlin.ops.refs import resolve, resolve_asset
+from dvlin.ops.refs import resolve, resolve_asset, resolve_live
 from dvlin.policy.retention import (
     Decision,
     RetentionRule,
@@ -38,7 +38,7 @@ def hold(repo: Repo, ref: str, *, reason: str) -> Hold:
     if not reason.strip():
         raise UsageError("a hold needs a reason", hint='e.g. --reason "litigation L-17"')
     with repo.lock():
-        version = resolve(repo, ref)
+        version = resolve_live(repo, ref, action="hold")
         store = RetentionStore(repo.catalog)
         existing = store.holds().get(version.id)
         if existing is not None:

@@ -9,7 +9,7 @@ from dvlin.catalog.catalog import Tag
 from dvlin.errors import ConflictError
 from dvlin.identity import author, utc_now
 from dvlin.ops.common import check_tag_name
-from dvlin.ops.refs import resolve
+from dvlin.ops.refs import resolve_live
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
@@ -31,7 +31,7 @@ def tag(repo: Repo, ref: str, name: str, *, retain: str | None = None) -> Tag:
         check_duration(retain, flag="--retain")
     with repo.lock():
         catalog = repo.catalog
-        version = resolve(repo, ref)
+        version = resolve_live(repo, ref, action="tag")
         existing = catalog.tag(version.asset, name)
         if existing is not None:
             raise ConflictError(
