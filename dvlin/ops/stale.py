@@ -114,10 +114,21 @@ class ReproResult:
         """True unless a re-run failed."""
         return all(r.ok for r in self.results)
 
+    @property
+    def rebuilt(self) -> Version | None:
+        """The target asset's version that the re-runs made (None on a dry run or failure)."""
+        found = None
+        for r in self.results:
+            for o in r.outputs:
+                if o.version.asset == self.target.asset:
+                    found = o.version
+        return found
+
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape of ``dvlin repro``."""
         return {
             "target": self.target.label,
+            "rebuilt": self.rebuilt.label if self.rebuilt is not None else None,
             "dry_run": self.dry_run,
             "up_to_date": not self.steps,
             "steps": [st.to_dict() for st in self.steps],
