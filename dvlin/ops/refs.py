@@ -152,6 +152,7 @@ def asset_for_paths(
     """
     known = places(repo)
     chosen: set[str] = set()
+    unowned = False
     for rel in rels:
         rel = _normal(rel)
         exact = [p for p in known if p.path == rel]
@@ -169,10 +170,16 @@ def asset_for_paths(
                 hint="pass --name with the one you mean",
             )
         chosen |= owning if name is None else {name}
+        unowned = unowned or not owning
     if name is None and len(chosen) > 1:
         raise ConflictError(
             f"these paths belong to different assets: {', '.join(sorted(chosen))}",
             hint="commit each asset on its own",
+        )
+    if name is None and chosen and unowned:
+        raise ConflictError(
+            f"some of these paths belong to asset {next(iter(chosen))} and some to none",
+            hint="pass --name to say which asset they make, or commit them apart",
         )
     target = name or (next(iter(chosen)) if chosen else None)
     if overlap:

@@ -140,3 +140,13 @@ def test_overlapping_assets_resolve_to_the_deepest(repo: Repo, tmp_path: Path) -
     assert repo.resolve("data/events/b.txt").asset == "events"
     assert repo.resolve("data/a.txt").asset == "raw"
     assert repo.resolve("data").asset == "raw"
+
+
+def test_several_paths_of_one_asset(repo: Repo, cli: Cli) -> None:
+    write_tree(repo.root, {"t/a.csv": "1", "t/b.csv": "2", "t/c.csv": "3"})
+    repo.commit(["t/a.csv", "t/b.csv"], name="pair")
+    write_tree(repo.root, {"t/a.csv": "10"})
+    assert "pair@v2" in cli("commit", "t/a.csv", "t/b.csv", ok=True).stdout
+    ran = cli("commit", "t/a.csv", "t/c.csv")
+    assert ran.exit_code == 5 and "belong to asset pair and some to none" in ran.stderr
+    cli("commit", "t/a.csv", "t/c.csv", "--name", "pair", ok=True)

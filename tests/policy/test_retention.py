@@ -99,20 +99,21 @@ def test_kept_models_protect_their_data_at_any_depth() -> None:
 
 facts = st.lists(
     st.builds(
-        lambda asset, n, tagged, held, age: (asset, n, tagged, held, age),
+        lambda asset, n, tagged, held, age, stage: (asset, n, tagged, held, age, stage),
         st.sampled_from(["a", "b", "m"]),
         st.integers(1, 6),
         st.booleans(),
         st.booleans(),
         st.floats(0, 200),
+        st.sampled_from([None, "staging", "production", "archived"]),
     ),
     max_size=15,
 )
 
 
-def build(raw: list[tuple[str, int, bool, bool, float]]) -> list[VersionFacts]:
+def build(raw: list[tuple[str, int, bool, bool, float, str | None]]) -> list[VersionFacts]:
     seen: dict[tuple[str, int], VersionFacts] = {}
-    for asset, n, tagged, held, age in raw:
+    for asset, n, tagged, held, age, stage in raw:
         seen[(asset, n)] = VersionFacts(
             f"{asset}{n}",
             asset,
@@ -121,12 +122,13 @@ def build(raw: list[tuple[str, int, bool, bool, float]]) -> list[VersionFacts]:
             superseded_at=NOW - age * DAY,
             tags=(TagFact("t", NOW - age * DAY, retain=50 * DAY),) if tagged else (),
             held=held,
+            stage=stage if asset == "m" else None,
         )
     newest = {a: max(n for (b, n) in seen if b == a) for a, _ in seen}
     return [
         v
         if v.number != newest[v.asset]
-        else VersionFacts(v.id, v.asset, v.number, v.kind, None, v.tags, v.held)
+        else VersionFacts(v.id, v.asset, v.number, v.kind, None, v.tags, v.held, v.stage)
         for v in seen.values()
     ]
 
@@ -140,7 +142,7 @@ RULES = {
 
 @settings(max_examples=200, deadline=None)
 @given(raw=facts, seed=st.randoms(use_true_random=False))
-def test_invariants(raw: list[tuple[str, int, bool, bool, float]], seed) -> None:  # type: ignore[no-untyped-def]
+def test_invariants(raw: list[tuple[str, int, bool, bool, float, str | None]], seed) -> None:  # type: ignore[no-untyped-def]
     vs = build(raw)
     upstream = {v.id: {"a1", "b1"} for v in vs if v.kind == "model"}
     out = decide(vs, RULES, upstream=upstream, now=NOW)
@@ -155,7 +157,7 @@ def test_invariants(raw: list[tuple[str, int, bool, bool, float]], seed) -> None
     # Never expires a protected version.
     newest = {v.asset: max(w.number for w in vs if w.asset == v.asset) for v in vs}
     for v in vs:
-        if v.number == newest[v.asset] or v.held:
+        if v.number == newest[v.asset] or v.held or v.stage in ("staging", "production"):
             assert out[v.id].kept, v
         if v.asset == "a" and v.tags and NOW - v.tags[0].tagged_at < 50 * DAY:
             assert out[v.id].kept, v
