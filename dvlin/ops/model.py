@@ -14,6 +14,7 @@ from dvlin.catalog.lineage import LineageStore, Run, StageChange
 from dvlin.errors import UsageError
 from dvlin.identity import author, utc_now
 from dvlin.ops.common import check_asset_name
+from dvlin.ops.inputs import resolve_inputs
 from dvlin.ops.refs import check_live, resolve
 from dvlin.ops.run import (
     OutputSpec,
@@ -23,7 +24,6 @@ from dvlin.ops.run import (
     environment,
     git_info,
     record_run,
-    resolve_inputs,
 )
 
 if TYPE_CHECKING:

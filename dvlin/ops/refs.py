@@ -79,7 +79,7 @@ def _depth(path: str) -> int:
 
 def _looks_like_path(text: str) -> bool:
     return (
-        text.startswith((".", "/", "~"))
+        text.startswith((".", "/"))
         or text.endswith("/")
         or os.sep in text
         or "/" in text
