@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from dvlin.catalog import Version
 from dvlin.errors import ConflictError, NotFoundError
-from dvlin.ops.refs import resolve_live
+from dvlin.ops.refs import check_live, resolve_live
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
@@ -110,4 +110,4 @@ def _input_from_path(repo: Repo, path: str, *, commit_inputs: bool) -> Version:
         v = st.version
         places = [v.base if r == "." else posixpath.join(v.base, r) for r in v.roots]
         return repo.commit([repo.root / p for p in places], name=asset).version
-    return st.version
+    return check_live(repo, st.version, action="use as an input")

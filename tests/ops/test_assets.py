@@ -118,6 +118,9 @@ def test_commands_take_the_path_for_the_name(repo: Repo, cli: Cli, monkeypatch) 
     cli("hold", "data/events@v1", "--reason", "audit", ok=True)
     cli("release", "data/events@v1", "--reason", "done", ok=True)
     cli("retention", "data/events", ok=True)
+    assert "gold" in cli("tags", "data/events", ok=True).stdout
+    cli("stale", "data/events", ok=True)
+    assert "up to date" in cli("repro", "data/events", ok=True).stdout
     cli("lineage", "data/events", ok=True)
     monkeypatch.chdir(repo.root / "data/events")
     assert "events@v2" in cli("log", ".", ok=True).stdout
