@@ -266,7 +266,7 @@ class Repo:
         """The version a ref names; see :func:`dvlin.ops.refs.resolve`."""
         from dvlin.ops.refs import resolve
 
-        return resolve(self.catalog, ref)
+        return resolve(self, ref)
 
     def show(self, ref: str) -> VersionDetail:
         """A version with its tags and recorded table and array details."""

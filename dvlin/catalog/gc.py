@@ -38,6 +38,17 @@ class GcStore:
         rows = self.conn.execute("SELECT id, expired_at FROM versions WHERE expired_at IS NOT NULL")
         return {r[0]: r[1] for r in rows}
 
+    def all_versions(self) -> list[str]:
+        """Ids of every version, expired or not."""
+        return [r[0] for r in self.conn.execute("SELECT id FROM versions")]
+
+    def indexed(self) -> set[str]:
+        """Every storage object the catalog's index knows (loose objects and packs)."""
+        found: set[str] = set()
+        for oid, pack in self.conn.execute("SELECT oid, pack FROM objects"):
+            found.add(pack if pack is not None else oid)
+        return found
+
     def objects_of(self, version_ids: Iterable[str]) -> set[str]:
         """Every storage object (loose, pack, chunk, manifest) the versions need."""
         ids = list(version_ids)

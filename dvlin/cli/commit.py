@@ -27,6 +27,11 @@ def commit(
     reason: str = typer.Option(
         None, "--reason", help="Why the contract is overridden; stored with the version."
     ),
+    allow_overlap: bool = typer.Option(
+        False,
+        "--allow-overlap",
+        help="Let a path inside another asset's folder (or containing one) be its own asset.",
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -53,6 +58,7 @@ def commit(
                 progress=out.progress(),
                 force=force,
                 reason=reason,
+                overlap=allow_overlap,
             )
         except PolicyViolation as exc:
             from dvlin.render.checks import results_table

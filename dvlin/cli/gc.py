@@ -28,14 +28,22 @@ def gc(
     if out.json:
         out.emit_json(result.to_dict())
         return
+    expired = "versions expired" if result.applied else "versions would expire"
     verb = "deleted" if result.applied else "would delete"
+    orphans = f" ({len(result.orphans):,} orphaned)" if result.orphans else ""
     out.line(
         f"{'applied' if result.applied else 'dry run:'} plan {result.id} — "
-        f"{len(result.versions):,} versions expired, {verb} {len(result.objects):,} objects, "
-        f"{human_bytes(result.bytes)}"
+        f"{len(result.versions):,} {expired}, {verb} {len(result.objects):,} objects"
+        f"{orphans}, {human_bytes(result.bytes)}"
         + (f"; {result.young:,} younger than grace kept" if result.young else "")
     )
     for v in result.versions[:20]:
         out.line(f"  - {v.label}")
+    if len(result.versions) > 20:
+        out.line(f"  … and {len(result.versions) - 20:,} more versions")
+    for oid, size in result.orphans[:20]:
+        out.line(f"  - orphan {oid}  {human_bytes(size)}")
+    if len(result.orphans) > 20:
+        out.line(f"  … and {len(result.orphans) - 20:,} more orphans")
     if not result.applied and result.objects:
         out.line(f"apply with: dvlin gc --apply {result.id}")

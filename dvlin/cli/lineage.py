@@ -130,17 +130,25 @@ def repro(
         out.emit_json(result.to_dict())
     elif not result.steps:
         out.line(f"{result.target.label} is up to date with its inputs")
-    else:
-        verb = "would re-run" if result.dry_run else "re-ran"
+    elif result.dry_run:
         for st in result.steps:
             manual = f" [manual: recorded by {st.run.kind}]" if st.manual else ""
             out.line(
-                f"{verb} {st.run.transform} {st.run.short} ({st.reason}) → "
-                f"{', '.join(st.outputs)}{manual}"
+                f"would re-run {st.run.transform} {st.run.short} ({st.reason}); "
+                f"replaces {', '.join(st.outputs) or '—'}{manual}"
             )
-        for r in result.results:
-            outs = ", ".join(o.version.label for o in r.outputs) or "—"
-            out.line(f"→ run {r.run.short}  {r.run.transform}  exit {r.run.exit_code}  {outs}")
+    else:
+        # The versions printed are the ones the re-runs made, never those they replace.
+        for st, r in zip(result.steps, result.results, strict=False):
+            outs = ", ".join(
+                o.version.label + ("" if o.created else " (unchanged)") for o in r.outputs
+            )
+            out.line(
+                f"re-ran {st.run.transform} ({st.reason}) → run {r.run.short}  "
+                f"exit {r.run.exit_code}  {outs or '—'}"
+            )
+        if result.rebuilt is not None:
+            out.line(f"{result.target.asset} is now {result.rebuilt.label}")
     if not result.ok:
         failed = next(r for r in result.results if not r.ok)
         typer.echo(

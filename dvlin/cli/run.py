@@ -52,6 +52,11 @@ def run(
     commit_inputs: bool = typer.Option(
         False, "--commit-inputs", help="Commit input paths with uncommitted changes first."
     ),
+    checkout_inputs: bool = typer.Option(
+        False,
+        "--checkout-inputs",
+        help="Check out each input ref whose folder holds another version first.",
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -74,6 +79,7 @@ def run(
             params=params,
             shell=shell,
             commit_inputs=commit_inputs,
+            checkout_inputs=checkout_inputs,
             # With --json, stdout carries the JSON document: the command's output goes to stderr.
             on_stdout=_sink(sys.stderr if json else sys.stdout),
             on_stderr=_sink(sys.stderr),

@@ -120,7 +120,7 @@ def checkout(
     progress = progress or NullProgress()
     if link not in LINK_MODES:
         raise UsageError(f"unknown link mode {link!r}", hint=f"one of: {', '.join(LINK_MODES)}")
-    version = resolve(repo.catalog, ref)
+    version = resolve(repo, ref)
 
     expired_at = GcStore(repo.catalog).expired_at().get(version.id)
     if expired_at is not None:

@@ -125,13 +125,20 @@ def check_commit_args(
     name: str | None,
     kind: str | None,
     tags: Sequence[str],
+    overlap: bool = False,
 ) -> tuple[Layout, str]:
     """Validate the arguments of a commit before any work; returns the layout and the name."""
+    from dvlin.ops.refs import asset_for_paths
+
     layout, default_name = layout_of(repo, paths)
+    rels = [r if layout.base == "." else posixpath.join(layout.base, r) for r in layout.roots]
+    # A path that belongs to an asset (its contract's path, or where it was committed) is that
+    # asset: leaving out --name must never commit it as a new asset beside its contract.
+    owner = asset_for_paths(repo, rels, name=name or None, overlap=overlap)
     if not name:
-        if not default_name or default_name == ".":
+        name = owner or default_name
+        if not name or name == ".":
             raise UsageError("an asset name is needed for these paths", hint="pass --name NAME")
-        name = default_name
     check_asset_name(name)
     for t in tags:
         check_tag_name(t)
@@ -152,6 +159,7 @@ def prepare(
     progress: Progress | None = None,
     force: bool = False,
     reason: str | None = None,
+    overlap: bool = False,
 ) -> PreparedCommit:
     """Scan, hash and store ``paths``; build the version. The caller holds ``repo.lock()``.
 
@@ -159,7 +167,7 @@ def prepare(
     version is returned for :func:`record` to insert.
     """
     progress = progress or NullProgress()
-    layout, name = check_commit_args(repo, paths, name=name, kind=kind, tags=tags)
+    layout, name = check_commit_args(repo, paths, name=name, kind=kind, tags=tags, overlap=overlap)
     catalog = repo.catalog
     existing_kind = catalog.get_asset_kind(name)
     if existing_kind is not None and kind is not None and kind != existing_kind:
@@ -362,13 +370,18 @@ def commit(
     progress: Progress | None = None,
     force: bool = False,
     reason: str | None = None,
+    overlap: bool = False,
 ) -> CommitResult:
     """Snapshot ``paths`` as a new version of asset ``name``.
 
     Objects are written (and flushed) first; the version becomes visible in one catalog
     transaction at the end, so an interrupted commit leaves at most unreferenced objects.
+
+    Without ``name`` a path that an asset owns (its contract's ``path``, or where it was
+    committed) commits to that asset; ``overlap`` allows a path inside another asset's folder
+    (or containing one) to become an asset of its own.
     """
-    check_commit_args(repo, paths, name=name, kind=kind, tags=tags)
+    check_commit_args(repo, paths, name=name, kind=kind, tags=tags, overlap=overlap)
     with repo.lock():
         prepared = prepare(
             repo,
@@ -381,6 +394,7 @@ def commit(
             progress=progress,
             force=force,
             reason=reason,
+            overlap=overlap,
         )
         if prepared.version is not None:
             pause_point(BEFORE_CATALOG)

@@ -1,7 +1,9 @@
 """``dvlin gc``: mark, then sweep — delete what no kept version needs, and log every deletion.
 
 ``plan`` computes (and records) what retention expires and which objects only those versions
-use; nothing is deleted. ``apply`` recomputes against the catalog as it is now, then in order:
+use, plus the orphans: objects in the store that no version references at all (what an
+interrupted commit leaves); nothing is deleted. Objects younger than ``grace`` stay, since a
+commit in flight also has unreferenced objects. ``apply`` recomputes against the catalog as it is now, then in order:
 one transaction marks the versions expired, drops the doomed objects from the catalog's index
 and records the plan as in progress; the objects are deleted (each batch logged); a last
 transaction records the plan as done. A crash leaves at worst a plan in progress with some
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +27,7 @@ from dvlin.errors import NotFoundError
 from dvlin.faults import IN_GC, pause_point
 from dvlin.identity import author, utc_now
 from dvlin.ops.retention import retention
+from dvlin.policy.retention import RetentionRule
 from dvlin.progress import NullProgress, Progress
 
 if TYPE_CHECKING:
@@ -43,6 +47,8 @@ class GcPlan:
     bytes: int
     young: int
     """Objects left alone because they are younger than ``grace``."""
+    orphans: tuple[tuple[str, int], ...] = ()
+    """``(oid, bytes)`` of each object no version references (also in ``objects``)."""
     applied: bool = False
     deleted: int = 0
 
@@ -55,6 +61,7 @@ class GcPlan:
             "objects": len(self.objects),
             "bytes": self.bytes,
             "kept_by_grace": self.young,
+            "orphans": [{"oid": oid, "bytes": size} for oid, size in self.orphans],
             "deleted": self.deleted,
         }
 
@@ -70,7 +77,7 @@ def _compute(repo: Repo, now: float) -> GcPlan:
     needed = store.objects_of(kept)
     # Versions expired by an interrupted gc still have objects to sweep.
     candidates = store.objects_of([v.id for v in doomed] + sorted(expired)) - needed
-    grace = max((rule.grace for rule in report.rules.values() if rule is not None), default=0.0)
+    grace = _grace(repo, report.rules.values())
     objects, young = [], 0
     for oid in sorted(candidates):
         age = repo.store.age(oid, now=now)
@@ -80,8 +87,36 @@ def _compute(repo: Repo, now: float) -> GcPlan:
             young += 1
         else:
             objects.append(oid)
+    # Orphans: in the store, referenced by no version (expired ones included) and unknown to the
+    # catalog's index. Only gc lists the store; nothing else may, it can be a bucket.
+    referenced = store.objects_of(store.all_versions()) | store.indexed()
+    orphans: list[tuple[str, int]] = []
+    for oid in sorted(set(repo.store.iter_oids()) - referenced - candidates):
+        age = repo.store.age(oid, now=now)
+        if grace and (age is None or age < grace):
+            young += 1
+        else:
+            orphans.append((oid, _size(repo, oid)))
+    objects.extend(oid for oid, _ in orphans)
     digest = hashlib.sha256(json.dumps([sorted(v.id for v in doomed), objects]).encode())
-    return GcPlan(digest.hexdigest()[:16], doomed, tuple(objects), store.sizes(objects), young)
+    size = store.sizes(objects) + sum(s for _, s in orphans)
+    return GcPlan(digest.hexdigest()[:16], doomed, tuple(objects), size, young, tuple(orphans))
+
+
+def _grace(repo: Repo, rules: Iterable[RetentionRule | None]) -> float:
+    """The longest ``grace`` of any asset's rule or of the repo-wide ``[retention]``."""
+    from dvlin.policy.config import load_policy
+
+    defaults = RetentionRule.from_tables(load_policy(repo.root).retention)
+    found = [r.grace for r in (*rules, defaults) if r is not None]
+    return max(found, default=0.0)
+
+
+def _size(repo: Repo, oid: str) -> int:
+    try:
+        return int(repo.store.fs.size(repo.store.path(oid)))
+    except (FileNotFoundError, OSError, NotImplementedError):
+        return 0
 
 
 def plan(repo: Repo, *, now: float | None = None) -> GcPlan:
@@ -145,6 +180,7 @@ def apply(
                     record=expiry_record(catalog, v.id),
                 )
         pause_point(IN_GC)
+        orphaned = {oid for oid, _ in p.orphans}
         deleted = 0
         progress.start("deleting", files=len(p.objects), bytes=p.bytes)
         for i in range(0, len(p.objects), _BATCH):
@@ -154,7 +190,10 @@ def apply(
             deleted += len(batch)
             with catalog.transaction():
                 for oid in batch:
-                    audit(catalog, action="gc-delete", target=oid, details={"plan": pid})
+                    details: dict[str, Any] = {"plan": pid}
+                    if oid in orphaned:
+                        details["orphan"] = True
+                    audit(catalog, action="gc-delete", target=oid, details=details)
             progress.advance(files=len(batch))
         progress.finish()
         with catalog.transaction():
@@ -167,6 +206,13 @@ def apply(
                 catalog,
                 action="gc",
                 target=pid,
-                details={"versions": len(p.versions), "objects": deleted, "bytes": p.bytes},
+                details={
+                    "versions": len(p.versions),
+                    "objects": deleted,
+                    "orphans": len(p.orphans),
+                    "bytes": p.bytes,
+                },
             )
-    return GcPlan(pid, p.versions, p.objects, p.bytes, p.young, applied=True, deleted=deleted)
+    return GcPlan(
+        pid, p.versions, p.objects, p.bytes, p.young, p.orphans, applied=True, deleted=deleted
+    )

@@ -52,7 +52,7 @@ def resolve_node(repo: Repo, ref: str) -> str:
     """The node id a ref names: a version ref, or a run id (prefix) starting with ``r-``."""
     if ref.strip().lower().startswith(RUN_PREFIX):
         return resolve_run(repo, ref).id
-    return resolve(repo.catalog, ref).id
+    return resolve(repo, ref).id
 
 
 def check_depth(depth: int | None) -> int | None:

@@ -13,7 +13,7 @@ from dvlin.catalog.lineage import Edge, LineageStore, Run
 from dvlin.errors import ConflictError, UsageError
 from dvlin.identity import author, utc_now
 from dvlin.ops.common import check_asset_name
-from dvlin.ops.refs import resolve
+from dvlin.ops.refs import resolve_live
 from dvlin.ops.run import PendingRun, check_params
 
 if TYPE_CHECKING:
@@ -67,8 +67,10 @@ def link(
     catalog = repo.catalog
     s = LineageStore(catalog)
     with repo.lock():
-        dst = resolve(catalog, target)
-        srcs = list({v.id: v for v in (resolve(catalog, r) for r in sources)}.values())
+        dst = resolve_live(repo, target, action="link")
+        srcs = list(
+            {v.id: v for v in (resolve_live(repo, r, action="link") for r in sources)}.values()
+        )
         for v in srcs:
             if s.is_upstream(dst.id, of=v.id):
                 raise CycleError(

@@ -9,7 +9,7 @@ from dvlin.catalog import Version
 from dvlin.catalog.catalog import Asset
 from dvlin.errors import NotFoundError
 from dvlin.ops.manifests import load_entries
-from dvlin.ops.refs import resolve
+from dvlin.ops.refs import resolve, resolve_asset
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
@@ -86,8 +86,8 @@ class FileRow:
 
 def log(repo: Repo, name: str | None = None, *, limit: int | None = None) -> list[Version]:
     """Versions newest first, of one asset (which must exist) or of all."""
-    if name is not None and repo.catalog.get_asset_kind(name) is None:
-        resolve(repo.catalog, name)  # raises NotFoundError with candidates
+    if name is not None:
+        name = resolve_asset(repo, name)  # a name or its path; NotFoundError with candidates
     return repo.catalog.iter_versions(name, limit=limit)
 
 
@@ -101,7 +101,7 @@ def tags_by_version(repo: Repo) -> dict[str, list[str]]:
 
 def show(repo: Repo, ref: str) -> VersionDetail:
     """Everything recorded about one version."""
-    v = resolve(repo.catalog, ref)
+    v = resolve(repo, ref)
     latest = repo.catalog.latest_version(v.asset)
     return VersionDetail(
         version=v,
@@ -125,7 +125,7 @@ def assets(repo: Repo) -> list[Asset]:
 
 def files(repo: Repo, ref: str) -> list[FileRow]:
     """The paths of a version, sorted."""
-    v = resolve(repo.catalog, ref)
+    v = resolve(repo, ref)
     entries = load_entries(repo, v)
     if not entries and v.files:
         raise NotFoundError(f"{v.label} has an empty manifest")

@@ -15,7 +15,8 @@ from dvlin.catalog.lineage import LineageStore, Run, StageChange
 from dvlin.errors import UsageError
 from dvlin.identity import author, utc_now
 from dvlin.ops.common import check_asset_name
-from dvlin.ops.refs import resolve
+from dvlin.ops.inputs import resolve_inputs
+from dvlin.ops.refs import check_live, resolve
 from dvlin.ops.run import (
     OutputSpec,
     PendingRun,
@@ -24,7 +25,6 @@ from dvlin.ops.run import (
     environment,
     git_info,
     record_run,
-    resolve_inputs,
 )
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def register(
 
 
 def _model_version(repo: Repo, ref: str) -> Version:
-    v = resolve(repo.catalog, ref)
+    v = resolve(repo, ref)
     kind = repo.catalog.get_asset_kind(v.asset)
     if kind != "model":
         raise UsageError(
@@ -178,11 +178,9 @@ def show(repo: Repo, ref: str) -> ModelVersion:
 
 def list_models(repo: Repo, name: str | None = None) -> list[ModelVersion]:
     """Every version of every model (or of one), newest first, with stages and metrics."""
-    if name is not None:
-        _model_version(repo, name)
     names = [a.name for a in repo.catalog.list_assets() if a.kind == "model"]
     if name is not None:
-        names = [name]
+        names = [_model_version(repo, name).asset]
     s = LineageStore(repo.catalog)
     stages = s.current_stages()
     found: list[ModelVersion] = []
@@ -200,6 +198,8 @@ def set_stage(repo: Repo, ref: str, stage: str) -> StageChange:
     """Move a model version to ``stage``; the change is recorded with who and when."""
     check_stage(stage)
     v = _model_version(repo, ref)
+    if stage != "archived":
+        check_live(repo, v, action=f"stage as {stage}")
     change = StageChange(v.id, stage, author(), utc_now())
     s = LineageStore(repo.catalog)
     with repo.lock(), repo.catalog.transaction():

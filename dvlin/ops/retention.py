@@ -16,7 +16,7 @@ from dvlin.audit.records import hold_record
 from dvlin.catalog.retention import Hold, RetentionStore
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.identity import author, utc_now
-from dvlin.ops.refs import resolve
+from dvlin.ops.refs import resolve, resolve_asset, resolve_live
 from dvlin.policy.retention import (
     Decision,
     RetentionRule,
@@ -39,7 +39,7 @@ def hold(repo: Repo, ref: str, *, reason: str) -> Hold:
     if not reason.strip():
         raise UsageError("a hold needs a reason", hint='e.g. --reason "litigation L-17"')
     with repo.lock():
-        version = resolve(repo.catalog, ref)
+        version = resolve_live(repo, ref, action="hold")
         store = RetentionStore(repo.catalog)
         existing = store.holds().get(version.id)
         if existing is not None:
@@ -68,7 +68,7 @@ def release(repo: Repo, ref: str, *, reason: str) -> Hold:
     if not reason.strip():
         raise UsageError("a release needs a reason", hint='e.g. --reason "case closed"')
     with repo.lock():
-        version = resolve(repo.catalog, ref)
+        version = resolve(repo, ref)
         store = RetentionStore(repo.catalog)
         existing = store.holds().get(version.id)
         if existing is None:
@@ -140,9 +140,10 @@ def retention(
 
     catalog = repo.catalog
     known = catalog.asset_names()
+    names = list(dict.fromkeys(resolve_asset(repo, n) for n in names))
     for n in names:
         if n not in known:
-            raise NotFoundError(f"unknown asset {n!r}", hint="`dvlin ls` lists assets")
+            raise NotFoundError(f"asset {n!r} has no versions", hint="commit it first")
     policy = load_policy(repo.root)
     kinds = {a.name: a.kind for a in catalog.list_assets()}
     rules: dict[str, RetentionRule | None] = {}
@@ -159,6 +160,7 @@ def retention(
             TagFact(tag_name, _ts(created_at), parse_duration(retain) if retain else None)
         )
     held = set(RetentionStore(catalog).holds())
+    stages = LineageStore(catalog).current_stages()
     facts = []
     for asset, vs in by_asset.items():
         for i, v in enumerate(vs):
@@ -172,6 +174,7 @@ def retention(
                     superseded_at=_ts(nxt.created_at) if nxt else None,
                     tags=tuple(tags.get(v.id, ())),
                     held=v.id in held,
+                    stage=stages.get(v.id),
                 )
             )
     lineage = LineageStore(catalog)

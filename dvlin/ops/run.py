@@ -19,10 +19,10 @@ from dvlin.audit import log as audit
 from dvlin.audit.records import run_record
 from dvlin.catalog import Version
 from dvlin.catalog.lineage import RUN_PREFIX, Edge, LineageStore, Run
-from dvlin.errors import ConflictError, DvlinError, NotFoundError, UsageError
+from dvlin.errors import DvlinError, UsageError
 from dvlin.identity import author, utc_now
 from dvlin.ops.common import check_asset_name, check_kind
-from dvlin.ops.refs import resolve
+from dvlin.ops.inputs import resolve_inputs as resolve_inputs
 
 if TYPE_CHECKING:
     from dvlin.ops.commit import CommitResult, PreparedCommit
@@ -108,7 +108,10 @@ def parse_output(repo: Repo, text: str, *, kind: str | None = None) -> OutputSpe
             f"bad output {text!r}: the repo root cannot be an output",
             hint="name a file or folder inside the repo",
         )
-    name = asset or rel
+    from dvlin.ops.refs import asset_for_paths
+
+    # Without :ASSET a path that an asset owns (by contract or an earlier commit) is that asset.
+    name = asset or asset_for_paths(repo, [rel], name=None) or rel
     try:
         check_asset_name(name)
     except UsageError as exc:
@@ -132,48 +135,6 @@ def check_outputs(specs: Sequence[OutputSpec]) -> None:
                 raise UsageError(f"output {b} is inside output {a}", hint="name the outer one")
     if len(paths) != len(set(paths)):
         raise UsageError("the same path is named by two outputs", hint="give each its own")
-
-
-def resolve_inputs(
-    repo: Repo, refs: Sequence[str], *, commit_inputs: bool = False
-) -> list[Version]:
-    """Each input as a version: a ref, or a tracked path whose folder is clean (or committed
-    first with ``commit_inputs``)."""
-    found: list[Version] = []
-    for ref in refs:
-        if "@" not in ref and os.path.lexists(ref):
-            found.append(_input_from_path(repo, ref, commit_inputs=commit_inputs))
-        else:
-            found.append(resolve(repo.catalog, ref))
-    unique: dict[str, Version] = {v.id: v for v in found}
-    return list(unique.values())
-
-
-def _input_from_path(repo: Repo, path: str, *, commit_inputs: bool) -> Version:
-    rel = repo.relpath(path)
-    asset = None
-    for a in repo.catalog.list_assets():
-        places = {a.base} | {r if a.base == "." else f"{a.base}/{r}" for r in a.roots}
-        if rel in places:
-            asset = a.name
-            break
-    if asset is None:
-        if commit_inputs:
-            return repo.commit([path]).version
-        raise NotFoundError(
-            f"input {path} is not a tracked asset",
-            hint=f"commit it first (dvlin commit {path}), or pass --commit-inputs",
-        )
-    report = repo.status([asset])
-    st = report.assets[0]
-    if not st.diff.clean:
-        if not commit_inputs:
-            raise ConflictError(
-                f"input {path} ({asset}) has uncommitted changes",
-                hint="commit them first, or pass --commit-inputs",
-            )
-        return repo.commit([path], name=asset).version
-    return st.version
 
 
 def check_params(params: Mapping[str, object]) -> dict[str, str]:
@@ -319,6 +280,7 @@ def run(
     params: Mapping[str, str] | None = None,
     shell: bool = False,
     commit_inputs: bool = False,
+    checkout_inputs: bool = False,
     on_stdout: Sink | None = None,
     on_stderr: Sink | None = None,
     cwd: str | os.PathLike[str] | None = None,
@@ -331,7 +293,9 @@ def run(
     Raises:
         UsageError: no command, a bad ``-o`` spec or parameter.
         NotFoundError: an unknown input ref or untracked input path.
-        ConflictError: an input path with uncommitted changes.
+        ConflictError: an input path with uncommitted changes, an input ref whose version
+            the asset's folder does not hold (unless ``checkout_inputs`` checks it out), or
+            an expired input.
     """
     if not command or not command[0]:
         raise UsageError(
@@ -350,7 +314,13 @@ def run(
     )
     if transform is not None:
         check_asset_name(transform)
-    pending.inputs = resolve_inputs(repo, inputs, commit_inputs=commit_inputs)
+    pending.inputs = resolve_inputs(
+        repo,
+        inputs,
+        commit_inputs=commit_inputs,
+        in_workspace=True,
+        checkout_inputs=checkout_inputs,
+    )
     pending.spec = {
         "inputs": [v.asset for v in pending.inputs],
         "outputs": [s.to_text() for s in specs],

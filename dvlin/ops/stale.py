@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog import Version
 from dvlin.catalog.lineage import LineageStore, Run, is_run_id
-from dvlin.errors import UsageError
-from dvlin.ops.refs import resolve
+from dvlin.errors import NotFoundError, UsageError
+from dvlin.ops.refs import resolve, resolve_asset
 
 if TYPE_CHECKING:
     from dvlin.ops.run import RunResult, Sink
@@ -57,10 +57,13 @@ def stale(repo: Repo, names: Sequence[str] = ()) -> list[StaleInput]:
     wanted = list(names) or catalog.asset_names()
     found: list[StaleInput] = []
     for name in wanted:
-        latest = resolve(catalog, name) if "@" in name else catalog.latest_version(name)
-        if latest is None:
-            resolve(catalog, name)  # raises NotFoundError with candidates
-            continue
+        if "@" in name:
+            latest = resolve(repo, name)
+        else:
+            newest = catalog.latest_version(resolve_asset(repo, name))
+            if newest is None:
+                raise NotFoundError(f"asset {name!r} has no versions", hint="commit it first")
+            latest = newest
         run, srcs = _sources(s, latest.id)
         versions = s.versions(srcs)
         for src in sorted(versions.values(), key=lambda v: v.label):
@@ -111,10 +114,21 @@ class ReproResult:
         """True unless a re-run failed."""
         return all(r.ok for r in self.results)
 
+    @property
+    def rebuilt(self) -> Version | None:
+        """The target asset's version that the re-runs made (None on a dry run or failure)."""
+        found = None
+        for r in self.results:
+            for o in r.outputs:
+                if o.version.asset == self.target.asset:
+                    found = o.version
+        return found
+
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape of ``dvlin repro``."""
         return {
             "target": self.target.label,
+            "rebuilt": self.rebuilt.label if self.rebuilt is not None else None,
             "dry_run": self.dry_run,
             "up_to_date": not self.steps,
             "steps": [st.to_dict() for st in self.steps],
@@ -127,7 +141,7 @@ def plan(repo: Repo, ref: str) -> tuple[Version, list[ReproStep]]:
     version of every input (and of their inputs, recursively)."""
     catalog = repo.catalog
     s = LineageStore(catalog)
-    target = resolve(catalog, ref)
+    target = resolve(repo, ref)
     steps: list[ReproStep] = []
     memo: dict[str, bool] = {}
 

@@ -162,17 +162,10 @@ def status(
 ) -> StatusReport:
     """The status of the named assets, or of every asset."""
     catalog = repo.catalog
-    known = catalog.asset_names()
-    for n in names:
-        if n not in known:
-            import difflib
+    from dvlin.ops.refs import resolve_asset
 
-            close = difflib.get_close_matches(n, known, n=5, cutoff=0.5)
-            raise NotFoundError(
-                f"unknown asset {n!r}",
-                hint=f"did you mean: {', '.join(close)}" if close else "`dvlin ls` lists assets",
-                candidates=close,
-            )
+    known = catalog.asset_names()
+    names = list(dict.fromkeys(resolve_asset(repo, n) for n in names))
     results = []
     caches = []
     hashed = 0

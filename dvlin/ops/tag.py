@@ -10,7 +10,7 @@ from dvlin.catalog.catalog import Tag
 from dvlin.errors import ConflictError
 from dvlin.identity import author, utc_now
 from dvlin.ops.common import check_tag_name
-from dvlin.ops.refs import resolve
+from dvlin.ops.refs import resolve_live
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
@@ -32,7 +32,7 @@ def tag(repo: Repo, ref: str, name: str, *, retain: str | None = None) -> Tag:
         check_duration(retain, flag="--retain")
     with repo.lock():
         catalog = repo.catalog
-        version = resolve(catalog, ref)
+        version = resolve_live(repo, ref, action="tag")
         existing = catalog.tag(version.asset, name)
         if existing is not None:
             raise ConflictError(
@@ -60,5 +60,7 @@ def tag(repo: Repo, ref: str, name: str, *, retain: str | None = None) -> Tag:
 
 
 def tags(repo: Repo, name: str | None = None) -> list[Tag]:
-    """Tags of one asset or of all."""
-    return repo.catalog.tags(name)
+    """Tags of one asset (by name or path) or of all."""
+    from dvlin.ops.refs import resolve_asset
+
+    return repo.catalog.tags(resolve_asset(repo, name) if name is not None else None)

@@ -63,6 +63,8 @@ class VersionFacts:
     """When the next version of the asset was made; None for the latest."""
     tags: tuple[TagFact, ...] = ()
     held: bool = False
+    stage: str | None = None
+    """A model version's current stage (``staging``, ``production``, ``archived``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,9 @@ def decide(
         rules: the effective rule per asset; an asset with None keeps everything.
         upstream: for each model version, the ids of every version upstream of it (any depth).
         now: the current time, POSIX seconds.
+
+    A model version in any stage but ``archived`` is kept, and a kept model keeps every
+    version upstream of it (at any depth).
     """
     facts = sorted(versions, key=lambda v: (v.asset, v.number))
     reasons: dict[str, list[str]] = {v.id: [] for v in facts}
@@ -97,6 +102,9 @@ def decide(
     for v in facts:
         rule = rules.get(v.asset)
         why = reasons[v.id]
+        if v.stage is not None and v.stage != "archived":
+            # A model in use is never expired, whatever the rules say (and nor is its data).
+            why.append(f"stage {v.stage}")
         if rule is None:
             why.append("no retention policy")
             continue

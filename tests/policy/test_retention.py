@@ -99,20 +99,21 @@ def test_kept_models_protect_their_data_at_any_depth() -> None:
 
 facts = st.lists(
     st.builds(
-        lambda asset, n, tagged, held, age: (asset, n, tagged, held, age),
+        lambda asset, n, tagged, held, age, stage: (asset, n, tagged, held, age, stage),
         st.sampled_from(["a", "b", "m"]),
         st.integers(1, 6),
         st.booleans(),
         st.booleans(),
         st.floats(0, 200),
+        st.sampled_from([None, "staging", "production", "archived"]),
     ),
     max_size=15,
 )
 
 
-def build(raw: list[tuple[str, int, bool, bool, float]]) -> list[VersionFacts]:
+def build(raw: list[tuple[str, int, bool, bool, float, str | None]]) -> list[VersionFacts]:
     seen: dict[tuple[str, int], VersionFacts] = {}
-    for asset, n, tagged, held, age in raw:
+    for asset, n, tagged, held, age, stage in raw:
         seen[(asset, n)] = VersionFacts(
             f"{asset}{n}",
             asset,
@@ -121,12 +122,13 @@ def build(raw: list[tuple[str, int, bool, bool, float]]) -> list[VersionFacts]:
             superseded_at=NOW - age * DAY,
             tags=(TagFact("t", NOW - age * DAY, retain=50 * DAY),) if tagged else (),
             held=held,
+            stage=stage if asset == "m" else None,
         )
     newest = {a: max(n for (b, n) in seen if b == a) for a, _ in seen}
     return [
         v
         if v.number != newest[v.asset]
-        else VersionFacts(v.id, v.asset, v.number, v.kind, None, v.tags, v.held)
+        else VersionFacts(v.id, v.asset, v.number, v.kind, None, v.tags, v.held, v.stage)
         for v in seen.values()
     ]
 
@@ -140,7 +142,7 @@ RULES = {
 
 @settings(max_examples=200, deadline=None)
 @given(raw=facts, seed=st.randoms(use_true_random=False))
-def test_invariants(raw: list[tuple[str, int, bool, bool, float]], seed) -> None:  # type: ignore[no-untyped-def]
+def test_invariants(raw: list[tuple[str, int, bool, bool, float, str | None]], seed) -> None:  # type: ignore[no-untyped-def]
     vs = build(raw)
     upstream = {v.id: {"a1", "b1"} for v in vs if v.kind == "model"}
     out = decide(vs, RULES, upstream=upstream, now=NOW)
@@ -155,7 +157,7 @@ def test_invariants(raw: list[tuple[str, int, bool, bool, float]], seed) -> None
     # Never expires a protected version.
     newest = {v.asset: max(w.number for w in vs if w.asset == v.asset) for v in vs}
     for v in vs:
-        if v.number == newest[v.asset] or v.held:
+        if v.number == newest[v.asset] or v.held or v.stage in ("staging", "production"):
             assert out[v.id].kept, v
         if v.asset == "a" and v.tags and NOW - v.tags[0].tagged_at < 50 * DAY:
             assert out[v.id].kept, v
@@ -164,3 +166,25 @@ def test_invariants(raw: list[tuple[str, int, bool, bool, float]], seed) -> None
         for up in upstream[m]:
             if up in out:
                 assert out[up].kept
+
+
+def test_a_staged_model_is_kept_with_its_data_at_any_depth() -> None:
+    models = chain("m", 4, kind="model")
+    models[0] = VersionFacts(
+        "m1", "m", 1, "model", superseded_at=models[0].superseded_at, stage="production"
+    )
+    models[1] = VersionFacts(
+        "m2", "m", 2, "model", superseded_at=models[1].superseded_at, stage="archived"
+    )
+    rules = {"m": RetentionRule(keep_last=1), "feat": RetentionRule(keep_last=1)}
+    rules["raw"] = RetentionRule(keep_last=1)
+    upstream = {"m1": {"feat1", "raw1"}, "m2": {"feat2", "raw2"}}
+    facts = models + chain("feat", 3) + chain("raw", 3)
+    out = decide(facts, rules, upstream=upstream, now=NOW)
+    assert out["m1"].kept and out["m1"].reasons == ("stage production",)
+    assert not out["m2"].kept  # archived counts for nothing
+    assert out["feat1"].kept and out["raw1"].kept
+    assert "upstream of a kept model" in out["raw1"].reasons
+    assert not out["feat2"].kept and not out["raw2"].kept
+    # With no retention policy at all the stage is still named.
+    assert "stage production" in decide(models, {}, upstream={}, now=NOW)["m1"].reasons
