@@ -29,11 +29,17 @@ _WHOLE_PACK_MIN_BLOBS = 4
 def safe_parent(root: str, path: str, verified: set[str] | None = None) -> str:
     """Make sure every folder above ``path`` under ``root`` is a real folder; return its OS path.
 
-    ``verified`` remembers folders already checked during this checkout.
+    ``verified`` remembers folders already checked during this checkout; missing ones are made.
 
     Raises:
         IntegrityError: an ancestor is a symlink or a file (writing would escape or clobber).
     """
+    found = _real_parent(root, path, verified, create=True)
+    assert found is not None
+    return found
+
+
+def _real_parent(root: str, path: str, verified: set[str] | None, *, create: bool) -> str | None:
     parent, _, _ = path.rpartition("/")
     if parent and (verified is None or parent not in verified):
         current = root
@@ -42,6 +48,8 @@ def safe_parent(root: str, path: str, verified: set[str] | None = None) -> str:
             try:
                 st = os.lstat(current)
             except FileNotFoundError:
+                if not create:
+                    return None  # nothing can be there to remove
                 os.mkdir(current)
                 continue
             if not stat.S_ISDIR(st.st_mode):
@@ -59,7 +67,9 @@ def remove(root: str, entries: Iterable[Entry]) -> int:
     """Remove paths under ``root``: deepest first, folders only once they are empty."""
     count = 0
     for e in sorted(entries, key=lambda e: e.path.count("/"), reverse=True):
-        full = safe_parent(root, e.path)
+        full = _real_parent(root, e.path, None, create=False)
+        if full is None:
+            continue
         try:
             if e.type == "dir" and not os.path.islink(full):
                 os.rmdir(full)

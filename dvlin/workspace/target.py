@@ -31,11 +31,18 @@ def check_target(
         ConflictError: ``target`` is a symlink.
         UsageError: ``target`` is one of the folders above, or not a folder.
     """
-    if os.path.islink(target):
-        raise ConflictError(
-            f"{target} is a symlink; refusing to write through it",
-            hint="remove the link or check out with --to into a real folder",
-        )
+    # The asset's own folder is reached from the repo root through real folders only; a --to
+    # folder is the user's choice of place (it may sit below a linked /tmp, say).
+    rel = os.path.relpath(target, repo_root) if in_place else ""
+    steps = [] if rel in ("", ".") else rel.split(os.sep)
+    current = repo_root if in_place else target
+    for step in steps or [""]:
+        current = os.path.join(current, step) if step else current
+        if os.path.islink(current):
+            raise ConflictError(
+                f"{current} is a symlink; refusing to write through it",
+                hint="remove the link or check out with --to into a real folder",
+            )
     if os.path.exists(target) and not os.path.isdir(target):
         raise UsageError(f"{target} exists and is not a folder", hint="choose another --to")
     real = os.path.realpath(target)

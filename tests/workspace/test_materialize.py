@@ -96,3 +96,11 @@ def test_new_files_are_written_under_a_temporary_name(
     monkeypatch.setattr("dvlin.workspace.materialize.write_and_publish", spy)
     Writer(mixed.store, str(out), link="copy").write_all(_entries(mixed), lambda e: None)
     assert len(opened) == 4 and all(pending.is_temporary_name(n) for n in opened)
+
+
+def test_remove_never_creates_folders(tmp_path: Path) -> None:
+    from dvlin.workspace.materialize import remove
+
+    gone = [Entry("a/b/c.txt", "file", 0o644, 1, "0" * 32), Entry("a/b", "dir", 0o755, 0, None)]
+    assert remove(str(tmp_path), gone) == 0
+    assert os.listdir(tmp_path) == []

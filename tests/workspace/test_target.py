@@ -79,3 +79,13 @@ def test_paths_through_dvlin_or_git() -> None:
     for bad in (".dvlin", ".dvlin/config.toml", "a/.git/HEAD", ".git"):
         with pytest.raises(IntegrityError, match="lies inside"):
             check_paths([bad])
+
+
+def test_in_place_never_through_a_linked_folder(layout: dict[str, str], tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "events").mkdir(parents=True)
+    os.symlink(elsewhere, Path(layout["repo_root"]) / "data")
+    target = str(Path(layout["repo_root"]) / "data" / "events")
+    with pytest.raises(ConflictError, match="data is a symlink"):
+        check_target(target, in_place=True, **layout)
+    check_target(target, in_place=False, **layout)  # a --to folder is the user's choice
