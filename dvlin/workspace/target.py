@@ -23,6 +23,8 @@ def check_target(
 ) -> None:
     """Refuse a checkout folder that is, holds or lies inside ``.dvlin`` or the store.
 
+    Nor may it lie inside any ``.git`` or ``.dvlin`` folder (another repo's, say).
+
     A ``--to`` folder must also not be, or hold, the repo itself: a forced checkout there
     would treat the repo's neighbours (``.git``, a virtualenv) as stale files. The asset's
     own folder may be the repo root (an asset committed as ``.``); the scan skips ``.dvlin``.
@@ -63,6 +65,12 @@ def check_target(
                 f"refusing to check out into {target}: it holds {what}",
                 hint="choose a --to folder outside .dvlin and the object store",
             )
+    inside = next((part for part in real.split(os.sep) if part in SKIP_NAMES), None)
+    if inside is not None:
+        raise UsageError(
+            f"refusing to check out into {target}: it is inside a {inside} folder",
+            hint="dvlin and git keep their own files there; choose another --to folder",
+        )
     if not in_place and _within(real, os.path.realpath(repo_root)):
         raise UsageError(
             f"refusing to check out into {target}: it holds the repo",

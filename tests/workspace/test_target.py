@@ -40,7 +40,15 @@ def test_refused_for_to(layout: dict[str, str], tmp_path: Path, rel: str) -> Non
         check_target(str(tmp_path / rel), in_place=False, **layout)
 
 
-@pytest.mark.parametrize("rel", ["out", "repo/data", "repo/.dvlinx", "stores"])
+@pytest.mark.parametrize("rel", ["repo/.git", "repo/.git/objects", "other/.dvlin/objects"])
+def test_refused_inside_any_git_or_dvlin_folder(
+    layout: dict[str, str], tmp_path: Path, rel: str
+) -> None:
+    with pytest.raises(UsageError, match="inside a"):
+        check_target(str(tmp_path / rel), in_place=False, **layout)
+
+
+@pytest.mark.parametrize("rel", ["out", "repo/data", "repo/.dvlinx", "stores", "x.git"])
 def test_allowed_for_to(layout: dict[str, str], tmp_path: Path, rel: str) -> None:
     check_target(str(tmp_path / rel), in_place=False, **layout)
 
