@@ -1,8 +1,12 @@
 """``dvlin checkout``: materialise a version byte for byte, into its own path or elsewhere.
 
 Nothing is written until the whole plan is known: every manifest path is validated, the
-target is compared with the version it was last synced to, and changes that would be lost
-stop the checkout (unless ``force``). Writes never pass through a symlink.
+target is checked (never ``.dvlin``, the store or a folder holding the repo), compared with
+the version it was last synced to, and changes that would be lost stop the checkout (unless
+``force``); paths no version of the asset tracked are never removed. Writes never pass
+through a symlink, every file appears whole (temporary name, then rename), and a marker in
+``.dvlin`` records the checkout from its first change to its last (see
+:mod:`dvlin.workspace.pending`).
 """
 
 from __future__ import annotations

@@ -48,6 +48,11 @@ def check_target(
     if os.path.exists(target) and not os.path.isdir(target):
         raise UsageError(f"{target} exists and is not a folder", hint="choose another --to")
     real = os.path.realpath(target)
+    if not in_place and _within(real, os.path.realpath(repo_root)):
+        raise UsageError(
+            f"refusing to check out into {target}: it holds the repo",
+            hint="check out into the asset's own folder (no --to) or into a new folder",
+        )
     guarded = [(os.path.realpath(dvlin_dir), "the repo's .dvlin folder")]
     if store_root is not None:
         guarded.append((os.path.realpath(store_root), "the object store"))
@@ -70,11 +75,6 @@ def check_target(
         raise UsageError(
             f"refusing to check out into {target}: it is inside a {inside} folder",
             hint="dvlin and git keep their own files there; choose another --to folder",
-        )
-    if not in_place and _within(real, os.path.realpath(repo_root)):
-        raise UsageError(
-            f"refusing to check out into {target}: it holds the repo",
-            hint="check out into the asset's own folder (no --to) or into a new folder",
         )
 
 
