@@ -239,18 +239,20 @@ def checkout(
             )
 
         # The marker is durable before the first change and goes after the last (catalog
-        # included): whatever stops us in between, status and commit can tell.
-        pending.begin(
-            repo.dvlin_dir,
-            pending.PendingCheckout(
-                asset=version.asset,
-                version=version.label,
-                version_id=version.id,
-                target=target,
-                started_at=utc_now(),
-                pid=os.getpid(),
-            ),
-        )
+        # included): whatever stops us in between, status and commit can tell. A checkout
+        # that changes no file cannot leave a folder half done and needs none (an fsync less).
+        if writes or removals or leftovers:
+            pending.begin(
+                repo.dvlin_dir,
+                pending.PendingCheckout(
+                    asset=version.asset,
+                    version=version.label,
+                    version_id=version.id,
+                    target=target,
+                    started_at=utc_now(),
+                    pid=os.getpid(),
+                ),
+            )
         created = _make_folders(target)
         writer = Writer(repo.store, target, link=link)
         try:

@@ -189,3 +189,23 @@ def test_failed_checkout_removes_the_folder_it_created(two: Repo) -> None:
     with pytest.raises(IntegrityError):
         two.checkout("d@v1", to=kept)
     assert kept.is_dir()  # it was there before: not ours to remove
+
+
+def test_a_checkout_that_changes_nothing_writes_no_marker(
+    two: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("marker written for a no-op checkout")
+
+    monkeypatch.setattr(pending, "begin", refuse)
+    assert two.checkout("d@v2").written == 0
+    with pytest.raises(AssertionError):
+        two.checkout("d@v1")
+
+
+def test_a_no_op_rerun_still_clears_the_marker(two: Repo) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        two.checkout("d@v1", progress=StopAfter(12))  # every file written, catalog not yet
+    assert two.status().assets[0].state == "interrupted"
+    assert two.checkout("d@v1").written == 0
+    assert two.status().clean

@@ -195,7 +195,8 @@ class Driver:
             assert kind != "hostile", self.where()
             if target.exists() and target not in self.targets:
                 self.targets.append(target)
-            self.pending.add(target)
+            if before != self.versions[number]:  # a checkout with nothing to change is no risk
+                self.pending.add(target)
             self._whole(target)
             return
         assert kind != "hostile", f"checked out into {target}, {self.where()}"
