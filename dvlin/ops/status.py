@@ -163,7 +163,11 @@ def asset_status(
         diff = Diff()
     else:
         diff = diff_entries(load_entries(repo, version), {e.path: e for e in entries})
-    stopped = pending.overlapping(repo.dvlin_dir, str(repo.root / version.base))
+    stopped = [
+        p
+        for p in pending.overlapping(repo.dvlin_dir, str(repo.root / version.base))
+        if not pending.is_running(repo.dvlin_dir, p)
+    ]
     interrupted = next((p for p in stopped if p.asset == name), stopped[0] if stopped else None)
     return AssetStatus(name, version, latest, diff, interrupted), cache, hashed
 
@@ -202,4 +206,7 @@ def status(
         with catalog.transaction():
             for c in caches:
                 c.save(catalog)
-    return StatusReport(tuple(results), hashed, tuple(pending.iter_pending(repo.dvlin_dir)))
+    stopped = [
+        p for p in pending.iter_pending(repo.dvlin_dir) if not pending.is_running(repo.dvlin_dir, p)
+    ]
+    return StatusReport(tuple(results), hashed, tuple(stopped))

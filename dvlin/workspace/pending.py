@@ -11,6 +11,7 @@ leftover temporary names) as its own work rather than as user changes.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -110,6 +111,24 @@ def iter_pending(dvlin_dir: str | os.PathLike[str]) -> list[PendingCheckout]:
         return []
     found = (_read(os.path.join(_folder(dvlin_dir), n)) for n in names if n.endswith(".json"))
     return sorted((p for p in found if p is not None), key=lambda p: p.target)
+
+
+def is_running(dvlin_dir: str | os.PathLike[str], pending: PendingCheckout) -> bool:
+    """True while the process that wrote ``pending`` still holds the repo lock: not stopped."""
+    try:
+        fd = os.open(os.path.join(dvlin_dir, "lock"), os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # The holder writes "pid N" into the lock file once it has the lock.
+            return os.pread(fd, 64, 0).decode(errors="replace").strip() == f"pid {pending.pid}"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def overlapping(dvlin_dir: str | os.PathLike[str], path: str) -> list[PendingCheckout]:

@@ -154,6 +154,9 @@ def test_killed_checkout_is_finished_by_a_rerun(two: Repo, tmp_path: Path) -> No
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    # Still running (it holds the repo lock): status shows the folder as it is, not as stopped.
+    report = two.status()
+    assert report.assets[0].state == "modified" and report.interrupted == ()
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
     # A temporary name a killed writer might leave behind is cleaned up by the rerun.
