@@ -77,8 +77,12 @@ class StatusReport:
 
     @property
     def clean(self) -> bool:
-        """True when no asset is modified and no checkout was interrupted."""
-        return all(a.clean for a in self.assets) and not self.interrupted
+        """True when no asset's folder is modified or half checked out.
+
+        An interrupted checkout ``--to`` a folder outside every asset is listed but does not
+        count: that folder is not a workspace, and hooks should not fail on a stale export.
+        """
+        return all(a.clean for a in self.assets)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape."""

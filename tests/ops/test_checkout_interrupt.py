@@ -113,13 +113,17 @@ def test_user_edits_still_count_after_an_interruption(two: Repo) -> None:
     assert err.value.paths == ("f00.bin",)
 
 
-def test_ctrl_c_into_a_new_folder(two: Repo) -> None:
+def test_ctrl_c_into_a_new_folder(two: Repo, cli: Cli) -> None:
     out = two.root.parent / "out"
     with pytest.raises(KeyboardInterrupt):
         two.checkout("d@v1", to=out, progress=StopAfter(2))
     names = sorted(os.listdir(out))
     assert len(names) == 2 and all((out / n).stat().st_size == 1024 for n in names)
-    assert [p.target for p in two.status().interrupted] == [str(out)]
+    report = two.status()
+    assert [p.target for p in report.interrupted] == [str(out)]
+    assert report.clean  # the asset's own folder is untouched; hooks need not fail
+    ran = cli("status", "--exit-code", ok=True)
+    assert f"{out}: checkout of d@v1 interrupted; rerun it or" in ran.stdout
     two.checkout("d@v1", to=out)
     assert sorted(os.listdir(out)) == sorted(Path(rel).name for rel in V1)
     assert all((out / Path(rel).name).read_bytes() == V1[rel] for rel in V1)
