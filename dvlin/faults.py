@@ -1,8 +1,8 @@
 """Fault injection for the crash tests: stop at a named point until the test kills us.
 
 Production code calls :func:`pause_point` where a crash matters (objects written, catalog not
-yet; versions expired, objects not yet deleted). Unless the test sets the environment
-variable, it does nothing.
+yet; versions expired, objects not yet deleted; a checkout's first file written). Unless the
+test sets the environment variable, it does nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 
 BEFORE_CATALOG = "DVLIN_TEST_PAUSE_BEFORE_CATALOG"
 IN_GC = "DVLIN_TEST_PAUSE_IN_GC"
+IN_CHECKOUT = "DVLIN_TEST_PAUSE_IN_CHECKOUT"
 
 
 def pause_point(variable: str) -> None:

@@ -65,9 +65,10 @@ def checkout(
             f"discarded uncommitted changes in {len(result.discarded):,} path(s): "
             + ", ".join(result.discarded[:10])
         )
-    fallback = (
-        f", {result.link_fallbacks} copied instead of linked" if result.link_fallbacks else ""
-    )
+    fallback = ""
+    if result.link_fallbacks:
+        why = ", ".join(f"{n:,} {reason}" for reason, n in result.fallback_reasons)
+        fallback = f", {result.link_fallbacks:,} copied instead of linked ({why})"
     out.line(
         f"checked out {result.version.label} {result.version.id[:10]} into {result.target}: "
         f"{result.written:,} written ({human_bytes(result.bytes_written)}), "

@@ -38,13 +38,20 @@ def _render(out: Output, report: StatusReport) -> None:
     if out.json:
         out.emit_json(report.to_dict())
         return
+    for stopped in report.interrupted:
+        if not any(a.interrupted == stopped for a in report.assets):
+            out.line(f"{stopped.target}: {stopped.message}")
     if not report.assets:
-        out.line("no assets tracked yet (dvlin commit PATH --name NAME)")
+        if not report.interrupted:
+            out.line("no assets tracked yet (dvlin commit PATH --name NAME)")
         return
     for a in report.assets:
         behind = "" if a.version.id == a.latest.id else f" (latest is {a.latest.label})"
-        if a.diff.clean:
+        if a.interrupted is not None:
+            out.line(f"{a.asset}: {a.interrupted.message}")
+        elif a.diff.clean:
             out.line(f"{a.asset}: clean at {a.version.label}{behind}")
+        if a.diff.clean:
             continue
         c = a.diff.counts()
         out.line(

@@ -23,6 +23,7 @@ from dvlin.ops.common import check_asset_name, check_kind, check_tag_name
 from dvlin.ops.diff import Diff, diff_entries
 from dvlin.ops.manifests import load_entries
 from dvlin.progress import NullProgress, Progress
+from dvlin.workspace import pending
 from dvlin.workspace.scan import Item, scan
 from dvlin.workspace.statcache import StatCache
 
@@ -183,6 +184,7 @@ def prepare(
 
     started = time.time_ns()
     base_abs = str(repo.root / layout.base)
+    pending.refuse_overlapping(repo.dvlin_dir, base_abs)  # never snapshot a half checkout
     items = list(scan(base_abs, layout.roots, store_root=repo.local_store_root))
     # The asset's contract runs before a single object is written: a failing commit leaves
     # the store and the catalog exactly as they were.

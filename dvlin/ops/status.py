@@ -19,6 +19,8 @@ from dvlin.objects.manifest import Entry, tree_digest
 from dvlin.ops.diff import Diff, diff_entries
 from dvlin.ops.manifests import load_entries
 from dvlin.progress import NullProgress, Progress
+from dvlin.workspace import pending
+from dvlin.workspace.pending import PendingCheckout
 from dvlin.workspace.scan import scan
 from dvlin.workspace.statcache import StatCache
 
@@ -28,16 +30,25 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class AssetStatus:
-    """One asset's state: ``clean`` or ``modified`` against ``version``."""
+    """One asset's state: ``clean``, ``modified`` or ``interrupted`` against ``version``."""
 
     asset: str
     version: Version
     latest: Version
     diff: Diff
+    interrupted: PendingCheckout | None = None
+    """A checkout into the asset's folder that started and never finished."""
+
+    @property
+    def clean(self) -> bool:
+        """True when the folder holds exactly ``version``."""
+        return self.diff.clean and self.interrupted is None
 
     @property
     def state(self) -> str:
-        """``clean`` or ``modified``."""
+        """``clean``, ``modified``, or ``interrupted`` (a checkout stopped half-way)."""
+        if self.interrupted is not None:
+            return "interrupted"
         return "clean" if self.diff.clean else "modified"
 
     def to_dict(self) -> dict[str, Any]:
@@ -50,6 +61,7 @@ class AssetStatus:
             "latest": self.latest.label,
             "path": self.version.base,
             "changes": self.diff.counts(),
+            "interrupted": self.interrupted.to_dict() if self.interrupted else None,
             **self.diff.to_dict(),
         }
 
@@ -60,17 +72,24 @@ class StatusReport:
 
     assets: tuple[AssetStatus, ...]
     hashed_files: int
+    interrupted: tuple[PendingCheckout, ...] = ()
+    """Every checkout of the repo that stopped half-way, ``--to`` folders included."""
 
     @property
     def clean(self) -> bool:
-        """True when no asset is modified."""
-        return all(a.diff.clean for a in self.assets)
+        """True when no asset's folder is modified or half checked out.
+
+        An interrupted checkout ``--to`` a folder outside every asset is listed but does not
+        count: that folder is not a workspace, and hooks should not fail on a stale export.
+        """
+        return all(a.clean for a in self.assets)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape."""
         return {
             "clean": self.clean,
             "assets": [a.to_dict() for a in self.assets],
+            "interrupted": [p.to_dict() for p in self.interrupted],
             "hashed_files": self.hashed_files,
         }
 
@@ -148,7 +167,13 @@ def asset_status(
         diff = Diff()
     else:
         diff = diff_entries(load_entries(repo, version), {e.path: e for e in entries})
-    return AssetStatus(name, version, latest, diff), cache, hashed
+    stopped = [
+        p
+        for p in pending.overlapping(repo.dvlin_dir, str(repo.root / version.base))
+        if not pending.is_running(repo.dvlin_dir, p)
+    ]
+    interrupted = next((p for p in stopped if p.asset == name), stopped[0] if stopped else None)
+    return AssetStatus(name, version, latest, diff, interrupted), cache, hashed
 
 
 def _expired(repo: Repo, version_id: str) -> bool:
@@ -178,4 +203,7 @@ def status(
         with catalog.transaction():
             for c in caches:
                 c.save(catalog)
-    return StatusReport(tuple(results), hashed)
+    stopped = [
+        p for p in pending.iter_pending(repo.dvlin_dir) if not pending.is_running(repo.dvlin_dir, p)
+    ]
+    return StatusReport(tuple(results), hashed, tuple(stopped))

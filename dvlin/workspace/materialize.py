@@ -8,7 +8,7 @@ import fcntl
 import os
 import stat
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
@@ -29,11 +29,17 @@ _WHOLE_PACK_MIN_BLOBS = 4
 def safe_parent(root: str, path: str, verified: set[str] | None = None) -> str:
     """Make sure every folder above ``path`` under ``root`` is a real folder; return its OS path.
 
-    ``verified`` remembers folders already checked during this checkout.
+    ``verified`` remembers folders already checked during this checkout; missing ones are made.
 
     Raises:
         IntegrityError: an ancestor is a symlink or a file (writing would escape or clobber).
     """
+    found = _real_parent(root, path, verified, create=True)
+    assert found is not None
+    return found
+
+
+def _real_parent(root: str, path: str, verified: set[str] | None, *, create: bool) -> str | None:
     parent, _, _ = path.rpartition("/")
     if parent and (verified is None or parent not in verified):
         current = root
@@ -42,6 +48,8 @@ def safe_parent(root: str, path: str, verified: set[str] | None = None) -> str:
             try:
                 st = os.lstat(current)
             except FileNotFoundError:
+                if not create:
+                    return None  # nothing can be there to remove
                 os.mkdir(current)
                 continue
             if not stat.S_ISDIR(st.st_mode):
@@ -59,7 +67,9 @@ def remove(root: str, entries: Iterable[Entry]) -> int:
     """Remove paths under ``root``: deepest first, folders only once they are empty."""
     count = 0
     for e in sorted(entries, key=lambda e: e.path.count("/"), reverse=True):
-        full = safe_parent(root, e.path)
+        full = _real_parent(root, e.path, None, create=False)
+        if full is None:
+            continue
         try:
             if e.type == "dir" and not os.path.islink(full):
                 os.rmdir(full)
@@ -85,15 +95,13 @@ def _tmp_name(full: str) -> str:
 class Writer:
     """Materialise file entries from an object store using one link mode."""
 
-    def __init__(
-        self, store: ObjectStore, root: str, *, link: LinkMode, existing: set[str] | None = None
-    ) -> None:
+    def __init__(self, store: ObjectStore, root: str, *, link: LinkMode) -> None:
         self.store = store
         self.root = root
         self.link = link
-        self.existing = existing if existing is not None else set()
         self._verified: set[str] = set()
-        self.fallbacks = 0
+        self.fallbacks: Counter[str] = Counter()
+        """Files copied although a link mode was asked for, by reason."""
         self.bytes = 0
         self._new_hasher = hasher_factory(store.algorithm)
 
@@ -112,37 +120,53 @@ class Writer:
                 for e in members:
                     blob = whole[e.offset or 0 : (e.offset or 0) + e.size]
                     self.store.verify(e.oid or "", blob, pack=pack)
-                    self._write_bytes(e, blob)
+                    self._copy_packed(e, blob)
                     advance(e)
                 whole.release()
             else:
                 for e in members:
                     data = self.store.get_slice(pack, e.offset or 0, e.size, e.oid or "")
-                    self._write_bytes(e, data)
+                    self._copy_packed(e, data)
                     advance(e)
 
     def write_one(self, e: Entry) -> None:
         """Write one file entry in the chosen link mode, falling back to a copy."""
         assert e.oid is not None
         if e.chunks is not None:
+            self._fell_back("chunked")
             self._write_chunked(e)
             return
         if e.pack is not None:
-            blob = self.store.get_slice(e.pack, e.offset or 0, e.size, e.oid)
-            self._write_bytes(e, blob)
+            self._copy_packed(e, self.store.get_slice(e.pack, e.offset or 0, e.size, e.oid))
             return
-        source = self.store.local_path(e.oid)
-        if self.link != "copy" and source is not None and e.mode != EXEC_MODE:
-            if self._link(e, source):
+        if self.link != "copy":
+            source = self.store.local_path(e.oid)
+            if source is None:
+                self._fell_back("remote store")
+            elif e.mode == EXEC_MODE:
+                # A linked object would share the store's read-only, non-executable mode.
+                self._fell_back("executable")
+            elif self.link in ("hardlink", "symlink") and os.geteuid() == 0:
+                # Read-only objects protect the store only from users that permissions bind;
+                # root could edit a linked object in place, so root gets copies (reflinks
+                # stay copy-on-write).
+                self._fell_back("root")
+            elif self._link(e, source):
                 return
-            self.fallbacks += 1
+            else:
+                self._fell_back("link failed")
         self._write_bytes(e, self.store.get(e.oid))
 
+    def _fell_back(self, reason: str) -> None:
+        if self.link != "copy":
+            self.fallbacks[reason] += 1
+
+    def _copy_packed(self, e: Entry, data: bytes | memoryview) -> None:
+        # A small file is a slice of a pack object: there is no object of its own to link.
+        self._fell_back("packed")
+        self._write_bytes(e, data)
+
     def _link(self, e: Entry, source: str) -> bool:
-        if self.link in ("hardlink", "symlink") and os.geteuid() == 0:
-            # Read-only objects protect the store only from users that permissions bind; root
-            # could edit a linked object in place, so root gets copies (reflinks stay CoW).
-            return False
         full = safe_parent(self.root, e.path, self._verified)
         tmp = _tmp_name(full)
         try:
@@ -172,13 +196,15 @@ class Writer:
                 os.close(fd)
 
     def _open_target(self, e: Entry) -> tuple[int, str, str]:
-        """Open the file to write: the path itself when nothing is there, else a temporary name.
+        """Open a temporary name beside the file to write; the caller renames it into place.
 
-        A new path needs no temporary name (nothing is replaced), which saves a rename per file
-        on a fresh checkout; O_EXCL and O_NOFOLLOW make sure nothing appeared there meanwhile.
+        Even a new path goes through a temporary name: a process killed mid-write (Ctrl-C
+        between two system calls, SIGKILL, power loss) must never leave a short file under
+        the real name, where the next commit would take it for data. O_EXCL and O_NOFOLLOW
+        make sure nothing else is opened in its place.
         """
         full = safe_parent(self.root, e.path, self._verified)
-        tmp = full if e.path not in self.existing else _tmp_name(full)
+        tmp = _tmp_name(full)
         fd = os.open(
             tmp,
             os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,

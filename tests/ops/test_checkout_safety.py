@@ -23,15 +23,36 @@ def _two_versions(repo: Repo) -> None:
 def test_uncommitted_changes_stop_the_checkout(repo: Repo) -> None:
     _two_versions(repo)
     (repo.root / "d/a.txt").write_text("local edit")
-    (repo.root / "d/untracked.txt").write_text("mine")
     before = snapshot(repo.root / "d")
     with pytest.raises(ConflictError) as err:
         repo.checkout("d@v1")
-    assert set(err.value.paths) == {"a.txt", "untracked.txt"}
+    assert set(err.value.paths) == {"a.txt"}
     assert snapshot(repo.root / "d") == before
-    repo.checkout("d@v1", force=True)
+    result = repo.checkout("d@v1", force=True)
+    assert result.discarded == ("a.txt",)
     assert (repo.root / "d/a.txt").read_text() == "v1"
-    assert not (repo.root / "d/untracked.txt").exists()
+
+
+def test_force_never_removes_a_path_the_asset_never_tracked(repo: Repo) -> None:
+    _two_versions(repo)
+    write_tree(repo.root / "d", {"untracked.txt": "mine", "sub/thesis.tex": "years of work"})
+    before = snapshot(repo.root / "d")
+    for force in (False, True):
+        with pytest.raises(ConflictError) as err:
+            repo.checkout("d@v1", force=force)
+        assert set(err.value.paths) == {"untracked.txt", "sub", "sub/thesis.tex"}
+        assert "no version of d ever had" in err.value.message
+    assert snapshot(repo.root / "d") == before
+
+
+def test_force_removes_a_path_an_older_version_tracked(repo: Repo) -> None:
+    write_tree(repo.root, {"d/a.txt": "1", "d/old.txt": "o"})
+    repo.commit(["d"], name="d")
+    (repo.root / "d/old.txt").unlink()
+    repo.commit(["d"], name="d")
+    (repo.root / "d/old.txt").write_text("back, edited")
+    repo.checkout("d@v2", force=True)
+    assert not (repo.root / "d/old.txt").exists()
 
 
 def test_removal_only_under_the_asset_path(repo: Repo) -> None:
@@ -199,15 +220,17 @@ def test_unknown_path_in_version(repo: Repo) -> None:
 
 def test_dry_run_previews_and_changes_nothing(repo: Repo) -> None:
     _two_versions(repo)
+    (repo.root / "d/extra.txt").write_text("tracked by v3")
+    repo.commit(["d"], name="d")
     (repo.root / "d/a.txt").write_text("local edit")
-    (repo.root / "d/extra.txt").write_text("untracked")
     before = snapshot(repo.root / "d")
     plan = repo.checkout("d@v1", dry_run=True)
     assert plan.dry_run
     assert plan.planned_writes == ("a.txt",)
     assert plan.planned_removals == ("extra.txt",)
-    assert set(plan.discarded) == {"a.txt", "extra.txt"}
+    assert set(plan.discarded) == {"a.txt"}
     assert snapshot(repo.root / "d") == before
     done = repo.checkout("d@v1", force=True)
-    assert set(done.discarded) == {"a.txt", "extra.txt"}
+    assert set(done.discarded) == {"a.txt"}
     assert (repo.root / "d/a.txt").read_text() == "v1"
+    assert not (repo.root / "d/extra.txt").exists()

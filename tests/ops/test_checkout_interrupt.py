@@ -1,0 +1,218 @@
+"""An interrupted checkout leaves whole files only, is reported, and blocks commit until rerun."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dvlin.errors import ConflictError, IntegrityError
+from dvlin.repo import Repo
+from dvlin.workspace import pending
+from tests.conftest import Cli, write_tree
+
+V1 = {f"d/f{i:02d}.bin": bytes([i]) * 1024 for i in range(12)}
+V2 = {f"d/f{i:02d}.bin": bytes([i + 100]) * 1024 for i in range(12)}
+
+
+class StopAfter:
+    """A progress that presses Ctrl-C after ``n`` files."""
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+
+    def start(self, label: str, *, files: int | None = None, bytes: int | None = None) -> None:
+        pass
+
+    def advance(self, *, files: int = 0, bytes: int = 0) -> None:
+        self.left -= files
+        if self.left <= 0:
+            raise KeyboardInterrupt
+
+    def finish(self) -> None:
+        pass
+
+
+@pytest.fixture
+def two(repo: Repo) -> Repo:
+    """Asset d: v1 and v2 differ in each of twelve 1 KiB files; the folder holds v2."""
+    write_tree(repo.root, V1)
+    repo.commit(["d"], name="d")
+    write_tree(repo.root, V2)
+    repo.commit(["d"], name="d")
+    return repo
+
+
+def _whole(repo: Repo) -> None:
+    """Every file is complete: the bytes of one version or the other, never a torn mix."""
+    for rel in V1:
+        data = (repo.root / rel).read_bytes()
+        assert data in (V1[rel], V2[rel]), rel
+    leftovers = [n for n in os.listdir(repo.root / "d") if pending.is_temporary_name(n)]
+    assert leftovers == []
+
+
+def test_ctrl_c_leaves_whole_files_and_is_reported(two: Repo) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        two.checkout("d@v1", progress=StopAfter(3))
+    _whole(two)
+    report = two.status()
+    (asset,) = report.assets
+    assert asset.state == "interrupted" and not report.clean
+    assert asset.interrupted is not None
+    assert asset.interrupted.message == (
+        "checkout of d@v1 interrupted; rerun it or `dvlin checkout --force`"
+    )
+    assert report.to_dict()["assets"][0]["interrupted"]["version"] == "d@v1"
+
+
+def test_commit_refuses_while_a_checkout_is_pending(two: Repo) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        two.checkout("d@v1", progress=StopAfter(3))
+    with pytest.raises(ConflictError, match="checkout of d@v1 interrupted"):
+        two.commit(["d"], name="d")
+    with pytest.raises(ConflictError, match="interrupted"):
+        two.commit(["."], name="everything", overlap=True)  # a folder holding the half-written one
+    assert [v.number for v in two.log("d")] == [2, 1]
+
+
+def test_rerun_finishes_without_force(two: Repo) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        two.checkout("d@v1", progress=StopAfter(3))
+    result = two.checkout("d@v1")  # the files it already wrote are its own, not edits
+    assert result.discarded == ()
+    assert all((two.root / rel).read_bytes() == V1[rel] for rel in V1)
+    assert two.status().clean
+    assert pending.iter_pending(two.dvlin_dir) == []
+    two.commit(["d"], name="d")  # nothing to commit, and no refusal
+
+
+def test_force_to_another_version_clears_it(two: Repo) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        two.checkout("d@v1", progress=StopAfter(5))
+    (two.root / "d/f11.bin").write_bytes(b"an edit after the interruption")
+    with pytest.raises(ConflictError) as err:
+        two.checkout("d@v2")
+    assert err.value.paths == ("f11.bin",)
+    two.checkout("d@v2", force=True)
+    assert all((two.root / rel).read_bytes() == V2[rel] for rel in V2)
+    assert two.status().clean
+
+
+def test_user_edits_still_count_after_an_interruption(two: Repo) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        two.checkout("d@v1", progress=StopAfter(3))
+    (two.root / "d/f00.bin").write_bytes(b"edited meanwhile")
+    with pytest.raises(ConflictError) as err:
+        two.checkout("d@v1")
+    assert err.value.paths == ("f00.bin",)
+
+
+def test_ctrl_c_into_a_new_folder(two: Repo, cli: Cli) -> None:
+    out = two.root.parent / "out"
+    with pytest.raises(KeyboardInterrupt):
+        two.checkout("d@v1", to=out, progress=StopAfter(2))
+    names = sorted(os.listdir(out))
+    assert len(names) == 2 and all((out / n).stat().st_size == 1024 for n in names)
+    report = two.status()
+    assert [p.target for p in report.interrupted] == [str(out)]
+    assert report.clean  # the asset's own folder is untouched; hooks need not fail
+    ran = cli("status", "--exit-code", ok=True)
+    assert f"{out}: checkout of d@v1 interrupted; rerun it or" in ran.stdout
+    two.checkout("d@v1", to=out)
+    assert sorted(os.listdir(out)) == sorted(Path(rel).name for rel in V1)
+    assert all((out / Path(rel).name).read_bytes() == V1[rel] for rel in V1)
+    assert two.status().interrupted == ()
+
+
+def test_cli_status_and_commit_while_interrupted(two: Repo, cli: Cli) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        two.checkout("d@v1", progress=StopAfter(3))
+    ran = cli("status", "--exit-code")
+    assert ran.exit_code == 1
+    assert "d: checkout of d@v1 interrupted; rerun it or `dvlin checkout --force`" in ran.stdout
+    ran = cli("commit", "d")
+    assert ran.exit_code == 5
+    assert "checkout of d@v1 interrupted" in ran.stderr and "hint:" in ran.stderr
+    cli("checkout", "d@v1", ok=True)
+    assert "clean at d@v1" in cli("status", ok=True).stdout
+
+
+@pytest.mark.slow
+def test_killed_checkout_is_finished_by_a_rerun(two: Repo, tmp_path: Path) -> None:
+    paused = tmp_path / "paused"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvlin", "checkout", "d@v1"],
+        cwd=two.root,
+        env={**os.environ, "DVLIN_TEST_PAUSE_IN_CHECKOUT": str(paused)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not paused.exists() or not paused.read_text():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # Still running (it holds the repo lock): status shows the folder as it is, not as stopped.
+    report = two.status()
+    assert report.assets[0].state == "modified" and report.interrupted == ()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    # A temporary name a killed writer might leave behind is cleaned up by the rerun.
+    (two.root / "d/.f05.bin.dvlin-0badc0de").write_bytes(b"torn")
+    assert all((two.root / rel).read_bytes() in (V1[rel], V2[rel]) for rel in V1)
+    assert two.status().assets[0].state == "interrupted"
+    with pytest.raises(ConflictError):
+        two.commit(["d"], name="d")
+    two.checkout("d@v1")
+    _whole(two)
+    assert two.status().clean
+
+
+def test_failed_checkout_removes_the_folder_it_created(two: Repo) -> None:
+    v1 = two.catalog.version_by_number("d", 1)
+    assert v1 is not None
+    from dvlin.ops.manifests import load_entries
+
+    entry = load_entries(two, v1)["f00.bin"]
+    storage = entry.pack or entry.oid
+    assert storage is not None
+    path = two.store.local_path(storage)
+    assert path is not None
+    os.chmod(path, 0o644)
+    Path(path).write_bytes(b"corrupt")
+    out = two.root.parent / "new" / "deeper"
+    with pytest.raises(IntegrityError):
+        two.checkout("d@v1", to=out)
+    assert not out.exists() and not out.parent.exists()
+    assert pending.iter_pending(two.dvlin_dir) == []
+    kept = two.root.parent / "kept"
+    kept.mkdir()
+    with pytest.raises(IntegrityError):
+        two.checkout("d@v1", to=kept)
+    assert kept.is_dir()  # it was there before: not ours to remove
+
+
+def test_a_checkout_that_changes_nothing_writes_no_marker(
+    two: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("marker written for a no-op checkout")
+
+    monkeypatch.setattr(pending, "begin", refuse)
+    assert two.checkout("d@v2").written == 0
+    with pytest.raises(AssertionError):
+        two.checkout("d@v1")
+
+
+def test_a_no_op_rerun_still_clears_the_marker(two: Repo) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        two.checkout("d@v1", progress=StopAfter(12))  # every file written, catalog not yet
+    assert two.status().assets[0].state == "interrupted"
+    assert two.checkout("d@v1").written == 0
+    assert two.status().clean

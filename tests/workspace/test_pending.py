@@ -1,0 +1,62 @@
+"""The pending-checkout marker: durable, keyed by target, found by overlap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dvlin.errors import ConflictError
+from dvlin.workspace import pending
+from dvlin.workspace.pending import PendingCheckout
+
+
+def _pending(target: str) -> PendingCheckout:
+    return PendingCheckout("d", "d@v2", "a" * 32, target, "2026-01-01T00:00:00Z", 123)
+
+
+def test_begin_find_finish(tmp_path: Path) -> None:
+    dvlin = tmp_path / ".dvlin"
+    dvlin.mkdir()
+    assert pending.find(dvlin, "/w/d") is None
+    pending.begin(dvlin, _pending("/w/d"))
+    assert pending.find(dvlin, "/w/d") == _pending("/w/d")
+    assert pending.find(dvlin, "/w/e") is None
+    pending.begin(dvlin, _pending("/w/d"))  # a rerun replaces its own marker
+    assert pending.iter_pending(dvlin) == [_pending("/w/d")]
+    pending.finish(dvlin, "/w/d")
+    pending.finish(dvlin, "/w/d")  # finishing twice is harmless
+    assert pending.iter_pending(dvlin) == []
+    assert [p.name for p in (dvlin / "checkouts").iterdir()] == []  # no temporary files left
+
+
+def test_overlap_covers_inside_and_around(tmp_path: Path) -> None:
+    pending.begin(tmp_path, _pending("/w/data/d"))
+    for path in ("/w/data/d", "/w/data", "/w", "/w/data/d/sub"):
+        assert pending.overlapping(tmp_path, path) == [_pending("/w/data/d")], path
+    for path in ("/w/data/dd", "/w/other", "/w/data/e"):
+        assert pending.overlapping(tmp_path, path) == [], path
+    with pytest.raises(ConflictError, match="checkout of d@v2 interrupted; rerun it or"):
+        pending.refuse_overlapping(tmp_path, "/w")
+    pending.refuse_overlapping(tmp_path, "/w/other")
+
+
+def test_message_names_the_version() -> None:
+    assert _pending("/x").message == (
+        "checkout of d@v2 interrupted; rerun it or `dvlin checkout --force`"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "temporary"),
+    [
+        (".a.txt.dvlin-0123abcd", True),
+        (".x.dvlin-deadbeef", True),
+        ("a.txt", False),
+        (".a.txt.dvlin-0123abc", False),
+        ("a.txt.dvlin-0123abcd", False),
+        (".a.txt.dvlin-0123ABCD", False),
+    ],
+)
+def test_temporary_names(name: str, temporary: bool) -> None:
+    assert pending.is_temporary_name(name) is temporary
