@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import time
@@ -13,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog import Catalog, Version
 from dvlin.config import RepoConfig, load_config
-from dvlin.errors import ConflictError, NotFoundError, UsageError
+from dvlin.errors import (
+    ConflictError,
+    FileSystemError,
+    NotFoundError,
+    ReadOnlyRepoError,
+    UsageError,
+)
 from dvlin.identity import utc_now
 from dvlin.objects.hashing import DEFAULT_ALGORITHM, hasher_factory
 
@@ -177,7 +184,12 @@ class Repo:
         """Hold the repo's write lock; another dvlin process waits up to ``timeout`` seconds."""
         wait = lock_timeout() if timeout is None else timeout
         path = self.dvlin_dir / "lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise ReadOnlyRepoError(str(path)) from None
+            raise FileSystemError.from_os(exc, action="open", path=path) from None
         try:
             deadline = time.monotonic() + wait
             while True:

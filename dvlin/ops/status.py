@@ -181,7 +181,8 @@ def status(
         results.append(result)
         caches.append(cache)
         hashed += count
-    if any(c.updates for c in caches):
+    # A read-only repo still answers; it only cannot remember the hashes for next time.
+    if any(c.updates for c in caches) and not catalog.read_only:
         with catalog.transaction():
             for c in caches:
                 c.save(catalog)
