@@ -78,10 +78,23 @@ class Repo:
                 f"{root} is already a dvlin repo",
                 hint="use it as it is, or remove its .dvlin folder to start over",
             )
-        root.mkdir(parents=True, exist_ok=True)
+        if root.exists() and not root.is_dir():
+            raise UsageError(
+                f"{root} is a file, not a folder",
+                hint="give dvlin init a folder (it is created if missing)",
+            )
         config = RepoConfig(repo_id=uuid.uuid4().hex, hash=hash, storage=storage)
         tmp = root / f".dvlin.init-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            tmp.mkdir()
+        except NotADirectoryError:
+            raise UsageError(
+                f"cannot create {root}: a parent of it is a file",
+                hint="give dvlin init a folder (it is created if missing)",
+            ) from None
+        except OSError as exc:
+            raise FileSystemError.from_os(exc, action="create", path=root) from None
         try:
             (tmp / "config.toml").write_text(config.to_toml(), encoding="utf-8")
             (tmp / ".gitignore").write_text(
@@ -97,10 +110,14 @@ class Repo:
                 (tmp / "objects").mkdir()
             # The repo appears all at once, so an interrupted init leaves no half-made .dvlin.
             tmp.rename(dvlin_dir)
-        except BaseException:
+        except BaseException as exc:
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise FileSystemError.from_os(
+                    exc, action="write", path=exc.filename or tmp
+                ) from None
             raise
         repo = cls(root, config)
         if storage:

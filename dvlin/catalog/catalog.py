@@ -484,11 +484,21 @@ class Catalog:
     def insert_tag(
         self, asset: str, name: str, version: str, *, created_at: str, author: str
     ) -> None:
-        """Record a tag (inside the caller's transaction)."""
-        self.conn.execute(
-            "INSERT INTO tags (asset, name, version, created_at, author) VALUES (?, ?, ?, ?, ?)",
-            (asset, name, version, created_at, author),
-        )
+        """Record a tag (inside the caller's transaction).
+
+        Raises:
+            ConflictError: the asset already has a tag of that name (tags never move).
+        """
+        try:
+            self.conn.execute(
+                "INSERT INTO tags (asset, name, version, created_at, author) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (asset, name, version, created_at, author),
+            )
+        except sqlite3.IntegrityError:
+            raise ConflictError(
+                f"tag {asset}@{name} exists", hint="choose another tag name"
+            ) from None
 
     # -- objects ------------------------------------------------------------------------------
 

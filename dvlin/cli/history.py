@@ -12,7 +12,7 @@ from dvlin.render.output import human_bytes, short_time
 @app.command()
 def log(
     name: str = typer.Argument(None, help="Asset (default: every asset)."),
-    number: int = typer.Option(None, "-n", "--max-count", help="Show at most N versions."),
+    number: int = typer.Option(None, "-n", "--max-count", min=1, help="Show at most N versions."),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:

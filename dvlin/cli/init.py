@@ -29,6 +29,16 @@ def init(
     from dvlin.repo import Repo
 
     out = output(json, quiet)
+    if storage.split("://", 1)[0].split("::")[0].lower() == "memory" or storage.startswith(
+        "memory:"
+    ):
+        from dvlin.errors import UsageError
+
+        raise UsageError(
+            f"storage {storage!r} lives in memory and ends with this command",
+            hint="use a folder or a cloud URL (file:///mnt/objects, s3://bucket/prefix); "
+            "memory:// stores are for the Python API in tests",
+        )
     repo = Repo.init(path, storage=storage, hash=hash)
     store = repo.config.storage or ".dvlin/objects"
     if out.json:

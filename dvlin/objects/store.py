@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dvlin.errors import IntegrityError
+from dvlin.errors import FileSystemError, IntegrityError
 from dvlin.objects.files import write_and_publish
 from dvlin.objects.hashing import Oid, hash_bytes
 
@@ -134,7 +134,10 @@ class ObjectStore:
             oid = hash_bytes(self.algorithm, data)
         target = self.path(oid)
         if self.is_local:
-            self._put_local(target, data)
+            try:
+                self._put_local(target, data)
+            except OSError as exc:
+                raise FileSystemError.from_os(exc, action="write", path=target) from None
         elif self.has(oid):
             return oid
         elif self._atomic_put:
@@ -203,7 +206,10 @@ class ObjectStore:
             return
         pending, self._unsynced = self._unsynced, []
         for path in pending:
-            _fsync_file(path)
+            try:
+                _fsync_file(path)
+            except OSError as exc:  # a full disk can first show itself here
+                raise FileSystemError.from_os(exc, action="flush", path=path) from None
         folders = {os.path.dirname(p) for p in pending} | self._synced_dirs_needed
         self._synced_dirs_needed = set()
         for folder in folders:

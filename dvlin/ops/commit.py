@@ -134,6 +134,11 @@ def check_commit_args(
             raise UsageError("an asset name is needed for these paths", hint="pass --name NAME")
         name = default_name
     check_asset_name(name)
+    repeated = sorted({t for t in tags if list(tags).count(t) > 1})
+    if repeated:
+        raise UsageError(
+            f"tag {repeated[0]!r} is given more than once", hint="give each --tag once"
+        )
     for t in tags:
         check_tag_name(t)
     if kind is not None:

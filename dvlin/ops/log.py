@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog import Version
 from dvlin.catalog.catalog import Asset
-from dvlin.errors import NotFoundError
+from dvlin.errors import NotFoundError, UsageError
 from dvlin.ops.manifests import load_entries
 from dvlin.ops.refs import resolve
 
@@ -85,7 +85,16 @@ class FileRow:
 
 
 def log(repo: Repo, name: str | None = None, *, limit: int | None = None) -> list[Version]:
-    """Versions newest first, of one asset (which must exist) or of all."""
+    """Versions newest first, of one asset (which must exist) or of all.
+
+    Raises:
+        UsageError: ``limit`` is below 1.
+    """
+    if limit is not None and limit < 1:
+        raise UsageError(
+            f"the number of versions to show must be at least 1, not {limit}",
+            hint="e.g. dvlin log -n 5",
+        )
     if name is not None and repo.catalog.get_asset_kind(name) is None:
         resolve(repo.catalog, name)  # raises NotFoundError with candidates
     return repo.catalog.iter_versions(name, limit=limit)

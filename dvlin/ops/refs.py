@@ -27,6 +27,12 @@ def resolve(catalog: Catalog, ref: str) -> Version:
     name, sep, selector = ref.rpartition("@")
     if not sep:
         name, selector = ref, ""
+    elif not selector or not name:
+        missing = "version after @" if not selector else "asset name before @"
+        raise UsageError(
+            f"ref {ref!r} has no {missing}",
+            hint=f"e.g. {name or 'events'}@latest, {name or 'events'}@v3 or {name or 'events'}@TAG",
+        )
     kind = catalog.get_asset_kind(name) if name else None
     if kind is None:
         if not sep and len(ref) >= MIN_PREFIX and is_hex(ref.lower()):
