@@ -68,9 +68,15 @@ def _report(exc: DvlinError, *, json: bool) -> None:
         import json as _json
 
         typer.echo(_json.dumps(exc.to_dict(), indent=2))
-    typer.echo(typer.style("error: ", fg="red", bold=True) + exc.message, err=True)
+    from dvlin.render.text import quote
+
+    # The message names user values (paths, refs, commands): never let them drive the terminal
+    # or break the one-line shape.
+    typer.echo(
+        typer.style("error: ", fg="red", bold=True) + quote(exc.message, marks=False), err=True
+    )
     if exc.hint:
-        typer.echo(typer.style("hint: ", fg="yellow") + exc.hint, err=True)
+        typer.echo(typer.style("hint: ", fg="yellow") + quote(exc.hint, marks=False), err=True)
 
 
 def _from_click(exc: Any) -> DvlinError:

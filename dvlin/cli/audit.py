@@ -7,6 +7,7 @@ import typer
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.render.output import short_time
+from dvlin.render.text import plural, quote
 
 audit_app = typer.Typer(
     help="The tamper-evident audit log of every change to the catalog.",
@@ -36,9 +37,9 @@ def audit_log(
     if not found:
         out.line("no audit entries")
     for e in found:
-        reason = f"  reason: {e.reason}" if e.reason else ""
+        reason = f"  reason: {quote(e.reason)}" if e.reason else ""
         out.line(
-            f"{e.seq:>6}  {short_time(e.at)}  {e.actor}  {e.action}  {e.target}  "
+            f"{e.seq:>6}  {short_time(e.at)}  {quote(e.actor)}  {e.action}  {quote(e.target)}  "
             f"{e.outcome}{reason}"
         )
 
@@ -63,9 +64,11 @@ def audit_verify(
     if out.json:
         out.emit_json(result.to_dict())
     elif result.ok:
-        out.line(f"✓ {result.entries:,} entries, chain intact, head {result.head}")
+        out.line(
+            f"✓ {plural(result.entries, 'entry', 'entries')}, chain intact, head {result.head}"
+        )
     else:
-        typer.echo(typer.style("✗ ", fg="red") + str(result.problem), err=True)
+        typer.echo(typer.style("✗ ", fg="red") + quote(str(result.problem), marks=False), err=True)
     if not result.ok:
         raise typer.Exit(1)
 

@@ -8,6 +8,7 @@ from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.errors import ExitCode
 from dvlin.render.output import human_bytes
+from dvlin.render.text import plural, quote
 
 
 @app.command()
@@ -22,12 +23,12 @@ def fsck(json: bool = JSON, quiet: bool = QUIET) -> None:
         out.emit_json(report.to_dict())
     else:
         out.line(
-            f"checked {report.versions:,} versions, {report.objects:,} objects "
+            f"checked {plural(report.versions, 'version')}, {plural(report.objects, 'object')} "
             f"({human_bytes(report.bytes)}); catalog: {report.catalog}; audit: "
-            + ("intact" if report.audit.ok else str(report.audit.problem))
+            + ("intact" if report.audit.ok else quote(str(report.audit.problem), marks=False))
         )
         for p in report.problems:
-            out.line(f"  ✗ {p.kind}: {p.message}")
+            out.line(f"  ✗ {p.kind}: {quote(p.message, marks=False)}")
     if report.problems or report.catalog != "ok":
         raise typer.Exit(int(ExitCode.INTEGRITY))
     if not report.audit.ok:

@@ -7,6 +7,7 @@ import typer
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.render.output import human_bytes
+from dvlin.render.text import plural, quote
 
 
 @app.command()
@@ -31,11 +32,12 @@ def gc(
     verb = "deleted" if result.applied else "would delete"
     out.line(
         f"{'applied' if result.applied else 'dry run:'} plan {result.id} — "
-        f"{len(result.versions):,} versions expired, {verb} {len(result.objects):,} objects, "
+        f"{plural(len(result.versions), 'version')} expired, {verb} "
+        f"{plural(len(result.objects), 'object')}, "
         f"{human_bytes(result.bytes)}"
         + (f"; {result.young:,} younger than grace kept" if result.young else "")
     )
     for v in result.versions[:20]:
-        out.line(f"  - {v.label}")
+        out.line(f"  - {quote(v.label)}")
     if not result.applied and result.objects:
         out.line(f"apply with: dvlin gc --apply {result.id}")

@@ -9,6 +9,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.render.text import quote
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -65,6 +66,8 @@ def lineage(
     if fmt == "tree" and out.is_terminal:
         out.print(_rich_tree(tree(lin)))
         return
+    if fmt == "tree":  # names, transforms and commands in it are user text
+        text = "\n".join(quote(line, marks=False) for line in text.split("\n"))
     out.stdout.write(text)
 
 
@@ -74,11 +77,11 @@ def _rich_tree(item: TreeItem) -> Tree:
 
     def add(parent: Tree, child: TreeItem) -> None:
         style = "dim" if child.repeated else ("bold" if child.node is None else "")
-        branch = parent.add(Text(child.text, style=style))
+        branch = parent.add(Text(quote(child.text, marks=False), style=style))
         for c in child.children:
             add(branch, c)
 
-    root = Tree(Text(item.text, style="bold"))
+    root = Tree(Text(quote(item.text, marks=False), style="bold"))
     for c in item.children:
         add(root, c)
     return root
@@ -104,7 +107,8 @@ def stale(
         return
     for s in found:
         out.line(
-            f"{s.version.label} built from {s.input.label}; {s.input.asset} is now "
+            f"{quote(s.version.label)} built from {quote(s.input.label)}; "
+            f"{quote(s.input.asset)} is now "
             f"@v{s.newest.number}"
         )
     out.line("hint: `dvlin repro NAME` re-runs the recorded transforms on the newest inputs")
@@ -137,23 +141,25 @@ def repro(
     if out.json:
         out.emit_json(result.to_dict())
     elif not result.steps:
-        out.line(f"{result.target.label} is up to date with its inputs")
+        out.line(f"{quote(result.target.label)} is up to date with its inputs")
     else:
         verb = "would re-run" if result.dry_run else "re-ran"
         for st in result.steps:
             manual = f" [manual: recorded by {st.run.kind}]" if st.manual else ""
             out.line(
-                f"{verb} {st.run.transform} {st.run.short} ({st.reason}) → "
-                f"{', '.join(st.outputs)}{manual}"
+                f"{verb} {quote(st.run.transform)} {st.run.short} ({quote(st.reason)}) → "
+                f"{', '.join(quote(o) for o in st.outputs)}{manual}"
             )
         for r in result.results:
-            outs = ", ".join(o.version.label for o in r.outputs) or "—"
-            out.line(f"→ run {r.run.short}  {r.run.transform}  exit {r.run.exit_code}  {outs}")
+            outs = ", ".join(quote(o.version.label) for o in r.outputs) or "—"
+            out.line(
+                f"→ run {r.run.short}  {quote(r.run.transform)}  exit {r.run.exit_code}  {outs}"
+            )
     if not result.ok:
         failed = next(r for r in result.results if not r.ok)
         typer.echo(
             typer.style("error: ", fg="red", bold=True)
-            + f"run {failed.run.short} failed: {failed.run.error}; stopped",
+            + f"run {failed.run.short} failed: {quote(failed.run.error or '', marks=False)}; stopped",
             err=True,
         )
         raise typer.Exit(failed.run.exit_code or 1)
@@ -162,9 +168,9 @@ def repro(
 def provenance_rows(prov: Provenance) -> list[tuple[str, str]]:
     """The lineage lines of ``dvlin show``: producing run, its inputs, the consumers."""
     r = prov.produced_by
-    made = f"run {r.transform} {r.short} ({r.status})" if r else "— (committed by hand)"
+    made = f"run {quote(r.transform)} {r.short} ({r.status})" if r else "— (committed by hand)"
     return [
         ("made by", made),
-        ("inputs", ", ".join(prov.inputs) or "—"),
-        ("used by", ", ".join(prov.consumers) or "—"),
+        ("inputs", ", ".join(quote(i) for i in prov.inputs) or "—"),
+        ("used by", ", ".join(quote(c) for c in prov.consumers) or "—"),
     ]

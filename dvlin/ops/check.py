@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dvlin.errors import CheckFailedError, NotFoundError, UsageError
 from dvlin.policy.config import AssetPolicy, load_policy
 from dvlin.policy.results import RuleResult, failed
+from dvlin.wording import plural
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
@@ -78,7 +79,7 @@ class PolicyViolation(CheckFailedError):
     def __init__(self, check: AssetCheck) -> None:
         n = len(check.failures)
         super().__init__(
-            f"{n} rule{'s' if n != 1 else ''} failed for {check.asset} — nothing committed",
+            f"{plural(n, 'rule')} failed for {check.asset} — nothing committed",
             hint='fix the data, or commit anyway with --force --reason "why"',
         )
         self.check = check

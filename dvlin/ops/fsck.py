@@ -14,6 +14,7 @@ from dvlin.audit.log import Verification, verify
 from dvlin.errors import IntegrityError
 from dvlin.objects.store import ObjectError
 from dvlin.progress import NullProgress, Progress
+from dvlin.wording import plural
 
 if TYPE_CHECKING:
     from dvlin.objects.manifest import Entry
@@ -87,7 +88,7 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
             "gc",
             None,
             p.versions,
-            f"gc plan {p.id} was interrupted ({len(p.objects)} objects to delete); "
+            f"gc plan {p.id} was interrupted ({plural(len(p.objects), 'object')} to delete); "
             "run `dvlin gc --apply` to finish it",
         )
         for p in gc.plans("in_progress")

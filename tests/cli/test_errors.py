@@ -209,3 +209,49 @@ def test_a_full_disk_on_the_catalog(work: Path, cli: Cli, monkeypatch: pytest.Mo
 def test_a_damaged_catalog_is_an_integrity_error(work: Path, cli: Cli) -> None:
     (work / ".dvlin" / "catalog.db").write_bytes(b"this is not sqlite" * 100)
     _assert_error(cli("log"), ExitCode.INTEGRITY, "catalog.db")
+
+
+HOSTILE = "evil\x1b[31m\nname.txt"
+
+
+def test_user_text_is_quoted_in_every_text_output(work: Path, cli: Cli) -> None:
+    """An escape sequence or newline in a file name or message never reaches the terminal."""
+    (work / "d" / HOSTILE).write_text("x")
+    cli("commit", "d", "-m", "msg\x1b[2J\nsecond line", "--meta", "k=v\x07", ok=True)
+    (work / "d" / HOSTILE).write_text("changed")
+    quoted = '"evil\\033[31m\\nname.txt"'
+    outputs = {
+        "ls d": cli("ls", "d").stdout,
+        "status": cli("status").stdout,
+        "show": cli("show", "d").stdout,
+        "log": cli("log").stdout,
+    }
+    for name, text in outputs.items():
+        assert "\x1b" not in text and "\x07" not in text, name
+    assert quoted in outputs["ls d"]
+    assert quoted in outputs["status"]
+    assert '"msg\\033[2J\\nsecond line"' in outputs["show"]
+    assert '"msg\\033[2J\\nsecond line"' in outputs["log"]
+    assert len([line for line in outputs["ls d"].splitlines() if "name.txt" in line]) == 1
+    # --json carries the exact strings
+    files = json.loads(cli("ls", "d", "--json").stdout)
+    assert HOSTILE in [f["path"] for f in files]
+    assert json.loads(cli("show", "d", "--json").stdout)["message"] == "msg\x1b[2J\nsecond line"
+
+
+def test_errors_quote_user_text(work: Path, cli: Cli) -> None:
+    ran = cli("show", "no\x1b[31mpe\nx")
+    assert ran.exit_code == ExitCode.NOT_FOUND
+    assert "\x1b" not in ran.stderr
+    assert len(ran.stderr.splitlines()) == 2  # error + hint, nothing broken in two
+
+
+def test_counts_use_singular_for_one(work: Path, cli: Cli) -> None:
+    write_tree(work, {"one/a.txt": "a"})
+    assert " 1 file " in cli("commit", "one", ok=True).stdout
+    assert "checked 2 versions" in cli("fsck").stdout
+    import re
+
+    assert re.search(r"✓ \d+ entries|✓ 1 entry,", cli("audit", "verify").stdout)
+    assert "1 entries" not in cli("audit", "verify").stdout
+    assert "1 versions" not in cli("fsck").stdout
