@@ -8,10 +8,12 @@ from pathlib import Path
 
 from dvlin.errors import UsageError
 from dvlin.objects.hashing import ALGORITHMS
+from dvlin.values import sealed
 
 CONFIG_FORMAT = 1
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class RepoConfig:
     """Settings fixed at ``dvlin init`` (hash, repo id) and a few that may be edited."""

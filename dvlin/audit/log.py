@@ -17,10 +17,12 @@ from typing import Any
 from dvlin.catalog import Catalog
 from dvlin.errors import UsageError
 from dvlin.identity import author, utc_now
+from dvlin.values import sealed
 
 _COLUMNS = "seq, at, actor, action, target, outcome, reason, details, prev, hash"
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One row of the audit log."""
@@ -173,6 +175,7 @@ def entries(
     return [_row(r) for r in catalog.conn.execute(sql + " ORDER BY seq", args)]
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Verification:
     """The result of recomputing the chain."""

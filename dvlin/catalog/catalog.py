@@ -20,6 +20,7 @@ from dvlin.errors import (
     ReadOnlyRepoError,
     UsageError,
 )
+from dvlin.values import sealed
 
 _VERSION_COLUMNS = (
     "id, asset, number, parent, tree, manifest, author, created_at, message, meta, files, "
@@ -129,6 +130,7 @@ def translate(exc: sqlite3.Error, path: Path) -> DvlinError:
     raise exc
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Version:
     """One immutable version of an asset, as the catalog records it."""
@@ -176,6 +178,7 @@ class Version:
         )
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Asset:
     """A named, versioned thing and a summary of its newest version."""
@@ -192,6 +195,7 @@ class Asset:
     files: int
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Tag:
     """A name given to one version of an asset."""
@@ -204,6 +208,7 @@ class Tag:
     author: str
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class StoredObject:
     """Where an object's bytes are: loose (``pack`` is None) or a slice of a pack."""

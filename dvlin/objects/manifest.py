@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from dvlin.errors import IntegrityError
 from dvlin.objects.hashing import hasher_factory
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -37,6 +38,7 @@ def normal_mode(kind: EntryType, st_mode: int) -> int:
     return DIR_MODE if kind == "dir" else LINK_MODE
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """One content-defined chunk of a large file, stored as a loose object."""

@@ -16,6 +16,7 @@ from typing import Any
 from dvlin.errors import FileSystemError, IntegrityError
 from dvlin.objects.files import write_and_publish
 from dvlin.objects.hashing import Oid, hash_bytes
+from dvlin.values import sealed
 
 # Object stores whose single-request upload is already atomic (a reader sees the whole object
 # or none of it), so a temporary name and a move would only double the traffic.
@@ -38,6 +39,7 @@ class ObjectError(IntegrityError):
         self.oid = oid
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class StoreStats:
     """What one batch of writes added to the store."""

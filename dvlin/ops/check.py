@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dvlin.errors import CheckFailedError, NotFoundError, UsageError
 from dvlin.policy.config import AssetPolicy, load_policy
 from dvlin.policy.results import RuleResult, failed
+from dvlin.values import sealed
 from dvlin.wording import plural
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from dvlin.workspace.scan import Item
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class AssetCheck:
     """Every rule's result for one asset."""
@@ -52,6 +54,7 @@ class AssetCheck:
         }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class CheckReport:
     """What ``dvlin check`` found, asset by asset."""

@@ -22,6 +22,7 @@ from dvlin.ops.manifests import load_entries, with_versions
 from dvlin.ops.refs import resolve
 from dvlin.ops.status import workspace_entries
 from dvlin.progress import NullProgress, Progress
+from dvlin.values import sealed
 from dvlin.workspace.materialize import (
     LINK_MODES,
     LinkMode,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["CheckoutResult", "LinkMode", "checkout"]
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class CheckoutResult:
     """What a checkout wrote, removed and left alone."""

@@ -14,6 +14,7 @@ from dvlin.audit.log import Verification, verify
 from dvlin.errors import IntegrityError
 from dvlin.objects.store import ObjectError
 from dvlin.progress import NullProgress, Progress
+from dvlin.values import sealed
 from dvlin.wording import plural
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from dvlin.repo import Repo
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One thing fsck found wrong."""
@@ -41,6 +43,7 @@ class Problem:
         }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class FsckReport:
     """What fsck checked and found."""

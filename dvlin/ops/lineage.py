@@ -18,6 +18,7 @@ from dvlin.lineage.graph import (
     version_data,
 )
 from dvlin.ops.refs import resolve
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
@@ -123,6 +124,7 @@ def build(
     )
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """Where a version came from and what used it: the summary ``dvlin show`` prints."""

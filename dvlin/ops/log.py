@@ -10,6 +10,7 @@ from dvlin.catalog.catalog import Asset
 from dvlin.errors import NotFoundError, UsageError
 from dvlin.ops.manifests import load_entries
 from dvlin.ops.refs import resolve
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
@@ -37,6 +38,7 @@ def version_dict(v: Version, *, tags: list[str] | None = None) -> dict[str, Any]
     }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class VersionDetail:
     """A version with its tags, kind and recorded table and array details."""
@@ -61,6 +63,7 @@ class VersionDetail:
         }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class FileRow:
     """One path of a version, as ``dvlin ls REF`` lists it."""

@@ -25,6 +25,7 @@ from dvlin.ops.run import (
     record_run,
     resolve_inputs,
 )
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.ops.commit import CommitResult
@@ -56,6 +57,7 @@ def parse_metrics(metrics: Mapping[str, object]) -> dict[str, float]:
     return out
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class ModelVersion:
     """A model version with its stage, the run that registered or trained it, and its data."""

@@ -19,6 +19,7 @@ from dvlin.objects.manifest import Entry, tree_digest
 from dvlin.ops.diff import Diff, diff_entries
 from dvlin.ops.manifests import load_entries
 from dvlin.progress import NullProgress, Progress
+from dvlin.values import sealed
 from dvlin.workspace.scan import scan
 from dvlin.workspace.statcache import StatCache
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from dvlin.repo import Repo
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class AssetStatus:
     """One asset's state: ``clean`` or ``modified`` against ``version``."""
@@ -54,6 +56,7 @@ class AssetStatus:
         }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class StatusReport:
     """The status of every asset asked about."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dvlin.policy.results import MAX_EXAMPLES, RuleResult, jsonable, verdict
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -66,6 +67,7 @@ def validator_for(schema: dict[str, Any] | bool) -> Any:
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class CompiledSchema:
     """A record schema split into vectorised column checks and a per-record residual."""
