@@ -98,7 +98,9 @@ def build(
     versions = s.versions(n for n in node_ids if not is_run_id(n))
     info = s.asset_info({v.asset for v in versions.values()})
     kinds = {name: kind for name, (kind, _) in info.items()}
-    owners = {name: owner for name, (_, owner) in info.items() if owner}
+    from dvlin.ops.log import asset_owners
+
+    owners = asset_owners(repo, info)
     from dvlin.catalog.gc import GcStore
 
     expired = GcStore(repo.catalog).expired_at()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -131,8 +133,31 @@ def _expired_at(repo: Repo) -> dict[str, str]:
 
 
 def assets(repo: Repo) -> list[Asset]:
-    """Every asset with its newest version's summary."""
-    return repo.catalog.list_assets()
+    """Every asset with its newest version's summary and its owner (from ``dvlin.toml``)."""
+    found = repo.catalog.list_assets()
+    owners = asset_owners(repo, [a.name for a in found])
+    return [dataclasses.replace(a, owner=owners.get(a.name)) for a in found]
+
+
+def asset_owners(repo: Repo, names: Iterable[str]) -> dict[str, str]:
+    """Asset name → owner, for the assets that have one.
+
+    The owner is policy: ``owner`` in the asset's table of ``dvlin.toml`` decides; an owner
+    recorded in the catalog counts only for assets that ``dvlin.toml`` does not name.
+    """
+    from dvlin.catalog.lineage import LineageStore
+    from dvlin.policy.config import load_policy
+
+    wanted = list(names)
+    policy = load_policy(repo.root)
+    recorded = LineageStore(repo.catalog).asset_info(wanted)
+    owners: dict[str, str] = {}
+    for name in wanted:
+        p = policy.get(name)
+        owner = p.owner if p is not None else recorded.get(name, ("", None))[1]
+        if owner:
+            owners[name] = owner
+    return owners
 
 
 def files(repo: Repo, ref: str) -> list[FileRow]:

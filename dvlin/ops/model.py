@@ -162,8 +162,12 @@ def show(repo: Repo, ref: str) -> ModelVersion:
     v = _model_version(repo, ref)
     s = LineageStore(repo.catalog)
     run_id = s.producers([v.id]).get(v.id)
-    run = s.run(run_id) if run_id else None
-    inputs = [e.src for e in s.edges_into(run_id)] if run_id else []
+    return _model(s, v, s.run(run_id) if run_id else None)
+
+
+def _model(s: LineageStore, v: Version, run: Run | None) -> ModelVersion:
+    """One model version, whole: what ``show`` prints and ``list`` lists alike."""
+    inputs = [e.src for e in s.edges_into(run.id)] if run else []
     inputs += [e.src for e in s.edges_into(v.id) if e.kind == "derived_from"]
     versions = s.versions(inputs)
     history = tuple(s.stage_history(v.id))
@@ -184,15 +188,13 @@ def list_models(repo: Repo, name: str | None = None) -> list[ModelVersion]:
     if name is not None:
         names = [name]
     s = LineageStore(repo.catalog)
-    stages = s.current_stages()
     found: list[ModelVersion] = []
     for n in names:
         versions = repo.catalog.iter_versions(n)
         producers = s.producers([v.id for v in versions])
         runs = s.runs(set(producers.values()))
         for v in versions:
-            run = runs.get(producers.get(v.id, ""))
-            found.append(ModelVersion(v, stages.get(v.id), run, ()))
+            found.append(_model(s, v, runs.get(producers.get(v.id, ""))))
     return found
 
 
