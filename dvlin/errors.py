@@ -65,15 +65,14 @@ class FileSystemError(DvlinError):
         self.path = path
 
     @classmethod
-    def from_os(cls, exc: OSError, *, action: str, path: object = None) -> DvlinError:
+    def from_os(cls, exc: OSError, *, action: str, path: object = None) -> FileSystemError:
         """The error to show for ``exc``, raised while trying to ``action`` (a verb) ``path``."""
         import errno as _errno
 
         where = str(path if path is not None else (exc.filename or "?"))
         reason = exc.strerror or type(exc).__name__
-        if exc.errno == _errno.EROFS:
-            return ReadOnlyRepoError(where)
         hints = {
+            _errno.EROFS: f"{where} is on a read-only file system; choose a writable place",
             _errno.ENOSPC: "free some space, then run the command again",
             _errno.EDQUOT: "free some space or raise the quota, then run the command again",
             _errno.EACCES: f"check the permissions of {where}",
@@ -81,7 +80,7 @@ class FileSystemError(DvlinError):
         }
         return cls(
             f"cannot {action} {where}: {reason.lower()}",
-            hint=hints.get(exc.errno or 0),
+            hint=hints.get(exc.errno or 0, f"check {where}, then run the command again"),
             path=where,
         )
 

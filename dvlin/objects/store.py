@@ -7,13 +7,14 @@ Each object is written once and atomically, and every read is verified against i
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dvlin.errors import FileSystemError, IntegrityError
+from dvlin.errors import FileSystemError, IntegrityError, ReadOnlyRepoError
 from dvlin.objects.files import write_and_publish
 from dvlin.objects.hashing import Oid, hash_bytes
 from dvlin.values import sealed
@@ -139,6 +140,8 @@ class ObjectStore:
             try:
                 self._put_local(target, data)
             except OSError as exc:
+                if exc.errno == errno.EROFS:
+                    raise ReadOnlyRepoError(target) from None
                 raise FileSystemError.from_os(exc, action="write", path=target) from None
         elif self.has(oid):
             return oid

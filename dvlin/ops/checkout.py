@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog import Version
 from dvlin.catalog.gc import GcStore
-from dvlin.errors import ConflictError, NotFoundError, UsageError
+from dvlin.errors import ConflictError, FileSystemError, NotFoundError, UsageError
 from dvlin.identity import utc_now
 from dvlin.objects.manifest import Entry
 from dvlin.objects.store import ObjectError
@@ -201,25 +201,30 @@ def checkout(
                 **plan,
             )
 
-        os.makedirs(target, exist_ok=True)
-        removed = remove(target, removals)
-        for d in dirs:
-            make_dir(target, d)
-        writer = Writer(
-            repo.store,
-            target,
-            link=link,
-            existing={p for p in current if p not in {r.path for r in removals}},
-        )
-        progress.start("checking out", files=len(files), bytes=sum(e.size for e in files))
         try:
-            writer.write_all(files, lambda e: progress.advance(files=1, bytes=e.size))
-        except ObjectError as exc:
-            raise with_versions(repo, exc) from None
-        finally:
-            progress.finish()
-        for e in links:
-            write_link(target, e)
+            os.makedirs(target, exist_ok=True)
+            removed = remove(target, removals)
+            for d in dirs:
+                make_dir(target, d)
+            writer = Writer(
+                repo.store,
+                target,
+                link=link,
+                existing={p for p in current if p not in {r.path for r in removals}},
+            )
+            progress.start("checking out", files=len(files), bytes=sum(e.size for e in files))
+            try:
+                writer.write_all(files, lambda e: progress.advance(files=1, bytes=e.size))
+            except ObjectError as exc:
+                raise with_versions(repo, exc) from None
+            finally:
+                progress.finish()
+            for e in links:
+                write_link(target, e)
+        except OSError as exc:  # disk full, permission denied, read-only target
+            raise FileSystemError.from_os(
+                exc, action="write", path=exc.filename or target
+            ) from None
 
         if in_repo:
             for e in files:

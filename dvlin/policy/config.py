@@ -184,6 +184,12 @@ def load_policy(root: Path) -> Policy:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Policy(None)
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text", hint="save dvlin.toml as UTF-8") from None
+    except OSError as exc:
+        from dvlin.errors import FileSystemError
+
+        raise FileSystemError.from_os(exc, action="read", path=path) from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -7,7 +7,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
-from dvlin.errors import IntegrityError, UsageError
+from dvlin.errors import FileSystemError, IntegrityError, UsageError
 from dvlin.objects.manifest import EXEC_MODE, FILE_MODE, EntryType, check_link, normal_mode
 
 # Never versioned: dvlin's own folder and git's.
@@ -127,10 +127,13 @@ def _walk(base_abs: str, rel: str, store_root: str | None, strict: bool) -> Iter
     stack = [rel]
     while stack:
         folder = stack.pop()
+        where = os.path.join(base_abs, folder) if folder else base_abs
         try:
-            it = os.scandir(os.path.join(base_abs, folder) if folder else base_abs)
+            it = os.scandir(where)
         except FileNotFoundError:
             continue
+        except OSError as exc:  # a folder the user may not read
+            raise FileSystemError.from_os(exc, action="read", path=where) from None
         prefix = f"{folder}/" if folder else ""
         with it:
             for d in it:

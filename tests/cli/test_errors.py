@@ -255,3 +255,47 @@ def test_counts_use_singular_for_one(work: Path, cli: Cli) -> None:
     assert re.search(r"✓ \d+ entries|✓ 1 entry,", cli("audit", "verify").stdout)
     assert "1 entries" not in cli("audit", "verify").stdout
     assert "1 versions" not in cli("fsck").stdout
+
+
+@pytest.mark.parametrize(
+    ("code", "words"), [(errno.ENOSPC, "no space left"), (errno.EROFS, "read-only")]
+)
+def test_a_failing_checkout_write_names_the_path(
+    work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, code: int, words: str
+) -> None:
+    real_open = os.open
+    out = tmp_path / "out"
+
+    def os_open(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).startswith(str(out)) and flags & os.O_CREAT:
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    _assert_error(cli("checkout", "d", "--to", str(out)), ExitCode.USAGE, words, str(out))
+
+
+def test_a_folder_that_cannot_be_read(
+    work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_scandir = os.scandir
+
+    def scandir(path):  # type: ignore[no-untyped-def]
+        if str(path).endswith("/d"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    for args in (["commit", "d"], ["status"]):
+        _assert_error(cli(*args), ExitCode.USAGE, "cannot read", str(work / "d"), "permission")
+
+
+def test_an_unreadable_policy_or_config_file(work: Path, cli: Cli) -> None:
+    (work / "dvlin.toml").mkdir()
+    _assert_error(cli("check"), ExitCode.USAGE, "dvlin.toml")
+    (work / "dvlin.toml").rmdir()
+    (work / "dvlin.toml").write_bytes(b"\xff\xfe[")
+    _assert_error(cli("check"), ExitCode.USAGE, "dvlin.toml is not UTF-8")
+    (work / "dvlin.toml").unlink()
+    (work / ".dvlin" / "config.toml").write_bytes(b"\xff\xfe[")
+    _assert_error(cli("log"), ExitCode.USAGE, "config.toml is not UTF-8")
