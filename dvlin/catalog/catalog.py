@@ -123,7 +123,7 @@ def translate(exc: sqlite3.Error, path: Path) -> DvlinError:
         )
     if "unable to open" in lowered or "disk i/o" in lowered:
         return FileSystemError(
-            f"cannot open catalog {path}: {text}",
+            f"cannot use catalog {path}: {text}",
             hint=f"check that {path.parent} exists and that its permissions let you read it",
             path=str(path),
         )

@@ -6,6 +6,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, output
+from dvlin.render.text import quote
 
 
 @app.command()
@@ -52,5 +53,6 @@ def init(
         )
     else:
         out.line(
-            f"Initialised dvlin repo in {repo.root} (objects: {store}, hash: {repo.config.hash})"
+            f"Initialised dvlin repo in {quote(str(repo.root))} "
+            f"(objects: {quote(store)}, hash: {repo.config.hash})"
         )
