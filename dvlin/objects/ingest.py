@@ -64,7 +64,7 @@ def unreadable(exc: OSError, path: str, abs_path: str) -> DvlinError:
     """The error for a file that could not be read while it was being committed."""
     if isinstance(exc, FileNotFoundError):
         return ConflictError(
-            f"{path} was removed while it was being committed",
+            f"{abs_path} was removed while it was being committed",
             hint="commit again once nothing else is changing the folder",
             paths=[path],
         )

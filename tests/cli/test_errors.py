@@ -126,7 +126,7 @@ def test_a_file_removed_during_commit(
 
     monkeypatch.setattr(commit_module, "scan", scan_then_remove)
     _assert_error(
-        cli("commit", "e"), ExitCode.CONFLICT, "gone.txt was removed while it was being committed"
+        cli("commit", "e"), ExitCode.CONFLICT, "e/gone.txt was removed while it was being committed"
     )
     assert [a["name"] for a in json.loads(cli("ls", "--json").stdout)] == ["d"]
 
@@ -299,3 +299,33 @@ def test_an_unreadable_policy_or_config_file(work: Path, cli: Cli) -> None:
     (work / "dvlin.toml").unlink()
     (work / ".dvlin" / "config.toml").write_bytes(b"\xff\xfe[")
     _assert_error(cli("log"), ExitCode.USAGE, "config.toml is not UTF-8")
+
+
+def test_a_file_removed_while_its_folder_is_listed(
+    work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removed between the folder listing and its stat: simply not part of the snapshot."""
+    from dvlin.workspace import scan as scan_module
+
+    write_tree(work, {"e/keep.txt": "k", "e/gone.txt": "g"})
+    real_scandir = os.scandir
+
+    class Listing(list):  # type: ignore[type-arg]
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    def scandir(path):  # type: ignore[no-untyped-def]
+        with real_scandir(path) as it:
+            entries = Listing(it)
+        gone = work / "e" / "gone.txt"
+        if gone.exists():
+            gone.unlink()
+        return entries
+
+    with monkeypatch.context() as m:
+        m.setattr(scan_module.os, "scandir", scandir)
+        cli("commit", "e", ok=True)
+    assert [f["path"] for f in json.loads(cli("ls", "e", "--json").stdout)] == ["keep.txt"]
