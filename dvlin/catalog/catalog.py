@@ -79,28 +79,38 @@ def _connect_read_only(path: Path, *, timeout: float) -> sqlite3.Connection:
 
     uri = "file:" + pathname2url(str(path.resolve()))
     try:
-        conn = sqlite3.connect(f"{uri}?mode=ro", timeout=timeout, isolation_level=None, uri=True)
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return conn
+        return _connect_uri(f"{uri}?mode=ro", timeout=timeout)
     except sqlite3.OperationalError:
-        pass
+        pass  # no -shm file and no right to create one
+    except sqlite3.DatabaseError as exc:
+        raise translate(exc, path) from None
     wal = path.with_name(path.name + "-wal")
     if wal.exists() and wal.stat().st_size > 0:
         # immutable=1 would ignore the WAL and show the catalog as it was before those changes.
         raise ReadOnlyRepoError(f"{wal} (it holds changes not yet written to the catalog)")
     # No WAL to read, so nothing can change under us: immutable needs no -shm file and no lock.
     try:
-        conn = sqlite3.connect(
-            f"{uri}?mode=ro&immutable=1", timeout=timeout, isolation_level=None, uri=True
-        )
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return _connect_uri(f"{uri}?mode=ro&immutable=1", timeout=timeout)
     except sqlite3.DatabaseError as exc:
         raise translate(exc, path) from None
+
+
+def _connect_uri(uri: str, *, timeout: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, timeout=timeout, isolation_level=None, uri=True)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
 def translate(exc: sqlite3.Error, path: Path) -> DvlinError:
-    """The user-facing error for a SQLite failure on the catalog at ``path``."""
+    """The user-facing error for a SQLite failure on the catalog at ``path``.
+
+    A failure that is none of these (a bad query, a constraint the code should have checked)
+    is a bug: it is raised again as it is, with its traceback.
+    """
     import errno
 
     text = str(exc)
