@@ -6,12 +6,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from dvlin.errors import UsageError
+from dvlin.errors import DvlinError, UsageError
 from dvlin.objects.hashing import ALGORITHMS
+from dvlin.values import sealed
 
 CONFIG_FORMAT = 1
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class RepoConfig:
     """Settings fixed at ``dvlin init`` (hash, repo id) and a few that may be edited."""
@@ -46,6 +48,8 @@ def load_config(path: Path) -> RepoConfig:
         raise UsageError(f"{path} is missing", hint="the repo is damaged; re-create it") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: {exc}", hint="fix the TOML syntax") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
     core = doc.get("core", {})
     storage = doc.get("storage", {})
 
@@ -76,3 +80,11 @@ def load_config(path: Path) -> RepoConfig:
         storage=str(storage.get("url", "")),
         fsync=bool(storage.get("fsync", True)),
     )
+
+
+def _unreadable(path: Path, exc: OSError | UnicodeDecodeError) -> DvlinError:
+    from dvlin.errors import FileSystemError
+
+    if isinstance(exc, UnicodeDecodeError):
+        return UsageError(f"{path} is not UTF-8 text", hint="restore the file written by dvlin")
+    return FileSystemError.from_os(exc, action="read", path=path)

@@ -44,6 +44,47 @@ class UsageError(DvlinError):
     exit_code = ExitCode.USAGE
 
 
+class ReadOnlyRepoError(UsageError):
+    """A writing command on a repo whose files cannot be written (read-only mount, CI cache)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"the repo is read-only: cannot write {what}",
+            hint="run writing commands where the repo is writable; reading commands (log, "
+            "show, ls, status, lineage, fsck, audit verify, …) work on a read-only repo",
+        )
+
+
+class FileSystemError(DvlinError):
+    """The operating system refused a read or write: disk full, permission denied, and so on."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None, path: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+
+    @classmethod
+    def from_os(cls, exc: OSError, *, action: str, path: object = None) -> FileSystemError:
+        """The error to show for ``exc``, raised while trying to ``action`` (a verb) ``path``."""
+        import errno as _errno
+
+        where = str(path if path is not None else (exc.filename or "?"))
+        reason = exc.strerror or type(exc).__name__
+        hints = {
+            _errno.EROFS: f"{where} is on a read-only file system; choose a writable place",
+            _errno.ENOSPC: "free some space, then run the command again",
+            _errno.EDQUOT: "free some space or raise the quota, then run the command again",
+            _errno.EACCES: f"check the permissions of {where}",
+            _errno.EPERM: f"check the permissions of {where}",
+        }
+        return cls(
+            f"cannot {action} {where}: {reason.lower()}",
+            hint=hints.get(exc.errno or 0, f"check {where}, then run the command again"),
+            path=where,
+        )
+
+
 class NotFoundError(DvlinError):
     """Not a repo, or an unknown asset, ref, tag or path."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import time
@@ -13,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog import Catalog, Version
 from dvlin.config import RepoConfig, load_config
-from dvlin.errors import ConflictError, NotFoundError, UsageError
+from dvlin.errors import (
+    ConflictError,
+    FileSystemError,
+    NotFoundError,
+    ReadOnlyRepoError,
+    UsageError,
+)
 from dvlin.identity import utc_now
 from dvlin.objects.hashing import DEFAULT_ALGORITHM, hasher_factory
 
@@ -71,10 +78,23 @@ class Repo:
                 f"{root} is already a dvlin repo",
                 hint="use it as it is, or remove its .dvlin folder to start over",
             )
-        root.mkdir(parents=True, exist_ok=True)
+        if root.exists() and not root.is_dir():
+            raise UsageError(
+                f"{root} is a file, not a folder",
+                hint="give dvlin init a folder (it is created if missing)",
+            )
         config = RepoConfig(repo_id=uuid.uuid4().hex, hash=hash, storage=storage)
         tmp = root / f".dvlin.init-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            tmp.mkdir()
+        except NotADirectoryError:
+            raise UsageError(
+                f"cannot create {root}: a parent of it is a file",
+                hint="give dvlin init a folder (it is created if missing)",
+            ) from None
+        except OSError as exc:
+            raise FileSystemError.from_os(exc, action="create", path=root) from None
         try:
             (tmp / "config.toml").write_text(config.to_toml(), encoding="utf-8")
             (tmp / ".gitignore").write_text(
@@ -90,10 +110,14 @@ class Repo:
                 (tmp / "objects").mkdir()
             # The repo appears all at once, so an interrupted init leaves no half-made .dvlin.
             tmp.rename(dvlin_dir)
-        except BaseException:
+        except BaseException as exc:
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise FileSystemError.from_os(
+                    exc, action="write", path=exc.filename or tmp
+                ) from None
             raise
         repo = cls(root, config)
         if storage:
@@ -141,9 +165,10 @@ class Repo:
         """The SQLite catalog (opened on first use)."""
         if self._catalog is None:
             catalog = Catalog.open(self.dvlin_dir / "catalog.db", timeout=lock_timeout())
-            from dvlin.audit.adopt import adopt_pending
+            if not catalog.read_only:  # a read-only repo is read as it is
+                from dvlin.audit.adopt import adopt_pending
 
-            adopt_pending(catalog)
+                adopt_pending(catalog)
             self._catalog = catalog
         return self._catalog
 
@@ -181,7 +206,12 @@ class Repo:
         """Hold the repo's write lock; another dvlin process waits up to ``timeout`` seconds."""
         wait = lock_timeout() if timeout is None else timeout
         path = self.dvlin_dir / "lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise ReadOnlyRepoError(str(path)) from None
+            raise FileSystemError.from_os(exc, action="open", path=path) from None
         try:
             deadline = time.monotonic() + wait
             while True:

@@ -23,6 +23,7 @@ from typing import Any
 
 from dvlin.audit.records import RecordRef
 from dvlin.errors import UsageError
+from dvlin.values import sealed
 
 LEGACY, CURRENT = 1, 2
 PAYLOAD_FIELDS = ("actor", "outcome", "reason", "details")
@@ -75,6 +76,7 @@ def field_hash(name: str, value: Any, salt: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + b"\n" + canonical({name: value})).hexdigest()
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One row of the audit log (either format); what remotes push and pull."""

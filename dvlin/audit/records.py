@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvlin.catalog import Catalog
+from dvlin.values import sealed
 
 KINDS = ("version", "tag", "hold", "stage", "override", "expiry", "run", "derivation")
 
@@ -26,6 +27,7 @@ _VERSION_COLUMNS = (
 )
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class RecordRef:
     """Which record an audit entry describes, and the digest of that record after the change.
@@ -47,6 +49,7 @@ class RecordRef:
         return cls(str(data["kind"]), str(data["key"]), data.get("digest"))
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Record:
     """One record as the catalog holds it now."""

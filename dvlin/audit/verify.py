@@ -18,8 +18,10 @@ from dvlin.audit.records import label as record_label
 from dvlin.audit.records import snapshot, version_id, version_identity, version_label
 from dvlin.catalog import Catalog
 from dvlin.errors import ExitCode, UsageError
+from dvlin.values import sealed
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Mismatch:
     """A catalog row that disagrees with the audit chain."""
@@ -45,6 +47,7 @@ class Mismatch:
         }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Redaction:
     """An entry whose payload fields were erased, and the entry that records it."""
@@ -58,6 +61,7 @@ class Redaction:
         return {"seq": self.seq, "fields": list(self.fields), "by": self.by}
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Verification:
     """The result of recomputing the chain and replaying it against the catalog."""

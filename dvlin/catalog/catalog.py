@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from dvlin.catalog.schema import SCHEMA_VERSION, migrate, schema_version
-from dvlin.errors import ConflictError, UsageError
+from dvlin.errors import (
+    ConflictError,
+    DvlinError,
+    FileSystemError,
+    IntegrityError,
+    ReadOnlyRepoError,
+    UsageError,
+)
+from dvlin.values import sealed
 
 _VERSION_COLUMNS = (
     "id, asset, number, parent, tree, manifest, author, created_at, message, meta, files, "
@@ -32,6 +41,106 @@ def select_in(
         yield from conn.execute(sql.format(marks=",".join("?" * len(part))), part)
 
 
+def _connect(path: Path, *, timeout: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA secure_delete=ON")
+        # Reading the schema version touches the file: an unreadable WAL fails here, not later.
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _is_read_only_failure(exc: sqlite3.OperationalError, path: Path) -> bool:
+    """Whether opening for writing failed because the catalog's files cannot be written."""
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        return True
+    if "unable to open" not in text and "disk i/o" not in text:
+        return False
+    folder = path.parent
+    candidates = [
+        folder,
+        path,
+        path.with_name(path.name + "-wal"),
+        path.with_name(path.name + "-shm"),
+    ]
+    return any(p.exists() and not os.access(p, os.W_OK) for p in candidates)
+
+
+def _connect_read_only(path: Path, *, timeout: float) -> sqlite3.Connection:
+    """Open the catalog for reading only: through its WAL when it can, else as immutable."""
+    from urllib.request import pathname2url
+
+    uri = "file:" + pathname2url(str(path.resolve()))
+    try:
+        return _connect_uri(f"{uri}?mode=ro", timeout=timeout)
+    except sqlite3.OperationalError:
+        pass  # no -shm file and no right to create one
+    except sqlite3.DatabaseError as exc:
+        raise translate(exc, path) from None
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        # immutable=1 would ignore the WAL and show the catalog as it was before those changes.
+        raise ReadOnlyRepoError(f"{wal} (it holds changes not yet written to the catalog)")
+    # No WAL to read, so nothing can change under us: immutable needs no -shm file and no lock.
+    try:
+        return _connect_uri(f"{uri}?mode=ro&immutable=1", timeout=timeout)
+    except sqlite3.DatabaseError as exc:
+        raise translate(exc, path) from None
+
+
+def _connect_uri(uri: str, *, timeout: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, timeout=timeout, isolation_level=None, uri=True)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def translate(exc: sqlite3.Error, path: Path) -> DvlinError:
+    """The user-facing error for a SQLite failure on the catalog at ``path``.
+
+    A failure that is none of these (a bad query, a constraint the code should have checked)
+    is a bug: it is raised again as it is, with its traceback.
+    """
+    import errno
+
+    text = str(exc)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return ConflictError(
+            "the catalog is locked by another dvlin process",
+            hint="wait for it to finish, or raise DVLIN_LOCK_TIMEOUT",
+        )
+    if "readonly" in lowered or "read-only" in lowered:
+        return ReadOnlyRepoError(str(path))
+    if "full" in lowered:
+        return FileSystemError.from_os(
+            OSError(errno.ENOSPC, "No space left on device"), action="write", path=path
+        )
+    if "not a database" in lowered or "malformed" in lowered:
+        return IntegrityError(
+            f"catalog {path} is damaged: {text}",
+            hint="restore .dvlin/catalog.db from a backup",
+        )
+    if "unable to open" in lowered or "disk i/o" in lowered:
+        return FileSystemError(
+            f"cannot use catalog {path}: {text}",
+            hint=f"check that {path.parent} exists and that its permissions let you read it",
+            path=str(path),
+        )
+    raise exc
+
+
+@sealed
 @dataclass(frozen=True, slots=True)
 class Version:
     """One immutable version of an asset, as the catalog records it."""
@@ -79,6 +188,7 @@ class Version:
         )
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Asset:
     """A named, versioned thing and a summary of its newest version."""
@@ -95,6 +205,7 @@ class Asset:
     files: int
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Tag:
     """A name given to one version of an asset."""
@@ -107,6 +218,7 @@ class Tag:
     author: str
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class StoredObject:
     """Where an object's bytes are: loose (``pack`` is None) or a slice of a pack."""
@@ -129,28 +241,51 @@ class StatRow(NamedTuple):
 class Catalog:
     """A connection to ``catalog.db`` with dvlin's queries as methods."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, read_only: bool = False) -> None:
         self.conn = conn
         self.path = path
+        self.read_only = read_only
 
     @classmethod
     def open(cls, path: Path, *, create: bool = False, timeout: float = 60.0) -> Catalog:
-        """Open (or create) the catalog, in WAL mode, migrating it forward when needed."""
+        """Open (or create) the catalog, in WAL mode, migrating it forward when needed.
+
+        A catalog that cannot be written (a read-only mount, a CI cache, a WAL file that
+        cannot be written) opens read-only: reading commands work, and the first write
+        raises :class:`ReadOnlyRepoError`.
+
+        Raises:
+            UsageError: the catalog is missing, or newer than this dvlin.
+            IntegrityError: the file is not a SQLite database.
+        """
         if not create and not path.exists():
             raise UsageError(f"catalog {path} is missing", hint="the repo is damaged")
-        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA secure_delete=ON")
-        catalog = cls(conn, path)
-        found = schema_version(conn)
+        try:
+            conn = _connect(path, timeout=timeout)
+            read_only = False
+        except sqlite3.OperationalError as exc:
+            if create or not _is_read_only_failure(exc, path):
+                raise translate(exc, path) from None
+            conn = _connect_read_only(path, timeout=timeout)
+            read_only = True
+        except sqlite3.DatabaseError as exc:
+            raise translate(exc, path) from None
+        catalog = cls(conn, path, read_only=read_only)
+        try:
+            found = schema_version(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise translate(exc, path) from None
         if found > SCHEMA_VERSION:
+            conn.close()
             raise UsageError(
                 f"catalog schema {found} is newer than this dvlin ({SCHEMA_VERSION})",
                 hint="upgrade dvlin",
             )
         if found < SCHEMA_VERSION:
+            if read_only:
+                conn.close()
+                raise ReadOnlyRepoError(f"{path} (its schema {found} needs upgrading)")
             with catalog.transaction():
                 migrate(conn)
         return catalog
@@ -161,23 +296,37 @@ class Catalog:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; waits for other writers up to the connection's timeout."""
+        """One write transaction; waits for other writers up to the connection's timeout.
+
+        Raises:
+            ReadOnlyRepoError: the catalog was opened read-only.
+            ConflictError: another process held the catalog past the timeout.
+        """
+        if self.read_only:
+            raise ReadOnlyRepoError(str(self.path))
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise ConflictError(
-                    "the catalog is locked by another dvlin process",
-                    hint="wait for it to finish, or raise DVLIN_LOCK_TIMEOUT",
-                ) from None
-            raise
+            raise translate(exc, self.path) from None
         try:
             yield self.conn
+        except sqlite3.DatabaseError as exc:
+            self._rollback()
+            raise translate(exc, self.path) from None
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
         else:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                self._rollback()
+                raise translate(exc, self.path) from None
+
+    def _rollback(self) -> None:
+        # A failed COMMIT (disk full) may already have rolled back; never hide the real error.
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
 
     # -- meta ---------------------------------------------------------------------------------
 
@@ -350,11 +499,21 @@ class Catalog:
     def insert_tag(
         self, asset: str, name: str, version: str, *, created_at: str, author: str
     ) -> None:
-        """Record a tag (inside the caller's transaction)."""
-        self.conn.execute(
-            "INSERT INTO tags (asset, name, version, created_at, author) VALUES (?, ?, ?, ?, ?)",
-            (asset, name, version, created_at, author),
-        )
+        """Record a tag (inside the caller's transaction).
+
+        Raises:
+            ConflictError: the asset already has a tag of that name (tags never move).
+        """
+        try:
+            self.conn.execute(
+                "INSERT INTO tags (asset, name, version, created_at, author) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (asset, name, version, created_at, author),
+            )
+        except sqlite3.IntegrityError:
+            raise ConflictError(
+                f"tag {asset}@{name} exists", hint="choose another tag name"
+            ) from None
 
     # -- objects ------------------------------------------------------------------------------
 

@@ -7,8 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dvlin.catalog.catalog import Catalog, select_in
+from dvlin.values import sealed
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class GcPlanRow:
     """A recorded gc plan."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvlin.catalog.catalog import _VERSION_COLUMNS, Catalog, Version, select_in
+from dvlin.values import sealed
 
 RUN_PREFIX = "r-"
 EDGE_KINDS = ("input", "output", "derived_from")
@@ -28,6 +29,7 @@ def is_run_id(node: str) -> bool:
     return node.startswith(RUN_PREFIX)
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Run:
     """One execution of a transform (or a hand-recorded link, or a model registration)."""
@@ -122,6 +124,7 @@ class Run:
         }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Edge:
     """One edge of the DAG: data flows from ``src`` to ``dst``."""
@@ -131,6 +134,7 @@ class Edge:
     kind: str
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class StageChange:
     """A model version moved to a stage, by whom and when."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dvlin.catalog.catalog import Catalog
+from dvlin.values import sealed
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Hold:
     """A hold on one version: it never expires while the hold stands."""

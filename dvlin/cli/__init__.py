@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -13,7 +13,21 @@ from dvlin.errors import DvlinError, ExitCode
 
 
 class DvlinGroup(TyperGroup):
-    """Turns every DvlinError into one red line, a hint and its exit code (the one place)."""
+    """Turns every DvlinError into one red line, a hint and its exit code (the one place).
+
+    click's own usage errors (unknown command or option, missing argument, bad value) come
+    through here too, so they look like every other error and honour ``--json``.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Parse the root options; a usage error here is reported like any other."""
+        wants_json = "--json" in args
+        try:
+            return super().parse_args(ctx, args)
+        except _ClickUsageError as exc:
+            if _debug(ctx) or isinstance(exc, _NoArgsIsHelp):
+                raise
+            _fail(_from_click(exc), json=wants_json)
 
     def invoke(self, ctx: Any) -> Any:
         """Run the command; translate user errors, keep tracebacks for bugs."""
@@ -23,13 +37,26 @@ class DvlinGroup(TyperGroup):
         except DvlinError as exc:
             if _debug(ctx):
                 raise
-            _report(exc, json=wants_json)
-            sys.exit(int(exc.exit_code))
+            _fail(exc, json=wants_json)
+        except _ClickUsageError as exc:
+            if _debug(ctx) or isinstance(exc, _NoArgsIsHelp):
+                raise
+            _fail(_from_click(exc), json=wants_json)
         except KeyboardInterrupt:
             if _debug(ctx):
                 raise
             typer.echo("error: interrupted", err=True)
             sys.exit(int(ExitCode.INTERRUPTED))
+
+
+try:  # typer >= 0.24 carries its own copy of click; its exceptions are not click's
+    from typer._click import exceptions as _click_exceptions
+except ImportError:  # pragma: no cover - older typer on the real click
+    from click import exceptions as _click_exceptions  # type: ignore[no-redef]
+
+_ClickUsageError: Any = _click_exceptions.UsageError
+# click >= 8.2 shows the help of a bare group through a usage error: keep that as it is.
+_NoArgsIsHelp: Any = getattr(_click_exceptions, "NoArgsIsHelpError", ())
 
 
 def _debug(ctx: Any) -> bool:
@@ -41,9 +68,35 @@ def _report(exc: DvlinError, *, json: bool) -> None:
         import json as _json
 
         typer.echo(_json.dumps(exc.to_dict(), indent=2))
-    typer.echo(typer.style("error: ", fg="red", bold=True) + exc.message, err=True)
+    from dvlin.render.text import quote
+
+    # The message names user values (paths, refs, commands): never let them drive the terminal
+    # or break the one-line shape.
+    typer.echo(
+        typer.style("error: ", fg="red", bold=True) + quote(exc.message, marks=False), err=True
+    )
     if exc.hint:
-        typer.echo(typer.style("hint: ", fg="yellow") + exc.hint, err=True)
+        typer.echo(typer.style("hint: ", fg="yellow") + quote(exc.hint, marks=False), err=True)
+
+
+def _from_click(exc: Any) -> DvlinError:
+    """click's usage error as dvlin's: one lower-case line and a pointer to the help."""
+    from dvlin.errors import UsageError
+
+    text = exc.format_message().strip().rstrip(".")
+    text = text[:1].lower() + text[1:]
+    words = []
+    ctx = exc.ctx
+    while ctx is not None and ctx.parent is not None:
+        words.append(ctx.info_name or "")
+        ctx = ctx.parent
+    command = " ".join(["dvlin", *reversed(words)])
+    return UsageError(text, hint=f"see {command} --help")
+
+
+def _fail(exc: DvlinError, *, json: bool) -> NoReturn:
+    _report(exc, json=json)
+    sys.exit(int(exc.exit_code))
 
 
 app = typer.Typer(

@@ -7,6 +7,7 @@ import typer
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.render.output import short_time
+from dvlin.render.text import plural, quote
 
 audit_app = typer.Typer(
     help="The tamper-evident audit log of every change to the catalog.",
@@ -41,10 +42,10 @@ def audit_log(
     if not found:
         out.line("no audit entries")
     for e in found:
-        reason = f"  reason: {e.reason}" if e.reason else ""
+        reason = f"  reason: {quote(e.reason)}" if e.reason else ""
         erased = f"  (redacted: {', '.join(sorted(e.redacted))})" if e.redacted else ""
         out.line(
-            f"{e.seq:>6}  {short_time(e.at)}  {e.actor}  {e.action}  {e.target}  "
+            f"{e.seq:>6}  {short_time(e.at)}  {quote(e.actor)}  {e.action}  {quote(e.target)}  "
             f"{e.outcome}{reason}{erased}"
         )
 
@@ -74,12 +75,16 @@ def audit_verify(
     if out.json:
         out.emit_json(result.to_dict())
     elif result.ok:
-        out.line(f"✓ {result.entries:,} entries, chain intact, head {result.head}")
+        out.line(
+            f"✓ {plural(result.entries, 'entry', 'entries')}, chain intact, head {result.head}"
+        )
     else:
         if result.problem:
-            typer.echo(typer.style("✗ ", fg="red") + result.problem, err=True)
+            typer.echo(
+                typer.style("✗ ", fg="red") + quote(str(result.problem), marks=False), err=True
+            )
         for m in result.mismatches:
-            typer.echo(typer.style("✗ ", fg="red") + m.problem, err=True)
+            typer.echo(typer.style("✗ ", fg="red") + quote(m.problem, marks=False), err=True)
     if not out.json and result.redacted:
         listed = "; ".join(
             f"entry {r.seq} ({', '.join(r.fields)})" + (f" by entry {r.by}" if r.by else "")

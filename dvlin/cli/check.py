@@ -6,6 +6,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.render.text import plural, quote
 
 
 @app.command()
@@ -35,16 +36,16 @@ def check(
             n = len(a.failures)
             mark = "✓" if a.passed else "✗"
             summary = (
-                f"{len(a.results)} rules passed"
+                f"{plural(len(a.results), 'rule')} passed"
                 if a.passed
-                else f"{n} of {len(a.results)} rules failed"
+                else f"{n} of {plural(len(a.results), 'rule')} failed"
             )
-            out.line(f"{mark} {a.asset} ({a.path or '—'}): {summary}")
+            out.line(f"{mark} {quote(a.asset)} ({quote(a.path) if a.path else '—'}): {summary}")
             shown = a.results if all_results else a.failures
             if shown:
                 out.print(results_table(shown))
     if not report.passed:
         if not out.json:
-            failed = [a.asset for a in report.assets if not a.passed]
+            failed = [quote(a.asset) for a in report.assets if not a.passed]
             typer.echo(f"error: contract failed for {', '.join(failed)}", err=True)
         raise typer.Exit(1)

@@ -9,6 +9,7 @@ import typer
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.render.output import human_bytes
+from dvlin.render.text import plural, quote
 
 if TYPE_CHECKING:
     from dvlin.ops.checkout import LinkMode
@@ -48,29 +49,33 @@ def checkout(
         out.emit_json(result.to_dict())
         return
     if result.dry_run:
-        out.line(f"dry run: checking out {result.version.label} into {result.target} would")
+        out.line(
+            f"dry run: checking out {quote(result.version.label)} into "
+            f"{quote(str(result.target))} would"
+        )
         for label, listed, sign in (
             ("write", result.planned_writes, "+"),
             ("remove", result.planned_removals, "-"),
             ("discard uncommitted changes in", result.discarded, "!"),
         ):
-            out.line(f"  {label} {len(listed):,} path(s)")
+            out.line(f"  {label} {plural(len(listed), 'path')}")
             for p in listed[:20]:
-                out.line(f"    {sign} {p}")
+                out.line(f"    {sign} {quote(p)}")
             if len(listed) > 20:
                 out.line(f"    … and {len(listed) - 20:,} more")
         return
     if result.discarded:
         out.line(
-            f"discarded uncommitted changes in {len(result.discarded):,} path(s): "
-            + ", ".join(result.discarded[:10])
+            f"discarded uncommitted changes in {plural(len(result.discarded), 'path')}: "
+            + ", ".join(quote(p) for p in result.discarded[:10])
         )
     fallback = ""
     if result.link_fallbacks:
         why = ", ".join(f"{n:,} {reason}" for reason, n in result.fallback_reasons)
         fallback = f", {result.link_fallbacks:,} copied instead of linked ({why})"
     out.line(
-        f"checked out {result.version.label} {result.version.id[:10]} into {result.target}: "
+        f"checked out {quote(result.version.label)} {result.version.id[:10]} into "
+        f"{quote(str(result.target))}: "
         f"{result.written:,} written ({human_bytes(result.bytes_written)}), "
         f"{result.removed:,} removed, {result.unchanged:,} unchanged{fallback}"
     )

@@ -7,6 +7,7 @@ import typer
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.render.output import human_bytes
+from dvlin.render.text import plural, quote
 
 
 @app.command()
@@ -63,7 +64,7 @@ def commit(
         except PolicyViolation as exc:
             from dvlin.render.checks import results_table
 
-            out.line(f"✗ {exc.message}")
+            out.line(f"✗ {quote(exc.message, marks=False)}")
             out.print(results_table(exc.check.failures, status=False))
             raise
     if out.json:
@@ -71,14 +72,16 @@ def commit(
         return
     v = result.version
     if not result.created:
-        out.line(f"nothing to commit: {v.label} {v.id[:10]} already holds this tree")
+        out.line(f"nothing to commit: {quote(v.label)} {v.id[:10]} already holds this tree")
         return
     c = result.diff.counts()
     out.line(
-        f"→ {v.label}  {v.id[:10]}  {v.files:,} files  {human_bytes(v.bytes)}  "
+        f"→ {quote(v.label)}  {v.id[:10]}  {plural(v.files, 'file')}  {human_bytes(v.bytes)}  "
         f"(+{c['added']} ~{c['changed']} -{c['removed']}; "
         f"stored {human_bytes(result.new_bytes)} new)"
     )
     override = v.info.get("override")
     if override:
-        out.line(f"{override['failed']} failed rules overridden: {override['reason']}")
+        out.line(
+            f"{plural(override['failed'], 'failed rule')} overridden: {quote(override['reason'])}"
+        )

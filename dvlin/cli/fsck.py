@@ -8,6 +8,7 @@ from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.errors import ExitCode
 from dvlin.render.output import human_bytes
+from dvlin.render.text import plural, quote
 
 
 @app.command()
@@ -29,18 +30,20 @@ def fsck(json: bool = JSON, quiet: bool = QUIET) -> None:
         if audit.problem:
             summary = str(audit.problem)
         elif audit.mismatches:
-            summary = f"{len(audit.mismatches):,} rows disagree with the chain"
+            n = len(audit.mismatches)
+            summary = f"{plural(n, 'row')} {'disagrees' if n == 1 else 'disagree'} with the chain"
         else:
             summary = "intact"
         out.line(
-            f"checked {report.versions:,} versions, {report.objects:,} objects "
-            f"({human_bytes(report.bytes)}); catalog: {report.catalog}; audit: {summary}"
+            f"checked {plural(report.versions, 'version')}, {plural(report.objects, 'object')} "
+            f"({human_bytes(report.bytes)}); catalog: {report.catalog}; audit: "
+            + quote(summary, marks=False)
         )
         for p in report.problems:
             named = [v for v in p.versions if v not in p.message]
             more = f", +{len(named) - 5} more" if len(named) > 5 else ""
             affects = f" (affects {', '.join(named[:5])}{more})" if named else ""
-            out.line(f"  ✗ {p.kind}: {p.message}{affects}")
+            out.line(f"  ✗ {p.kind}: {quote(p.message, marks=False)}{affects}")
     if report.problems or report.catalog != "ok":
         raise typer.Exit(int(ExitCode.INTEGRITY))
     if not report.audit.ok:

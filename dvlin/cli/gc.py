@@ -7,6 +7,7 @@ import typer
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.render.output import human_bytes
+from dvlin.render.text import plural, quote
 
 
 @app.command()
@@ -28,17 +29,17 @@ def gc(
     if out.json:
         out.emit_json(result.to_dict())
         return
-    expired = "versions expired" if result.applied else "versions would expire"
+    expired = "expired" if result.applied else "would expire"
     verb = "deleted" if result.applied else "would delete"
     orphans = f" ({len(result.orphans):,} orphaned)" if result.orphans else ""
     out.line(
         f"{'applied' if result.applied else 'dry run:'} plan {result.id} — "
-        f"{len(result.versions):,} {expired}, {verb} {len(result.objects):,} objects"
-        f"{orphans}, {human_bytes(result.bytes)}"
+        f"{plural(len(result.versions), 'version')} {expired}, {verb} "
+        f"{plural(len(result.objects), 'object')}{orphans}, {human_bytes(result.bytes)}"
         + (f"; {result.young:,} younger than grace kept" if result.young else "")
     )
     for v in result.versions[:20]:
-        out.line(f"  - {v.label}")
+        out.line(f"  - {quote(v.label)}")
     if len(result.versions) > 20:
         out.line(f"  … and {len(result.versions) - 20:,} more versions")
     for oid, size in result.orphans[:20]:

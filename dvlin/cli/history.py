@@ -7,12 +7,13 @@ import typer
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.render.output import human_bytes, short_time
+from dvlin.render.text import plural, quote
 
 
 @app.command()
 def log(
     name: str = typer.Argument(None, help="Asset (default: every asset)."),
-    number: int = typer.Option(None, "-n", "--max-count", help="Show at most N versions."),
+    number: int = typer.Option(None, "-n", "--max-count", min=1, help="Show at most N versions."),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -49,17 +50,17 @@ def log(
     for col in ("version", "id", "author", "date (UTC)", "files", "size", "run", "message"):
         table.add_column(col, justify="right" if col in ("files", "size") else "left")
     for v in versions:
-        tag_text = f" ({', '.join(tags[v.id])})" if v.id in tags else ""
+        tag_text = f" ({', '.join(quote(t) for t in tags[v.id])})" if v.id in tags else ""
         tag_text += " (expired)" if v.id in expired else ""
         table.add_row(
-            v.label + tag_text,
+            quote(v.label) + tag_text,
             v.id[:10],
-            v.author,
+            quote(v.author),
             short_time(v.created_at),
             f"{v.files:,}",
             human_bytes(v.bytes),
             runs[v.id][:10] if v.id in runs else "",
-            v.message,
+            quote(v.message),
         )
     out.print(table)
 
@@ -85,21 +86,26 @@ def show(
     rows = [
         (
             "version",
-            f"{v.label} (latest v{detail.latest})"
+            f"{quote(v.label)} (latest v{detail.latest})"
             + (f" — expired {detail.expired_at[:10]}" if detail.expired_at else ""),
         ),
         ("id", v.id),
         ("kind", detail.kind),
         ("parent", v.parent or "—"),
-        ("author", v.author),
+        ("author", quote(v.author)),
         ("date", v.created_at),
-        ("message", v.message or "—"),
-        ("path", v.base if v.roots == (".",) else f"{v.base}: {', '.join(v.roots)}"),
-        ("files", f"{v.files:,} ({human_bytes(v.bytes)})"),
-        ("tags", ", ".join(detail.tags) or "—"),
+        ("message", quote(v.message) if v.message else "—"),
+        (
+            "path",
+            quote(v.base)
+            if v.roots == (".",)
+            else f"{quote(v.base)}: {', '.join(quote(r) for r in v.roots)}",
+        ),
+        ("files", f"{plural(v.files, 'file')} ({human_bytes(v.bytes)})"),
+        ("tags", ", ".join(quote(t) for t in detail.tags) or "—"),
         ("manifest", v.manifest),
     ]
-    rows += [(f"meta.{k}", val) for k, val in sorted(v.meta.items())]
+    rows += [(quote(f"meta.{k}"), quote(val)) for k, val in sorted(v.meta.items())]
     rows += provenance_rows(prov)
     for key, value in rows:
         out.line(f"{key:>10}  {value}")
@@ -108,13 +114,14 @@ def show(
         out.line(f"  {len(described):,} tables and arrays; the first 20 (all with --json):")
     for path, d in sorted(described.items())[:20]:
         if "error" in d:
-            out.line(f"  {path}: {d['format']} (unreadable: {d['error']})")
+            out.line(f"  {quote(path)}: {d['format']} (unreadable: {quote(d['error'])})")
         elif d.get("format") == "npy":
-            out.line(f"  {path}: array {d['dtype']} shape {tuple(d['shape'])}")
+            out.line(f"  {quote(path)}: array {d['dtype']} shape {tuple(d['shape'])}")
         else:
-            cols = ", ".join(f"{c['name']}: {c['type']}" for c in d["columns"][:12])
+            cols = ", ".join(f"{quote(c['name'])}: {c['type']}" for c in d["columns"][:12])
             more = " …" if len(d["columns"]) > 12 else ""
-            out.line(f"  {path}: {d['format']} table, {d['rows']:,} rows — {cols}{more}")
+            rows_text = plural(d["rows"], "row")
+            out.line(f"  {quote(path)}: {d['format']} table, {rows_text} — {cols}{more}")
     checks = v.info.get("checks", [])
     if checks:
         from dvlin.policy.results import RuleResult
@@ -125,7 +132,8 @@ def show(
         override = v.info.get("override")
         if override:
             out.line(
-                f"{'override':>10}  {override['reason']} ({override['author']}, {override['at']})"
+                f"{'override':>10}  {quote(override['reason'])} "
+                f"({quote(override['author'])}, {override['at']})"
             )
         if bad:
             out.print(results_table(bad, status=False))
@@ -171,13 +179,13 @@ def ls(
                 table.add_column(col, justify="right" if col in ("files", "size") else "left")
             for a in rows:
                 table.add_row(
-                    a.name,
+                    quote(a.name),
                     a.kind,
                     f"v{a.latest}" if a.latest else "—",
                     f"{a.files:,}",
                     human_bytes(a.bytes),
-                    a.owner or "—",
-                    a.base,
+                    quote(a.owner) if a.owner else "—",
+                    quote(a.base),
                 )
             out.print(table)
             return
@@ -187,8 +195,8 @@ def ls(
         return
     for f in files:
         if f.type == "dir":
-            out.line(f"d {f.mode:o}  {'':>10}  {f.path}/")
+            out.line(f"d {f.mode:o}  {'':>10}  {quote(f.path + '/')}")
         elif f.type == "link":
-            out.line(f"l {f.mode:o}  {'':>10}  {f.path} -> {f.target}")
+            out.line(f"l {f.mode:o}  {'':>10}  {quote(f.path)} -> {quote(f.target or '')}")
         else:
-            out.line(f"- {f.mode:o}  {f.size:>10,}  {f.path}")
+            out.line(f"- {f.mode:o}  {f.size:>10,}  {quote(f.path)}")

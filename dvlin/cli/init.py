@@ -6,6 +6,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, output
+from dvlin.render.text import quote
 
 
 @app.command()
@@ -29,6 +30,16 @@ def init(
     from dvlin.repo import Repo
 
     out = output(json, quiet)
+    if storage.split("://", 1)[0].split("::")[0].lower() == "memory" or storage.startswith(
+        "memory:"
+    ):
+        from dvlin.errors import UsageError
+
+        raise UsageError(
+            f"storage {storage!r} lives in memory and ends with this command",
+            hint="use a folder or a cloud URL (file:///mnt/objects, s3://bucket/prefix); "
+            "memory:// stores are for the Python API in tests",
+        )
     repo = Repo.init(path, storage=storage, hash=hash)
     store = repo.config.storage or ".dvlin/objects"
     if out.json:
@@ -42,5 +53,6 @@ def init(
         )
     else:
         out.line(
-            f"Initialised dvlin repo in {repo.root} (objects: {store}, hash: {repo.config.hash})"
+            f"Initialised dvlin repo in {quote(str(repo.root))} "
+            f"(objects: {quote(store)}, hash: {repo.config.hash})"
         )

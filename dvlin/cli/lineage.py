@@ -8,6 +8,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.render.text import quote
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -57,7 +58,10 @@ def lineage(
     if result.tree is not None and out.is_terminal:
         out.print(_rich_tree(result.tree))
         return
-    out.stdout.write(result.text)
+    text = result.text
+    if result.fmt == "tree":  # names, transforms and commands in it are user text
+        text = "\n".join(quote(line, marks=False) for line in text.split("\n"))
+    out.stdout.write(text)
 
 
 def _rich_tree(item: TreeItem) -> Tree:
@@ -66,11 +70,11 @@ def _rich_tree(item: TreeItem) -> Tree:
 
     def add(parent: Tree, child: TreeItem) -> None:
         style = "dim" if child.repeated else ("bold" if child.node is None else "")
-        branch = parent.add(Text(child.text, style=style))
+        branch = parent.add(Text(quote(child.text, marks=False), style=style))
         for c in child.children:
             add(branch, c)
 
-    root = Tree(Text(item.text, style="bold"))
+    root = Tree(Text(quote(item.text, marks=False), style="bold"))
     for c in item.children:
         add(root, c)
     return root
@@ -96,7 +100,8 @@ def stale(
         return
     for s in found:
         out.line(
-            f"{s.version.label} built from {s.input.label}; {s.input.asset} is now "
+            f"{quote(s.version.label)} built from {quote(s.input.label)}; "
+            f"{quote(s.input.asset)} is now "
             f"@v{s.newest.number}"
         )
     out.line("hint: `dvlin repro NAME` re-runs the recorded transforms on the newest inputs")
@@ -129,31 +134,31 @@ def repro(
     if out.json:
         out.emit_json(result.to_dict())
     elif not result.steps:
-        out.line(f"{result.target.label} is up to date with its inputs")
+        out.line(f"{quote(result.target.label)} is up to date with its inputs")
     elif result.dry_run:
         for st in result.steps:
             manual = f" [manual: recorded by {st.run.kind}]" if st.manual else ""
             out.line(
-                f"would re-run {st.run.transform} {st.run.short} ({st.reason}); "
-                f"replaces {', '.join(st.outputs) or '—'}{manual}"
+                f"would re-run {quote(st.run.transform)} {st.run.short} ({quote(st.reason)}); "
+                f"replaces {', '.join(quote(o) for o in st.outputs) or '—'}{manual}"
             )
     else:
         # The versions printed are the ones the re-runs made, never those they replace.
         for st, r in zip(result.steps, result.results, strict=False):
             outs = ", ".join(
-                o.version.label + ("" if o.created else " (unchanged)") for o in r.outputs
+                quote(o.version.label) + ("" if o.created else " (unchanged)") for o in r.outputs
             )
             out.line(
-                f"re-ran {st.run.transform} ({st.reason}) → run {r.run.short}  "
+                f"re-ran {quote(st.run.transform)} ({quote(st.reason)}) → run {r.run.short}  "
                 f"exit {r.run.exit_code}  {outs or '—'}"
             )
         if result.rebuilt is not None:
-            out.line(f"{result.target.asset} is now {result.rebuilt.label}")
+            out.line(f"{quote(result.target.asset)} is now {quote(result.rebuilt.label)}")
     if not result.ok:
         failed = next(r for r in result.results if not r.ok)
         typer.echo(
             typer.style("error: ", fg="red", bold=True)
-            + f"run {failed.run.short} failed: {failed.run.error}; stopped",
+            + f"run {failed.run.short} failed: {quote(failed.run.error or '', marks=False)}; stopped",
             err=True,
         )
         raise typer.Exit(failed.run.exit_code or 1)
@@ -162,9 +167,9 @@ def repro(
 def provenance_rows(prov: Provenance) -> list[tuple[str, str]]:
     """The lineage lines of ``dvlin show``: producing run, its inputs, the consumers."""
     r = prov.produced_by
-    made = f"run {r.transform} {r.short} ({r.status})" if r else "— (committed by hand)"
+    made = f"run {quote(r.transform)} {r.short} ({r.status})" if r else "— (committed by hand)"
     return [
         ("made by", made),
-        ("inputs", ", ".join(prov.inputs) or "—"),
-        ("used by", ", ".join(prov.consumers) or "—"),
+        ("inputs", ", ".join(quote(i) for i in prov.inputs) or "—"),
+        ("used by", ", ".join(quote(c) for c in prov.consumers) or "—"),
     ]

@@ -6,6 +6,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.render.text import quote
 
 model_app = typer.Typer(
     name="model",
@@ -17,7 +18,7 @@ app.add_typer(model_app, name="model")
 
 
 def _metrics_text(metrics: dict[str, float]) -> str:
-    return ", ".join(f"{k}={v:g}" for k, v in sorted(metrics.items())) or "—"
+    return ", ".join(f"{quote(k)}={v:g}" for k, v in sorted(metrics.items())) or "—"
 
 
 @model_app.command()
@@ -62,9 +63,9 @@ def register(
         out.emit_json(model.to_dict())
         return
     v = model.version
-    on = ", ".join(model.trained_on) or "—"
+    on = ", ".join(quote(t) for t in model.trained_on) or "—"
     stage_text = f"  stage: {model.stage}" if model.stage else ""
-    out.line(f"→ {v.label}  {v.id[:10]}  trained on: {on}{stage_text}")
+    out.line(f"→ {quote(v.label)}  {v.id[:10]}  trained on: {on}{stage_text}")
 
 
 @model_app.command(name="list")
@@ -92,7 +93,7 @@ def list_(
         table.add_column(col)
     for m in models:
         table.add_row(
-            m.version.label,
+            quote(m.version.label),
             m.version.id[:10],
             m.stage or "—",
             _metrics_text(m.run.metrics if m.run else {}),
@@ -118,18 +119,19 @@ def show(
         return
     d = m.to_dict()
     rows = [
-        ("model", d["label"]),
+        ("model", quote(d["label"])),
         ("id", d["id"]),
         ("stage", d["stage"] or "—"),
         ("metrics", _metrics_text(d["metrics"])),
-        ("params", ", ".join(f"{k}={v}" for k, v in sorted(d["params"].items())) or "—"),
-        ("trained on", ", ".join(d["trained_on"]) or "—"),
+        ("params", ", ".join(quote(f"{k}={v}") for k, v in sorted(d["params"].items())) or "—"),
+        ("trained on", ", ".join(quote(t) for t in d["trained_on"]) or "—"),
         ("run", d["run"] or "—"),
     ]
     for key, value in rows:
         out.line(f"{key:>10}  {value}")
     for c in m.history:
-        out.line(f"{'':>10}  {c.created_at[:19].replace('T', ' ')}  → {c.stage}  by {c.author}")
+        when = c.created_at[:19].replace("T", " ")
+        out.line(f"{'':>10}  {when}  → {c.stage}  by {quote(c.author)}")
 
 
 @model_app.command()
@@ -157,4 +159,4 @@ def stage(
             }
         )
         return
-    out.line(f"{label} → {change.stage}")
+    out.line(f"{quote(label)} → {change.stage}")

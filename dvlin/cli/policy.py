@@ -6,6 +6,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.render.text import quote
 
 policy_app = typer.Typer(
     help="Show the contracts that dvlin.toml defines for assets.",
@@ -40,5 +41,5 @@ def show(
         entry["compatibility"] = d["compatibility"]
         if d["quality"]:
             entry["quality"] = d["quality"]
-        out.line(f"# {p.name}, from {shown.source}")
+        out.line(f"# {quote(p.name)}, from {quote(str(shown.source))}")
         out.line(tomli_w.dumps({"assets": {p.name: entry}}))

@@ -7,6 +7,7 @@ import typer
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.render.output import human_bytes, short_time
+from dvlin.render.text import plural, quote
 
 
 @app.command()
@@ -28,14 +29,15 @@ def retention(
         state = "kept    " if r.decision.kept else "EXPIRING"
         if r.expired_at is not None:
             state = "expired "
-        why = ", ".join(r.decision.reasons) or "no rule keeps it"
+        why = ", ".join(quote(w) for w in r.decision.reasons) or "no rule keeps it"
         out.line(
-            f"{state}  {r.version.label:<24} {short_time(r.version.created_at)}  "
+            f"{state}  {quote(r.version.label):<24} {short_time(r.version.created_at)}  "
             f"{human_bytes(r.version.bytes):>10}  {why}"
         )
     n = len(report.expiring)
     out.line(
-        f"{n:,} version(s) expiring, {human_bytes(sum(r.version.bytes for r in report.expiring))}"
+        f"{plural(n, 'version')} expiring, "
+        f"{human_bytes(sum(r.version.bytes for r in report.expiring))}"
     )
 
 
@@ -64,7 +66,7 @@ def hold(
             }
         )
     else:
-        out.line(f"held {label}: {h.reason}")
+        out.line(f"held {quote(label)}: {quote(h.reason)}")
 
 
 @app.command()
@@ -84,4 +86,4 @@ def release(
     if out.json:
         out.emit_json({"version": label, "id": h.version, "released": True, "reason": reason})
     else:
-        out.line(f"released {label} (held since {short_time(h.created_at)})")
+        out.line(f"released {quote(label)} (held since {short_time(h.created_at)})")

@@ -10,6 +10,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.render.text import quote
 
 PARAM = typer.Option(
     [], "--param", "-p", help="A parameter KEY=VALUE (repeatable).", metavar="KEY=VALUE"
@@ -89,19 +90,20 @@ def run(
         out.emit_json(result.to_dict())
     else:
         took = f"{r.duration:.1f} s" if r.duration is not None else "?"
-        ins = ", ".join(v.label for v in result.inputs) or "—"
+        ins = ", ".join(quote(v.label) for v in result.inputs) or "—"
         outs = ", ".join(
-            o.version.label + ("" if o.created else " (unchanged)") for o in result.outputs
+            quote(o.version.label) + ("" if o.created else " (unchanged)") for o in result.outputs
         )
         out.line(
-            f"→ run {r.short}  {r.transform}  exit {r.exit_code}  {took}   "
+            f"→ run {r.short}  {quote(r.transform)}  exit {r.exit_code}  {took}   "
             f"inputs: {ins}   outputs: {outs or '—'}"
         )
     if not result.ok:
         if not quiet:
             typer.echo(
                 typer.style("error: ", fg="red", bold=True)
-                + f"run {r.short} failed: {r.error}; no outputs committed",
+                + f"run {r.short} failed: {quote(r.error or '', marks=False)}; "
+                "no outputs committed",
                 err=True,
             )
         raise typer.Exit(r.exit_code or 1)
@@ -131,6 +133,6 @@ def link(
     if out.json:
         out.emit_json(result.to_dict())
         return
-    srcs = ", ".join(v.label for v in result.sources)
-    via = f" via run {result.run.transform} {result.run.short}" if result.run else ""
-    out.line(f"linked {srcs} → {result.target.label}{via}")
+    srcs = ", ".join(quote(v.label) for v in result.sources)
+    via = f" via run {quote(result.run.transform)} {result.run.short}" if result.run else ""
+    out.line(f"linked {srcs} → {quote(result.target.label)}{via}")

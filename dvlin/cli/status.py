@@ -9,6 +9,7 @@ import typer
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.render.output import Output
+from dvlin.render.text import quote
 
 if TYPE_CHECKING:
     from dvlin.ops.status import StatusReport
@@ -40,26 +41,26 @@ def _render(out: Output, report: StatusReport) -> None:
         return
     for stopped in report.interrupted:
         if not any(a.interrupted == stopped for a in report.assets):
-            out.line(f"{stopped.target}: {stopped.message}")
+            out.line(f"{quote(stopped.target)}: {quote(stopped.message, marks=False)}")
     if not report.assets:
         if not report.interrupted:
             out.line("no assets tracked yet (dvlin commit PATH --name NAME)")
         return
     for a in report.assets:
-        behind = "" if a.version.id == a.latest.id else f" (latest is {a.latest.label})"
+        behind = "" if a.version.id == a.latest.id else f" (latest is {quote(a.latest.label)})"
         if a.interrupted is not None:
-            out.line(f"{a.asset}: {a.interrupted.message}")
+            out.line(f"{quote(a.asset)}: {quote(a.interrupted.message, marks=False)}")
         elif a.diff.clean:
-            out.line(f"{a.asset}: clean at {a.version.label}{behind}")
+            out.line(f"{quote(a.asset)}: clean at {quote(a.version.label)}{behind}")
         if a.diff.clean:
             continue
         c = a.diff.counts()
         out.line(
-            f"{a.asset}: modified ({c['added']} added, {c['changed']} changed, "
-            f"{c['removed']} removed) since {a.version.label}{behind}"
+            f"{quote(a.asset)}: modified ({c['added']} added, {c['changed']} changed, "
+            f"{c['removed']} removed) since {quote(a.version.label)}{behind}"
         )
         for sign, paths in (("+", a.diff.added), ("~", a.diff.changed), ("-", a.diff.removed)):
             for p in paths[:_SHOWN]:
-                out.line(f"  {sign} {p}")
+                out.line(f"  {sign} {quote(p)}")
             if len(paths) > _SHOWN:
                 out.line(f"  {sign} … and {len(paths) - _SHOWN:,} more")

@@ -7,6 +7,7 @@ import typer
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.render.output import short_time
+from dvlin.render.text import quote
 
 
 def _tag_dict(t) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -40,7 +41,7 @@ def tag(
     if out.json:
         out.emit_json(_tag_dict(t))
     else:
-        out.line(f"tagged {t.asset}@v{t.number} as {t.asset}@{t.name}")
+        out.line(f"tagged {quote(f'{t.asset}@v{t.number}')} as {quote(f'{t.asset}@{t.name}')}")
 
 
 @app.command()
@@ -62,6 +63,6 @@ def tags(
         out.line("no tags")
     for t in found:
         out.line(
-            f"{t.asset}@{t.name}  v{t.number}  {t.version[:10]}  {short_time(t.created_at)}"
-            f"  {t.author}"
+            f"{quote(f'{t.asset}@{t.name}')}  v{t.number}  {t.version[:10]}  "
+            f"{short_time(t.created_at)}  {quote(t.author)}"
         )

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvlin.lineage.graph import Lineage, Node
+from dvlin.values import sealed
 
 FORMATS = ("tree", "json", "dot", "mermaid", "openlineage")
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class TreeItem:
     """One line of a lineage tree and the lines under it."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from dvlin.catalog import Version
 from dvlin.catalog.lineage import Edge, Run, is_run_id
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -21,6 +22,7 @@ Direction = Literal["upstream", "downstream", "both"]
 DIRECTIONS: tuple[Direction, ...] = ("upstream", "downstream", "both")
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Node:
     """A node of the DAG: a version of an asset or a run, and how many edges from the start."""
@@ -38,6 +40,7 @@ class Node:
         return f"{self.data['transform']} {self.id[:10]}"
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Lineage:
     """The part of the DAG around ``start`` that a lineage query reached."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvlin.catalog.catalog import Catalog, StoredObject
+from dvlin.errors import ConflictError, DvlinError, FileSystemError
 from dvlin.objects.hashing import Hasher, Oid, hasher_factory
 from dvlin.objects.manifest import Chunk, Entry
 from dvlin.objects.store import ObjectStore
@@ -57,6 +58,17 @@ class _Pending:
     mode: int
     size: int
     oid: str
+
+
+def unreadable(exc: OSError, path: str, abs_path: str) -> DvlinError:
+    """The error for a file that could not be read while it was being committed."""
+    if isinstance(exc, FileNotFoundError):
+        return ConflictError(
+            f"{abs_path} was removed while it was being committed",
+            hint="commit again once nothing else is changing the folder",
+            paths=[path],
+        )
+    return FileSystemError.from_os(exc, action="read", path=abs_path)
 
 
 @dataclass(slots=True)
@@ -133,11 +145,14 @@ class Ingester:
         read: list[tuple[str, int, bytes, str, object]] = []
         new_hasher = self._hasher_class()
         for abs_path, path, mode, tag in batch:
-            fd = os.open(abs_path, os.O_RDONLY)
             try:
-                data = _read_all(fd)
-            finally:
-                os.close(fd)
+                fd = os.open(abs_path, os.O_RDONLY)
+                try:
+                    data = _read_all(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise unreadable(exc, path, abs_path) from None
             h = new_hasher()
             h.update(data)
             read.append((path, mode, data, h.hexdigest(), tag))
@@ -180,7 +195,11 @@ class Ingester:
         whole = self._hasher()
         chunks: list[Chunk] = []
         size = 0
-        with open(abs_path, "rb", buffering=0) as f:
+        try:
+            f = open(abs_path, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            raise unreadable(exc, path, abs_path) from None
+        with f:
             buf = b""
             eof = False
             while True:

@@ -12,10 +12,14 @@ import posixpath
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from dvlin.errors import IntegrityError
 from dvlin.objects.hashing import hasher_factory
+from dvlin.values import sealed
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 EntryType = Literal["file", "dir", "link"]
 
@@ -34,6 +38,7 @@ def normal_mode(kind: EntryType, st_mode: int) -> int:
     return DIR_MODE if kind == "dir" else LINK_MODE
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """One content-defined chunk of a large file, stored as a loose object."""
@@ -199,6 +204,23 @@ def to_parquet(entries: Sequence[Entry]) -> bytes:
     return sink.getvalue()
 
 
+def arrow_owned(data: bytes) -> pa.Buffer:
+    """A copy of ``data`` in memory that Arrow owns, for readers that use Arrow's threads.
+
+    A reader over Python ``bytes`` keeps a Python object alive inside Arrow, and Arrow's
+    worker threads can drop the last reference after ``read()`` has returned. If that happens
+    while the interpreter shuts down, the worker cannot take the GIL, is cancelled inside a
+    C++ destructor and the whole process aborts ("terminate called without an active
+    exception", exit 134): a no-op commit, which exits right after reading its parent's
+    manifest, hit it about one run in eight. Arrow-owned memory needs no GIL to be freed.
+    """
+    import pyarrow as pa
+
+    buffer = pa.allocate_buffer(len(data))
+    memoryview(buffer).cast("B")[:] = data
+    return buffer
+
+
 def from_parquet(data: bytes) -> list[Entry]:
     """Parse Parquet bytes back into entries; a malformed manifest is an integrity error."""
     import pyarrow as pa
@@ -206,7 +228,7 @@ def from_parquet(data: bytes) -> list[Entry]:
 
     try:
         # ParquetFile, not read_table: read_table imports pyarrow.dataset (+0.17 s).
-        table = pq.ParquetFile(pa.BufferReader(data)).read()
+        table = pq.ParquetFile(pa.BufferReader(arrow_owned(data))).read()
         cols = {}
         for name in _schema().names:
             column = table.column(name)

@@ -7,15 +7,17 @@ Each object is written once and atomically, and every read is verified against i
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dvlin.errors import IntegrityError
+from dvlin.errors import FileSystemError, IntegrityError, ReadOnlyRepoError
 from dvlin.objects.files import write_and_publish
 from dvlin.objects.hashing import Oid, hash_bytes
+from dvlin.values import sealed
 
 # Object stores whose single-request upload is already atomic (a reader sees the whole object
 # or none of it), so a temporary name and a move would only double the traffic.
@@ -38,6 +40,7 @@ class ObjectError(IntegrityError):
         self.oid = oid
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class StoreStats:
     """What one batch of writes added to the store."""
@@ -134,7 +137,12 @@ class ObjectStore:
             oid = hash_bytes(self.algorithm, data)
         target = self.path(oid)
         if self.is_local:
-            self._put_local(target, data)
+            try:
+                self._put_local(target, data)
+            except OSError as exc:
+                if exc.errno == errno.EROFS:
+                    raise ReadOnlyRepoError(target) from None
+                raise FileSystemError.from_os(exc, action="write", path=target) from None
         elif self.has(oid):
             return oid
         elif self._atomic_put:
@@ -203,7 +211,10 @@ class ObjectStore:
             return
         pending, self._unsynced = self._unsynced, []
         for path in pending:
-            _fsync_file(path)
+            try:
+                _fsync_file(path)
+            except OSError as exc:  # a full disk can first show itself here
+                raise FileSystemError.from_os(exc, action="flush", path=path) from None
         folders = {os.path.dirname(p) for p in pending} | self._synced_dirs_needed
         self._synced_dirs_needed = set()
         for folder in folders:

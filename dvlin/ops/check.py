@@ -16,6 +16,8 @@ from dvlin.errors import CheckFailedError, NotFoundError, UsageError
 from dvlin.policy.config import AssetPolicy, load_policy
 from dvlin.policy.results import failed
 from dvlin.policy.runner import AssetCheck, evaluate
+from dvlin.values import sealed
+from dvlin.wording import plural
 
 if TYPE_CHECKING:
     from dvlin.policy.compat import Columns
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from dvlin.workspace.scan import Item
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class CheckReport:
     """What ``dvlin check`` found, asset by asset."""
@@ -50,7 +53,7 @@ class PolicyViolation(CheckFailedError):
     def __init__(self, check: AssetCheck) -> None:
         n = len(check.failures)
         super().__init__(
-            f"{n} rule{'s' if n != 1 else ''} failed for {check.asset} — nothing committed",
+            f"{plural(n, 'rule')} failed for {check.asset} — nothing committed",
             hint='fix the data, or commit anyway with --force --reason "why"',
         )
         self.check = check

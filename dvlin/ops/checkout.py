@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog import Version
 from dvlin.catalog.gc import GcStore
-from dvlin.errors import ConflictError, NotFoundError, UsageError
+from dvlin.errors import ConflictError, FileSystemError, NotFoundError, UsageError
 from dvlin.faults import IN_CHECKOUT, pause_point
 from dvlin.identity import utc_now
 from dvlin.objects.manifest import Entry
@@ -27,6 +27,7 @@ from dvlin.ops.manifests import load_entries, with_versions
 from dvlin.ops.refs import resolve
 from dvlin.ops.status import workspace_entries
 from dvlin.progress import NullProgress, Progress
+from dvlin.values import sealed
 from dvlin.workspace import pending
 from dvlin.workspace.materialize import (
     LINK_MODES,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["CheckoutResult", "LinkMode", "checkout"]
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class CheckoutResult:
     """What a checkout wrote, removed and left alone."""
@@ -281,9 +283,13 @@ def checkout(
                         catalog.set_workspace_version(
                             version.asset, version.id, updated_at=utc_now()
                         )
-        except BaseException:
+        except BaseException as exc:
             if _remove_empty(created) and not os.path.lexists(target):
                 pending.finish(repo.dvlin_dir, target)  # nothing of it is left to finish
+            if isinstance(exc, OSError):  # disk full, permission denied, read-only target
+                raise FileSystemError.from_os(
+                    exc, action="write", path=exc.filename or target
+                ) from None
             raise
         pending.finish(repo.dvlin_dir, target)
         return CheckoutResult(

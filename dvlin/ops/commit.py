@@ -23,6 +23,7 @@ from dvlin.ops.common import check_asset_name, check_kind, check_tag_name
 from dvlin.ops.diff import Diff, diff_entries
 from dvlin.ops.manifests import load_entries
 from dvlin.progress import NullProgress, Progress
+from dvlin.values import sealed
 from dvlin.workspace import pending
 from dvlin.workspace.scan import Item, scan
 from dvlin.workspace.statcache import StatCache
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from dvlin.repo import Repo
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class CommitResult:
     """What a commit did: the new version, or the unchanged latest when nothing changed."""
@@ -55,6 +57,7 @@ class CommitResult:
         }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Layout:
     """Where an asset's files are: a base folder (relative to the repo) and roots inside it."""
@@ -141,6 +144,11 @@ def check_commit_args(
         if not name or name == ".":
             raise UsageError("an asset name is needed for these paths", hint="pass --name NAME")
     check_asset_name(name)
+    repeated = sorted({t for t in tags if list(tags).count(t) > 1})
+    if repeated:
+        raise UsageError(
+            f"tag {repeated[0]!r} is given more than once", hint="give each --tag once"
+        )
     for t in tags:
         check_tag_name(t)
     if kind is not None:

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvlin.objects.manifest import Entry
+from dvlin.values import sealed
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Diff:
     """Paths added, changed and removed going from one tree to another (sorted)."""

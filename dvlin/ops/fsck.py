@@ -15,6 +15,8 @@ from dvlin.audit.verify import Verification, verify
 from dvlin.errors import IntegrityError
 from dvlin.objects.store import ObjectError
 from dvlin.progress import NullProgress, Progress
+from dvlin.values import sealed
+from dvlin.wording import plural
 
 if TYPE_CHECKING:
     from dvlin.catalog import Catalog, Version
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from dvlin.repo import Repo
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One thing fsck found wrong."""
@@ -43,6 +46,7 @@ class Problem:
         }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class FsckReport:
     """What fsck checked and found."""
@@ -115,7 +119,7 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
             "gc",
             None,
             p.versions,
-            f"gc plan {p.id} was interrupted ({len(p.objects)} objects to delete); "
+            f"gc plan {p.id} was interrupted ({plural(len(p.objects), 'object')} to delete); "
             "run `dvlin gc --apply` to finish it",
         )
         for p in gc.plans("in_progress")

@@ -29,6 +29,7 @@ from dvlin.identity import author, utc_now
 from dvlin.ops.retention import retention
 from dvlin.policy.retention import RetentionRule
 from dvlin.progress import NullProgress, Progress
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.catalog import Version
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 _BATCH = 200
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class GcPlan:
     """What a gc would do: versions to expire, objects to delete, bytes freed."""

@@ -21,6 +21,7 @@ from dvlin.lineage.graph import (
     version_data,
 )
 from dvlin.ops.refs import resolve
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
@@ -100,7 +101,9 @@ def build(
     versions = s.versions(n for n in node_ids if not is_run_id(n))
     info = s.asset_info({v.asset for v in versions.values()})
     kinds = {name: kind for name, (kind, _) in info.items()}
-    owners = {name: owner for name, (_, owner) in info.items() if owner}
+    from dvlin.ops.log import asset_owners
+
+    owners = asset_owners(repo, info)
     from dvlin.catalog.gc import GcStore
 
     expired = GcStore(repo.catalog).expired_at()
@@ -126,6 +129,7 @@ def build(
     )
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """Where a version came from and what used it: the summary ``dvlin show`` prints."""
@@ -221,6 +225,7 @@ def openlineage(
     )
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Trace:
     """What ``dvlin lineage`` shows: the subgraph exported as ``fmt``, and the tree it drew."""

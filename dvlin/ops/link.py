@@ -15,6 +15,7 @@ from dvlin.identity import author, utc_now
 from dvlin.ops.common import check_asset_name
 from dvlin.ops.refs import resolve_live
 from dvlin.ops.run import PendingRun, check_params
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
@@ -24,6 +25,7 @@ class CycleError(ConflictError):
     """A link that would make a version its own ancestor."""
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class LinkResult:
     """What ``dvlin link`` recorded: a run between sources and target, or direct edges."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog import Version
 from dvlin.catalog.catalog import Asset
-from dvlin.errors import NotFoundError
+from dvlin.errors import NotFoundError, UsageError
 from dvlin.ops.manifests import load_entries
 from dvlin.ops.refs import resolve, resolve_asset
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
@@ -37,6 +40,7 @@ def version_dict(v: Version, *, tags: list[str] | None = None) -> dict[str, Any]
     }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class VersionDetail:
     """A version with its tags, kind and recorded table and array details."""
@@ -61,6 +65,7 @@ class VersionDetail:
         }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class FileRow:
     """One path of a version, as ``dvlin ls REF`` lists it."""
@@ -85,7 +90,16 @@ class FileRow:
 
 
 def log(repo: Repo, name: str | None = None, *, limit: int | None = None) -> list[Version]:
-    """Versions newest first, of one asset (which must exist) or of all."""
+    """Versions newest first, of one asset (which must exist) or of all.
+
+    Raises:
+        UsageError: ``limit`` is below 1.
+    """
+    if limit is not None and limit < 1:
+        raise UsageError(
+            f"the number of versions to show must be at least 1, not {limit}",
+            hint="e.g. dvlin log -n 5",
+        )
     if name is not None:
         name = resolve_asset(repo, name)  # a name or its path; NotFoundError with candidates
     return repo.catalog.iter_versions(name, limit=limit)
@@ -119,8 +133,31 @@ def _expired_at(repo: Repo) -> dict[str, str]:
 
 
 def assets(repo: Repo) -> list[Asset]:
-    """Every asset with its newest version's summary."""
-    return repo.catalog.list_assets()
+    """Every asset with its newest version's summary and its owner (from ``dvlin.toml``)."""
+    found = repo.catalog.list_assets()
+    owners = asset_owners(repo, [a.name for a in found])
+    return [dataclasses.replace(a, owner=owners.get(a.name)) for a in found]
+
+
+def asset_owners(repo: Repo, names: Iterable[str]) -> dict[str, str]:
+    """Asset name → owner, for the assets that have one.
+
+    The owner is policy: ``owner`` in the asset's table of ``dvlin.toml`` decides; an owner
+    recorded in the catalog counts only for assets that ``dvlin.toml`` does not name.
+    """
+    from dvlin.catalog.lineage import LineageStore
+    from dvlin.policy.config import load_policy
+
+    wanted = list(names)
+    policy = load_policy(repo.root)
+    recorded = LineageStore(repo.catalog).asset_info(wanted)
+    owners: dict[str, str] = {}
+    for name in wanted:
+        p = policy.get(name)
+        owner = p.owner if p is not None else recorded.get(name, ("", None))[1]
+        if owner:
+            owners[name] = owner
+    return owners
 
 
 def files(repo: Repo, ref: str) -> list[FileRow]:

@@ -26,6 +26,7 @@ from dvlin.ops.run import (
     git_info,
     record_run,
 )
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.ops.commit import CommitResult
@@ -57,6 +58,7 @@ def parse_metrics(metrics: Mapping[str, object]) -> dict[str, float]:
     return out
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class ModelVersion:
     """A model version with its stage, the run that registered or trained it, and its data."""
@@ -162,8 +164,12 @@ def show(repo: Repo, ref: str) -> ModelVersion:
     v = _model_version(repo, ref)
     s = LineageStore(repo.catalog)
     run_id = s.producers([v.id]).get(v.id)
-    run = s.run(run_id) if run_id else None
-    inputs = [e.src for e in s.edges_into(run_id)] if run_id else []
+    return _model(s, v, s.run(run_id) if run_id else None)
+
+
+def _model(s: LineageStore, v: Version, run: Run | None) -> ModelVersion:
+    """One model version, whole: what ``show`` prints and ``list`` lists alike."""
+    inputs = [e.src for e in s.edges_into(run.id)] if run else []
     inputs += [e.src for e in s.edges_into(v.id) if e.kind == "derived_from"]
     versions = s.versions(inputs)
     history = tuple(s.stage_history(v.id))
@@ -182,15 +188,13 @@ def list_models(repo: Repo, name: str | None = None) -> list[ModelVersion]:
     if name is not None:
         names = [_model_version(repo, name).asset]
     s = LineageStore(repo.catalog)
-    stages = s.current_stages()
     found: list[ModelVersion] = []
     for n in names:
         versions = repo.catalog.iter_versions(n)
         producers = s.producers([v.id for v in versions])
         runs = s.runs(set(producers.values()))
         for v in versions:
-            run = runs.get(producers.get(v.id, ""))
-            found.append(ModelVersion(v, stages.get(v.id), run, ()))
+            found.append(_model(s, v, runs.get(producers.get(v.id, ""))))
     return found
 
 

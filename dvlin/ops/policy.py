@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.errors import NotFoundError
 from dvlin.policy.config import AssetPolicy, load_policy
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class PolicyShow:
     """The policies asked for, defaults filled in, and the file they come from."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from dvlin.catalog import Catalog, Version
 from dvlin.errors import AmbiguousRefError, ConflictError, NotFoundError, UsageError
 from dvlin.objects.hashing import is_hex
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
@@ -28,6 +29,7 @@ _NUMBER = re.compile(r"^v(\d+)$")
 _BACK = re.compile(r"^~(\d+)$")
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Place:
     """A path (relative to the repo root, ``.`` for the root) that belongs to an asset."""
@@ -262,6 +264,12 @@ def resolve_name(catalog: Catalog, ref: str) -> Version:
     name, sep, selector = ref.rpartition("@")
     if not sep:
         name, selector = ref, ""
+    elif not selector or not name:
+        missing = "version after @" if not selector else "asset name before @"
+        raise UsageError(
+            f"ref {ref!r} has no {missing}",
+            hint=f"e.g. {name or 'events'}@latest, {name or 'events'}@v3 or {name or 'events'}@TAG",
+        )
     kind = catalog.get_asset_kind(name) if name else None
     if kind is None:
         if not sep and len(ref) >= MIN_PREFIX and is_hex(ref.lower()):

@@ -24,6 +24,7 @@ from dvlin.policy.retention import (
     VersionFacts,
     decide,
 )
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.catalog import Version
@@ -88,6 +89,7 @@ def release(repo: Repo, ref: str, *, reason: str) -> Hold:
         return existing
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class VersionRetention:
     """One version's fate and why."""
@@ -110,6 +112,7 @@ class VersionRetention:
         }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class RetentionReport:
     """Retention decisions for every version of the assets asked about."""

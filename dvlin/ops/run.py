@@ -23,6 +23,7 @@ from dvlin.errors import DvlinError, UsageError
 from dvlin.identity import author, utc_now
 from dvlin.ops.common import check_asset_name, check_kind
 from dvlin.ops.inputs import resolve_inputs as resolve_inputs
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.ops.commit import CommitResult, PreparedCommit
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 Sink = Callable[[bytes], None]
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class OutputSpec:
     """Where an output is (paths relative to the repo root) and the asset it becomes."""
@@ -44,6 +46,7 @@ class OutputSpec:
         return f"{self.paths[0]}:{self.asset}"
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class RunResult:
     """A recorded run, the versions it read, and what committing its outputs did."""

@@ -11,12 +11,14 @@ from dvlin.catalog import Version
 from dvlin.catalog.lineage import LineageStore, Run, is_run_id
 from dvlin.errors import NotFoundError, UsageError
 from dvlin.ops.refs import resolve, resolve_asset
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.ops.run import RunResult, Sink
     from dvlin.repo import Repo
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class StaleInput:
     """``version`` was built from ``input``; its asset is now at ``newest``."""
@@ -75,6 +77,7 @@ def stale(repo: Repo, names: Sequence[str] = ()) -> list[StaleInput]:
     return found
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class ReproStep:
     """One recorded run to execute again, and the versions it will replace."""
@@ -100,6 +103,7 @@ class ReproStep:
         }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class ReproResult:
     """The plan for bringing a version up to date, and (unless a dry run) the new runs."""

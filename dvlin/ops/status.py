@@ -19,6 +19,7 @@ from dvlin.objects.manifest import Entry, tree_digest
 from dvlin.ops.diff import Diff, diff_entries
 from dvlin.ops.manifests import load_entries
 from dvlin.progress import NullProgress, Progress
+from dvlin.values import sealed
 from dvlin.workspace import pending
 from dvlin.workspace.pending import PendingCheckout
 from dvlin.workspace.scan import scan
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from dvlin.repo import Repo
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class AssetStatus:
     """One asset's state: ``clean``, ``modified`` or ``interrupted`` against ``version``."""
@@ -66,6 +68,7 @@ class AssetStatus:
         }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class StatusReport:
     """The status of every asset asked about."""
@@ -199,7 +202,8 @@ def status(
         results.append(result)
         caches.append(cache)
         hashed += count
-    if any(c.updates for c in caches):
+    # A read-only repo still answers; it only cannot remember the hashes for next time.
+    if any(c.updates for c in caches) and not catalog.read_only:
         with catalog.transaction():
             for c in caches:
                 c.save(catalog)

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dvlin.policy.results import MAX_EXAMPLES, RuleResult, verdict
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Column:
     """One column of an asset's table schema."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dvlin.errors import UsageError
+from dvlin.values import sealed
 
 POLICY_FILE = "dvlin.toml"
 COMPATIBILITY_MODES = (
@@ -37,6 +38,7 @@ _SIZE = {
 }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Quality:
     """The quality rules of one asset; every field unset means "no such rule"."""
@@ -113,6 +115,7 @@ class Quality:
         return out
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class AssetPolicy:
     """Everything ``dvlin.toml`` says about one asset."""
@@ -144,6 +147,7 @@ class AssetPolicy:
         }
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Policy:
     """All assets' policies, from one ``dvlin.toml`` (empty when there is none)."""
@@ -180,6 +184,12 @@ def load_policy(root: Path) -> Policy:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Policy(None)
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text", hint="save dvlin.toml as UTF-8") from None
+    except OSError as exc:
+        from dvlin.errors import FileSystemError
+
+        raise FileSystemError.from_os(exc, action="read", path=path) from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -7,6 +7,7 @@ from fnmatch import fnmatchcase
 
 from dvlin.policy.config import Quality
 from dvlin.policy.results import MAX_EXAMPLES, RuleResult, human_bytes, verdict
+from dvlin.wording import plural
 
 
 def glob_match(path: str, pattern: str) -> bool:
@@ -27,7 +28,7 @@ def file_rules(quality: Quality, files: Sequence[tuple[str, int]]) -> list[RuleR
                 not big,
                 "max_file_size",
                 f"every file ≤ {human_bytes(q.max_file_size)}",
-                f"{len(big)} larger (biggest {human_bytes(max(s for _, s in big))})"
+                f"{plural(len(big), 'file')} larger (biggest {human_bytes(max(s for _, s in big))})"
                 if big
                 else f"largest {human_bytes(max((s for _, s in files), default=0))}",
                 measured=max((s for _, s in files), default=0),
@@ -41,7 +42,7 @@ def file_rules(quality: Quality, files: Sequence[tuple[str, int]]) -> list[RuleR
                 not stray,
                 "include",
                 f"only files matching {', '.join(q.include)}",
-                f"{len(stray)} other files" if stray else "all files match",
+                f"{plural(len(stray), 'other file')}" if stray else "all files match",
                 measured=len(stray),
                 examples=tuple({"file": p} for p in stray[:MAX_EXAMPLES]),
             )
@@ -53,7 +54,7 @@ def file_rules(quality: Quality, files: Sequence[tuple[str, int]]) -> list[RuleR
                 not hit,
                 "exclude",
                 f"no files matching {', '.join(q.exclude)}",
-                f"{len(hit)} excluded files present" if hit else "none present",
+                f"{plural(len(hit), 'excluded file')} present" if hit else "none present",
                 measured=len(hit),
                 examples=tuple({"file": p} for p in hit[:MAX_EXAMPLES]),
             )

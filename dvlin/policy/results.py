@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dvlin.values import sealed
+
 MAX_EXAMPLES = 5
 """Failures carry at most this many examples: enough to find the rows, never the table."""
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class RuleResult:
     """One rule's verdict: what was expected, what was measured, and a few examples."""

@@ -10,7 +10,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dvlin.values import sealed
 
+
+@sealed
 @dataclass(frozen=True, slots=True)
 class RetentionRule:
     """The effective ``[retention]`` of one asset (repo defaults with asset keys on top)."""
@@ -42,6 +45,7 @@ class RetentionRule:
         )
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class TagFact:
     """A tag on a version, with its own maximum age if it has one."""
@@ -51,6 +55,7 @@ class TagFact:
     retain: float | None = None
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class VersionFacts:
     """What retention needs to know about one version (times are POSIX seconds)."""
@@ -67,6 +72,7 @@ class VersionFacts:
     """A model version's current stage (``staging``, ``production``, ``archived``)."""
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class Decision:
     """Kept (with the rules that keep it) or expired."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from dvlin.errors import UsageError
 from dvlin.policy.config import AssetPolicy, Quality
 from dvlin.policy.results import RuleResult, failed
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -32,6 +33,7 @@ EarlierSchemas = Callable[[], Sequence[tuple[str, "Columns"]]]
 """Gives the table schemas of an asset's earlier versions, newest first ``(label, columns)``."""
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class AssetCheck:
     """Every rule's result for one asset."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from dvlin.render.text import quote
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -37,10 +39,10 @@ def results_table(results: Sequence[ShownResult], *, status: bool = True) -> Tab
     for col in ("rule", "column", "expected", "found"):
         table.add_column(col, overflow="fold")
     for r in results:
-        column = r.column or "—"
+        column = quote(r.column) if r.column else "—"
         if r.file and not r.column and r.rule in ("readable", "required_files"):
-            column = r.file
-        row = [r.rule, column, r.expected, r.found]
+            column = quote(r.file)
+        row = [r.rule, column, quote(r.expected), quote(r.found)]
         if status:
             mark = Text("✓", style="green") if r.passed else Text("✗", style="red")
             table.add_row(mark, *row)

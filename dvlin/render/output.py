@@ -75,9 +75,16 @@ class Output:
             self.console.print(*items)
 
     def line(self, text: str) -> None:
-        """Print one plain line (no markup), unless quiet or JSON."""
+        """Print one plain line (no markup), unless quiet or JSON.
+
+        Callers quote user text with :func:`dvlin.render.text.quote`; as a last guard, no
+        control character but the newline reaches the terminal from here.
+        """
         if not (self.quiet or self.json):
-            self.stdout.write(text + "\n")
+            from dvlin.render.text import quote
+
+            safe = "\n".join(quote(part, marks=False) for part in text.split("\n"))
+            self.stdout.write(safe + "\n")
 
     def progress(self) -> Progress:
         """A progress reporter: a rich bar on a terminal, nothing otherwise."""

@@ -21,12 +21,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from dvlin.errors import ConflictError
+from dvlin.values import sealed
 
 PENDING_DIR = "checkouts"
 _TMP_NAME = re.compile(r"^\..+\.dvlin-[0-9a-f]{8}$")
 """The temporary names materialize writes beside a file (``.NAME.dvlin-1a2b3c4d``)."""
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class PendingCheckout:
     """A checkout that started changing ``target`` and has not finished."""

@@ -228,7 +228,7 @@ def test_checkout_dry_run_and_force_report(work: Path, cli: Cli) -> None:
         plan["dry_run"] is True and plan["discarded"] == ["a.txt"] and plan["writes"] == ["a.txt"]
     )
     done = cli("checkout", "d@v1", "--force", ok=True).stdout
-    assert "discarded uncommitted changes in 1 path(s): a.txt" in done
+    assert "discarded uncommitted changes in 1 path: a.txt" in done
     assert (work / "d/a.txt").read_text() == "v1"
 
 

@@ -103,7 +103,7 @@ def test_cli(repo: Repo, cli: Cli) -> None:
     assert doc["expiring"] == 1
     assert [v["version"] for v in doc["versions"] if not v["kept"]] == ["d@v1"]
     text = cli("retention", "d", ok=True).stdout
-    assert "EXPIRING  d@v1" in text and "hold" in text and "1 version(s) expiring" in text
+    assert "EXPIRING  d@v1" in text and "hold" in text and "1 version expiring" in text
     assert "released d@v2" in cli("release", "d@v2", "--reason", "done", ok=True).stdout
     assert "tagged d@v3 as d@keep" in cli("tag", "d@v3", "keep", "--retain", "180d", ok=True).stdout
     assert cli("hold", "d@v1").exit_code == 2  # --reason is required

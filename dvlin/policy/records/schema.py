@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dvlin.values import sealed
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -54,6 +56,7 @@ def validator_for(schema: dict[str, Any] | bool) -> Any:
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class CompiledSchema:
     """A record schema split into vectorised column checks and a per-record residual."""

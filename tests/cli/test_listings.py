@@ -1,0 +1,55 @@
+"""Listings agree with the detail views: model list fills what model show fills; ls shows owners."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, write_tree
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    cli("init", ok=True)
+    return root
+
+
+def test_model_list_json_carries_training_data_and_stages(work: Path, cli: Cli) -> None:
+    write_tree(work, {"data/a.csv": "x\n1\n", "model/m.bin": "weights"})
+    cli("commit", "data", ok=True)
+    cli(
+        "model", "register", "model", "--name", "m", "--trained-on", "data",
+        "--metric", "auc=0.9", "--stage", "staging", ok=True,
+    )  # fmt: skip
+    cli("model", "stage", "m", "production", ok=True)
+    listed = json.loads(cli("model", "list", "--json", ok=True).stdout)
+    shown = json.loads(cli("model", "show", "m", "--json", ok=True).stdout)
+    assert listed == [shown]
+    assert listed[0]["trained_on"] == ["data@v1"]
+    assert [s["stage"] for s in listed[0]["stages"]] == ["staging", "production"]
+    assert listed[0]["stage"] == "production"
+
+
+def test_ls_shows_the_owner_from_dvlin_toml(work: Path, cli: Cli) -> None:
+    write_tree(work, {"events/a.csv": "x\n1\n", "other/b.csv": "y\n2\n"})
+    (work / "dvlin.toml").write_text('[assets.events]\nowner = "data-platform@acme.example"\n')
+    cli("commit", "events", ok=True)
+    cli("commit", "other", ok=True)
+    rows = {a["name"]: a["owner"] for a in json.loads(cli("ls", "--json", ok=True).stdout)}
+    assert rows == {"events": "data-platform@acme.example", "other": None}
+    text = cli("ls", ok=True).stdout
+    line = next(line for line in text.splitlines() if line.startswith("events"))
+    assert "data-platform@acme.example" in line
+
+
+def test_openlineage_carries_the_owner_from_dvlin_toml(work: Path, cli: Cli) -> None:
+    write_tree(work, {"events/a.csv": "x\n1\n"})
+    (work / "dvlin.toml").write_text('[assets.events]\nowner = "data-platform@acme.example"\n')
+    cli("commit", "events", ok=True)
+    text = cli("lineage", "events", "--format", "openlineage", ok=True).stdout
+    assert "data-platform@acme.example" in text

@@ -1,0 +1,193 @@
+"""A read-only repo (read-only mount, CI cache): reading commands work, writing ones say so."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dvlin.catalog import catalog as catalog_module
+from dvlin.catalog.catalog import Catalog
+from dvlin.errors import ExitCode
+from tests.conftest import Cli, write_tree
+
+READING = [
+    ["log"],
+    ["log", "d"],
+    ["show", "d"],
+    ["ls"],
+    ["ls", "d"],
+    ["tags"],
+    ["status"],
+    ["lineage", "d"],
+    ["stale"],
+    ["retention"],
+    ["check"],
+    ["fsck"],
+    ["audit", "verify"],
+    ["model", "list"],
+]
+WRITING = [
+    ["commit", "d"],
+    ["tag", "d", "first"],
+    ["checkout", "d", "--force"],
+    ["hold", "d", "--reason", "audit"],
+    ["gc"],
+]
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    cli("init", ok=True)
+    write_tree(root, {"d/a.txt": "a\n"})
+    cli("commit", "d", "-m", "first", ok=True)
+    write_tree(root, {"d/b.txt": "b\n"})  # status has something to hash
+    return root
+
+
+def _ro_mount_works() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount --bind / /mnt 2>/dev/null || exit 1"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _ro_mount_works(), reason="needs unshare -m and mount (root)")
+@pytest.mark.parametrize("args", READING + WRITING, ids=lambda a: " ".join(a))
+def test_commands_on_a_read_only_mount(work: Path, args: list[str]) -> None:
+    """The real thing: the repo folder bind-mounted read-only in a private mount namespace."""
+    script = (
+        f'mount --bind "{work}" "{work}" && mount -o remount,bind,ro "{work}" && '
+        f'cd "{work}" && exec "{sys.executable}" -m dvlin "$@"'
+    )
+    ran = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, "sh", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DVLIN_AUTHOR": "Test Author <test@example.org>"},
+        check=False,
+    )
+    assert "Traceback" not in ran.stderr
+    if args in READING:
+        assert ran.returncode in (0, 1), ran.stderr  # status/check may report, never crash
+        assert ran.stderr == "" or not ran.stderr.startswith("error:"), ran.stderr
+    else:
+        assert ran.returncode == ExitCode.USAGE, ran.stderr
+        assert ran.stderr.startswith("error: the repo is read-only"), ran.stderr
+        assert "hint: " in ran.stderr
+
+
+def _refuse_writes(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    """Simulate a read-only filesystem under ``root``: writes there fail with EROFS."""
+    real_connect = catalog_module._connect
+    real_open = os.open
+
+    def connect(path: Path, *, timeout: float) -> sqlite3.Connection:
+        if str(path).startswith(str(root)):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_connect(path, timeout=timeout)
+
+    def os_open(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).startswith(str(root)) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    real_access = os.access
+
+    def access(path, mode, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).startswith(str(root)) and mode & os.W_OK:
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(catalog_module, "_connect", connect)
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(os, "access", access)
+
+
+@pytest.mark.parametrize("args", READING, ids=lambda a: " ".join(a))
+def test_reading_commands_when_writes_fail(
+    work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    _refuse_writes(monkeypatch, work / ".dvlin")
+    before = (work / ".dvlin" / "catalog.db").read_bytes()
+    ran = cli(*args)
+    assert ran.exit_code in (0, 1), ran.output
+    assert not ran.stderr.startswith("error:"), ran.stderr
+    assert (work / ".dvlin" / "catalog.db").read_bytes() == before
+
+
+@pytest.mark.parametrize("args", WRITING, ids=lambda a: " ".join(a))
+def test_writing_commands_say_the_repo_is_read_only(
+    work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    _refuse_writes(monkeypatch, work / ".dvlin")
+    ran = cli(*args)
+    assert ran.exit_code == ExitCode.USAGE, ran.output
+    assert ran.stderr.startswith("error: the repo is read-only: cannot write "), ran.stderr
+    assert str(work / ".dvlin") in ran.stderr
+    assert "hint: " in ran.stderr
+
+
+def test_writing_commands_report_json(
+    work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    _refuse_writes(monkeypatch, work / ".dvlin")
+    ran = cli("commit", "d", "--json")
+    assert ran.exit_code == ExitCode.USAGE
+    assert json.loads(ran.stdout)["kind"] == "ReadOnlyRepoError"
+
+
+def test_a_read_only_catalog_refuses_transactions(work: Path) -> None:
+    """The catalog opened read-only reads, and its first write is a clear error."""
+    from dvlin.errors import ReadOnlyRepoError
+
+    path = work / ".dvlin" / "catalog.db"
+    conn = catalog_module._connect_read_only(path, timeout=1)
+    catalog = Catalog(conn, path, read_only=True)
+    try:
+        assert catalog.asset_names() == ["d"]
+        with pytest.raises(ReadOnlyRepoError), catalog.transaction():
+            pass
+    finally:
+        catalog.close()
+
+
+def test_a_wal_that_cannot_be_written_still_reads(
+    work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Changes still in the WAL are read (mode=ro), not silently skipped (immutable)."""
+    path = work / ".dvlin" / "catalog.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("UPDATE versions SET message = 'from the wal'")
+    wal = path.with_name("catalog.db-wal")
+    assert wal.stat().st_size > 0
+    try:
+        real_connect = catalog_module._connect
+
+        def connect(p: Path, *, timeout: float) -> sqlite3.Connection:
+            if p == path:
+                raise sqlite3.OperationalError("attempt to write a readonly database")
+            return real_connect(p, timeout=timeout)
+
+        monkeypatch.setattr(catalog_module, "_connect", connect)
+        ran = cli("log", "d")
+        assert ran.exit_code == 0, ran.output
+        assert "from the wal" in ran.stdout
+    finally:
+        writer.close()
