@@ -83,6 +83,11 @@ def _compute(repo: Repo, now: float) -> GcPlan:
     return GcPlan(digest.hexdigest()[:16], doomed, tuple(objects), store.sizes(objects), young)
 
 
+def preview(repo: Repo, *, now: float | None = None) -> GcPlan:
+    """What gc would do now, without recording a plan (``dvlin du`` shows it)."""
+    return _compute(repo, time.time() if now is None else now)
+
+
 def plan(repo: Repo, *, now: float | None = None) -> GcPlan:
     """Compute and record a gc plan; nothing is deleted or expired."""
     clock = time.time() if now is None else now
