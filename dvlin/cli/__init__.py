@@ -89,6 +89,7 @@ from dvlin.cli import audit as _audit  # noqa: E402,F401
 from dvlin.cli import check as _check  # noqa: E402,F401
 from dvlin.cli import checkout as _checkout  # noqa: E402,F401
 from dvlin.cli import commit as _commit  # noqa: E402,F401
+from dvlin.cli import config as _config  # noqa: E402,F401
 from dvlin.cli import du as _du  # noqa: E402,F401
 from dvlin.cli import fsck as _fsck  # noqa: E402,F401
 from dvlin.cli import gc as _gc  # noqa: E402,F401
