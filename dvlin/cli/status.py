@@ -27,9 +27,19 @@ def status(
 ) -> None:
     """Show which assets are clean and which have added, changed or removed paths."""
     out = output(json, quiet)
+    from dvlin.ops.lock import check as check_lock
+
     with open_repo() as repo:
         report = repo.status(names or (), progress=out.progress())
-    _render(out, report)
+        locked = check_lock(repo)
+        # A repo from before dvlin.lock has none: nothing to disagree with yet.
+        drift = [d for d in locked.drift if locked.exists and (not names or d.asset in names)]
+    if out.json:
+        out.emit_json({**report.to_dict(), "lock": [d.to_dict() for d in drift]})
+    else:
+        _render(out, report)
+        for d in drift:
+            out.line(d.message)
     if exit_code and not report.clean:
         raise typer.Exit(1)
 

@@ -18,6 +18,7 @@ from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.identity import utc_now
 from dvlin.objects.manifest import Entry
 from dvlin.objects.store import ObjectError
+from dvlin.ops import lock
 from dvlin.ops.manifests import load_entries, with_versions
 from dvlin.ops.refs import resolve
 from dvlin.ops.status import workspace_entries
@@ -228,6 +229,7 @@ def checkout(
                 cache.save(catalog)
                 if not paths:
                     catalog.set_workspace_version(version.asset, version.id, updated_at=utc_now())
+            lock.sync(repo)  # dvlin.lock names what the asset's folder now holds
         return CheckoutResult(
             version=version,
             target=target,

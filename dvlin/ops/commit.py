@@ -15,11 +15,13 @@ from dvlin.catalog import Version
 from dvlin.catalog.catalog import StoredObject
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.faults import BEFORE_CATALOG, pause_point
+from dvlin.git import code_info
 from dvlin.identity import author as current_author
 from dvlin.identity import utc_now
 from dvlin.objects.hashing import hash_bytes
 from dvlin.objects.ingest import Ingester
 from dvlin.objects.manifest import Entry, to_parquet, tree_digest
+from dvlin.ops import lock
 from dvlin.ops.common import check_asset_name, check_kind, check_tag_name
 from dvlin.ops.diff import Diff, diff_entries
 from dvlin.ops.manifests import load_entries
@@ -231,7 +233,7 @@ def prepare(
             items,
         )
 
-    info = {**_describe(base_abs, entries, parent), **checks}
+    info = {**_describe(base_abs, entries, parent), **checks, **code_info(repo.root)}
     manifest_data = to_parquet(entries)
     manifest = repo.store.put(manifest_data)
     repo.store.sync()  # objects are durable before the catalog references them
@@ -388,7 +390,9 @@ def commit(
         if prepared.version is not None:
             pause_point(BEFORE_CATALOG)
         with repo.catalog.transaction():
-            return record(repo, prepared)
+            result = record(repo, prepared)
+        lock.sync(repo)  # dvlin.lock (and the .gitignore block) name the new version
+        return result
 
 
 def _insert_tags(repo: Repo, name: str, version_id: str, tags: Sequence[str]) -> None:

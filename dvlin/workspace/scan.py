@@ -10,8 +10,9 @@ from typing import NamedTuple
 from dvlin.errors import IntegrityError, UsageError
 from dvlin.objects.manifest import EXEC_MODE, FILE_MODE, EntryType, check_link, normal_mode
 
-# Never versioned: dvlin's own folder and git's.
-SKIP_NAMES = frozenset({".dvlin", ".git"})
+# Never versioned: dvlin's own folder, git's, and the lock dvlin rewrites after each commit
+# (an asset at the repo root would otherwise never be clean).
+SKIP_NAMES = frozenset({".dvlin", ".git", "dvlin.lock"})
 
 
 class Item(NamedTuple):
