@@ -20,6 +20,7 @@ from dvlin.catalog import Version
 from dvlin.catalog.lineage import RUN_PREFIX, Edge, LineageStore, Run
 from dvlin.errors import ConflictError, DvlinError, NotFoundError, UsageError
 from dvlin.identity import author, utc_now
+from dvlin.ops import lock
 from dvlin.ops.common import check_asset_name, check_kind
 from dvlin.ops.refs import resolve
 
@@ -471,6 +472,8 @@ def record_run(
             s.insert_edges(out_edges)
             if inside is not None:
                 inside(results)
+        if results:
+            lock.sync(repo)  # dvlin.lock names the outputs now in the workspace
     if failure is not None:
         raise failure
     return RunResult(run, tuple(pending.inputs), results)

@@ -154,3 +154,14 @@ def test_a_root_asset_stays_clean_despite_the_lock(repo: Repo) -> None:
     repo.commit(["."], name="all")
     assert (repo.root / "dvlin.lock").exists()
     assert repo.status().clean
+
+
+def test_run_outputs_are_pinned(repo: Repo) -> None:
+    import dvlin
+
+    (repo.root / "out").mkdir()
+    with dvlin.track("make", outputs={"out": "made"}, repo=repo):
+        (repo.root / "out" / "x.txt").write_text("x")
+    made = repo.resolve("made")
+    assert lockfile.read(repo.root) == {"made": lockfile.Pin("made", made.id, 1, made.tree)}
+    assert lock.check(repo).ok
