@@ -143,7 +143,18 @@ def _v5(db) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5]
+def _v9(db) -> None:  # type: ignore[no-untyped-def]
+    """Asset management: names ``dvlin mv`` left behind, and assets ``dvlin rm`` untracked."""
+    db["asset_aliases"].create(
+        {"alias": str, "asset": str, "created_at": str, "author": str},
+        pk="alias",
+        not_null={"asset", "created_at", "author"},
+    )
+    db["asset_aliases"].create_index(["asset"])
+    db["assets"].add_column("removed_at", str)
+
+
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -85,6 +85,7 @@ def _root(
     ctx.obj = {"debug": debug}
 
 
+from dvlin.cli import asset as _asset  # noqa: E402,F401
 from dvlin.cli import audit as _audit  # noqa: E402,F401
 from dvlin.cli import check as _check  # noqa: E402,F401
 from dvlin.cli import checkout as _checkout  # noqa: E402,F401

@@ -30,11 +30,19 @@ def tag(
         metavar="DURATION",
         help="The tag's own maximum age for retention (e.g. 180d).",
     ),
+    delete: bool = typer.Option(
+        False, "--delete", "-d", help="Delete the tag instead (on purpose; audited)."
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
-    """Name a version (tags never move)."""
+    """Name a version (tags never move; --delete removes one on purpose)."""
     out = output(json, quiet)
+    if delete:
+        from dvlin.cli.asset import delete_tag
+
+        delete_tag(out, ref, name)
+        return
     with open_repo() as repo:
         t = repo.tag(ref, name, retain=retain)
     if out.json:

@@ -6,6 +6,7 @@ import difflib
 import re
 
 from dvlin.catalog import Catalog, Version
+from dvlin.catalog.assets import AssetStore
 from dvlin.errors import AmbiguousRefError, NotFoundError, UsageError
 from dvlin.objects.hashing import is_hex
 
@@ -28,6 +29,8 @@ def resolve(catalog: Catalog, ref: str) -> Version:
     if not sep:
         name, selector = ref, ""
     kind = catalog.get_asset_kind(name) if name else None
+    if kind is None and name and (renamed := AssetStore(catalog).alias_target(name)):
+        name, kind = renamed, catalog.get_asset_kind(renamed)  # an old name `dvlin mv` kept
     if kind is None:
         if not sep and len(ref) >= MIN_PREFIX and is_hex(ref.lower()):
             return _by_prefix(catalog, ref.lower())
