@@ -6,12 +6,15 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.cli.complete import complete_asset
 from dvlin.render.output import Output
 
 
 @app.command()
 def rm(
-    name: str = typer.Argument(..., help="The asset (its name or its path)."),
+    name: str = typer.Argument(
+        ..., help="The asset (its name or its path).", autocompletion=complete_asset
+    ),
     keep_files: bool = typer.Option(
         False, "--keep-files", help="Untrack only; leave the files where they are."
     ),
@@ -39,7 +42,9 @@ def rm(
 
 @app.command()
 def mv(
-    name: str = typer.Argument(..., help="The asset (its name or its path)."),
+    name: str = typer.Argument(
+        ..., help="The asset (its name or its path).", autocompletion=complete_asset
+    ),
     new_name: str = typer.Argument(..., help="Its new name; the old one stays as an alias."),
     json: bool = JSON,
     quiet: bool = QUIET,

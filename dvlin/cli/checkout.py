@@ -8,6 +8,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.cli.complete import complete_ref
 from dvlin.errors import UsageError
 from dvlin.render.output import human_bytes
 
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 @app.command()
 def checkout(
     ref: str = typer.Argument(
-        None, help="Version: NAME, NAME@vN, NAME@TAG, NAME@~N or an id (not with --lock)."
+        None,
+        help="Version: NAME, NAME@vN, NAME@TAG, NAME@~N or an id (not with --lock).",
+        autocompletion=complete_ref,
     ),
     paths: list[str] = typer.Argument(None, help="Only these paths of the version."),
     to: str = typer.Option(None, "--to", help="Write into this folder instead of the asset's own."),

@@ -6,12 +6,15 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.cli.complete import complete_asset
 from dvlin.render.output import human_bytes
 
 
 @app.command()
 def du(
-    names: list[str] = typer.Argument(None, metavar="[ASSET]...", help="Assets (or their paths)."),
+    names: list[str] = typer.Argument(
+        None, metavar="[ASSET]...", help="Assets (or their paths).", autocompletion=complete_asset
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:

@@ -8,6 +8,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.cli.complete import complete_asset
 from dvlin.render.output import Output
 
 if TYPE_CHECKING:
@@ -18,7 +19,9 @@ _SHOWN = 20
 
 @app.command()
 def status(
-    names: list[str] = typer.Argument(None, help="Assets to check (default: all)."),
+    names: list[str] = typer.Argument(
+        None, help="Assets to check (default: all).", autocompletion=complete_asset
+    ),
     exit_code: bool = typer.Option(
         False, "--exit-code", help="Exit 1 while an asset is modified (for hooks and CI)."
     ),

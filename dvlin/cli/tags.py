@@ -6,6 +6,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.cli.complete import complete_asset, complete_ref
 from dvlin.render.output import short_time
 
 
@@ -22,7 +23,7 @@ def _tag_dict(t) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
 @app.command()
 def tag(
-    ref: str = typer.Argument(..., help="The version to tag."),
+    ref: str = typer.Argument(..., help="The version to tag.", autocompletion=complete_ref),
     name: str = typer.Argument(..., help="Tag name; it then works as NAME@TAG."),
     retain: str = typer.Option(
         None,
@@ -53,7 +54,9 @@ def tag(
 
 @app.command()
 def tags(
-    name: str = typer.Argument(None, help="Asset (default: every asset)."),
+    name: str = typer.Argument(
+        None, help="Asset (default: every asset).", autocompletion=complete_asset
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
