@@ -27,6 +27,9 @@ def commit(
     reason: str = typer.Option(
         None, "--reason", help="Why the contract is overridden; stored with the version."
     ),
+    follow_links: bool = typer.Option(
+        False, "--follow-links", help="Snapshot what links out of the tree point at."
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -53,6 +56,7 @@ def commit(
                 progress=out.progress(),
                 force=force,
                 reason=reason,
+                follow_links=follow_links,
             )
         except PolicyViolation as exc:
             from dvlin.render.checks import results_table

@@ -21,7 +21,7 @@ from dvlin.objects.store import ObjectError
 from dvlin.ops import lock
 from dvlin.ops.manifests import load_entries, with_versions
 from dvlin.ops.refs import resolve
-from dvlin.ops.status import workspace_entries
+from dvlin.ops.status import follows, workspace_entries
 from dvlin.progress import NullProgress, Progress
 from dvlin.workspace.materialize import (
     LINK_MODES,
@@ -151,7 +151,11 @@ def checkout(
             if synced_version is not None and synced_version.id not in GcStore(catalog).expired():
                 synced = load_entries(repo, synced_version)
         current_list, cache, _ = workspace_entries(
-            repo, version.base, version.roots, base_abs=None if in_repo else target
+            repo,
+            version.base,
+            version.roots,
+            base_abs=None if in_repo else target,
+            follow_links=in_repo and follows(version),
         )
         current = {e.path: e for e in current_list if _in_selection(e.path, paths)}
 

@@ -155,6 +155,7 @@ def prepare(
     progress: Progress | None = None,
     force: bool = False,
     reason: str | None = None,
+    follow_links: bool = False,
 ) -> PreparedCommit:
     """Scan, hash and store ``paths``; build the version. The caller holds ``repo.lock()``.
 
@@ -178,7 +179,9 @@ def prepare(
 
     started = time.time_ns()
     base_abs = str(repo.root / layout.base)
-    items = list(scan(base_abs, layout.roots, store_root=repo.local_store_root))
+    items = list(
+        scan(base_abs, layout.roots, store_root=repo.local_store_root, follow_links=follow_links)
+    )
     # The asset's contract runs before a single object is written: a failing commit leaves
     # the store and the catalog exactly as they were.
     from dvlin.ops.check import enforce
@@ -234,6 +237,8 @@ def prepare(
         )
 
     info = {**_describe(base_abs, entries, parent), **checks, **code_info(repo.root)}
+    if follow_links:
+        info["follow_links"] = True  # status and checkout scan this version's folder the same way
     manifest_data = to_parquet(entries)
     manifest = repo.store.put(manifest_data)
     repo.store.sync()  # objects are durable before the catalog references them
@@ -367,6 +372,7 @@ def commit(
     progress: Progress | None = None,
     force: bool = False,
     reason: str | None = None,
+    follow_links: bool = False,
 ) -> CommitResult:
     """Snapshot ``paths`` as a new version of asset ``name``.
 
@@ -386,6 +392,7 @@ def commit(
             progress=progress,
             force=force,
             reason=reason,
+            follow_links=follow_links,
         )
         if prepared.version is not None:
             pause_point(BEFORE_CATALOG)
