@@ -109,7 +109,9 @@ class DvlinFileSystem(AbstractFileSystem):  # type: ignore[misc]
     # -- URLs ---------------------------------------------------------------------------------
 
     @classmethod
-    def _strip_protocol(cls, path: Any) -> str:
+    def _strip_protocol(cls, path: Any) -> Any:
+        if isinstance(path, list):
+            return [cls._strip_protocol(p) for p in path]
         text = path if isinstance(path, str) else str(path)
         if text.startswith(f"{PROTOCOL}://"):
             text = text[len(PROTOCOL) + 3 :]

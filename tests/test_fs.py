@@ -199,3 +199,13 @@ def test_versions_read_inside_track_become_inputs(events: Repo) -> None:
         "SELECT src FROM edges WHERE dst = ?", (run.result.run.id,)
     ).fetchall()
     assert edges == [(v1.id,)]
+
+
+def test_many_paths_at_once(events: Repo) -> None:
+    fs = fsspec.filesystem("dvlin")
+    got = fs.cat(["dvlin://events@v1/part-0.parquet", "events@v2/part-0.parquet"])
+    assert set(got) == {"events@v1/part-0.parquet", "events@v2/part-0.parquet"}
+    assert (
+        got["events@v2/part-0.parquet"] == (events.root / "data/events/part-0.parquet").read_bytes()
+    )
+    assert sorted(fs.find("events@v1")) == ["events@v1/part-0.parquet", "events@v1/part-1.parquet"]
