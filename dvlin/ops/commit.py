@@ -354,7 +354,7 @@ def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
         True,
         version,
         prepared.diff,
-        new_objects=sum(1 for o in prepared.new_objects if o.pack is None),
+        new_objects=sum(1 for o in prepared.new_objects if o.pack in (None, o.oid)),
         new_bytes=prepared.new_bytes,
         tags=prepared.tags,
     )

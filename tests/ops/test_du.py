@@ -104,3 +104,21 @@ def test_cli_json_and_text(repo: Repo, cli: Cli) -> None:
     assert "gc would free" in text and "  v2" in text
     bad = cli("du", "nope")
     assert bad.exit_code == 3 and "unknown asset 'nope'" in bad.stderr
+
+
+def test_a_pack_holding_one_small_file_is_counted(repo: Repo) -> None:
+    # One small file makes a pack with that file's bytes, hence the same oid as the file.
+    write_tree(repo.root, {"s/one.txt": "first"})
+    first = repo.commit(["s"], name="s")
+    assert first.new_objects == 2  # the pack and the manifest
+    write_tree(repo.root, {"s/one.txt": "second"})
+    repo.commit(["s"], name="s")
+    (repo.root / "dvlin.toml").write_text("[assets.s.retention]\nkeep_last = 1\n")
+    report = du(repo)
+    assert report.stored == sum(_disk(repo).values())
+    assert (report.packs, report.packed_files) == (2, 2)
+    before = sum(_disk(repo).values())
+    plan = gc.plan(repo)
+    assert report.gc_bytes == plan.bytes
+    gc.apply(repo)
+    assert before - sum(_disk(repo).values()) == plan.bytes > 0
