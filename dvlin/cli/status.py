@@ -12,6 +12,7 @@ from dvlin.cli.complete import complete_asset
 from dvlin.render.output import Output
 
 if TYPE_CHECKING:
+    from dvlin.ops.lock import Drift
     from dvlin.ops.status import StatusReport
 
 _SHOWN = 20
@@ -37,20 +38,17 @@ def status(
         locked = check_lock(repo)
         # A repo from before dvlin.lock has none: nothing to disagree with yet.
         drift = [d for d in locked.drift if locked.exists and (not names or d.asset in names)]
-    if out.json:
-        out.emit_json({**report.to_dict(), "lock": [d.to_dict() for d in drift]})
-    else:
-        _render(out, report)
-        for d in drift:
-            out.line(d.message)
+    _render(out, report, drift)
     if exit_code and not report.clean:
         raise typer.Exit(1)
 
 
-def _render(out: Output, report: StatusReport) -> None:
+def _render(out: Output, report: StatusReport, drift: list[Drift]) -> None:
     if out.json:
-        out.emit_json(report.to_dict())
+        out.emit_json({**report.to_dict(), "lock": [d.to_dict() for d in drift]})
         return
+    for d in drift:
+        out.line(d.message)
     if not report.assets:
         out.line("no assets tracked yet (dvlin commit PATH --name NAME)")
         return
