@@ -209,3 +209,11 @@ def test_many_paths_at_once(events: Repo) -> None:
         got["events@v2/part-0.parquet"] == (events.root / "data/events/part-0.parquet").read_bytes()
     )
     assert sorted(fs.find("events@v1")) == ["events@v1/part-0.parquet", "events@v1/part-1.parquet"]
+
+
+def test_any_store(any_repo: Repo) -> None:
+    write_tree(any_repo.root, {"d/a.bin": os.urandom(300_000), "d/s.txt": "small"})
+    any_repo.commit(["d"], name="d")
+    fs = DvlinFileSystem()
+    assert fs.cat_file("d@v1/a.bin") == (any_repo.root / "d/a.bin").read_bytes()
+    assert fs.cat_file("d@v1/s.txt", start=1, end=3) == b"ma"
