@@ -30,11 +30,14 @@ def status(
     quiet: bool = QUIET,
 ) -> None:
     """Show which assets are clean and which have added, changed or removed paths."""
-    out = output(json, quiet)
+    from dvlin.ops.asset import asset_names
     from dvlin.ops.lock import check as check_lock
 
+    out = output(json, quiet)
+
     with open_repo() as repo:
-        report = repo.status(names or (), progress=out.progress())
+        names = asset_names(repo, names) if names else []  # a path works as its asset's name
+        report = repo.status(names, progress=out.progress())
         locked = check_lock(repo)
         # A repo from before dvlin.lock has none: nothing to disagree with yet.
         drift = [d for d in locked.drift if locked.exists and (not names or d.asset in names)]

@@ -164,3 +164,13 @@ def test_cli_rm_and_mv(events: Repo, cli: Cli) -> None:
     log = json.loads(cli("audit", "log", "--json", ok=True).stdout)
     assert [e["action"] for e in log][-2:] == ["mv", "rm"]
     assert cli("audit", "verify", ok=True).exit_code == 0
+
+
+def test_status_takes_an_asset_by_path_or_old_name(events: Repo, cli: Cli) -> None:
+    by_path = json.loads(cli("status", "data/events", "--json", ok=True).stdout)
+    assert [a["asset"] for a in by_path["assets"]] == ["events"]
+    mv(events, "events", "raw")
+    by_old = json.loads(cli("status", "events", "--json", ok=True).stdout)
+    assert [a["asset"] for a in by_old["assets"]] == ["raw"]
+    r = cli("status", "nope")
+    assert r.exit_code == 3 and "unknown asset 'nope'" in r.stderr
