@@ -8,6 +8,7 @@ records a run from inside a script (see :mod:`dvlin.tracking`).
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from dvlin.errors import DvlinError, ExitCode
@@ -18,6 +19,18 @@ if TYPE_CHECKING:
     from dvlin.tracking import track
 
 __all__ = ["DvlinError", "ExitCode", "Repo", "__version__", "track"]
+
+
+def _register_fsspec() -> None:
+    # ``dvlin://`` is registered through the ``fsspec.specs`` entry point when dvlin is
+    # installed; this covers a source checkout. Only when fsspec is already loaded: importing
+    # it here would add 0.1 s to every command's start-up.
+    fsspec = sys.modules.get("fsspec")
+    if fsspec is not None:
+        fsspec.register_implementation("dvlin", "dvlin.fs.DvlinFileSystem", clobber=True)
+
+
+_register_fsspec()
 
 
 def __getattr__(name: str) -> Any:

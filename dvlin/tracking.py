@@ -17,12 +17,14 @@ import contextlib
 import math
 import os
 import sys
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from dvlin.errors import UsageError
 
 if TYPE_CHECKING:
+    from dvlin.catalog import Version
     from dvlin.ops.run import PendingRun, RunResult
     from dvlin.repo import Repo
 
@@ -60,6 +62,39 @@ class TrackedRun:
         if not key:
             raise UsageError("a parameter needs a name")
         self._pending.params[key] = str(value)
+
+
+# Versions read through ``dvlin://`` while a ``track`` block runs, per open block. A plain
+# list under a lock, not a context variable: pyarrow opens files from its own threads.
+_READS_LOCK = threading.Lock()
+_READS: list[list[tuple[str, Version]]] = []
+
+
+def note_read(repo_root: os.PathLike[str] | str, version: Version) -> None:
+    """Record that ``version`` of the repo at ``repo_root`` was read (``dvlin.fs`` calls this)."""
+    with _READS_LOCK:
+        for reads in _READS:
+            reads.append((os.fspath(repo_root), version))
+
+
+@contextlib.contextmanager
+def _recording_reads() -> Iterator[list[tuple[str, Version]]]:
+    reads: list[tuple[str, Version]] = []
+    with _READS_LOCK:
+        _READS.append(reads)
+    try:
+        yield reads
+    finally:
+        with _READS_LOCK:
+            _READS.remove(reads)
+
+
+def _add_reads(repo: Repo, pending: PendingRun, reads: list[tuple[str, Version]]) -> None:
+    known = {v.id for v in pending.inputs}
+    for root, version in reads:
+        if root == os.fspath(repo.root) and version.id not in known:
+            known.add(version.id)
+            pending.inputs.append(version)
 
 
 @contextlib.contextmanager
@@ -122,13 +157,16 @@ def track(
         pending.code = git_info(os.getcwd())
         pending.env = environment()
         handle = TrackedRun(pending)
-        try:
-            yield handle
-        except BaseException as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            code = 130 if isinstance(exc, KeyboardInterrupt) else 1
-            handle.result = record_run(r, pending, exit_code=code, error=error)
-            raise
+        with _recording_reads() as reads:
+            try:
+                yield handle
+            except BaseException as exc:
+                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                code = 130 if isinstance(exc, KeyboardInterrupt) else 1
+                _add_reads(r, pending, reads)
+                handle.result = record_run(r, pending, exit_code=code, error=error)
+                raise
+            _add_reads(r, pending, reads)
         handle.result = record_run(r, pending, exit_code=0, error=None)
     finally:
         if own:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A five-minute tour of dvlin on the embedded defaults: init, commit, modify, commit, status,
-# log, show, tag, checkout of the old version, and a byte-for-byte comparison.
+# log, show, tag, checkout of the old version, a byte-for-byte comparison, the lock, du.
 # Usage: bash examples/quickstart.sh [WORKDIR]   (default: a new temporary folder)
 set -euo pipefail
 
@@ -41,6 +41,11 @@ run ls
 run checkout events@v1 --to old_events
 echo
 diff -r expected_v1 old_events && echo "# old_events is byte-identical to events@v1"
+echo
+echo "\$ cat dvlin.lock   # pins the data next to the code: commit it to git"
+cat dvlin.lock
+run lock --check
+run du
 run status --json
 echo
 echo "# done: see $work"

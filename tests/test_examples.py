@@ -30,4 +30,6 @@ def test_quickstart_runs_end_to_end(tmp_path: Path) -> None:
     assert "→ events@v1" in result.stdout
     assert "events: modified (1 added, 1 changed, 0 removed)" in result.stdout
     assert "old_events is byte-identical to events@v1" in result.stdout
+    assert 'version = "v2"' in result.stdout and "dvlin.lock is up to date" in result.stdout
+    assert "gc would free" in result.stdout
     assert "Traceback" not in result.stderr

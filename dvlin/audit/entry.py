@@ -41,6 +41,11 @@ ACTIONS = (
     "gc",
     "adopt",
     "redact",
+    "tag-delete",
+    "rm",
+    "mv",
+    "config-set",
+    "profile",
 )
 
 

@@ -271,20 +271,30 @@ def _bad_ids(catalog: Catalog, algorithm: str) -> list[Mismatch]:
         "SELECT id, asset, number, parent, tree, manifest, author, created_at, message, meta "
         "FROM versions ORDER BY asset, number"
     )
+    # An id hashes the asset's name at commit time: its name now, or one `dvlin mv` left behind.
+    aliases: dict[str, list[str]] = {}
+    for alias, asset in catalog.conn.execute("SELECT alias, asset FROM asset_aliases"):
+        aliases.setdefault(asset, []).append(alias)
     for r in rows:
         try:
             meta = json.loads(r[9] or "{}")
-            identity = version_identity(
-                asset=r[1],
-                parent=r[3],
-                tree=r[4],
-                manifest=r[5],
-                author=r[6],
-                created_at=r[7],
-                message=r[8] or "",
-                meta=meta,
+            ok = any(
+                version_id(
+                    algorithm,
+                    version_identity(
+                        asset=name,
+                        parent=r[3],
+                        tree=r[4],
+                        manifest=r[5],
+                        author=r[6],
+                        created_at=r[7],
+                        message=r[8] or "",
+                        meta=meta,
+                    ),
+                )
+                == r[0]
+                for name in (r[1], *aliases.get(r[1], ()))
             )
-            ok = version_id(algorithm, identity) == r[0]
         except (ValueError, TypeError):
             ok = False
         if not ok:

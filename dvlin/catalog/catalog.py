@@ -341,17 +341,18 @@ class Catalog:
 
     # -- assets and versions ------------------------------------------------------------------
 
-    def asset_names(self) -> list[str]:
-        """Every asset name, sorted."""
-        return [r[0] for r in self.conn.execute("SELECT name FROM assets ORDER BY name")]
+    def asset_names(self, *, include_removed: bool = False) -> list[str]:
+        """Every tracked asset name (with ``include_removed``, also those ``rm`` untracked)."""
+        where = "" if include_removed else "WHERE removed_at IS NULL "
+        return [r[0] for r in self.conn.execute(f"SELECT name FROM assets {where}ORDER BY name")]
 
     def get_asset_kind(self, name: str) -> str | None:
         """The kind of an asset, or None when it does not exist."""
         row = self.conn.execute("SELECT kind FROM assets WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
 
-    def list_assets(self) -> list[Asset]:
-        """Every asset with its newest version's summary."""
+    def list_assets(self, *, include_removed: bool = False) -> list[Asset]:
+        """Every tracked asset (or every asset) with its newest version's summary."""
         rows = self.conn.execute(
             """
             SELECT a.name, a.kind, a.base, a.roots, a.created_at, a.owner,
@@ -359,8 +360,10 @@ class Catalog:
             FROM assets a
             LEFT JOIN versions v ON v.asset = a.name
                 AND v.number = (SELECT MAX(number) FROM versions WHERE asset = a.name)
+            WHERE a.removed_at IS NULL OR ?
             ORDER BY a.name
-            """
+            """,
+            (include_removed,),
         )
         return [
             Asset(
@@ -385,7 +388,8 @@ class Catalog:
         self.conn.execute(
             """
             INSERT INTO assets (name, kind, base, roots, created_at) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT(name) DO UPDATE SET base = excluded.base, roots = excluded.roots
+            ON CONFLICT(name) DO UPDATE SET base = excluded.base, roots = excluded.roots,
+                removed_at = NULL
             """,
             (name, kind, base, json.dumps(list(roots)), created_at),
         )

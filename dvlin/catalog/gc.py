@@ -72,7 +72,9 @@ class GcStore:
         """Total bytes of these storage objects, as recorded."""
         rows = select_in(
             self.conn,
-            "SELECT COALESCE(SUM(size), 0) FROM objects WHERE oid IN ({marks}) AND pack IS NULL",
+            # A pack of one small file has that file's oid and is recorded as its blob.
+            "SELECT COALESCE(SUM(size), 0) FROM objects WHERE oid IN ({marks})"
+            " AND (pack IS NULL OR pack = oid)",
             oids,
         )
         return sum(int(r[0]) for r in rows)

@@ -168,7 +168,18 @@ def _v6(db) -> None:  # type: ignore[no-untyped-def]
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_adopt_pending', '6')")
 
 
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db) -> None:  # type: ignore[no-untyped-def]
+    """Asset management: names ``dvlin mv`` left behind, and assets ``dvlin rm`` untracked."""
+    db["asset_aliases"].create(
+        {"alias": str, "asset": str, "created_at": str, "author": str},
+        pk="alias",
+        not_null={"asset", "created_at", "author"},
+    )
+    db["asset_aliases"].create_index(["asset"])
+    db["assets"].add_column("removed_at", str)
+
+
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

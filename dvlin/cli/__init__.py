@@ -109,7 +109,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -138,15 +138,19 @@ def _root(
     ctx.obj = {"debug": debug}
 
 
+from dvlin.cli import asset as _asset  # noqa: E402,F401
 from dvlin.cli import audit as _audit  # noqa: E402,F401
 from dvlin.cli import check as _check  # noqa: E402,F401
 from dvlin.cli import checkout as _checkout  # noqa: E402,F401
 from dvlin.cli import commit as _commit  # noqa: E402,F401
+from dvlin.cli import config as _config  # noqa: E402,F401
+from dvlin.cli import du as _du  # noqa: E402,F401
 from dvlin.cli import fsck as _fsck  # noqa: E402,F401
 from dvlin.cli import gc as _gc  # noqa: E402,F401
 from dvlin.cli import history as _history  # noqa: E402,F401
 from dvlin.cli import init as _init  # noqa: E402,F401
 from dvlin.cli import lineage as _lineage  # noqa: E402,F401
+from dvlin.cli import lock as _lock  # noqa: E402,F401
 from dvlin.cli import model as _model  # noqa: E402,F401
 from dvlin.cli import policy as _policy  # noqa: E402,F401
 from dvlin.cli import retention as _retention  # noqa: E402,F401

@@ -8,6 +8,8 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.cli.complete import complete_ref
+from dvlin.errors import UsageError
 from dvlin.render.output import human_bytes
 from dvlin.render.text import plural, quote
 
@@ -17,7 +19,11 @@ if TYPE_CHECKING:
 
 @app.command()
 def checkout(
-    ref: str = typer.Argument(..., help="Version: NAME, NAME@vN, NAME@TAG, NAME@~N or an id."),
+    ref: str = typer.Argument(
+        None,
+        help="Version: NAME, NAME@vN, NAME@TAG, NAME@~N or an id (not with --lock).",
+        autocompletion=complete_ref,
+    ),
     paths: list[str] = typer.Argument(None, help="Only these paths of the version."),
     to: str = typer.Option(None, "--to", help="Write into this folder instead of the asset's own."),
     link: str = typer.Option(
@@ -30,11 +36,21 @@ def checkout(
         "-n",
         help="Show what would be written, removed and discarded; change nothing.",
     ),
+    lock: bool = typer.Option(
+        False, "--lock", help="Check out every version dvlin.lock pins, each into its own path."
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
     """Materialise a version byte for byte, into its own path or --to a folder."""
     out = output(json, quiet)
+    if lock:
+        from dvlin.cli.lock import checkout_lock
+
+        checkout_lock(out, ref=ref, paths=paths, to=to, force=force, dry_run=dry_run)
+        return
+    if ref is None:
+        raise UsageError("checkout needs a ref, or --lock", hint="e.g. dvlin checkout events@v3")
     with open_repo() as repo:
         result = repo.checkout(
             ref,

@@ -33,6 +33,9 @@ def commit(
         "--allow-overlap",
         help="Let a path inside another asset's folder (or containing one) be its own asset.",
     ),
+    follow_links: bool = typer.Option(
+        False, "--follow-links", help="Snapshot what links out of the tree point at."
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -60,6 +63,7 @@ def commit(
                 force=force,
                 reason=reason,
                 overlap=allow_overlap,
+                follow_links=follow_links,
             )
         except PolicyViolation as exc:
             from dvlin.render.checks import results_table

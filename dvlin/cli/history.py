@@ -6,13 +6,16 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.cli.complete import complete_asset, complete_ref
 from dvlin.render.output import human_bytes, short_time
 from dvlin.render.text import plural, quote
 
 
 @app.command()
 def log(
-    name: str = typer.Argument(None, help="Asset (default: every asset)."),
+    name: str = typer.Argument(
+        None, help="Asset (default: every asset).", autocompletion=complete_asset
+    ),
     number: int = typer.Option(None, "-n", "--max-count", min=1, help="Show at most N versions."),
     json: bool = JSON,
     quiet: bool = QUIET,
@@ -67,7 +70,9 @@ def log(
 
 @app.command()
 def show(
-    ref: str = typer.Argument(..., help="Version: NAME, NAME@vN, NAME@TAG, NAME@~N or an id."),
+    ref: str = typer.Argument(
+        ..., help="Version: NAME, NAME@vN, NAME@TAG, NAME@~N or an id.", autocompletion=complete_ref
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -141,7 +146,11 @@ def show(
 
 @app.command(name="ls")
 def ls(
-    ref: str = typer.Argument(None, help="A version to list the files of (default: list assets)."),
+    ref: str = typer.Argument(
+        None,
+        help="A version to list the files of (default: list assets).",
+        autocompletion=complete_ref,
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:

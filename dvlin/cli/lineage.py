@@ -8,6 +8,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.cli.complete import complete_ref
 from dvlin.render.text import quote
 
 if TYPE_CHECKING:
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 
 @app.command()
 def lineage(
-    ref: str = typer.Argument(..., help="A version (NAME, NAME@vN, id) or a run id (r-…)."),
+    ref: str = typer.Argument(
+        ..., help="A version (NAME, NAME@vN, id) or a run id (r-…).", autocompletion=complete_ref
+    ),
     upstream: bool = typer.Option(
         False, "--upstream", "-u", help="Where it came from (the default)."
     ),

@@ -8,10 +8,12 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.cli.complete import complete_asset
 from dvlin.render.output import Output
 from dvlin.render.text import quote
 
 if TYPE_CHECKING:
+    from dvlin.ops.lock import Drift
     from dvlin.ops.status import StatusReport
 
 _SHOWN = 20
@@ -19,7 +21,9 @@ _SHOWN = 20
 
 @app.command()
 def status(
-    names: list[str] = typer.Argument(None, help="Assets to check (default: all)."),
+    names: list[str] = typer.Argument(
+        None, help="Assets to check (default: all).", autocompletion=complete_asset
+    ),
     exit_code: bool = typer.Option(
         False, "--exit-code", help="Exit 1 while an asset is modified (for hooks and CI)."
     ),
@@ -27,21 +31,31 @@ def status(
     quiet: bool = QUIET,
 ) -> None:
     """Show which assets are clean and which have added, changed or removed paths."""
+    from dvlin.ops.asset import asset_names
+    from dvlin.ops.lock import check as check_lock
+
     out = output(json, quiet)
+
     with open_repo() as repo:
-        report = repo.status(names or (), progress=out.progress())
-    _render(out, report)
+        names = asset_names(repo, names) if names else []  # a path works as its asset's name
+        report = repo.status(names, progress=out.progress())
+        locked = check_lock(repo)
+        # A repo from before dvlin.lock has none: nothing to disagree with yet.
+        drift = [d for d in locked.drift if locked.exists and (not names or d.asset in names)]
+    _render(out, report, drift)
     if exit_code and not report.clean:
         raise typer.Exit(1)
 
 
-def _render(out: Output, report: StatusReport) -> None:
+def _render(out: Output, report: StatusReport, drift: list[Drift]) -> None:
     if out.json:
-        out.emit_json(report.to_dict())
+        out.emit_json({**report.to_dict(), "lock": [d.to_dict() for d in drift]})
         return
     for stopped in report.interrupted:
         if not any(a.interrupted == stopped for a in report.assets):
             out.line(f"{quote(stopped.target)}: {quote(stopped.message, marks=False)}")
+    for d in drift:
+        out.line(quote(d.message, marks=False))
     if not report.assets:
         if not report.interrupted:
             out.line("no assets tracked yet (dvlin commit PATH --name NAME)")

@@ -6,6 +6,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.cli.complete import complete_asset, complete_ref
 from dvlin.render.output import short_time
 from dvlin.render.text import quote
 
@@ -23,7 +24,7 @@ def _tag_dict(t) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
 @app.command()
 def tag(
-    ref: str = typer.Argument(..., help="The version to tag."),
+    ref: str = typer.Argument(..., help="The version to tag.", autocompletion=complete_ref),
     name: str = typer.Argument(..., help="Tag name; it then works as NAME@TAG."),
     retain: str = typer.Option(
         None,
@@ -31,11 +32,19 @@ def tag(
         metavar="DURATION",
         help="The tag's own maximum age for retention (e.g. 180d).",
     ),
+    delete: bool = typer.Option(
+        False, "--delete", "-d", help="Delete the tag instead (on purpose; audited)."
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
-    """Name a version (tags never move)."""
+    """Name a version (tags never move; --delete removes one on purpose)."""
     out = output(json, quiet)
+    if delete:
+        from dvlin.cli.asset import delete_tag
+
+        delete_tag(out, ref, name)
+        return
     with open_repo() as repo:
         t = repo.tag(ref, name, retain=retain)
     if out.json:
@@ -46,7 +55,9 @@ def tag(
 
 @app.command()
 def tags(
-    name: str = typer.Argument(None, help="Asset (default: every asset)."),
+    name: str = typer.Argument(
+        None, help="Asset (default: every asset).", autocompletion=complete_asset
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:

@@ -108,18 +108,25 @@ def check_path(path: str) -> None:
         )
 
 
-def check_link(path: str, target: str) -> None:
-    """Refuse a link whose target is absolute or climbs out of the asset's tree."""
-    if not target or target.startswith("/") or "\0" in target:
-        raise IntegrityError(
-            f"link {path!r} points to {target!r}, outside the asset",
-            hint="links are versioned only when they stay inside the tree",
-        )
+def leaves_tree(path: str, target: str) -> bool:
+    """True when the link at ``path`` points outside the asset (absolute, or climbing out)."""
+    if target.startswith("/"):
+        return True
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-    if resolved == ".." or resolved.startswith("../"):
+    return resolved == ".." or resolved.startswith("../")
+
+
+def check_link(path: str, target: str) -> None:
+    """Refuse a link with no target or a NUL in it.
+
+    A link out of the tree is kept as a link — its target string, as git keeps it — and is
+    never followed or written through: checkout checks every parent folder with ``lstat``,
+    and :func:`validate` refuses a manifest with paths under a link.
+    """
+    if not target or "\0" in target:
         raise IntegrityError(
-            f"link {path!r} points to {target!r}, outside the asset",
-            hint="links are versioned only when they stay inside the tree",
+            f"link {path!r} has a malformed target {target!r}",
+            hint="the version or remote is corrupt or hostile; nothing was written",
         )
 
 
@@ -146,6 +153,17 @@ def validate(entries: Sequence[Entry], algorithm: str) -> None:
             raise IntegrityError(f"manifest entry {e.path!r} has unknown type {e.type!r}")
     if len(seen) != len(entries):
         raise IntegrityError("manifest lists a path twice")
+    links = {e.path for e in entries if e.type == "link"}
+    if links:
+        for e in entries:
+            parent = e.path.rpartition("/")[0]
+            while parent:
+                if parent in links:
+                    raise IntegrityError(
+                        f"manifest entry {e.path!r} lies under the link {parent!r}",
+                        hint="the version or remote is corrupt or hostile; nothing was written",
+                    )
+                parent = parent.rpartition("/")[0]
 
 
 def _schema() -> Any:

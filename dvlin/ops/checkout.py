@@ -23,9 +23,10 @@ from dvlin.faults import IN_CHECKOUT, pause_point
 from dvlin.identity import utc_now
 from dvlin.objects.manifest import Entry
 from dvlin.objects.store import ObjectError
+from dvlin.ops import lock
 from dvlin.ops.manifests import load_entries, with_versions
 from dvlin.ops.refs import resolve
-from dvlin.ops.status import workspace_entries
+from dvlin.ops.status import follows, workspace_entries
 from dvlin.progress import NullProgress, Progress
 from dvlin.values import sealed
 from dvlin.workspace import pending
@@ -171,7 +172,11 @@ def checkout(
         interrupted = pending.find(repo.dvlin_dir, target)
         ours = _entries_of(repo, interrupted.version_id) if interrupted else {}
         current_list, cache, _ = workspace_entries(
-            repo, version.base, version.roots, base_abs=None if in_repo else target
+            repo,
+            version.base,
+            version.roots,
+            base_abs=None if in_repo else target,
+            follow_links=in_repo and follows(version),
         )
         current = {e.path: e for e in current_list if _in_selection(e.path, paths)}
         leftovers = [
@@ -283,6 +288,7 @@ def checkout(
                         catalog.set_workspace_version(
                             version.asset, version.id, updated_at=utc_now()
                         )
+                lock.sync(repo)  # dvlin.lock names what the asset's folder now holds
         except BaseException as exc:
             if _remove_empty(created) and not os.path.lexists(target):
                 pending.finish(repo.dvlin_dir, target)  # nothing of it is left to finish

@@ -15,10 +15,12 @@ from dvlin.catalog import Version
 from dvlin.catalog.catalog import StoredObject
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.faults import BEFORE_CATALOG, pause_point
+from dvlin.git import code_info
 from dvlin.identity import author as current_author
 from dvlin.identity import utc_now
 from dvlin.objects.ingest import Ingester
 from dvlin.objects.manifest import Entry, to_parquet, tree_digest
+from dvlin.ops import lock
 from dvlin.ops.common import check_asset_name, check_kind, check_tag_name
 from dvlin.ops.diff import Diff, diff_entries
 from dvlin.ops.manifests import load_entries
@@ -169,6 +171,7 @@ def prepare(
     force: bool = False,
     reason: str | None = None,
     overlap: bool = False,
+    follow_links: bool = False,
 ) -> PreparedCommit:
     """Scan, hash and store ``paths``; build the version. The caller holds ``repo.lock()``.
 
@@ -193,7 +196,9 @@ def prepare(
     started = time.time_ns()
     base_abs = str(repo.root / layout.base)
     pending.refuse_overlapping(repo.dvlin_dir, base_abs)  # never snapshot a half checkout
-    items = list(scan(base_abs, layout.roots, store_root=repo.local_store_root))
+    items = list(
+        scan(base_abs, layout.roots, store_root=repo.local_store_root, follow_links=follow_links)
+    )
     # The asset's contract runs before a single object is written: a failing commit leaves
     # the store and the catalog exactly as they were.
     from dvlin.ops.check import enforce
@@ -248,7 +253,9 @@ def prepare(
             items,
         )
 
-    info = {**_describe(base_abs, entries, parent), **checks}
+    info = {**_describe(base_abs, entries, parent), **checks, **code_info(repo.root)}
+    if follow_links:
+        info["follow_links"] = True  # status and checkout scan this version's folder the same way
     manifest_data = to_parquet(entries)
     manifest = repo.store.put(manifest_data)
     repo.store.sync()  # objects are durable before the catalog references them
@@ -362,7 +369,7 @@ def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
         True,
         version,
         prepared.diff,
-        new_objects=sum(1 for o in prepared.new_objects if o.pack is None),
+        new_objects=sum(1 for o in prepared.new_objects if o.pack in (None, o.oid)),
         new_bytes=prepared.new_bytes,
         tags=prepared.tags,
     )
@@ -381,6 +388,7 @@ def commit(
     force: bool = False,
     reason: str | None = None,
     overlap: bool = False,
+    follow_links: bool = False,
 ) -> CommitResult:
     """Snapshot ``paths`` as a new version of asset ``name``.
 
@@ -405,11 +413,14 @@ def commit(
             force=force,
             reason=reason,
             overlap=overlap,
+            follow_links=follow_links,
         )
         if prepared.version is not None:
             pause_point(BEFORE_CATALOG)
         with repo.catalog.transaction():
-            return record(repo, prepared)
+            result = record(repo, prepared)
+        lock.sync(repo)  # dvlin.lock (and the .gitignore block) name the new version
+        return result
 
 
 def _insert_tags(repo: Repo, name: str, version_id: str, tags: Sequence[str]) -> None:

@@ -121,6 +121,11 @@ def _size(repo: Repo, oid: str) -> int:
         return 0
 
 
+def preview(repo: Repo, *, now: float | None = None) -> GcPlan:
+    """What gc would do now, without recording a plan (``dvlin du`` shows it)."""
+    return _compute(repo, time.time() if now is None else now)
+
+
 def plan(repo: Repo, *, now: float | None = None) -> GcPlan:
     """Compute and record a gc plan; nothing is deleted or expired."""
     clock = time.time() if now is None else now

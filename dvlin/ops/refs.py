@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dvlin.catalog import Catalog, Version
+from dvlin.catalog.assets import AssetStore
 from dvlin.errors import AmbiguousRefError, ConflictError, NotFoundError, UsageError
 from dvlin.objects.hashing import is_hex
 from dvlin.values import sealed
@@ -271,6 +272,8 @@ def resolve_name(catalog: Catalog, ref: str) -> Version:
             hint=f"e.g. {name or 'events'}@latest, {name or 'events'}@v3 or {name or 'events'}@TAG",
         )
     kind = catalog.get_asset_kind(name) if name else None
+    if kind is None and name and (renamed := AssetStore(catalog).alias_target(name)):
+        name, kind = renamed, catalog.get_asset_kind(renamed)  # an old name `dvlin mv` kept
     if kind is None:
         if not sep and len(ref) >= MIN_PREFIX and is_hex(ref.lower()):
             return _by_prefix(catalog, ref.lower())

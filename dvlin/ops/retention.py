@@ -148,9 +148,10 @@ def retention(
         if n not in known:
             raise NotFoundError(f"asset {n!r} has no versions", hint="commit it first")
     policy = load_policy(repo.root)
-    kinds = {a.name: a.kind for a in catalog.list_assets()}
+    # Versions of assets `dvlin rm` untracked still follow their retention rules.
+    kinds = {a.name: a.kind for a in catalog.list_assets(include_removed=True)}
     rules: dict[str, RetentionRule | None] = {}
-    for name in known:
+    for name in kinds:
         own = policy.get(name)
         rules[name] = RetentionRule.from_tables(policy.retention, own.retention if own else None)
     versions = sorted(catalog.iter_versions(), key=lambda v: (v.asset, v.number))

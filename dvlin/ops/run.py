@@ -21,6 +21,7 @@ from dvlin.catalog import Version
 from dvlin.catalog.lineage import RUN_PREFIX, Edge, LineageStore, Run
 from dvlin.errors import DvlinError, UsageError
 from dvlin.identity import author, utc_now
+from dvlin.ops import lock
 from dvlin.ops.common import check_asset_name, check_kind
 from dvlin.ops.inputs import resolve_inputs as resolve_inputs
 from dvlin.values import sealed
@@ -447,6 +448,8 @@ def record_run(
             )
             if inside is not None:
                 inside(results)
+        if results:
+            lock.sync(repo)  # dvlin.lock names the outputs now in the workspace
     if failure is not None:
         raise failure
     return RunResult(run, tuple(pending.inputs), results)

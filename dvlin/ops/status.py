@@ -97,6 +97,11 @@ class StatusReport:
         }
 
 
+def follows(version: Version) -> bool:
+    """True when the version was committed with ``--follow-links``."""
+    return bool(version.info.get("follow_links"))
+
+
 def workspace_entries(
     repo: Repo,
     base: str,
@@ -104,6 +109,7 @@ def workspace_entries(
     *,
     progress: Progress | None = None,
     base_abs: str | None = None,
+    follow_links: bool = False,
 ) -> tuple[list[Entry], StatCache, int]:
     """The tree now on disk under ``roots``, hashing only files the stat cache cannot vouch for.
 
@@ -121,7 +127,9 @@ def workspace_entries(
     rows = cache.rows
     prefix = "" if base in ("", ".") else base + "/"
     append = entries.append
-    for item in scan(base_abs, roots, store_root=repo.local_store_root, strict=False):
+    for item in scan(
+        base_abs, roots, store_root=repo.local_store_root, strict=False, follow_links=follow_links
+    ):
         if item.type != "file":
             append(Entry(item.path, item.type, item.mode, 0, None, item.target))
             continue
@@ -165,7 +173,9 @@ def asset_status(
     version = (catalog.version(synced) if synced else None) or latest
     if version.id != latest.id and _expired(repo, version.id):
         version = latest  # gc removed the version the folder was synced to: compare with latest
-    entries, cache, hashed = workspace_entries(repo, version.base, version.roots, progress=progress)
+    entries, cache, hashed = workspace_entries(
+        repo, version.base, version.roots, progress=progress, follow_links=follows(version)
+    )
     if tree_digest(repo.config.hash, entries) == version.tree:
         diff = Diff()
     else:

@@ -8,10 +8,18 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from dvlin.errors import FileSystemError, IntegrityError, UsageError
-from dvlin.objects.manifest import EXEC_MODE, FILE_MODE, EntryType, check_link, normal_mode
+from dvlin.objects.manifest import (
+    EXEC_MODE,
+    FILE_MODE,
+    EntryType,
+    check_link,
+    leaves_tree,
+    normal_mode,
+)
 
-# Never versioned: dvlin's own folder and git's.
-SKIP_NAMES = frozenset({".dvlin", ".git"})
+# Never versioned: dvlin's own folder, git's, and the lock dvlin rewrites after each commit
+# (an asset at the repo root would otherwise never be clean).
+SKIP_NAMES = frozenset({".dvlin", ".git", "dvlin.lock"})
 
 
 class Item(NamedTuple):
@@ -37,6 +45,7 @@ def _item(
     base_abs: str,
     store_root: str | None = None,
     strict: bool = True,
+    follow: bool = False,
 ) -> Item:
     if stat.S_ISREG(st.st_mode):
         return Item(
@@ -64,15 +73,16 @@ def _item(
                     None,
                     fan + rest,
                 )
-        if not strict:
-            return Item(path, "link", normal_mode("link", st.st_mode), 0, 0, st.st_ino, target)
-        try:
-            check_link(path, target)
-        except IntegrityError:
-            raise UsageError(
-                f"symlink {path} points to {target}, outside the asset",
-                hint="dvlin keeps links only inside the tree; copy the target in or remove the link",
-            ) from None
+        if follow and leaves_tree(path, target):
+            from dvlin.workspace.links import followed
+
+            return followed(path, base_abs, target)
+        if strict:
+            try:
+                check_link(path, target)
+            except IntegrityError as exc:
+                raise UsageError(exc.message) from None
+        # A link out of the tree is kept as one (its target string), as git keeps it.
         return Item(path, "link", normal_mode("link", st.st_mode), 0, 0, st.st_ino, target)
     raise UsageError(
         f"{path} is not a regular file, folder or symlink",
@@ -98,7 +108,12 @@ def _check_name(path: str) -> None:
 
 
 def scan(
-    base_abs: str, roots: Sequence[str], *, store_root: str | None = None, strict: bool = True
+    base_abs: str,
+    roots: Sequence[str],
+    *,
+    store_root: str | None = None,
+    strict: bool = True,
+    follow_links: bool = False,
 ) -> Iterator[Item]:
     """Every file, folder and link under ``roots`` (relative to ``base_abs``), parents first.
 
@@ -106,24 +121,28 @@ def scan(
 
     Roots themselves are not reported when they are ``.``; missing roots yield nothing.
     ``store_root`` is the local object store's folder, whose links stand for files. With
-    ``strict`` (commit), a link out of the tree is an error; otherwise it is reported as is.
+    ``strict`` (commit), a link with an empty target is an error. Links out of the tree are
+    reported as links, unless ``follow_links``: then what they point at is scanned in their
+    place (a dangling link or a loop is an error).
     """
     for root in roots:
         if root == ".":
-            yield from _walk(base_abs, "", store_root, strict)
+            yield from _walk(base_abs, "", store_root, strict, follow_links)
             continue
         full = os.path.join(base_abs, root)
         try:
             st = os.lstat(full)
         except FileNotFoundError:
             continue
-        item = _item(root, st, base_abs, store_root, strict)
+        item = _item(root, st, base_abs, store_root, strict, follow_links)
         yield item
         if item.type == "dir":
-            yield from _walk(base_abs, root, store_root, strict)
+            yield from _walk(base_abs, root, store_root, strict, follow_links)
 
 
-def _walk(base_abs: str, rel: str, store_root: str | None, strict: bool) -> Iterator[Item]:
+def _walk(
+    base_abs: str, rel: str, store_root: str | None, strict: bool, follow: bool = False
+) -> Iterator[Item]:
     stack = [rel]
     while stack:
         folder = stack.pop()
@@ -158,7 +177,7 @@ def _walk(base_abs: str, rel: str, store_root: str | None, strict: bool) -> Iter
                         st.st_ino,
                     )
                     continue
-                item = _item(path, st, base_abs, store_root, strict)
+                item = _item(path, st, base_abs, store_root, strict, follow)
                 yield item
                 if item.type == "dir":
                     stack.append(path)

@@ -92,3 +92,14 @@ def test_dvlin_status_hook(hook_repo: Path, project: Path) -> None:
     r = try_repo(hook_repo, project, "dvlin-status")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "t: modified (0 added, 1 changed, 0 removed)" in r.stdout
+
+
+def test_dvlin_lock_hook(hook_repo: Path, project: Path) -> None:
+    r = try_repo(hook_repo, project, "dvlin-lock")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "dvlin lock --check" in r.stdout and "Passed" in r.stdout
+    # A lock from another code commit: it pins nothing the workspace holds.
+    (project / "dvlin.lock").write_text("format = 1\n")
+    r = try_repo(hook_repo, project, "dvlin-lock")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Failed" in r.stdout and "dvlin.lock does not pin t" in r.stdout

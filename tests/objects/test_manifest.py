@@ -7,7 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dvlin.errors import IntegrityError
-from dvlin.objects.manifest import Chunk, Entry, from_parquet, to_parquet, tree_digest, validate
+from dvlin.objects.manifest import (
+    Chunk,
+    Entry,
+    from_parquet,
+    leaves_tree,
+    to_parquet,
+    tree_digest,
+    validate,
+)
 
 OID = "a" * 32
 
@@ -53,9 +61,27 @@ def test_hostile_paths_are_refused(path: str) -> None:
 
 
 @pytest.mark.parametrize("target", ["/etc", "../../x", "../outside", "a/../../.."])
-def test_links_out_of_the_tree_are_refused(target: str) -> None:
-    with pytest.raises(IntegrityError, match="outside the asset"):
+def test_links_out_of_the_tree_are_kept_as_links(target: str) -> None:
+    validate([Entry("link", "link", 0o777, target=target)], "xxh3-128")
+    assert leaves_tree("link", target)
+    assert not leaves_tree("a/link", "../b")
+
+
+@pytest.mark.parametrize("target", ["", "a\0b"])
+def test_malformed_link_targets_are_refused(target: str) -> None:
+    with pytest.raises(IntegrityError, match="malformed target"):
         validate([Entry("link", "link", 0o777, target=target)], "xxh3-128")
+
+
+def test_paths_under_a_link_are_refused() -> None:
+    # Writing a/b/c would go through the link a/b to wherever it points.
+    entries = [
+        Entry("a", "dir", 0o755),
+        Entry("a/b", "link", 0o777, target="/etc"),
+        Entry("a/b/c", "file", 0o644, 1, OID),
+    ]
+    with pytest.raises(IntegrityError, match="lies under the link 'a/b'"):
+        validate(entries, "xxh3-128")
 
 
 def test_malformed_oids_are_refused() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dvlin.errors import ConflictError, IntegrityError, NotFoundError, UsageError
+from dvlin.errors import ConflictError, IntegrityError, NotFoundError
 from dvlin.objects.manifest import Entry, to_parquet
 from dvlin.repo import Repo
 from tests.conftest import snapshot, write_tree
@@ -78,7 +78,8 @@ def _forge_version(repo: Repo, entries: list[Entry]) -> None:
     manifest = repo.store.put(to_parquet(entries))
     latest = repo.catalog.latest_version("d")
     assert latest is not None
-    forged = replace(latest, id="f" * 32, number=latest.number + 1, manifest=manifest)
+    number = latest.number + 1
+    forged = replace(latest, id=f"{number:x}".rjust(32, "f"), number=number, manifest=manifest)
     with repo.catalog.transaction():
         repo.catalog.insert_version(forged)
 
@@ -100,19 +101,28 @@ def test_hostile_manifest_paths_are_refused_before_anything_is_written(
     assert not (repo.root.parent / "escaped.txt").exists()
 
 
-def test_hostile_link_in_manifest_is_refused(repo: Repo) -> None:
+def test_a_link_out_of_the_tree_in_a_manifest_is_written_as_a_link_only(repo: Repo) -> None:
     write_tree(repo.root, {"d/a.txt": "ok"})
     repo.commit(["d"], name="d")
+    victim = repo.root.parent / "victim"
+    victim.mkdir()
+    oid = repo.store.put(b"evil")
+    # A file under the link would be written through it: the manifest is refused whole.
+    _forge_version(
+        repo,
+        [
+            Entry("evil", "link", 0o777, target=str(victim)),
+            Entry("evil/x.txt", "file", 0o644, 4, oid),
+        ],
+    )
+    out = repo.root.parent / "out"
+    with pytest.raises(IntegrityError, match="lies under the link"):
+        repo.checkout("d", to=out)
+    assert not out.exists() and list(victim.iterdir()) == []
+    # The link alone is restored as a link, its target string exactly; nothing is followed.
     _forge_version(repo, [Entry("evil", "link", 0o777, target="../../../etc")])
-    with pytest.raises(IntegrityError, match="outside the asset"):
-        repo.checkout("d", to=repo.root.parent / "out")
-
-
-def test_symlink_out_of_the_tree_is_refused_at_commit(repo: Repo, tmp_path: Path) -> None:
-    write_tree(repo.root, {"d/a.txt": "ok", "d/out": ("link", "/etc/passwd")})
-    with pytest.raises(UsageError, match="outside the asset"):
-        repo.commit(["d"], name="d")
-    assert repo.log() == []
+    repo.checkout("d", to=out)
+    assert os.readlink(out / "evil") == "../../../etc"
 
 
 def test_folder_that_became_a_link_to_outside_is_not_written_through(repo: Repo) -> None:

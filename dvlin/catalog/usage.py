@@ -1,0 +1,39 @@
+"""The SQL behind ``dvlin du``: stored objects, packs, and which versions need which objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dvlin.catalog.catalog import Catalog
+
+
+class UsageStore:
+    """Read-only queries over a catalog connection for storage accounting."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.conn = catalog.conn
+
+    def stored_sizes(self) -> dict[str, int]:
+        """Every storage object the catalog knows (loose files, packs, chunks, manifests)."""
+        # A pack holding one small file has that file's bytes and so its oid: the row then
+        # says "blob at offset 0 of itself", and it is still a stored object.
+        rows = self.conn.execute("SELECT oid, size FROM objects WHERE pack IS NULL OR pack = oid")
+        return {r[0]: int(r[1]) for r in rows}
+
+    def packs(self) -> dict[str, int]:
+        """Each pack and how many blobs it holds."""
+        rows = self.conn.execute(
+            "SELECT pack, COUNT(*) FROM objects WHERE pack IS NOT NULL GROUP BY pack"
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+    def iter_needs(self) -> Iterator[tuple[str, str]]:
+        """``(version id, storage oid)`` for every object every version needs."""
+        yield from self.conn.execute("SELECT version, oid FROM version_objects")
+        yield from self.conn.execute("SELECT id, manifest FROM versions")
+
+    def expired(self) -> set[str]:
+        """Ids of versions gc has expired."""
+        return {
+            r[0] for r in self.conn.execute("SELECT id FROM versions WHERE expired_at IS NOT NULL")
+        }

@@ -1,0 +1,140 @@
+"""``dvlin.lock``: which version of each asset the code in this commit uses.
+
+A small TOML file at the repo root, next to ``dvlin.toml``, committed to git with the code::
+
+    # dvlin.lock: the data versions this code was built with. Written by dvlin; commit it.
+    format = 1
+
+    [assets.events]
+    id = "3f9c2a…"
+    version = "v3"
+    tree = "8be1…"
+
+Assets are sorted by name, each a table of its own, so a change is a three-line diff. There
+are no paths, times, users or machine names in it: two clones holding the same versions
+write the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dvlin.errors import UsageError
+from dvlin.values import sealed
+
+LOCK_NAME = "dvlin.lock"
+LOCK_FORMAT = 1
+_HEADER = (
+    "# dvlin.lock: the data versions this code was built with. Written by dvlin; commit it\n"
+    "# with your code. `dvlin checkout --lock` brings these versions back byte for byte.\n"
+)
+_HEX = re.compile(r"\A[0-9a-f]{32}\Z")
+_NUMBER = re.compile(r"\Av[1-9][0-9]*\Z")
+
+
+@sealed
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """One asset pinned to one version."""
+
+    asset: str
+    id: str
+    number: int
+    tree: str
+
+    @property
+    def label(self) -> str:
+        """``asset@vN``."""
+        return f"{self.asset}@v{self.number}"
+
+    def to_dict(self) -> dict[str, object]:
+        """The ``--json`` shape."""
+        return {"asset": self.asset, "id": self.id, "version": f"v{self.number}", "tree": self.tree}
+
+
+def lock_path(root: Path) -> Path:
+    """Where a repo's lock file lives."""
+    return root / LOCK_NAME
+
+
+def render(pins: Iterable[Pin]) -> str:
+    """The lock file's text: sorted, one table per asset, nothing that differs per machine."""
+    import tomli_w
+
+    ordered = sorted(pins, key=lambda p: p.asset.encode())
+    doc: dict[str, object] = {
+        "format": LOCK_FORMAT,
+        "assets": {
+            p.asset: {"id": p.id, "version": f"v{p.number}", "tree": p.tree} for p in ordered
+        },
+    }
+    return _HEADER + tomli_w.dumps(doc)
+
+
+def parse(text: str, *, source: str = LOCK_NAME) -> dict[str, Pin]:
+    """Read a lock file's text; anything malformed is a usage error naming the asset."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(
+            f"{source}: {exc}", hint="restore it from git, or rewrite it with `dvlin lock`"
+        ) from None
+    fmt = doc.get("format", LOCK_FORMAT)
+    if fmt != LOCK_FORMAT:
+        raise UsageError(
+            f"{source}: lock format {fmt!r} is not one this dvlin knows", hint="upgrade dvlin"
+        )
+    assets = doc.get("assets", {})
+    if not isinstance(assets, Mapping):
+        raise UsageError(f"{source}: [assets] must be a table")
+    pins: dict[str, Pin] = {}
+    for name, row in assets.items():
+        ok = (
+            isinstance(row, Mapping)
+            and isinstance(row.get("id"), str)
+            and _HEX.match(row["id"])
+            and isinstance(row.get("version"), str)
+            and _NUMBER.match(row["version"])
+            and isinstance(row.get("tree"), str)
+        )
+        if not ok:
+            raise UsageError(
+                f"{source}: the pin of {name!r} is malformed",
+                hint='each asset needs id = "<32 hex>", version = "vN" and tree',
+            )
+        pins[name] = Pin(name, row["id"], int(row["version"][1:]), row["tree"])
+    return pins
+
+
+def read(root: Path) -> dict[str, Pin] | None:
+    """The repo's pins, or None when it has no lock file."""
+    path = lock_path(root)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    return parse(text)
+
+
+def write(root: Path, pins: Iterable[Pin]) -> bool:
+    """Write the lock (atomically) when its text changes; True when it did."""
+    path = lock_path(root)
+    text = render(pins)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except FileNotFoundError:
+        pass
+    tmp = path.with_name(f".{LOCK_NAME}.{uuid.uuid4().hex[:8]}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True

@@ -1,0 +1,75 @@
+"""Shell completion (typer's): commands, options, asset names and refs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from dvlin.cli import app
+from dvlin.repo import Repo
+from tests.conftest import write_tree
+
+
+def complete(line: str) -> list[str]:
+    """What bash completion offers for ``line`` (the cursor at its end)."""
+    words = line.split(" ")
+    result = CliRunner().invoke(
+        app,
+        [],
+        prog_name="dvlin",
+        env={
+            "_DVLIN_COMPLETE": "complete_bash",
+            "COMP_WORDS": line,
+            "COMP_CWORD": str(len(words) - 1),
+        },
+    )
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    return result.stdout.split()
+
+
+@pytest.fixture
+def assets(repo: Repo) -> Repo:
+    write_tree(repo.root, {"data/events/a": "1"})
+    repo.commit(["data/events"], name="events", tags=["first"])
+    write_tree(repo.root, {"data/events/a": "2"})
+    repo.commit(["data/events"], name="events", tags=["release"])
+    write_tree(repo.root, {"data/extra/a": "1"})
+    repo.commit(["data/extra"], name="extra")
+    return repo
+
+
+def test_commands_and_options(repo: Repo) -> None:
+    assert {"checkout", "commit", "config"} <= set(complete("dvlin c"))
+    assert "--lock" in complete("dvlin checkout --l")
+
+
+def test_asset_names_and_refs(assets: Repo) -> None:
+    assert complete("dvlin checkout e") == ["events", "extra"]
+    assert complete("dvlin checkout ev") == ["events"]
+    assert complete("dvlin checkout events@") == [
+        "events@latest",
+        "events@first",
+        "events@release",
+        "events@v2",
+        "events@v1",
+    ]
+    assert complete("dvlin show events@r") == ["events@release"]
+    assert complete("dvlin status ex") == ["extra"]
+    assert complete("dvlin tag events@v") == ["events@v2", "events@v1"]
+    assert complete("dvlin checkout nope@") == []
+
+
+def test_outside_a_repo_nothing_is_offered(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    assert complete("dvlin checkout ev") == []
+
+
+def test_install_completion_is_offered() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "dvlin", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "--install-completion" in r.stdout and "--show-completion" in r.stdout

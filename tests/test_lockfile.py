@@ -1,0 +1,99 @@
+"""dvlin.lock's format: sorted, diff-friendly, strict on reading; the .gitignore block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dvlin import gitignore, lockfile
+from dvlin.errors import UsageError
+from dvlin.lockfile import Pin
+
+_pin = st.builds(
+    Pin,
+    asset=st.from_regex(r"[a-z][a-z0-9_./-]{0,12}", fullmatch=True),
+    id=st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
+    number=st.integers(1, 10_000),
+    tree=st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
+)
+
+
+@given(st.lists(_pin, unique_by=lambda p: p.asset), st.randoms())
+def test_render_is_order_independent_and_round_trips(pins: list[Pin], rnd) -> None:  # type: ignore[no-untyped-def]
+    shuffled = list(pins)
+    rnd.shuffle(shuffled)
+    text = lockfile.render(pins)
+    assert lockfile.render(shuffled) == text
+    assert lockfile.parse(text) == {p.asset: p for p in pins}
+
+
+def test_the_format_is_one_table_per_asset() -> None:
+    text = lockfile.render(
+        [Pin("events", "a" * 32, 3, "b" * 32), Pin("data/raw", "c" * 32, 1, "d" * 32)]
+    )
+    body = [line for line in text.splitlines() if not line.startswith("#")]
+    assert body == [
+        "format = 1",
+        "",
+        '[assets."data/raw"]',
+        f'id = "{"c" * 32}"',
+        'version = "v1"',
+        f'tree = "{"d" * 32}"',
+        "",
+        "[assets.events]",
+        f'id = "{"a" * 32}"',
+        'version = "v3"',
+        f'tree = "{"b" * 32}"',
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "format = 2\n",
+        "[assets.e]\nid = 'xyz'\nversion = 'v1'\ntree = 'a'\n",
+        "[assets.e]\nid = '" + "a" * 32 + "'\nversion = '3'\ntree = 'a'\n",
+        "not toml [",
+    ],
+)
+def test_malformed_locks_are_usage_errors(text: str) -> None:
+    with pytest.raises(UsageError, match="dvlin.lock"):
+        lockfile.parse(text)
+
+
+def test_write_only_when_the_text_changes(tmp_path: Path) -> None:
+    pin = Pin("e", "a" * 32, 1, "b" * 32)
+    assert lockfile.write(tmp_path, [pin]) is True
+    assert lockfile.write(tmp_path, [pin]) is False
+    assert lockfile.read(tmp_path) == {"e": pin}
+    assert lockfile.read(tmp_path / "nowhere") is None
+
+
+def test_gitignore_block_is_idempotent_and_keeps_user_lines(tmp_path: Path) -> None:
+    user = "# mine\n*.pyc\n\n!keep.me\nbuild/"  # no final newline, on purpose
+    (tmp_path / ".gitignore").write_text(user)
+    assert gitignore.update(tmp_path, ["data/events", "models/m.pt"]) is True
+    first = (tmp_path / ".gitignore").read_text()
+    assert first.startswith(user + "\n")
+    assert gitignore.update(tmp_path, ["models/m.pt", "data/events"]) is False
+    assert (tmp_path / ".gitignore").read_text() == first
+    # User lines added after the block stay; the block changes in place.
+    (tmp_path / ".gitignore").write_text(first + "venv/\n")
+    assert gitignore.update(tmp_path, ["data/events", "data/new"]) is True
+    text = (tmp_path / ".gitignore").read_text()
+    assert text == user + "\n" + "\n".join(
+        [gitignore.BEGIN, "/data/events", "/data/new", gitignore.END, "venv/", ""]
+    )
+    # No paths left: the block goes, the user's lines stay.
+    assert gitignore.update(tmp_path, []) is True
+    assert (tmp_path / ".gitignore").read_text() == user + "\n" + "venv/\n"
+
+
+def test_gitignore_patterns_escape_special_characters(tmp_path: Path) -> None:
+    assert gitignore.pattern("data/#1 [x]*") == "/data/\\#1 \\[x\\]\\*"
+    assert gitignore.pattern("trail ") == "/trail\\ "
+    assert gitignore.update(tmp_path, ["."]) is False
+    assert not (tmp_path / ".gitignore").exists()
