@@ -89,6 +89,7 @@ from dvlin.cli import audit as _audit  # noqa: E402,F401
 from dvlin.cli import check as _check  # noqa: E402,F401
 from dvlin.cli import checkout as _checkout  # noqa: E402,F401
 from dvlin.cli import commit as _commit  # noqa: E402,F401
+from dvlin.cli import diff as _diff  # noqa: E402,F401
 from dvlin.cli import fsck as _fsck  # noqa: E402,F401
 from dvlin.cli import gc as _gc  # noqa: E402,F401
 from dvlin.cli import history as _history  # noqa: E402,F401
@@ -98,6 +99,7 @@ from dvlin.cli import model as _model  # noqa: E402,F401
 from dvlin.cli import policy as _policy  # noqa: E402,F401
 from dvlin.cli import retention as _retention  # noqa: E402,F401
 from dvlin.cli import run as _run  # noqa: E402,F401
+from dvlin.cli import stats as _stats  # noqa: E402,F401
 from dvlin.cli import status as _status  # noqa: E402,F401
 from dvlin.cli import tags as _tags  # noqa: E402,F401
 

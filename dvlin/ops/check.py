@@ -149,6 +149,10 @@ def evaluate(
         results += check_compatibility(policy.compatibility, new, earlier)
     if emb is not None:
         results += emb.results()
+    if policy.drift is not None:
+        from dvlin.ops.profiles import drift_check
+
+        results += drift_check(repo, policy, base_abs, files)
     return AssetCheck(policy.name, None, tuple(results))
 
 

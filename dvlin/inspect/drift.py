@@ -1,0 +1,172 @@
+"""Drift between two stored profiles: PSI and KS for numbers, PSI and new/vanished categories
+for strings, shifts for embeddings. Nothing here reads data; two profiles are enough, so a
+1,000-column table compares in milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+PSI_BINS = 10
+"""Deciles of the older version: the shared bins both distributions are counted in."""
+_EPS = 1e-4
+"""Floor for an empty bin's share, so PSI stays finite (the usual choice in credit scoring)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Where drift turns from low to medium and from medium to high."""
+
+    psi_medium: float = 0.1
+    psi_high: float = 0.25
+    centroid_medium: float = 0.01
+    centroid_high: float = 0.05
+    mmd_medium: float = 0.02
+    mmd_high: float = 0.1
+
+    def label(self, psi: float | None) -> str | None:
+        """low / medium / high for a PSI."""
+        if psi is None:
+            return None
+        if psi >= self.psi_high:
+            return "high"
+        return "medium" if psi >= self.psi_medium else "low"
+
+    def embedding_label(self, centroid_shift: float, mmd: float) -> str:
+        """low / medium / high for an embedding shift: the worse of centroid and MMD."""
+        if centroid_shift >= self.centroid_high or mmd >= self.mmd_high:
+            return "high"
+        if centroid_shift >= self.centroid_medium or mmd >= self.mmd_medium:
+            return "medium"
+        return "low"
+
+
+def psi(expected: list[float], actual: list[float]) -> float:
+    """Population stability index of two distributions over the same bins."""
+    total = 0.0
+    for p, q in zip(expected, actual, strict=True):
+        p, q = max(p, _EPS), max(q, _EPS)
+        total += (q - p) * math.log(q / p)
+    return total
+
+
+def _kll(column: dict[str, Any]) -> Any:
+    import datasketches as ds
+
+    from dvlin.inspect.profile import unb64
+
+    return ds.kll_doubles_sketch.deserialize(unb64(column["kll"]))
+
+
+def numeric_drift(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """PSI over the older version's deciles, KS statistic and a mean shift in std units."""
+    if "kll" not in a or "kll" not in b:
+        return {}
+    ka, kb = _kll(a), _kll(b)
+    edges = sorted({float(q) for q in ka.get_quantiles([i / PSI_BINS for i in range(1, PSI_BINS)])})
+    out: dict[str, Any] = {}
+    pa_, pb_ = ka.get_pmf(edges), kb.get_pmf(edges)
+    out["psi"] = psi(list(pa_), list(pb_))
+    points = sorted(set(a.get("quantiles", [])) | set(b.get("quantiles", [])))
+    if points:
+        ca, cb = ka.get_cdf(points), kb.get_cdf(points)
+        out["ks"] = max(abs(x - y) for x, y in zip(ca, cb, strict=False))
+    pooled = math.sqrt((a.get("std", 0.0) ** 2 + b.get("std", 0.0) ** 2) / 2)
+    shift = b.get("mean", 0.0) - a.get("mean", 0.0)
+    out["mean_shift_std"] = shift / pooled if pooled > 0 else (0.0 if shift == 0 else math.inf)
+    try:
+        import datasketches as ds
+
+        out["ks_significant"] = bool(ds.ks_test(ka, kb, 0.05))
+    except (RuntimeError, ValueError):  # pragma: no cover - empty sketches
+        pass
+    return out
+
+
+def categorical_drift(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """PSI over the top values (plus one bucket for the rest) and new/vanished categories."""
+    ta = {v: c for v, c in a.get("top", [])}
+    tb = {v: c for v, c in b.get("top", [])}
+    na, nb = a.get("count", 0), b.get("count", 0)
+    if not na or not nb:
+        return {}
+    cats = sorted(set(ta) | set(tb))
+    pa_ = [ta.get(c, 0) / na for c in cats]
+    pb_ = [tb.get(c, 0) / nb for c in cats]
+    rest_a, rest_b = max(0.0, 1 - sum(pa_)), max(0.0, 1 - sum(pb_))
+    if rest_a > 1e-12 or rest_b > 1e-12:
+        pa_.append(rest_a)
+        pb_.append(rest_b)
+    out: dict[str, Any] = {
+        "psi": psi(pa_, pb_),
+        "categories": [a.get("distinct"), b.get("distinct")],
+    }
+    # A value is new only if the older list was complete (else it may sit below its top-k),
+    # and vanished only if the newer list is.
+    if a.get("top_complete"):
+        out["new"] = sorted(set(tb) - set(ta))
+    if b.get("top_complete"):
+        out["vanished"] = sorted(set(ta) - set(tb))
+    return out
+
+
+def column_drift(a: dict[str, Any], b: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
+    """Statistics and drift of one column present in both profiles."""
+    rows_a = a.get("count", 0) + a.get("nulls", 0)
+    rows_b = b.get("count", 0) + b.get("nulls", 0)
+    out: dict[str, Any] = {
+        "name": b["name"],
+        "kind": b.get("kind"),
+        "type": [a.get("type"), b.get("type")],
+        "null_fraction": [
+            a.get("nulls", 0) / rows_a if rows_a else 0.0,
+            b.get("nulls", 0) / rows_b if rows_b else 0.0,
+        ],
+        "distinct": [a.get("distinct"), b.get("distinct")],
+    }
+    if a.get("kind") != b.get("kind"):
+        return out
+    if b.get("kind") == "number":
+        out["mean"] = [a.get("mean"), b.get("mean")]
+        out.update(numeric_drift(a, b))
+    elif b.get("kind") in ("string", "boolean"):
+        out.update(categorical_drift(a, b))
+    elif b.get("kind") == "temporal":
+        out["min"] = [a.get("min"), b.get("min")]
+        out["max"] = [a.get("max"), b.get("max")]
+    elif b.get("kind") == "vector" and "embedding" in a and "embedding" in b:
+        out["embedding"] = _embedding(a["embedding"], b["embedding"], thresholds)
+    if "psi" in out:
+        out["drift"] = thresholds.label(out["psi"])
+    elif "embedding" in out and "drift" in out["embedding"]:
+        out["drift"] = out["embedding"]["drift"]
+    return out
+
+
+def _embedding(a: dict[str, Any], b: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
+    from dvlin.inspect.vectors import embedding_drift
+
+    return embedding_drift(a, b, thresholds)
+
+
+def file_drift(
+    a: dict[str, Any], b: dict[str, Any], thresholds: Thresholds | None = None
+) -> dict[str, Any]:
+    """Compare two file profiles: rows, columns added/removed, and each shared column."""
+    thresholds = thresholds or Thresholds()
+    out: dict[str, Any] = {"rows": [a.get("rows"), b.get("rows")]}
+    if "error" in a or "error" in b:
+        out["error"] = b.get("error") or a.get("error")
+        return out
+    if "embedding" in a or "embedding" in b:
+        if "embedding" in a and "embedding" in b:
+            out["embedding"] = _embedding(a["embedding"], b["embedding"], thresholds)
+        return out
+    ca = {c["name"]: c for c in a.get("columns", [])}
+    cb = {c["name"]: c for c in b.get("columns", [])}
+    out["columns"] = [column_drift(ca[n], cb[n], thresholds) for n in cb if n in ca]
+    out["added_columns"] = [n for n in cb if n not in ca]
+    out["removed_columns"] = [n for n in ca if n not in cb]
+    return out

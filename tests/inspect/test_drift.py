@@ -1,0 +1,148 @@
+"""Drift from two profiles, checked against numpy on the raw data and on constructed shifts."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dvlin.inspect.drift import PSI_BINS, Thresholds, file_drift
+from dvlin.inspect.profile import profile_file
+from dvlin.inspect.vectors import VectorProfiler, embedding_drift
+
+
+def _profile(tmp_path: Path, name: str, columns: dict) -> dict:
+    path = tmp_path / f"{name}.parquet"
+    pq.write_table(pa.table(columns), path, row_group_size=50_000)
+    p = profile_file(str(path), path.name)
+    assert p is not None
+    return p
+
+
+def _psi_numpy(a: np.ndarray, b: np.ndarray) -> float:
+    """PSI over the deciles of ``a``, computed from the raw values."""
+    edges = np.unique(np.quantile(a, np.arange(1, PSI_BINS) / PSI_BINS))
+    bins = np.concatenate([[-np.inf], edges, [np.inf]])
+    pa_ = np.histogram(a, bins)[0] / len(a)
+    pb_ = np.histogram(b, bins)[0] / len(b)
+    pa_, pb_ = np.maximum(pa_, 1e-4), np.maximum(pb_, 1e-4)
+    return float(((pb_ - pa_) * np.log(pb_ / pa_)).sum())
+
+
+def _ks_numpy(a: np.ndarray, b: np.ndarray) -> float:
+    points = np.sort(np.concatenate([a, b]))
+    ca = np.searchsorted(np.sort(a), points, side="right") / len(a)
+    cb = np.searchsorted(np.sort(b), points, side="right") / len(b)
+    return float(np.abs(ca - cb).max())
+
+
+def _column(drift: dict, name: str) -> dict:
+    return next(c for c in drift["columns"] if c["name"] == name)
+
+
+@pytest.mark.parametrize(("shift", "label"), [(0.0, "low"), (0.45, "medium"), (1.5, "high")])
+def test_numeric_drift_matches_numpy_and_is_labelled(
+    tmp_path: Path, shift: float, label: str
+) -> None:
+    rng = np.random.default_rng(11)
+    a = rng.normal(0, 1, 200_000)
+    b = rng.normal(shift, 1, 200_000)
+    d = file_drift(_profile(tmp_path, "a", {"x": a}), _profile(tmp_path, "b", {"x": b}))
+    c = _column(d, "x")
+    assert c["psi"] == pytest.approx(_psi_numpy(a, b), abs=0.02, rel=0.1)
+    assert c["ks"] == pytest.approx(_ks_numpy(a, b), abs=0.03)
+    assert c["mean_shift_std"] == pytest.approx(shift, abs=0.02)
+    assert c["drift"] == label
+    assert c["ks_significant"] is (shift > 0)
+
+
+@pytest.mark.parametrize(
+    ("after", "label"),
+    [
+        ([0.5, 0.3, 0.2, 0.0], "low"),
+        ([0.3, 0.4, 0.3, 0.0], "medium"),
+        ([0.3, 0.2, 0.2, 0.3], "high"),
+    ],
+)
+def test_categorical_drift_and_new_categories(tmp_path: Path, after: list, label: str) -> None:
+    rng = np.random.default_rng(5)
+    cats = ["a", "b", "c", "d"]
+    a = rng.choice(cats, 100_000, p=[0.5, 0.3, 0.2, 0.0])
+    b = rng.choice(cats, 100_000, p=after)
+    d = file_drift(
+        _profile(tmp_path, "a", {"s": a.tolist()}), _profile(tmp_path, "b", {"s": b.tolist()})
+    )
+    c = _column(d, "s")
+    pa_ = np.array([(a == k).mean() for k in cats if (a == k).any() or (b == k).any()])
+    pb_ = np.array([(b == k).mean() for k in cats if (a == k).any() or (b == k).any()])
+    pa_, pb_ = np.maximum(pa_, 1e-4), np.maximum(pb_, 1e-4)
+    assert c["psi"] == pytest.approx(float(((pb_ - pa_) * np.log(pb_ / pa_)).sum()), rel=1e-6)
+    assert c["drift"] == label
+    assert c["new"] == (["d"] if after[3] else [])
+    assert c["vanished"] == []
+
+
+def test_null_fractions_rows_and_columns(tmp_path: Path) -> None:
+    a = {"x": pa.array([1.0] * 1000), "gone": pa.array([1] * 1000)}
+    b = {"x": pa.array([1.0] * 1050 + [None] * 50), "new": pa.array(["k"] * 1100)}
+    d = file_drift(_profile(tmp_path, "a", a), _profile(tmp_path, "b", b))
+    assert d["rows"] == [1000, 1100]
+    assert d["added_columns"] == ["new"] and d["removed_columns"] == ["gone"]
+    assert _column(d, "x")["null_fraction"] == [0.0, pytest.approx(50 / 1100)]
+
+
+def test_thresholds_are_configurable() -> None:
+    t = Thresholds(psi_medium=0.01, psi_high=0.02)
+    assert (t.label(0.005), t.label(0.015), t.label(0.5)) == ("low", "medium", "high")
+
+
+def _vectors(x: np.ndarray) -> dict:
+    p = VectorProfiler()
+    p.feed(x, np.arange(len(x)))
+    return p.result()
+
+
+def _base(seed: int) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(0, 1, (5000, 16))
+    x[:, 0] += 3  # a centroid away from the origin, as real embeddings have
+    return x
+
+
+def test_embedding_drift_none_rotation_and_shifted_centroid() -> None:
+    base = _base(0)
+    same = embedding_drift(_vectors(base), _vectors(_base(1)))
+    assert same["drift"] == "low" and same["centroid_shift"] < 0.005
+
+    theta = math.pi / 2
+    rot = np.eye(16)
+    rot[0, 0] = rot[1, 1] = math.cos(theta)
+    rot[0, 1], rot[1, 0] = -math.sin(theta), math.sin(theta)
+    rotated = embedding_drift(_vectors(base), _vectors(base @ rot.T))
+    # A rotation keeps every distance: no neighbour moves, but the centroid turns 90°.
+    assert rotated["nn_moved"] == 0.0
+    assert rotated["centroid_shift"] == pytest.approx(
+        1
+        - np.dot(base.mean(0), (base @ rot.T).mean(0))
+        / (np.linalg.norm(base.mean(0)) * np.linalg.norm((base @ rot.T).mean(0))),
+        abs=1e-4,
+    )
+    assert rotated["drift"] == "high"
+
+    small, big = base.copy(), base.copy()
+    small[:, 1] += 0.5
+    big[:, 1] += 2.0
+    assert embedding_drift(_vectors(base), _vectors(small))["drift"] == "medium"
+    moved = embedding_drift(_vectors(base), _vectors(big))
+    assert moved["drift"] == "high"
+    assert moved["mean_norm_change"] == pytest.approx(
+        np.linalg.norm(big, axis=1).mean() - np.linalg.norm(base, axis=1).mean(), rel=1e-6
+    )
+
+
+def test_embeddings_of_another_dim_are_not_compared() -> None:
+    d = embedding_drift(_vectors(_base(0)), _vectors(_base(0)[:, :8]))
+    assert d["comparable"] is False and d["dim"] == [16, 8]
