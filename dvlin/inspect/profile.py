@@ -67,11 +67,19 @@ def column_kind(t: Any) -> str:
 
 
 class _Distinct:
-    """Exact distinct values up to a bound, then an HLL sketch fed with each batch's uniques."""
+    """Exact distinct values up to a bound, then an HLL sketch.
+
+    Past the bound, number columns feed the sketch only the values whose (splitmix64) hash
+    falls in one of :data:`_SAMPLE_RATE` buckets and scale its estimate back: the same value
+    always hashes alike, so this is a uniform sample of the *distinct* values, and it keeps
+    the per-value Python calls into the sketch at 1/16 (adds ~1.6% error at the bound, less
+    beyond). Text columns feed every distinct value of each batch.
+    """
 
     def __init__(self) -> None:
         self.exact: Any = None  # pa.Array of the distinct values seen so far
         self.hll: Any = None
+        self.sampled = False
 
     def feed(self, arr: Any) -> None:
         import pyarrow as pa
@@ -79,29 +87,62 @@ class _Distinct:
 
         if not len(arr):
             return
+        if self.hll is not None:
+            self._sketch(arr)
+            return
         uniques = pc.unique(arr)
-        if self.hll is None:
-            merged = (
-                uniques
-                if self.exact is None
-                else pc.unique(pa.concat_arrays([self.exact, uniques]))
-            )
-            if len(merged) <= EXACT_DISTINCT:
-                self.exact = merged
-                return
-            import datasketches as ds
+        merged = (
+            uniques if self.exact is None else pc.unique(pa.concat_arrays([self.exact, uniques]))
+        )
+        if len(merged) <= EXACT_DISTINCT:
+            self.exact = merged
+            return
+        import datasketches as ds
 
-            self.hll = ds.hll_sketch(HLL_LG_K, ds.HLL_8)
-            uniques, self.exact = merged, None
+        self.hll = ds.hll_sketch(HLL_LG_K, ds.HLL_8)
+        self.exact = None
+        self._sketch(merged)
+
+    def _sketch(self, arr: Any) -> None:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         update = self.hll.update
-        for value in uniques.to_pylist():
+        t = arr.type
+        if pa.types.is_integer(t) or pa.types.is_floating(t):
+            values = arr.to_numpy(zero_copy_only=False)
+            values = values.astype(np.float64 if pa.types.is_floating(t) else np.int64, copy=False)
+            hashes = splitmix64(values.view(np.uint64))
+            picked = np.unique(values[(hashes >> np.uint64(60)) == 0])
+            self.sampled = True
+            for value in picked.tolist():
+                update(value)
+            return
+        for value in pc.unique(arr).to_pylist():
             update(value)
 
     def result(self) -> tuple[int, bool]:
         """The count and whether it is exact."""
         if self.hll is not None:
-            return round(self.hll.get_estimate()), False
+            return round(self.hll.get_estimate() * (_SAMPLE_RATE if self.sampled else 1)), False
         return (0 if self.exact is None else len(self.exact)), True
+
+
+_SAMPLE_RATE = 16
+_PROFILE_BATCH_ROWS = 1 << 18
+"""Bigger batches than checks use: fewer Python round trips per column, ~30 MB per batch."""
+
+
+def splitmix64(z: Any) -> Any:
+    """A well-mixed 64-bit hash of 64-bit words (vectorised)."""
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
 
 
 class ColumnProfiler:
@@ -161,10 +202,10 @@ class ColumnProfiler:
         if self.kind == "number":
             self._numbers(valid)
             return
-        self.distinct.feed(valid)
         if not len(valid):
             return
         counts = pc.value_counts(valid)
+        self.distinct.feed(counts.field("values"))
         if len(counts) > _BATCH_TOP:
             order = pc.select_k_unstable(
                 counts.field("counts"), k=_BATCH_TOP, sort_keys=[("dummy", "descending")]
@@ -198,7 +239,7 @@ class ColumnProfiler:
                 self.nan += int(np.isnan(values).sum())
                 values = values[~np.isnan(values)]
                 finite = np.isfinite(values)
-            distinct_src = pa.array(values)
+            distinct_src = pa.array(values) if len(values) != len(valid) else valid
             values = values[finite]
         else:
             distinct_src = valid
@@ -208,7 +249,8 @@ class ColumnProfiler:
         self.kll.update(values)
         # Chan et al.'s pairwise update: numerically stable means and variances across batches.
         n, mean = len(values), float(values.mean())
-        m2 = float(((values - mean) ** 2).sum())
+        centred = values - mean
+        m2 = float(centred @ centred)
         total = self.n + n
         delta = mean - self.mean
         self.mean += delta * n / total
@@ -294,7 +336,7 @@ def profile_table(abs_path: str, fmt: str) -> dict[str, Any]:
         schema = read_schema(abs_path, fmt)
         columns = [ColumnProfiler(f.name, f.type) for f in schema]
         rows = 0
-        for batch in iter_batches(abs_path, fmt):
+        for batch in iter_batches(abs_path, fmt, batch_rows=_PROFILE_BATCH_ROWS):
             rows += batch.num_rows
             for i, col in enumerate(columns):
                 col.feed(batch.column(i))

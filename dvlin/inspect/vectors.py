@@ -28,11 +28,9 @@ def _row_keys(rows: Any) -> Any:
     """splitmix64 of the row numbers: a fixed, well-mixed sampling key per row."""
     import numpy as np
 
-    with np.errstate(over="ignore"):
-        z = rows.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
+    from dvlin.inspect.profile import splitmix64
+
+    return splitmix64(rows.astype(np.uint64))
 
 
 class VectorProfiler:
