@@ -52,39 +52,48 @@ def psi(expected: list[float], actual: list[float]) -> float:
     return total
 
 
-def _kll(column: dict[str, Any]) -> Any:
-    import datasketches as ds
+def share_below(quantiles: Any, x: Any) -> Any:
+    """P(value < x) read off a profile's 101 quantiles (linear between them).
 
-    from dvlin.inspect.profile import unb64
+    A run of equal quantiles is a point mass: a point exactly at it gets the share below the
+    run, as a left-closed bin wants, so discrete columns are binned right.
+    """
+    import numpy as np
 
-    return ds.kll_doubles_sketch.deserialize(unb64(column["kll"]))
+    q = np.asarray(quantiles, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    last = len(q) - 1
+    k = np.searchsorted(q, x, side="left")
+    lo = q[np.clip(k - 1, 0, last)]
+    hi = q[np.clip(k, 0, last)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(hi > lo, (x - lo) / (hi - lo), 1.0)
+    rank = (np.clip(k - 1, 0, last) + frac) / last
+    return np.where(k == 0, 0.0, np.where(k > last, 1.0, rank))
 
 
 def numeric_drift(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """PSI over the older version's deciles, KS statistic and a mean shift in std units."""
-    if "kll" not in a or "kll" not in b:
-        return {}
-    ka, kb = _kll(a), _kll(b)
-    edges = sorted({float(q) for q in ka.get_quantiles([i / PSI_BINS for i in range(1, PSI_BINS)])})
-    out: dict[str, Any] = {}
-    pa_, pb_ = ka.get_pmf(edges), kb.get_pmf(edges)
-    out["psi"] = psi(list(pa_), list(pb_))
-    if a.get("quantiles") and b.get("quantiles"):
-        import numpy as np
+    """PSI over the older version's deciles, the KS statistic and the mean shift in pooled
+    standard deviations, from the two profiles' quantiles (no sketch is deserialized: a
+    1,000-column table compares in milliseconds)."""
+    import numpy as np
 
-        # The CDFs differ most at one of the two sides' quantiles (to the sketches' accuracy).
-        points = np.unique(np.concatenate([a["quantiles"], b["quantiles"]])).tolist()
-        ca, cb = np.asarray(ka.get_cdf(points)), np.asarray(kb.get_cdf(points))
-        out["ks"] = float(np.abs(ca - cb).max())
+    qa, qb = a.get("quantiles"), b.get("quantiles")
+    if not qa or not qb:
+        return {}
+    qa, qb = np.asarray(qa, dtype=np.float64), np.asarray(qb, dtype=np.float64)
+    step = (len(qa) - 1) // PSI_BINS
+    edges = np.unique(qa[step : len(qa) - 1 : step][: PSI_BINS - 1])
+    bounds_a = np.concatenate([[0.0], share_below(qa, edges), [1.0]])
+    bounds_b = np.concatenate([[0.0], share_below(qb, edges), [1.0]])
+    out: dict[str, Any] = {"psi": psi(np.diff(bounds_a).tolist(), np.diff(bounds_b).tolist())}
+    # The CDFs differ most at one of the two sides' quantiles; look just at and just above each.
+    points = np.unique(np.concatenate([qa, qb]))
+    points = np.concatenate([points, np.nextafter(points, np.inf)])
+    out["ks"] = float(np.abs(share_below(qa, points) - share_below(qb, points)).max())
     pooled = math.sqrt((a.get("std", 0.0) ** 2 + b.get("std", 0.0) ** 2) / 2)
     shift = b.get("mean", 0.0) - a.get("mean", 0.0)
-    out["mean_shift_std"] = shift / pooled if pooled > 0 else (0.0 if shift == 0 else math.inf)
-    try:
-        import datasketches as ds
-
-        out["ks_significant"] = bool(ds.ks_test(ka, kb, 0.05))
-    except (RuntimeError, ValueError):  # pragma: no cover - empty sketches
-        pass
+    out["mean_shift_std"] = shift / pooled if pooled > 0 else (0.0 if shift == 0 else None)
     return out
 
 

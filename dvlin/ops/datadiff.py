@@ -291,7 +291,7 @@ def datadiff(
 def _row_diffs(
     a: _Side, b: _Side, pairs: list[tuple[str, str]], key: Sequence[str], *, max_rows: int | None
 ) -> dict[str, RowDiff]:
-    from dvlin.inspect.rowdiff import MAX_ROWS_IN_MEMORY, diff_files
+    from dvlin.inspect.rowfiles import MAX_ROWS_IN_MEMORY, diff_files
     from dvlin.inspect.tables import table_format
 
     tables = [(x, y) for x, y in pairs if table_format(x) and table_format(y)]

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dvlin.errors import UsageError
-from dvlin.inspect.rowdiff import diff_files, diff_tables
+from dvlin.inspect.rowdiff import diff_tables
+from dvlin.inspect.rowfiles import diff_files
 
 _values = st.one_of(st.none(), st.integers(-3, 3))
 _floats = st.one_of(st.none(), st.sampled_from([0.0, 1.5, -2.0, math.nan]))

@@ -1,0 +1,154 @@
+"""Row-level diff of two table files by key, within a memory budget.
+
+Two tables that fit the row budget are joined in memory. Larger ones are range-partitioned on
+the first key column (boundaries from a sample of both sides), each partition spilled to a
+temporary Arrow IPC file, and the partitions joined one pair at a time: equal keys always land in
+the same partition, so memory stays bounded by one partition pair whatever the table size.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+from dvlin.errors import UsageError
+from dvlin.inspect.rowdiff import RowDiff, diff_tables, merge
+
+MAX_ROWS_IN_MEMORY = 8_000_000
+"""Rows of both sides together joined at once; beyond, the tables are partitioned."""
+
+
+def _rows_of(abs_path: str, fmt: str) -> int:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(abs_path).metadata.num_rows)
+    from dvlin.inspect.batches import iter_batches
+
+    return sum(b.num_rows for b in iter_batches(abs_path, fmt))
+
+
+def _read(abs_path: str, fmt: str) -> Any:
+    import pyarrow as pa
+
+    from dvlin.inspect.batches import iter_batches, read_schema
+
+    schema = read_schema(abs_path, fmt)
+    return pa.Table.from_batches(list(iter_batches(abs_path, fmt)), schema=schema)
+
+
+def diff_files(
+    a: tuple[str, str],
+    b: tuple[str, str],
+    keys: Sequence[str],
+    *,
+    label_a: str = "a",
+    label_b: str = "b",
+    max_rows: int = MAX_ROWS_IN_MEMORY,
+) -> RowDiff:
+    """Diff two table files ``(abs_path, format)`` by ``keys``, partitioning if they are big."""
+    from dvlin.inspect.batches import UnreadableTable
+
+    try:
+        total = _rows_of(*a) + _rows_of(*b)
+        if total <= max_rows:
+            return diff_tables(_read(*a), _read(*b), keys, label_a=label_a, label_b=label_b)
+        parts = max(2, math.ceil(total / max_rows))
+        return _partitioned(a, b, keys, parts, label_a, label_b)
+    except UnreadableTable as exc:
+        raise UsageError(f"cannot diff rows: {exc}", hint="check the file") from None
+
+
+def _boundaries(sides: Sequence[tuple[str, str]], key: str, parts: int) -> list[Any]:
+    """Range boundaries splitting the first key column into ``parts`` similar parts (from a
+    sample of 256 keys per batch of both sides)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from dvlin.inspect.batches import iter_batches
+
+    picked = []
+    for side in sides:
+        for batch in iter_batches(*side):
+            col = batch.column(batch.schema.get_field_index(key))
+            step = max(1, len(col) // 256)
+            picked.append(col.take(pa.array(range(0, len(col), step))))
+    if not picked:
+        return []
+    if len({p.type for p in picked}) > 1:
+        picked = [p.cast(picked[0].type) for p in picked]
+    sample = pc.unique(pa.concat_arrays(picked).drop_null())
+    sample = sample.take(pc.sort_indices(sample))
+    n = len(sample)
+    cuts = sorted({min(n - 1, (i * n) // parts) for i in range(1, parts)})
+    return [sample[i].as_py() for i in cuts] if n else []
+
+
+def _spill(
+    src: tuple[str, str], key: str, bounds: list[Any], folder: str, side: str, keys: Sequence[str]
+) -> tuple[list[str], Any]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from dvlin.inspect.batches import iter_batches, read_schema
+
+    schema = read_schema(*src)
+    paths = [os.path.join(folder, f"{side}{i}.arrow") for i in range(len(bounds) + 1)]
+    writers = [pa.ipc.new_stream(p, schema) for p in paths]
+    try:
+        for batch in iter_batches(*src):
+            batch = pa.Table.from_batches([batch], schema=schema).combine_chunks().to_batches()
+            if not batch:
+                continue
+            rb = batch[0]
+            col = rb.column(rb.schema.get_field_index(key))
+            if col.null_count:
+                raise UsageError(
+                    f"key column {key!r} has null values",
+                    hint="choose key columns that are never null",
+                )
+            if bounds and col.type != pa.array(bounds).type:
+                col = col.cast(pa.array(bounds).type)
+            part = pa.array([0] * len(col), pa.int32())
+            for bound in bounds:
+                part = pc.add(part, pc.cast(pc.greater(col, bound), pa.int32()))
+            for i, w in enumerate(writers):
+                chunk = rb.filter(pc.equal(part, i))
+                if chunk.num_rows:
+                    w.write_batch(chunk)
+    finally:
+        for w in writers:
+            w.close()
+    del keys
+    return paths, schema
+
+
+def _read_spilled(path: str, schema: Any) -> Any:
+    import pyarrow as pa
+
+    with pa.OSFile(path, "rb") as f:
+        return pa.ipc.open_stream(f).read_all() if os.path.getsize(path) else schema.empty_table()
+
+
+def _partitioned(
+    a: tuple[str, str],
+    b: tuple[str, str],
+    keys: Sequence[str],
+    parts: int,
+    label_a: str,
+    label_b: str,
+) -> RowDiff:
+    bounds = _boundaries((a, b), keys[0], parts)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="dvlin-rowdiff-") as folder:
+        pa_paths, sa = _spill(a, keys[0], bounds, folder, "a", keys)
+        pb_paths, sb = _spill(b, keys[0], bounds, folder, "b", keys)
+        for pa_path, pb_path in zip(pa_paths, pb_paths, strict=True):
+            ta, tb = _read_spilled(pa_path, sa), _read_spilled(pb_path, sb)
+            results.append(diff_tables(ta, tb, keys, label_a=label_a, label_b=label_b))
+            os.unlink(pa_path)
+            os.unlink(pb_path)
+    return merge(results, keys)
