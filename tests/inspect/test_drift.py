@@ -150,11 +150,31 @@ def test_embeddings_of_another_dim_are_not_compared() -> None:
 def test_discrete_numbers_are_binned_like_numpy(tmp_path: Path) -> None:
     rng = np.random.default_rng(8)
     a = rng.choice(5, 100_000, p=[0.4, 0.3, 0.15, 0.1, 0.05]).astype(np.int64)
-    b = rng.choice(5, 100_000, p=[0.2, 0.3, 0.2, 0.2, 0.1]).astype(np.int64)
+    b = rng.choice(5, 100_000, p=[0.1, 0.2, 0.2, 0.3, 0.2]).astype(np.int64)
     d = file_drift(_profile(tmp_path, "a", {"n": a}), _profile(tmp_path, "b", {"n": b}))
     c = _column(d, "n")
-    assert c["psi"] == pytest.approx(_psi_numpy(a, b), abs=0.02, rel=0.1)
-    assert c["ks"] == pytest.approx(_ks_numpy(a, b), abs=0.02)
+    # A run of equal values starts and ends within the sketch's rank error (~1.3%) of its
+    # true place, so each bin's share is that close and PSI within ~10%.
+    assert c["psi"] == pytest.approx(_psi_numpy(a, b), abs=0.03, rel=0.1)
+    assert c["ks"] == pytest.approx(_ks_numpy(a, b), abs=0.03)
     assert c["drift"] == "high"
     same = file_drift(_profile(tmp_path, "a", {"n": a}), _profile(tmp_path, "c", {"n": a}))
     assert _column(same, "n")["psi"] < 0.01 and _column(same, "n")["ks"] < 0.02
+
+
+def test_row_wise_search_matches_numpy_searchsorted() -> None:
+    from dvlin.inspect.drift import _searchsorted_rows
+
+    rng = np.random.default_rng(9)
+    # Values closer than ~1e-15 of a row's range count as equal; these rows have none.
+    q = np.sort(rng.choice([0.0, 1.0, 2.5, 1e3, -3.0], (40, 101)), axis=1)
+    q[:5] = np.sort(rng.normal(0, 1e-6, (5, 101)), axis=1)
+    q[5] = 7.0  # one value only
+    x = np.concatenate([q, rng.normal(0, 3, (40, 30)), q[::-1] * 2], axis=1)
+    for side in ("left", "right"):
+        want = np.array([np.searchsorted(q[i], x[i], side=side) for i in range(len(q))])
+        assert np.array_equal(_searchsorted_rows(q, x, side=side), want)
+        q2 = q.copy()
+        q2[7, -1] = np.inf
+        want = np.array([np.searchsorted(q2[i], x[i], side=side) for i in range(len(q))])
+        assert np.array_equal(_searchsorted_rows(q2, x, side=side), want)
