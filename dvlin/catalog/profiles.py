@@ -18,12 +18,10 @@ class ProfileIndex:
         wanted = set(keys)
         rows = select_in(
             self.conn,
-            "SELECT oid, format, profile FROM profiles WHERE profiler = "
-            + str(int(profiler))
-            + " AND oid IN ({marks})",
+            "SELECT oid, format, profiler, profile FROM profiles WHERE oid IN ({marks})",
             sorted({oid for oid, _ in wanted}),
         )
-        return {(r[0], r[1]): r[2] for r in rows if (r[0], r[1]) in wanted}
+        return {(r[0], r[1]): r[3] for r in rows if r[2] == profiler and (r[0], r[1]) in wanted}
 
     def record(
         self, rows: Iterable[tuple[str, str, str]], profiler: int, *, created_at: str
@@ -34,3 +32,10 @@ class ProfileIndex:
             " VALUES (?, ?, ?, ?, ?)",
             ((oid, fmt, profiler, profile, created_at) for oid, fmt, profile in rows),
         )
+
+    def linked(self, version_id: str, oids: Iterable[str]) -> set[str]:
+        """Which of ``oids`` are already linked to the version (as objects it needs)."""
+        rows = select_in(
+            self.conn, "SELECT version, oid FROM version_objects WHERE oid IN ({marks})", oids
+        )
+        return {r[1] for r in rows if r[0] == version_id}

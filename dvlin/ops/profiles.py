@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog.catalog import StoredObject
@@ -144,8 +144,10 @@ def version_profiles(
         else:
             out[e.path] = profile
     if missing:
-        index = ProfileIndex(repo.catalog)
-        known = index.find(((e.oid or "", profile_format(e.path) or "") for e in missing), PROFILER)
+        known = ProfileIndex(repo.catalog).find(
+            ((e.oid or "", profile_format(e.path) or "") for e in missing), PROFILER
+        )
+        reused: dict[str, str] = {}
         still = []
         for e in missing:
             oid = known.get((e.oid or "", profile_format(e.path) or ""))
@@ -154,24 +156,25 @@ def version_profiles(
                 still.append(e)
             else:
                 out[e.path] = profile
-                if save:
-                    _link(repo, version.id, [], [oid])
-        if still:
-            out.update(_compute(repo, version, still, save=save))
+                reused[e.path] = oid
+        if reused:
+            done = ProfileIndex(repo.catalog).linked(version.id, reused.values())
+            reused = {p: oid for p, oid in reused.items() if oid not in done}
+        computed = _compute(repo, still, save=save) if still else {}
+        out.update({p: prof for p, (prof, _) in computed.items()})
+        if save:
+            _save(repo, version, reused, {p: data for p, (_, data) in computed.items()})
     return dict(sorted(out.items()))
 
 
 def _compute(
-    repo: Repo, version: Version, entries: list[Entry], *, save: bool
-) -> dict[str, dict[str, Any]]:
-    from dvlin.catalog.profiles import ProfileIndex
-    from dvlin.identity import utc_now
-    from dvlin.inspect.profile import PROFILER, profile_file
+    repo: Repo, entries: list[Entry], *, save: bool
+) -> dict[str, tuple[dict[str, Any], bytes]]:
+    """Profile files from their stored bytes: path → (profile, its encoding when ``save``)."""
+    from dvlin.inspect.profile import profile_file
     from dvlin.workspace.materialize import Writer
 
-    out: dict[str, dict[str, Any]] = {}
-    rows: list[tuple[str, str, str]] = []
-    objects: list[StoredObject] = []
+    out: dict[str, tuple[dict[str, Any], bytes]] = {}
     with tempfile.TemporaryDirectory(prefix="dvlin-profile-") as tmp:
         writer = Writer(repo.store, tmp, link="copy")
         for i, e in enumerate(entries):
@@ -181,69 +184,51 @@ def _compute(
             full = os.path.join(tmp, flat.path)
             profile = profile_file(full, e.path)
             os.unlink(full)
-            if profile is None:
-                continue
-            out[e.path] = profile
-            if not save:
-                continue
-            data = encode(profile)
-            oid = repo.store.put(data)
-            objects.append(StoredObject(oid, len(data), None, None))
-            rows.append((e.oid or "", profile_format(e.path) or "", oid))
-    if not save:
-        return out
-    repo.store.sync()
-
-    def index() -> None:
-        ProfileIndex(repo.catalog).record(rows, PROFILER, created_at=utc_now())
-
-    _link(repo, version.id, objects, [o.oid for o in objects], then=index)
+            if profile is not None:
+                out[e.path] = (profile, encode(profile) if save else b"")
     return out
 
 
-def _link(
-    repo: Repo,
-    version_id: str,
-    objects: Iterable[StoredObject],
-    oids: Iterable[str],
-    *,
-    then: Any = None,
-) -> None:
-    """Record profile objects and link them to the version, in a transaction of their own
-    unless the caller already holds one (a commit's drift check)."""
+def _save(repo: Repo, version: Version, reused: dict[str, str], new: dict[str, bytes]) -> None:
+    """Store new profile objects, index them by content, link every profile to the version
+    and write one audit entry: in the caller's transaction (a commit), else in one of its own.
+    """
+    from dvlin.audit import log as audit
+    from dvlin.catalog.profiles import ProfileIndex
+    from dvlin.identity import utc_now
+    from dvlin.inspect.profile import PROFILER
+    from dvlin.ops.manifests import load_entries
+
+    if not (reused or new):
+        return
+    entries = load_entries(repo, version)
+    objects = []
+    rows = []
+    linked = dict(reused)
+    for path, data in new.items():
+        oid = repo.store.put(data)
+        objects.append(StoredObject(oid, len(data), None, None))
+        rows.append((entries[path].oid or "", profile_format(path) or "", oid))
+        linked[path] = oid
+    repo.store.sync()  # objects are durable before the catalog references them
     catalog = repo.catalog
 
     def work() -> None:
         catalog.add_objects(objects)
-        catalog.link_version_objects(version_id, oids)
-        if then is not None:
-            then()
+        catalog.link_version_objects(version.id, set(linked.values()))
+        ProfileIndex(catalog).record(rows, PROFILER, created_at=utc_now())
+        audit.append(
+            catalog,
+            action="profile",
+            target=version.label,
+            details={"id": version.id, "profiles": dict(sorted(linked.items()))},
+        )
 
     if catalog.conn.in_transaction:
         work()
     else:
         with catalog.transaction():
             work()
-
-
-def workspace_profiles(
-    repo: Repo, base: str, roots: Sequence[str], *, paths: Sequence[str] | None = None
-) -> dict[str, dict[str, Any]]:
-    """Profiles of the table and array files in an asset's folder in the workspace."""
-    from dvlin.workspace.scan import scan
-
-    base_abs = str(repo.root / base)
-    out = {}
-    items = scan(base_abs, roots, store_root=repo.local_store_root, strict=False)
-    for item in sorted(items):
-        if item.type != "file" or not profile_format(item.path):
-            continue
-        if paths is not None and item.path not in paths:
-            continue
-        profile = profile_local(os.path.join(base_abs, item.path), item.path)
-        if profile is not None:
-            out[item.path] = profile
-    return out
 
 
 def drift_check(

@@ -195,6 +195,14 @@ def test_an_older_version_is_profiled_once_on_first_use(
     again = stats(repo, "events@v1", "e.parquet")
     assert calls == ["e.parquet", "old.csv"]
     assert again.files[0].profile == first.files[0].profile
+    (entry,) = repo.catalog.conn.execute(
+        "SELECT target, details FROM audit WHERE action = 'profile'"
+    ).fetchall()
+    assert entry[0] == "events@v1"
+    assert set(json.loads(entry[1])["profiles"]) == {"e.parquet", "old.csv"}
+    from dvlin.audit.log import verify
+
+    assert verify(repo.catalog).ok
 
 
 def test_stats_of_a_version_without_tables_is_not_found(repo: Repo) -> None:
