@@ -53,5 +53,7 @@ def show(
         entry["compatibility"] = d["compatibility"]
         if d["quality"]:
             entry["quality"] = d["quality"]
+        if d["drift"]:
+            entry["drift"] = d["drift"]
         out.line(f"# {p.name}, from {policy.source}")
         out.line(tomli_w.dumps({"assets": {p.name: entry}}))

@@ -114,6 +114,14 @@ def test_drift_rules_refuse_and_force_reason_overrides_with_audit(work: Path, cl
     assert override and override[-1]["reason"] == "new market"
 
 
+def test_policy_show_lists_drift_rules(work: Path, cli: Cli) -> None:
+    write_policy(work, DRIFT_POLICY)
+    text = cli("policy", "show", "events", ok=True).stdout
+    assert "[assets.events.drift]" in text and 'max_row_change = "20%"' in text
+    doc = json.loads(cli("policy", "show", "events", "--json", ok=True).stdout)
+    assert doc["drift"] == {"max_psi": 0.25, "max_null_increase": 0.02, "max_row_change": "20%"}
+
+
 def test_a_malformed_drift_rule_is_a_usage_error(work: Path, cli: Cli) -> None:
     write_policy(work, '[assets.events.drift]\nmax_row_change = "lots"\n')
     r = cli("check")
