@@ -281,3 +281,21 @@ def test_embedding_files_are_compared(repo: Repo) -> None:
     assert e["centroid_shift"] == pytest.approx(float(expected), abs=1e-5)
     assert e["nn_moved"] == 0.0  # a translation keeps every neighbour
     assert e["drift"] == "high"
+
+
+def test_gc_keeps_the_profiles_of_kept_versions_and_drops_the_others(repo: Repo) -> None:
+    from dvlin.ops import gc
+    from dvlin.ops.fsck import fsck
+
+    (repo.root / "t").mkdir()
+    for i in range(3):
+        pq.write_table(pa.table({"x": [i] * (i + 3)}), repo.root / "t/x.parquet")
+        repo.commit(["t"], name="t")
+    profiles = {v.number: v.info["files"]["x.parquet"]["profile"] for v in repo.log("t")}
+    assert len(set(profiles.values())) == 3
+    (repo.root / "dvlin.toml").write_text("[retention]\nkeep_last = 1\n")
+    gc.apply(repo)
+    assert repo.store.has(profiles[3])
+    assert not repo.store.has(profiles[1]) and not repo.store.has(profiles[2])
+    assert fsck(repo).ok
+    assert stats(repo, "t").files[0].profile["rows"] == 5
