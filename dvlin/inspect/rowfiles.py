@@ -19,16 +19,25 @@ from dvlin.inspect.rowdiff import RowDiff, diff_tables, merge
 
 MAX_ROWS_IN_MEMORY = 8_000_000
 """Rows of both sides together joined at once; beyond, the tables are partitioned."""
+MAX_BYTES_IN_MEMORY = 512 << 20
+"""Arrow bytes of both sides together joined at once (a join needs ~3× its inputs)."""
 
 
-def _rows_of(abs_path: str, fmt: str) -> int:
+def _size_of(abs_path: str, fmt: str) -> tuple[int, int]:
+    """Rows and (estimated) in-memory bytes of a table file."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        return int(pq.ParquetFile(abs_path).metadata.num_rows)
+        meta = pq.ParquetFile(abs_path).metadata
+        size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        return int(meta.num_rows), int(size)
     from dvlin.inspect.batches import iter_batches
 
-    return sum(b.num_rows for b in iter_batches(abs_path, fmt))
+    rows = size = 0
+    for b in iter_batches(abs_path, fmt):
+        rows += b.num_rows
+        size += b.nbytes
+    return rows, size
 
 
 def _read(abs_path: str, fmt: str) -> Any:
@@ -48,15 +57,19 @@ def diff_files(
     label_a: str = "a",
     label_b: str = "b",
     max_rows: int = MAX_ROWS_IN_MEMORY,
+    max_bytes: int = MAX_BYTES_IN_MEMORY,
 ) -> RowDiff:
-    """Diff two table files ``(abs_path, format)`` by ``keys``, partitioning if they are big."""
+    """Diff two table files ``(abs_path, format)`` by ``keys``, partitioning when both
+    together hold more than ``max_rows`` rows or ``max_bytes`` of Arrow data."""
     from dvlin.inspect.batches import UnreadableTable
 
     try:
-        total = _rows_of(*a) + _rows_of(*b)
-        if total <= max_rows:
+        (rows_a, bytes_a), (rows_b, bytes_b) = _size_of(*a), _size_of(*b)
+        parts = max(
+            math.ceil((rows_a + rows_b) / max_rows), math.ceil((bytes_a + bytes_b) / max_bytes)
+        )
+        if parts <= 1:
             return diff_tables(_read(*a), _read(*b), keys, label_a=label_a, label_b=label_b)
-        parts = max(2, math.ceil(total / max_rows))
         return _partitioned(a, b, keys, parts, label_a, label_b)
     except UnreadableTable as exc:
         raise UsageError(f"cannot diff rows: {exc}", hint="check the file") from None

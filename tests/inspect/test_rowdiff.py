@@ -117,3 +117,17 @@ def test_retyped_and_nested_columns() -> None:
     b = pa.table({"id": [1, 2], "v": pa.array([1, 3], pa.int64()), "l": [[1], [3]]})
     d = diff_tables(a, b, ["id"])
     assert d.column_changes == {"v": 1} and d.not_compared == ("l",)
+
+
+def test_a_byte_budget_partitions_wide_tables(tmp_path: Path) -> None:
+    text = [f"{i:04d}" * 50 for i in range(2000)]  # distinct: no dictionary page shrinks them
+    a = pa.table({"id": list(range(2000)), "text": text})
+    b = a.set_column(1, "text", pa.array(["changed"] * 10 + text[10:]))
+    pq.write_table(a, tmp_path / "a.parquet")
+    pq.write_table(b, tmp_path / "b.parquet")
+    src_a, src_b = (
+        (str(tmp_path / "a.parquet"), "parquet"),
+        (str(tmp_path / "b.parquet"), "parquet"),
+    )
+    d = diff_files(src_a, src_b, ["id"], max_bytes=200_000)
+    assert d.partitions > 1 and d.changed == 10 and d.samples["changed"][0]["key"] == 0
