@@ -76,14 +76,13 @@ def _prepare(
     """Check the key, align types; return both tables with the value columns to compare."""
     import pyarrow as pa
 
-    for name, t, label in ((label_a, ta, "a"), (label_b, tb, "b")):
+    for name, t in ((label_a, ta), (label_b, tb)):
         missing = [k for k in keys if k not in t.column_names]
         if missing:
             raise UsageError(
                 f"key column {missing[0]!r} is not in {name}",
                 hint=f"columns there: {', '.join(t.column_names[:12])}",
             )
-        del label
     for k in keys:
         if ta.schema.field(k).type != tb.schema.field(k).type:
             try:

@@ -61,9 +61,17 @@ def diff_files(
 ) -> RowDiff:
     """Diff two table files ``(abs_path, format)`` by ``keys``, partitioning when both
     together hold more than ``max_rows`` rows or ``max_bytes`` of Arrow data."""
-    from dvlin.inspect.batches import UnreadableTable
+    from dvlin.inspect.batches import UnreadableTable, read_schema
 
     try:
+        for (path, fmt), label in ((a, label_a), (b, label_b)):
+            names = read_schema(path, fmt).names
+            missing = [k for k in keys if k not in names]
+            if missing:
+                raise UsageError(
+                    f"key column {missing[0]!r} is not in {label}",
+                    hint=f"columns there: {', '.join(names[:12])}",
+                )
         (rows_a, bytes_a), (rows_b, bytes_b) = _size_of(*a), _size_of(*b)
         parts = max(
             math.ceil((rows_a + rows_b) / max_rows), math.ceil((bytes_a + bytes_b) / max_bytes)
@@ -101,41 +109,39 @@ def _boundaries(sides: Sequence[tuple[str, str]], key: str, parts: int) -> list[
 
 
 def _spill(
-    src: tuple[str, str], key: str, bounds: list[Any], folder: str, side: str, keys: Sequence[str]
+    src: tuple[str, str], key: str, bounds: list[Any], folder: str, side: str, label: str
 ) -> tuple[list[str], Any]:
+    """Write the rows of ``src`` into one Arrow stream file per key range."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from dvlin.inspect.batches import iter_batches, read_schema
 
     schema = read_schema(*src)
+    bound_type = pa.array(bounds).type if bounds else None
     paths = [os.path.join(folder, f"{side}{i}.arrow") for i in range(len(bounds) + 1)]
     writers = [pa.ipc.new_stream(p, schema) for p in paths]
     try:
         for batch in iter_batches(*src):
-            batch = pa.Table.from_batches([batch], schema=schema).combine_chunks().to_batches()
-            if not batch:
-                continue
-            rb = batch[0]
-            col = rb.column(rb.schema.get_field_index(key))
+            col = batch.column(schema.get_field_index(key))
             if col.null_count:
                 raise UsageError(
-                    f"key column {key!r} has null values",
+                    f"key column {key!r} has null values in {label}",
                     hint="choose key columns that are never null",
                 )
-            if bounds and col.type != pa.array(bounds).type:
-                col = col.cast(pa.array(bounds).type)
-            part = pa.array([0] * len(col), pa.int32())
+            if bound_type is not None and col.type != bound_type:
+                col = col.cast(bound_type)
+            part = pa.array(np.zeros(len(col), dtype=np.int32))
             for bound in bounds:
                 part = pc.add(part, pc.cast(pc.greater(col, bound), pa.int32()))
             for i, w in enumerate(writers):
-                chunk = rb.filter(pc.equal(part, i))
+                chunk = batch.filter(pc.equal(part, i))
                 if chunk.num_rows:
                     w.write_batch(chunk)
     finally:
         for w in writers:
             w.close()
-    del keys
     return paths, schema
 
 
@@ -157,8 +163,8 @@ def _partitioned(
     bounds = _boundaries((a, b), keys[0], parts)
     results = []
     with tempfile.TemporaryDirectory(prefix="dvlin-rowdiff-") as folder:
-        pa_paths, sa = _spill(a, keys[0], bounds, folder, "a", keys)
-        pb_paths, sb = _spill(b, keys[0], bounds, folder, "b", keys)
+        pa_paths, sa = _spill(a, keys[0], bounds, folder, "a", label_a)
+        pb_paths, sb = _spill(b, keys[0], bounds, folder, "b", label_b)
         for pa_path, pb_path in zip(pa_paths, pb_paths, strict=True):
             ta, tb = _read_spilled(pa_path, sa), _read_spilled(pb_path, sb)
             results.append(diff_tables(ta, tb, keys, label_a=label_a, label_b=label_b))

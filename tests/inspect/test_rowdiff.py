@@ -131,3 +131,16 @@ def test_a_byte_budget_partitions_wide_tables(tmp_path: Path) -> None:
     )
     d = diff_files(src_a, src_b, ["id"], max_bytes=200_000)
     assert d.partitions > 1 and d.changed == 10 and d.samples["changed"][0]["key"] == 0
+
+
+def test_partitioned_diff_reports_a_missing_or_null_key(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"id": [1, 2, 3], "v": [1, 2, 3]}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"id": [1, None, 3], "v": [1, 2, 3]}), tmp_path / "b.parquet")
+    src_a, src_b = (
+        (str(tmp_path / "a.parquet"), "parquet"),
+        (str(tmp_path / "b.parquet"), "parquet"),
+    )
+    with pytest.raises(UsageError, match="key column 'nope' is not in x"):
+        diff_files(src_a, src_b, ["nope"], max_rows=2, label_a="x")
+    with pytest.raises(UsageError, match="null values in y"):
+        diff_files(src_a, src_b, ["id"], max_rows=2, label_b="y")
