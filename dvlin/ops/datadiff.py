@@ -225,6 +225,8 @@ def datadiff(
         UsageError: ``key`` names a column that is missing or not unique (exit 2).
     """
     from dvlin.inspect.drift import file_drift
+    from dvlin.inspect.merge import ALL_TABLES, merge_profiles
+    from dvlin.inspect.tables import table_format
     from dvlin.ops.profiles import profile_format
     from dvlin.ops.refs import resolve
     from dvlin.policy.config import load_policy
@@ -258,17 +260,27 @@ def datadiff(
         pairs = [(x, y) for x, y in pairs if profile_format(x)]
         ta = [p for p in fa if profile_format(p)]
         tb = [p for p in fb if profile_format(p)]
+        whole = False
         if not pairs and len(ta) == 1 and len(tb) == 1 and ta != tb:
             # One table on each side under different names (train vs serving): compare them.
             pairs = [(ta[0], tb[0])]
+        elif ta and tb and set(ta) != set(tb) and any(table_format(p) for p in ta + tb):
+            # Part files renamed, added or removed: compare the asset's tables as a whole too.
+            whole = True
         thresholds = parse_thresholds(load_policy(repo.root).drift)
-        pa_ = a.profiles([x for x, _ in pairs])
-        pb_ = b.profiles([y for _, y in pairs])
+        pa_ = a.profiles(sorted({x for x, _ in pairs} | (set(ta) if whole else set())))
+        pb_ = b.profiles(sorted({y for _, y in pairs} | (set(tb) if whole else set())))
         tables = []
         for x, y in pairs:
             if x in pa_ and y in pb_:
                 d = file_drift(pa_[x], pb_[y], thresholds)
                 tables.append({"path": x, **({"path_b": y} if x != y else {}), **d})
+        if whole:
+            merged_a = merge_profiles([pa_[p] for p in sorted(ta) if p in pa_])
+            merged_b = merge_profiles([pb_[p] for p in sorted(tb) if p in pb_])
+            if merged_a["columns"] and merged_b["columns"]:
+                d = file_drift(merged_a, merged_b, thresholds)
+                tables.append({"path": ALL_TABLES, **d})
         rows: dict[str, RowDiff] = {}
         if key:
             rows = _row_diffs(a, b, pairs, key, max_rows=max_rows)

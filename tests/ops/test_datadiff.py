@@ -299,3 +299,33 @@ def test_gc_keeps_the_profiles_of_kept_versions_and_drops_the_others(repo: Repo)
     assert not repo.store.has(profiles[1]) and not repo.store.has(profiles[2])
     assert fsck(repo).ok
     assert stats(repo, "t").files[0].profile["rows"] == 5
+
+
+def test_renamed_part_files_are_compared_as_a_whole(repo: Repo) -> None:
+    from dvlin.inspect.merge import ALL_TABLES
+    from dvlin.ops.check import check
+    from tests.policy.conftest import write_policy
+
+    rng = np.random.default_rng(6)
+    (repo.root / "parts").mkdir()
+    for i in range(2):
+        pq.write_table(
+            pa.table({"x": rng.normal(0, 1, 5000)}), repo.root / f"parts/part-{i}-aaa.parquet"
+        )
+    repo.commit(["parts"], name="parts")
+    for i in range(2):
+        os.unlink(repo.root / f"parts/part-{i}-aaa.parquet")
+    for i in range(3):
+        pq.write_table(
+            pa.table({"x": rng.normal(3, 1, 5000)}), repo.root / f"parts/part-{i}-bbb.parquet"
+        )
+    d = datadiff(repo, "parts")
+    assert d.counts() == {"added": 3, "removed": 2, "modified": 0}
+    (whole,) = d.tables
+    assert whole["path"] == ALL_TABLES and whole["rows"] == [10_000, 15_000]
+    assert whole["columns"][0]["drift"] == "high"
+    write_policy(
+        repo.root, '[assets.parts]\npath = "parts"\n[assets.parts.drift]\nmax_psi = 0.25\n'
+    )
+    (result,) = check(repo, ["parts"]).assets[0].results
+    assert not result.passed and result.file == ALL_TABLES and result.column == "x"
