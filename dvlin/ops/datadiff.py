@@ -264,8 +264,8 @@ def datadiff(
         if not pairs and len(ta) == 1 and len(tb) == 1 and ta != tb:
             # One table on each side under different names (train vs serving): compare them.
             pairs = [(ta[0], tb[0])]
-        elif ta and tb and set(ta) != set(tb) and any(table_format(p) for p in ta + tb):
-            # Part files renamed, added or removed: compare the asset's tables as a whole too.
+        elif ta and tb and not set(ta) & set(tb) and any(table_format(p) for p in ta + tb):
+            # Every part file renamed (a rewritten dataset): compare the tables as a whole.
             whole = True
         thresholds = parse_thresholds(load_policy(repo.root).drift)
         pa_ = a.profiles(sorted({x for x, _ in pairs} | (set(ta) if whole else set())))
@@ -283,7 +283,8 @@ def datadiff(
                 tables.append({"path": ALL_TABLES, **d})
         rows: dict[str, RowDiff] = {}
         if key:
-            rows = _row_diffs(a, b, pairs, key, max_rows=max_rows)
+            wholes = (sorted(ta), sorted(tb)) if whole else None
+            rows = _row_diffs(a, b, pairs, key, wholes=wholes, max_rows=max_rows)
         schema = _schema_change(repo, va.asset, a, b)
         return DataDiff(
             va.asset,
@@ -301,27 +302,49 @@ def datadiff(
 
 
 def _row_diffs(
-    a: _Side, b: _Side, pairs: list[tuple[str, str]], key: Sequence[str], *, max_rows: int | None
+    a: _Side,
+    b: _Side,
+    pairs: list[tuple[str, str]],
+    key: Sequence[str],
+    *,
+    wholes: tuple[list[str], list[str]] | None,
+    max_rows: int | None,
 ) -> dict[str, RowDiff]:
+    """Keyed diffs of each changed table, and of all tables together when ``wholes`` (the
+    table paths of each side) is given."""
+    from dvlin.inspect.merge import ALL_TABLES
     from dvlin.inspect.rowfiles import MAX_ROWS_IN_MEMORY, diff_files
     from dvlin.inspect.tables import table_format
 
     tables = [(x, y) for x, y in pairs if table_format(x) and table_format(y)]
-    if not tables:
+    if wholes is not None:
+        wholes = (
+            [p for p in wholes[0] if table_format(p)],
+            [p for p in wholes[1] if table_format(p)],
+        )
+    if not tables and not (wholes and wholes[0] and wholes[1]):
         raise UsageError(
             f"--key needs a table that changed between {a.label} and {b.label}; none did",
             hint="drop --key, or pick the file with --path",
         )
+    budget = max_rows or MAX_ROWS_IN_MEMORY
     out = {}
     for x, y in tables:
-        fx, fy = table_format(x), table_format(y)
-        assert fx is not None and fy is not None
         out[x] = diff_files(
-            (a.local(x), fx),
-            (b.local(y), fy),
+            (a.local(x), table_format(x) or ""),
+            (b.local(y), table_format(y) or ""),
             key,
             label_a=f"{a.label}:{x}",
             label_b=f"{b.label}:{y}",
-            max_rows=max_rows or MAX_ROWS_IN_MEMORY,
+            max_rows=budget,
+        )
+    if wholes and wholes[0] and wholes[1]:
+        out[ALL_TABLES] = diff_files(
+            [(a.local(p), table_format(p) or "") for p in wholes[0]],
+            [(b.local(p), table_format(p) or "") for p in wholes[1]],
+            key,
+            label_a=f"{a.label} {ALL_TABLES}",
+            label_b=f"{b.label} {ALL_TABLES}",
+            max_rows=budget,
         )
     return out

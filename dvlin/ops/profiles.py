@@ -258,13 +258,13 @@ def drift_check(
 def as_whole_if_renamed(
     before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    """When the table files differ by name (parts renamed, added or removed), replace them on
-    both sides by one merged profile, so drift is judged on the asset's tables as a whole."""
+    """When no table file keeps its name (a dataset rewritten under new part names), replace
+    them on both sides by one merged profile, so drift is judged on the tables as a whole."""
     from dvlin.inspect.merge import ALL_TABLES, merge_profiles
 
     tables_a = sorted(p for p, prof in before.items() if "columns" in prof)
     tables_b = sorted(p for p, prof in after.items() if "columns" in prof)
-    if tables_a == tables_b or not tables_a or not tables_b:
+    if set(tables_a) & set(tables_b) or not tables_a or not tables_b:
         return before, after
     whole_a = {p: v for p, v in before.items() if p not in tables_a}
     whole_b = {p: v for p, v in after.items() if p not in tables_b}
