@@ -191,7 +191,8 @@ def _compute(
 
 def _save(repo: Repo, version: Version, reused: dict[str, str], new: dict[str, bytes]) -> None:
     """Store new profile objects, index them by content, link every profile to the version
-    and write one audit entry: in the caller's transaction (a commit), else in one of its own.
+    and write one audit entry — under the repo lock, so gc cannot take an object between its
+    write and its link, in one catalog transaction.
     """
     from dvlin.audit import log as audit
     from dvlin.catalog.profiles import ProfileIndex
@@ -202,33 +203,27 @@ def _save(repo: Repo, version: Version, reused: dict[str, str], new: dict[str, b
     if not (reused or new):
         return
     entries = load_entries(repo, version)
-    objects = []
-    rows = []
-    linked = dict(reused)
-    for path, data in new.items():
-        oid = repo.store.put(data)
-        objects.append(StoredObject(oid, len(data), None, None))
-        rows.append((entries[path].oid or "", profile_format(path) or "", oid))
-        linked[path] = oid
-    repo.store.sync()  # objects are durable before the catalog references them
-    catalog = repo.catalog
-
-    def work() -> None:
-        catalog.add_objects(objects)
-        catalog.link_version_objects(version.id, set(linked.values()))
-        ProfileIndex(catalog).record(rows, PROFILER, created_at=utc_now())
-        audit.append(
-            catalog,
-            action="profile",
-            target=version.label,
-            details={"id": version.id, "profiles": dict(sorted(linked.items()))},
-        )
-
-    if catalog.conn.in_transaction:
-        work()
-    else:
+    with repo.lock():
+        objects = []
+        rows = []
+        linked = dict(reused)
+        for path, data in new.items():
+            oid = repo.store.put(data)
+            objects.append(StoredObject(oid, len(data), None, None))
+            rows.append((entries[path].oid or "", profile_format(path) or "", oid))
+            linked[path] = oid
+        repo.store.sync()  # objects are durable before the catalog references them
+        catalog = repo.catalog
         with catalog.transaction():
-            work()
+            catalog.add_objects(objects)
+            catalog.link_version_objects(version.id, set(linked.values()))
+            ProfileIndex(catalog).record(rows, PROFILER, created_at=utc_now())
+            audit.append(
+                catalog,
+                action="profile",
+                target=version.label,
+                details={"id": version.id, "profiles": dict(sorted(linked.items()))},
+            )
 
 
 def drift_check(
