@@ -8,6 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dvlin.inspect.merge import merge_profiles
 from dvlin.inspect.profile import profile_file
@@ -77,3 +79,38 @@ def test_embedding_columns_merge(tmp_path: Path) -> None:
     assert e["norm"]["std"] == pytest.approx(norms.std(), rel=1e-4)
     rows, sample = _sample(e)
     assert len(rows) <= 256 and np.array_equal(sample, x[rows].astype(np.float64))
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.one_of(st.none(), st.integers(-50, 50)), st.sampled_from(["p", "q", "<r>"])),
+        min_size=1,
+        max_size=60,
+    ),
+    st.lists(st.integers(0, 60), max_size=3),
+)
+def test_any_split_merges_to_the_whole(
+    tmp_path_factory: pytest.TempPathFactory, rows: list, cuts: list
+) -> None:
+    import collections
+
+    folder = tmp_path_factory.mktemp("split")
+    table = pa.table({"n": [r[0] for r in rows], "s": [r[1] for r in rows]})
+    bounds = sorted({0, len(rows), *(c for c in cuts if c < len(rows))})
+    parts = [table.slice(lo, hi - lo) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    merged = merge_profiles([_profile(folder / f"p{i}.parquet", t) for i, t in enumerate(parts)])
+    values = np.array([r[0] for r in rows if r[0] is not None], dtype=np.float64)
+    n = _col(merged, "n")
+    assert (n["count"], n["nulls"]) == (len(values), len(rows) - len(values))
+    if len(values):
+        assert (n["min"], n["max"]) == (values.min(), values.max())
+        assert n["mean"] == pytest.approx(values.mean(), abs=1e-9)
+        if len(values) > 1:
+            assert n["std"] == pytest.approx(values.std(ddof=1), abs=1e-9)
+    counts = collections.Counter(r[1] for r in rows)
+    s = _col(merged, "s")
+    assert s["top"] == [[v, c] for v, c in sorted(counts.items(), key=lambda vc: (-vc[1], vc[0]))]
+    assert (s["distinct"], s["distinct_exact"]) == (len(counts), True)
