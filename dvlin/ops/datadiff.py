@@ -143,15 +143,16 @@ class _Side:
                 out[p] = prof
         return out
 
-    def schema(self) -> Any:
+    def schema(self, path: str | None = None) -> Any:
         from dvlin.inspect.batches import UnreadableTable, read_schema
         from dvlin.inspect.tables import table_format
         from dvlin.policy.compat import merge_schemas, schema_from_info
 
         if self.version is not None:
-            return schema_from_info(self.version.info)
+            files = self.version.info.get("files", {})
+            return schema_from_info({"files": {p: d for p, d in files.items() if within(p, path)}})
         schemas = []
-        for p in sorted(self.files()):
+        for p in sorted(p for p in self.files() if within(p, path)):
             fmt = table_format(p)
             if fmt is None:
                 continue
@@ -179,11 +180,13 @@ class _Side:
             self._tmp.cleanup()
 
 
-def _schema_change(repo: Repo, asset: str, a: _Side, b: _Side) -> SchemaChange | None:
+def _schema_change(
+    repo: Repo, asset: str, a: _Side, b: _Side, path: str | None
+) -> SchemaChange | None:
     from dvlin.policy.compat import problems
     from dvlin.policy.config import load_policy
 
-    old, new = a.schema(), b.schema()
+    old, new = a.schema(path), b.schema(path)
     if old is None or new is None:
         return None
     policy = load_policy(repo.root).get(asset)
@@ -285,7 +288,7 @@ def datadiff(
         if key:
             wholes = (sorted(ta), sorted(tb)) if whole else None
             rows = _row_diffs(a, b, pairs, key, wholes=wholes, max_rows=max_rows)
-        schema = _schema_change(repo, va.asset, a, b)
+        schema = _schema_change(repo, va.asset, a, b, path)
         return DataDiff(
             va.asset,
             a.label,

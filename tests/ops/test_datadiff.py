@@ -130,7 +130,9 @@ def test_path_limits_every_level_and_unknowns_are_not_found(
 ) -> None:
     repo, _, _ = two
     d = datadiff(repo, "events@v1", "events@v2", path="notes.txt")
-    assert [f.path for f in d.files] == ["notes.txt"] and d.tables == ()
+    assert [f.path for f in d.files] == ["notes.txt"] and d.tables == () and d.schema is None
+    only = datadiff(repo, "events@v1", "events@v2", path="e.parquet")
+    assert only.schema is not None and only.schema.added == (("country", "string"),)
     with pytest.raises(NotFoundError, match="nothing at 'nope'"):
         datadiff(repo, "events@v1", "events@v2", path="nope")
     with pytest.raises(UsageError, match="needs a table that changed"):
