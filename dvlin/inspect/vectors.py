@@ -76,8 +76,6 @@ class VectorProfiler:
                 self.note = f"vectors of lengths {sorted(lengths)[:4]}"
                 return
             dim = lengths[0]
-        if self.dtype is None:
-            self.dtype = str(arr.type.value_type)
         values = arr.flatten().to_numpy(zero_copy_only=False)
         self.feed(values.reshape(-1, dim), rows)
 

@@ -135,6 +135,7 @@ def test_vector_column_profile_samples_the_same_rows_as_npy(tmp_path: Path) -> N
     assert a is not None and b is not None
     ea, eb = a["embedding"], _col(b, "v")["embedding"]
     assert ea["sample"] == eb["sample"] and ea["centroid"] == eb["centroid"]
+    assert ea["dtype"] == eb["dtype"] == "float32"
 
 
 def test_unreadable_table_is_an_error_in_the_profile(tmp_path: Path) -> None:
