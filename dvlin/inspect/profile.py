@@ -55,6 +55,8 @@ def column_kind(t: Any) -> str:
         return "boolean"
     if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
         return "number"
+    if pa.types.is_duration(t):
+        return "number"  # in the type's unit
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return "string"
     if pa.types.is_temporal(t):
@@ -164,6 +166,7 @@ class ColumnProfiler:
         self.kll: Any = None
         self.freq: Any = None
         self.vectors: Any = None
+        self.note: str | None = None
         if self.kind == "number":
             import datasketches as ds
 
@@ -180,7 +183,6 @@ class ColumnProfiler:
     def feed(self, arr: Any) -> None:
         """Add one batch's column."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
@@ -189,6 +191,17 @@ class ColumnProfiler:
         self.rows += len(arr)
         nulls = arr.null_count
         self.nulls += nulls
+        try:
+            self._feed(arr, nulls)
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError, pa.ArrowInvalid) as exc:
+            # A type some kernel cannot handle: keep counting rows and nulls, never fail a
+            # commit over a statistic.
+            self.kind = "other"
+            self.note = f"not profiled: {str(exc).splitlines()[0][:120]}"
+
+    def _feed(self, arr: Any, nulls: int) -> None:
+        import pyarrow.compute as pc
+
         if self.kind == "vector":
             self.vectors.feed_arrow(arr, offset=self.rows - len(arr))
             return
@@ -232,6 +245,8 @@ class ColumnProfiler:
 
         if pa.types.is_decimal(valid.type):
             valid = valid.cast(pa.float64())
+        elif pa.types.is_duration(valid.type):
+            valid = valid.cast(pa.int64())
         values = valid.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
         if pa.types.is_floating(valid.type):
             finite = np.isfinite(values)
@@ -269,6 +284,8 @@ class ColumnProfiler:
             "count": self.rows - self.nulls,
             "nulls": self.nulls,
         }
+        if self.note:
+            out["note"] = self.note
         if self.kind in ("number", "string", "boolean", "temporal"):
             out["distinct"], out["distinct_exact"] = self.distinct.result()
         if self.kind == "number":

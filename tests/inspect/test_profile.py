@@ -142,3 +142,44 @@ def test_unreadable_table_is_an_error_in_the_profile(tmp_path: Path) -> None:
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     p = profile_file(str(tmp_path / "bad.parquet"), "bad.parquet")
     assert p is not None and "error" in p
+
+
+def test_every_arrow_type_profiles_without_failing(tmp_path: Path) -> None:
+    import datetime
+    import decimal
+
+    table = pa.table(
+        {
+            "dec": pa.array([decimal.Decimal("1.50"), None], pa.decimal128(10, 2)),
+            "dict": pa.array(["a", "b"]).dictionary_encode(),
+            "date": pa.array([datetime.date(2020, 1, 1), None]),
+            "time": pa.array([datetime.time(1, 2), None]),
+            "struct": pa.array([{"a": 1}, None]),
+            "ragged": pa.array([[1.0, 2.0], [3.0]]),
+            "bin": pa.array([b"a", b"b"]),
+            "dur": pa.array([1, 2], pa.duration("s")),
+            "inf": pa.array([1.0, float("inf")]),
+            "u64": pa.array([2**64 - 1, 0], pa.uint64()),
+            "nothing": pa.array([None, None], pa.float64()),
+        }
+    )
+    pq.write_table(table, tmp_path / "odd.parquet")
+    p = profile_file(str(tmp_path / "odd.parquet"), "odd.parquet")
+    assert p is not None
+    json.dumps(p, allow_nan=False)  # stored profiles are strict JSON
+    kinds = {c["name"]: c["kind"] for c in p["columns"]}
+    assert kinds["dur"] == "number" and kinds["struct"] == "other" and kinds["dict"] == "string"
+    assert _col(p, "dec")["mean"] == 1.5 and _col(p, "nothing")["nulls"] == 2
+    assert "lengths" in _col(p, "ragged")["embedding"]["note"]
+
+
+def test_a_type_no_kernel_handles_is_counted_and_noted(tmp_path: Path) -> None:
+    import pyarrow.feather as feather
+
+    interval = pa.array([pa.MonthDayNano([1, 2, 3]), None], pa.month_day_nano_interval())
+    feather.write_feather(pa.table({"iv": interval}), tmp_path / "iv.arrow")
+    p = profile_file(str(tmp_path / "iv.arrow"), "iv.arrow")
+    assert p is not None
+    (c,) = p["columns"]
+    assert (c["kind"], c["count"], c["nulls"]) == ("other", 1, 1)
+    assert c["note"].startswith("not profiled: ")
