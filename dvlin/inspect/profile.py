@@ -350,13 +350,22 @@ def profile_table(abs_path: str, fmt: str) -> dict[str, Any]:
     from dvlin.inspect.batches import UnreadableTable, iter_batches, read_schema
 
     try:
-        schema = read_schema(abs_path, fmt)
-        columns = [ColumnProfiler(f.name, f.type) for f in schema]
+        # Parquet and Arrow files carry their schema; text formats get it from the first
+        # batch, rather than being opened and parsed twice.
+        columns = (
+            [ColumnProfiler(f.name, f.type) for f in read_schema(abs_path, fmt)]
+            if fmt in ("parquet", "arrow")
+            else None
+        )
         rows = 0
         for batch in iter_batches(abs_path, fmt, batch_rows=_PROFILE_BATCH_ROWS):
+            if columns is None:
+                columns = [ColumnProfiler(f.name, f.type) for f in batch.schema]
             rows += batch.num_rows
             for i, col in enumerate(columns):
                 col.feed(batch.column(i))
+        if columns is None:
+            raise UnreadableTable(f"cannot read {fmt} file: no data")
     except UnreadableTable as exc:
         return {"profiler": PROFILER, "format": fmt, "error": str(exc)}
     return {
