@@ -179,7 +179,19 @@ def _v7(db) -> None:  # type: ignore[no-untyped-def]
     db["assets"].add_column("removed_at", str)
 
 
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(db) -> None:  # type: ignore[no-untyped-def]
+    """Profiles: the stored profile object of a file's content, per profiler version."""
+    # Keyed by content (file oid and format), so a file unchanged across versions, or the same
+    # bytes in two assets, is profiled once. Profiles of versions committed before profiles
+    # existed are computed on first use and land here too.
+    db["profiles"].create(
+        {"oid": str, "format": str, "profiler": int, "profile": str, "created_at": str},
+        pk=("oid", "format", "profiler"),
+        not_null={"profile", "created_at"},
+    )
+
+
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

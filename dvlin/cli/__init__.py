@@ -144,6 +144,7 @@ from dvlin.cli import check as _check  # noqa: E402,F401
 from dvlin.cli import checkout as _checkout  # noqa: E402,F401
 from dvlin.cli import commit as _commit  # noqa: E402,F401
 from dvlin.cli import config as _config  # noqa: E402,F401
+from dvlin.cli import diff as _diff  # noqa: E402,F401
 from dvlin.cli import du as _du  # noqa: E402,F401
 from dvlin.cli import fsck as _fsck  # noqa: E402,F401
 from dvlin.cli import gc as _gc  # noqa: E402,F401
@@ -155,6 +156,7 @@ from dvlin.cli import model as _model  # noqa: E402,F401
 from dvlin.cli import policy as _policy  # noqa: E402,F401
 from dvlin.cli import retention as _retention  # noqa: E402,F401
 from dvlin.cli import run as _run  # noqa: E402,F401
+from dvlin.cli import stats as _stats  # noqa: E402,F401
 from dvlin.cli import status as _status  # noqa: E402,F401
 from dvlin.cli import tags as _tags  # noqa: E402,F401
 

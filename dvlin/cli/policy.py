@@ -41,5 +41,7 @@ def show(
         entry["compatibility"] = d["compatibility"]
         if d["quality"]:
             entry["quality"] = d["quality"]
+        if d["drift"]:
+            entry["drift"] = d["drift"]
         out.line(f"# {quote(p.name)}, from {quote(str(shown.source))}")
         out.line(tomli_w.dumps({"assets": {p.name: entry}}))

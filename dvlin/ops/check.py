@@ -83,14 +83,24 @@ def _evaluate(
     *,
     now: dt.datetime | None,
 ) -> AssetCheck:
-    """:func:`~dvlin.policy.runner.evaluate`, comparing schemas with the catalog's versions."""
-    return evaluate(
+    """:func:`~dvlin.policy.runner.evaluate`, comparing schemas with the catalog's versions.
+
+    Drift rules compare the files with the latest version's stored profiles, so they run here,
+    where the catalog is, after the runner's rules.
+    """
+    result = evaluate(
         policy,
         base_abs,
         files,
         earlier=lambda: _earlier_schemas(repo, policy.name),
         now=now,
     )
+    if policy.drift is None:
+        return result
+    from dvlin.ops.profiles import drift_check
+
+    drift = drift_check(repo, policy, base_abs, files)
+    return AssetCheck(result.asset, result.path, (*result.results, *drift))
 
 
 # -- dvlin check ------------------------------------------------------------------------------

@@ -256,6 +256,9 @@ def prepare(
     info = {**_describe(base_abs, entries, parent), **checks, **code_info(repo.root)}
     if follow_links:
         info["follow_links"] = True  # status and checkout scan this version's folder the same way
+    from dvlin.ops.profiles import commit_profiles
+
+    profiles = commit_profiles(repo, base_abs, info, oids={e.path: e.oid for e in entries if e.oid})
     manifest_data = to_parquet(entries)
     manifest = repo.store.put(manifest_data)
     repo.store.sync()  # objects are durable before the catalog references them
@@ -293,9 +296,11 @@ def prepare(
     )
     storage = {oid for e in file_entries for oid in e.storage_oids()}
     storage.add(manifest)
+    storage.update(p.oid for p in profiles)
     new_objects = [
         *ingester.new_objects.values(),
         StoredObject(manifest, len(manifest_data), None, None),
+        *profiles,
     ]
     return PreparedCommit(
         name,

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from dvlin.errors import UsageError
+from dvlin.policy.drift import DriftRules
+from dvlin.policy.drift import parse_rules as parse_drift
 from dvlin.values import sealed
 
 POLICY_FILE = "dvlin.toml"
@@ -132,6 +134,8 @@ class AssetPolicy:
     quality: Quality = field(default_factory=Quality)
     retention: dict[str, Any] | None = None
     """This asset's ``[assets.NAME.retention]`` table, as written."""
+    drift: DriftRules | None = None
+    """This asset's ``[assets.NAME.drift]`` rules, checked against the parent version."""
 
     def to_dict(self) -> dict[str, Any]:
         """The effective policy: the ``--json`` shape of ``dvlin policy show``."""
@@ -144,6 +148,7 @@ class AssetPolicy:
             "compatibility": self.compatibility,
             "quality": self.quality.to_dict(),
             "retention": self.retention,
+            "drift": self.drift.to_dict() if self.drift is not None else None,
         }
 
 
@@ -156,6 +161,8 @@ class Policy:
     assets: dict[str, AssetPolicy] = field(default_factory=dict)
     retention: dict[str, Any] | None = None
     """The repo-wide ``[retention]`` defaults, as written."""
+    drift: dict[str, Any] | None = None
+    """The repo-wide ``[drift]`` table (the thresholds of drift labels), as written."""
 
     def get(self, name: str) -> AssetPolicy | None:
         """The policy of asset ``name``, if it has one."""
@@ -215,8 +222,9 @@ def parse_policy(doc: dict[str, Any], *, source: str, root: Path) -> Policy:
             compatibility=entry.get("compatibility", "none"),
             quality=_quality(entry.get("quality", {}), source, f"{where}.quality"),
             retention=entry.get("retention"),
+            drift=parse_drift(entry["drift"]) if "drift" in entry else None,
         )
-    return Policy(source, assets, retention=doc.get("retention"))
+    return Policy(source, assets, retention=doc.get("retention"), drift=doc.get("drift"))
 
 
 def _validate(doc: dict[str, Any], source: str) -> None:
