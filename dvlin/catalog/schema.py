@@ -143,7 +143,31 @@ def _v5(db) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5]
+def _remotes(db) -> None:  # type: ignore[no-untyped-def]
+    """Remotes: what each remote holds (records, object locations, segments seen) and the
+    audit chains of other clones, so push and fetch never list a bucket."""
+    db["remote_segments"].create(
+        {"remote": str, "segment": str, "seq": int, "applied": int},
+        pk=("remote", "segment"),
+        not_null={"seq", "applied"},
+    )
+    db["remote_records"].create(
+        {"remote": str, "kind": str, "key": str, "value": str}, pk=("remote", "kind", "key")
+    )
+    db["remote_objects"].create(
+        {"remote": str, "oid": str, "file": str, "offset": int, "size": int},
+        pk=("remote", "oid"),
+        not_null={"file", "offset", "size"},
+    )
+    db["remote_audit"].create(
+        {"clone": str, "seq": int, "hash": str, "entry": str},
+        pk=("clone", "seq"),
+        not_null={"hash", "entry"},
+    )
+
+
+# Append-only: a new migration goes at the end (the remotes one may be renumbered on merge).
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _remotes]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -128,6 +128,12 @@ def checkout(
             f"{version.label} expired on {expired_at[:10]} (retention, dvlin gc)",
             hint="its metadata and lineage remain; `dvlin retention` shows what is kept",
         )
+    if repo.config.remotes:
+        # A version whose bytes are only on a remote: fetch exactly what is missing, verified,
+        # before anything in the workspace is touched.
+        from dvlin.ops.pull import ensure_objects
+
+        ensure_objects(repo, [version], progress=progress)
     wanted = _select(load_entries(repo, version), paths)
     in_repo = to is None
     target = str(repo.root / version.base) if in_repo else os.path.abspath(to or ".")

@@ -1,0 +1,297 @@
+"""``dvlin fetch``, ``dvlin pull`` and ``dvlin clone``, and fetching objects on demand.
+
+Fetch reads ``refs.json`` and the record segments this clone has not seen (cached forever:
+they never change), and applies their records: versions only as fast-forwards of an asset's
+local history, so an asset whose histories diverged is reported and left unchanged. Objects
+are fetched when a checkout needs them (or all at once with ``--all``), verified first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dvlin.audit import log as audit
+from dvlin.catalog.catalog import StoredObject
+from dvlin.catalog.remotes import Applied, RemoteState
+from dvlin.errors import ConflictError
+from dvlin.objects.hashing import Oid
+from dvlin.ops.remote import open_remote, refresh
+from dvlin.progress import Progress
+from dvlin.remote.errors import RemoteMissingError
+from dvlin.remote.segments import Location
+
+if TYPE_CHECKING:
+    from dvlin.catalog import Version
+    from dvlin.repo import Repo
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What a fetch (or the fetch part of a pull or clone) brought in."""
+
+    remote: str
+    url: str
+    segments: int
+    versions: tuple[str, ...] = ()
+    """Labels (``asset@vN``) of versions added to the local catalog."""
+    records: int = 0
+    diverged: tuple[str, ...] = ()
+    tag_conflicts: tuple[str, ...] = ()
+    objects: int = 0
+    bytes: int = 0
+    requests: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {
+            "remote": self.remote,
+            "url": self.url,
+            "segments": self.segments,
+            "versions": list(self.versions),
+            "records": self.records,
+            "diverged": list(self.diverged),
+            "tag_conflicts": list(self.tag_conflicts),
+            "objects": self.objects,
+            "bytes": self.bytes,
+            "requests": self.requests,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PullResult:
+    """A fetch, then the workspace fast-forwarded for assets that were clean."""
+
+    fetch: FetchResult
+    updated: tuple[str, ...] = ()
+    """Labels of versions checked out into their asset's folder."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Asset → why its folder was left alone (uncommitted changes, never checked out)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {**self.fetch.to_dict(), "updated": list(self.updated), "skipped": self.skipped}
+
+
+@dataclass(frozen=True, slots=True)
+class CloneResult:
+    """A new repo made from a remote."""
+
+    root: str
+    fetch: FetchResult
+    checked_out: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {"root": self.root, **self.fetch.to_dict(), "checked_out": list(self.checked_out)}
+
+
+def fetch(
+    repo: Repo,
+    *,
+    remote: str | None = None,
+    all: bool = False,
+    progress: Progress | None = None,
+) -> FetchResult:
+    """Bring the remote's new records into the catalog; with ``all``, every object too."""
+    store = open_remote(repo, remote)
+    clone = repo.config.repo_id
+    total = Applied()
+    with repo.lock():
+        view = refresh(repo, store)
+        state = RemoteState(repo.catalog)
+        pending = [sid for sid, applied in state.segments(store.name).items() if not applied]
+        for sid in pending:
+            segment = store.read_segment(sid)
+            with repo.catalog.transaction():
+                applied = state.apply(segment.records, own_clone=clone)
+                if applied.complete:
+                    state.mark_applied(store.name, sid)
+                labels = [f"{a}@v{n}" for a, n, _ in applied.versions]
+                if labels or applied.records and _changes_data(segment.records):
+                    audit.append(
+                        repo.catalog,
+                        action="fetch",
+                        target=store.name,
+                        details={
+                            "segment": sid,
+                            "clone": segment.clone,
+                            "versions": labels,
+                            "records": applied.records,
+                        },
+                    )
+            total.versions += applied.versions
+            total.diverged |= applied.diverged
+            total.tag_conflicts += applied.tag_conflicts
+            total.records += applied.records
+    objects = nbytes = 0
+    if all:
+        live = [v for v in repo.catalog.iter_versions() if v.id not in _expired(repo)]
+        objects, nbytes = ensure_objects(repo, live, progress=progress)
+    return FetchResult(
+        store.name,
+        store.url,
+        len(view.new),
+        versions=tuple(f"{a}@v{n}" for a, n, _ in total.versions),
+        records=total.records,
+        diverged=tuple(sorted(total.diverged)),
+        tag_conflicts=tuple(sorted(set(total.tag_conflicts))),
+        objects=objects,
+        bytes=nbytes,
+        requests=store.transport.requests,
+    )
+
+
+def _changes_data(records: Mapping[str, list[Any]]) -> bool:
+    """Whether a segment holds more than other clones' audit entries."""
+    return any(kind != "audit" and rows for kind, rows in records.items())
+
+
+def _expired(repo: Repo) -> set[str]:
+    from dvlin.catalog.gc import GcStore
+
+    return GcStore(repo.catalog).expired()
+
+
+def pull(repo: Repo, *, remote: str | None = None, progress: Progress | None = None) -> PullResult:
+    """Fetch, then check out each asset's new head where its folder held the old head, clean."""
+    from dvlin.ops.checkout import checkout
+
+    before = {a.name: a.latest_id for a in repo.catalog.list_assets()}
+    synced = {name: repo.catalog.workspace_version(name) for name in before}
+    result = fetch(repo, remote=remote, progress=progress)
+    updated: list[str] = []
+    skipped: dict[str, str] = {}
+    moved = sorted({label.rsplit("@", 1)[0] for label in result.versions})
+    for asset in moved:
+        if asset in before and synced.get(asset) != before[asset]:
+            skipped[asset] = "its folder is not at the previous head"
+            continue
+        try:
+            done = checkout(repo, asset, progress=progress)
+        except ConflictError as exc:
+            skipped[asset] = exc.message
+            continue
+        updated.append(done.version.label)
+    return PullResult(result, tuple(updated), skipped)
+
+
+def ensure_objects(
+    repo: Repo, versions: Iterable[Version], *, progress: Progress | None = None
+) -> tuple[int, int]:
+    """Fetch from remotes exactly the storage objects of ``versions`` missing locally.
+
+    Every object is verified against its oid before it is stored; returns ``(objects,
+    bytes)`` fetched. Objects no remote holds are left for the caller to report.
+    """
+    from dvlin.catalog.gc import GcStore
+
+    ids = [v.id for v in versions]
+    if not ids:
+        return 0, 0
+    return fetch_missing(repo, GcStore(repo.catalog).objects_of(ids), progress=progress)
+
+
+def fetch_missing(
+    repo: Repo, oids: Iterable[str], *, progress: Progress | None = None
+) -> tuple[int, int]:
+    """Fetch those of ``oids`` missing locally from the remotes that hold them, verified."""
+    if not repo.config.remotes:
+        return 0, 0
+    missing = [oid for oid in sorted(set(oids)) if not repo.store.has(oid)]
+    if not missing:
+        return 0, 0
+    holding = RemoteState(repo.catalog).remotes_holding(missing)
+    if not holding:
+        return 0, 0
+    configured = [r.name for r in sorted(repo.config.remotes, key=lambda r: not r.default)]
+    by_remote: dict[str, dict[str, Location]] = {}
+    for oid, places in holding.items():
+        for name in configured:
+            place = next((p for p in places if p[0] == name), None)
+            if place is not None:
+                by_remote.setdefault(name, {})[oid] = Location(place[1], place[2], place[3])
+                break
+    count = total = 0
+    stored: list[StoredObject] = []
+    for name, wanted in by_remote.items():
+        store = open_remote(repo, name)
+        for oid, data in store.download(wanted, progress=progress):
+            repo.store.put(data, Oid(oid))
+            stored.append(StoredObject(oid, len(data), None, None))
+            count += 1
+            total += len(data)
+    repo.store.sync()
+    with repo.catalog.transaction():
+        repo.catalog.add_objects(stored)
+    return count, total
+
+
+def clone(
+    url: str,
+    dest: str | os.PathLike[str] | None = None,
+    *,
+    options: Mapping[str, str] | None = None,
+    no_checkout: bool = False,
+    name: str = "origin",
+    progress: Progress | None = None,
+) -> CloneResult:
+    """Make a new repo from the remote at ``url``; check out each asset's head unless asked not.
+
+    Nothing is left behind when it fails: the repo folder is removed again.
+
+    Raises:
+        RemoteMissingError: nothing dvlin made is at ``url``.
+        ConflictError: ``dest`` is already a dvlin repo.
+    """
+    from dvlin.ops import remote as remote_ops
+    from dvlin.remote.refs import Refs
+    from dvlin.remote.transport import Transport
+    from dvlin.repo import DVLIN_DIR, Repo
+
+    parsed = {k: remote_ops._parse_value(v) for k, v in (options or {}).items()}
+    transport = Transport.open(url, parsed)
+    found = transport.read_ref("refs.json")
+    if found is None:
+        raise RemoteMissingError(
+            f"no dvlin remote at {url}", hint="check the URL, or push to it from a repo first"
+        )
+    refs = Refs.parse(found[0], url=url)
+    target = Path(dest) if dest is not None else Path(url.rstrip("/").rsplit("/", 1)[-1])
+    target = target.resolve()
+    if (target / DVLIN_DIR).exists():
+        raise ConflictError(f"{target} is already a dvlin repo", hint="clone into another folder")
+    created_root = not target.exists()
+    repo = Repo.init(target, hash=refs.hash)
+    try:
+        remote_ops.add(repo, name, url, options=options, default=True)
+        result = fetch(repo, remote=name, progress=progress)
+        checked_out: list[str] = []
+        if not no_checkout:
+            checked_out = _checkout_heads(repo, progress)
+    except BaseException:
+        # Nothing half-made stays behind: the new repo goes, and its folder if clone made it.
+        repo.close()
+        shutil.rmtree(target / DVLIN_DIR, ignore_errors=True)
+        if created_root:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    repo.close()
+    return CloneResult(str(target), result, tuple(checked_out))
+
+
+def _checkout_heads(repo: Repo, progress: Progress | None) -> list[str]:
+    from dvlin.ops.checkout import checkout
+
+    expired = _expired(repo)
+    done = []
+    for asset in repo.catalog.list_assets():
+        if asset.latest_id is None or asset.latest_id in expired:
+            continue
+        result = checkout(repo, asset.name, progress=progress)
+        done.append(result.version.label)
+    return done

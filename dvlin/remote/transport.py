@@ -1,0 +1,415 @@
+"""Reading and writing a remote's files over fsspec: immutable files, and refs moved by CAS.
+
+Two kinds of write exist and no other:
+
+- **immutable files** (objects, packs, record segments), named by their content: created only
+  if absent, never visible under their final name until complete;
+- **the ref file** (``refs.json``), replaced only by compare-and-swap against the version the
+  writer read: S3 conditional writes (``If-None-Match: *`` / ``If-Match: ETAG``); on a local
+  folder an exclusive ``flock`` around read-compare-rename; in memory a process-wide lock.
+
+Transient failures are retried with exponential backoff; the rest are translated into
+:mod:`dvlin.remote.errors` naming the remote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from dvlin.errors import DvlinError, UsageError
+from dvlin.remote.errors import (
+    RemoteAccessError,
+    RemoteMissingError,
+    RemoteUnreachableError,
+)
+
+T = TypeVar("T")
+
+SUPPORTED = ("s3", "file", "memory")
+# Option names that look like credentials; the hint sends the user to the environment.
+_SECRET_WORDS = frozenset(
+    {"secret", "token", "password", "passwd", "session", "credential", "credentials", "key"}
+)
+# A key *id* for server-side encryption is not a secret and must pass through.
+_ALLOWED_KEY_PREFIXES = ("sse", "kms", "ssekms", "ssekmskeyid")
+_MEMORY_LOCK = threading.Lock()
+_RETRIES = 4
+
+
+def _words(name: str) -> list[str]:
+    import re
+
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w]
+
+
+def check_option(name: str, value: object) -> None:
+    """Refuse an option that looks like a credential (credentials are never stored).
+
+    Raises:
+        UsageError: the name holds a secret-like word, or the value holds ``user:pass@``.
+    """
+    words = _words(name)
+    for i, w in enumerate(words):
+        if w not in _SECRET_WORDS:
+            continue
+        if w == "key" and any(p in _ALLOWED_KEY_PREFIXES for p in words[:i]):
+            continue
+        raise UsageError(
+            f"option {name!r} looks like a secret; dvlin never stores credentials",
+            hint="set them in the environment (e.g. AWS_ACCESS_KEY_ID, AWS_PROFILE) or the "
+            "backend's own config file",
+        )
+    if isinstance(value, str) and "://" in value and "@" in value.split("://", 1)[1].split("/")[0]:
+        raise UsageError(
+            f"option {name!r} holds a user and password in a URL",
+            hint="put credentials in the environment, not in dvlin's config",
+        )
+
+
+def check_url(url: str) -> str:
+    """The URL's protocol, after refusing URLs dvlin cannot use as a remote."""
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    if protocol == "s3a":
+        protocol = "s3"
+    if protocol not in SUPPORTED:
+        raise UsageError(
+            f"remote {url!r}: {protocol}:// has no compare-and-swap support in dvlin yet",
+            hint=f"use one of: {', '.join(p + '://' for p in SUPPORTED)}",
+        )
+    if "@" in url.split("://", 1)[-1].split("/")[0]:
+        raise UsageError(
+            f"remote {url!r} holds credentials", hint="put credentials in the environment"
+        )
+    return protocol
+
+
+def option_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Options as filesystem keyword arguments; ``a.b=v`` becomes ``a={"b": v}``."""
+    result: dict[str, Any] = {}
+    for key, value in options.items():
+        check_option(key, value)
+        parts = key.split(".")
+        here = result
+        for p in parts[:-1]:
+            here = here.setdefault(p, {})
+        here[parts[-1]] = value
+    return result
+
+
+def _is_transient(exc: BaseException) -> bool:
+    name = type(exc).__name__
+    if name in {"ConnectTimeoutError", "ReadTimeoutError", "ServerDisconnectedError"}:
+        return True
+    if isinstance(exc, TimeoutError | ConnectionResetError | BrokenPipeError):
+        return True
+    text = str(exc)
+    return any(s in text for s in ("ConditionalRequestConflict", "SlowDown", "(503)", "(500)"))
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    names = {c.__name__ for c in type(exc).__mro__}
+    return bool(
+        names & {"EndpointConnectionError", "ClientConnectorError", "ConnectTimeoutError"}
+    ) or isinstance(exc, ConnectionRefusedError)
+
+
+class Transport:
+    """The files of one remote, relative to its root.
+
+    Args:
+        url: the remote's URL, used in messages.
+        fs: an fsspec filesystem (None for a local folder, which is used through ``os``).
+        root: the remote's folder on ``fs`` (no protocol), or an OS path when local.
+    """
+
+    def __init__(self, url: str, fs: Any, root: str, protocol: str) -> None:
+        self.url = url.rstrip("/")
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.protocol = protocol
+        self.requests = 0
+        """Requests made (reads, writes), for tests and the benchmark."""
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str, options: Mapping[str, Any] | None = None) -> Transport:
+        """Open the remote at ``url``, passing ``options`` to its filesystem."""
+        protocol = check_url(url)
+        kwargs = option_kwargs(options or {})
+        if protocol == "file":
+            path = url[len("file://") :] if url.startswith("file://") else url
+            return cls(url, None, os.path.abspath(path), protocol)
+        try:
+            from fsspec.core import url_to_fs
+
+            fs, root = url_to_fs(url, skip_instance_cache=True, **kwargs)
+        except ImportError as exc:
+            raise UsageError(
+                f"cannot open remote {url!r}: {exc}",
+                hint="install the s3 extra: pip install 'dvlin[s3]'",
+            ) from None
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"cannot open remote {url!r}: {exc}", hint="check --option") from None
+        return cls(url, fs, root, protocol)
+
+    def __repr__(self) -> str:
+        return f"Transport({self.url!r})"
+
+    def path(self, rel: str) -> str:
+        """The full path of a file of the remote."""
+        return f"{self.root}/{rel}"
+
+    # -- error handling ---------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one request with retries; translate what is not transient."""
+        delay = 0.1
+        for attempt in range(_RETRIES):
+            with self._lock:
+                self.requests += 1
+            try:
+                return fn()
+            except (DvlinError, FileExistsError):
+                raise
+            except FileNotFoundError as exc:
+                if "bucket" in str(exc).lower():
+                    raise RemoteMissingError(
+                        f"remote {self.url}: the bucket does not exist",
+                        hint="create it, or fix the URL with `dvlin remote add --force`",
+                    ) from None
+                raise
+            except PermissionError:
+                raise RemoteAccessError(
+                    f"remote {self.url}: access denied to {what}",
+                    hint="check the credentials in the environment and the store's access policy",
+                ) from None
+            except Exception as exc:
+                if _is_transient(exc) and attempt < _RETRIES - 1:
+                    time.sleep(delay * (1 + random.random()))
+                    delay *= 4
+                    continue
+                if _is_unreachable(exc):
+                    raise RemoteUnreachableError(
+                        f"cannot reach remote {self.url}: {type(exc).__name__}",
+                        hint="check the endpoint_url option, the network and the URL",
+                    ) from None
+                if "AccessDenied" in str(exc) or "Forbidden" in str(exc):
+                    raise RemoteAccessError(
+                        f"remote {self.url}: access denied to {what}",
+                        hint="check the credentials in the environment and the store's "
+                        "access policy",
+                    ) from None
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get(self, rel: str) -> bytes | None:
+        """A whole file, or None when it does not exist."""
+        path = self.path(rel)
+
+        def read() -> bytes | None:
+            try:
+                if self.fs is None:
+                    with open(path, "rb") as f:
+                        return f.read()
+                return bytes(self.fs.cat_file(path))
+            except FileNotFoundError as exc:
+                if "bucket" in str(exc).lower():
+                    raise
+                return None
+
+        return self._call(rel, read)
+
+    def get_range(self, rel: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of a file; a missing file raises FileNotFoundError."""
+        path = self.path(rel)
+
+        def read() -> bytes:
+            if self.fs is None:
+                with open(path, "rb") as f:
+                    f.seek(start)
+                    return f.read(end - start)
+            return bytes(self.fs.cat_file(path, start=start, end=end))
+
+        return self._call(rel, read)
+
+    # -- immutable files --------------------------------------------------------------------
+
+    def put_new(self, rel: str, data: bytes) -> bool:
+        """Create an immutable file; False when it already exists (same name, same bytes)."""
+        path = self.path(rel)
+        if self.fs is None:
+            return self._call(rel, lambda: _local_put_new(self.root, path, data))
+        if self.protocol == "memory":
+
+            def put_memory() -> bool:
+                with _MEMORY_LOCK:
+                    if self.fs.exists(path):
+                        return False
+                    self.fs.pipe_file(path, data)
+                    return True
+
+            return self._call(rel, put_memory)
+
+        def put_s3() -> bool:
+            try:
+                # If-None-Match: * — one request, atomic, never overwrites.
+                self.fs.pipe_file(path, data, mode="create")
+            except FileExistsError:
+                return False
+            return True
+
+        return self._call(rel, put_s3)
+
+    # -- the ref file (compare-and-swap) ----------------------------------------------------
+
+    def read_ref(self, rel: str) -> tuple[bytes, str] | None:
+        """The ref file's bytes and the token a later :meth:`swap_ref` must present."""
+        path = self.path(rel)
+        if self.protocol != "s3":
+            data = self.get(rel)
+            return None if data is None else (data, hashlib.sha256(data).hexdigest())
+
+        def read_s3() -> tuple[bytes, str] | None:
+            from fsspec.asyn import sync
+
+            bucket, key, _ = self.fs.split_path(path)
+
+            async def get() -> tuple[bytes, str]:
+                resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key)
+                async with resp["Body"] as body:
+                    return bytes(await body.read()), str(resp["ETag"])
+
+            try:
+                got: tuple[bytes, str] = sync(self.fs.loop, get)
+                return got
+            except FileNotFoundError as exc:
+                if "bucket" in str(exc).lower():
+                    raise
+                return None
+
+        return self._call(rel, read_s3)
+
+    def swap_ref(self, rel: str, data: bytes, token: str | None) -> bool:
+        """Replace the ref file if it is still what ``token`` says (None: it must not exist).
+
+        Returns False when another writer got there first; the caller re-reads and decides.
+        """
+        path = self.path(rel)
+        if self.fs is None:
+            return self._call(rel, lambda: _local_swap(self.root, path, data, token))
+        if self.protocol == "memory":
+
+            def swap_memory() -> bool:
+                with _MEMORY_LOCK:
+                    current = self.fs.cat_file(path) if self.fs.exists(path) else None
+                    found = None if current is None else hashlib.sha256(current).hexdigest()
+                    if found != token:
+                        return False
+                    self.fs.pipe_file(path, data)
+                    return True
+
+            return self._call(rel, swap_memory)
+
+        def swap_s3() -> bool:
+            from fsspec.asyn import sync
+
+            bucket, key, _ = self.fs.split_path(path)
+            condition = {"IfNoneMatch": "*"} if token is None else {"IfMatch": token}
+            try:
+                sync(
+                    self.fs.loop,
+                    self.fs._call_s3,
+                    "put_object",
+                    Bucket=bucket,
+                    Key=key,
+                    Body=data,
+                    **condition,
+                )
+            except FileExistsError:
+                return False
+            except FileNotFoundError as exc:
+                if "bucket" in str(exc).lower():
+                    raise
+                return False
+            except OSError as exc:
+                # s3fs surfaces 412 Precondition Failed as a plain EINVAL.
+                if exc.errno == errno.EINVAL and "pre-condition" in str(exc):
+                    return False
+                raise
+            return True
+
+        return self._call(rel, swap_s3)
+
+    # -- listing (fsck and gc only) ---------------------------------------------------------
+
+    def delete(self, rel: str) -> None:
+        """Remove a file (remote gc only)."""
+        path = self.path(rel)
+        if self.fs is None:
+            self._call(rel, lambda: os.unlink(path))
+        else:
+            self._call(rel, lambda: self.fs.rm_file(path))
+
+
+def _local_put_new(root: str, path: str, data: bytes) -> bool:
+    if os.path.exists(path):
+        return False
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp_dir = f"{root}/tmp"
+    os.makedirs(tmp_dir, exist_ok=True)
+    tmp = f"{tmp_dir}/{uuid.uuid4().hex}"
+    with open(tmp, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        # link() fails if the name exists: create-only, and the name appears complete.
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
+
+
+def _local_swap(root: str, path: str, data: bytes, token: str | None) -> bool:
+    import fcntl
+
+    os.makedirs(root, exist_ok=True)
+    fd = os.open(f"{root}/refs.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        # flock is released by the kernel when its holder dies, so a killed push never
+        # leaves a stale lock behind.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            with open(path, "rb") as f:
+                found: str | None = hashlib.sha256(f.read()).hexdigest()
+        except FileNotFoundError:
+            found = None
+        if found != token:
+            return False
+        tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            with open(tmp, "xb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        return True
+    finally:
+        os.close(fd)
