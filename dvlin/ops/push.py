@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog.remotes import RemoteState, Row, record_key
 from dvlin.errors import ConflictError, IntegrityError
+from dvlin.faults import BEFORE_REFS, pause_point
 from dvlin.identity import utc_now
 from dvlin.objects.store import ObjectError
 from dvlin.ops.refs import resolve
@@ -46,6 +47,8 @@ class PushResult:
     segment: str | None = None
     requests: int = 0
     retries: int = 0
+    resumed: int = 0
+    """Objects an interrupted push had uploaded already (not sent again)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape."""
@@ -61,6 +64,7 @@ class PushResult:
             "segment": self.segment,
             "requests": self.requests,
             "retries": self.retries,
+            "resumed": self.resumed,
         }
 
 
@@ -190,7 +194,7 @@ def push(
         local = state.local_records(clone)
         selected = _selected_versions(repo, refs, local["version"]) if refs else None
         uploaded: dict[str, Location] = {}
-        objects_sent = files_sent = bytes_sent = 0
+        objects_sent = files_sent = bytes_sent = resumed = 0
         for attempt in range(_ATTEMPTS):
             view = refresh(repo, store)
             plan = _plan(state, store.name, local, selected)
@@ -199,13 +203,15 @@ def push(
                     store.name, store.url, True, requests=store.transport.requests, retries=attempt
                 )
             _check(repo, store, view.refs, plan, clone)
-            if attempt == 0 or not uploaded:
-                uploaded = _send_objects(repo, store, state, plan, progress)
-                objects_sent = len(uploaded)
-                files_sent = len({loc.file for loc in uploaded.values()})
-                bytes_sent = sum(loc.size for loc in uploaded.values())
+            if attempt == 0:
+                uploaded, sent = _send_objects(repo, store, state, plan, progress)
+                resumed = len(uploaded) - len(sent)
+                objects_sent = len(sent)
+                files_sent = len({loc.file for loc in sent.values()})
+                bytes_sent = sum(loc.size for loc in sent.values())
             segment = Segment(clone, utc_now(), plan, uploaded)
             sid = store.write_segment(segment)
+            pause_point(BEFORE_REFS)
             new_refs = _next_refs(repo, view.refs, plan, sid, clone)
             if store.swap_refs(new_refs, view.token):
                 with repo.catalog.transaction():
@@ -230,6 +236,7 @@ def push(
                     segment=sid,
                     requests=store.transport.requests,
                     retries=attempt,
+                    resumed=resumed,
                 )
         raise ConflictError(
             f"remote {store.name} kept changing; gave up after {_ATTEMPTS} attempts",
@@ -243,8 +250,12 @@ def _send_objects(
     state: RemoteState,
     plan: dict[str, list[Row]],
     progress: Progress | None,
-) -> dict[str, Location]:
-    """Upload the objects the pushed versions need that the remote lacks."""
+) -> tuple[dict[str, Location], dict[str, Location]]:
+    """Upload the objects the pushed versions need that the remote lacks.
+
+    Returns every location the segment must index (including what an interrupted push
+    already uploaded, from the journal) and the part this call sent.
+    """
     expired = {r["version"] for r in plan.get("expiry", ())}
     owners: dict[str, str] = {}
     for row in plan.get("version", ()):
@@ -277,8 +288,8 @@ def _send_objects(
 
             raise with_versions(repo, exc) from None
 
-    found.update(store.upload(store.plan(sizes), read, progress=progress))
-    return found
+    sent = store.upload(store.plan(sizes), read, progress=progress)
+    return {**found, **sent}, sent
 
 
 def _next_refs(
