@@ -152,7 +152,7 @@ class Transport:
         try:
             from fsspec.core import url_to_fs
 
-            fs, root = url_to_fs(url, skip_instance_cache=True, **kwargs)
+            fs, root = url_to_fs(url, **kwargs)
         except ImportError as exc:
             raise UsageError(
                 f"cannot open remote {url!r}: {exc}",
