@@ -1,0 +1,93 @@
+"""Other clones' audit chains, brought in by fetch: kept apart, and verified like our own.
+
+Each clone's chain starts from the genesis of its own repo id, so an entry can be checked
+without trusting the clone that pushed it or the remote that carried it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from dvlin.audit.log import AuditEntry, entry_hash, genesis
+from dvlin.catalog import Catalog
+from dvlin.catalog.remotes import RemoteState
+from dvlin.errors import UsageError
+
+_FIELDS = ("seq", "at", "actor", "action", "target", "outcome", "reason", "details")
+
+
+@dataclass(frozen=True, slots=True)
+class CloneChain:
+    """The verdict on one other clone's chain as this clone holds it."""
+
+    clone: str
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    problem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {
+            "clone": self.clone,
+            "ok": self.ok,
+            "entries": self.entries,
+            "head": f"{self.head_seq}:{self.head_hash}",
+            "problem": self.problem,
+        }
+
+
+def _entry(row: dict[str, Any]) -> AuditEntry:
+    details = row["details"]
+    if isinstance(details, str):
+        details = json.loads(details)
+    return AuditEntry(
+        int(row["seq"]),
+        str(row["at"]),
+        str(row["actor"]),
+        str(row["action"]),
+        str(row["target"]),
+        str(row["outcome"]),
+        row.get("reason"),
+        details,
+        str(row["prev"]),
+        str(row["hash"]),
+    )
+
+
+def clone_entries(catalog: Catalog) -> list[tuple[str, AuditEntry]]:
+    """Every other clone's entries, by clone then sequence."""
+    return [
+        (clone, _entry(row))
+        for clone, rows in RemoteState(catalog).clone_entries().items()
+        for row in rows
+    ]
+
+
+def verify_clones(catalog: Catalog) -> list[CloneChain]:
+    """Recompute every other clone's chain from its genesis; report the first bad entry."""
+    found = []
+    for clone, rows in RemoteState(catalog).clone_entries().items():
+        prev = genesis(clone)
+        head_seq, problem = 0, None
+        for row in rows:
+            e = _entry(row)
+            if e.seq != head_seq + 1:
+                problem = f"entry {head_seq + 1} is missing (the next entry is {e.seq})"
+            elif e.prev != prev:
+                problem = f"entry {e.seq} does not follow entry {head_seq}"
+            else:
+                fields = {k: getattr(e, k) for k in _FIELDS}
+                try:
+                    if entry_hash(prev, fields) != e.hash:
+                        problem = f"entry {e.seq} was edited: its contents do not match its hash"
+                except UsageError:
+                    problem = f"entry {e.seq} is malformed"
+            if problem is not None:
+                break
+            prev, head_seq = e.hash, e.seq
+        found.append(CloneChain(clone, problem is None, len(rows), head_seq, prev, problem))
+    return found
