@@ -252,8 +252,10 @@ class RemoteState:
             known = conn.execute("SELECT 1 FROM versions WHERE id = ?", (row["id"],)).fetchone()
             if known:
                 continue
+            # number > 0: a rebase parks the versions it replays at negative numbers.
             latest = conn.execute(
-                "SELECT id FROM versions WHERE asset = ? ORDER BY number DESC LIMIT 1",
+                "SELECT id FROM versions WHERE asset = ? AND number > 0 "
+                "ORDER BY number DESC LIMIT 1",
                 (row["asset"],),
             ).fetchone()
             if (latest[0] if latest else None) != row["parent"]:

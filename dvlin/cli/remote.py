@@ -192,6 +192,9 @@ def fetch(
 @app.command()
 def pull(
     remote: str = typer.Argument(None, help="The remote (default: the default remote)."),
+    rebase: bool = typer.Option(
+        False, "--rebase", help="Replay unpushed versions of diverged assets on the remote head."
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -200,13 +203,16 @@ def pull(
 
     out = output(json, quiet)
     with open_repo() as repo:
-        result = do_pull(repo, remote=remote, progress=out.progress())
+        result = do_pull(repo, remote=remote, rebase=rebase, progress=out.progress())
     if out.json:
         out.emit_json(result.to_dict())
     else:
         _fetch_lines(out, result.fetch)
         for label in result.updated:
             out.line(f"  checked out {label}")
+        for r in result.rebased:
+            new = ", ".join(r["new"]) or "nothing left to replay"
+            out.line(f"  rebased {r['asset']} onto {r['onto']}: {new}")
         for asset, why in sorted(result.skipped.items()):
             out.line(f"  left {asset} alone: {why}")
     _diverged(result.fetch)

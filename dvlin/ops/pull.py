@@ -71,10 +71,16 @@ class PullResult:
     """Labels of versions checked out into their asset's folder."""
     skipped: dict[str, str] = field(default_factory=dict)
     """Asset → why its folder was left alone (uncommitted changes, never checked out)."""
+    rebased: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape."""
-        return {**self.fetch.to_dict(), "updated": list(self.updated), "skipped": self.skipped}
+        return {
+            **self.fetch.to_dict(),
+            "updated": list(self.updated),
+            "skipped": self.skipped,
+            "rebased": list(self.rebased),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +163,18 @@ def _expired(repo: Repo) -> set[str]:
     return GcStore(repo.catalog).expired()
 
 
-def pull(repo: Repo, *, remote: str | None = None, progress: Progress | None = None) -> PullResult:
-    """Fetch, then check out each asset's new head where its folder held the old head, clean."""
+def pull(
+    repo: Repo,
+    *,
+    remote: str | None = None,
+    rebase: bool = False,
+    progress: Progress | None = None,
+) -> PullResult:
+    """Fetch, then check out each asset's new head where its folder held the old head, clean.
+
+    With ``rebase``, an asset whose histories diverged gets its unpushed versions replayed on
+    the remote head (see :mod:`dvlin.ops.rebase`); its folder follows when it was clean.
+    """
     from dvlin.ops.checkout import checkout
 
     before = {a.name: a.latest_id for a in repo.catalog.list_assets()}
@@ -166,8 +182,18 @@ def pull(repo: Repo, *, remote: str | None = None, progress: Progress | None = N
     result = fetch(repo, remote=remote, progress=progress)
     updated: list[str] = []
     skipped: dict[str, str] = {}
+    rebased: list[Rebased] = []
+    if rebase and result.diverged:
+        rebased = _rebase(repo, remote, result.diverged, synced, before, progress)
+        for r in rebased:
+            updated.extend(r.labels[-1:] if r.checked_out else ())
+            if not r.checked_out and r.labels:
+                skipped[r.asset] = "rebased; its folder had uncommitted changes"
+        result = _replace(result, diverged=())
     moved = sorted({label.rsplit("@", 1)[0] for label in result.versions})
     for asset in moved:
+        if any(r.asset == asset for r in rebased):
+            continue
         if asset in before and synced.get(asset) != before[asset]:
             skipped[asset] = "its folder is not at the previous head"
             continue
@@ -177,7 +203,61 @@ def pull(repo: Repo, *, remote: str | None = None, progress: Progress | None = N
             skipped[asset] = exc.message
             continue
         updated.append(done.version.label)
-    return PullResult(result, tuple(updated), skipped)
+    return PullResult(result, tuple(updated), skipped, tuple(r.to_dict() for r in rebased))
+
+
+def _replace(result: FetchResult, **changes: Any) -> FetchResult:
+    from dataclasses import replace
+
+    return replace(result, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Rebased:
+    """An asset rebased by ``pull --rebase``, and whether its folder followed."""
+
+    asset: str
+    onto: str
+    labels: tuple[str, ...]
+    moved: dict[str, str | None]
+    checked_out: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {
+            "asset": self.asset,
+            "onto": self.onto,
+            "new": list(self.labels),
+            "moved": self.moved,
+            "checked_out": self.checked_out,
+        }
+
+
+def _rebase(
+    repo: Repo,
+    remote: str | None,
+    assets: Iterable[str],
+    synced: dict[str, str | None],
+    before: dict[str, str | None],
+    progress: Progress | None,
+) -> list[Rebased]:
+    from dvlin.ops.checkout import checkout
+    from dvlin.ops.rebase import rebase_asset
+    from dvlin.ops.status import asset_status
+
+    store = open_remote(repo, remote)
+    done = []
+    for asset in assets:
+        clean = synced.get(asset) == before.get(asset) and asset_status(repo, asset)[0].diff.clean
+        with repo.lock():
+            result = rebase_asset(repo, store, asset)
+        followed = False
+        if clean and result.labels:
+            # The folder held the old head exactly, so only the remote's changes are written.
+            checkout(repo, asset, force=True, progress=progress)
+            followed = True
+        done.append(Rebased(asset, result.onto, result.labels, result.moved, followed))
+    return done
 
 
 def ensure_objects(
