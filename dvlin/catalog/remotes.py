@@ -38,6 +38,8 @@ def record_key(kind: str, row: Mapping[str, Any]) -> str:
         return str(row["version"])
     if kind == "audit":
         return f"{row['clone']}:{row['seq']}"
+    if kind == "gc":
+        return str(row["oid"])
     return "|".join(str(row[c]) for c in _TABLES[kind][1])
 
 
@@ -118,9 +120,14 @@ class RemoteState:
             ),
         )
         self.conn.executemany(
-            "INSERT OR IGNORE INTO remote_objects (remote, oid, file, offset, size) "
+            "INSERT OR REPLACE INTO remote_objects (remote, oid, file, offset, size) "
             "VALUES (?, ?, ?, ?, ?)",
             ((remote, oid, f, o, s) for oid, (f, o, s) in objects.items()),
+        )
+        # Objects remote gc deleted: a push must send them again if a version needs them.
+        self.conn.executemany(
+            "DELETE FROM remote_objects WHERE remote = ? AND oid = ? AND file = ?",
+            ((remote, row["oid"], row["file"]) for row in records.get("gc", ())),
         )
 
     def mark_applied(self, remote: str, sid: str) -> None:

@@ -203,12 +203,13 @@ def push(
                     store.name, store.url, True, requests=store.transport.requests, retries=attempt
                 )
             _check(repo, store, view.refs, plan, clone)
-            if attempt == 0:
+            # Remote gc may have deleted objects this push counted on: look again.
+            if attempt == 0 or any(seg.records.get("gc") for _, seg in view.new):
                 uploaded, sent = _send_objects(repo, store, state, plan, progress)
                 resumed = len(uploaded) - len(sent)
-                objects_sent = len(sent)
-                files_sent = len({loc.file for loc in sent.values()})
-                bytes_sent = sum(loc.size for loc in sent.values())
+                objects_sent += len(sent)
+                files_sent += len({loc.file for loc in sent.values()})
+                bytes_sent += sum(loc.size for loc in sent.values())
             segment = Segment(clone, utc_now(), plan, uploaded)
             sid = store.write_segment(segment)
             pause_point(BEFORE_REFS)
@@ -266,6 +267,9 @@ def _send_objects(
     held = state.locations(store.name, owners)
     journal = store.journalled()
     found = {o: loc for o, loc in journal.items() if o in owners and o not in held}
+    # An interrupted push's files: still there unless remote gc took them as orphans.
+    present = {f for f in {loc.file for loc in found.values()} if store.transport.exists(f)}
+    found = {o: loc for o, loc in found.items() if loc.file in present}
     wanted = [o for o in owners if o not in held and o not in found]
     known = repo.catalog.find_objects(wanted)
     sizes: dict[str, int] = {}

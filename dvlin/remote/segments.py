@@ -28,7 +28,9 @@ KINDS = (
     "hold",
     "expiry",
     "audit",
+    "gc",
 )
+"""``gc`` rows name objects remote gc deleted: a reader stops counting on them."""
 
 
 @dataclass(frozen=True, slots=True)

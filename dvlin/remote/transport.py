@@ -354,6 +354,43 @@ class Transport:
 
     # -- listing (fsck and gc only) ---------------------------------------------------------
 
+    def exists(self, rel: str) -> bool:
+        """Whether a file exists (one request)."""
+        path = self.path(rel)
+        if self.fs is None:
+            return self._call(rel, lambda: os.path.exists(path))
+        return bool(self._call(rel, lambda: self.fs.exists(path)))
+
+    def list_files(self, folder: str) -> dict[str, float]:
+        """Every file under ``folder`` and when it was written (epoch seconds). gc only."""
+        base = self.path(folder)
+        found: dict[str, float] = {}
+        if self.fs is None:
+
+            def walk() -> None:
+                for here, _, files in os.walk(base):
+                    for name in files:
+                        full = os.path.join(here, name)
+                        found[os.path.relpath(full, self.root)] = os.stat(full).st_mtime
+
+            self._call(folder, walk)
+            return found
+
+        def find() -> dict[str, Any]:
+            try:
+                return dict(self.fs.find(base, detail=True))
+            except FileNotFoundError:
+                return {}
+
+        root = self.fs._strip_protocol(self.root).rstrip("/")
+        for path, info in self._call(folder, find).items():
+            rel = self.fs._strip_protocol(path)[len(root) + 1 :]
+            stamp = info.get("LastModified") or info.get("created") or info.get("mtime")
+            if hasattr(stamp, "timestamp"):
+                stamp = stamp.timestamp()
+            found[rel] = float(stamp) if stamp is not None else 0.0
+        return found
+
     def delete(self, rel: str) -> None:
         """Remove a file (remote gc only)."""
         path = self.path(rel)
