@@ -144,9 +144,23 @@ class RemoteState:
         )
         return {r[0]: r[1] for r in rows}
 
-    def locations(self, remote: str, oids: Iterable[str]) -> dict[str, tuple[str, int, int]]:
-        """Where on ``remote`` each of ``oids`` is, for those it holds."""
-        return {r[0]: (r[1], r[2], r[3]) for r in self._locations(remote, list(oids))}
+    def locations(
+        self, remote: str, oids: Iterable[str], *, prefix: str | None = None
+    ) -> dict[str, tuple[str, int, int]]:
+        """Where on ``remote`` each of ``oids`` is, for those it holds.
+
+        ``prefix`` keeps locations under it (a storage group's ``groups/NAME/``); the empty
+        string keeps those outside every group.
+        """
+        found = {}
+        for r in self._locations(remote, list(oids)):
+            file = str(r[1])
+            if prefix is not None:
+                inside = file.startswith(prefix) if prefix else not file.startswith("groups/")
+                if not inside:
+                    continue
+            found[r[0]] = (file, r[2], r[3])
+        return found
 
     def _locations(self, remote: str, oids: list[str]) -> Iterable[Any]:
         for i in range(0, len(oids), 500):
@@ -167,6 +181,8 @@ class RemoteState:
         )
         for r in rows:
             found.setdefault(r[0], []).append((r[1], r[2], r[3], r[4]))
+        for places in found.values():
+            places.sort(key=lambda p: p[1].startswith("groups/"))  # ungrouped copies first
         return found
 
     def forget(self, remote: str) -> None:

@@ -154,9 +154,10 @@ def _remotes(db) -> None:  # type: ignore[no-untyped-def]
     db["remote_records"].create(
         {"remote": str, "kind": str, "key": str, "value": str}, pk=("remote", "kind", "key")
     )
+    # An object may be held twice: dedup stops at storage groups (each has its own prefix).
     db["remote_objects"].create(
         {"remote": str, "oid": str, "file": str, "offset": int, "size": int},
-        pk=("remote", "oid"),
+        pk=("remote", "oid", "file"),
         not_null={"file", "offset", "size"},
     )
     db["remote_audit"].create(

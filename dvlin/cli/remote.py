@@ -113,6 +113,8 @@ def remote_show(
         if info.behind.get(asset):
             extra.append(f"{info.behind[asset]} not pulled")
         out.line(f"  {asset}@v{number}" + (f"  ({', '.join(extra)})" if extra else ""))
+    for group, prefix in sorted(info.no_access.items()):
+        out.line(f"  no access: storage group {group} ({prefix} refused)")
     for asset, n in sorted(info.unpushed.items()):
         if asset not in info.heads:
             out.line(f"  {asset}: {n} version(s) not pushed")
@@ -154,6 +156,8 @@ def _fetch_lines(out, result) -> None:  # type: ignore[no-untyped-def]
     )
     for label in result.versions[:20]:
         out.line(f"  + {label}")
+    for group, prefix in sorted(result.no_access.items()):
+        out.line(f"  no access: storage group {group} ({prefix} refused); its assets are skipped")
     for name in result.tag_conflicts:
         out.line(f"  ! tag {name} names another version on the remote (left as it is here)")
 
@@ -245,3 +249,5 @@ def clone(
     )
     for label in result.checked_out:
         out.line(f"  checked out {label}")
+    for group, prefix in sorted(result.fetch.no_access.items()):
+        out.line(f"  no access: storage group {group} ({prefix} refused); its assets are skipped")

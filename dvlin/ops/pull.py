@@ -45,10 +45,13 @@ class FetchResult:
     objects: int = 0
     bytes: int = 0
     requests: int = 0
+    no_access: dict[str, str] = field(default_factory=dict)
+    """Storage group → the prefix the store refused; those assets are not synced."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape."""
         return {
+            "no_access": dict(self.no_access),
             "remote": self.remote,
             "url": self.url,
             "segments": self.segments,
@@ -149,6 +152,7 @@ def fetch(
         objects=objects,
         bytes=nbytes,
         requests=store.transport.requests,
+        no_access=view.no_access,
     )
 
 

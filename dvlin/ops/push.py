@@ -21,6 +21,7 @@ from dvlin.ops.refs import resolve
 from dvlin.ops.remote import open_remote, refresh
 from dvlin.progress import Progress
 from dvlin.remote.errors import HeadMovedError
+from dvlin.remote.layout import group_prefix, in_group
 from dvlin.remote.refs import Head, Refs
 from dvlin.remote.segments import KINDS, Location, Segment
 
@@ -193,7 +194,8 @@ def push(
         state = RemoteState(repo.catalog)
         local = state.local_records(clone)
         selected = _selected_versions(repo, refs, local["version"]) if refs else None
-        uploaded: dict[str, Location] = {}
+        groups = _groups(repo)
+        uploaded: dict[str | None, dict[str, Location]] = {}
         objects_sent = files_sent = bytes_sent = resumed = 0
         for attempt in range(_ATTEMPTS):
             view = refresh(repo, store)
@@ -203,26 +205,43 @@ def push(
                     store.name, store.url, True, requests=store.transport.requests, retries=attempt
                 )
             _check(repo, store, view.refs, plan, clone)
+            parts = _split(plan, groups, local["version"])
             # Remote gc may have deleted objects this push counted on: look again.
             if attempt == 0 or any(seg.records.get("gc") for _, seg in view.new):
-                uploaded, sent = _send_objects(repo, store, state, plan, progress)
-                resumed = len(uploaded) - len(sent)
+                uploaded = {}
+                sent: dict[str, Location] = {}
+                for group, part in parts.items():
+                    got, new_sent = _send_objects(repo, store, state, part, progress, group)
+                    uploaded[group], sent = got, {**sent, **new_sent}
+                resumed = sum(len(u) for u in uploaded.values()) - len(sent)
                 objects_sent += len(sent)
                 files_sent += len({loc.file for loc in sent.values()})
                 bytes_sent += sum(loc.size for loc in sent.values())
-            segment = Segment(clone, utc_now(), plan, uploaded)
-            sid = store.write_segment(segment)
+            written = [
+                (
+                    store.write_segment(
+                        Segment(clone, utc_now(), part, uploaded.get(group, {})), group
+                    ),
+                    group,
+                    part,
+                )
+                for group, part in sorted(parts.items(), key=lambda g: g[0] or "")
+            ]
             pause_point(BEFORE_REFS)
-            new_refs = _next_refs(repo, view.refs, plan, sid, clone)
+            new_refs = _next_refs(repo, view.refs, plan, [sid for sid, _, _ in written], clone)
             if store.swap_refs(new_refs, view.token):
                 with repo.catalog.transaction():
-                    state.add_segment(
-                        store.name,
-                        sid,
-                        plan,
-                        {o: (x.file, x.offset, x.size) for o, x in uploaded.items()},
-                        applied=True,
-                    )
+                    for sid, group, part in written:
+                        state.add_segment(
+                            store.name,
+                            sid,
+                            part,
+                            {
+                                o: (x.file, x.offset, x.size)
+                                for o, x in uploaded.get(group, {}).items()
+                            },
+                            applied=True,
+                        )
                 store.clear_journal()
                 labels = tuple(f"{r['asset']}@v{r['number']}" for r in plan.get("version", ()))
                 return PushResult(
@@ -234,7 +253,7 @@ def push(
                     objects=objects_sent,
                     files=files_sent,
                     bytes=bytes_sent,
-                    segment=sid,
+                    segment=written[-1][0],
                     requests=store.transport.requests,
                     retries=attempt,
                     resumed=resumed,
@@ -251,6 +270,7 @@ def _send_objects(
     state: RemoteState,
     plan: dict[str, list[Row]],
     progress: Progress | None,
+    group: str | None = None,
 ) -> tuple[dict[str, Location], dict[str, Location]]:
     """Upload the objects the pushed versions need that the remote lacks.
 
@@ -264,9 +284,14 @@ def _send_objects(
             continue  # its bytes are gone by retention; the record travels alone
         for oid in row.get("storage", ()):
             owners.setdefault(oid, f"{row['asset']}@v{row['number']}")
-    held = state.locations(store.name, owners)
+    # Dedup stops at storage groups: only a copy inside this group's prefix counts.
+    held = state.locations(store.name, owners, prefix=group_prefix(group))
     journal = store.journalled()
-    found = {o: loc for o, loc in journal.items() if o in owners and o not in held}
+    found = {
+        o: loc
+        for o, loc in journal.items()
+        if o in owners and o not in held and in_group(loc.file, group)
+    }
     # An interrupted push's files: still there unless remote gc took them as orphans.
     present = {f for f in {loc.file for loc in found.values()} if store.transport.exists(f)}
     found = {o: loc for o, loc in found.items() if loc.file in present}
@@ -292,12 +317,49 @@ def _send_objects(
 
             raise with_versions(repo, exc) from None
 
-    sent = store.upload(store.plan(sizes), read, progress=progress)
+    sent = store.upload(store.plan(sizes, group), read, progress=progress)
     return {**found, **sent}, sent
 
 
+def _groups(repo: Repo) -> dict[str, str]:
+    """Asset → storage group, from ``dvlin.toml``."""
+    from dvlin.policy.config import load_policy
+
+    policy = load_policy(repo.root)
+    return {name: a.storage_group for name, a in policy.assets.items() if a.storage_group}
+
+
+def _split(
+    plan: dict[str, list[Row]], groups: dict[str, str], versions: dict[str, Row]
+) -> dict[str | None, dict[str, list[Row]]]:
+    """The plan per storage group: a group's assets, versions and the records about them go
+    to its own segment; runs and audit entries to the shared one."""
+    if not groups:
+        return {None: plan}
+
+    def of_version(vid: str) -> str | None:
+        row = versions.get(vid)
+        return groups.get(row["asset"]) if row else None
+
+    parts: dict[str | None, dict[str, list[Row]]] = {}
+    for kind, rows in plan.items():
+        for row in rows:
+            if kind in ("asset",):
+                group = groups.get(row["name"])
+            elif kind in ("version", "tag"):
+                group = groups.get(row["asset"])
+            elif kind in ("stage", "hold", "expiry"):
+                group = of_version(row["version"])
+            elif kind == "edge":
+                group = of_version(row["src"]) or of_version(row["dst"])
+            else:
+                group = None
+            parts.setdefault(group, {}).setdefault(kind, []).append(row)
+    return parts
+
+
 def _next_refs(
-    repo: Repo, refs: Refs | None, plan: dict[str, list[Row]], sid: str, clone: str
+    repo: Repo, refs: Refs | None, plan: dict[str, list[Row]], sids: list[str], clone: str
 ) -> Refs:
     heads = dict(refs.heads) if refs else {}
     for row in plan.get("version", ()):
@@ -312,6 +374,6 @@ def _next_refs(
     return Refs(
         hash=repo.config.hash,
         heads=heads,
-        segments=(*(refs.segments if refs else ()), sid),
+        segments=(*(refs.segments if refs else ()), *sids),
         clones=clones,
     )

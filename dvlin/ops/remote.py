@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from dvlin.catalog.remotes import RemoteState
 from dvlin.config import RemoteConfig, save_config
 from dvlin.errors import ConflictError, UsageError
-from dvlin.remote.errors import UnknownRemoteError
+from dvlin.remote.errors import RemoteAccessError, UnknownRemoteError
+from dvlin.remote.layout import group_prefix, parse_segment_ref
 from dvlin.remote.transport import Transport, check_url, option_kwargs
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ class RemoteInfo:
     """Asset → how many local versions the remote lacks (``show`` only)."""
     behind: dict[str, int] = field(default_factory=dict)
     """Asset → how many remote versions this clone lacks (``show`` only)."""
+    no_access: dict[str, str] = field(default_factory=dict)
+    """Storage group → prefix the store refused to this clone (``show`` only)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape."""
@@ -51,6 +54,7 @@ class RemoteInfo:
             "holds": dict(self.holds),
             "unpushed": dict(self.unpushed),
             "behind": dict(self.behind),
+            "no_access": dict(self.no_access),
         }
 
 
@@ -163,6 +167,8 @@ class RemoteView:
     refs: Refs | None
     token: str | None
     new: list[tuple[str, Segment]]
+    no_access: dict[str, str] = field(default_factory=dict)
+    """Storage group → the prefix the store refused; its records were skipped."""
 
 
 def refresh(repo: Repo, remote: RemoteStore) -> RemoteView:
@@ -177,7 +183,21 @@ def refresh(repo: Repo, remote: RemoteStore) -> RemoteView:
     refs, token = found
     state = RemoteState(repo.catalog)
     seen = state.segments(remote.name)
-    new = [(sid, remote.read_segment(sid)) for sid in refs.segments if sid not in seen]
+    new: list[tuple[str, Segment]] = []
+    no_access: dict[str, str] = {}
+    for ref in refs.segments:
+        if ref in seen:
+            continue
+        group, _ = parse_segment_ref(ref)
+        if group in no_access:
+            continue
+        try:
+            new.append((ref, remote.read_segment(ref)))
+        except RemoteAccessError:
+            if group is None:
+                raise
+            # A storage group this clone may not read: everything else still syncs.
+            no_access[group] = group_prefix(group)
     if new:
         with repo.catalog.transaction():
             for sid, segment in new:
@@ -188,7 +208,7 @@ def refresh(repo: Repo, remote: RemoteStore) -> RemoteView:
                     {o: (loc.file, loc.offset, loc.size) for o, loc in segment.objects.items()},
                     applied=False,
                 )
-    return RemoteView(refs, token, new)
+    return RemoteView(refs, token, new, no_access)
 
 
 def show(repo: Repo, name: str | None) -> RemoteInfo:
@@ -220,4 +240,5 @@ def show(repo: Repo, name: str | None) -> RemoteInfo:
         holds=state.counts(found.name),
         unpushed=unpushed,
         behind=behind,
+        no_access=view.no_access,
     )

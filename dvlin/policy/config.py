@@ -129,6 +129,8 @@ class AssetPolicy:
     quality: Quality = field(default_factory=Quality)
     retention: dict[str, Any] | None = None
     """This asset's ``[assets.NAME.retention]`` table, as written."""
+    storage_group: str | None = None
+    """On remotes, the asset's objects and records live under ``groups/NAME/`` (access control)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The effective policy: the ``--json`` shape of ``dvlin policy show``."""
@@ -141,6 +143,7 @@ class AssetPolicy:
             "compatibility": self.compatibility,
             "quality": self.quality.to_dict(),
             "retention": self.retention,
+            "storage_group": self.storage_group,
         }
 
 
@@ -205,6 +208,7 @@ def parse_policy(doc: dict[str, Any], *, source: str, root: Path) -> Policy:
             compatibility=entry.get("compatibility", "none"),
             quality=_quality(entry.get("quality", {}), source, f"{where}.quality"),
             retention=entry.get("retention"),
+            storage_group=entry.get("storage_group"),
         )
     return Policy(source, assets, retention=doc.get("retention"))
 

@@ -18,7 +18,14 @@ from pathlib import Path
 from dvlin.objects.hashing import hash_bytes
 from dvlin.progress import NullProgress, Progress
 from dvlin.remote.errors import RemoteCorruptError, RemoteFormatError
-from dvlin.remote.layout import REFS, object_path, pack_path, segment_path
+from dvlin.remote.layout import (
+    REFS,
+    object_path,
+    pack_path,
+    parse_segment_ref,
+    segment_path,
+    segment_ref,
+)
 from dvlin.remote.refs import Refs
 from dvlin.remote.segments import Location, Segment
 from dvlin.remote.transport import Transport
@@ -40,6 +47,7 @@ class Upload:
     file: str
     members: tuple[tuple[str, int, int], ...]
     """``(oid, offset, size)`` of each object in the file."""
+    group: str | None = None
 
 
 class RemoteStore:
@@ -85,13 +93,14 @@ class RemoteStore:
         """Move the refs by compare-and-swap; False when another push got there first."""
         return self.transport.swap_ref(REFS, refs.to_bytes(), token)
 
-    def read_segment(self, sid: str) -> Segment:
-        """A segment, from the local cache or the remote (verified, then cached)."""
+    def read_segment(self, ref: str) -> Segment:
+        """A segment named in refs (``SID`` or ``GROUP:SID``), from the cache or the remote."""
+        group, sid = parse_segment_ref(ref)
         cached = self.cache / "segments" / sid
         try:
             data = cached.read_bytes()
         except FileNotFoundError:
-            fetched = self.transport.get(segment_path(sid))
+            fetched = self.transport.get(segment_path(sid, group))
             if fetched is None:
                 raise RemoteCorruptError(
                     f"remote {self.url}: record segment {sid} named in refs.json is missing",
@@ -102,16 +111,16 @@ class RemoteStore:
             return segment
         return Segment.decode(sid, data, algorithm=self.algorithm, url=self.url)
 
-    def write_segment(self, segment: Segment) -> str:
-        """Upload a segment (create-only) and cache it; returns its id."""
+    def write_segment(self, segment: Segment, group: str | None = None) -> str:
+        """Upload a segment (create-only) and cache it; returns how refs name it."""
         sid, data = segment.encode(self.algorithm)
-        self.transport.put_new(segment_path(sid), data)
+        self.transport.put_new(segment_path(sid, group), data)
         _write_atomic(self.cache / "segments" / sid, data)
-        return sid
+        return segment_ref(sid, group)
 
     # -- uploads ----------------------------------------------------------------------------
 
-    def plan(self, sizes: dict[str, int]) -> list[Upload]:
+    def plan(self, sizes: dict[str, int], group: str | None = None) -> list[Upload]:
         """Group objects into files: large ones alone, small ones in packs (sorted by oid)."""
         uploads: list[Upload] = []
         members: list[tuple[str, int, int]] = []
@@ -119,15 +128,15 @@ class RemoteStore:
         for oid in sorted(sizes):
             size = sizes[oid]
             if size >= PACK_BELOW:
-                uploads.append(Upload(object_path(oid), ((oid, 0, size),)))
+                uploads.append(Upload(object_path(oid, group), ((oid, 0, size),), group))
                 continue
             members.append((oid, filled, size))
             filled += size
             if filled >= PACK_TARGET:
-                uploads.append(Upload("", tuple(members)))
+                uploads.append(Upload("", tuple(members), group))
                 members, filled = [], 0
         if members:
-            uploads.append(Upload("", tuple(members)))
+            uploads.append(Upload("", tuple(members), group))
         return uploads
 
     def upload(
@@ -148,7 +157,7 @@ class RemoteStore:
         def send(upload: Upload) -> dict[str, Location]:
             parts = [read(oid) for oid, _, _ in upload.members]
             data = parts[0] if len(parts) == 1 and upload.file else b"".join(parts)
-            file = upload.file or pack_path(hash_bytes(self.algorithm, data))
+            file = upload.file or pack_path(hash_bytes(self.algorithm, data), upload.group)
             self.transport.put_new(file, data)
             return {oid: Location(file, off, size) for oid, off, size in upload.members}
 

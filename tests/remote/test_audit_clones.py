@@ -72,7 +72,10 @@ def test_a_clone_whose_chain_diverges_from_the_remote_cannot_push(
     cli("push", ok=True)
     # Rewrite history locally (as a restored or edited catalog would).
     conn = sqlite3.connect(a / ".dvlin/catalog.db")
-    conn.execute("UPDATE audit SET hash = 'f' || substr(hash, 2) WHERE seq = 1")
+    conn.execute(
+        "UPDATE audit SET hash = CASE substr(hash, 1, 1) WHEN '0' THEN '1' ELSE '0' END "
+        "|| substr(hash, 2) WHERE seq = 1"
+    )
     conn.commit()
     conn.close()
     write_tree(a, {"data/ev/g.txt": "y\n"})

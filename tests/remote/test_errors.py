@@ -44,6 +44,7 @@ def test_remote_add_list_show_remove(work: Path, cli: Cli, tmp_path: Path) -> No
         "holds": {},
         "unpushed": {},
         "behind": {},
+        "no_access": {},
     }
     cli("remote", "add", "backup", "memory://elsewhere", "--default", ok=True)
     listed = json.loads(cli("remote", "list", "--json", ok=True).stdout)
