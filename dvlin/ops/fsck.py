@@ -82,6 +82,10 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
     expired = gc.expired()
     # Expired versions may have lost their objects to gc: only kept ones must be whole.
     versions = [v for v in catalog.iter_versions() if v.id not in expired]
+    # A clone holds only what it checked out; objects a remote holds are not missing.
+    from dvlin.catalog.remotes import RemoteState
+
+    on_remote = set(RemoteState(catalog).remotes_holding(gc.objects_of(v.id for v in versions)))
     problems: list[Problem] = [
         Problem(
             "gc",
@@ -103,6 +107,8 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
             validate(entries, repo.config.hash)
         except ObjectError as exc:
             kind = "missing" if "missing" in exc.message else "corrupt"
+            if kind == "missing" and v.manifest in on_remote:
+                continue
             problems.append(Problem(kind, v.manifest, (v.label,), exc.message))
             continue
         except IntegrityError as exc:
@@ -146,6 +152,8 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
                     )
         except ObjectError as exc:
             kind = "missing" if "missing" in exc.message else "corrupt"
+            if kind == "missing" and oid in on_remote:
+                continue
             problems.append(Problem(kind, oid, tuple(sorted(users[oid])), exc.message))
         progress.advance(files=1)
     progress.finish()

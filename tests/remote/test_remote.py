@@ -379,3 +379,22 @@ def test_fetch_all_gets_every_object_and_leaves_the_workspace(
     cli("remote", "remove", "origin", ok=True)
     cli("checkout", "ev@v1", ok=True)
     assert (b / "data/ev/f0.txt").read_text() == "0\n"
+
+
+@pytest.mark.parametrize("remote", ["memory"], indirect=True)
+def test_a_clone_without_objects_is_healthy_for_fsck_and_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    write_tree(a, {"data/ev/f.txt": "x\n"})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("remote", "add", "origin", remote.url, ok=True)
+    cli("push", ok=True)
+    b = tmp_path / "b"
+    cli("clone", remote.url, str(b), "--no-checkout", ok=True)
+    monkeypatch.chdir(b)
+    assert cli("fsck").exit_code == 0
+    assert json.loads(cli("ls", "ev", "--json", ok=True).stdout)  # manifest fetched on demand
+    # Without the remote, the same objects are missing: fsck says so.
+    cli("remote", "remove", "origin", ok=True)
+    assert cli("fsck").exit_code != 0
