@@ -103,12 +103,18 @@ def _plan(
     plan["asset"] = [
         row for key, row in local["asset"].items() if key in assets and key not in held["asset"]
     ]
-    for kind in ("tag", "stage", "hold", "expiry"):
+    for kind in ("stage", "hold", "expiry"):
         plan[kind] = [
             row
             for key, row in local[kind].items()
             if key not in held[kind] and row["version"] in allowed
         ]
+    # A tag the remote gives to another version stays in the plan, for _check to refuse.
+    plan["tag"] = [
+        row
+        for key, row in local["tag"].items()
+        if held["tag"].get(key, "") != row["version"] and row["version"] in allowed
+    ]
     all_versions = set(local["version"])
     edges = [
         row

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,12 +162,22 @@ class RemoteStore:
             self.transport.put_new(file, data)
             return {oid: Location(file, off, size) for oid, off, size in upload.members}
 
+        def finish(future: Future[dict[str, Location]]) -> None:
+            done = future.result()
+            locations.update(done)
+            self._journal(done)
+            progress.advance(files=len(done), bytes=sum(x.size for x in done.values()))
+
         try:
             with ThreadPoolExecutor(min(WORKERS, max(1, len(uploads)))) as pool:
-                for done in pool.map(send, uploads):
-                    locations.update(done)
-                    self._journal(done)
-                    progress.advance(files=len(done), bytes=sum(x.size for x in done.values()))
+                # Each upload reads its pack into memory: keep only a window of them in flight.
+                pending: deque[Future[dict[str, Location]]] = deque()
+                for upload in uploads:
+                    pending.append(pool.submit(send, upload))
+                    if len(pending) >= WORKERS:
+                        finish(pending.popleft())
+                while pending:
+                    finish(pending.popleft())
         finally:
             progress.finish()
         return locations
@@ -224,12 +235,25 @@ class RemoteStore:
         )
         try:
             with ThreadPoolExecutor(WORKERS) as pool:
-                for got in pool.map(self._fetch_range, _merged_ranges(wanted)):
-                    for oid, data in got:
-                        progress.advance(files=1, bytes=len(data))
-                        yield oid, data
+                # A bounded window of requests in flight, so memory stays at a few packs
+                # however much is fetched.
+                pending: deque[Future[list[tuple[str, bytes]]]] = deque()
+                for job in _merged_ranges(wanted):
+                    pending.append(pool.submit(self._fetch_range, job))
+                    if len(pending) >= 2 * WORKERS:
+                        yield from self._drain(pending.popleft(), progress)
+                while pending:
+                    yield from self._drain(pending.popleft(), progress)
         finally:
             progress.finish()
+
+    @staticmethod
+    def _drain(
+        future: Future[list[tuple[str, bytes]]], progress: Progress
+    ) -> Iterator[tuple[str, bytes]]:
+        for oid, data in future.result():
+            progress.advance(files=1, bytes=len(data))
+            yield oid, data
 
     def _fetch_range(
         self, job: tuple[str, int, int, list[tuple[str, Location]]]

@@ -398,3 +398,99 @@ def test_a_clone_without_objects_is_healthy_for_fsck_and_status(
     # Without the remote, the same objects are missing: fsck says so.
     cli("remote", "remove", "origin", ok=True)
     assert cli("fsck").exit_code != 0
+
+
+@pytest.mark.parametrize("remote", ["file"], indirect=True)
+def test_transient_failures_are_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    import dvlin.remote.transport as transport
+
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    write_tree(a, {"data/ev/f.txt": "x\n"})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("remote", "add", "origin", remote.url, ok=True)
+    original = transport._local_put_new
+    failures = {"left": 2}
+
+    def flaky(root: str, path: str, data: bytes) -> bool:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionResetError(104, "Connection reset by peer")
+        return original(root, path, data)
+
+    monkeypatch.setattr(transport, "_local_put_new", flaky)
+    monkeypatch.setattr(transport.time, "sleep", lambda s: None)
+    pushed = json.loads(cli("push", "--json", ok=True).stdout)
+    assert failures["left"] == 0 and pushed["versions"] == ["ev@v1"]
+
+
+@pytest.mark.parametrize("remote", ["memory"], indirect=True)
+def test_ci_clone_into_a_checked_out_folder_then_checkout_a_tag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    write_tree(a, {"data/features/f.csv": "id\n1\n", "data/other/o.txt": "o\n"})
+    cli("commit", "data/features", "--name", "features", "--tag", "release", ok=True)
+    cli("commit", "data/other", "--name", "other", ok=True)
+    write_tree(a, {"data/features/f.csv": "id\n1\n2\n"})
+    cli("commit", "data/features", "--name", "features", ok=True)
+    cli("remote", "add", "origin", remote.url, ok=True)
+    cli("push", ok=True)
+    runner = tmp_path / "ci"
+    write_tree(runner, {"README.md": "the git checkout of the project\n"})
+    monkeypatch.chdir(runner)
+    cli("clone", remote.url, ".", "--no-checkout", ok=True)
+    assert sorted(p.name for p in runner.iterdir()) == [".dvlin", "README.md"]
+    cli("checkout", "features@release", ok=True)
+    assert (runner / "data/features/f.csv").read_text() == "id\n1\n"
+    assert not (runner / "data/other").exists()
+    # Exactly that version's objects were fetched: other's are still only on the remote.
+    cli("remote", "remove", "origin", ok=True)
+    assert cli("checkout", "other").exit_code == 4
+
+
+@pytest.mark.parametrize("remote", ["memory", "s3"], indirect=True)
+def test_push_a_subset_then_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    for n in range(3):
+        write_tree(a, {f"data/ev/f{n}.txt": f"{n}\n"})
+        cli("commit", "data/ev", "--name", "ev", ok=True)
+    write_tree(a, {"data/other/o.txt": "o\n"})
+    cli("commit", "data/other", "--name", "other", ok=True)
+    cli("tag", "ev@v3", "late", ok=True)
+    cli("remote", "add", "origin", remote.url, *remote.flags, ok=True)
+    pushed = json.loads(cli("push", "ev@v2", "--json", ok=True).stdout)
+    assert pushed["versions"] == ["ev@v1", "ev@v2"]
+    assert "tag" not in pushed["records"]  # its version is not on the remote yet
+    shown = json.loads(cli("remote", "show", "--json", ok=True).stdout)
+    assert shown["heads"] == {"ev": 2}
+    assert shown["unpushed"] == {"ev": 1, "other": 1}
+    rest = json.loads(cli("push", "--json", ok=True).stdout)
+    assert rest["versions"] == ["ev@v3", "other@v1"] and rest["records"]["tag"] == 1
+
+
+@pytest.mark.parametrize("remote", ["memory"], indirect=True)
+def test_the_same_tag_on_two_versions_is_a_conflict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    write_tree(a, {"data/ev/f.txt": "1\n"})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("remote", "add", "origin", remote.url, ok=True)
+    cli("push", ok=True)
+    b = tmp_path / "b"
+    cli("clone", remote.url, str(b), ok=True)
+    monkeypatch.chdir(a)
+    cli("tag", "ev@v1", "gold", ok=True)
+    cli("push", ok=True)
+    monkeypatch.chdir(b)
+    write_tree(b, {"data/ev/g.txt": "2\n"})
+    cli("commit", "data/ev", "--name", "ev", "--tag", "gold", ok=True)
+    ran = cli("push")
+    assert ran.exit_code == 5
+    assert "ev@gold" in ran.stderr and "never move" in ran.stderr
+    fetched = json.loads(cli("fetch", "--json", ok=True).stdout)
+    assert fetched["tag_conflicts"] == ["ev@gold"]
