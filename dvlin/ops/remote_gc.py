@@ -22,7 +22,7 @@ from dvlin.catalog.remotes import RemoteState
 from dvlin.errors import ConflictError
 from dvlin.identity import utc_now
 from dvlin.ops.remote import open_remote, refresh
-from dvlin.remote.layout import segment_path
+from dvlin.remote.layout import parse_segment_ref, segment_path
 from dvlin.remote.refs import Refs
 from dvlin.remote.segments import Location, Segment
 
@@ -87,12 +87,16 @@ def _plan(
     by_file: dict[str, list[str]] = {}
     for oid, loc in index.items():
         by_file.setdefault(loc.file, []).append(oid)
-    doomed_files = sorted(f for f, oids in by_file.items() if not any(o in needed for o in oids))
+    listed = _list(store)
+    unneeded = sorted(f for f, oids in by_file.items() if not any(o in needed for o in oids))
+    # Never anything younger than the grace period, referenced or not.
+    doomed_files = [f for f in unneeded if now - listed.get(f, 0.0) >= grace]
+    young = len(unneeded) - len(doomed_files)
     doomed = {o: index[o] for f in doomed_files for o in by_file[f]}
-    listed = {**store.transport.list_files("packs"), **store.transport.list_files("objects")}
-    listed.update(store.transport.list_files("segments"))
-    referenced = set(by_file) | {segment_path(sid) for sid in refs.segments}
-    orphans, young = [], 0
+    referenced = set(by_file) | {
+        segment_path(sid, group) for group, sid in map(parse_segment_ref, refs.segments)
+    }
+    orphans = []
     for rel, written in sorted(listed.items()):
         if rel in referenced:
             continue
@@ -102,6 +106,14 @@ def _plan(
             orphans.append(rel)
     nbytes = sum(loc.size for loc in doomed.values())
     return doomed_files + orphans, doomed, len(orphans), young, nbytes, len(expired)
+
+
+def _list(store: RemoteStore) -> dict[str, float]:
+    """Every file of the remote (outside refs) and when it was written."""
+    found: dict[str, float] = {}
+    for folder in ("packs", "objects", "segments", "groups"):
+        found.update(store.transport.list_files(folder))
+    return found
 
 
 def gc_remote(

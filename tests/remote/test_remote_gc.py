@@ -51,9 +51,13 @@ def test_remote_gc_deletes_only_what_expired_versions_alone_need(
     cli("gc", "--apply", ok=True)
     cli("push", ok=True)
     plan = json.loads(cli("gc", "--remote", "origin", "--json", ok=True).stdout)
+    assert (plan["files"], plan["kept_by_grace"]) == (0, 1)  # written just now: kept
+    plan = json.loads(cli("gc", "--remote", "origin", "--grace", "0s", "--json", ok=True).stdout)
     assert (plan["applied"], plan["files"], plan["expired_versions"]) == (False, 1, 1)
     assert _files(remote, "packs") == packs  # a dry run deletes nothing
-    done = json.loads(cli("gc", "--remote", "origin", "--apply", "--json", ok=True).stdout)
+    done = json.loads(
+        cli("gc", "--remote", "origin", "--apply", "--grace", "0s", "--json", ok=True).stdout
+    )
     assert done["files"] == 1
     assert len(_files(remote, "packs")) == 1
     entries = json.loads(cli("audit", "log", "--action", "gc-remote", "--json").stdout)
@@ -84,7 +88,7 @@ def test_remote_gc_keeps_held_versions_and_young_orphans(
     cli("push", ok=True)
     monkeypatch.chdir(a)
     cli("pull", ok=True)
-    plan = json.loads(cli("gc", "--remote", "origin", "--json", ok=True).stdout)
+    plan = json.loads(cli("gc", "--remote", "origin", "--grace", "0s", "--json", ok=True).stdout)
     assert plan["files"] == 0  # held by B: kept although A's retention would drop it
 
     # A push killed after its pack and segment landed, before the refs moved: in flight.
