@@ -87,7 +87,7 @@ def _plan(
     by_file: dict[str, list[str]] = {}
     for oid, loc in index.items():
         by_file.setdefault(loc.file, []).append(oid)
-    listed = _list(store)
+    listed = list_remote_files(store)
     unneeded = sorted(f for f, oids in by_file.items() if not any(o in needed for o in oids))
     # Never anything younger than the grace period, referenced or not.
     doomed_files = [f for f in unneeded if now - listed.get(f, 0.0) >= grace]
@@ -108,7 +108,7 @@ def _plan(
     return doomed_files + orphans, doomed, len(orphans), young, nbytes, len(expired)
 
 
-def _list(store: RemoteStore) -> dict[str, float]:
+def list_remote_files(store: RemoteStore) -> dict[str, float]:
     """Every file of the remote (outside refs) and when it was written."""
     found: dict[str, float] = {}
     for folder in ("packs", "objects", "segments", "groups"):

@@ -494,3 +494,28 @@ def test_the_same_tag_on_two_versions_is_a_conflict(
     assert "ev@gold" in ran.stderr and "never move" in ran.stderr
     fetched = json.loads(cli("fetch", "--json", ok=True).stdout)
     assert fetched["tag_conflicts"] == ["ev@gold"]
+
+
+def test_fsck_remote_finds_missing_and_corrupt_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    write_tree(a, {"data/ev/f.txt": "1\n", "data/ev/big.bin": os.urandom(200_000)})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("remote", "add", "origin", remote.url, *remote.flags, ok=True)
+    cli("push", ok=True)
+    write_tree(a, {"data/ev/g.txt": "2\n"})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("push", ok=True)
+    report = json.loads(cli("fsck", "--remote", "origin", "--json", ok=True).stdout)
+    assert (report["ok"], report["segments"], report["files"]) == (True, 2, 2)
+    fs, _ = remote_fs(remote)
+    first, second = sorted(_files_of(remote, "packs"), key=lambda p: len(fs.cat_file(p)))
+    fs.rm_file(first)
+    data = bytearray(fs.cat_file(second))
+    data[-1] ^= 0xFF
+    fs.pipe_file(second, bytes(data))
+    ran = cli("fsck", "--remote", "origin", "--json")
+    assert ran.exit_code == 4
+    kinds = sorted(p["kind"] for p in json.loads(ran.stdout)["problems"])
+    assert kinds == ["corrupt", "missing"]
