@@ -128,13 +128,13 @@ def checkout(
             f"{version.label} expired on {expired_at[:10]} (retention, dvlin gc)",
             hint="its metadata and lineage remain; `dvlin retention` shows what is kept",
         )
+    wanted = _select(load_entries(repo, version), paths)  # a missing manifest is fetched
     if repo.config.remotes:
-        # A version whose bytes are only on a remote: fetch exactly what is missing, verified,
-        # before anything in the workspace is touched.
-        from dvlin.ops.pull import ensure_objects
+        # Bytes only on a remote: fetch exactly what the chosen paths need, verified, before
+        # anything in the workspace is touched.
+        from dvlin.ops.pull import fetch_entries
 
-        ensure_objects(repo, [version], progress=progress)
-    wanted = _select(load_entries(repo, version), paths)
+        fetch_entries(repo, wanted.values(), progress=progress)
     in_repo = to is None
     target = str(repo.root / version.base) if in_repo else os.path.abspath(to or ".")
     if os.path.islink(target):

@@ -27,6 +27,7 @@ from dvlin.remote.segments import Location
 
 if TYPE_CHECKING:
     from dvlin.catalog import Version
+    from dvlin.objects.manifest import Entry
     from dvlin.repo import Repo
 
 
@@ -278,6 +279,58 @@ def ensure_objects(
     if not ids:
         return 0, 0
     return fetch_missing(repo, GcStore(repo.catalog).objects_of(ids), progress=progress)
+
+
+def fetch_entries(
+    repo: Repo, entries: Iterable[Entry], *, progress: Progress | None = None
+) -> tuple[int, int]:
+    """Fetch what these manifest entries need and this clone lacks.
+
+    A pack the entries use mostly is fetched whole; from a pack they use little (a few files
+    of a big folder), only their byte ranges are read, and each blob is stored alone.
+    """
+    if not repo.config.remotes:
+        return 0, 0
+    whole: set[str] = set()
+    packed: dict[str, list[Entry]] = {}
+    for e in entries:
+        if e.type != "file":
+            continue
+        if e.chunks is not None:
+            whole.update(c.oid for c in e.chunks)
+        elif e.pack is not None:
+            packed.setdefault(e.pack, []).append(e)
+        elif e.oid is not None:
+            whole.add(e.oid)
+    missing_packs = {p: m for p, m in packed.items() if not repo.store.has(p)}
+    holding = RemoteState(repo.catalog).remotes_holding(missing_packs)
+    configured = {r.name for r in repo.config.remotes}
+    alone: dict[str, dict[str, Location]] = {}
+    for pack, members in missing_packs.items():
+        place = next((p for p in holding.get(pack, ()) if p[0] in configured), None)
+        needed = [e for e in members if e.oid and not repo.store.has(e.oid)]
+        if place is None or not needed:
+            continue
+        remote, file, offset, size = place
+        if 2 * sum(e.size for e in needed) >= size:
+            whole.add(pack)
+            continue
+        for e in needed:
+            assert e.oid is not None
+            alone.setdefault(remote, {})[e.oid] = Location(file, offset + (e.offset or 0), e.size)
+    count, total = fetch_missing(repo, whole, progress=progress)
+    stored: list[StoredObject] = []
+    for name, wanted in alone.items():
+        store = open_remote(repo, name)
+        for oid, data in store.download(wanted, progress=progress):
+            repo.store.put(data, Oid(oid))
+            stored.append(StoredObject(oid, len(data), None, None))
+            total += len(data)
+    if stored:
+        repo.store.sync()
+        with repo.catalog.transaction():
+            repo.catalog.add_objects(stored)
+    return count + len(stored), total
 
 
 def fetch_missing(
