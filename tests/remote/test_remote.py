@@ -554,3 +554,47 @@ def test_checking_out_a_few_files_reads_byte_ranges_not_the_pack(
     cli("checkout", "ev", ok=True)
     assert snapshot(b / "data/ev") == snapshot(a / "data/ev")
     assert cli("fsck").exit_code == 0
+
+
+@pytest.mark.parametrize("remote", ["s3"], indirect=True)
+def test_an_s3_409_on_the_refs_swap_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    # moto never answers 409 ConditionalRequestConflict (AWS may, under concurrent
+    # conditional writes), so the fault is injected where s3fs would raise it.
+    import s3fs
+    from botocore.exceptions import ClientError
+    from s3fs.errors import translate_boto_error
+
+    import dvlin.remote.transport as transport
+
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    write_tree(a, {"data/ev/f.txt": "x\n"})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("remote", "add", "origin", remote.url, *remote.flags, ok=True)
+    original = s3fs.S3FileSystem._call_s3
+    conflicts = {"left": 1, "swaps": 0}
+
+    async def flaky(self, method, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if method == "put_object" and str(kwargs.get("Key", "")).endswith("refs.json"):
+            conflicts["swaps"] += 1
+            if conflicts["left"]:
+                conflicts["left"] -= 1
+                raise translate_boto_error(
+                    ClientError(
+                        {
+                            "Error": {"Code": "ConditionalRequestConflict", "Message": "busy"},
+                            "ResponseMetadata": {"HTTPStatusCode": 409},
+                        },
+                        "PutObject",
+                    )
+                )
+        return await original(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_call_s3", flaky)
+    monkeypatch.setattr(transport.time, "sleep", lambda s: None)
+    cli("push", ok=True)
+    assert conflicts == {"left": 0, "swaps": 2}
+    b = tmp_path / "b"
+    cli("clone", remote.url, str(b), *remote.flags, ok=True)
+    assert (b / "data/ev/f.txt").read_text() == "x\n"
