@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from dvlin.audit import log as audit
 from dvlin.catalog.catalog import StoredObject
 from dvlin.catalog.remotes import Applied, RemoteState
-from dvlin.errors import ConflictError
+from dvlin.errors import ConflictError, UsageError
 from dvlin.objects.hashing import Oid
 from dvlin.ops.remote import open_remote, refresh
 from dvlin.progress import Progress
@@ -390,6 +390,12 @@ def clone(
     from dvlin.remote.transport import Transport
     from dvlin.repo import DVLIN_DIR, Repo
 
+    target = Path(dest) if dest is not None else Path(url.rstrip("/").rsplit("/", 1)[-1])
+    target = target.resolve()
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target} exists and is not a folder", hint="clone into a folder")
+    if (target / DVLIN_DIR).exists():
+        raise ConflictError(f"{target} is already a dvlin repo", hint="clone into another folder")
     parsed = {k: remote_ops._parse_value(v) for k, v in (options or {}).items()}
     transport = Transport.open(url, parsed)
     found = transport.read_ref("refs.json")
@@ -398,10 +404,6 @@ def clone(
             f"no dvlin remote at {url}", hint="check the URL, or push to it from a repo first"
         )
     refs = Refs.parse(found[0], url=url)
-    target = Path(dest) if dest is not None else Path(url.rstrip("/").rsplit("/", 1)[-1])
-    target = target.resolve()
-    if (target / DVLIN_DIR).exists():
-        raise ConflictError(f"{target} is already a dvlin repo", hint="clone into another folder")
     created_root = not target.exists()
     repo = Repo.init(target, hash=refs.hash)
     try:

@@ -195,3 +195,13 @@ def test_permission_denied(
     assert "access denied" in ran.stderr
     shown = json.loads(cli("remote", "show", "--json", ok=True).stdout)
     assert shown["heads"] == {} and shown["unpushed"] == {"ev": 1}
+
+
+def test_clone_into_a_file_or_a_repo_is_refused(work: Path, cli: Cli, tmp_path: Path) -> None:
+    cli("remote", "add", "origin", "memory://clone-target-test", ok=True)
+    cli("push", ok=True)
+    (tmp_path / "afile").write_text("x")
+    ran = cli("clone", "memory://clone-target-test", str(tmp_path / "afile"))
+    assert ran.exit_code == 2 and "not a folder" in ran.stderr
+    ran = cli("clone", "memory://clone-target-test", str(work))
+    assert ran.exit_code == 5 and "already a dvlin repo" in ran.stderr
