@@ -268,9 +268,11 @@ class RemoteState:
             )
             out.records += cur.rowcount
         versions = sorted(records.get("version", ()), key=lambda r: (r["asset"], r["number"]))
+        skipped: set[str] = set()
         vcols = self.columns("versions")
         for row in versions:
             if row["asset"] in out.diverged:
+                skipped.add(row["id"])
                 continue
             known = conn.execute("SELECT 1 FROM versions WHERE id = ?", (row["id"],)).fetchone()
             if known:
@@ -284,6 +286,7 @@ class RemoteState:
             if (latest[0] if latest else None) != row["parent"]:
                 out.diverged.add(row["asset"])
                 out.complete = False
+                skipped.add(row["id"])
                 continue
             cols = [c for c in vcols if c in row]
             conn.execute(
@@ -322,6 +325,9 @@ class RemoteState:
         for row in records.get("run", ()):
             out.records += self._insert("runs", row, ignore=True)
         for row in records.get("edge", ()):
+            if row["src"] in skipped or row["dst"] in skipped:
+                out.complete = False  # lineage of a version left out waits with it
+                continue
             out.records += self._insert("edges", row, ignore=True)
         for row in records.get("stage", ()):
             if not have(row["version"]):
