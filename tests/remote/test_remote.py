@@ -160,7 +160,6 @@ def test_concurrent_pushes_all_land_and_a_head_race_has_one_loser(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
 ) -> None:
     from dvlin.ops.push import push
-    from dvlin.ops.remote import add
 
     roots = []
     for i in range(4):
@@ -216,7 +215,6 @@ def test_concurrent_pushes_all_land_and_a_head_race_has_one_loser(
     losers = [o for o in outcomes if isinstance(o, HeadMovedError)]
     assert len(losers) == 1 and losers[0].assets == ("a0",)
     assert [o for o in outcomes if not isinstance(o, BaseException)] == [("a0@v2",)]
-    del add
 
 
 def test_corrupt_object_on_the_remote_is_never_written_to_the_workspace(
