@@ -596,3 +596,35 @@ def test_an_s3_409_on_the_refs_swap_is_retried(
     b = tmp_path / "b"
     cli("clone", remote.url, str(b), *remote.flags, ok=True)
     assert (b / "data/ev/f.txt").read_text() == "x\n"
+
+
+@pytest.mark.parametrize("remote", ["file", "s3"], indirect=True)
+def test_pushes_from_separate_processes_all_land(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    import subprocess
+    import sys
+
+    roots = []
+    for i in range(3):
+        root = _init(tmp_path / f"p{i}", cli, monkeypatch)
+        write_tree(root, {f"data/s{i}/f.txt": f"{i}\n"})
+        cli("commit", f"data/s{i}", "--name", f"s{i}", ok=True)
+        cli("remote", "add", "origin", remote.url, *remote.flags, ok=True)
+        roots.append(root)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dvlin", "push", "-q"],
+            cwd=r,
+            env=dict(os.environ),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for r in roots
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    b = tmp_path / "b"
+    cli("clone", remote.url, str(b), *remote.flags, ok=True)
+    assert _rows(b, "SELECT asset, number FROM versions") == [(f"s{i}", 1) for i in range(3)]
