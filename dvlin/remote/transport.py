@@ -36,20 +36,9 @@ T = TypeVar("T")
 
 SUPPORTED = ("s3", "file", "memory")
 # Option names that look like credentials; the hint sends the user to the environment.
-_SECRET_WORDS = frozenset(
-    {"secret", "token", "password", "passwd", "session", "credential", "credentials", "key"}
-)
-# A key *id* for server-side encryption is not a secret and must pass through.
-_ALLOWED_KEY_PREFIXES = ("sse", "kms", "ssekms", "ssekmskeyid")
+_SECRET_WORDS = ("secret", "token", "password", "passwd", "session", "credential")
 _MEMORY_LOCK = threading.Lock()
 _RETRIES = 4
-
-
-def _words(name: str) -> list[str]:
-    import re
-
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    return [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w]
 
 
 def check_option(name: str, value: object) -> None:
@@ -58,12 +47,15 @@ def check_option(name: str, value: object) -> None:
     Raises:
         UsageError: the name holds a secret-like word, or the value holds ``user:pass@``.
     """
-    words = _words(name)
-    for i, w in enumerate(words):
-        if w not in _SECRET_WORDS:
-            continue
-        if w == "key" and any(p in _ALLOWED_KEY_PREFIXES for p in words[:i]):
-            continue
+    import re
+
+    flat = re.sub(r"[^a-z0-9]", "", name.lower())
+    # A key *id* (SSEKMSKeyId, kms_key_id) names a key without being one; an access key id is
+    # a credential all the same, and SSECustomerKey or an API key is the key itself.
+    secret = any(w in flat for w in _SECRET_WORDS) or (
+        re.search(r"key(?!id)", flat) is not None or ("key" in flat and "access" in flat)
+    )
+    if secret:
         raise UsageError(
             f"option {name!r} looks like a secret; dvlin never stores credentials",
             hint="set them in the environment (e.g. AWS_ACCESS_KEY_ID, AWS_PROFILE) or the "

@@ -75,6 +75,9 @@ def test_remote_add_list_show_remove(work: Path, cli: Cli, tmp_path: Path) -> No
         "session_token=x",
         "client_kwargs.aws_session_token=x",
         "password=hunter2",
+        "s3_additional_kwargs.SSECustomerKey=raw-key-bytes",
+        "kms_master_key=x",
+        "apikey=x",
         "endpoint_url=https://user:pw@example.org",
     ],
 )
