@@ -215,6 +215,8 @@ class Transport:
                 if self.fs is None:
                     with open(path, "rb") as f:
                         return f.read()
+                if self.protocol == "s3":
+                    return self._s3_get(path)[0]
                 return bytes(self.fs.cat_file(path))
             except FileNotFoundError as exc:
                 if "bucket" in str(exc).lower():
@@ -232,9 +234,26 @@ class Transport:
                 with open(path, "rb") as f:
                     f.seek(start)
                     return f.read(end - start)
+            if self.protocol == "s3":
+                return self._s3_get(path, f"bytes={start}-{end - 1}")[0]
             return bytes(self.fs.cat_file(path, start=start, end=end))
 
         return self._call(rel, read)
+
+    def _s3_get(self, path: str, byte_range: str | None = None) -> tuple[bytes, str]:
+        """One GetObject (s3fs's cat_file sends a HEAD first): the bytes and the ETag."""
+        from fsspec.asyn import sync
+
+        bucket, key, _ = self.fs.split_path(path)
+        extra = {"Range": byte_range} if byte_range else {}
+
+        async def get() -> tuple[bytes, str]:
+            resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key, **extra)
+            async with resp["Body"] as body:
+                return bytes(await body.read()), str(resp["ETag"])
+
+        got: tuple[bytes, str] = sync(self.fs.loop, get)
+        return got
 
     # -- immutable files --------------------------------------------------------------------
 
@@ -274,18 +293,8 @@ class Transport:
             return None if data is None else (data, hashlib.sha256(data).hexdigest())
 
         def read_s3() -> tuple[bytes, str] | None:
-            from fsspec.asyn import sync
-
-            bucket, key, _ = self.fs.split_path(path)
-
-            async def get() -> tuple[bytes, str]:
-                resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key)
-                async with resp["Body"] as body:
-                    return bytes(await body.read()), str(resp["ETag"])
-
             try:
-                got: tuple[bytes, str] = sync(self.fs.loop, get)
-                return got
+                return self._s3_get(path)
             except FileNotFoundError as exc:
                 if "bucket" in str(exc).lower():
                     raise
