@@ -234,7 +234,7 @@ def clone(
     quiet: bool = QUIET,
 ) -> None:
     """Make a new repo from a remote: catalog rebuilt, each asset's head checked out."""
-    from dvlin.ops.pull import clone as do_clone
+    from dvlin.ops.clone import clone as do_clone
 
     out = output(json, quiet)
     result = do_clone(

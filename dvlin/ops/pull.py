@@ -8,21 +8,17 @@ are fetched when a checkout needs them (or all at once with ``--all``), verified
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dvlin.audit import log as audit
 from dvlin.catalog.catalog import StoredObject
 from dvlin.catalog.remotes import Applied, RemoteState
-from dvlin.errors import ConflictError, UsageError
+from dvlin.errors import ConflictError
 from dvlin.objects.hashing import Oid
 from dvlin.ops.remote import open_remote, refresh
 from dvlin.progress import Progress
-from dvlin.remote.errors import RemoteMissingError
 from dvlin.remote.segments import Location
 
 if TYPE_CHECKING:
@@ -85,19 +81,6 @@ class PullResult:
             "skipped": self.skipped,
             "rebased": list(self.rebased),
         }
-
-
-@dataclass(frozen=True, slots=True)
-class CloneResult:
-    """A new repo made from a remote."""
-
-    root: str
-    fetch: FetchResult
-    checked_out: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` shape."""
-        return {"root": self.root, **self.fetch.to_dict(), "checked_out": list(self.checked_out)}
 
 
 def fetch(
@@ -366,71 +349,3 @@ def fetch_missing(
     with repo.catalog.transaction():
         repo.catalog.add_objects(stored)
     return count, total
-
-
-def clone(
-    url: str,
-    dest: str | os.PathLike[str] | None = None,
-    *,
-    options: Mapping[str, str] | None = None,
-    no_checkout: bool = False,
-    name: str = "origin",
-    progress: Progress | None = None,
-) -> CloneResult:
-    """Make a new repo from the remote at ``url``; check out each asset's head unless asked not.
-
-    Nothing is left behind when it fails: the repo folder is removed again.
-
-    Raises:
-        RemoteMissingError: nothing dvlin made is at ``url``.
-        ConflictError: ``dest`` is already a dvlin repo.
-    """
-    from dvlin.ops import remote as remote_ops
-    from dvlin.remote.refs import Refs
-    from dvlin.remote.transport import Transport
-    from dvlin.repo import DVLIN_DIR, Repo
-
-    target = Path(dest) if dest is not None else Path(url.rstrip("/").rsplit("/", 1)[-1])
-    target = target.resolve()
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"{target} exists and is not a folder", hint="clone into a folder")
-    if (target / DVLIN_DIR).exists():
-        raise ConflictError(f"{target} is already a dvlin repo", hint="clone into another folder")
-    parsed = {k: remote_ops._parse_value(v) for k, v in (options or {}).items()}
-    transport = Transport.open(url, parsed)
-    found = transport.read_ref("refs.json")
-    if found is None:
-        raise RemoteMissingError(
-            f"no dvlin remote at {url}", hint="check the URL, or push to it from a repo first"
-        )
-    refs = Refs.parse(found[0], url=url)
-    created_root = not target.exists()
-    repo = Repo.init(target, hash=refs.hash)
-    try:
-        remote_ops.add(repo, name, url, options=options, default=True)
-        result = fetch(repo, remote=name, progress=progress)
-        checked_out: list[str] = []
-        if not no_checkout:
-            checked_out = _checkout_heads(repo, progress)
-    except BaseException:
-        # Nothing half-made stays behind: the new repo goes, and its folder if clone made it.
-        repo.close()
-        shutil.rmtree(target / DVLIN_DIR, ignore_errors=True)
-        if created_root:
-            shutil.rmtree(target, ignore_errors=True)
-        raise
-    repo.close()
-    return CloneResult(str(target), result, tuple(checked_out))
-
-
-def _checkout_heads(repo: Repo, progress: Progress | None) -> list[str]:
-    from dvlin.ops.checkout import checkout
-
-    expired = _expired(repo)
-    done = []
-    for asset in repo.catalog.list_assets():
-        if asset.latest_id is None or asset.latest_id in expired:
-            continue
-        result = checkout(repo, asset.name, progress=progress)
-        done.append(result.version.label)
-    return done

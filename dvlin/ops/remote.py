@@ -13,7 +13,8 @@ from dvlin.config import RemoteConfig, save_config
 from dvlin.errors import ConflictError, UsageError
 from dvlin.remote.errors import RemoteAccessError, UnknownRemoteError
 from dvlin.remote.layout import group_prefix, parse_segment_ref
-from dvlin.remote.transport import Transport, check_url, option_kwargs
+from dvlin.remote.options import check_url, option_kwargs
+from dvlin.remote.transport import Transport
 
 if TYPE_CHECKING:
     from dvlin.remote.refs import Refs
