@@ -65,6 +65,8 @@ class RemoteConfig:
     url: str
     options: Mapping[str, Any] = field(default_factory=dict)
     default: bool = False
+    groups: Mapping[str, str] = field(default_factory=dict)
+    """Storage group → URL of the store that keeps that group's files (another bucket)."""
 
     def to_toml_table(self) -> dict[str, Any]:
         """The ``[remotes.NAME]`` table."""
@@ -73,6 +75,8 @@ class RemoteConfig:
             table["default"] = True
         if self.options:
             table["options"] = dict(self.options)
+        if self.groups:
+            table["groups"] = dict(self.groups)
         return table
 
 
@@ -101,7 +105,12 @@ def _load_remotes(path: Path, table: object) -> tuple[RemoteConfig, ...]:
         options = body.get("options", {})
         if not isinstance(options, dict):
             raise UsageError(f"{path}: remotes.{name}.options must be a table", hint=None)
-        remotes.append(RemoteConfig(name, body["url"], options, bool(body.get("default", False))))
+        groups = body.get("groups", {})
+        if not isinstance(groups, dict) or not all(isinstance(u, str) for u in groups.values()):
+            raise UsageError(f"{path}: remotes.{name}.groups must map names to URLs", hint=None)
+        remotes.append(
+            RemoteConfig(name, body["url"], options, bool(body.get("default", False)), groups)
+        )
     return tuple(sorted(remotes, key=lambda r: r.name))
 
 

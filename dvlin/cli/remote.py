@@ -38,15 +38,23 @@ def remote_add(
     url: str = typer.Argument(..., help="Any supported fsspec URL: s3://…, file://…, memory://…"),
     option: list[str] = OPTION,
     default: bool = typer.Option(False, "--default", help="Make it the default remote."),
+    group: list[str] = typer.Option(
+        None,
+        "--group",
+        metavar="NAME=URL",
+        help="Keep storage group NAME in another store (e.g. another bucket).",
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
     """Add a remote to .dvlin/config.toml (the remote is not contacted)."""
     from dvlin.ops import remote as ops
+    from dvlin.ops.common import parse_key_values
 
     out = output(json, quiet)
+    groups = parse_key_values(tuple(group or ()), flag="--group")
     with open_repo() as repo:
-        info = ops.add(repo, name, url, options=_options(option), default=default)
+        info = ops.add(repo, name, url, options=_options(option), default=default, groups=groups)
     if out.json:
         out.emit_json(info.to_dict())
         return

@@ -234,7 +234,9 @@ def push(
                 for group, part in sorted(parts.items(), key=lambda g: g[0] or "")
             ]
             pause_point(BEFORE_REFS)
-            new_refs = _next_refs(repo, view.refs, plan, [sid for sid, _, _ in written], clone)
+            new_refs = _next_refs(
+                repo, view.refs, plan, [sid for sid, _, _ in written], clone, store.groups
+            )
             if store.swap_refs(new_refs, view.token):
                 with repo.catalog.transaction():
                     for sid, group, part in written:
@@ -365,7 +367,12 @@ def _split(
 
 
 def _next_refs(
-    repo: Repo, refs: Refs | None, plan: dict[str, list[Row]], sids: list[str], clone: str
+    repo: Repo,
+    refs: Refs | None,
+    plan: dict[str, list[Row]],
+    sids: list[str],
+    clone: str,
+    groups: dict[str, str],
 ) -> Refs:
     heads = dict(refs.heads) if refs else {}
     for row in plan.get("version", ()):
@@ -382,4 +389,5 @@ def _next_refs(
         heads=heads,
         segments=(*(refs.segments if refs else ()), *sids),
         clones=clones,
+        groups={**(refs.groups if refs else {}), **groups},
     )

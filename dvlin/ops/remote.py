@@ -76,8 +76,11 @@ def add(
     *,
     options: Mapping[str, str] | None = None,
     default: bool = False,
+    groups: Mapping[str, str] | None = None,
 ) -> RemoteInfo:
     """Add a remote to ``.dvlin/config.toml`` (nothing is contacted).
+
+    ``groups`` keeps storage groups in other stores (``pii=s3://pii-bucket/dvlin``).
 
     Raises:
         UsageError: a bad name or URL, or an option that looks like a secret.
@@ -88,6 +91,8 @@ def add(
             f"invalid remote name {name!r}", hint="use letters, digits, '_', '.' and '-'"
         )
     check_url(url)
+    for group_url in (groups or {}).values():
+        check_url(group_url)
     parsed = {k: _parse_value(v) for k, v in (options or {}).items()}
     option_kwargs(parsed)  # refuses secret-like options before anything is written
     config = repo.config
@@ -98,7 +103,7 @@ def add(
     remotes = tuple(
         RemoteConfig(r.name, r.url, r.options, r.default and not default) for r in config.remotes
     )
-    new = RemoteConfig(name, url, parsed, default or not config.remotes)
+    new = RemoteConfig(name, url, parsed, default or not config.remotes, dict(groups or {}))
     with repo.lock():
         repo.config = config.with_remotes((*remotes, new))
         save_config(repo.dvlin_dir / "config.toml", repo.config)
@@ -156,9 +161,15 @@ def open_remote(repo: Repo, name: str | None = None) -> RemoteStore:
 
     found = get(repo, name)
     transport = Transport.open(found.url, found.options)
-    return RemoteStore(
-        found.name, transport, algorithm=repo.config.hash, cache=cache_dir(repo, found.name)
+    store = RemoteStore(
+        found.name,
+        transport,
+        algorithm=repo.config.hash,
+        cache=cache_dir(repo, found.name),
+        options=found.options,
     )
+    store.route_groups(dict(found.groups))
+    return store
 
 
 @dataclass
@@ -182,6 +193,7 @@ def refresh(repo: Repo, remote: RemoteStore) -> RemoteView:
     if found is None:
         return RemoteView(None, None, [])
     refs, token = found
+    _remember_groups(repo, remote.name, refs.groups)
     state = RemoteState(repo.catalog)
     seen = state.segments(remote.name)
     new: list[tuple[str, Segment]] = []
@@ -210,6 +222,19 @@ def refresh(repo: Repo, remote: RemoteStore) -> RemoteView:
                     applied=False,
                 )
     return RemoteView(refs, token, new, no_access)
+
+
+def _remember_groups(repo: Repo, name: str, groups: dict[str, str]) -> None:
+    """Keep in the config where the remote says its storage groups live (no request later)."""
+    found = repo.config.remote(name)
+    if found is None or all(found.groups.get(g) == u for g, u in groups.items()):
+        return
+    updated = RemoteConfig(
+        found.name, found.url, found.options, found.default, {**groups, **found.groups}
+    )
+    rest = tuple(r for r in repo.config.remotes if r.name != name)
+    repo.config = repo.config.with_remotes((*rest, updated))
+    save_config(repo.dvlin_dir / "config.toml", repo.config)
 
 
 def show(repo: Repo, name: str | None) -> RemoteInfo:

@@ -147,7 +147,9 @@ def gc_remote(
                 ]
                 sid = store.write_segment(Segment(repo.config.repo_id, utc_now(), {"gc": rows}, {}))
                 refs = view.refs
-                new_refs = Refs(refs.hash, refs.heads, (*refs.segments, sid), refs.clones)
+                new_refs = Refs(
+                    refs.hash, refs.heads, (*refs.segments, sid), refs.clones, refs.groups
+                )
                 if not store.swap_refs(new_refs, view.token):
                     continue  # a push landed meanwhile: plan again with its records
                 with repo.catalog.transaction():

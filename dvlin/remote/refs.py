@@ -34,6 +34,8 @@ class Refs:
     segments: tuple[str, ...] = ()
     clones: dict[str, tuple[int, str]] = field(default_factory=dict)
     """Audit chain head ``(seq, hash)`` of every clone that pushed."""
+    groups: dict[str, str] = field(default_factory=dict)
+    """Storage group → URL of the store that keeps its files, when not under this remote."""
 
     def to_bytes(self) -> bytes:
         """Canonical JSON with a checksum over everything else."""
@@ -46,6 +48,8 @@ class Refs:
             "segments": list(self.segments),
             "clones": {c: [s, h] for c, (s, h) in sorted(self.clones.items())},
         }
+        if self.groups:
+            body["groups"] = dict(sorted(self.groups.items()))
         body["checksum"] = _checksum(body)
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
@@ -76,6 +80,7 @@ class Refs:
                 },
                 segments=tuple(str(s) for s in body["segments"]),
                 clones={str(c): (int(v[0]), str(v[1])) for c, v in body["clones"].items()},
+                groups={str(g): str(u) for g, u in body.get("groups", {}).items()},
             )
         except RemoteFormatError:
             raise

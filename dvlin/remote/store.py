@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dvlin.objects.hashing import hash_bytes
 from dvlin.progress import NullProgress, Progress
@@ -62,11 +63,22 @@ class RemoteStore:
             journal that lets an interrupted push resume.
     """
 
-    def __init__(self, name: str, transport: Transport, *, algorithm: str, cache: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        transport: Transport,
+        *,
+        algorithm: str,
+        cache: Path,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
         self.name = name
         self.transport = transport
         self.algorithm = algorithm
         self.cache = cache
+        self.options = dict(options or {})
+        """Filesystem options, also used for stores that keep storage groups."""
+        self.groups: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -82,6 +94,7 @@ class RemoteStore:
             return None
         data, token = found
         refs = Refs.parse(data, url=self.url)
+        self.route_groups(refs.groups)
         if refs.hash != self.algorithm:
             raise RemoteFormatError(
                 f"remote {self.url} uses hash {refs.hash}, this repo uses {self.algorithm}",
@@ -89,6 +102,13 @@ class RemoteStore:
                 "a new folder instead",
             )
         return refs, token
+
+    def route_groups(self, groups: dict[str, str]) -> None:
+        """Send storage groups kept in other stores (other buckets) to those stores."""
+        for group, url in groups.items():
+            if group not in self.groups:
+                self.groups[group] = url
+                self.transport.route(group, Transport.open(url, self.options))
 
     def swap_refs(self, refs: Refs, token: str | None) -> bool:
         """Move the refs by compare-and-swap; False when another push got there first."""

@@ -70,8 +70,8 @@ class Transport:
         self.fs = fs
         self.root = root.rstrip("/")
         self.protocol = protocol
-        self.requests = 0
-        """Requests made (reads, writes), for tests and the benchmark."""
+        self._requests = 0
+        self._routes: dict[str, Transport] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -98,6 +98,21 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport({self.url!r})"
 
+    @property
+    def requests(self) -> int:
+        """Requests made (reads, writes), here and on routed stores; for tests and benchmarks."""
+        return self._requests + sum(t.requests for t in self._routes.values())
+
+    def route(self, group: str, other: Transport) -> None:
+        """Keep storage group ``group``'s files (``groups/GROUP/…``) at ``other``'s root."""
+        self._routes[f"groups/{group}/"] = other
+
+    def _routed(self, rel: str) -> tuple[Transport, str] | None:
+        for prefix, other in self._routes.items():
+            if rel.startswith(prefix):
+                return other, rel[len(prefix) :]
+        return None
+
     def path(self, rel: str) -> str:
         """The full path of a file of the remote."""
         return f"{self.root}/{rel}"
@@ -109,7 +124,7 @@ class Transport:
         delay = 0.1
         for attempt in range(_RETRIES):
             with self._lock:
-                self.requests += 1
+                self._requests += 1
             try:
                 return fn()
             except (DvlinError, FileExistsError):
@@ -149,6 +164,8 @@ class Transport:
 
     def get(self, rel: str) -> bytes | None:
         """A whole file, or None when it does not exist."""
+        if routed := self._routed(rel):
+            return routed[0].get(routed[1])
         path = self.path(rel)
 
         def read() -> bytes | None:
@@ -168,6 +185,8 @@ class Transport:
 
     def get_range(self, rel: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of a file; a missing file raises FileNotFoundError."""
+        if routed := self._routed(rel):
+            return routed[0].get_range(routed[1], start, end)
         path = self.path(rel)
 
         def read() -> bytes:
@@ -200,6 +219,8 @@ class Transport:
 
     def put_new(self, rel: str, data: bytes) -> bool:
         """Create an immutable file; False when it already exists (same name, same bytes)."""
+        if routed := self._routed(rel):
+            return routed[0].put_new(routed[1], data)
         path = self.path(rel)
         if self.fs is None:
             return self._call(rel, lambda: _local_put_new(self.root, path, data))
@@ -298,6 +319,8 @@ class Transport:
 
     def exists(self, rel: str) -> bool:
         """Whether a file exists (one request)."""
+        if routed := self._routed(rel):
+            return routed[0].exists(routed[1])
         path = self.path(rel)
         if self.fs is None:
             return self._call(rel, lambda: os.path.exists(path))
@@ -305,8 +328,12 @@ class Transport:
 
     def list_files(self, folder: str) -> dict[str, float]:
         """Every file under ``folder`` and when it was written (epoch seconds). gc only."""
-        base = self.path(folder)
         found: dict[str, float] = {}
+        if folder == "groups":
+            for prefix, other in self._routes.items():
+                for sub in ("packs", "objects", "segments"):
+                    found.update({prefix + k: v for k, v in other.list_files(sub).items()})
+        base = self.path(folder)
         if self.fs is None:
 
             def walk() -> None:
@@ -335,6 +362,9 @@ class Transport:
 
     def delete(self, rel: str) -> None:
         """Remove a file (remote gc only)."""
+        if routed := self._routed(rel):
+            routed[0].delete(routed[1])
+            return
         path = self.path(rel)
         if self.fs is None:
             self._call(rel, lambda: os.unlink(path))

@@ -76,3 +76,48 @@ def test_a_clone_refused_a_group_still_gets_everything_else(
     monkeypatch.chdir(c)
     assert json.loads(cli("show", "people@q4", "--json", ok=True).stdout)["number"] == 1
     assert json.loads(cli("show", "events", "--json", ok=True).stdout)["number"] == 2
+
+
+@pytest.mark.parametrize("remote", ["file", "s3"], indirect=True)
+def test_a_group_can_live_in_another_bucket(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
+    remote: RemoteSpec,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    if remote.kind == "s3":
+        from tests.remote.conftest import make_bucket
+
+        group_url = f"s3://{make_bucket(remote.options['endpoint_url'])}/pii"
+    else:
+        group_url = (tmp_path_factory.mktemp("pii-store") / "pii").as_uri()
+    a = tmp_path / "a"
+    a.mkdir()
+    monkeypatch.chdir(a)
+    cli("init", ok=True)
+    (a / "dvlin.toml").write_text('[assets.people]\nstorage_group = "pii"\n')
+    write_tree(a, {"data/people/p.csv": "name\nada\n", "data/events/e.csv": "id\n1\n"})
+    cli("commit", "data/people", "--name", "people", ok=True)
+    cli("commit", "data/events", "--name", "events", ok=True)
+    cli(
+        "remote", "add", "origin", remote.url, *remote.flags, "--group", f"pii={group_url}", ok=True
+    )
+    cli("push", ok=True)
+
+    fs, root = remote_fs(remote)
+    assert not [p for p in fs.find(root) if "/groups/" in p]  # nothing of pii in the main store
+    group = RemoteSpec(remote.kind, group_url, remote.options)
+    gfs, groot = remote_fs(group)
+    assert any("/packs/" in p for p in gfs.find(groot))
+    assert any("/segments/" in p for p in gfs.find(groot))
+
+    # A clone learns where the group lives from the remote itself.
+    b = tmp_path / "b"
+    cli("clone", remote.url, str(b), *remote.flags, ok=True)
+    assert snapshot(b / "data/people") == snapshot(a / "data/people")
+    monkeypatch.chdir(b)
+    assert json.loads(cli("fsck", "--remote", "origin", "--json", ok=True).stdout)["ok"]
+    assert (
+        json.loads(cli("gc", "--remote", "origin", "--grace", "0s", "--json").stdout)["files"] == 0
+    )
