@@ -175,8 +175,7 @@ def _diverged(result) -> None:  # type: ignore[no-untyped-def]
         raise ConflictError(
             f"{', '.join(result.diverged)}: local and remote histories diverged; "
             "nothing changed for them",
-            hint="keep one side: commit on top of the remote after moving your versions, or "
-            "push under another asset name",
+            hint="`dvlin pull --rebase` replays this clone's versions on top of the remote's",
             paths=result.diverged,
         )
 

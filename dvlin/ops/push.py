@@ -156,7 +156,8 @@ def _check(
         raise HeadMovedError(
             f"remote {remote.name} has versions of {', '.join(names)} that this clone lacks; "
             "nothing was pushed for them",
-            hint=f"run `dvlin pull {remote.name}` first, then push again",
+            hint=f"run `dvlin pull --rebase {remote.name}` (replays your versions on top of "
+            "the remote's), then push again",
             assets=names,
         )
     held_tags = RemoteState(catalog).records(remote.name, "tag")
