@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from dvlin.errors import DvlinError, UsageError
 from dvlin.objects.hashing import ALGORITHMS
@@ -24,20 +26,95 @@ class RepoConfig:
     """fsspec URL of the object store; empty means ``.dvlin/objects`` inside the repo."""
     fsync: bool = True
     """Flush objects to stable storage before the catalog references them."""
+    remotes: tuple[RemoteConfig, ...] = field(default_factory=tuple)
+    """Named remotes (``[remotes.NAME]``), sorted by name."""
+
+    def remote(self, name: str | None) -> RemoteConfig | None:
+        """The remote called ``name``, or the default remote when ``name`` is None."""
+        for r in self.remotes:
+            if (name is None and r.default) or r.name == name:
+                return r
+        if name is None and len(self.remotes) == 1:
+            return self.remotes[0]
+        return None
+
+    def with_remotes(self, remotes: tuple[RemoteConfig, ...]) -> RepoConfig:
+        """The same settings with another set of remotes."""
+        return replace(self, remotes=tuple(sorted(remotes, key=lambda r: r.name)))
 
     def to_toml(self) -> str:
         """Render the file ``dvlin init`` writes."""
         import tomli_w
 
-        doc = {
+        doc: dict[str, Any] = {
             "core": {"format": CONFIG_FORMAT, "repo_id": self.repo_id, "hash": self.hash},
             "storage": {"url": self.storage, "fsync": self.fsync},
         }
+        if self.remotes:
+            doc["remotes"] = {r.name: r.to_toml_table() for r in self.remotes}
         header = (
             "# dvlin repository settings. `hash` is fixed at init; `storage.url` is any fsspec\n"
             "# URL (empty = .dvlin/objects). Credentials never go here: use the environment.\n"
         )
         return header + tomli_w.dumps(doc)
+
+
+@sealed
+@dataclass(frozen=True, slots=True)
+class RemoteConfig:
+    """A named remote: an fsspec URL and the options passed to its filesystem (no secrets)."""
+
+    name: str
+    url: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    default: bool = False
+    groups: Mapping[str, str] = field(default_factory=dict)
+    """Storage group → URL of the store that keeps that group's files (another bucket)."""
+
+    def to_toml_table(self) -> dict[str, Any]:
+        """The ``[remotes.NAME]`` table."""
+        table: dict[str, Any] = {"url": self.url}
+        if self.default:
+            table["default"] = True
+        if self.options:
+            table["options"] = dict(self.options)
+        if self.groups:
+            table["groups"] = dict(self.groups)
+        return table
+
+
+def save_config(path: Path, config: RepoConfig) -> None:
+    """Rewrite ``config.toml`` atomically (a temporary file beside it, then rename)."""
+    import os
+    import uuid
+
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        tmp.write_text(config.to_toml(), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _load_remotes(path: Path, table: object) -> tuple[RemoteConfig, ...]:
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [remotes] must be a table", hint="see docs/remotes.md")
+    remotes = []
+    for name, body in table.items():
+        if not isinstance(body, dict) or not isinstance(body.get("url"), str):
+            raise UsageError(
+                f"{path}: remotes.{name}.url must be a string", hint="see docs/remotes.md"
+            )
+        options = body.get("options", {})
+        if not isinstance(options, dict):
+            raise UsageError(f"{path}: remotes.{name}.options must be a table", hint=None)
+        groups = body.get("groups", {})
+        if not isinstance(groups, dict) or not all(isinstance(u, str) for u in groups.values()):
+            raise UsageError(f"{path}: remotes.{name}.groups must map names to URLs", hint=None)
+        remotes.append(
+            RemoteConfig(name, body["url"], options, bool(body.get("default", False)), groups)
+        )
+    return tuple(sorted(remotes, key=lambda r: r.name))
 
 
 def load_config(path: Path) -> RepoConfig:
@@ -79,6 +156,7 @@ def load_config(path: Path) -> RepoConfig:
         hash=algorithm,
         storage=str(storage.get("url", "")),
         fsync=bool(storage.get("fsync", True)),
+        remotes=_load_remotes(path, doc.get("remotes", {})),
     )
 
 

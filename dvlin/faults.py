@@ -13,6 +13,7 @@ import time
 BEFORE_CATALOG = "DVLIN_TEST_PAUSE_BEFORE_CATALOG"
 IN_GC = "DVLIN_TEST_PAUSE_IN_GC"
 IN_CHECKOUT = "DVLIN_TEST_PAUSE_IN_CHECKOUT"
+BEFORE_REFS = "DVLIN_TEST_PAUSE_BEFORE_REFS"  # push: objects and segment up, refs not moved
 
 
 def pause_point(variable: str) -> None:

@@ -46,6 +46,9 @@ ACTIONS = (
     "mv",
     "config-set",
     "profile",
+    "fetch",
+    "rebase",
+    "gc-remote",
 )
 
 

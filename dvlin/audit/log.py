@@ -61,6 +61,11 @@ def _row(r: Any) -> AuditEntry:
     )
 
 
+def from_row(row: Mapping[str, Any]) -> AuditEntry:
+    """An entry from a row keyed by column name (as remotes carry another clone's rows)."""
+    return _row(tuple(row.get(c.strip()) for c in COLUMNS.split(",")))
+
+
 def _write(conn: sqlite3.Connection, e: AuditEntry, *, replace: bool = False) -> None:
     verb = "INSERT OR REPLACE" if replace else "INSERT"
     rec = e.record
@@ -263,3 +268,42 @@ def verify(
     from dvlin.audit.verify import verify as run
 
     return run(catalog, algorithm=algorithm, expect_head=expect_head)
+
+
+def append_changes(
+    catalog: Catalog,
+    before: Mapping[tuple[str, str], Any],
+    *,
+    action: str,
+    target: str,
+    details: Mapping[str, Any] | None = None,
+) -> int:
+    """Record every catalog record a change added, altered or removed since ``before``.
+
+    For changes that touch many records at once (records fetched from a remote, a rebase):
+    ``before`` is :func:`dvlin.audit.records.snapshot` taken inside the same transaction,
+    so only what this change did is recorded — an edit made outside dvlin earlier stays
+    unaccounted for, and ``audit verify`` still names it. Returns the number of entries.
+    """
+    from dvlin.audit.records import RecordRef, snapshot
+
+    after = snapshot(catalog.conn)
+    written = 0
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old is not None and new is not None and old.digest == new.digest:
+            continue
+        kind, rkey = key
+        ref = new.ref if new is not None else RecordRef(kind, rkey, None)
+        shown = new if new is not None else old
+        assert shown is not None
+        label = shown.label
+        append(
+            catalog,
+            action=action,
+            target=target,
+            details={**(details or {}), "record": label},
+            record=ref,
+        )
+        written += 1
+    return written

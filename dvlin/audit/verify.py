@@ -108,7 +108,8 @@ class Verification:
         }
 
 
-def _check_entry(e: AuditEntry, prev: str, head_seq: int) -> str | None:
+def check_entry(e: AuditEntry, prev: str, head_seq: int) -> str | None:
+    """Why ``e`` does not continue a chain at ``head_seq`` / ``prev`` (None when it does)."""
     if e.seq != head_seq + 1:
         return f"entry {head_seq + 1} is missing (the next entry is {e.seq})"
     if e.prev != prev:
@@ -155,7 +156,7 @@ def verify(
     for e in iter_entries(catalog.conn):
         count += 1
         if problem is None:
-            problem = _check_entry(e, prev, head_seq)
+            problem = check_entry(e, prev, head_seq)
             if problem is not None:
                 first_bad = e.seq
             else:

@@ -191,7 +191,32 @@ def _v8(db) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db) -> None:  # type: ignore[no-untyped-def]
+    """Remotes: what each remote holds (records, object locations, segments seen) and the
+    audit chains of other clones, so push and fetch never list a bucket."""
+    db["remote_segments"].create(
+        {"remote": str, "segment": str, "seq": int, "applied": int},
+        pk=("remote", "segment"),
+        not_null={"seq", "applied"},
+    )
+    db["remote_records"].create(
+        {"remote": str, "kind": str, "key": str, "value": str}, pk=("remote", "kind", "key")
+    )
+    # An object may be held twice: dedup stops at storage groups (each has its own prefix).
+    db["remote_objects"].create(
+        {"remote": str, "oid": str, "file": str, "offset": int, "size": int},
+        pk=("remote", "oid", "file"),
+        not_null={"file", "offset", "size"},
+    )
+    db["remote_audit"].create(
+        {"clone": str, "seq": int, "hash": str, "entry": str},
+        pk=("clone", "seq"),
+        not_null={"hash", "entry"},
+    )
+
+
+# Append-only: a new migration goes at the end (the remotes one may be renumbered on merge).
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

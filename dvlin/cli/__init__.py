@@ -154,6 +154,7 @@ from dvlin.cli import lineage as _lineage  # noqa: E402,F401
 from dvlin.cli import lock as _lock  # noqa: E402,F401
 from dvlin.cli import model as _model  # noqa: E402,F401
 from dvlin.cli import policy as _policy  # noqa: E402,F401
+from dvlin.cli import remote as _remote  # noqa: E402,F401
 from dvlin.cli import retention as _retention  # noqa: E402,F401
 from dvlin.cli import run as _run  # noqa: E402,F401
 from dvlin.cli import stats as _stats  # noqa: E402,F401

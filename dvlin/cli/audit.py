@@ -27,6 +27,9 @@ def audit_log(
         help="Only entries at or after this date or time (2026-03-01, 2026-03-01T12:00+01:00; "
         "UTC unless an offset is given).",
     ),
+    clones: bool = typer.Option(
+        False, "--clones", help="Also other clones' entries (brought by fetch), with clone ids."
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -35,6 +38,20 @@ def audit_log(
 
     out = output(json, quiet)
     with open_repo() as repo:
+        if clones:
+            from dvlin.ops.audit import log_all_clones
+
+            rows = log_all_clones(repo, asset=asset, action=action, since=since)
+            if out.json:
+                out.emit_json([{"clone": c, **e.to_dict()} for c, e in rows])
+                return
+            for c, e in rows:
+                reason = f"  reason: {quote(e.reason)}" if e.reason else ""
+                out.line(
+                    f"{c[:12]}  {e.seq:>6}  {short_time(e.at)}  {quote(e.actor)}  {e.action}  "
+                    f"{quote(e.target)}  {e.outcome}{reason}"
+                )
+            return
         found = log(repo, asset=asset, action=action, since=since)
     if out.json:
         out.emit_json([e.to_dict() for e in found])
@@ -65,15 +82,16 @@ def audit_verify(
 
     Exit 1 at the first edited, removed, inserted or moved entry; exit 4 when catalog rows
     (versions, tags, holds, stages, overrides, expiries, runs, links) disagree with the
-    chain, each named.
+    chain, each named. Other clones' chains brought in by fetch and pull are verified too.
     """
-    from dvlin.ops.audit import verify
+    from dvlin.ops.audit import verify, verify_clones
 
     out = output(json, quiet)
     with open_repo() as repo:
         result = verify(repo, expect_head=expect_head)
+        clones = verify_clones(repo)
     if out.json:
-        out.emit_json(result.to_dict())
+        out.emit_json({**result.to_dict(), "clones": [c.to_dict() for c in clones]})
     elif result.ok:
         out.line(
             f"✓ {plural(result.entries, 'entry', 'entries')}, chain intact, head {result.head}"
@@ -91,8 +109,19 @@ def audit_verify(
             for r in result.redacted
         )
         out.line(f"redacted: {listed}")
+    if not out.json:
+        for c in clones:
+            if c.ok:
+                out.line(f"✓ clone {c.clone[:12]}: {c.entries:,} entries, chain intact")
+            else:
+                problem = quote(str(c.problem), marks=False)
+                typer.echo(
+                    typer.style("✗ ", fg="red") + f"clone {c.clone[:12]}: {problem}", err=True
+                )
     if not result.ok:
         raise typer.Exit(int(result.exit_code))
+    if not all(c.ok for c in clones):
+        raise typer.Exit(1)
 
 
 @audit_app.command("head")

@@ -12,7 +12,13 @@ from dvlin.render.text import plural, quote
 
 
 @app.command()
-def fsck(json: bool = JSON, quiet: bool = QUIET) -> None:
+def fsck(
+    remote: str = typer.Option(
+        None, "--remote", help="Verify this remote instead: every file its records reference."
+    ),
+    json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
     """Verify every version's objects, the catalog file and the audit chain (reads everything).
 
     Exit 4 when objects are missing or corrupt or catalog rows disagree with the audit log
@@ -21,6 +27,9 @@ def fsck(json: bool = JSON, quiet: bool = QUIET) -> None:
     from dvlin.ops.fsck import fsck as run_fsck
 
     out = output(json, quiet)
+    if remote is not None:
+        _fsck_remote(out, remote)
+        return
     with open_repo() as repo:
         report = run_fsck(repo, progress=out.progress())
     if out.json:
@@ -48,3 +57,23 @@ def fsck(json: bool = JSON, quiet: bool = QUIET) -> None:
         raise typer.Exit(int(ExitCode.INTEGRITY))
     if not report.audit.ok:
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
+
+
+def _fsck_remote(out, remote: str) -> None:  # type: ignore[no-untyped-def]
+    from dvlin.ops.remote_fsck import fsck_remote
+
+    with open_repo() as repo:
+        report = fsck_remote(repo, remote, progress=out.progress())
+    if out.json:
+        out.emit_json(report.to_dict())
+    else:
+        out.line(
+            f"checked remote {report.remote}: {report.segments:,} segments, {report.files:,} "
+            f"files, {report.objects:,} objects ({human_bytes(report.bytes)}); "
+            f"{report.unreferenced:,} unreferenced files"
+        )
+        for p in report.problems:
+            used = f" (used by {', '.join(p.versions)})" if p.versions else ""
+            out.line(f"  ✗ {p.kind}: {p.message}{used}")
+    if report.problems:
+        raise typer.Exit(int(ExitCode.INTEGRITY))

@@ -14,6 +14,12 @@ from dvlin.render.text import plural, quote
 def gc(
     plan_id: str = typer.Argument(None, metavar="[PLAN]", help="A plan id from a dry run."),
     apply: bool = typer.Option(False, "--apply", help="Delete (after re-checking the plan)."),
+    remote: str = typer.Option(
+        None, "--remote", help="Collect garbage on this remote, from its own records."
+    ),
+    grace: str = typer.Option(
+        "24h", "--grace", help="With --remote: keep unreferenced files younger than this."
+    ),
     json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -21,6 +27,9 @@ def gc(
     from dvlin.ops import gc as ops_gc
 
     out = output(json, quiet)
+    if remote is not None:
+        _gc_remote(out, remote, apply=apply, grace=grace)
+        return
     with open_repo() as repo:
         if apply:
             result = ops_gc.apply(repo, plan_id, progress=out.progress())
@@ -48,3 +57,23 @@ def gc(
         out.line(f"  … and {len(result.orphans) - 20:,} more orphans")
     if not result.applied and result.objects:
         out.line(f"apply with: dvlin gc --apply {result.id}")
+
+
+def _gc_remote(out, remote: str, *, apply: bool, grace: str) -> None:  # type: ignore[no-untyped-def]
+    from dvlin.ops.remote_gc import gc_remote
+
+    with open_repo() as repo:
+        result = gc_remote(repo, remote, apply=apply, grace=grace)
+    if out.json:
+        out.emit_json(result.to_dict())
+        return
+    verb = "deleted" if result.applied else "would delete"
+    out.line(
+        f"{'applied' if result.applied else 'dry run:'} remote {result.remote} — {verb} "
+        f"{plural(len(result.files), 'file')} ({plural(result.objects, 'object')} of expired "
+        "versions, "
+        f"{human_bytes(result.bytes)}; {result.orphans:,} unreferenced)"
+        + (f"; {result.young:,} younger than grace kept" if result.young else "")
+    )
+    if not result.applied and result.files:
+        out.line(f"apply with: dvlin gc --remote {result.remote} --apply")

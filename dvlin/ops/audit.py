@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -10,9 +11,19 @@ from dvlin.audit.verify import Verification
 from dvlin.errors import NotFoundError
 
 if TYPE_CHECKING:
+    from dvlin.audit.clones import CloneChain
     from dvlin.repo import Repo
 
-__all__ = ["AuditEntry", "Verification", "head", "log", "redact", "verify"]
+__all__ = [
+    "AuditEntry",
+    "Verification",
+    "head",
+    "log",
+    "log_all_clones",
+    "redact",
+    "verify",
+    "verify_clones",
+]
 
 
 def log(
@@ -58,3 +69,44 @@ def redact(repo: Repo, seq: int, fields: Sequence[str], *, reason: str) -> Audit
 
     with repo.lock(), repo.catalog.transaction():
         return redact_entry(repo.catalog, seq, fields, reason=reason)
+
+
+def verify_clones(repo: Repo) -> list[CloneChain]:
+    """Every other clone's chain that fetch and pull brought in, recomputed from its genesis."""
+    from dvlin.audit.clones import verify_clones as verify_chains
+
+    return verify_chains(repo.catalog)
+
+
+def log_all_clones(
+    repo: Repo,
+    *,
+    asset: str | None = None,
+    action: str | None = None,
+    since: str | None = None,
+) -> list[tuple[str, AuditEntry]]:
+    """This clone's entries and every other clone's, as ``(clone id, entry)`` in time order."""
+    from dvlin.audit.clones import clone_entries
+    from dvlin.audit.log import parse_since
+
+    start = parse_since(since) if since is not None else None
+    own = [(repo.config.repo_id, e) for e in log(repo, asset=asset, action=action, since=since)]
+    others = [
+        (c, e)
+        for c, e in clone_entries(repo.catalog)
+        if (not action or e.action == action)
+        and (start is None or ((t := _instant(e.at)) is not None and t >= start))
+        and (not asset or e.target == asset or e.target.startswith(asset + "@"))
+    ]
+    return sorted(own + others, key=lambda r: (_instant(r[1].at) or _EPOCH, r[0], r[1].seq))
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _instant(text: str) -> dt.datetime | None:
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)

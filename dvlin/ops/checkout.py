@@ -145,9 +145,15 @@ def checkout(
             f"{version.label} expired on {expired_at[:10]} (retention, dvlin gc)",
             hint="its metadata and lineage remain; `dvlin retention` shows what is kept",
         )
-    every = load_entries(repo, version)
+    every = load_entries(repo, version)  # a missing manifest is fetched from a remote
     check_paths(every)
     wanted = _select(every, paths)
+    if repo.config.remotes:
+        # Bytes only on a remote: fetch exactly what the chosen paths need, verified, before
+        # anything in the workspace is touched.
+        from dvlin.ops.pull import fetch_entries
+
+        fetch_entries(repo, wanted.values(), progress=progress)
     in_repo = to is None
     target = str(repo.root / version.base) if in_repo else os.path.abspath(to or ".")
     check_target(

@@ -114,6 +114,10 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
     # Expired versions may have lost their objects to gc: only kept ones must be whole.
     readable, problems = _load_versions(catalog)
     versions = [v for v in readable if v.id not in expired]
+    # A clone holds only what it checked out; objects a remote holds are not missing.
+    from dvlin.catalog.remotes import RemoteState
+
+    on_remote = set(RemoteState(catalog).remotes_holding(gc.objects_of(v.id for v in versions)))
     problems += [
         Problem(
             "gc",
@@ -135,6 +139,8 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
             validate(entries, repo.config.hash)
         except ObjectError as exc:
             kind = "missing" if "missing" in exc.message else "corrupt"
+            if kind == "missing" and v.manifest in on_remote:
+                continue
             problems.append(Problem(kind, v.manifest, (v.label,), exc.message))
             continue
         except IntegrityError as exc:
@@ -178,6 +184,8 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
                     )
         except ObjectError as exc:
             kind = "missing" if "missing" in exc.message else "corrupt"
+            if kind == "missing" and oid in on_remote:
+                continue
             problems.append(Problem(kind, oid, tuple(sorted(users[oid])), exc.message))
         progress.advance(files=1)
     progress.finish()

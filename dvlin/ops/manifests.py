@@ -17,7 +17,16 @@ def load_entries(repo: Repo, version: Version) -> dict[str, Entry]:
     try:
         data = repo.store.get(version.manifest)
     except ObjectError as exc:
-        raise with_versions(repo, exc) from None
+        if not repo.config.remotes or repo.store.has(version.manifest):
+            raise with_versions(repo, exc) from None
+        # A version pulled but never checked out: its manifest is on a remote.
+        from dvlin.ops.pull import fetch_missing
+
+        fetch_missing(repo, [version.manifest])
+        try:
+            data = repo.store.get(version.manifest)
+        except ObjectError as again:
+            raise with_versions(repo, again) from None
     entries = from_parquet(data)
     validate(entries, repo.config.hash)
     return {e.path: e for e in entries}

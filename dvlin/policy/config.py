@@ -136,6 +136,8 @@ class AssetPolicy:
     """This asset's ``[assets.NAME.retention]`` table, as written."""
     drift: DriftRules | None = None
     """This asset's ``[assets.NAME.drift]`` rules, checked against the parent version."""
+    storage_group: str | None = None
+    """On remotes, the asset's objects and records live under ``groups/NAME/`` (access control)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The effective policy: the ``--json`` shape of ``dvlin policy show``."""
@@ -149,6 +151,7 @@ class AssetPolicy:
             "quality": self.quality.to_dict(),
             "retention": self.retention,
             "drift": self.drift.to_dict() if self.drift is not None else None,
+            "storage_group": self.storage_group,
         }
 
 
@@ -223,6 +226,7 @@ def parse_policy(doc: dict[str, Any], *, source: str, root: Path) -> Policy:
             quality=_quality(entry.get("quality", {}), source, f"{where}.quality"),
             retention=entry.get("retention"),
             drift=parse_drift(entry["drift"]) if "drift" in entry else None,
+            storage_group=entry.get("storage_group"),
         )
     return Policy(source, assets, retention=doc.get("retention"), drift=doc.get("drift"))
 

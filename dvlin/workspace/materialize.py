@@ -104,12 +104,13 @@ class Writer:
         """Files copied although a link mode was asked for, by reason."""
         self.bytes = 0
         self._new_hasher = hasher_factory(store.algorithm)
+        self._packs: dict[str, bool] = {}
 
     def write_all(self, files: list[Entry], advance: Callable[[Entry], None]) -> None:
         """Write every file entry; packed blobs are read a pack at a time."""
         by_pack: dict[str, list[Entry]] = defaultdict(list)
         for e in files:
-            if e.pack is not None and e.chunks is None:
+            if e.pack is not None and e.chunks is None and not self._fetched_alone(e):
                 by_pack[e.pack].append(e)
             else:
                 self.write_one(e)
@@ -129,6 +130,14 @@ class Writer:
                     self._copy_packed(e, data)
                     advance(e)
 
+    def _fetched_alone(self, e: Entry) -> bool:
+        """A packed blob fetched from a remote by itself (its pack is not here): read it loose."""
+        assert e.pack is not None
+        present = self._packs.get(e.pack)
+        if present is None:
+            present = self._packs[e.pack] = self.store.has(e.pack)
+        return not present and self.store.has(e.oid or "")
+
     def write_one(self, e: Entry) -> None:
         """Write one file entry in the chosen link mode, falling back to a copy."""
         assert e.oid is not None
@@ -136,7 +145,7 @@ class Writer:
             self._fell_back("chunked")
             self._write_chunked(e)
             return
-        if e.pack is not None:
+        if e.pack is not None and not self._fetched_alone(e):
             self._copy_packed(e, self.store.get_slice(e.pack, e.offset or 0, e.size, e.oid))
             return
         if self.link != "copy":

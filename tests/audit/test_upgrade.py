@@ -60,9 +60,17 @@ def _make_old(db: Path, repo_id: str) -> list[str]:
         )
         prev = digest
         hashes.append(digest)
-    # What later migrations (7: asset aliases and removals, 8: profiles) added goes too.
-    conn.execute("DROP TABLE asset_aliases")
-    conn.execute("DROP TABLE profiles")
+    # What later migrations (7: asset aliases and removals, 8: profiles, 9: remotes) added
+    # goes too.
+    for table in (
+        "asset_aliases",
+        "profiles",
+        "remote_segments",
+        "remote_records",
+        "remote_objects",
+        "remote_audit",
+    ):
+        conn.execute(f"DROP TABLE {table}")
     conn.execute("ALTER TABLE assets DROP COLUMN removed_at")
     conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
     conn.commit()

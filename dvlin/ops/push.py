@@ -1,0 +1,396 @@
+"""``dvlin push``: send versions, their objects and every catalog record to a remote.
+
+Order: objects (packed, journalled so a rerun skips what landed), then one immutable record
+segment, then ``refs.json`` by compare-and-swap. A push that loses the swap re-reads the refs;
+if an asset it pushes moved on the remote in the meantime it stops (exit 5, pull first),
+otherwise it tries again on top of the other push, so concurrent pushes all land.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dvlin.catalog.remotes import RemoteState, Row, record_key
+from dvlin.errors import ConflictError, IntegrityError
+from dvlin.faults import BEFORE_REFS, pause_point
+from dvlin.identity import utc_now
+from dvlin.objects.store import ObjectError
+from dvlin.ops.refs import resolve
+from dvlin.ops.remote import open_remote, refresh
+from dvlin.progress import Progress
+from dvlin.remote.errors import HeadMovedError
+from dvlin.remote.layout import group_prefix, in_group
+from dvlin.remote.refs import Head, Refs
+from dvlin.remote.segments import KINDS, Location, Segment
+from dvlin.values import sealed
+
+if TYPE_CHECKING:
+    from dvlin.remote.store import RemoteStore
+    from dvlin.repo import Repo
+
+_ATTEMPTS = 20
+
+
+@sealed
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """What a push sent."""
+
+    remote: str
+    url: str
+    up_to_date: bool
+    versions: tuple[str, ...] = ()
+    """Labels (``asset@vN``) of the versions pushed."""
+    records: dict[str, int] = field(default_factory=dict)
+    objects: int = 0
+    files: int = 0
+    bytes: int = 0
+    segment: str | None = None
+    requests: int = 0
+    retries: int = 0
+    resumed: int = 0
+    """Objects an interrupted push had uploaded already (not sent again)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {
+            "remote": self.remote,
+            "url": self.url,
+            "up_to_date": self.up_to_date,
+            "versions": list(self.versions),
+            "records": dict(self.records),
+            "objects": self.objects,
+            "files": self.files,
+            "bytes": self.bytes,
+            "segment": self.segment,
+            "requests": self.requests,
+            "retries": self.retries,
+            "resumed": self.resumed,
+        }
+
+
+def _selected_versions(repo: Repo, refs: Sequence[str], local: dict[str, Row]) -> set[str]:
+    """Ids of the local versions a push of ``refs`` covers (all when empty)."""
+    if not refs:
+        return set(local)
+    chosen: set[str] = set()
+    for ref in refs:
+        v = resolve(repo, ref)
+        chosen |= {
+            vid
+            for vid, row in local.items()
+            if row["asset"] == v.asset and row["number"] <= v.number
+        }
+    return chosen
+
+
+def _plan(
+    state: RemoteState, name: str, local: dict[str, dict[str, Row]], selected: set[str] | None
+) -> dict[str, list[Row]]:
+    """The records the remote lacks, limited to what ``selected`` versions need."""
+    held = {kind: state.records(name, kind) for kind in KINDS}
+    on_remote = set(held["version"])
+    allowed = on_remote | (selected if selected is not None else set(local["version"]))
+    plan: dict[str, list[Row]] = {}
+    versions = [
+        row
+        for vid, row in local["version"].items()
+        if vid not in held["version"] and vid in allowed
+    ]
+    versions.sort(key=lambda r: (r["asset"], r["number"]))
+    plan["version"] = versions
+    assets = {r["asset"] for r in versions}
+    plan["asset"] = [
+        row for key, row in local["asset"].items() if key in assets and key not in held["asset"]
+    ]
+    for kind in ("stage", "hold", "expiry"):
+        plan[kind] = [
+            row
+            for key, row in local[kind].items()
+            if key not in held[kind] and row["version"] in allowed
+        ]
+    # A tag the remote gives to another version stays in the plan, for _check to refuse.
+    plan["tag"] = [
+        row
+        for key, row in local["tag"].items()
+        if held["tag"].get(key, "") != row["version"] and row["version"] in allowed
+    ]
+    all_versions = set(local["version"])
+    edges = [
+        row
+        for key, row in local["edge"].items()
+        if key not in held["edge"]
+        and all(n in allowed or n not in all_versions for n in (row["src"], row["dst"]))
+    ]
+    plan["edge"] = edges
+    if selected is None:
+        plan["run"] = [row for key, row in local["run"].items() if key not in held["run"]]
+    else:
+        runs = {n for e in edges for n in (e["src"], e["dst"]) if n not in all_versions}
+        plan["run"] = [
+            row for key, row in local["run"].items() if key not in held["run"] and key in runs
+        ]
+    plan["audit"] = [row for key, row in local["audit"].items() if key not in held["audit"]]
+    return {k: v for k, v in plan.items() if v}
+
+
+def _check(
+    repo: Repo, remote: RemoteStore, refs: Refs | None, plan: dict[str, list[Row]], clone: str
+) -> None:
+    """Refuse a push whose assets moved on the remote, a tag clash, or a diverged audit chain."""
+    if refs is None:
+        return
+    catalog = repo.catalog
+    moved = []
+    for row in plan.get("version", ()):
+        head = refs.heads.get(row["asset"])
+        if head is None:
+            continue
+        # Local history is linear, so the remote head is an ancestor exactly when this
+        # clone has it: then the pushed versions continue it.
+        mine = catalog.version(head.version)
+        if mine is None or mine.asset != row["asset"]:
+            moved.append(row["asset"])
+    if moved:
+        names = sorted(set(moved))
+        raise HeadMovedError(
+            f"remote {remote.name} has versions of {', '.join(names)} that this clone lacks; "
+            "nothing was pushed for them",
+            hint=f"run `dvlin pull --rebase {remote.name}` (replays your versions on top of "
+            "the remote's), then push again",
+            assets=names,
+        )
+    held_tags = RemoteState(catalog).records(remote.name, "tag")
+    for row in plan.get("tag", ()):
+        other = held_tags.get(record_key("tag", row))
+        if other is not None and other != row["version"]:
+            raise ConflictError(
+                f"tag {row['asset']}@{row['name']} is on another version on remote "
+                f"{remote.name}; tags never move",
+                hint="pull, then tag this version under another name",
+            )
+    chain = refs.clones.get(clone)
+    if chain is not None:
+        seq, digest = chain
+        if RemoteState(catalog).audit_hash(seq) != digest:
+            raise ConflictError(
+                f"remote {remote.name} holds an audit chain for this clone ({clone[:12]}) that "
+                f"this catalog does not continue (entry {seq})",
+                hint="the catalog was restored from an older copy or edited; `dvlin audit "
+                "verify` and compare with the remote before pushing",
+            )
+
+
+def push(
+    repo: Repo,
+    refs: Sequence[str] = (),
+    *,
+    remote: str | None = None,
+    progress: Progress | None = None,
+) -> PushResult:
+    """Push ``refs`` (asset names or versions; everything when empty) to ``remote``.
+
+    Raises:
+        HeadMovedError: an asset's head moved on the remote (exit 5; pull first).
+        ConflictError: a tag clash or a diverged audit chain.
+        IntegrityError: an object a pushed version needs is neither local nor on the remote.
+    """
+    store = open_remote(repo, remote)
+    clone = repo.config.repo_id
+    with repo.lock():
+        state = RemoteState(repo.catalog)
+        local = state.local_records(clone)
+        selected = _selected_versions(repo, refs, local["version"]) if refs else None
+        groups = _groups(repo)
+        uploaded: dict[str | None, dict[str, Location]] = {}
+        objects_sent = files_sent = bytes_sent = resumed = 0
+        for attempt in range(_ATTEMPTS):
+            view = refresh(repo, store)
+            plan = _plan(state, store.name, local, selected)
+            if not plan:
+                return PushResult(
+                    store.name, store.url, True, requests=store.transport.requests, retries=attempt
+                )
+            _check(repo, store, view.refs, plan, clone)
+            parts = _split(plan, groups, local["version"])
+            # Remote gc may have deleted objects this push counted on: look again.
+            if attempt == 0 or any(seg.records.get("gc") for _, seg in view.new):
+                uploaded = {}
+                sent: dict[str, Location] = {}
+                for group, part in parts.items():
+                    got, new_sent = _send_objects(repo, store, state, part, progress, group)
+                    uploaded[group], sent = got, {**sent, **new_sent}
+                resumed = sum(len(u) for u in uploaded.values()) - len(sent)
+                objects_sent += len(sent)
+                files_sent += len({loc.file for loc in sent.values()})
+                bytes_sent += sum(loc.size for loc in sent.values())
+            written = [
+                (
+                    store.write_segment(
+                        Segment(clone, utc_now(), part, uploaded.get(group, {})), group
+                    ),
+                    group,
+                    part,
+                )
+                for group, part in sorted(parts.items(), key=lambda g: g[0] or "")
+            ]
+            pause_point(BEFORE_REFS)
+            new_refs = _next_refs(
+                repo, view.refs, plan, [sid for sid, _, _ in written], clone, store.groups
+            )
+            if store.swap_refs(new_refs, view.token):
+                with repo.catalog.transaction():
+                    for sid, group, part in written:
+                        state.add_segment(
+                            store.name,
+                            sid,
+                            part,
+                            {
+                                o: (x.file, x.offset, x.size)
+                                for o, x in uploaded.get(group, {}).items()
+                            },
+                            applied=True,
+                        )
+                store.clear_journal()
+                labels = tuple(f"{r['asset']}@v{r['number']}" for r in plan.get("version", ()))
+                return PushResult(
+                    store.name,
+                    store.url,
+                    False,
+                    versions=labels,
+                    records={k: len(v) for k, v in plan.items()},
+                    objects=objects_sent,
+                    files=files_sent,
+                    bytes=bytes_sent,
+                    segment=written[-1][0],
+                    requests=store.transport.requests,
+                    retries=attempt,
+                    resumed=resumed,
+                )
+        raise ConflictError(
+            f"remote {store.name} kept changing; gave up after {_ATTEMPTS} attempts",
+            hint="push again",
+        )
+
+
+def _send_objects(
+    repo: Repo,
+    store: RemoteStore,
+    state: RemoteState,
+    plan: dict[str, list[Row]],
+    progress: Progress | None,
+    group: str | None = None,
+) -> tuple[dict[str, Location], dict[str, Location]]:
+    """Upload the objects the pushed versions need that the remote lacks.
+
+    Returns every location the segment must index (including what an interrupted push
+    already uploaded, from the journal) and the part this call sent.
+    """
+    expired = {r["version"] for r in plan.get("expiry", ())}
+    owners: dict[str, str] = {}
+    for row in plan.get("version", ()):
+        if row["id"] in expired:
+            continue  # its bytes are gone by retention; the record travels alone
+        for oid in row.get("storage", ()):
+            owners.setdefault(oid, f"{row['asset']}@v{row['number']}")
+    # Dedup stops at storage groups: only a copy inside this group's prefix counts.
+    held = state.locations(store.name, owners, prefix=group_prefix(group))
+    journal = store.journalled()
+    found = {
+        o: loc
+        for o, loc in journal.items()
+        if o in owners and o not in held and in_group(loc.file, group)
+    }
+    # An interrupted push's files: still there unless remote gc took them as orphans.
+    present = {f for f in {loc.file for loc in found.values()} if store.transport.exists(f)}
+    found = {o: loc for o, loc in found.items() if loc.file in present}
+    wanted = [o for o in owners if o not in held and o not in found]
+    known = repo.catalog.find_objects(wanted)
+    sizes: dict[str, int] = {}
+    for oid in wanted:
+        obj = known.get(oid)
+        if obj is None or not repo.store.has(oid):
+            raise IntegrityError(
+                f"object {oid} of {owners[oid]} is neither in this clone nor on remote "
+                f"{store.name}",
+                hint="fetch it from the remote that has it (`dvlin fetch --all`), or push "
+                "from the clone that made it",
+            )
+        sizes[oid] = obj.size
+
+    def read(oid: str) -> bytes:
+        try:
+            return repo.store.get(oid)
+        except ObjectError as exc:
+            from dvlin.ops.manifests import with_versions
+
+            raise with_versions(repo, exc) from None
+
+    sent = store.upload(store.plan(sizes, group), read, progress=progress)
+    return {**found, **sent}, sent
+
+
+def _groups(repo: Repo) -> dict[str, str]:
+    """Asset → storage group, from ``dvlin.toml``."""
+    from dvlin.policy.config import load_policy
+
+    policy = load_policy(repo.root)
+    return {name: a.storage_group for name, a in policy.assets.items() if a.storage_group}
+
+
+def _split(
+    plan: dict[str, list[Row]], groups: dict[str, str], versions: dict[str, Row]
+) -> dict[str | None, dict[str, list[Row]]]:
+    """The plan per storage group: a group's assets, versions and the records about them go
+    to its own segment; runs and audit entries to the shared one."""
+    if not groups:
+        return {None: plan}
+
+    def of_version(vid: str) -> str | None:
+        row = versions.get(vid)
+        return groups.get(row["asset"]) if row else None
+
+    parts: dict[str | None, dict[str, list[Row]]] = {}
+    for kind, rows in plan.items():
+        for row in rows:
+            if kind in ("asset",):
+                group = groups.get(row["name"])
+            elif kind in ("version", "tag"):
+                group = groups.get(row["asset"])
+            elif kind in ("stage", "hold", "expiry"):
+                group = of_version(row["version"])
+            elif kind == "edge":
+                group = of_version(row["src"]) or of_version(row["dst"])
+            else:
+                group = None
+            parts.setdefault(group, {}).setdefault(kind, []).append(row)
+    return parts
+
+
+def _next_refs(
+    repo: Repo,
+    refs: Refs | None,
+    plan: dict[str, list[Row]],
+    sids: list[str],
+    clone: str,
+    groups: dict[str, str],
+) -> Refs:
+    heads = dict(refs.heads) if refs else {}
+    for row in plan.get("version", ()):
+        head = heads.get(row["asset"])
+        if head is None or row["number"] > head.number:
+            heads[row["asset"]] = Head(row["id"], row["number"])
+    clones = dict(refs.clones) if refs else {}
+    audit = plan.get("audit", ())
+    if audit:
+        last = max(audit, key=lambda r: r["seq"])
+        clones[clone] = (int(last["seq"]), str(last["hash"]))
+    return Refs(
+        hash=repo.config.hash,
+        heads=heads,
+        segments=(*(refs.segments if refs else ()), *sids),
+        clones=clones,
+        groups={**(refs.groups if refs else {}), **groups},
+    )

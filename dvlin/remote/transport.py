@@ -1,0 +1,424 @@
+"""Reading and writing a remote's files over fsspec: immutable files, and refs moved by CAS.
+
+Two kinds of write exist and no other:
+
+- **immutable files** (objects, packs, record segments), named by their content: created only
+  if absent, never visible under their final name until complete;
+- **the ref file** (``refs.json``), replaced only by compare-and-swap against the version the
+  writer read: S3 conditional writes (``If-None-Match: *`` / ``If-Match: ETAG``); on a local
+  folder an exclusive ``flock`` around read-compare-rename; in memory a process-wide lock.
+
+Transient failures are retried with exponential backoff; the rest are translated into
+:mod:`dvlin.remote.errors` naming the remote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from dvlin.errors import DvlinError, UsageError
+from dvlin.remote.errors import (
+    RemoteAccessError,
+    RemoteMissingError,
+    RemoteUnreachableError,
+)
+from dvlin.remote.options import check_url, option_kwargs
+
+T = TypeVar("T")
+
+_MEMORY_LOCK = threading.Lock()
+_RETRIES = 4
+
+
+def _is_transient(exc: BaseException) -> bool:
+    name = type(exc).__name__
+    if name in {"ConnectTimeoutError", "ReadTimeoutError", "ServerDisconnectedError"}:
+        return True
+    if isinstance(exc, TimeoutError | ConnectionResetError | BrokenPipeError):
+        return True
+    text = str(exc)
+    return any(s in text for s in ("ConditionalRequestConflict", "SlowDown", "(503)", "(500)"))
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    names = {c.__name__ for c in type(exc).__mro__}
+    return bool(
+        names & {"EndpointConnectionError", "ClientConnectorError", "ConnectTimeoutError"}
+    ) or isinstance(exc, ConnectionRefusedError)
+
+
+class Transport:
+    """The files of one remote, relative to its root.
+
+    Args:
+        url: the remote's URL, used in messages.
+        fs: an fsspec filesystem (None for a local folder, which is used through ``os``).
+        root: the remote's folder on ``fs`` (no protocol), or an OS path when local.
+    """
+
+    def __init__(self, url: str, fs: Any, root: str, protocol: str) -> None:
+        self.url = url.rstrip("/")
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.protocol = protocol
+        self._requests = 0
+        self._routes: dict[str, Transport] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str, options: Mapping[str, Any] | None = None) -> Transport:
+        """Open the remote at ``url``, passing ``options`` to its filesystem."""
+        protocol = check_url(url)
+        kwargs = option_kwargs(options or {})
+        if protocol == "file":
+            path = url[len("file://") :] if url.startswith("file://") else url
+            return cls(url, None, os.path.abspath(path), protocol)
+        try:
+            from fsspec.core import url_to_fs
+
+            fs, root = url_to_fs(url, **kwargs)
+        except ImportError as exc:
+            raise UsageError(
+                f"cannot open remote {url!r}: {exc}",
+                hint="install the s3 extra: pip install 'dvlin[s3]'",
+            ) from None
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"cannot open remote {url!r}: {exc}", hint="check --option") from None
+        return cls(url, fs, root, protocol)
+
+    def __repr__(self) -> str:
+        return f"Transport({self.url!r})"
+
+    @property
+    def requests(self) -> int:
+        """Requests made (reads, writes), here and on routed stores; for tests and benchmarks."""
+        return self._requests + sum(t.requests for t in self._routes.values())
+
+    def route(self, group: str, other: Transport) -> None:
+        """Keep storage group ``group``'s files (``groups/GROUP/…``) at ``other``'s root."""
+        self._routes[f"groups/{group}/"] = other
+
+    def _routed(self, rel: str) -> tuple[Transport, str] | None:
+        for prefix, other in self._routes.items():
+            if rel.startswith(prefix):
+                return other, rel[len(prefix) :]
+        return None
+
+    def path(self, rel: str) -> str:
+        """The full path of a file of the remote."""
+        return f"{self.root}/{rel}"
+
+    # -- error handling ---------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one request with retries; translate what is not transient."""
+        delay = 0.1
+        for attempt in range(_RETRIES):
+            with self._lock:
+                self._requests += 1
+            try:
+                return fn()
+            except (DvlinError, FileExistsError):
+                raise
+            except FileNotFoundError as exc:
+                if "bucket" in str(exc).lower():
+                    raise RemoteMissingError(
+                        f"remote {self.url}: the bucket does not exist",
+                        hint="create it, or fix the URL with `dvlin remote add --force`",
+                    ) from None
+                raise
+            except PermissionError:
+                raise RemoteAccessError(
+                    f"remote {self.url}: access denied to {what}",
+                    hint="check the credentials in the environment and the store's access policy",
+                ) from None
+            except Exception as exc:
+                if _is_transient(exc) and attempt < _RETRIES - 1:
+                    time.sleep(delay * (1 + random.random()))
+                    delay *= 4
+                    continue
+                if _is_unreachable(exc):
+                    raise RemoteUnreachableError(
+                        f"cannot reach remote {self.url}: {type(exc).__name__}",
+                        hint="check the endpoint_url option, the network and the URL",
+                    ) from None
+                if "AccessDenied" in str(exc) or "Forbidden" in str(exc):
+                    raise RemoteAccessError(
+                        f"remote {self.url}: access denied to {what}",
+                        hint="check the credentials in the environment and the store's "
+                        "access policy",
+                    ) from None
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get(self, rel: str) -> bytes | None:
+        """A whole file, or None when it does not exist."""
+        if routed := self._routed(rel):
+            return routed[0].get(routed[1])
+        path = self.path(rel)
+
+        def read() -> bytes | None:
+            try:
+                if self.fs is None:
+                    with open(path, "rb") as f:
+                        return f.read()
+                if self.protocol == "s3":
+                    return self._s3_get(path)[0]
+                return bytes(self.fs.cat_file(path))
+            except FileNotFoundError as exc:
+                if "bucket" in str(exc).lower():
+                    raise
+                return None
+
+        return self._call(rel, read)
+
+    def get_range(self, rel: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of a file; a missing file raises FileNotFoundError."""
+        if routed := self._routed(rel):
+            return routed[0].get_range(routed[1], start, end)
+        path = self.path(rel)
+
+        def read() -> bytes:
+            if self.fs is None:
+                with open(path, "rb") as f:
+                    f.seek(start)
+                    return f.read(end - start)
+            if self.protocol == "s3":
+                return self._s3_get(path, f"bytes={start}-{end - 1}")[0]
+            return bytes(self.fs.cat_file(path, start=start, end=end))
+
+        return self._call(rel, read)
+
+    def _s3_get(self, path: str, byte_range: str | None = None) -> tuple[bytes, str]:
+        """One GetObject (s3fs's cat_file sends a HEAD first): the bytes and the ETag."""
+        from fsspec.asyn import sync
+
+        bucket, key, _ = self.fs.split_path(path)
+        extra = {"Range": byte_range} if byte_range else {}
+
+        async def get() -> tuple[bytes, str]:
+            resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key, **extra)
+            async with resp["Body"] as body:
+                return bytes(await body.read()), str(resp["ETag"])
+
+        got: tuple[bytes, str] = sync(self.fs.loop, get)
+        return got
+
+    # -- immutable files --------------------------------------------------------------------
+
+    def put_new(self, rel: str, data: bytes) -> bool:
+        """Create an immutable file; False when it already exists (same name, same bytes)."""
+        if routed := self._routed(rel):
+            return routed[0].put_new(routed[1], data)
+        path = self.path(rel)
+        if self.fs is None:
+            return self._call(rel, lambda: _local_put_new(self.root, path, data))
+        if self.protocol == "memory":
+
+            def put_memory() -> bool:
+                with _MEMORY_LOCK:
+                    if self.fs.exists(path):
+                        return False
+                    self.fs.pipe_file(path, data)
+                    return True
+
+            return self._call(rel, put_memory)
+
+        def put_s3() -> bool:
+            try:
+                # If-None-Match: * — one request, atomic, never overwrites.
+                self.fs.pipe_file(path, data, mode="create")
+            except FileExistsError:
+                return False
+            return True
+
+        return self._call(rel, put_s3)
+
+    # -- the ref file (compare-and-swap) ----------------------------------------------------
+
+    def read_ref(self, rel: str) -> tuple[bytes, str] | None:
+        """The ref file's bytes and the token a later :meth:`swap_ref` must present."""
+        path = self.path(rel)
+        if self.protocol != "s3":
+            data = self.get(rel)
+            return None if data is None else (data, hashlib.sha256(data).hexdigest())
+
+        def read_s3() -> tuple[bytes, str] | None:
+            try:
+                return self._s3_get(path)
+            except FileNotFoundError as exc:
+                if "bucket" in str(exc).lower():
+                    raise
+                return None
+
+        return self._call(rel, read_s3)
+
+    def swap_ref(self, rel: str, data: bytes, token: str | None) -> bool:
+        """Replace the ref file if it is still what ``token`` says (None: it must not exist).
+
+        Returns False when another writer got there first; the caller re-reads and decides.
+        """
+        path = self.path(rel)
+        if self.fs is None:
+            return self._call(rel, lambda: _local_swap(self.root, path, data, token))
+        if self.protocol == "memory":
+
+            def swap_memory() -> bool:
+                with _MEMORY_LOCK:
+                    current = self.fs.cat_file(path) if self.fs.exists(path) else None
+                    found = None if current is None else hashlib.sha256(current).hexdigest()
+                    if found != token:
+                        return False
+                    self.fs.pipe_file(path, data)
+                    return True
+
+            return self._call(rel, swap_memory)
+
+        def swap_s3() -> bool:
+            from fsspec.asyn import sync
+
+            bucket, key, _ = self.fs.split_path(path)
+            condition = {"IfNoneMatch": "*"} if token is None else {"IfMatch": token}
+            try:
+                sync(
+                    self.fs.loop,
+                    self.fs._call_s3,
+                    "put_object",
+                    Bucket=bucket,
+                    Key=key,
+                    Body=data,
+                    **condition,
+                )
+            except FileExistsError:
+                return False
+            except FileNotFoundError as exc:
+                if "bucket" in str(exc).lower():
+                    raise
+                return False
+            except OSError as exc:
+                # s3fs surfaces 412 Precondition Failed as a plain EINVAL.
+                if exc.errno == errno.EINVAL and "pre-condition" in str(exc):
+                    return False
+                raise
+            return True
+
+        return self._call(rel, swap_s3)
+
+    # -- listing (fsck and gc only) ---------------------------------------------------------
+
+    def exists(self, rel: str) -> bool:
+        """Whether a file exists (one request)."""
+        if routed := self._routed(rel):
+            return routed[0].exists(routed[1])
+        path = self.path(rel)
+        if self.fs is None:
+            return self._call(rel, lambda: os.path.exists(path))
+        return bool(self._call(rel, lambda: self.fs.exists(path)))
+
+    def list_files(self, folder: str) -> dict[str, float]:
+        """Every file under ``folder`` and when it was written (epoch seconds). gc only."""
+        found: dict[str, float] = {}
+        if folder == "groups":
+            for prefix, other in self._routes.items():
+                for sub in ("packs", "objects", "segments"):
+                    found.update({prefix + k: v for k, v in other.list_files(sub).items()})
+        base = self.path(folder)
+        if self.fs is None:
+
+            def walk() -> None:
+                for here, _, files in os.walk(base):
+                    for name in files:
+                        full = os.path.join(here, name)
+                        found[os.path.relpath(full, self.root)] = os.stat(full).st_mtime
+
+            self._call(folder, walk)
+            return found
+
+        def find() -> dict[str, Any]:
+            try:
+                return dict(self.fs.find(base, detail=True))
+            except FileNotFoundError:
+                return {}
+
+        root = self.fs._strip_protocol(self.root).rstrip("/")
+        for path, info in self._call(folder, find).items():
+            rel = self.fs._strip_protocol(path)[len(root) + 1 :]
+            stamp = info.get("LastModified") or info.get("created") or info.get("mtime")
+            if hasattr(stamp, "timestamp"):
+                stamp = stamp.timestamp()
+            found[rel] = float(stamp) if stamp is not None else 0.0
+        return found
+
+    def delete(self, rel: str) -> None:
+        """Remove a file (remote gc only)."""
+        if routed := self._routed(rel):
+            routed[0].delete(routed[1])
+            return
+        path = self.path(rel)
+        if self.fs is None:
+            self._call(rel, lambda: os.unlink(path))
+        else:
+            self._call(rel, lambda: self.fs.rm_file(path))
+
+
+def _local_put_new(root: str, path: str, data: bytes) -> bool:
+    if os.path.exists(path):
+        return False
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp_dir = f"{root}/tmp"
+    os.makedirs(tmp_dir, exist_ok=True)
+    tmp = f"{tmp_dir}/{uuid.uuid4().hex}"
+    with open(tmp, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        # link() fails if the name exists: create-only, and the name appears complete.
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
+
+
+def _local_swap(root: str, path: str, data: bytes, token: str | None) -> bool:
+    import fcntl
+
+    os.makedirs(root, exist_ok=True)
+    fd = os.open(f"{root}/refs.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        # flock is released by the kernel when its holder dies, so a killed push never
+        # leaves a stale lock behind.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            with open(path, "rb") as f:
+                found: str | None = hashlib.sha256(f.read()).hexdigest()
+        except FileNotFoundError:
+            found = None
+        if found != token:
+            return False
+        tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            with open(tmp, "xb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        return True
+    finally:
+        os.close(fd)
