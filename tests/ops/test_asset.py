@@ -174,3 +174,18 @@ def test_status_takes_an_asset_by_path_or_old_name(events: Repo, cli: Cli) -> No
     assert [a["asset"] for a in by_old["assets"]] == ["raw"]
     r = cli("status", "nope")
     assert r.exit_code == 3 and "unknown asset 'nope'" in r.stderr
+
+
+def test_old_names_resolve_in_every_command_that_takes_an_asset(repo: Repo, cli: Cli) -> None:
+    write_tree(repo.root, {"d/f.txt": "v1"})
+    repo.commit(["d"], name="d")
+    cli("mv", "d", "dd", ok=True)
+    for args in (
+        ("log", "d"),
+        ("show", "d@v1"),
+        ("lineage", "d@v1"),
+        ("du", "d"),
+        ("checkout", "d@v1"),
+    ):
+        r = cli(*args)
+        assert r.exit_code == 0, (args, r.output)

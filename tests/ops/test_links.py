@@ -114,3 +114,15 @@ def test_link_loops_under_follow_links_are_clear_errors(
         repo.commit(["e"], name="e", follow_links=True)
     # Without --follow-links both are links, committed as such.
     assert repo.commit(["e"], name="e").version.files == 0
+
+
+def test_follow_links_never_snapshots_dvlin_or_git_internals(repo: Repo, cli: Cli) -> None:
+    (repo.root / ".git").mkdir()
+    (repo.root / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    for target in ("../.dvlin", "../.dvlin/objects", "../.git", str(repo.root / ".dvlin")):
+        write_tree(repo.root, {"d/own.txt": "mine", "d/in": ("link", target)})
+        r = cli("commit", "d", "--name", "d", "--follow-links")
+        assert r.exit_code == 2, target
+        assert "points into dvlin's or git's own files" in r.stderr
+        (repo.root / "d" / "in").unlink()
+    assert repo.log() == []
