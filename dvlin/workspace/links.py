@@ -10,7 +10,6 @@ from dvlin.errors import UsageError
 from dvlin.objects.manifest import normal_mode
 from dvlin.workspace.scan import Item
 
-
 _INTERNAL = frozenset({".dvlin", ".git"})
 
 
