@@ -103,6 +103,8 @@ class Drift:
     """What the asset's folder holds (None: nothing checked out)."""
     known: bool = True
     """False when the locked version is not in this repo's catalog (pull it first)."""
+    expired: bool = False
+    """True when retention expired the locked version: its data is gone."""
 
     @property
     def message(self) -> str:
@@ -111,6 +113,8 @@ class Drift:
             assert self.held is not None
             return f"dvlin.lock does not pin {self.asset} (the workspace holds {self.held.label})"
         missing = "" if self.known else " (not in this repo: pull or commit it)"
+        if self.expired:
+            missing = " (expired by retention: its data is gone)"
         if self.held is None:
             return f"dvlin.lock pins {self.locked.label}{missing} but it is not checked out"
         return f"dvlin.lock pins {self.locked.label}{missing} but the workspace holds v{self.held.number}"
@@ -122,6 +126,7 @@ class Drift:
             "locked": self.locked.to_dict() if self.locked else None,
             "workspace": self.held.to_dict() if self.held else None,
             "known": self.known,
+            "expired": self.expired,
             "message": self.message,
         }
 
@@ -147,15 +152,26 @@ class LockCheck:
 def check(repo: Repo) -> LockCheck:
     """Compare ``dvlin.lock`` with the workspace (no lock file: every held asset drifts)."""
     locked = locked_pins(repo)
+    from dvlin.catalog.usage import UsageStore
+
     held = pins(repo)
     wanted = locked or {}
     known = repo.catalog.version
+    expired = UsageStore(repo.catalog).expired()
     drift = []
     for asset in sorted(set(wanted) | set(held)):
         lp, hp = wanted.get(asset), held.get(asset)
         if lp is not None and hp is not None and lp.id == hp.id:
             continue
-        drift.append(Drift(asset, lp, hp, known=lp is None or known(lp.id) is not None))
+        drift.append(
+            Drift(
+                asset,
+                lp,
+                hp,
+                known=lp is None or known(lp.id) is not None,
+                expired=lp is not None and lp.id in expired,
+            )
+        )
     return LockCheck(locked is not None, tuple(drift))
 
 
