@@ -21,6 +21,7 @@ from dvlin.identity import utc_now
 from dvlin.objects.ingest import Ingester
 from dvlin.objects.manifest import Entry, to_parquet, tree_digest
 from dvlin.ops import lock
+from dvlin.ops.asset import refuse_old_name
 from dvlin.ops.common import check_asset_name, check_kind, check_tag_name
 from dvlin.ops.diff import Diff, diff_entries
 from dvlin.ops.manifests import load_entries
@@ -146,6 +147,7 @@ def check_commit_args(
         if not name or name == ".":
             raise UsageError("an asset name is needed for these paths", hint="pass --name NAME")
     check_asset_name(name)
+    refuse_old_name(repo, name)
     repeated = sorted({t for t in tags if list(tags).count(t) > 1})
     if repeated:
         raise UsageError(

@@ -189,3 +189,31 @@ def test_old_names_resolve_in_every_command_that_takes_an_asset(repo: Repo, cli:
     ):
         r = cli(*args)
         assert r.exit_code == 0, (args, r.output)
+
+
+def test_mv_of_an_asset_with_a_contract_asks_to_rename_the_contract_first(
+    repo: Repo, cli: Cli
+) -> None:
+    policy = '[assets.ev]\npath = "d"\n[assets.ev.quality]\nnot_null = ["id"]\n'
+    (repo.root / "dvlin.toml").write_text(policy)
+    write_tree(repo.root, {"d/a.csv": "id,x\n1,2\n"})
+    repo.commit(["d"], name="ev")
+    r = cli("mv", "ev", "ev2")
+    assert r.exit_code == 5
+    assert "dvlin.toml has a contract for ev" in r.stderr and "[assets.ev2]" in r.stderr
+    assert repo.catalog.asset_names() == ["ev"]
+    # Renamed by hand first: the contract keeps guarding the renamed asset.
+    (repo.root / "dvlin.toml").write_text(policy.replace("assets.ev", "assets.ev2"))
+    cli("mv", "ev", "ev2", ok=True)
+    write_tree(repo.root, {"d/a.csv": "id,x\n,2\n"})
+    assert cli("commit", "d").exit_code == 1
+    assert cli("audit", "verify").exit_code == 0
+
+
+def test_an_old_name_cannot_become_a_new_asset(repo: Repo, cli: Cli) -> None:
+    write_tree(repo.root, {"d/f.txt": "1", "e/g.txt": "2"})
+    repo.commit(["d"], name="a")
+    cli("mv", "a", "b", ok=True)
+    r = cli("commit", "e", "--name", "a")
+    assert r.exit_code == 5 and "a is an old name of b" in r.stderr
+    assert repo.resolve("a@v1").asset == "b"
