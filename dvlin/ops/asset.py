@@ -125,6 +125,11 @@ def rm(repo: Repo, text: str, *, keep_files: bool = False, force: bool = False) 
     with repo.lock():
         catalog = repo.catalog
         name = asset_name(repo, text)
+        if AssetStore(catalog).is_removed(name):
+            raise NotFoundError(
+                f"{name} is not tracked (dvlin rm untracked it)",
+                hint=f"its versions remain: `dvlin log {name}`; committing it tracks it again",
+            )
         asset = next(a for a in catalog.list_assets(include_removed=True) if a.name == name)
         paths = tuple(asset_paths(asset))
         if not keep_files:
@@ -205,6 +210,11 @@ def mv(repo: Repo, text: str, new: str) -> MoveResult:
         if old == new:
             raise UsageError(f"{old} is already called {new}")
         if catalog.get_asset_kind(new) is not None:
+            if store.is_removed(new):
+                raise ConflictError(
+                    f"asset {new} exists (untracked, its versions remain)",
+                    hint="choose another name",
+                )
             raise ConflictError(f"asset {new} exists", hint="choose another name, or rm it first")
         _refuse_orphaned_contract(repo, old, new)
         taken = store.alias_target(new)

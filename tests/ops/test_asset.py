@@ -217,3 +217,17 @@ def test_an_old_name_cannot_become_a_new_asset(repo: Repo, cli: Cli) -> None:
     r = cli("commit", "e", "--name", "a")
     assert r.exit_code == 5 and "a is an old name of b" in r.stderr
     assert repo.resolve("a@v1").asset == "b"
+
+
+def test_rm_of_an_untracked_asset_is_not_found_and_writes_nothing(repo: Repo, cli: Cli) -> None:
+    write_tree(repo.root, {"d/f.txt": "1", "e/g.txt": "2"})
+    repo.commit(["d"], name="d")
+    repo.commit(["e"], name="e")
+    cli("rm", "d", "--keep-files", ok=True)
+    before = len(entries(repo.catalog))
+    r = cli("rm", "d")
+    assert r.exit_code == 3 and "d is not tracked (dvlin rm untracked it)" in r.stderr
+    assert (repo.root / "d/f.txt").exists()
+    assert len(entries(repo.catalog)) == before
+    r = cli("mv", "e", "d")
+    assert r.exit_code == 5 and "asset d exists (untracked, its versions remain)" in r.stderr
