@@ -186,7 +186,7 @@ class DvlinFileSystem(AbstractFileSystem):  # type: ignore[misc]
         """The entry at ``path`` with links inside the version followed (None: the root)."""
         ref, sub = self._split(path)
         resolved = self._open_version(ref)
-        parts = [p for p in sub.split("/") if p]
+        parts = [p for p in sub.split("/") if p and p != "."]  # "a/./b" is "a/b"; ".." never climbs
         current = ""
         hops = 0
         entry: Entry | None = None

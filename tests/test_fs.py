@@ -252,3 +252,15 @@ def test_an_absolute_link_never_resolves_inside_the_version(repo: Repo) -> None:
     with pytest.raises(FileNotFoundError, match="'abs' links outside the version"):
         fs.cat_file("tree@v1/abs")
     assert fs.ls("tree@v1", detail=False) == ["tree@v1/a.txt", "tree@v1/etc"]
+
+
+def test_dot_segments_are_harmless_and_dotdot_never_climbs(repo: Repo) -> None:
+    write_tree(repo.root, {"a/x.txt": b"x", "b/secret.txt": b"s"})
+    repo.commit(["a"], name="a")
+    repo.commit(["b"], name="b")
+    fs = fsspec.filesystem("dvlin")
+    assert fs.cat_file("a@v1/./x.txt") == b"x"
+    assert fs.cat_file("a@v1//x.txt") == b"x"
+    for path in ("a@v1/../b@v1/secret.txt", "a@v1/x/../../b/secret.txt", "a@v1/.."):
+        with pytest.raises(FileNotFoundError):
+            fs.cat_file(path)
