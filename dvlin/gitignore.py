@@ -50,6 +50,12 @@ def update(root: Path, paths: Iterable[str]) -> bool:
     followed is the user's now); a second block (two branches merged) is dropped.
     """
     path = root / ".gitignore"
+    if path.is_symlink():
+        # The user's link stays a link: write its target, and only when that is in the repo.
+        real, top = Path(os.path.realpath(path)), Path(os.path.realpath(root))
+        if not real.is_relative_to(top) or real == top:
+            return False
+        path = real
     try:
         # surrogateescape: bytes that are not UTF-8 come back out exactly as they went in.
         text = path.read_bytes().decode("utf-8", "surrogateescape")

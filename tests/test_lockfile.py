@@ -143,3 +143,25 @@ def test_a_hand_edited_block_never_costs_user_lines(tmp_path: Path) -> None:
 def test_gitignore_patterns_never_span_lines() -> None:
     block = gitignore.render_block(["a\n!keep", "b\rc"])
     assert block == [gitignore.BEGIN, "/a?\\!keep", "/b?c", gitignore.END]
+
+
+def test_a_gitignore_link_is_kept_and_never_written_through_out_of_the_repo(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    repo, outside = tmp_path / "repo", tmp_path / "shared.gitignore"
+    repo.mkdir()
+    (repo / "ignores").write_text("*.pyc\n")
+    os.symlink("ignores", repo / ".gitignore")
+    assert gitignore.update(repo, ["data/ev"]) is True
+    assert os.readlink(repo / ".gitignore") == "ignores"  # still the user's link
+    assert (
+        repo / "ignores"
+    ).read_text() == f"*.pyc\n{gitignore.BEGIN}\n/data/ev\n{gitignore.END}\n"
+    outside.write_text("*.log\n")
+    (repo / ".gitignore").unlink()
+    os.symlink(outside, repo / ".gitignore")
+    assert gitignore.update(repo, ["data/ev"]) is False
+    assert outside.read_text() == "*.log\n"
+    assert os.readlink(repo / ".gitignore") == str(outside)
