@@ -320,6 +320,27 @@ def prepare(
     )
 
 
+def _retrack(repo: Repo, prepared: PreparedCommit) -> None:
+    """Committing an asset ``dvlin rm`` untracked tracks it again, even with its tree unchanged."""
+    from dvlin.catalog.assets import AssetStore
+
+    catalog, parent = repo.catalog, prepared.parent
+    if parent is None or not AssetStore(catalog).is_removed(prepared.name):
+        return
+    now = utc_now()
+    catalog.upsert_asset(
+        prepared.name,
+        kind=prepared.kind,
+        base=prepared.layout.base,
+        roots=prepared.layout.roots,
+        created_at=now,
+    )
+    catalog.set_workspace_version(prepared.name, parent.id, updated_at=now)
+    audit.append(
+        catalog, action="commit", target=parent.label, details={"id": parent.id, "tracked": True}
+    )
+
+
 def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
     """Insert a prepared commit's rows; runs inside the caller's catalog transaction."""
     catalog = repo.catalog
@@ -328,6 +349,7 @@ def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
     if version is None:
         assert prepared.parent is not None
         _insert_tags(repo, prepared.name, prepared.parent.id, prepared.tags)
+        _retrack(repo, prepared)
         return CommitResult(
             False,
             prepared.parent,

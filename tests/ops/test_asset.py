@@ -231,3 +231,17 @@ def test_rm_of_an_untracked_asset_is_not_found_and_writes_nothing(repo: Repo, cl
     assert len(entries(repo.catalog)) == before
     r = cli("mv", "e", "d")
     assert r.exit_code == 5 and "asset d exists (untracked, its versions remain)" in r.stderr
+
+
+def test_committing_an_untracked_asset_again_tracks_it_even_unchanged(repo: Repo, cli: Cli) -> None:
+    write_tree(repo.root, {"d/f.txt": "1"})
+    v1 = repo.commit(["d"], name="d").version
+    cli("rm", "d", "--keep-files", ok=True)
+    assert repo.catalog.asset_names() == []
+    r = cli("commit", "d", ok=True)
+    assert "d@v1" in r.stdout
+    assert repo.catalog.asset_names() == ["d"]
+    assert lockfile.read(repo.root) is not None and lockfile.read(repo.root)["d"].id == v1.id
+    assert repo.status().clean
+    assert [e.action for e in entries(repo.catalog)][-1] == "commit"
+    assert cli("audit", "verify").exit_code == 0
