@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import posixpath
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
@@ -186,7 +186,7 @@ class DvlinFileSystem(AbstractFileSystem):  # type: ignore[misc]
         """The entry at ``path`` with links inside the version followed (None: the root)."""
         ref, sub = self._split(path)
         resolved = self._open_version(ref)
-        parts = [p for p in sub.split("/") if p]
+        parts = [p for p in sub.split("/") if p and p != "."]  # "a/./b" is "a/b"; ".." never climbs
         current = ""
         hops = 0
         entry: Entry | None = None
@@ -204,7 +204,8 @@ class DvlinFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 target = posixpath.normpath(
                     posixpath.join(posixpath.dirname(current), entry.target or "")
                 )
-                if target == ".." or target.startswith("../"):
+                # An absolute target names the reader's machine, never a path of the version.
+                if target == ".." or target.startswith(("../", "/")):
                     raise PathNotFoundError(
                         f"{ref}: {current!r} links outside the version",
                         hint="check the target out, or read it where it lives",
@@ -296,6 +297,17 @@ class DvlinFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if entry is None or entry.type != "file":
             raise IsADirectoryError(self._strip_protocol(path))
         return DvlinFile(self, path, entry, block_size=block_size, cache_options=cache_options)
+
+    def _read_only(self, path: Any = "", *args: Any, **kwargs: Any) -> NoReturn:
+        raise PermissionError(
+            f"dvlin:// is read-only; cannot change {self._strip_protocol(path)!r}"
+            " (versions never change: commit new data with `dvlin commit`)"
+        )
+
+    # Every call that would write, move or delete; fsspec's defaults would raise a bare
+    # NotImplementedError, or half-work through ``open`` before failing.
+    rm = rm_file = _rm = rmdir = mkdir = makedirs = touch = _read_only
+    mv = copy = cp_file = pipe_file = put_file = put = pipe = _read_only
 
     def ukey(self, path: str) -> str:
         """The content id of a file: it never changes while the path names one version."""

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dvlin.errors import UsageError
+from dvlin.errors import DvlinError, FileSystemError, UsageError
 from dvlin.values import sealed
 
 LOCK_NAME = "dvlin.lock"
@@ -116,25 +116,47 @@ def read(root: Path) -> dict[str, Pin] | None:
     """The repo's pins, or None when it has no lock file."""
     path = lock_path(root)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:  # a folder, or unreadable: one line, not a traceback
+        raise _unusable(exc, "read", path) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"{LOCK_NAME} is not UTF-8 text",
+            hint="restore it from git, or rewrite it with `dvlin lock`",
+        ) from None
     return parse(text)
+
+
+def _unusable(exc: OSError, action: str, path: Path) -> DvlinError:
+    if isinstance(exc, IsADirectoryError) or path.is_dir():
+        return UsageError(
+            f"{LOCK_NAME} is a folder, not a lock file",
+            hint=f"move it away; `dvlin lock` then writes {LOCK_NAME}",
+        )
+    return FileSystemError.from_os(exc, action=action, path=path)
 
 
 def write(root: Path, pins: Iterable[Pin]) -> bool:
     """Write the lock (atomically) when its text changes; True when it did."""
     path = lock_path(root)
-    text = render(pins)
+    data = render(pins).encode("utf-8")
     try:
-        if path.read_text(encoding="utf-8") == text:
+        if path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass
+    except OSError as exc:
+        raise _unusable(exc, "read", path) from None
     tmp = path.with_name(f".{LOCK_NAME}.{uuid.uuid4().hex[:8]}")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise _unusable(exc, "write", path) from None
     finally:
         tmp.unlink(missing_ok=True)
     return True

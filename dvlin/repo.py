@@ -318,8 +318,32 @@ class Repo:
 
 
 def _check_storage_url(url: str) -> None:
-    """Refuse a storage URL that fsspec cannot open, before anything is written."""
+    """Refuse a storage URL that holds a credential or that fsspec cannot open, before
+    anything is written (``init --storage`` and ``config set storage.url`` alike)."""
+    from urllib.parse import parse_qsl, urlsplit
+
     from fsspec.core import url_to_fs
+
+    from dvlin.remote.options import check_option
+
+    # The message never repeats the URL: it would put the secret on the screen and in logs.
+    never = (
+        "credentials never go in the config: use the environment or the backend's own configuration"
+    )
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        raise UsageError("the storage URL holds a user or password", hint=never)
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        try:
+            check_option(name, value)
+        except UsageError:
+            raise UsageError(
+                f"the storage URL's parameter {name!r} looks like a credential", hint=never
+            ) from None
+        if name.lower() in ("sig", "signature") or name.lower().endswith("-signature"):
+            raise UsageError(
+                f"the storage URL's parameter {name!r} looks like a credential", hint=never
+            )
 
     try:
         url_to_fs(url)

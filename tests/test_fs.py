@@ -217,3 +217,50 @@ def test_any_store(any_repo: Repo) -> None:
     fs = DvlinFileSystem()
     assert fs.cat_file("d@v1/a.bin") == (any_repo.root / "d/a.bin").read_bytes()
     assert fs.cat_file("d@v1/s.txt", start=1, end=3) == b"ma"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda fs: fs.rm("events@v1/part-0.parquet"),
+        lambda fs: fs.rm_file("events@v1/part-0.parquet"),
+        lambda fs: fs.pipe_file("events@v1/new.txt", b"x"),
+        lambda fs: fs.mkdir("events@v1/new"),
+        lambda fs: fs.makedirs("events@v1/new/deeper"),
+        lambda fs: fs.rmdir("events@v1"),
+        lambda fs: fs.touch("events@v1/new.txt"),
+        lambda fs: fs.mv("events@v1/part-0.parquet", "events@v1/moved.parquet"),
+        lambda fs: fs.cp_file("events@v1/part-0.parquet", "events@v1/copy.parquet"),
+        lambda fs: fs.put_file(__file__, "events@v1/put.py"),
+    ],
+)
+def test_every_writing_call_is_refused_as_read_only(events: Repo, call) -> None:  # type: ignore[no-untyped-def]
+    fs = fsspec.filesystem("dvlin")
+    before = fs.ls("events@v1", detail=False)
+    with pytest.raises(PermissionError, match="dvlin:// is read-only"):
+        call(fs)
+    assert fs.ls("events@v1", detail=False) == before
+
+
+def test_an_absolute_link_never_resolves_inside_the_version(repo: Repo) -> None:
+    write_tree(
+        repo.root / "tree",
+        {"etc/passwd": b"inside", "abs": ("link", "/etc/passwd"), "a.txt": b"a"},
+    )
+    repo.commit(["tree"], name="tree")
+    fs = fsspec.filesystem("dvlin")
+    with pytest.raises(FileNotFoundError, match="'abs' links outside the version"):
+        fs.cat_file("tree@v1/abs")
+    assert fs.ls("tree@v1", detail=False) == ["tree@v1/a.txt", "tree@v1/etc"]
+
+
+def test_dot_segments_are_harmless_and_dotdot_never_climbs(repo: Repo) -> None:
+    write_tree(repo.root, {"a/x.txt": b"x", "b/secret.txt": b"s"})
+    repo.commit(["a"], name="a")
+    repo.commit(["b"], name="b")
+    fs = fsspec.filesystem("dvlin")
+    assert fs.cat_file("a@v1/./x.txt") == b"x"
+    assert fs.cat_file("a@v1//x.txt") == b"x"
+    for path in ("a@v1/../b@v1/secret.txt", "a@v1/x/../../b/secret.txt", "a@v1/.."):
+        with pytest.raises(FileNotFoundError):
+            fs.cat_file(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dvlin import gitignore, lockfile
@@ -21,6 +21,7 @@ _pin = st.builds(
 )
 
 
+@settings(deadline=None)  # a loaded machine is not a failure
 @given(st.lists(_pin, unique_by=lambda p: p.asset), st.randoms())
 def test_render_is_order_independent_and_round_trips(pins: list[Pin], rnd) -> None:  # type: ignore[no-untyped-def]
     shuffled = list(pins)
@@ -97,3 +98,70 @@ def test_gitignore_patterns_escape_special_characters(tmp_path: Path) -> None:
     assert gitignore.pattern("trail ") == "/trail\\ "
     assert gitignore.update(tmp_path, ["."]) is False
     assert not (tmp_path / ".gitignore").exists()
+
+
+def test_a_lock_that_is_not_text_or_not_a_file_is_one_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "dvlin.lock").write_bytes(b"\xff\xfeformat = 1\n")
+    with pytest.raises(UsageError, match="dvlin.lock is not UTF-8 text"):
+        lockfile.read(tmp_path)
+    (tmp_path / "dvlin.lock").unlink()
+    (tmp_path / "dvlin.lock").mkdir()
+    with pytest.raises(UsageError, match="dvlin.lock"):
+        lockfile.read(tmp_path)
+    with pytest.raises(UsageError, match="dvlin.lock"):
+        lockfile.write(tmp_path, [])
+    assert (tmp_path / "dvlin.lock").is_dir()
+    assert [p.name for p in tmp_path.iterdir()] == ["dvlin.lock"]  # no temporary file left
+
+
+def test_gitignore_keeps_crlf_and_bytes_that_are_not_utf8(tmp_path: Path) -> None:
+    user = b"*.pyc\r\n# caf\xe9\r\nbuild/"
+    (tmp_path / ".gitignore").write_bytes(user)
+    assert gitignore.update(tmp_path, ["data/events"]) is True
+    text = (tmp_path / ".gitignore").read_bytes()
+    block = f"{gitignore.BEGIN}\r\n/data/events\r\n{gitignore.END}\r\n".encode()
+    assert text == user + b"\r\n" + block
+    assert gitignore.update(tmp_path, ["data/events"]) is False
+    assert gitignore.update(tmp_path, []) is True
+    assert (tmp_path / ".gitignore").read_bytes() == user + b"\r\n"
+
+
+def test_a_hand_edited_block_never_costs_user_lines(tmp_path: Path) -> None:
+    b, e = gitignore.BEGIN, gitignore.END
+    # The end marker deleted by hand: the lines after the start marker are the user's now.
+    (tmp_path / ".gitignore").write_text(f"a\n{b}\n/data/old\nmine\n*.log\n")
+    gitignore.update(tmp_path, ["data/ev"])
+    text = (tmp_path / ".gitignore").read_text()
+    assert text.startswith(f"a\n{b}\n/data/ev\n{e}\n")
+    assert text.endswith("/data/old\nmine\n*.log\n")
+    # Two blocks (a merge kept both): one block remains, user lines between stay.
+    (tmp_path / ".gitignore").write_text(f"a\n{b}\n/x\n{e}\nb\n{b}  \n/y\n{e}\nc\n")
+    gitignore.update(tmp_path, ["data/ev"])
+    assert (tmp_path / ".gitignore").read_text() == f"a\n{b}\n/data/ev\n{e}\nb\nc\n"
+
+
+def test_gitignore_patterns_never_span_lines() -> None:
+    block = gitignore.render_block(["a\n!keep", "b\rc"])
+    assert block == [gitignore.BEGIN, "/a?\\!keep", "/b?c", gitignore.END]
+
+
+def test_a_gitignore_link_is_kept_and_never_written_through_out_of_the_repo(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    repo, outside = tmp_path / "repo", tmp_path / "shared.gitignore"
+    repo.mkdir()
+    (repo / "ignores").write_text("*.pyc\n")
+    os.symlink("ignores", repo / ".gitignore")
+    assert gitignore.update(repo, ["data/ev"]) is True
+    assert os.readlink(repo / ".gitignore") == "ignores"  # still the user's link
+    assert (
+        repo / "ignores"
+    ).read_text() == f"*.pyc\n{gitignore.BEGIN}\n/data/ev\n{gitignore.END}\n"
+    outside.write_text("*.log\n")
+    (repo / ".gitignore").unlink()
+    os.symlink(outside, repo / ".gitignore")
+    assert gitignore.update(repo, ["data/ev"]) is False
+    assert outside.read_text() == "*.log\n"
+    assert os.readlink(repo / ".gitignore") == str(outside)

@@ -63,6 +63,23 @@ def asset_name(repo: Repo, text: str) -> str:
     )
 
 
+def refuse_old_name(repo: Repo, name: str) -> None:
+    """Refuse ``name`` for a new asset when it is an old name ``dvlin mv`` kept.
+
+    Raises:
+        ConflictError: refs to ``name`` resolve to the renamed asset; a new asset under it
+            would silently take them over.
+    """
+    if repo.catalog.get_asset_kind(name) is not None:
+        return
+    renamed = AssetStore(repo.catalog).alias_target(name)
+    if renamed is not None:
+        raise ConflictError(
+            f"{name} is an old name of {renamed} (refs to it resolve there)",
+            hint=f"commit to {renamed}, or choose another name",
+        )
+
+
 def asset_names(repo: Repo, texts: list[str] | tuple[str, ...]) -> list[str]:
     """:func:`asset_name` of each argument, without duplicates, in the order given."""
     seen: dict[str, None] = {}
@@ -108,6 +125,11 @@ def rm(repo: Repo, text: str, *, keep_files: bool = False, force: bool = False) 
     with repo.lock():
         catalog = repo.catalog
         name = asset_name(repo, text)
+        if AssetStore(catalog).is_removed(name):
+            raise NotFoundError(
+                f"{name} is not tracked (dvlin rm untracked it)",
+                hint=f"its versions remain: `dvlin log {name}`; committing it tracks it again",
+            )
         asset = next(a for a in catalog.list_assets(include_removed=True) if a.name == name)
         paths = tuple(asset_paths(asset))
         if not keep_files:
@@ -169,11 +191,13 @@ class MoveResult:
 def mv(repo: Repo, text: str, new: str) -> MoveResult:
     """Rename an asset; the old name stays an alias, so ``old@v3`` still resolves.
 
-    Files do not move (an asset's path is not its name); policies in ``dvlin.toml`` are keyed
-    by name and need renaming by hand.
+    Files do not move (an asset's path is not its name). Contracts in ``dvlin.toml`` are keyed
+    by name: one for ``old`` must be renamed to ``new`` by hand first, or the asset would
+    lose it.
 
     Raises:
-        ConflictError: ``new`` names another asset, or an alias of another asset.
+        ConflictError: ``new`` names another asset, or an alias of another asset, or
+            ``dvlin.toml`` still has the contract under ``old``.
     """
     from dvlin.ops import lock
     from dvlin.ops.common import check_asset_name
@@ -186,7 +210,13 @@ def mv(repo: Repo, text: str, new: str) -> MoveResult:
         if old == new:
             raise UsageError(f"{old} is already called {new}")
         if catalog.get_asset_kind(new) is not None:
+            if store.is_removed(new):
+                raise ConflictError(
+                    f"asset {new} exists (untracked, its versions remain)",
+                    hint="choose another name",
+                )
             raise ConflictError(f"asset {new} exists", hint="choose another name, or rm it first")
+        _refuse_orphaned_contract(repo, old, new)
         taken = store.alias_target(new)
         if taken is not None and taken != old:
             raise ConflictError(
@@ -228,6 +258,19 @@ def mv(repo: Repo, text: str, new: str) -> MoveResult:
                 )
         lock.sync(repo)
     return MoveResult(old, new, versions)
+
+
+def _refuse_orphaned_contract(repo: Repo, old: str, new: str) -> None:
+    """Contracts are keyed by name: renaming the asset alone would leave it unguarded."""
+    from dvlin.policy.config import load_policy
+
+    policy = load_policy(repo.root)
+    if policy.get(old) is not None and policy.get(new) is None:
+        raise ConflictError(
+            f"dvlin.toml has a contract for {old}; renaming only the asset would leave "
+            f"{new} without it",
+            hint=f"rename [assets.{old}] to [assets.{new}] in dvlin.toml, then run mv again",
+        )
 
 
 def delete_tag(repo: Repo, ref: str, name: str) -> Tag:

@@ -21,6 +21,7 @@ from dvlin.identity import utc_now
 from dvlin.objects.ingest import Ingester
 from dvlin.objects.manifest import Entry, to_parquet, tree_digest
 from dvlin.ops import lock
+from dvlin.ops.asset import refuse_old_name
 from dvlin.ops.common import check_asset_name, check_kind, check_tag_name
 from dvlin.ops.diff import Diff, diff_entries
 from dvlin.ops.manifests import load_entries
@@ -146,6 +147,7 @@ def check_commit_args(
         if not name or name == ".":
             raise UsageError("an asset name is needed for these paths", hint="pass --name NAME")
     check_asset_name(name)
+    refuse_old_name(repo, name)
     repeated = sorted({t for t in tags if list(tags).count(t) > 1})
     if repeated:
         raise UsageError(
@@ -318,6 +320,27 @@ def prepare(
     )
 
 
+def _retrack(repo: Repo, prepared: PreparedCommit) -> None:
+    """Committing an asset ``dvlin rm`` untracked tracks it again, even with its tree unchanged."""
+    from dvlin.catalog.assets import AssetStore
+
+    catalog, parent = repo.catalog, prepared.parent
+    if parent is None or not AssetStore(catalog).is_removed(prepared.name):
+        return
+    now = utc_now()
+    catalog.upsert_asset(
+        prepared.name,
+        kind=prepared.kind,
+        base=prepared.layout.base,
+        roots=prepared.layout.roots,
+        created_at=now,
+    )
+    catalog.set_workspace_version(prepared.name, parent.id, updated_at=now)
+    audit.append(
+        catalog, action="commit", target=parent.label, details={"id": parent.id, "tracked": True}
+    )
+
+
 def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
     """Insert a prepared commit's rows; runs inside the caller's catalog transaction."""
     catalog = repo.catalog
@@ -326,6 +349,7 @@ def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
     if version is None:
         assert prepared.parent is not None
         _insert_tags(repo, prepared.name, prepared.parent.id, prepared.tags)
+        _retrack(repo, prepared)
         return CommitResult(
             False,
             prepared.parent,

@@ -166,15 +166,7 @@ def _parse(key: str, text: str, kind: type) -> Any:
 
 def _check_value(key: str, value: Any) -> None:
     if key == "storage.url" and value:
-        from urllib.parse import urlsplit
-
-        if urlsplit(str(value)).password is not None:
-            raise UsageError(
-                "storage.url holds a password",
-                hint="credentials never go in the config: use the environment or the "
-                "backend's own configuration",
-            )
-        from dvlin.repo import _check_storage_url
+        from dvlin.repo import _check_storage_url  # credentials, then whether fsspec opens it
 
         _check_storage_url(str(value))
 

@@ -250,17 +250,25 @@ def datadiff(
     try:
         fa = {p: e for p, e in a.files().items() if within(p, path)}
         fb = {p: e for p, e in b.files().items() if within(p, path)}
-        if path and not fa and not fb:
+        # Links are versioned as their target string (git's way): a new target is a change.
+        la = {p: e for p, e in a.entries.items() if e.type in ("file", "link") and within(p, path)}
+        lb = {p: e for p, e in b.entries.items() if e.type in ("file", "link") and within(p, path)}
+
+        if path and not la and not lb:
             raise NotFoundError(
                 f"nothing at {path!r} in {a.label} or {b.label}",
                 hint=f"`dvlin ls {va.label}` lists its files",
             )
-        changes = [FileChange(p, "added", None, fb[p].size) for p in fb if p not in fa]
-        changes += [FileChange(p, "removed", fa[p].size, None) for p in fa if p not in fb]
+
+        def same(x: Entry, y: Entry) -> bool:
+            return (x.type, x.oid, x.target) == (y.type, y.oid, y.target)
+
+        changes = [FileChange(p, "added", None, lb[p].size) for p in lb if p not in la]
+        changes += [FileChange(p, "removed", la[p].size, None) for p in la if p not in lb]
         changes += [
-            FileChange(p, "modified", fa[p].size, fb[p].size)
-            for p in fa
-            if p in fb and fa[p].oid != fb[p].oid
+            FileChange(p, "modified", la[p].size, lb[p].size)
+            for p in la
+            if p in lb and not same(la[p], lb[p])
         ]
         changes.sort(key=lambda c: c.path)
         pairs = [(p, p) for p in sorted(fa) if p in fb and fa[p].oid != fb[p].oid]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin import lockfile
 from dvlin.catalog.pins import workspace_pins
-from dvlin.errors import ConflictError, NotFoundError
+from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.lockfile import LOCK_NAME, Pin
 from dvlin.values import sealed
 
@@ -34,6 +34,41 @@ _SUSPENDED: contextvars.ContextVar[bool] = contextvars.ContextVar(
 def pins(repo: Repo) -> dict[str, Pin]:
     """What the lock should say now: the version each asset's folder holds."""
     return {a: Pin(a, i, n, t) for a, i, n, t in workspace_pins(repo.catalog)}
+
+
+def locked_pins(repo: Repo) -> dict[str, Pin] | None:
+    """The lock's pins keyed by each asset's current name (None: there is no lock file).
+
+    A lock from before ``dvlin mv`` (an older code commit) names the old name; it still counts.
+
+    Raises:
+        UsageError: a pin holds the id of another asset's version (a hand edit gone wrong).
+    """
+    from dvlin.catalog.assets import AssetStore
+
+    locked = lockfile.read(repo.root)
+    if locked is None:
+        return None
+    catalog = repo.catalog
+    aliases = AssetStore(catalog)
+    found: dict[str, Pin] = {}
+    for name, pin in sorted(locked.items()):
+        current = name
+        if catalog.get_asset_kind(name) is None:
+            current = aliases.alias_target(name) or name
+        version = catalog.version(pin.id)
+        if version is not None and version.asset != current:
+            raise UsageError(
+                f"{LOCK_NAME} pins {name} to {pin.id[:12]}, a version of {version.asset}",
+                hint="restore it from git, or rewrite it with `dvlin lock`",
+            )
+        if current in found and found[current].id != pin.id:
+            raise UsageError(
+                f"{LOCK_NAME} pins {current} twice (once under its old name {name})",
+                hint="restore it from git, or rewrite it with `dvlin lock`",
+            )
+        found[current] = Pin(current, pin.id, pin.number, pin.tree)
+    return found
 
 
 def sync(repo: Repo) -> None:
@@ -68,6 +103,8 @@ class Drift:
     """What the asset's folder holds (None: nothing checked out)."""
     known: bool = True
     """False when the locked version is not in this repo's catalog (pull it first)."""
+    expired: bool = False
+    """True when retention expired the locked version: its data is gone."""
 
     @property
     def message(self) -> str:
@@ -76,6 +113,8 @@ class Drift:
             assert self.held is not None
             return f"dvlin.lock does not pin {self.asset} (the workspace holds {self.held.label})"
         missing = "" if self.known else " (not in this repo: pull or commit it)"
+        if self.expired:
+            missing = " (expired by retention: its data is gone)"
         if self.held is None:
             return f"dvlin.lock pins {self.locked.label}{missing} but it is not checked out"
         return f"dvlin.lock pins {self.locked.label}{missing} but the workspace holds v{self.held.number}"
@@ -87,6 +126,7 @@ class Drift:
             "locked": self.locked.to_dict() if self.locked else None,
             "workspace": self.held.to_dict() if self.held else None,
             "known": self.known,
+            "expired": self.expired,
             "message": self.message,
         }
 
@@ -111,16 +151,27 @@ class LockCheck:
 
 def check(repo: Repo) -> LockCheck:
     """Compare ``dvlin.lock`` with the workspace (no lock file: every held asset drifts)."""
-    locked = lockfile.read(repo.root)
+    locked = locked_pins(repo)
+    from dvlin.catalog.usage import UsageStore
+
     held = pins(repo)
     wanted = locked or {}
     known = repo.catalog.version
+    expired = UsageStore(repo.catalog).expired()
     drift = []
     for asset in sorted(set(wanted) | set(held)):
         lp, hp = wanted.get(asset), held.get(asset)
         if lp is not None and hp is not None and lp.id == hp.id:
             continue
-        drift.append(Drift(asset, lp, hp, known=lp is None or known(lp.id) is not None))
+        drift.append(
+            Drift(
+                asset,
+                lp,
+                hp,
+                known=lp is None or known(lp.id) is not None,
+                expired=lp is not None and lp.id in expired,
+            )
+        )
     return LockCheck(locked is not None, tuple(drift))
 
 
@@ -174,12 +225,13 @@ def checkout_lock(
     ``force``).
 
     Raises:
+        UsageError: the lock is malformed, or pins an asset to another asset's version.
         NotFoundError: there is no lock, or it pins a version this repo does not have.
         ConflictError: uncommitted changes would be lost (lists them); use ``force``.
     """
     from dvlin.ops.checkout import checkout
 
-    locked = lockfile.read(repo.root)
+    locked = locked_pins(repo)
     if locked is None:
         raise NotFoundError(
             f"{repo.root.name} has no {LOCK_NAME}",

@@ -123,6 +123,11 @@ def resolve_asset(repo: Repo, text: str) -> str:
     catalog = repo.catalog
     if catalog.get_asset_kind(text) is not None:
         return text
+    from dvlin.catalog.assets import AssetStore
+
+    renamed = AssetStore(catalog).alias_target(text)  # an old name `dvlin mv` kept
+    if renamed is not None:
+        return renamed
     if _looks_like_path(text):
         found = asset_at(repo, text)
         if found is not None:

@@ -10,9 +10,16 @@ from dvlin.errors import UsageError
 from dvlin.objects.manifest import normal_mode
 from dvlin.workspace.scan import Item
 
+_INTERNAL = frozenset({".dvlin", ".git"})
 
-def followed(path: str, base_abs: str, target: str) -> Item:
-    """What the link at ``path`` points at, scanned in its place (``commit --follow-links``)."""
+
+def followed(path: str, base_abs: str, target: str, store_root: str | None = None) -> Item:
+    """What the link at ``path`` points at, scanned in its place (``commit --follow-links``).
+
+    Raises:
+        UsageError: the link dangles, loops, or points into ``.dvlin``, ``.git`` or the
+            object store (snapshotting a catalog while writing it is never what was meant).
+    """
     full = os.path.join(base_abs, path)
     try:
         st = os.stat(full)
@@ -25,6 +32,15 @@ def followed(path: str, base_abs: str, target: str) -> Item:
             f"symlink {path} points to {target}, which does not exist",
             hint="fix or remove the link, or commit without --follow-links to keep it as a link",
         ) from None
+    real = os.path.realpath(full)
+    inside_store = store_root is not None and (
+        real == store_root or real.startswith(store_root.rstrip(os.sep) + os.sep)
+    )
+    if inside_store or _INTERNAL.intersection(real.split(os.sep)):
+        raise UsageError(
+            f"symlink {path} -> {target} points into dvlin's or git's own files",
+            hint="remove the link, or commit without --follow-links to keep it as a link",
+        )
     if stat.S_ISDIR(st.st_mode):
         real, here = os.path.realpath(full), os.path.realpath(os.path.dirname(full))
         if here == real or here.startswith(real.rstrip(os.sep) + os.sep):

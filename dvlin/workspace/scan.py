@@ -76,7 +76,7 @@ def _item(
         if follow and leaves_tree(path, target):
             from dvlin.workspace.links import followed
 
-            return followed(path, base_abs, target)
+            return followed(path, base_abs, target, store_root)
         if strict:
             try:
                 check_link(path, target)

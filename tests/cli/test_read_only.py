@@ -32,6 +32,11 @@ READING = [
     ["fsck"],
     ["audit", "verify"],
     ["model", "list"],
+    ["config", "get", "storage.fsync"],
+    ["config", "list"],
+    ["lock", "--check"],
+    ["du"],
+    ["checkout", "--lock"],
 ]
 WRITING = [
     ["commit", "d"],
@@ -39,6 +44,11 @@ WRITING = [
     ["checkout", "d", "--force"],
     ["hold", "d", "--reason", "audit"],
     ["gc"],
+    ["config", "set", "storage.fsync", "false"],
+    ["rm", "d", "--keep-files"],
+    ["mv", "d", "e"],
+    ["tag", "--delete", "d", "first"],
+    ["lock"],
 ]
 
 

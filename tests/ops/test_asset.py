@@ -174,3 +174,74 @@ def test_status_takes_an_asset_by_path_or_old_name(events: Repo, cli: Cli) -> No
     assert [a["asset"] for a in by_old["assets"]] == ["raw"]
     r = cli("status", "nope")
     assert r.exit_code == 3 and "unknown asset 'nope'" in r.stderr
+
+
+def test_old_names_resolve_in_every_command_that_takes_an_asset(repo: Repo, cli: Cli) -> None:
+    write_tree(repo.root, {"d/f.txt": "v1"})
+    repo.commit(["d"], name="d")
+    cli("mv", "d", "dd", ok=True)
+    for args in (
+        ("log", "d"),
+        ("show", "d@v1"),
+        ("lineage", "d@v1"),
+        ("du", "d"),
+        ("checkout", "d@v1"),
+    ):
+        r = cli(*args)
+        assert r.exit_code == 0, (args, r.output)
+
+
+def test_mv_of_an_asset_with_a_contract_asks_to_rename_the_contract_first(
+    repo: Repo, cli: Cli
+) -> None:
+    policy = '[assets.ev]\npath = "d"\n[assets.ev.quality]\nnot_null = ["id"]\n'
+    (repo.root / "dvlin.toml").write_text(policy)
+    write_tree(repo.root, {"d/a.csv": "id,x\n1,2\n"})
+    repo.commit(["d"], name="ev")
+    r = cli("mv", "ev", "ev2")
+    assert r.exit_code == 5
+    assert "dvlin.toml has a contract for ev" in r.stderr and "[assets.ev2]" in r.stderr
+    assert repo.catalog.asset_names() == ["ev"]
+    # Renamed by hand first: the contract keeps guarding the renamed asset.
+    (repo.root / "dvlin.toml").write_text(policy.replace("assets.ev", "assets.ev2"))
+    cli("mv", "ev", "ev2", ok=True)
+    write_tree(repo.root, {"d/a.csv": "id,x\n,2\n"})
+    assert cli("commit", "d").exit_code == 1
+    assert cli("audit", "verify").exit_code == 0
+
+
+def test_an_old_name_cannot_become_a_new_asset(repo: Repo, cli: Cli) -> None:
+    write_tree(repo.root, {"d/f.txt": "1", "e/g.txt": "2"})
+    repo.commit(["d"], name="a")
+    cli("mv", "a", "b", ok=True)
+    r = cli("commit", "e", "--name", "a")
+    assert r.exit_code == 5 and "a is an old name of b" in r.stderr
+    assert repo.resolve("a@v1").asset == "b"
+
+
+def test_rm_of_an_untracked_asset_is_not_found_and_writes_nothing(repo: Repo, cli: Cli) -> None:
+    write_tree(repo.root, {"d/f.txt": "1", "e/g.txt": "2"})
+    repo.commit(["d"], name="d")
+    repo.commit(["e"], name="e")
+    cli("rm", "d", "--keep-files", ok=True)
+    before = len(entries(repo.catalog))
+    r = cli("rm", "d")
+    assert r.exit_code == 3 and "d is not tracked (dvlin rm untracked it)" in r.stderr
+    assert (repo.root / "d/f.txt").exists()
+    assert len(entries(repo.catalog)) == before
+    r = cli("mv", "e", "d")
+    assert r.exit_code == 5 and "asset d exists (untracked, its versions remain)" in r.stderr
+
+
+def test_committing_an_untracked_asset_again_tracks_it_even_unchanged(repo: Repo, cli: Cli) -> None:
+    write_tree(repo.root, {"d/f.txt": "1"})
+    v1 = repo.commit(["d"], name="d").version
+    cli("rm", "d", "--keep-files", ok=True)
+    assert repo.catalog.asset_names() == []
+    r = cli("commit", "d", ok=True)
+    assert "d@v1" in r.stdout
+    assert repo.catalog.asset_names() == ["d"]
+    assert lockfile.read(repo.root) is not None and lockfile.read(repo.root)["d"].id == v1.id
+    assert repo.status().clean
+    assert [e.action for e in entries(repo.catalog)][-1] == "commit"
+    assert cli("audit", "verify").exit_code == 0

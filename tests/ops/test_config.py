@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -50,8 +51,18 @@ def test_values_are_validated_before_the_file_changes(repo: Repo) -> None:
         set_config(repo, "storage.fsync", "maybe")
     with pytest.raises(UsageError, match="core.hash cannot change after init"):
         set_config(repo, "core.hash", "sha256")
-    with pytest.raises(UsageError, match="storage.url holds a password"):
-        set_config(repo, "storage.url", "s3://me:secret@bucket/x")
+    for url in (
+        "s3://me:secret@bucket/x",
+        "s3://AKIAEXAMPLE@bucket/x",
+        "s3://bucket/x?secret=abc",
+        "s3://bucket/x?aws_secret_access_key=abc",
+        "gs://bucket/x?token=abc",
+        "https://host/x?sv=1&sig=abc",
+        "https://host/x?X-Amz-Signature=abc",
+    ):
+        with pytest.raises(UsageError, match="the storage URL") as err:
+            set_config(repo, "storage.url", url)
+        assert "abc" not in err.value.message and "secret@" not in err.value.message
     with pytest.raises(UsageError, match="cannot open storage"):
         set_config(repo, "storage.url", "nosuchproto://x")
     assert (repo.dvlin_dir / "config.toml").read_bytes() == before
@@ -79,3 +90,15 @@ def test_cli(repo: Repo, cli: Cli) -> None:
     assert "did you mean 'storage.fsync'?" in bad.stderr
     log = json.loads(cli("audit", "log", "--action", "config-set", "--json", ok=True).stdout)
     assert [e["target"] for e in log] == ["storage.fsync"]
+
+
+def test_init_never_writes_a_credential_into_the_config(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "new"
+    target.mkdir()
+    monkeypatch.chdir(target)
+    r = cli("init", "--storage", "s3://me:secret@bucket/x")
+    assert r.exit_code == 2 and "the storage URL holds a user or password" in r.stderr
+    assert "secret" not in r.output
+    assert not (target / ".dvlin").exists()

@@ -114,3 +114,32 @@ def test_link_loops_under_follow_links_are_clear_errors(
         repo.commit(["e"], name="e", follow_links=True)
     # Without --follow-links both are links, committed as such.
     assert repo.commit(["e"], name="e").version.files == 0
+
+
+def test_follow_links_never_snapshots_dvlin_or_git_internals(repo: Repo, cli: Cli) -> None:
+    (repo.root / ".git").mkdir()
+    (repo.root / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    for target in ("../.dvlin", "../.dvlin/objects", "../.git", str(repo.root / ".dvlin")):
+        write_tree(repo.root, {"d/own.txt": "mine", "d/in": ("link", target)})
+        r = cli("commit", "d", "--name", "d", "--follow-links")
+        assert r.exit_code == 2, target
+        assert "points into dvlin's or git's own files" in r.stderr
+        (repo.root / "d" / "in").unlink()
+    assert repo.log() == []
+
+
+def test_dvlin_diff_shows_a_changed_link_target(repo: Repo, cli: Cli, shared: Path) -> None:
+    write_tree(repo.root, {"d/own.txt": "mine", "d/raw": ("link", str(shared))})
+    repo.commit(["d"], name="d")
+    (repo.root / "d/raw").unlink()
+    os.symlink("/elsewhere", repo.root / "d/raw")
+    r = cli("diff", "d", "--json", ok=True)
+    import json
+
+    files = json.loads(r.stdout)["files"]["changes"]
+    assert [(f["path"], f["change"]) for f in files] == [("raw", "modified")]
+    repo.commit(["d"], name="d")
+    r = cli("diff", "d@v1", "d@v2", "--json", ok=True)
+    assert [(f["path"], f["change"]) for f in json.loads(r.stdout)["files"]["changes"]] == [
+        ("raw", "modified")
+    ]

@@ -165,3 +165,55 @@ def test_run_outputs_are_pinned(repo: Repo) -> None:
     made = repo.resolve("made")
     assert lockfile.read(repo.root) == {"made": lockfile.Pin("made", made.id, 1, made.tree)}
     assert lock.check(repo).ok
+
+
+def test_a_pin_holding_another_assets_version_is_refused(repo: Repo, cli: Cli) -> None:
+    write_tree(repo.root, {"d/f.txt": "d", "e/g.txt": "e"})
+    repo.commit(["d"], name="d")
+    other = repo.commit(["e"], name="e").version
+    text = (repo.root / "dvlin.lock").read_text()
+    d1 = repo.resolve("d@v1").id
+    (repo.root / "dvlin.lock").write_text(text.replace(d1, other.id))
+    before = snapshot(repo.root)
+    r = cli("checkout", "--lock")
+    assert r.exit_code == 2
+    assert f"dvlin.lock pins d to {other.id[:12]}, a version of e" in r.stderr
+    assert snapshot(repo.root) == before
+    assert cli("lock", "--check").exit_code == 2
+    assert cli("status").exit_code == 2
+
+
+def test_a_lock_written_before_mv_still_checks_out(repo: Repo, cli: Cli) -> None:
+    write_tree(repo.root, {"d/f.txt": "v1"})
+    repo.commit(["d"], name="d")
+    old_lock = (repo.root / "dvlin.lock").read_text()
+    write_tree(repo.root, {"d/f.txt": "v2"})
+    repo.commit(["d"], name="d")
+    cli("mv", "d", "dd", ok=True)
+    assert "[assets.dd]" in (repo.root / "dvlin.lock").read_text()
+    (repo.root / "dvlin.lock").write_text(old_lock)  # git checkout of an older code commit
+    cli("checkout", "--lock", ok=True)
+    assert (repo.root / "d/f.txt").read_text() == "v1"
+    assert cli("lock", "--check").exit_code == 0
+    assert (repo.root / "dvlin.lock").read_text() == old_lock
+
+
+def test_a_pin_that_retention_expired_says_so(repo: Repo, cli: Cli) -> None:
+    from dvlin.ops import gc
+
+    (repo.root / "dvlin.toml").write_text("[assets.d.retention]\nkeep_last = 1\n")
+    write_tree(repo.root, {"d/f.txt": "v1"})
+    repo.commit(["d"], name="d")
+    old_lock = (repo.root / "dvlin.lock").read_text()
+    write_tree(repo.root, {"d/f.txt": "v2"})
+    repo.commit(["d"], name="d")
+    gc.apply(repo, gc.plan(repo).id)
+    (repo.root / "dvlin.lock").write_text(old_lock)
+    before = snapshot(repo.root)
+    r = cli("checkout", "--lock")
+    assert r.exit_code == 3 and "d@v1 expired on" in r.stderr
+    assert snapshot(repo.root) == before
+    r = cli("lock", "--check")
+    assert r.exit_code == 1
+    assert "dvlin.lock pins d@v1 (expired by retention: its data is gone)" in r.stdout
+    assert cli("audit", "verify").exit_code == 0
