@@ -60,8 +60,11 @@ def clone(
     from dvlin.remote.transport import Transport
     from dvlin.repo import DVLIN_DIR, Repo
 
+    if dest is not None and not str(dest).strip():
+        raise UsageError("empty folder name for the clone", hint="give a folder, or '.' for here")
     target = Path(dest) if dest is not None else Path(url.rstrip("/").rsplit("/", 1)[-1])
     target = target.resolve()
+    url = remote_ops.local_url(url, root=target)
     if target.exists() and not target.is_dir():
         raise UsageError(f"{target} exists and is not a folder", hint="clone into a folder")
     if (target / DVLIN_DIR).exists():

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from dvlin.errors import DvlinError, UsageError
+from dvlin.errors import DvlinError, FileSystemError, UsageError
 from dvlin.remote.errors import (
     RemoteAccessError,
     RemoteMissingError,
@@ -37,6 +37,7 @@ T = TypeVar("T")
 
 _MEMORY_LOCK = threading.Lock()
 _RETRIES = 4
+_STORE_MODULES = {"botocore", "aiobotocore", "aiohttp", "s3fs", "fsspec", "urllib3"}
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -141,24 +142,53 @@ class Transport:
                     f"remote {self.url}: access denied to {what}",
                     hint="check the credentials in the environment and the store's access policy",
                 ) from None
+            except (NotADirectoryError, IsADirectoryError):
+                raise UsageError(
+                    f"remote {self.url} is not a folder of dvlin files ({what})",
+                    hint="check the URL: `dvlin remote list`",
+                ) from None
             except Exception as exc:
                 if _is_transient(exc) and attempt < _RETRIES - 1:
                     time.sleep(delay * (1 + random.random()))
                     delay *= 4
                     continue
-                if _is_unreachable(exc):
-                    raise RemoteUnreachableError(
-                        f"cannot reach remote {self.url}: {type(exc).__name__}",
-                        hint="check the endpoint_url option, the network and the URL",
+                if self.fs is None and isinstance(exc, OSError):
+                    # A local folder: disk full, read-only mount… named like every OS error.
+                    raise FileSystemError.from_os(
+                        exc, action="use the remote file", path=self.path(what)
                     ) from None
-                if "AccessDenied" in str(exc) or "Forbidden" in str(exc):
-                    raise RemoteAccessError(
-                        f"remote {self.url}: access denied to {what}",
-                        hint="check the credentials in the environment and the store's "
-                        "access policy",
-                    ) from None
-                raise
+                raise self._translate(what, exc) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _translate(self, what: str, exc: BaseException) -> BaseException:
+        """The one-line error for a failure that is not transient (or no longer retried)."""
+        names = {c.__name__ for c in type(exc).__mro__}
+        if _is_unreachable(exc):
+            return RemoteUnreachableError(
+                f"cannot reach remote {self.url}: {type(exc).__name__}",
+                hint="check the endpoint_url option, the network and the URL",
+            )
+        if names & {"NoCredentialsError", "PartialCredentialsError"}:
+            return RemoteAccessError(
+                f"remote {self.url}: no credentials found",
+                hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE in the "
+                "environment",
+            )
+        if "AccessDenied" in str(exc) or "Forbidden" in str(exc):
+            return RemoteAccessError(
+                f"remote {self.url}: access denied to {what}",
+                hint="check the credentials in the environment and the store's access policy",
+            )
+        module = type(exc).__module__.split(".", 1)[0]
+        if isinstance(exc, OSError) or module in _STORE_MODULES:
+            # The store failed in a way dvlin has no name for: still one line, never a trace.
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            return RemoteUnreachableError(
+                f"remote {self.url}: {what} failed: {type(exc).__name__}"
+                + (f": {first}" if first else ""),
+                hint="run the command again; if it persists, check the store and its options",
+            )
+        return exc
 
     # -- reading ----------------------------------------------------------------------------
 
