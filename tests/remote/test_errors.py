@@ -287,3 +287,21 @@ def test_s3_without_credentials_is_one_line(work: Path, tmp_path: Path, moto_end
     assert ran.returncode == 2, ran.stderr
     _one_error(ran.stderr)
     assert not (tmp_path / "b").exists()
+
+
+def test_clone_under_a_file_is_one_line(work: Path, cli: Cli, tmp_path: Path) -> None:
+    cli("remote", "add", "origin", str(tmp_path / "r"), ok=True)
+    cli("push", ok=True)
+    (tmp_path / "afile").write_text("x")
+    ran = cli("clone", str(tmp_path / "r"), str(tmp_path / "afile/sub"))
+    assert ran.exit_code == 2, ran.output
+    _one_error(ran.stderr)
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_adding_a_remote_keeps_the_groups_of_the_others(
+    work: Path, cli: Cli, tmp_path: Path
+) -> None:
+    cli("remote", "add", "origin", "memory://main", "--group", "pii=memory://pii", ok=True)
+    cli("remote", "add", "backup", "memory://other", ok=True)
+    assert "memory://pii" in _config(work)

@@ -628,3 +628,67 @@ def test_pushes_from_separate_processes_all_land(
     b = tmp_path / "b"
     cli("clone", remote.url, str(b), *remote.flags, ok=True)
     assert _rows(b, "SELECT asset, number FROM versions") == [(f"s{i}", 1) for i in range(3)]
+
+
+def test_clone_killed_at_random_points_then_rerun_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    if remote.kind == "memory":
+        pytest.skip("a memory remote does not outlive the killed process")
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    for n in range(3):
+        write_tree(a, {f"data/ev{n}/f{i}.bin": os.urandom(200_000) for i in range(10)})
+        cli("commit", f"data/ev{n}", "--name", f"ev{n}", ok=True)
+    cli("remote", "add", "origin", remote.url, *remote.flags, ok=True)
+    cli("push", ok=True)
+    b = tmp_path / "b"
+    args = [sys.executable, "-m", "dvlin", "clone", remote.url, str(b), *remote.flags, "-q"]
+    rng = random.Random(11)
+    killed = 0
+    for _ in range(4):
+        proc = subprocess.Popen(args, cwd=tmp_path, env=dict(os.environ))
+        time.sleep(rng.uniform(0.3, 1.6))
+        proc.send_signal(signal.SIGKILL)
+        killed += proc.wait() == -signal.SIGKILL
+        if not b.exists():
+            continue
+        # A killed clone is resumable: the rerun below finishes it.
+        assert (b / ".dvlin.clone").is_file() or not (b / ".dvlin").exists()
+        if killed >= 2:
+            break
+    monkeypatch.chdir(tmp_path)
+    cli("clone", remote.url, str(b), *remote.flags, ok=True)
+    assert not (b / ".dvlin.clone").exists()
+    assert not list(b.glob(".dvlin.init-*"))
+    for n in range(3):
+        assert snapshot(b / f"data/ev{n}") == snapshot(a / f"data/ev{n}")
+    assert _rows(b, _SHARED["versions"]) == _rows(a, _SHARED["versions"])
+    monkeypatch.chdir(b)
+    cli("fsck", ok=True)
+    cli("audit", "verify", ok=True)
+    # A different URL may not resume it.
+    (b / ".dvlin.clone").write_text(json.dumps({"url": "memory://other", "created_root": True}))
+    ran = cli("clone", remote.url, str(b), *remote.flags)
+    assert ran.exit_code == 5 and "unfinished clone of memory://other" in ran.stderr
+
+
+def test_clone_killed_inside_init_then_rerun_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    """The marker exists, the repo does not yet (or only init's temporary folder does)."""
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    write_tree(a, {"data/ev/f.txt": "x\n"})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("remote", "add", "origin", str(tmp_path / "r"), ok=True)
+    cli("push", ok=True)
+    b = tmp_path / "b"
+    (b / ".dvlin.init-1234abcd").mkdir(parents=True)
+    (b / ".dvlin.clone").write_text(json.dumps({"url": str(tmp_path / "r"), "created_root": True}))
+    cli("clone", str(tmp_path / "r"), str(b), ok=True)
+    assert sorted(p.name for p in b.iterdir()) == [".dvlin", "data", "dvlin.lock"]
