@@ -692,3 +692,41 @@ def test_clone_killed_inside_init_then_rerun_finishes(
     (b / ".dvlin.clone").write_text(json.dumps({"url": str(tmp_path / "r"), "created_root": True}))
     cli("clone", str(tmp_path / "r"), str(b), ok=True)
     assert sorted(p.name for p in b.iterdir()) == [".dvlin", "data", "dvlin.lock"]
+
+
+def test_a_pull_interrupted_after_its_fetch_is_finished_by_the_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    """Killed between applying the records and checking out: the rerun still checks out."""
+    import dvlin.ops.checkout as checkout_mod
+
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    write_tree(a, {"data/ev/a.txt": "1\n"})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("remote", "add", "origin", remote.url, *remote.flags, ok=True)
+    cli("push", ok=True)
+    b = tmp_path / "b"
+    cli("clone", remote.url, str(b), *remote.flags, ok=True)
+    monkeypatch.chdir(a)
+    write_tree(a, {"data/ev/b.txt": "2\n", "data/new/n.txt": "n\n"})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("commit", "data/new", "--name", "new", ok=True)
+    cli("push", ok=True)
+
+    monkeypatch.chdir(b)
+    real = checkout_mod.checkout
+
+    def killed(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkout_mod, "checkout", killed)
+    assert cli("pull").exit_code == 130
+    monkeypatch.setattr(checkout_mod, "checkout", real)
+    rerun = json.loads(cli("pull", "--json", ok=True).stdout)
+    assert sorted(rerun["updated"]) == ["ev@v2", "new@v1"], rerun
+    assert snapshot(b / "data") == snapshot(a / "data")
+    # Once finished, a deliberate checkout of an old version is left where it is.
+    cli("checkout", "ev@v1", ok=True)
+    again = json.loads(cli("pull", "--json", ok=True).stdout)
+    assert again["updated"] == []
+    assert not (b / "data/ev/b.txt").exists()
