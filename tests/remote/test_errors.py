@@ -305,3 +305,28 @@ def test_adding_a_remote_keeps_the_groups_of_the_others(
     cli("remote", "add", "origin", "memory://main", "--group", "pii=memory://pii", ok=True)
     cli("remote", "add", "backup", "memory://other", ok=True)
     assert "memory://pii" in _config(work)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("a=1", "a.b=2"),
+        ("a.b=2", "a=1"),
+        ("x..y=1",),
+        (".x=1",),
+        ("x.=1",),
+        ("endpoint_url=http://a", "endpoint_url=http://b"),
+    ],
+)
+def test_options_that_clash_or_have_empty_parts_are_refused(
+    work: Path, cli: Cli, options: tuple[str, ...]
+) -> None:
+    before = _config(work)
+    flags = [x for o in options for x in ("--option", o)]
+    ran = cli("remote", "add", "origin", "s3://bucket/x", *flags)
+    assert ran.exit_code == 2, ran.output
+    _one_error(ran.stderr)
+    assert _config(work) == before
+    ran = cli("clone", "s3://bucket/x", "b", *flags)
+    assert ran.exit_code == 2, ran.output
+    assert not (work / "b").exists()
