@@ -730,3 +730,60 @@ def test_a_pull_interrupted_after_its_fetch_is_finished_by_the_rerun(
     again = json.loads(cli("pull", "--json", ok=True).stdout)
     assert again["updated"] == []
     assert not (b / "data/ev/b.txt").exists()
+
+
+def test_the_rerun_of_an_interrupted_push_sends_again_at_most_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    """Every file that landed is journalled as it lands, not when its turn in the queue comes.
+
+    The first pack is slow; the ones after it land; then the push dies. The rerun may send
+    again only what was in flight.
+    """
+    import threading
+
+    import dvlin.remote.store as store_mod
+    from dvlin.remote.transport import Transport
+
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    for i in range(16):  # each commit packs its new file: 16 objects of 20 KiB
+        write_tree(a, {f"data/ev/f{i:02}.bin": os.urandom(20 << 10)})
+        cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("remote", "add", "origin", remote.url, *remote.flags, ok=True)
+    monkeypatch.setattr(store_mod, "PACK_TARGET", 16 << 10)  # a pack or two per commit
+    original = Transport.put_new
+    calls: list[str] = []
+    others_landed = threading.Event()
+    lock = threading.Lock()
+
+    def dying(self: Transport, rel: str, data: bytes) -> bool:
+        if not rel.startswith("packs/"):
+            return original(self, rel, data)
+        with lock:
+            calls.append(rel)
+            n = len(calls)
+        if n == 1:
+            others_landed.wait(10)  # slow: still in flight when the others land
+        elif n == 6:
+            others_landed.set()
+            raise KeyboardInterrupt  # the process dies here
+        return original(self, rel, data)
+
+    monkeypatch.setattr(Transport, "put_new", dying)
+    assert cli("push").exit_code == 130
+    landed = calls[1:5]  # packs 2 to 5 are complete on the remote
+    again: list[str] = []
+
+    def counting(self: Transport, rel: str, data: bytes) -> bool:
+        done = original(self, rel, data)
+        if rel.startswith("packs/") and not done:
+            again.append(rel)
+        return done
+
+    monkeypatch.setattr(Transport, "put_new", counting)
+    cli("push", ok=True)
+    assert len(landed) == 4
+    assert len(again) <= 1, again
+    b = tmp_path / "b"
+    cli("clone", remote.url, str(b), *remote.flags, ok=True)
+    assert snapshot(b / "data/ev") == snapshot(a / "data/ev")
