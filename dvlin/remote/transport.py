@@ -66,9 +66,20 @@ class Transport:
         root: the remote's folder on ``fs`` (no protocol), or an OS path when local.
     """
 
-    def __init__(self, url: str, fs: Any, root: str, protocol: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        fs: Any,
+        root: str,
+        protocol: str,
+        *,
+        make_fs: Callable[[], Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
-        self.fs = fs
+        self._fs = fs
+        self._make_fs = make_fs
+        self._kwargs = dict(kwargs or {})
         self.root = root.rstrip("/")
         self.protocol = protocol
         self._requests = 0
@@ -83,18 +94,36 @@ class Transport:
         if protocol == "file":
             path = url[len("file://") :] if url.startswith("file://") else url
             return cls(url, None, os.path.abspath(path), protocol)
-        try:
-            from fsspec.core import url_to_fs
 
-            fs, root = url_to_fs(url, **kwargs)
-        except ImportError as exc:
-            raise UsageError(
-                f"cannot open remote {url!r}: {exc}",
-                hint="install the s3 extra: pip install 'dvlin[s3]'",
-            ) from None
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"cannot open remote {url!r}: {exc}", hint="check --option") from None
-        return cls(url, fs, root, protocol)
+        def make_fs() -> Any:
+            try:
+                from fsspec.core import url_to_fs
+
+                return url_to_fs(url, **kwargs)[0]
+            except ImportError as exc:
+                raise UsageError(
+                    f"cannot open remote {url!r}: {exc}",
+                    hint="install the s3 extra: pip install 'dvlin[s3]'",
+                ) from None
+            except (TypeError, ValueError) as exc:
+                raise UsageError(
+                    f"cannot open remote {url!r}: {exc}", hint="check --option"
+                ) from None
+
+        if protocol == "s3":
+            # s3fs (aiobotocore, aiohttp) costs a third of a no-op push's time to import and
+            # to shut down: it is opened on first use, and reading refs.json does without it.
+            root = url.split("://", 1)[1]
+            return cls(url, None, root, protocol, make_fs=make_fs, kwargs=kwargs)
+        fs = make_fs()
+        return cls(url, fs, fs._strip_protocol(url), protocol)
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem (None for a local folder), made on first use."""
+        if self._fs is None and self._make_fs is not None:
+            self._fs = self._make_fs()
+        return self._fs
 
     def __repr__(self) -> str:
         return f"Transport({self.url!r})"
@@ -245,6 +274,30 @@ class Transport:
         got: tuple[bytes, str] = sync(self.fs.loop, get)
         return got
 
+    def _botocore_get(self, path: str) -> tuple[bytes, str] | None:
+        """One GetObject through plain botocore (no s3fs): the bytes and the ETag."""
+        import botocore.session
+        from botocore.exceptions import ClientError
+
+        bucket, _, key = path.partition("/")
+        session = botocore.session.get_session()
+        client_kwargs = dict(self._kwargs.get("client_kwargs", {}))
+        if "endpoint_url" in self._kwargs:
+            client_kwargs["endpoint_url"] = self._kwargs["endpoint_url"]
+        client = session.create_client("s3", **client_kwargs)
+        try:
+            resp = client.get_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code == "NoSuchBucket":
+                raise FileNotFoundError(f"the bucket {bucket} does not exist") from None
+            if code in ("NoSuchKey", "404"):
+                return None
+            if code in ("AccessDenied", "403"):
+                raise PermissionError(13, f"access denied: {code}") from None
+            raise
+        return bytes(resp["Body"].read()), str(resp["ETag"])
+
     # -- immutable files --------------------------------------------------------------------
 
     def put_new(self, rel: str, data: bytes) -> bool:
@@ -284,8 +337,12 @@ class Transport:
             data = self.get(rel)
             return None if data is None else (data, hashlib.sha256(data).hexdigest())
 
+        plain = self._fs is None and _plain_s3_kwargs(self._kwargs)
+
         def read_s3() -> tuple[bytes, str] | None:
             try:
+                if plain:
+                    return self._botocore_get(path)
                 return self._s3_get(path)
             except FileNotFoundError as exc:
                 if "bucket" in str(exc).lower():
@@ -400,6 +457,16 @@ class Transport:
             self._call(rel, lambda: os.unlink(path))
         else:
             self._call(rel, lambda: self.fs.rm_file(path))
+
+
+def _plain_s3_kwargs(kwargs: Mapping[str, Any]) -> bool:
+    """Options plain botocore reads the same way s3fs does (else s3fs reads refs.json too)."""
+    if any(k.startswith("FSSPEC_S3") for k in os.environ):
+        return False
+    client = kwargs.get("client_kwargs", {})
+    return set(kwargs) <= {"endpoint_url", "client_kwargs", "s3_additional_kwargs"} and (
+        isinstance(client, Mapping) and set(client) <= {"region_name", "endpoint_url"}
+    )
 
 
 def _local_put_new(root: str, path: str, data: bytes) -> bool:

@@ -787,3 +787,27 @@ def test_the_rerun_of_an_interrupted_push_sends_again_at_most_one_file(
     b = tmp_path / "b"
     cli("clone", remote.url, str(b), *remote.flags, ok=True)
     assert snapshot(b / "data/ev") == snapshot(a / "data/ev")
+
+
+def test_a_no_op_s3_push_does_not_load_s3fs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    """refs.json is read with plain botocore: s3fs, aiobotocore and aiohttp are not imported."""
+    if remote.kind != "s3":
+        pytest.skip("s3 only")
+    import subprocess
+    import sys
+
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    write_tree(a, {"data/ev/a.txt": "1\n"})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("remote", "add", "origin", remote.url, *remote.flags, ok=True)
+    cli("push", ok=True)
+    ran = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "dvlin", "push", "--json"],
+        cwd=a, env=dict(os.environ), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert json.loads(ran.stdout)["up_to_date"] is True
+    assert json.loads(ran.stdout)["requests"] == 1
+    imported = {line.rsplit("|", 1)[-1].strip() for line in ran.stderr.splitlines()}
+    assert not imported & {"s3fs", "aiobotocore", "aiohttp"}
