@@ -27,9 +27,17 @@ REMOTE = typer.Option(None, "--remote", "-r", help="The remote (default: the def
 
 
 def _options(pairs: list[str] | None) -> dict[str, str]:
+    from dvlin.errors import UsageError
     from dvlin.ops.common import parse_key_values
 
-    return parse_key_values(tuple(pairs or ()), flag="--option")
+    found = parse_key_values(tuple(pairs or ()), flag="--option")
+    if len(found) < len(pairs or ()):
+        keys = [p.partition("=")[0].strip() for p in pairs or ()]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise UsageError(
+            f"--option {twice[0]} is given more than once", hint="give each option once"
+        )
+    return found
 
 
 @remote_app.command("add")

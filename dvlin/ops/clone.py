@@ -7,6 +7,7 @@ exit 3 and leaves nothing behind); the repo takes the remote's hash algorithm, a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dvlin.errors import ConflictError, UsageError
+from dvlin.errors import ConflictError, FileSystemError, UsageError
 from dvlin.ops.pull import FetchResult, _expired, fetch
 from dvlin.progress import Progress
 from dvlin.remote.errors import RemoteMissingError
@@ -49,7 +50,8 @@ def clone(
 ) -> CloneResult:
     """Make a new repo from the remote at ``url``; check out each asset's head unless asked not.
 
-    Nothing is left behind when it fails: the repo folder is removed again.
+    Nothing is left behind when it fails: the repo folder is removed again. A clone killed
+    outright (SIGKILL, power loss) leaves its marker; running the same clone again resumes it.
 
     Raises:
         RemoteMissingError: nothing dvlin made is at ``url``.
@@ -60,11 +62,18 @@ def clone(
     from dvlin.remote.transport import Transport
     from dvlin.repo import DVLIN_DIR, Repo
 
+    if dest is not None and not str(dest).strip():
+        raise UsageError("empty folder name for the clone", hint="give a folder, or '.' for here")
     target = Path(dest) if dest is not None else Path(url.rstrip("/").rsplit("/", 1)[-1])
     target = target.resolve()
+    url = remote_ops.local_url(url, root=target)
     if target.exists() and not target.is_dir():
         raise UsageError(f"{target} exists and is not a folder", hint="clone into a folder")
-    if (target / DVLIN_DIR).exists():
+    marker = target / CLONE_MARKER
+    unfinished = marker.is_file()  # a clone killed before it finished: resume it
+    if unfinished:
+        _check_marker(marker, url)
+    elif (target / DVLIN_DIR).exists():
         raise ConflictError(f"{target} is already a dvlin repo", hint="clone into another folder")
     parsed = {k: remote_ops._parse_value(v) for k, v in (options or {}).items()}
     transport = Transport.open(url, parsed)
@@ -74,23 +83,77 @@ def clone(
             f"no dvlin remote at {url}", hint="check the URL, or push to it from a repo first"
         )
     refs = Refs.parse(found[0], url=url)
-    created_root = not target.exists()
-    repo = Repo.init(target, hash=refs.hash)
+    created_root = _created_root(marker) if unfinished else not target.exists()
+    repo: Repo | None = None
     try:
-        remote_ops.add(repo, name, url, options=options, default=True)
+        # The marker goes first, so a clone killed at any point (even inside init) is
+        # recognised, and its rerun resumes it instead of refusing a half-made repo.
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            _write_marker(marker, url, created_root)
+        except OSError as exc:
+            raise FileSystemError.from_os(exc, action="create", path=target) from None
+        for junk in target.glob(".dvlin.init-*"):
+            shutil.rmtree(junk, ignore_errors=True)  # an init killed half-way
+        if (target / DVLIN_DIR).is_dir():
+            repo = Repo.open(target)
+        else:
+            repo = Repo.init(target, hash=refs.hash)
+        if repo.config.remote(name) is None:
+            remote_ops.add(repo, name, url, options=options, default=True)
         result = fetch(repo, remote=name, progress=progress)
         checked_out: list[str] = []
         if not no_checkout:
             checked_out = _checkout_heads(repo, progress)
+        marker.unlink()
     except BaseException:
         # Nothing half-made stays behind: the new repo goes, and its folder if clone made it.
-        repo.close()
+        if repo is not None:
+            repo.close()
         shutil.rmtree(target / DVLIN_DIR, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            marker.unlink(missing_ok=True)
         if created_root:
             shutil.rmtree(target, ignore_errors=True)
         raise
     repo.close()
     return CloneResult(str(target), result, tuple(checked_out))
+
+
+CLONE_MARKER = ".dvlin.clone"
+"""A file in the clone's folder while the clone is unfinished: its URL, and whether the clone
+made the folder. A rerun of the same clone resumes; the finished clone removes it."""
+
+
+def _write_marker(marker: Path, url: str, created_root: bool) -> None:
+    import json
+
+    tmp = marker.with_name(marker.name + ".tmp")
+    tmp.write_text(json.dumps({"url": url, "created_root": created_root}))
+    os.replace(tmp, marker)
+
+
+def _read_marker(marker: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        found = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _created_root(marker: Path) -> bool:
+    return bool(_read_marker(marker).get("created_root"))
+
+
+def _check_marker(marker: Path, url: str) -> None:
+    other = _read_marker(marker).get("url")
+    if other != url:
+        raise ConflictError(
+            f"{marker.parent} holds an unfinished clone of {other or 'another remote'}",
+            hint=f"rerun that clone to finish it, or remove {marker.parent} and clone again",
+        )
 
 
 def _checkout_heads(repo: Repo, progress: Progress | None) -> list[str]:

@@ -8,8 +8,11 @@ are fetched when a checkout needs them (or all at once with ``--all``), verified
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dvlin.audit import log as audit
@@ -18,7 +21,8 @@ from dvlin.catalog.catalog import StoredObject
 from dvlin.catalog.remotes import Applied, RemoteState
 from dvlin.errors import ConflictError
 from dvlin.objects.hashing import Oid
-from dvlin.ops.remote import open_remote, refresh
+from dvlin.ops.remote import cache_dir, open_remote, refresh
+from dvlin.ops.remote import get as get_remote
 from dvlin.progress import Progress
 from dvlin.remote.segments import Location
 from dvlin.values import sealed
@@ -181,6 +185,15 @@ def pull(
 
     before = {a.name: a.latest_id for a in repo.catalog.list_assets()}
     synced = {name: repo.catalog.workspace_version(name) for name in before}
+    # A pull killed after its fetch applied the records but before the checkouts: its rerun
+    # fetches nothing new, so what it was to check out is kept in a file until done.
+    plan = _PullPlan(cache_dir(repo, get_remote(repo, remote).name) / "pull-pending.json")
+    known, previous = plan.load()
+    for asset, head in previous.items():
+        if asset in before and synced.get(asset) == head and before[asset] != head:
+            before[asset] = head  # the folder still holds what that pull started from
+    new_since = {a for a in before if known is not None and a not in known}
+    plan.save(set(before) - new_since, {a: h for a, h in before.items() if a not in new_since})
     result = fetch(repo, remote=remote, progress=progress)
     updated: list[str] = []
     skipped: dict[str, str] = {}
@@ -192,11 +205,14 @@ def pull(
             if not r.checked_out and r.labels:
                 skipped[r.asset] = "rebased; its folder had uncommitted changes"
         result = _replace(result, diverged=())
-    moved = sorted({label.rsplit("@", 1)[0] for label in result.versions})
-    for asset in moved:
+    moved = {label.rsplit("@", 1)[0] for label in result.versions}
+    latest = {a.name: a.latest_id for a in repo.catalog.list_assets()}
+    moved |= {a for a, h in before.items() if latest.get(a) != h and synced.get(a) == h}
+    moved |= {a for a in new_since if synced.get(a) is None}
+    for asset in sorted(moved):
         if any(r.asset == asset for r in rebased):
             continue
-        if asset in before and synced.get(asset) != before[asset]:
+        if asset in before and asset not in new_since and synced.get(asset) != before[asset]:
             skipped[asset] = "its folder is not at the previous head"
             continue
         try:
@@ -205,7 +221,36 @@ def pull(
             skipped[asset] = exc.message
             continue
         updated.append(done.version.label)
+    plan.done()
     return PullResult(result, tuple(updated), skipped, tuple(r.to_dict() for r in rebased))
+
+
+class _PullPlan:
+    """``pull-pending.json``: the assets a pull knew and their heads, until its checkouts end.
+
+    Written before the fetch; removed when the checkouts are done. A rerun after a kill reads
+    it back: an asset whose folder still holds the old head follows the new one, and an asset
+    that pull brought (unknown to the plan, never checked out) is checked out.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> tuple[set[str] | None, dict[str, str | None]]:
+        try:
+            found = json.loads(self.path.read_text())
+            return set(found["known"]), dict(found["heads"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None, {}
+
+    def save(self, known: set[str], heads: dict[str, str | None]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"known": sorted(known), "heads": heads}))
+        os.replace(tmp, self.path)
+
+    def done(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def _replace(result: FetchResult, **changes: Any) -> FetchResult:

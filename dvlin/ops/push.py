@@ -206,8 +206,10 @@ def push(
         groups = _groups(repo)
         uploaded: dict[str | None, dict[str, Location]] = {}
         objects_sent = files_sent = bytes_sent = resumed = 0
+        gone: set[str] = set()  # files remote gc deleted while this push ran
         for attempt in range(_ATTEMPTS):
             view = refresh(repo, store)
+            gone |= {row["file"] for _, seg in view.new for row in seg.records.get("gc", ())}
             plan = _plan(state, store.name, local, selected)
             if not plan:
                 return PushResult(
@@ -220,7 +222,9 @@ def push(
                 uploaded = {}
                 sent: dict[str, Location] = {}
                 for group, part in parts.items():
-                    got, new_sent = _send_objects(repo, store, state, part, progress, group)
+                    got, new_sent = _send_objects(
+                        repo, store, state, part, progress, group, gone=gone
+                    )
                     uploaded[group], sent = got, {**sent, **new_sent}
                 resumed = sum(len(u) for u in uploaded.values()) - len(sent)
                 objects_sent += len(sent)
@@ -282,6 +286,8 @@ def _send_objects(
     plan: dict[str, list[Row]],
     progress: Progress | None,
     group: str | None = None,
+    *,
+    gone: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[dict[str, Location], dict[str, Location]]:
     """Upload the objects the pushed versions need that the remote lacks.
 
@@ -301,7 +307,7 @@ def _send_objects(
     found = {
         o: loc
         for o, loc in journal.items()
-        if o in owners and o not in held and in_group(loc.file, group)
+        if o in owners and o not in held and in_group(loc.file, group) and loc.file not in gone
     }
     # An interrupted push's files: still there unless remote gc took them as orphans.
     present = {f for f in {loc.file for loc in found.values()} if store.transport.exists(f)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Mapping
@@ -92,9 +93,8 @@ def add(
         raise UsageError(
             f"invalid remote name {name!r}", hint="use letters, digits, '_', '.' and '-'"
         )
-    check_url(url)
-    for group_url in (groups or {}).values():
-        check_url(group_url)
+    url = local_url(url, root=repo.root)
+    groups = {g: local_url(u, root=repo.root) for g, u in (groups or {}).items()}
     parsed = {k: _parse_value(v) for k, v in (options or {}).items()}
     option_kwargs(parsed)  # refuses secret-like options before anything is written
     config = repo.config
@@ -103,13 +103,41 @@ def add(
             f"remote {name} exists", hint=f"`dvlin remote remove {name}` first, or pick a name"
         )
     remotes = tuple(
-        RemoteConfig(r.name, r.url, r.options, r.default and not default) for r in config.remotes
+        RemoteConfig(r.name, r.url, r.options, r.default and not default, r.groups)
+        for r in config.remotes
     )
     new = RemoteConfig(name, url, parsed, default or not config.remotes, dict(groups or {}))
     with repo.lock():
         repo.config = config.with_remotes((*remotes, new))
         save_config(repo.dvlin_dir / "config.toml", repo.config)
     return _info(new)
+
+
+def local_url(url: str, *, root: str | os.PathLike[str] | None = None) -> str:
+    """``url`` checked; a folder given as a relative path becomes absolute (cwd-independent).
+
+    Raises:
+        UsageError: an empty URL, an unsupported protocol, a path that is a file, or a folder
+            inside the repo at ``root`` (its workspace, its ``.dvlin`` or the repo itself).
+    """
+    from pathlib import Path
+
+    if not url.strip():
+        raise UsageError("empty remote URL", hint="give a URL: s3://bucket/prefix or a folder")
+    if check_url(url) != "file":
+        return url
+    raw = url[len("file://") :] if url.startswith("file://") else url
+    path = Path(os.path.abspath(os.path.expanduser(raw)))
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"remote {url!r} is a file, not a folder", hint="give a folder")
+    if root is not None:
+        top = Path(os.path.abspath(root))
+        if path == top or top in path.parents:
+            raise UsageError(
+                f"remote {url!r} is inside the repo {top}",
+                hint="put the remote outside the repo, e.g. next to it",
+            )
+    return url if url.startswith("file://") and raw == str(path) else str(path)
 
 
 def list_remotes(repo: Repo) -> list[RemoteInfo]:

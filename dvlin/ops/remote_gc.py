@@ -24,7 +24,7 @@ from dvlin.identity import utc_now
 from dvlin.ops.remote import open_remote, refresh
 from dvlin.remote.layout import parse_segment_ref, segment_path
 from dvlin.remote.refs import Refs
-from dvlin.remote.segments import Location, Segment
+from dvlin.remote.segments import ORPHAN, Location, Segment
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
@@ -149,10 +149,16 @@ def gc_remote(
             )
             if not apply or not files:
                 return result
-            if doomed:
+            if doomed or orphans:
+                # Published before anything is deleted, orphans included: a push in flight
+                # (its pack and segment up, refs not yet moved) then fails its swap, reads
+                # this segment and sends those files again instead of naming deleted ones.
                 rows = [
                     {"oid": o, "file": loc.file, "offset": loc.offset, "size": loc.size}
                     for o, loc in sorted(doomed.items())
+                ] + [
+                    {"oid": f"{ORPHAN}{rel}", "file": rel, "offset": 0, "size": 0}
+                    for rel in files[len(files) - orphans :]
                 ]
                 sid = store.write_segment(Segment(repo.config.repo_id, utc_now(), {"gc": rows}, {}))
                 refs = view.refs

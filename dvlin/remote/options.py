@@ -63,8 +63,21 @@ def option_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in options.items():
         check_option(key, value)
         parts = key.split(".")
+        if not all(p.strip() for p in parts):
+            raise UsageError(
+                f"option {key!r} has an empty part", hint="write nested options as a.b=VALUE"
+            )
         here = result
-        for p in parts[:-1]:
-            here = here.setdefault(p, {})
-        here[parts[-1]] = value
+        for i, p in enumerate(parts):
+            last = i == len(parts) - 1
+            found = here.get(p)
+            if found is not None and (last or not isinstance(found, dict)):
+                raise UsageError(
+                    f"option {key!r} clashes with option {'.'.join(parts[: i + 1])!r}",
+                    hint="give each option once, either as a value or as a.b=VALUE parts",
+                )
+            if last:
+                here[p] = value
+            else:
+                here = here.setdefault(p, {})
     return result

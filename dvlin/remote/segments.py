@@ -33,6 +33,10 @@ KINDS = (
 )
 """``gc`` rows name objects remote gc deleted: a reader stops counting on them."""
 
+ORPHAN = "orphan:"
+"""The ``oid`` of a ``gc`` row for a file no record referenced (a push killed or in flight):
+``orphan:`` and the file's path. A push whose upload journal names that file sends it again."""
+
 
 @sealed
 @dataclass(frozen=True, slots=True)

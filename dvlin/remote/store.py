@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -177,17 +178,23 @@ class RemoteStore:
             f"pushing to {self.name}", files=sum(len(u.members) for u in uploads), bytes=total
         )
 
+        journal_lock = threading.Lock()
+
         def send(upload: Upload) -> dict[str, Location]:
             parts = [read(oid) for oid, _, _ in upload.members]
             data = parts[0] if len(parts) == 1 and upload.file else b"".join(parts)
             file = upload.file or pack_path(hash_bytes(self.algorithm, data), upload.group)
             self.transport.put_new(file, data)
-            return {oid: Location(file, off, size) for oid, off, size in upload.members}
+            done = {oid: Location(file, off, size) for oid, off, size in upload.members}
+            # Journalled the moment it lands, not when its turn in the queue comes: a kill
+            # then costs at most the files still in flight, never ones already up.
+            with journal_lock:
+                self._journal(done)
+            return done
 
         def finish(future: Future[dict[str, Location]]) -> None:
             done = future.result()
             locations.update(done)
-            self._journal(done)
             progress.advance(files=len(done), bytes=sum(x.size for x in done.values()))
 
         try:

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from dvlin.errors import DvlinError, UsageError
+from dvlin.errors import DvlinError, FileSystemError, UsageError
 from dvlin.remote.errors import (
     RemoteAccessError,
     RemoteMissingError,
@@ -37,6 +37,7 @@ T = TypeVar("T")
 
 _MEMORY_LOCK = threading.Lock()
 _RETRIES = 4
+_STORE_MODULES = {"botocore", "aiobotocore", "aiohttp", "s3fs", "fsspec", "urllib3"}
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -65,9 +66,20 @@ class Transport:
         root: the remote's folder on ``fs`` (no protocol), or an OS path when local.
     """
 
-    def __init__(self, url: str, fs: Any, root: str, protocol: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        fs: Any,
+        root: str,
+        protocol: str,
+        *,
+        make_fs: Callable[[], Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
-        self.fs = fs
+        self._fs = fs
+        self._make_fs = make_fs
+        self._kwargs = dict(kwargs or {})
         self.root = root.rstrip("/")
         self.protocol = protocol
         self._requests = 0
@@ -82,18 +94,36 @@ class Transport:
         if protocol == "file":
             path = url[len("file://") :] if url.startswith("file://") else url
             return cls(url, None, os.path.abspath(path), protocol)
-        try:
-            from fsspec.core import url_to_fs
 
-            fs, root = url_to_fs(url, **kwargs)
-        except ImportError as exc:
-            raise UsageError(
-                f"cannot open remote {url!r}: {exc}",
-                hint="install the s3 extra: pip install 'dvlin[s3]'",
-            ) from None
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"cannot open remote {url!r}: {exc}", hint="check --option") from None
-        return cls(url, fs, root, protocol)
+        def make_fs() -> Any:
+            try:
+                from fsspec.core import url_to_fs
+
+                return url_to_fs(url, **kwargs)[0]
+            except ImportError as exc:
+                raise UsageError(
+                    f"cannot open remote {url!r}: {exc}",
+                    hint="install the s3 extra: pip install 'dvlin[s3]'",
+                ) from None
+            except (TypeError, ValueError) as exc:
+                raise UsageError(
+                    f"cannot open remote {url!r}: {exc}", hint="check --option"
+                ) from None
+
+        if protocol == "s3":
+            # s3fs (aiobotocore, aiohttp) costs a third of a no-op push's time to import and
+            # to shut down: it is opened on first use, and reading refs.json does without it.
+            root = url.split("://", 1)[1]
+            return cls(url, None, root, protocol, make_fs=make_fs, kwargs=kwargs)
+        fs = make_fs()
+        return cls(url, fs, fs._strip_protocol(url), protocol)
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem (None for a local folder), made on first use."""
+        if self._fs is None and self._make_fs is not None:
+            self._fs = self._make_fs()
+        return self._fs
 
     def __repr__(self) -> str:
         return f"Transport({self.url!r})"
@@ -141,24 +171,53 @@ class Transport:
                     f"remote {self.url}: access denied to {what}",
                     hint="check the credentials in the environment and the store's access policy",
                 ) from None
+            except (NotADirectoryError, IsADirectoryError):
+                raise UsageError(
+                    f"remote {self.url} is not a folder of dvlin files ({what})",
+                    hint="check the URL: `dvlin remote list`",
+                ) from None
             except Exception as exc:
                 if _is_transient(exc) and attempt < _RETRIES - 1:
                     time.sleep(delay * (1 + random.random()))
                     delay *= 4
                     continue
-                if _is_unreachable(exc):
-                    raise RemoteUnreachableError(
-                        f"cannot reach remote {self.url}: {type(exc).__name__}",
-                        hint="check the endpoint_url option, the network and the URL",
+                if self.fs is None and isinstance(exc, OSError):
+                    # A local folder: disk full, read-only mount… named like every OS error.
+                    raise FileSystemError.from_os(
+                        exc, action="use the remote file", path=self.path(what)
                     ) from None
-                if "AccessDenied" in str(exc) or "Forbidden" in str(exc):
-                    raise RemoteAccessError(
-                        f"remote {self.url}: access denied to {what}",
-                        hint="check the credentials in the environment and the store's "
-                        "access policy",
-                    ) from None
-                raise
+                raise self._translate(what, exc) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _translate(self, what: str, exc: BaseException) -> BaseException:
+        """The one-line error for a failure that is not transient (or no longer retried)."""
+        names = {c.__name__ for c in type(exc).__mro__}
+        if _is_unreachable(exc):
+            return RemoteUnreachableError(
+                f"cannot reach remote {self.url}: {type(exc).__name__}",
+                hint="check the endpoint_url option, the network and the URL",
+            )
+        if names & {"NoCredentialsError", "PartialCredentialsError"}:
+            return RemoteAccessError(
+                f"remote {self.url}: no credentials found",
+                hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE in the "
+                "environment",
+            )
+        if "AccessDenied" in str(exc) or "Forbidden" in str(exc):
+            return RemoteAccessError(
+                f"remote {self.url}: access denied to {what}",
+                hint="check the credentials in the environment and the store's access policy",
+            )
+        module = type(exc).__module__.split(".", 1)[0]
+        if isinstance(exc, OSError) or module in _STORE_MODULES:
+            # The store failed in a way dvlin has no name for: still one line, never a trace.
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            return RemoteUnreachableError(
+                f"remote {self.url}: {what} failed: {type(exc).__name__}"
+                + (f": {first}" if first else ""),
+                hint="run the command again; if it persists, check the store and its options",
+            )
+        return exc
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -215,6 +274,30 @@ class Transport:
         got: tuple[bytes, str] = sync(self.fs.loop, get)
         return got
 
+    def _botocore_get(self, path: str) -> tuple[bytes, str] | None:
+        """One GetObject through plain botocore (no s3fs): the bytes and the ETag."""
+        import botocore.session
+        from botocore.exceptions import ClientError
+
+        bucket, _, key = path.partition("/")
+        session = botocore.session.get_session()
+        client_kwargs = dict(self._kwargs.get("client_kwargs", {}))
+        if "endpoint_url" in self._kwargs:
+            client_kwargs["endpoint_url"] = self._kwargs["endpoint_url"]
+        client = session.create_client("s3", **client_kwargs)
+        try:
+            resp = client.get_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code == "NoSuchBucket":
+                raise FileNotFoundError(f"the bucket {bucket} does not exist") from None
+            if code in ("NoSuchKey", "404"):
+                return None
+            if code in ("AccessDenied", "403"):
+                raise PermissionError(13, f"access denied: {code}") from None
+            raise
+        return bytes(resp["Body"].read()), str(resp["ETag"])
+
     # -- immutable files --------------------------------------------------------------------
 
     def put_new(self, rel: str, data: bytes) -> bool:
@@ -254,8 +337,12 @@ class Transport:
             data = self.get(rel)
             return None if data is None else (data, hashlib.sha256(data).hexdigest())
 
+        plain = self._fs is None and _plain_s3_kwargs(self._kwargs)
+
         def read_s3() -> tuple[bytes, str] | None:
             try:
+                if plain:
+                    return self._botocore_get(path)
                 return self._s3_get(path)
             except FileNotFoundError as exc:
                 if "bucket" in str(exc).lower():
@@ -370,6 +457,16 @@ class Transport:
             self._call(rel, lambda: os.unlink(path))
         else:
             self._call(rel, lambda: self.fs.rm_file(path))
+
+
+def _plain_s3_kwargs(kwargs: Mapping[str, Any]) -> bool:
+    """Options plain botocore reads the same way s3fs does (else s3fs reads refs.json too)."""
+    if any(k.startswith("FSSPEC_S3") for k in os.environ):
+        return False
+    client = kwargs.get("client_kwargs", {})
+    return set(kwargs) <= {"endpoint_url", "client_kwargs", "s3_additional_kwargs"} and (
+        isinstance(client, Mapping) and set(client) <= {"region_name", "endpoint_url"}
+    )
 
 
 def _local_put_new(root: str, path: str, data: bytes) -> bool:

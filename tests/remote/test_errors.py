@@ -208,3 +208,125 @@ def test_clone_into_a_file_or_a_repo_is_refused(work: Path, cli: Cli, tmp_path: 
     assert ran.exit_code == 2 and "not a folder" in ran.stderr
     ran = cli("clone", "memory://clone-target-test", str(work))
     assert ran.exit_code == 5 and "already a dvlin repo" in ran.stderr
+
+
+@pytest.mark.parametrize("url", ["", " ", "data/ev/f.txt", ".dvlin/r", ".", "data/remote"])
+def test_a_remote_that_is_empty_a_file_or_inside_the_repo_is_refused(
+    work: Path, cli: Cli, url: str
+) -> None:
+    before = _config(work)
+    ran = cli("remote", "add", "origin", url)
+    assert ran.exit_code == 2, ran.output
+    _one_error(ran.stderr)
+    assert _config(work) == before
+
+
+def test_a_relative_folder_remote_is_kept_as_an_absolute_path(
+    work: Path, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (work / "data/ev").mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(work / "data/ev")
+    cli("remote", "add", "origin", "../../../r", ok=True)
+    monkeypatch.chdir(work)
+    cli("push", ok=True)
+    assert (tmp_path / "r/refs.json").is_file()
+    assert str(tmp_path / "r") in _config(work)
+
+
+def test_a_remote_made_a_file_by_hand_is_one_line(work: Path, cli: Cli, tmp_path: Path) -> None:
+    """A config edited by hand (or a folder replaced by a file) never gives a traceback."""
+    (tmp_path / "afile").write_text("x")
+    config = work / ".dvlin/config.toml"
+    config.write_text(
+        config.read_text() + f'\n[remotes.origin]\nurl = "{tmp_path / "afile"}"\ndefault = true\n'
+    )
+    for args in (("push",), ("fetch",), ("pull",), ("remote", "show")):
+        ran = cli(*args)
+        assert ran.exit_code == 2, (args, ran.output)
+        _one_error(ran.stderr)
+        assert "not a folder" in ran.stderr
+    ran = cli("clone", (tmp_path / "afile").as_uri(), str(tmp_path / "b"))
+    assert ran.exit_code == 2, ran.output
+    _one_error(ran.stderr)
+    assert not (tmp_path / "b").exists()
+
+
+def test_clone_into_an_empty_name_is_refused(work: Path, cli: Cli, tmp_path: Path) -> None:
+    cli("remote", "add", "origin", str(tmp_path / "r"), ok=True)
+    cli("push", ok=True)
+    ran = cli("clone", str(tmp_path / "r"), "")
+    assert ran.exit_code == 2, ran.output
+    _one_error(ran.stderr)
+
+
+def test_s3_without_credentials_is_one_line(work: Path, tmp_path: Path, moto_endpoint: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    flags = ["--option", f"endpoint_url={moto_endpoint}"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dvlin", *args], cwd=work, env=env, capture_output=True,
+            text=True, check=False,
+        )  # fmt: skip
+
+    assert run("remote", "add", "origin", "s3://bucket/x", *flags).returncode == 0
+    ran = run("push")
+    assert ran.returncode == 2, ran.stderr
+    _one_error(ran.stderr)
+    assert "credentials" in ran.stderr
+    ran = run("clone", "s3://bucket/x", str(tmp_path / "b"), *flags)
+    assert ran.returncode == 2, ran.stderr
+    _one_error(ran.stderr)
+    assert not (tmp_path / "b").exists()
+
+
+def test_clone_under_a_file_is_one_line(work: Path, cli: Cli, tmp_path: Path) -> None:
+    cli("remote", "add", "origin", str(tmp_path / "r"), ok=True)
+    cli("push", ok=True)
+    (tmp_path / "afile").write_text("x")
+    ran = cli("clone", str(tmp_path / "r"), str(tmp_path / "afile/sub"))
+    assert ran.exit_code == 2, ran.output
+    _one_error(ran.stderr)
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_adding_a_remote_keeps_the_groups_of_the_others(
+    work: Path, cli: Cli, tmp_path: Path
+) -> None:
+    cli("remote", "add", "origin", "memory://main", "--group", "pii=memory://pii", ok=True)
+    cli("remote", "add", "backup", "memory://other", ok=True)
+    assert "memory://pii" in _config(work)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("a=1", "a.b=2"),
+        ("a.b=2", "a=1"),
+        ("x..y=1",),
+        (".x=1",),
+        ("x.=1",),
+        ("endpoint_url=http://a", "endpoint_url=http://b"),
+    ],
+)
+def test_options_that_clash_or_have_empty_parts_are_refused(
+    work: Path, cli: Cli, options: tuple[str, ...]
+) -> None:
+    before = _config(work)
+    flags = [x for o in options for x in ("--option", o)]
+    ran = cli("remote", "add", "origin", "s3://bucket/x", *flags)
+    assert ran.exit_code == 2, ran.output
+    _one_error(ran.stderr)
+    assert _config(work) == before
+    ran = cli("clone", "s3://bucket/x", "b", *flags)
+    assert ran.exit_code == 2, ran.output
+    assert not (work / "b").exists()

@@ -628,3 +628,186 @@ def test_pushes_from_separate_processes_all_land(
     b = tmp_path / "b"
     cli("clone", remote.url, str(b), *remote.flags, ok=True)
     assert _rows(b, "SELECT asset, number FROM versions") == [(f"s{i}", 1) for i in range(3)]
+
+
+def test_clone_killed_at_random_points_then_rerun_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    if remote.kind == "memory":
+        pytest.skip("a memory remote does not outlive the killed process")
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    for n in range(3):
+        write_tree(a, {f"data/ev{n}/f{i}.bin": os.urandom(200_000) for i in range(10)})
+        cli("commit", f"data/ev{n}", "--name", f"ev{n}", ok=True)
+    cli("remote", "add", "origin", remote.url, *remote.flags, ok=True)
+    cli("push", ok=True)
+    b = tmp_path / "b"
+    args = [sys.executable, "-m", "dvlin", "clone", remote.url, str(b), *remote.flags, "-q"]
+    rng = random.Random(11)
+    killed = 0
+    for _ in range(4):
+        proc = subprocess.Popen(args, cwd=tmp_path, env=dict(os.environ))
+        time.sleep(rng.uniform(0.3, 1.6))
+        proc.send_signal(signal.SIGKILL)
+        killed += proc.wait() == -signal.SIGKILL
+        if not b.exists():
+            continue
+        # A killed clone is resumable: the rerun below finishes it.
+        assert (b / ".dvlin.clone").is_file() or not (b / ".dvlin").exists()
+        if killed >= 2:
+            break
+    monkeypatch.chdir(tmp_path)
+    cli("clone", remote.url, str(b), *remote.flags, ok=True)
+    assert not (b / ".dvlin.clone").exists()
+    assert not list(b.glob(".dvlin.init-*"))
+    for n in range(3):
+        assert snapshot(b / f"data/ev{n}") == snapshot(a / f"data/ev{n}")
+    assert _rows(b, _SHARED["versions"]) == _rows(a, _SHARED["versions"])
+    monkeypatch.chdir(b)
+    cli("fsck", ok=True)
+    cli("audit", "verify", ok=True)
+    # A different URL may not resume it.
+    (b / ".dvlin.clone").write_text(json.dumps({"url": "memory://other", "created_root": True}))
+    ran = cli("clone", remote.url, str(b), *remote.flags)
+    assert ran.exit_code == 5 and "unfinished clone of memory://other" in ran.stderr
+
+
+def test_clone_killed_inside_init_then_rerun_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    """The marker exists, the repo does not yet (or only init's temporary folder does)."""
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    write_tree(a, {"data/ev/f.txt": "x\n"})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("remote", "add", "origin", str(tmp_path / "r"), ok=True)
+    cli("push", ok=True)
+    b = tmp_path / "b"
+    (b / ".dvlin.init-1234abcd").mkdir(parents=True)
+    (b / ".dvlin.clone").write_text(json.dumps({"url": str(tmp_path / "r"), "created_root": True}))
+    cli("clone", str(tmp_path / "r"), str(b), ok=True)
+    assert sorted(p.name for p in b.iterdir()) == [".dvlin", "data", "dvlin.lock"]
+
+
+def test_a_pull_interrupted_after_its_fetch_is_finished_by_the_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    """Killed between applying the records and checking out: the rerun still checks out."""
+    import dvlin.ops.checkout as checkout_mod
+
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    write_tree(a, {"data/ev/a.txt": "1\n"})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("remote", "add", "origin", remote.url, *remote.flags, ok=True)
+    cli("push", ok=True)
+    b = tmp_path / "b"
+    cli("clone", remote.url, str(b), *remote.flags, ok=True)
+    monkeypatch.chdir(a)
+    write_tree(a, {"data/ev/b.txt": "2\n", "data/new/n.txt": "n\n"})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("commit", "data/new", "--name", "new", ok=True)
+    cli("push", ok=True)
+
+    monkeypatch.chdir(b)
+    real = checkout_mod.checkout
+
+    def killed(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkout_mod, "checkout", killed)
+    assert cli("pull").exit_code == 130
+    monkeypatch.setattr(checkout_mod, "checkout", real)
+    rerun = json.loads(cli("pull", "--json", ok=True).stdout)
+    assert sorted(rerun["updated"]) == ["ev@v2", "new@v1"], rerun
+    assert snapshot(b / "data") == snapshot(a / "data")
+    # Once finished, a deliberate checkout of an old version is left where it is.
+    cli("checkout", "ev@v1", ok=True)
+    again = json.loads(cli("pull", "--json", ok=True).stdout)
+    assert again["updated"] == []
+    assert not (b / "data/ev/b.txt").exists()
+
+
+def test_the_rerun_of_an_interrupted_push_sends_again_at_most_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    """Every file that landed is journalled as it lands, not when its turn in the queue comes.
+
+    The first pack is slow; the ones after it land; then the push dies. The rerun may send
+    again only what was in flight.
+    """
+    import threading
+
+    import dvlin.remote.store as store_mod
+    from dvlin.remote.transport import Transport
+
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    for i in range(16):  # each commit packs its new file: 16 objects of 20 KiB
+        write_tree(a, {f"data/ev/f{i:02}.bin": os.urandom(20 << 10)})
+        cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("remote", "add", "origin", remote.url, *remote.flags, ok=True)
+    monkeypatch.setattr(store_mod, "PACK_TARGET", 16 << 10)  # a pack or two per commit
+    original = Transport.put_new
+    calls: list[str] = []
+    others_landed = threading.Event()
+    lock = threading.Lock()
+
+    def dying(self: Transport, rel: str, data: bytes) -> bool:
+        if not rel.startswith("packs/"):
+            return original(self, rel, data)
+        with lock:
+            calls.append(rel)
+            n = len(calls)
+        if n == 1:
+            others_landed.wait(10)  # slow: still in flight when the others land
+        elif n == 6:
+            others_landed.set()
+            raise KeyboardInterrupt  # the process dies here
+        return original(self, rel, data)
+
+    monkeypatch.setattr(Transport, "put_new", dying)
+    assert cli("push").exit_code == 130
+    landed = calls[1:5]  # packs 2 to 5 are complete on the remote
+    again: list[str] = []
+
+    def counting(self: Transport, rel: str, data: bytes) -> bool:
+        done = original(self, rel, data)
+        if rel.startswith("packs/") and not done:
+            again.append(rel)
+        return done
+
+    monkeypatch.setattr(Transport, "put_new", counting)
+    cli("push", ok=True)
+    assert len(landed) == 4
+    assert len(again) <= 1, again
+    b = tmp_path / "b"
+    cli("clone", remote.url, str(b), *remote.flags, ok=True)
+    assert snapshot(b / "data/ev") == snapshot(a / "data/ev")
+
+
+def test_a_no_op_s3_push_does_not_load_s3fs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    """refs.json is read with plain botocore: s3fs, aiobotocore and aiohttp are not imported."""
+    if remote.kind != "s3":
+        pytest.skip("s3 only")
+    import subprocess
+    import sys
+
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    write_tree(a, {"data/ev/a.txt": "1\n"})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    cli("remote", "add", "origin", remote.url, *remote.flags, ok=True)
+    cli("push", ok=True)
+    ran = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "dvlin", "push", "--json"],
+        cwd=a, env=dict(os.environ), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert json.loads(ran.stdout)["up_to_date"] is True
+    assert json.loads(ran.stdout)["requests"] == 1
+    imported = {line.rsplit("|", 1)[-1].strip() for line in ran.stderr.splitlines()}
+    assert not imported & {"s3fs", "aiobotocore", "aiohttp"}

@@ -114,3 +114,38 @@ def test_remote_gc_keeps_held_versions_and_young_orphans(
     c = tmp_path / "c"
     cli("clone", remote.url, str(c), *remote.flags, ok=True)
     assert snapshot(c / "data/ev") == snapshot(a / "data/ev")
+
+
+def test_remote_gc_with_no_grace_never_breaks_a_push_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    """gc runs (from another clone, grace 0) while a push's pack is up and its refs are not."""
+    import dvlin.ops.push as push_mod
+    from dvlin.ops.remote_gc import gc_remote
+    from dvlin.repo import Repo
+
+    a = _repo_with_two_pushes(tmp_path, monkeypatch, cli, remote)
+    b = tmp_path / "b"
+    cli("clone", remote.url, str(b), *remote.flags, ok=True)
+    monkeypatch.chdir(a)
+    write_tree(a, {"data/ev/new.bin": os.urandom(100_000)})
+    cli("commit", "data/ev", "--name", "ev", ok=True)
+    ran: list[int] = []
+    import time
+
+    def gc_now(variable: str) -> None:
+        if ran:
+            return
+        with Repo.open(b) as other:
+            done = gc_remote(other, "origin", apply=True, grace=0.0, now=time.time() + 60)
+        ran.append(done.orphans)
+
+    monkeypatch.setattr(push_mod, "pause_point", gc_now)
+    cli("push", ok=True)
+    assert ran and ran[0] >= 1  # the in-flight pack (and segment) were taken as orphans
+    monkeypatch.chdir(tmp_path)
+    c = tmp_path / "c"
+    cli("clone", remote.url, str(c), *remote.flags, ok=True)
+    assert snapshot(c / "data/ev") == snapshot(a / "data/ev")
+    monkeypatch.chdir(c)
+    cli("fsck", "--remote", "origin", ok=True)
