@@ -146,7 +146,9 @@ def assemble(
     policies = policies or {}
     lineage = LineageStore(catalog)
     wanted = set(assets)
-    listed = [a for a in catalog.list_assets(include_removed=True) if not wanted or a.name in wanted]
+    listed = [
+        a for a in catalog.list_assets(include_removed=True) if not wanted or a.name in wanted
+    ]
     names = {a.name for a in listed}
     all_versions = [v for v in catalog.iter_versions() if v.asset in names]
     counts: dict[str, int] = {}

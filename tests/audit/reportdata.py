@@ -59,8 +59,14 @@ def build(repo: Repo) -> Repo:
         repo.commit(["old"], name=LEGACY_ASSET, message=f"old {i}")
     values = [float(i % 50) for i in range(400)]
     table(repo.root / "raw" / "t.parquet", values)
-    commit(repo, ["raw"], name="raw", message=f"first load {HOSTILE}", force=True,
-           reason=f"backfill DATA-231 {HOSTILE}")
+    commit(
+        repo,
+        ["raw"],
+        name="raw",
+        message=f"first load {HOSTILE}",
+        force=True,
+        reason=f"backfill DATA-231 {HOSTILE}",
+    )
     table(repo.root / "raw" / "t.parquet", values, shift=40.0)
     write_tree(repo.root, {"raw/README.txt": "ok"})
     repo.commit(["raw"], name="raw", message="second load")

@@ -52,11 +52,15 @@ def test_each_version_carries_its_contract_results_and_override(built: Repo) -> 
     assert v1["override"]["reason"] == f"backfill DATA-231 {HOSTILE}"
     assert v1["override"]["actor"] == "Test Author <test@example.org>"
     v2 = _version(doc, "raw@v2")
-    assert v2["checks"] == {
-        "passed": 1,
-        "failed": 0,
-        "results": [v2["checks"]["results"][0]],
-    } and v2["override"] is None
+    assert (
+        v2["checks"]
+        == {
+            "passed": 1,
+            "failed": 0,
+            "results": [v2["checks"]["results"][0]],
+        }
+        and v2["override"] is None
+    )
 
 
 def test_holds_expiries_and_gc_deletions(built: Repo) -> None:
