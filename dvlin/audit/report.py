@@ -133,13 +133,15 @@ def assemble(
     since: dt.datetime | None = None,
     since_text: str | None = None,
     policies: Mapping[str, Mapping[str, Any]] | None = None,
+    versions: Sequence[Version] | None = None,
     now: str,
 ) -> AuditReport:
     """Read the report's facts from ``catalog``.
 
     ``assets`` limits every section to those assets (a model's lineage still reaches
     whatever it came from); ``since`` keeps versions, holds, expiries and gc runs from that
-    time on. ``policies`` gives each asset's ``owner`` and ``retention`` from ``dvlin.toml``.
+    time on. ``policies`` gives each asset's ``owner`` and ``retention`` from ``dvlin.toml``;
+    ``versions`` is every version of the catalog when the caller already read them.
     """
     from dvlin.audit.log import entries
 
@@ -150,7 +152,8 @@ def assemble(
         a for a in catalog.list_assets(include_removed=True) if not wanted or a.name in wanted
     ]
     names = {a.name for a in listed}
-    all_versions = [v for v in catalog.iter_versions() if v.asset in names]
+    every = catalog.iter_versions() if versions is None else versions
+    all_versions = [v for v in every if v.asset in names]
     counts: dict[str, int] = {}
     for v in all_versions:
         counts[v.asset] = counts.get(v.asset, 0) + 1
@@ -177,7 +180,7 @@ def assemble(
     shown = sorted(
         (v for v in all_versions if _after(v.created_at, since)), key=lambda v: (v.asset, v.number)
     )
-    versions = tuple(
+    rows = tuple(
         {
             "asset": v.asset,
             "number": v.number,
@@ -237,7 +240,7 @@ def assemble(
         since=since_text,
         chain=chain,
         assets=inventory,
-        versions=versions,
+        versions=rows,
         holds=hold_rows,
         expiries=expiries,
         gc=gc_runs,

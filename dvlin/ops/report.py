@@ -55,6 +55,7 @@ def report(
     chain.pop("legacy_entries", None)
     chain["head_hash"] = verification.head_hash
     chain["head_seq"] = verification.head_seq
+    every = repo.catalog.iter_versions()
     when = now.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if now else utc_now()
     result = assemble(
         repo.catalog,
@@ -64,16 +65,17 @@ def report(
         since=start,
         since_text=since,
         policies=policies,
+        versions=every,
         now=when,
     )
     shown = {(v["asset"], v["number"]) for v in result.versions}
     thresholds = parse_thresholds(policy.drift)
-    drift = tuple(_drifts(repo, shown, thresholds))
+    drift = tuple(_drifts(repo, every, shown, thresholds))
     return replace(result, drift=drift)
 
 
 def _drifts(
-    repo: Repo, shown: set[tuple[str, int]], thresholds: Thresholds
+    repo: Repo, every: Sequence[Version], shown: set[tuple[str, int]], thresholds: Thresholds
 ) -> list[dict[str, Any]]:
     """Drift between each shown version and its parent, from profiles stored on commit.
 
@@ -83,9 +85,7 @@ def _drifts(
     if not shown:
         return []
     out: list[dict[str, Any]] = []
-    by_id: dict[str, Version] = {}
-    for v in repo.catalog.iter_versions():
-        by_id[v.id] = v
+    by_id = {v.id: v for v in every}
     for v in sorted(by_id.values(), key=lambda v: (v.asset, v.number)):
         if (v.asset, v.number) not in shown or not v.parent or v.parent not in by_id:
             continue
