@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from dvlin.inspect.drift import Thresholds
     from dvlin.repo import Repo
 
-__all__ = ["FORMATS", "AuditReport", "report"]
+__all__ = ["FORMATS", "AuditReport", "check_format", "report", "write_report"]
 
 FORMATS = ("html", "md", "json")
 

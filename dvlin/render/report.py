@@ -96,14 +96,12 @@ def _mermaid_graph(lineage: dict[str, Any]) -> list[str]:
     index = {n["id"]: f"n{i}" for i, n in enumerate(lineage["nodes"])}
     lines = []
     for n in lineage["nodes"]:
-        shape = ("([", "])") if n["type"] == "run" else ('["', '"]')
         label = mermaid(n["label"])
-        if shape[0] == "([":
-            lines.append(f'{index[n["id"]]}(["{label}"])')
-        else:
-            lines.append(f'{index[n["id"]]}["{label}"]')
+        # runs are stadiums, versions boxes
+        shown = f'(["{label}"])' if n["type"] == "run" else f'["{label}"]'
+        lines.append(index[n["id"]] + shown)
     for e in lineage["edges"]:
-        lines.append(f"{index[e['src']]} -->|{e['kind']}| {index[e['dst']]}")
+        lines.append(f'{index[e["src"]]} -->|"{mermaid(e["kind"])}"| {index[e["dst"]]}')
     return lines
 
 

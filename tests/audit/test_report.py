@@ -150,3 +150,12 @@ def test_the_schema_is_strict_enough_to_catch_a_wrong_shape(built: Repo) -> None
     doc["versions"][0]["override"] = {"reason": 3}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, report_schema())
+
+
+def test_an_empty_repo_reports_nothing_held(repo: Repo) -> None:
+    from dvlin.render.report import render
+
+    result = report(repo)
+    doc = _doc(repo)
+    assert doc["assets"] == [] and doc["chain"]["ok"] is True and doc["chain"]["entries"] == 0
+    assert "No assets." in render(result, "html") and "No versions." in render(result, "md")

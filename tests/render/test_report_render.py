@@ -175,7 +175,8 @@ def test_markdown_escapes_markup_and_keeps_tables_whole() -> None:
 def test_mermaid_labels_cannot_break_out() -> None:
     text = render(_report(), "md")
     block = text.split("```mermaid", 1)[1].split("```", 1)[0]
-    assert '"' not in block.replace('["', "").replace('"]', "").replace('(["', "")
+    # quotes only open and close labels: ["…"], (["…"]) and |"…"|
+    assert '"' not in re.sub(r'\["|"\]|\|"|"\|', "", block)
     assert "#lt;script#gt;" in block and "<" not in block
 
 
@@ -205,3 +206,32 @@ def test_a_broken_chain_is_the_first_thing_said() -> None:
     md_text = render(_report(ok=False), "md")
     assert md_text.index("AUDIT CHAIN VERIFICATION FAILED") < md_text.index("## Contents")
     assert "AUDIT CHAIN" not in render(_report(), "html")
+
+
+_STRUCTURAL = {"id", "src", "dst", "type", "drift", "embedding_drift", "$schema"}
+
+
+def _poison(value: Any, key: str = "") -> Any:
+    """Every string the catalog could hold, replaced by markup (structural keys kept)."""
+    if isinstance(value, dict):
+        return {k: _poison(v, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_poison(v, key) for v in value)
+    if isinstance(value, str) and key not in _STRUCTURAL:
+        return EVIL
+    return value
+
+
+def test_no_string_field_reaches_either_format_as_markup() -> None:
+    from dataclasses import fields, replace
+
+    base = _report(ok=False)
+    poisoned = replace(
+        base, **{f.name: _poison(getattr(base, f.name), f.name) for f in fields(base)}
+    )
+    assert poisoned.to_dict()["versions"][0]["created_at"] == EVIL
+    text = render(poisoned, "md")
+    assert "<" not in text.replace("<!--", "")
+    parsed = _parse(render(poisoned, "html"))
+    assert "script" not in parsed.tags
+    assert "".join(parsed.text).count(EVIL) >= 30
