@@ -160,3 +160,47 @@ def audit_redact(
         out.line(
             f"redacted {', '.join(entry.details['fields'])} of entry {seq} (entry {entry.seq})"
         )
+
+
+@audit_app.command("report")
+def audit_report(
+    asset: list[str] = typer.Option(
+        None, "--asset", help="Only this asset (repeatable); models' lineage still shown whole."
+    ),
+    since: str = typer.Option(
+        None,
+        "--since",
+        help="Only versions, holds, expiries and gc runs at or after this date or time.",
+    ),
+    fmt: str = typer.Option(
+        "html", "--format", help="html (self-contained, printable), md (Markdown) or json."
+    ),
+    out_file: str = typer.Option(
+        None, "-o", "--output", help="Write the report to this file (default: standard output)."
+    ),
+) -> None:
+    """One document for reviewers: inventory, contracts and overrides, holds, expiries, gc,
+    model stages and lineage, drift, and the audit chain's verification.
+
+    Exit 1 (after writing the report, which says so at the top) when the chain is broken or
+    the catalog disagrees with it.
+    """
+    from dvlin.ops.report import check_format, report
+    from dvlin.render.report import render
+
+    check_format(fmt)
+    with open_repo() as repo:
+        result = report(repo, assets=asset or (), since=since)
+    text = render(result, fmt)
+    if out_file:
+        from dvlin.ops.report import write_report
+
+        write_report(out_file, text)
+    else:
+        typer.echo(text, nl=False)
+    if not result.ok:
+        typer.echo(
+            typer.style("✗ ", fg="red") + "audit chain verification failed (see the report)",
+            err=True,
+        )
+        raise typer.Exit(1)
