@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from dvlin.catalog.schema import SCHEMA_VERSION, migrate, schema_version
 from dvlin.errors import (
@@ -20,6 +20,8 @@ from dvlin.errors import (
     ReadOnlyRepoError,
     UsageError,
 )
+from dvlin.objects.hashing import StatRow
+from dvlin.objects.store import StoredObject
 from dvlin.values import sealed
 
 _VERSION_COLUMNS = (
@@ -216,26 +218,6 @@ class Tag:
     number: int
     created_at: str
     author: str
-
-
-@sealed
-@dataclass(frozen=True, slots=True)
-class StoredObject:
-    """Where an object's bytes are: loose (``pack`` is None) or a slice of a pack."""
-
-    oid: str
-    size: int
-    pack: str | None
-    offset: int | None
-
-
-class StatRow(NamedTuple):
-    """A stat-cache row: if a file still stats like this, its content hashes to ``oid``."""
-
-    size: int
-    mtime_ns: int
-    inode: int
-    oid: str
 
 
 class Catalog:

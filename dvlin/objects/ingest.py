@@ -11,15 +11,14 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from dvlin.catalog.catalog import Catalog, StoredObject
 from dvlin.errors import ConflictError, DvlinError, FileSystemError
 from dvlin.objects.hashing import Hasher, Oid, hasher_factory
 from dvlin.objects.manifest import Chunk, Entry
-from dvlin.objects.store import ObjectStore
+from dvlin.objects.store import ObjectStore, StoredObject
 
 PACK_MAX_BLOB = 128 * 1024
 PACK_TARGET = 32 * 1024 * 1024
@@ -28,6 +27,18 @@ CHUNK_MIN, CHUNK_AVG, CHUNK_MAX = 256 * 1024, 1024 * 1024, 4 * 1024 * 1024
 _READ_BLOCK = 1024 * 1024
 _CDC_WINDOW = 16 * 1024 * 1024
 _BATCH_FILES = 512
+
+
+class ObjectIndex(Protocol):
+    """Where stored objects are (the catalog answers this; the store does not know it)."""
+
+    def find_object(self, oid: str) -> StoredObject | None:
+        """Where one object is, or None when it is not known."""
+
+    def find_objects(self, oids: Iterable[str]) -> Mapping[str, StoredObject]:
+        """Where each of the known ``oids`` is."""
+
+
 _BATCH_BYTES = 16 * 1024 * 1024
 
 
@@ -80,7 +91,7 @@ class Ingester:
     """
 
     store: ObjectStore
-    catalog: Catalog
+    catalog: ObjectIndex
     new_objects: dict[str, StoredObject] = field(default_factory=dict)
     new_bytes: int = 0
     entries: list[Entry] = field(default_factory=list)

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, cast
 from dvlin.audit import log as audit
 from dvlin.audit import records
 from dvlin.catalog import Version
-from dvlin.catalog.catalog import StoredObject
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.faults import BEFORE_CATALOG, pause_point
 from dvlin.git import code_info
@@ -20,6 +19,7 @@ from dvlin.identity import author as current_author
 from dvlin.identity import utc_now
 from dvlin.objects.ingest import Ingester
 from dvlin.objects.manifest import Entry, to_parquet, tree_digest
+from dvlin.objects.store import StoredObject
 from dvlin.ops import lock
 from dvlin.ops.common import check_asset_name, check_kind, check_tag_name
 from dvlin.ops.diff import Diff, diff_entries

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from dvlin.catalog.catalog import StoredObject
+from dvlin.objects.store import StoredObject
 
 if TYPE_CHECKING:
     from dvlin.catalog import Version

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.audit import log as audit
 from dvlin.audit.records import snapshot
-from dvlin.catalog.catalog import StoredObject
 from dvlin.catalog.remotes import Applied, RemoteState
 from dvlin.errors import ConflictError
 from dvlin.objects.hashing import Oid
+from dvlin.objects.store import StoredObject
 from dvlin.ops.remote import open_remote, refresh
 from dvlin.progress import Progress
 from dvlin.remote.segments import Location

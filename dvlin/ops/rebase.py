@@ -182,7 +182,7 @@ def rebase_asset(repo: Repo, store: RemoteStore, asset: str) -> Rebased:
         parent_id, parent_number, parent_tree = new.id, new.number, tree
     repo.store.sync()
 
-    from dvlin.catalog.catalog import StoredObject
+    from dvlin.objects.store import StoredObject
 
     clone = repo.config.repo_id
     with catalog.transaction():

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dvlin.catalog.catalog import Catalog, StatRow, StoredObject, Version
+from dvlin.catalog.catalog import Catalog, Version
+from dvlin.objects.hashing import StatRow
+from dvlin.objects.store import StoredObject
 from dvlin.repo import Repo
 
 
