@@ -22,10 +22,9 @@ from dvlin.ops.run import (
     PendingRun,
     RunResult,
     check_params,
-    environment,
-    git_info,
     record_run,
 )
+from dvlin.provenance import environment, git_info
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
