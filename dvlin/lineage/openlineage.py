@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dvlin.catalog import Version
-from dvlin.catalog.lineage import Run
+from dvlin.catalog.runs import Run
 from dvlin.lineage.graph import Lineage
 
 SPEC = "https://openlineage.io/spec"

@@ -145,7 +145,7 @@ def asset_owners(repo: Repo, names: Iterable[str]) -> dict[str, str]:
     The owner is policy: ``owner`` in the asset's table of ``dvlin.toml`` decides; an owner
     recorded in the catalog counts only for assets that ``dvlin.toml`` does not name.
     """
-    from dvlin.catalog.lineage import LineageStore
+    from dvlin.catalog.runs import LineageStore
     from dvlin.policy.config import load_policy
 
     wanted = list(names)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from dvlin.audit import log as audit
 from dvlin.audit.records import stage_record
 from dvlin.catalog import Version
-from dvlin.catalog.lineage import LineageStore, Run, StageChange
+from dvlin.catalog.runs import LineageStore, Run, StageChange
 from dvlin.errors import UsageError
 from dvlin.identity import author, utc_now
 from dvlin.ops.common import check_asset_name

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dvlin.audit import log as audit
 from dvlin.audit.records import run_record
 from dvlin.catalog import Version
-from dvlin.catalog.lineage import RUN_PREFIX, Edge, LineageStore, Run
+from dvlin.catalog.runs import RUN_PREFIX, Edge, LineageStore, Run
 from dvlin.errors import DvlinError, UsageError
 from dvlin.identity import author, utc_now
 from dvlin.ops import lock

@@ -115,7 +115,7 @@ def test_the_sql_walk_matches_networkx(tmp_path: Path, depth: int | None) -> Non
 
     import networkx as nx
 
-    from dvlin.catalog.lineage import Edge, LineageStore
+    from dvlin.catalog.runs import Edge, LineageStore
     from dvlin.repo import Repo
 
     rng = random.Random(7)
