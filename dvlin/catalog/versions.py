@@ -185,7 +185,7 @@ class VersionQueries(Db):
         )
         return [Version.from_row(r) for r in rows]
 
-    def iter_versions(self, asset: str | None = None, *, limit: int | None = None) -> list[Version]:
+    def versions(self, asset: str | None = None, *, limit: int | None = None) -> list[Version]:
         """Versions newest first, of one asset or of all."""
         where, args = ("WHERE asset = ?", [asset]) if asset else ("", [])
         args_: list[str | int] = list(args)

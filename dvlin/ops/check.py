@@ -68,7 +68,7 @@ def _earlier_schemas(repo: Repo, name: str) -> list[tuple[str, Columns]]:
     from dvlin.policy.compat import schema_from_info
 
     earlier = []
-    for v in sorted(repo.catalog.iter_versions(name), key=lambda v: -v.number):
+    for v in sorted(repo.catalog.versions(name), key=lambda v: -v.number):
         old = schema_from_info(v.info)
         if old is not None:
             earlier.append((v.label, old))

@@ -102,7 +102,7 @@ def log(repo: Repo, name: str | None = None, *, limit: int | None = None) -> lis
         )
     if name is not None:
         name = resolve_asset(repo, name)  # a name or its path; NotFoundError with candidates
-    return repo.catalog.iter_versions(name, limit=limit)
+    return repo.catalog.versions(name, limit=limit)
 
 
 def tags_by_version(repo: Repo) -> dict[str, list[str]]:

@@ -189,7 +189,7 @@ def list_models(repo: Repo, name: str | None = None) -> list[ModelVersion]:
     s = LineageStore(repo.catalog)
     found: list[ModelVersion] = []
     for n in names:
-        versions = repo.catalog.iter_versions(n)
+        versions = repo.catalog.versions(n)
         producers = s.producers([v.id for v in versions])
         runs = s.runs(set(producers.values()))
         for v in versions:

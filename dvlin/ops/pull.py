@@ -137,7 +137,7 @@ def fetch(
             total.records += applied.records
     objects = nbytes = 0
     if all:
-        live = [v for v in repo.catalog.iter_versions() if v.id not in _expired(repo)]
+        live = [v for v in repo.catalog.versions() if v.id not in _expired(repo)]
         objects, nbytes = ensure_objects(repo, live, progress=progress)
     return FetchResult(
         store.name,

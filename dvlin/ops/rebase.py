@@ -89,7 +89,7 @@ def rebase_asset(repo: Repo, store: RemoteStore, asset: str) -> Rebased:
             if row["asset"] == asset:
                 remote_rows[row["id"]] = row
     on_remote = set(state.records(store.name, "version")) | set(remote_rows)
-    local = sorted((v for v in catalog.iter_versions(asset)), key=lambda v: v.number)
+    local = sorted((v for v in catalog.versions(asset)), key=lambda v: v.number)
     base = next((v for v in reversed(local) if v.id in on_remote), None)
     mine = [v for v in local if base is None or v.number > base.number]
     chain = sorted(

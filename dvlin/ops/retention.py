@@ -154,7 +154,7 @@ def retention(
     for name in kinds:
         own = policy.get(name)
         rules[name] = RetentionRule.from_tables(policy.retention, own.retention if own else None)
-    versions = sorted(catalog.iter_versions(), key=lambda v: (v.asset, v.number))
+    versions = sorted(catalog.versions(), key=lambda v: (v.asset, v.number))
     by_asset: dict[str, list[Version]] = {}
     for v in versions:
         by_asset.setdefault(v.asset, []).append(v)

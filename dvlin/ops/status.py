@@ -218,6 +218,8 @@ def status(
             for c in caches:
                 c.save(catalog)
     stopped = [
-        p for p in pending.iter_pending(repo.dvlin_dir) if not pending.is_running(repo.dvlin_dir, p)
+        p
+        for p in pending.pending_checkouts(repo.dvlin_dir)
+        if not pending.is_running(repo.dvlin_dir, p)
     ]
     return StatusReport(tuple(results), hashed, tuple(stopped))
