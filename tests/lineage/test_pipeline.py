@@ -16,8 +16,7 @@ import pytest
 
 from dvlin.catalog import Catalog
 from dvlin.catalog.schema import MIGRATIONS, SCHEMA_VERSION
-from tests.conftest import Cli, write_tree
-from tests.lineage.conftest import FEATURES, Pipeline
+from tests.conftest import FEATURES, Cli, Pipeline, write_tree
 from tests.lineage.test_openlineage import validate
 
 
