@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,124 @@ VERSION_COLUMNS = (
     "id, asset, number, parent, tree, manifest, author, created_at, message, meta, files, "
     "bytes, base, roots, info"
 )
+
+
+@sealed
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A contract failure committed anyway: who, when, why, and how many rules failed."""
+
+    reason: str
+    author: str
+    at: str
+    failed: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Override:
+        """Parse the stored shape (keys other than the four are kept as they are)."""
+        known = ("reason", "author", "at", "failed")
+        return cls(
+            reason=d["reason"],
+            author=d["author"],
+            at=d["at"],
+            failed=d["failed"],
+            extra={k: v for k, v in d.items() if k not in known},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored (and ``--json``) shape, keys in order as the catalog stores them."""
+        d = {
+            **self.extra,
+            "reason": self.reason,
+            "author": self.author,
+            "at": self.at,
+            "failed": self.failed,
+        }
+        return dict(sorted(d.items()))
+
+
+# The keys VersionInfo types, and the JSON type each must have to be read into its field.
+_INFO_TYPES: dict[str, type | tuple[type, ...]] = {
+    "files": dict,
+    "checks": list,
+    "override": (dict, type(None)),
+    "code": (dict, type(None)),
+    "follow_links": bool,
+}
+
+
+def _is_override(d: Mapping[str, Any]) -> bool:
+    return (
+        all(isinstance(d.get(k), str) for k in ("reason", "author", "at"))
+        and type(d.get("failed")) is int
+    )
+
+
+@sealed
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """What a version records besides its files: described tables and arrays, contract checks
+    and their override, the code it was committed with, how its folder is scanned.
+
+    Parsed from the catalog's ``info`` JSON once, when the row is read; :meth:`to_json` gives
+    back the very same text (version ids and audit digests hash it), so a key is written only
+    when it was there, and keys this dvlin does not know are kept as they are.
+    """
+
+    files: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    """Described files, path → schema or shape (and ``profile``: the profile object's oid)."""
+    checks: tuple[dict[str, Any], ...] = ()
+    """The contract's rule results, as ``RuleResult.to_dict`` shapes them."""
+    override: Override | None = None
+    code: Mapping[str, Any] | None = None
+    """``{"git": COMMIT, "dirty": bool}`` when committed inside a git work tree."""
+    follow_links: bool = False
+    """Committed with ``--follow-links``: status and checkout scan the folder the same way."""
+    has: frozenset[str] = frozenset()
+    """Which of the known keys the stored JSON holds (an empty list is not a missing one)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VersionInfo:
+        """Parse the stored shape; a known key holding an unexpected type is kept as it is."""
+        fits = {k: k in d and isinstance(d[k], t) for k, t in _INFO_TYPES.items()}
+        fits["override"] = fits["override"] and (
+            d["override"] is None or _is_override(d["override"])
+        )
+        override = d.get("override") if fits["override"] else None
+        return cls(
+            files=d["files"] if fits["files"] else {},
+            checks=tuple(d["checks"]) if fits["checks"] else (),
+            override=Override.from_dict(override) if override is not None else None,
+            code=d["code"] if fits["code"] else None,
+            follow_links=bool(fits["follow_links"] and d["follow_links"]),
+            has=frozenset(k for k, ok in fits.items() if ok),
+            extra={k: v for k, v in d.items() if not fits.get(k)},
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> VersionInfo:
+        """Parse the catalog's ``info`` column."""
+        return cls.from_dict(json.loads(text or "{}"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored shape: only the keys it was built with."""
+        d: dict[str, Any] = dict(self.extra)
+        values: dict[str, Any] = {
+            "files": self.files,
+            "checks": list(self.checks),
+            "override": self.override.to_dict() if self.override else None,
+            "code": self.code,
+            "follow_links": self.follow_links,
+        }
+        for k in self.has:
+            d[k] = values[k]
+        return d
+
+    def to_json(self) -> str:
+        """The catalog's ``info`` column."""
+        return json.dumps(self.to_dict(), sort_keys=True)
 
 
 @sealed
@@ -37,7 +155,7 @@ class Version:
     bytes: int
     base: str
     roots: tuple[str, ...]
-    info: dict[str, Any] = field(default_factory=dict)
+    info: VersionInfo = field(default_factory=VersionInfo)
 
     @property
     def label(self) -> str:
@@ -62,7 +180,7 @@ class Version:
             bytes=row[11],
             base=row[12],
             roots=tuple(json.loads(row[13] or '["."]')),
-            info=json.loads(row[14] or "{}"),
+            info=VersionInfo.from_json(row[14]),
         )
 
 
@@ -217,7 +335,7 @@ class VersionQueries(Db):
                 v.bytes,
                 v.base,
                 json.dumps(list(v.roots)),
-                json.dumps(v.info, sort_keys=True),
+                v.info.to_json(),
             ),
         )
 

@@ -66,9 +66,7 @@ def dataset(v: Version, *, namespace: str, kind: str, owner: str | None) -> dict
 def _schema_fields(v: Version) -> list[dict[str, Any]]:
     """Columns of the version's one table, or one nested field per table when it has several."""
     tables = {
-        path: d
-        for path, d in sorted(v.info.get("files", {}).items())
-        if isinstance(d.get("columns"), list)
+        path: d for path, d in sorted(v.info.files.items()) if isinstance(d.get("columns"), list)
     }
 
     def columns(d: dict[str, Any]) -> list[dict[str, Any]]:

@@ -69,7 +69,7 @@ def _earlier_schemas(repo: Repo, name: str) -> list[tuple[str, Columns]]:
 
     earlier = []
     for v in sorted(repo.catalog.versions(name), key=lambda v: -v.number):
-        old = schema_from_info(v.info)
+        old = schema_from_info(v.info.files)
         if old is not None:
             earlier.append((v.label, old))
     return earlier

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 from dvlin.audit import log as audit
 from dvlin.audit import records
 from dvlin.catalog import Version
+from dvlin.catalog.versions import VersionInfo
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.faults import BEFORE_CATALOG, pause_point
 from dvlin.git import code_info
@@ -292,7 +293,7 @@ def prepare(
         bytes=sum(e.size for e in file_entries),
         base=layout.base,
         roots=layout.roots,
-        info=info,
+        info=VersionInfo.from_dict(info),
     )
     storage = {oid for e in file_entries for oid in e.storage_oids()}
     storage.add(manifest)
@@ -357,15 +358,15 @@ def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
         },
         record=records.version_record(catalog, version.id),
     )
-    override = version.info.get("override")
-    if override:
+    override = version.info.override
+    if override is not None:
         audit.append(
             catalog,
             action="contract-override",
             target=version.label,
             outcome="overridden",
-            reason=str(override.get("reason", "")),
-            details={"failed_rules": int(override.get("failed", 0)), "id": version.id},
+            reason=override.reason,
+            details={"failed_rules": override.failed, "id": version.id},
             record=records.override_record(catalog, version.id),
         )
     _insert_tags(repo, prepared.name, version.id, prepared.tags)
@@ -444,7 +445,7 @@ def _describe(base_abs: str, entries: list[Entry], parent: Version | None) -> di
     """Schemas of tables and shapes of arrays in the version, reusing the parent's by oid."""
     from dvlin.inspect.tables import describe, is_described
 
-    before: dict[str, dict[str, Any]] = dict(parent.info.get("files", {})) if parent else {}
+    before: dict[str, dict[str, Any]] = dict(parent.info.files) if parent else {}
     described: dict[str, dict[str, Any]] = {}
     for e in entries:
         if e.type != "file" or not is_described(e.path):

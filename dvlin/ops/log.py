@@ -59,9 +59,9 @@ class VersionDetail:
             "expired_at": self.expired_at,
             "kind": self.kind,
             "latest": self.latest,
-            "described": self.version.info.get("files", {}),
-            "checks": self.version.info.get("checks", []),
-            "override": self.version.info.get("override"),
+            "described": dict(self.version.info.files),
+            "checks": list(self.version.info.checks),
+            "override": info.override.to_dict() if (info := self.version.info).override else None,
         }
 
 

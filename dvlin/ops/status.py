@@ -99,7 +99,7 @@ class StatusReport:
 
 def follows(version: Version) -> bool:
     """True when the version was committed with ``--follow-links``."""
-    return bool(version.info.get("follow_links"))
+    return version.info.follow_links
 
 
 def workspace_entries(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dvlin.catalog.catalog import Catalog, Version
+from dvlin.catalog.versions import VersionInfo
 from dvlin.objects.hashing import StatRow
 from dvlin.objects.store import StoredObject
 from dvlin.repo import Repo
@@ -28,7 +29,7 @@ def version(
         bytes=100 * number,
         base="data",
         roots=(".",),
-        info={"files": {"a.csv": {"rows": number}}},
+        info=VersionInfo.from_dict({"files": {"a.csv": {"rows": number}}}),
     )
 
 
