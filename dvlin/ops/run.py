@@ -253,6 +253,7 @@ def record_run(
     from dvlin.faults import BEFORE_CATALOG, pause_point
     from dvlin.ops.commit import prepare
     from dvlin.ops.commit import record as record_commit
+    from dvlin.ops.commit_request import CommitRequest
 
     failure: DvlinError | None = None
     succeeded = exit_code == 0 and error is None
@@ -265,11 +266,14 @@ def record_run(
                     prepared.append(
                         prepare(
                             repo,
-                            [repo.root / p for p in o.paths],
-                            name=o.asset,
-                            kind=o.kind,
-                            message=f"{pending.transform} {pending.id[:10]}",
-                            meta={"run": pending.id},
+                            CommitRequest.parse(
+                                repo,
+                                [repo.root / p for p in o.paths],
+                                name=o.asset,
+                                kind=o.kind,
+                                message=f"{pending.transform} {pending.id[:10]}",
+                                meta={"run": pending.id},
+                            ),
                         )
                     )
             except DvlinError as exc:
