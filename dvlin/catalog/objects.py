@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dvlin.catalog.db import Db, select_in
+from dvlin.objects.hashing import Oid
 from dvlin.objects.store import StoredObject
 
 
@@ -18,7 +19,7 @@ class ObjectQueries(Db):
         row = self.conn.execute(
             "SELECT size, pack, offset FROM objects WHERE oid = ?", (oid,)
         ).fetchone()
-        return StoredObject(oid, row[0], row[1], row[2]) if row else None
+        return StoredObject(Oid(oid), row[0], row[1], row[2]) if row else None
 
     def find_objects(self, oids: Iterable[str]) -> dict[str, StoredObject]:
         """Where each of ``oids`` is stored, for those the catalog knows (one query per 500)."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from dvlin.catalog.db import Db
 from dvlin.errors import ConflictError
+from dvlin.objects.hashing import Oid, VersionId
 from dvlin.values import sealed
 
 VERSION_COLUMNS = (
@@ -141,12 +142,12 @@ class VersionInfo:
 class Version:
     """One immutable version of an asset, as the catalog records it."""
 
-    id: str
+    id: VersionId
     asset: str
     number: int
-    parent: str | None
+    parent: VersionId | None
     tree: str
-    manifest: str
+    manifest: Oid
     author: str
     created_at: str
     message: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dvlin.catalog.db import Db
-from dvlin.objects.hashing import StatRow
+from dvlin.objects.hashing import Oid, StatRow
 
 
 class WorkspaceQueries(Db):
@@ -13,7 +13,7 @@ class WorkspaceQueries(Db):
 
     # -- stat cache and workspace -------------------------------------------------------------
 
-    def stat_rows(self, prefix: str) -> dict[str, tuple[int, int, int, str]]:
+    def stat_rows(self, prefix: str) -> dict[str, tuple[int, int, int, Oid]]:
         """Stat-cache rows ``path → (size, mtime_ns, inode, oid)`` under ``prefix``."""
         # Plain tuples, not StatRow: 20,000 rows load in a third of the time.
         if prefix:

@@ -22,7 +22,7 @@ class StatRow(NamedTuple):
     size: int
     mtime_ns: int
     inode: int
-    oid: str
+    oid: Oid
 
 
 ALGORITHMS = ("xxh3-128", "sha256", "blake3")

@@ -68,7 +68,7 @@ class _Pending:
     path: str
     mode: int
     size: int
-    oid: str
+    oid: Oid
 
 
 def unreadable(exc: OSError, path: str, abs_path: str) -> DvlinError:
@@ -97,7 +97,7 @@ class Ingester:
     entries: list[Entry] = field(default_factory=list)
     _pending: list[_Pending] = field(default_factory=list)
     _pack: bytearray = field(default_factory=bytearray)
-    _pack_members: dict[str, int] = field(default_factory=dict)
+    _pack_members: dict[Oid, int] = field(default_factory=dict)
     _new_hasher: Callable[[], Hasher] | None = None
     on_hashed: Callable[[object, str], None] | None = None
     _batch: list[tuple[str, str, int, object]] = field(default_factory=list)
@@ -153,7 +153,7 @@ class Ingester:
 
     def _drain(self) -> None:
         batch, self._batch, self._batch_bytes = self._batch, [], 0
-        read: list[tuple[str, int, bytes, str, object]] = []
+        read: list[tuple[str, int, bytes, Oid, object]] = []
         new_hasher = self._hasher_class()
         for abs_path, path, mode, tag in batch:
             try:
@@ -166,7 +166,7 @@ class Ingester:
                 raise unreadable(exc, path, abs_path) from None
             h = new_hasher()
             h.update(data)
-            read.append((path, mode, data, h.hexdigest(), tag))
+            read.append((path, mode, data, Oid(h.hexdigest()), tag))
         unknown = {oid for _, _, _, oid, _ in read if oid not in self.new_objects}
         stored = self.catalog.find_objects(unknown) if unknown else {}
         for path, mode, data, oid, tag in read:
@@ -175,7 +175,9 @@ class Ingester:
                 self._add_stored(path, mode, len(data), found)
             elif len(data) < PACK_MAX_BLOB:
                 self._pack_members[oid] = len(self._pack)
-                self.new_objects[oid] = StoredObject(oid, len(data), "", len(self._pack))
+                self.new_objects[oid] = StoredObject(
+                    oid, len(data), Oid(""), len(self._pack)
+                )  # "": the pack is not written yet
                 self._pack += data
                 self._pending.append(_Pending(path, mode, len(data), oid))
                 if len(self._pack) >= PACK_TARGET:
@@ -239,14 +241,14 @@ class Ingester:
                 buf = buf[consumed:]
                 if eof and not buf:
                     break
-        oid = whole.hexdigest()
+        oid = Oid(whole.hexdigest())
         self.entries.append(Entry(path, "file", mode, size, oid, chunks=tuple(chunks)))
         return oid
 
-    def _hash(self, data: bytes | memoryview) -> str:
+    def _hash(self, data: bytes | memoryview) -> Oid:
         h = self._hasher()
         h.update(data)
-        return h.hexdigest()
+        return Oid(h.hexdigest())
 
     def _flush_pack(self) -> None:
         if not self._pack_members:

@@ -37,9 +37,9 @@ def _fsync_file(path: str) -> None:
 class StoredObject:
     """Where an object's bytes are: loose (``pack`` is None) or a slice of a pack."""
 
-    oid: str
+    oid: Oid
     size: int
-    pack: str | None
+    pack: Oid | None
     offset: int | None
 
 

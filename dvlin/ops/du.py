@@ -155,7 +155,7 @@ def du(repo: Repo, names: Sequence[str] = (), *, now: float | None = None) -> Us
             needs[version_id].add(oid)
             users[oid].add(version_id)
     versions = catalog.versions()
-    asset_of = {v.id: v.asset for v in versions}
+    asset_of: dict[str, str] = {v.id: v.asset for v in versions}
     asset_users: dict[str, set[str]] = {
         oid: {asset_of[v] for v in vs if v in asset_of} for oid, vs in users.items()
     }

@@ -322,7 +322,7 @@ def fetch_entries(
         store = open_remote(repo, name)
         for oid, data in store.download(wanted, progress=progress):
             repo.store.put(data, Oid(oid))
-            stored.append(StoredObject(oid, len(data), None, None))
+            stored.append(StoredObject(Oid(oid), len(data), None, None))
             total += len(data)
     if stored:
         repo.store.sync()
@@ -357,7 +357,7 @@ def fetch_missing(
         store = open_remote(repo, name)
         for oid, data in store.download(wanted, progress=progress):
             repo.store.put(data, Oid(oid))
-            stored.append(StoredObject(oid, len(data), None, None))
+            stored.append(StoredObject(Oid(oid), len(data), None, None))
             count += 1
             total += len(data)
     repo.store.sync()

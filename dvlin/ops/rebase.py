@@ -20,7 +20,7 @@ from dvlin.audit.records import snapshot
 from dvlin.catalog import Version
 from dvlin.catalog.remotes import RemoteState, Row
 from dvlin.errors import ConflictError
-from dvlin.objects.hashing import hash_bytes
+from dvlin.objects.hashing import VersionId, hash_bytes
 from dvlin.objects.manifest import Entry, from_parquet, to_parquet, tree_digest, validate
 from dvlin.values import sealed
 
@@ -160,7 +160,7 @@ def rebase_asset(repo: Repo, store: RemoteStore, asset: str) -> Rebased:
         )
         files = [e for e in ordered if e.type == "file"]
         new = Version(
-            id=hash_bytes(algorithm, identity.encode())[:32],
+            id=VersionId(hash_bytes(algorithm, identity.encode())[:32]),
             asset=asset,
             number=parent_number + 1,
             parent=parent_id,

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable
 from typing import Protocol
 
-from dvlin.objects.hashing import StatRow
+from dvlin.objects.hashing import Oid, StatRow
 from dvlin.workspace.scan import Item
 
 # A file modified within one clock tick of being hashed could change again without its mtime
@@ -19,7 +19,7 @@ _RACY_COARSE_NS = 2_000_000_000
 class StatRows(Protocol):
     """Where stat-cache rows are kept (the catalog)."""
 
-    def stat_rows(self, prefix: str) -> dict[str, tuple[int, int, int, str]]:
+    def stat_rows(self, prefix: str) -> dict[str, tuple[int, int, int, Oid]]:
         """Rows ``path → (size, mtime_ns, inode, oid)`` under ``prefix``."""
 
     def put_stat_rows(self, rows: Iterable[tuple[str, StatRow]]) -> None:
@@ -40,7 +40,7 @@ class StatCache:
         self.rows = catalog.stat_rows("" if base in ("", ".") else base) if enabled else {}
         self.updates: list[tuple[str, StatRow]] = []
 
-    def lookup(self, item: Item) -> str | None:
+    def lookup(self, item: Item) -> Oid | None:
         """The cached oid of a file that stats exactly as it did when it was hashed."""
         row = self.rows.get(repo_path(self.base, item.path))
         if (
@@ -60,7 +60,7 @@ class StatCache:
         margin = _RACY_COARSE_NS if item.mtime_ns % 1_000_000_000 == 0 else _RACY_NS
         if item.mtime_ns >= now - margin:
             return
-        row = StatRow(item.size, item.mtime_ns, item.inode, oid)
+        row = StatRow(item.size, item.mtime_ns, item.inode, Oid(oid))
         key = repo_path(self.base, item.path)
         if self.rows.get(key) != tuple(row):
             self.rows[key] = tuple(row)  # type: ignore[assignment]
