@@ -122,12 +122,11 @@ def track(
         check_outputs,
         check_params,
         cwd_in,
-        environment,
-        git_info,
         parse_output,
         record_run,
         resolve_inputs,
     )
+    from dvlin.provenance import environment, git_info
     from dvlin.repo import Repo
 
     check_asset_name(transform)

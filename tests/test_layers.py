@@ -37,7 +37,7 @@ def test_the_layers_contracts_are_kept() -> None:
     ("module", "line", "contract"),
     [
         ("objects/store.py", "from dvlin.repo import Repo", "one-way layers"),
-        ("workspace/scan.py", "import dvlin.catalog.lineage", "know nothing of SQLite"),
+        ("workspace/scan.py", "import dvlin.catalog.runs", "know nothing of SQLite"),
         ("cli/gc.py", "import dvlin.catalog.gc", "reach the core through ops"),
     ],
 )

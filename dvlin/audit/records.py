@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvlin.catalog import Catalog
+from dvlin.objects.hashing import VersionId
 from dvlin.values import sealed
 
 KINDS = ("version", "tag", "hold", "stage", "override", "expiry", "run", "derivation")
@@ -110,11 +111,11 @@ def version_identity(
     ).encode()
 
 
-def version_id(algorithm: str, identity: bytes) -> str:
+def version_id(algorithm: str, identity: bytes) -> VersionId:
     """A version's id: the first 32 hex of the repo's hash over its identity bytes."""
     from dvlin.objects.hashing import hash_bytes
 
-    return hash_bytes(algorithm, identity)[:32]
+    return VersionId(hash_bytes(algorithm, identity)[:32])
 
 
 def _json(text: str | None, default: Any) -> Any:

@@ -20,8 +20,8 @@ from typing import Any
 from dvlin.catalog import Catalog
 from dvlin.catalog.catalog import Version
 from dvlin.catalog.gc import GcStore
-from dvlin.catalog.lineage import LineageStore, is_run_id
-from dvlin.catalog.retention import RetentionStore
+from dvlin.catalog.holds import RetentionStore
+from dvlin.catalog.runs import LineageStore, is_run_id
 from dvlin.values import sealed
 
 SCHEMA_ID = "urn:dvlin:audit-report:1"
@@ -93,7 +93,7 @@ def _after(text: str, since: dt.datetime | None) -> bool:
 
 
 def _checks(v: Version) -> dict[str, Any]:
-    results = [r for r in v.info.get("checks", []) if isinstance(r, Mapping)]
+    results = [r for r in v.info.checks if isinstance(r, Mapping)]
     failed = [r for r in results if not r.get("passed")]
     return {
         "passed": len(results) - len(failed),
@@ -113,15 +113,10 @@ def _checks(v: Version) -> dict[str, Any]:
 
 
 def _override(v: Version) -> dict[str, Any] | None:
-    o = v.info.get("override")
-    if not isinstance(o, Mapping):
+    o = v.info.override
+    if o is None:
         return None
-    return {
-        "reason": str(o.get("reason", "")),
-        "actor": str(o.get("author", "")),
-        "at": str(o.get("at", "")),
-        "failed": int(o.get("failed", 0)),
-    }
+    return {"reason": o.reason, "actor": o.author, "at": o.at, "failed": o.failed}
 
 
 def assemble(
@@ -152,7 +147,7 @@ def assemble(
         a for a in catalog.list_assets(include_removed=True) if not wanted or a.name in wanted
     ]
     names = {a.name for a in listed}
-    every = catalog.iter_versions() if versions is None else versions
+    every = catalog.versions() if versions is None else versions
     all_versions = [v for v in every if v.asset in names]
     counts: dict[str, int] = {}
     for v in all_versions:
@@ -200,7 +195,7 @@ def assemble(
         }
         for v in shown
     )
-    by_id = {v.id: v for v in all_versions}
+    by_id: dict[str, Version] = {v.id: v for v in all_versions}
     hold_rows = tuple(
         {
             "version": by_id[h.version].label,

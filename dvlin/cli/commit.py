@@ -84,8 +84,6 @@ def commit(
         f"(+{c['added']} ~{c['changed']} -{c['removed']}; "
         f"stored {human_bytes(result.new_bytes)} new)"
     )
-    override = v.info.get("override")
-    if override:
-        out.line(
-            f"{plural(override['failed'], 'failed rule')} overridden: {quote(override['reason'])}"
-        )
+    override = v.info.override
+    if override is not None:
+        out.line(f"{plural(override.failed, 'failed rule')} overridden: {quote(override.reason)}")

@@ -114,7 +114,7 @@ def show(
     rows += provenance_rows(prov)
     for key, value in rows:
         out.line(f"{key:>10}  {value}")
-    described = v.info.get("files", {})
+    described = v.info.files
     if len(described) > 20:
         out.line(f"  {len(described):,} tables and arrays; the first 20 (all with --json):")
     for path, d in sorted(described.items())[:20]:
@@ -127,18 +127,18 @@ def show(
             more = " …" if len(d["columns"]) > 12 else ""
             rows_text = plural(d["rows"], "row")
             out.line(f"  {quote(path)}: {d['format']} table, {rows_text} — {cols}{more}")
-    checks = v.info.get("checks", [])
+    checks = v.info.checks
     if checks:
         from dvlin.policy.results import RuleResult
         from dvlin.render.checks import results_table
 
         bad = [RuleResult.from_dict(c) for c in checks if not c["passed"]]
         out.line(f"{'checks':>10}  {len(checks) - len(bad)} passed, {len(bad)} failed")
-        override = v.info.get("override")
-        if override:
+        override = v.info.override
+        if override is not None:
             out.line(
-                f"{'override':>10}  {quote(override['reason'])} "
-                f"({quote(override['author'])}, {override['at']})"
+                f"{'override':>10}  {quote(override.reason)} "
+                f"({quote(override.author)}, {override.at})"
             )
         if bad:
             out.print(results_table(bad, status=False))

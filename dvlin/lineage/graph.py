@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from dvlin.catalog import Version
-from dvlin.catalog.lineage import Edge, Run, is_run_id
+from dvlin.catalog.runs import Edge, Run, is_run_id
 from dvlin.values import sealed
 
 if TYPE_CHECKING:

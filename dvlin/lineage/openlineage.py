@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dvlin.catalog import Version
-from dvlin.catalog.lineage import Run
+from dvlin.catalog.runs import Run
 from dvlin.lineage.graph import Lineage
 
 SPEC = "https://openlineage.io/spec"
@@ -66,9 +66,7 @@ def dataset(v: Version, *, namespace: str, kind: str, owner: str | None) -> dict
 def _schema_fields(v: Version) -> list[dict[str, Any]]:
     """Columns of the version's one table, or one nested field per table when it has several."""
     tables = {
-        path: d
-        for path, d in sorted(v.info.get("files", {}).items())
-        if isinstance(d.get("columns"), list)
+        path: d for path, d in sorted(v.info.files.items()) if isinstance(d.get("columns"), list)
     }
 
     def columns(d: dict[str, Any]) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from typing import NewType, Protocol
+from typing import NamedTuple, NewType, Protocol
 
 from dvlin.errors import UsageError
 
@@ -14,6 +14,16 @@ Oid = NewType("Oid", str)
 
 VersionId = NewType("VersionId", str)
 """A version's content-derived id: always 32 lower-case hex characters."""
+
+
+class StatRow(NamedTuple):
+    """A stat-cache row: if a file still stats like this, its content hashes to ``oid``."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    oid: Oid
+
 
 ALGORITHMS = ("xxh3-128", "sha256", "blake3")
 DEFAULT_ALGORITHM = "xxh3-128"

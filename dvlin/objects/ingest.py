@@ -11,15 +11,14 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from dvlin.catalog.catalog import Catalog, StoredObject
 from dvlin.errors import ConflictError, DvlinError, FileSystemError
 from dvlin.objects.hashing import Hasher, Oid, hasher_factory
 from dvlin.objects.manifest import Chunk, Entry
-from dvlin.objects.store import ObjectStore
+from dvlin.objects.store import ObjectStore, StoredObject
 
 PACK_MAX_BLOB = 128 * 1024
 PACK_TARGET = 32 * 1024 * 1024
@@ -28,6 +27,18 @@ CHUNK_MIN, CHUNK_AVG, CHUNK_MAX = 256 * 1024, 1024 * 1024, 4 * 1024 * 1024
 _READ_BLOCK = 1024 * 1024
 _CDC_WINDOW = 16 * 1024 * 1024
 _BATCH_FILES = 512
+
+
+class ObjectIndex(Protocol):
+    """Where stored objects are (the catalog answers this; the store does not know it)."""
+
+    def find_object(self, oid: str) -> StoredObject | None:
+        """Where one object is, or None when it is not known."""
+
+    def find_objects(self, oids: Iterable[str]) -> Mapping[str, StoredObject]:
+        """Where each of the known ``oids`` is."""
+
+
 _BATCH_BYTES = 16 * 1024 * 1024
 
 
@@ -57,7 +68,7 @@ class _Pending:
     path: str
     mode: int
     size: int
-    oid: str
+    oid: Oid
 
 
 def unreadable(exc: OSError, path: str, abs_path: str) -> DvlinError:
@@ -80,13 +91,13 @@ class Ingester:
     """
 
     store: ObjectStore
-    catalog: Catalog
+    catalog: ObjectIndex
     new_objects: dict[str, StoredObject] = field(default_factory=dict)
     new_bytes: int = 0
     entries: list[Entry] = field(default_factory=list)
     _pending: list[_Pending] = field(default_factory=list)
     _pack: bytearray = field(default_factory=bytearray)
-    _pack_members: dict[str, int] = field(default_factory=dict)
+    _pack_members: dict[Oid, int] = field(default_factory=dict)
     _new_hasher: Callable[[], Hasher] | None = None
     on_hashed: Callable[[object, str], None] | None = None
     _batch: list[tuple[str, str, int, object]] = field(default_factory=list)
@@ -142,7 +153,7 @@ class Ingester:
 
     def _drain(self) -> None:
         batch, self._batch, self._batch_bytes = self._batch, [], 0
-        read: list[tuple[str, int, bytes, str, object]] = []
+        read: list[tuple[str, int, bytes, Oid, object]] = []
         new_hasher = self._hasher_class()
         for abs_path, path, mode, tag in batch:
             try:
@@ -155,7 +166,7 @@ class Ingester:
                 raise unreadable(exc, path, abs_path) from None
             h = new_hasher()
             h.update(data)
-            read.append((path, mode, data, h.hexdigest(), tag))
+            read.append((path, mode, data, Oid(h.hexdigest()), tag))
         unknown = {oid for _, _, _, oid, _ in read if oid not in self.new_objects}
         stored = self.catalog.find_objects(unknown) if unknown else {}
         for path, mode, data, oid, tag in read:
@@ -164,7 +175,9 @@ class Ingester:
                 self._add_stored(path, mode, len(data), found)
             elif len(data) < PACK_MAX_BLOB:
                 self._pack_members[oid] = len(self._pack)
-                self.new_objects[oid] = StoredObject(oid, len(data), "", len(self._pack))
+                self.new_objects[oid] = StoredObject(
+                    oid, len(data), Oid(""), len(self._pack)
+                )  # "": the pack is not written yet
                 self._pack += data
                 self._pending.append(_Pending(path, mode, len(data), oid))
                 if len(self._pack) >= PACK_TARGET:
@@ -228,14 +241,14 @@ class Ingester:
                 buf = buf[consumed:]
                 if eof and not buf:
                     break
-        oid = whole.hexdigest()
+        oid = Oid(whole.hexdigest())
         self.entries.append(Entry(path, "file", mode, size, oid, chunks=tuple(chunks)))
         return oid
 
-    def _hash(self, data: bytes | memoryview) -> str:
+    def _hash(self, data: bytes | memoryview) -> Oid:
         h = self._hasher()
         h.update(data)
-        return h.hexdigest()
+        return Oid(h.hexdigest())
 
     def _flush_pack(self) -> None:
         if not self._pack_members:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from dvlin.errors import IntegrityError
-from dvlin.objects.hashing import hasher_factory
+from dvlin.objects.hashing import Oid, hasher_factory
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def normal_mode(kind: EntryType, st_mode: int) -> int:
 class Chunk:
     """One content-defined chunk of a large file, stored as a loose object."""
 
-    oid: str
+    oid: Oid
     size: int
 
 
@@ -58,9 +58,9 @@ class Entry(NamedTuple):
     type: EntryType
     mode: int
     size: int = 0
-    oid: str | None = None
+    oid: Oid | None = None
     target: str | None = None
-    pack: str | None = None
+    pack: Oid | None = None
     offset: int | None = None
     chunks: tuple[Chunk, ...] | None = None
 

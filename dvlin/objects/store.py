@@ -32,6 +32,17 @@ def _fsync_file(path: str) -> None:
         os.close(fd)
 
 
+@sealed
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """Where an object's bytes are: loose (``pack`` is None) or a slice of a pack."""
+
+    oid: Oid
+    size: int
+    pack: Oid | None
+    offset: int | None
+
+
 class ObjectError(IntegrityError):
     """An object that is missing or whose bytes do not match its oid."""
 

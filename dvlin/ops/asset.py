@@ -150,7 +150,7 @@ def rm(repo: Repo, text: str, *, keep_files: bool = False, force: bool = False) 
                     hint="commit them, use --keep-files, or --force to delete them anyway",
                     paths=changed,
                 )
-        versions = len(catalog.iter_versions(name))
+        versions = len(catalog.versions(name))
         with catalog.transaction():
             AssetStore(catalog).mark_removed(name, at=utc_now())
             audit.append(
@@ -223,7 +223,7 @@ def mv(repo: Repo, text: str, new: str) -> MoveResult:
                 f"{new} is an old name of {taken} (refs to it resolve there)",
                 hint="choose another name",
             )
-        moved = catalog.iter_versions(old)
+        moved = catalog.versions(old)
         versions = len(moved)
         tags = [t.name for t in catalog.tags(old)]
         with catalog.transaction():

@@ -68,8 +68,8 @@ def _earlier_schemas(repo: Repo, name: str) -> list[tuple[str, Columns]]:
     from dvlin.policy.compat import schema_from_info
 
     earlier = []
-    for v in sorted(repo.catalog.iter_versions(name), key=lambda v: -v.number):
-        old = schema_from_info(v.info)
+    for v in sorted(repo.catalog.versions(name), key=lambda v: -v.number):
+        old = schema_from_info(v.info.files)
         if old is not None:
             earlier.append((v.label, old))
     return earlier

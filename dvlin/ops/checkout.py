@@ -361,7 +361,7 @@ def _never_tracked(
     if not left:
         return []
     expired = GcStore(repo.catalog).expired()
-    for v in repo.catalog.iter_versions(version.asset):
+    for v in repo.catalog.versions(version.asset):
         if v.id in expired:
             continue
         try:

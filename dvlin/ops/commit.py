@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import posixpath
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,17 +11,17 @@ from typing import TYPE_CHECKING, Any, cast
 from dvlin.audit import log as audit
 from dvlin.audit import records
 from dvlin.catalog import Version
-from dvlin.catalog.catalog import StoredObject
-from dvlin.errors import ConflictError, NotFoundError, UsageError
+from dvlin.catalog.versions import VersionInfo
+from dvlin.errors import ConflictError, UsageError
 from dvlin.faults import BEFORE_CATALOG, pause_point
 from dvlin.git import code_info
 from dvlin.identity import author as current_author
 from dvlin.identity import utc_now
 from dvlin.objects.ingest import Ingester
 from dvlin.objects.manifest import Entry, to_parquet, tree_digest
+from dvlin.objects.store import StoredObject
 from dvlin.ops import lock
-from dvlin.ops.asset import refuse_old_name
-from dvlin.ops.common import check_asset_name, check_kind, check_tag_name
+from dvlin.ops.commit_request import CommitRequest, Layout
 from dvlin.ops.diff import Diff, diff_entries
 from dvlin.ops.manifests import load_entries
 from dvlin.progress import NullProgress, Progress
@@ -60,46 +59,6 @@ class CommitResult:
         }
 
 
-@sealed
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """Where an asset's files are: a base folder (relative to the repo) and roots inside it."""
-
-    base: str
-    roots: tuple[str, ...]
-
-
-def layout_of(repo: Repo, paths: Sequence[str | os.PathLike[str]]) -> tuple[Layout, str]:
-    """Work out the base folder, roots and default name of the paths being committed."""
-    if not paths:
-        raise UsageError("nothing to commit: no paths given", hint="e.g. dvlin commit data/events")
-    rels: list[str] = []
-    for p in paths:
-        rel = repo.relpath(p)
-        full = repo.root / rel
-        if not os.path.lexists(full):
-            raise NotFoundError(f"{p} does not exist", hint="check the path")
-        if os.path.islink(full):
-            raise UsageError(
-                f"{p} is a symlink", hint="commit the folder or file it points to instead"
-            )
-        rels.append("." if rel in ("", ".") else rel)
-    rels = sorted(set(rels))
-    if len(rels) == 1:
-        rel = rels[0]
-        if rel == "." or (repo.root / rel).is_dir():
-            return Layout(rel, (".",)), rel
-        return Layout(posixpath.dirname(rel) or ".", (posixpath.basename(rel),)), rel
-    for a in rels:
-        for b in rels:
-            if a != b and (a == "." or b.startswith(a + "/")):
-                raise UsageError(f"{b} is inside {a}", hint="commit the outer path alone")
-    base = posixpath.commonpath(rels) if all(r != "." for r in rels) else "."
-    base = base or "."
-    roots = tuple(r if base == "." else posixpath.relpath(r, base) for r in rels)
-    return Layout(base, roots), ""
-
-
 @dataclass
 class PreparedCommit:
     """A commit whose objects are written and durable, waiting for its catalog transaction.
@@ -125,63 +84,18 @@ class PreparedCommit:
     """What was scanned, for checks that look at the files before they are committed."""
 
 
-def check_commit_args(
-    repo: Repo,
-    paths: Sequence[str | os.PathLike[str]],
-    *,
-    name: str | None,
-    kind: str | None,
-    tags: Sequence[str],
-    overlap: bool = False,
-) -> tuple[Layout, str]:
-    """Validate the arguments of a commit before any work; returns the layout and the name."""
-    from dvlin.ops.refs import asset_for_paths
-
-    layout, default_name = layout_of(repo, paths)
-    rels = [r if layout.base == "." else posixpath.join(layout.base, r) for r in layout.roots]
-    # A path that belongs to an asset (its contract's path, or where it was committed) is that
-    # asset: leaving out --name must never commit it as a new asset beside its contract.
-    owner = asset_for_paths(repo, rels, name=name or None, overlap=overlap)
-    if not name:
-        name = owner or default_name
-        if not name or name == ".":
-            raise UsageError("an asset name is needed for these paths", hint="pass --name NAME")
-    check_asset_name(name)
-    refuse_old_name(repo, name)
-    repeated = sorted({t for t in tags if list(tags).count(t) > 1})
-    if repeated:
-        raise UsageError(
-            f"tag {repeated[0]!r} is given more than once", hint="give each --tag once"
-        )
-    for t in tags:
-        check_tag_name(t)
-    if kind is not None:
-        check_kind(kind)
-    return layout, name
-
-
 def prepare(
-    repo: Repo,
-    paths: Sequence[str | os.PathLike[str]],
-    *,
-    name: str | None = None,
-    message: str = "",
-    kind: str | None = None,
-    tags: Sequence[str] = (),
-    meta: dict[str, str] | None = None,
-    progress: Progress | None = None,
-    force: bool = False,
-    reason: str | None = None,
-    overlap: bool = False,
-    follow_links: bool = False,
+    repo: Repo, request: CommitRequest, *, progress: Progress | None = None
 ) -> PreparedCommit:
-    """Scan, hash and store ``paths``; build the version. The caller holds ``repo.lock()``.
+    """Scan, hash and store the request's paths; build the version. The caller holds
+    ``repo.lock()``.
 
     Nothing in the catalog changes here: objects are written and flushed to disk, and the
     version is returned for :func:`record` to insert.
     """
     progress = progress or NullProgress()
-    layout, name = check_commit_args(repo, paths, name=name, kind=kind, tags=tags, overlap=overlap)
+    layout, name, kind, tags = request.layout, request.name, request.kind, request.tags
+    message, follow_links = request.message, request.follow_links
     catalog = repo.catalog
     existing_kind = catalog.get_asset_kind(name)
     if existing_kind is not None and kind is not None and kind != existing_kind:
@@ -205,7 +119,7 @@ def prepare(
     # the store and the catalog exactly as they were.
     from dvlin.ops.check import enforce
 
-    checks = enforce(repo, name, base_abs, items, force=force, reason=reason)
+    checks = enforce(repo, name, base_abs, items, force=request.force, reason=request.reason)
     cache = StatCache(catalog, layout.base)
     ingester = Ingester(repo.store, catalog)
     ingester.on_hashed = lambda item, oid: cache.record(cast(Item, item), oid, hashed_at_ns=started)
@@ -268,7 +182,7 @@ def prepare(
     file_entries = [e for e in entries if e.type == "file"]
     created_at = utc_now()
     who = current_author()
-    meta = dict(meta or {})
+    meta = dict(request.meta)
     identity = records.version_identity(
         asset=name,
         parent=parent.id if parent else None,
@@ -294,7 +208,7 @@ def prepare(
         bytes=sum(e.size for e in file_entries),
         base=layout.base,
         roots=layout.roots,
-        info=info,
+        info=VersionInfo.from_dict(info),
     )
     storage = {oid for e in file_entries for oid in e.storage_oids()}
     storage.add(manifest)
@@ -381,15 +295,15 @@ def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
         },
         record=records.version_record(catalog, version.id),
     )
-    override = version.info.get("override")
-    if override:
+    override = version.info.override
+    if override is not None:
         audit.append(
             catalog,
             action="contract-override",
             target=version.label,
             outcome="overridden",
-            reason=str(override.get("reason", "")),
-            details={"failed_rules": int(override.get("failed", 0)), "id": version.id},
+            reason=override.reason,
+            details={"failed_rules": override.failed, "id": version.id},
             record=records.override_record(catalog, version.id),
         )
     _insert_tags(repo, prepared.name, version.id, prepared.tags)
@@ -428,22 +342,21 @@ def commit(
     committed) commits to that asset; ``overlap`` allows a path inside another asset's folder
     (or containing one) to become an asset of its own.
     """
-    check_commit_args(repo, paths, name=name, kind=kind, tags=tags, overlap=overlap)
+    request = CommitRequest.parse(
+        repo,
+        paths,
+        name=name,
+        message=message,
+        kind=kind,
+        tags=tags,
+        meta=meta,
+        force=force,
+        reason=reason,
+        overlap=overlap,
+        follow_links=follow_links,
+    )
     with repo.lock():
-        prepared = prepare(
-            repo,
-            paths,
-            name=name,
-            message=message,
-            kind=kind,
-            tags=tags,
-            meta=meta,
-            progress=progress,
-            force=force,
-            reason=reason,
-            overlap=overlap,
-            follow_links=follow_links,
-        )
+        prepared = prepare(repo, request, progress=progress)
         if prepared.version is not None:
             pause_point(BEFORE_CATALOG)
         with repo.catalog.transaction():
@@ -468,7 +381,7 @@ def _describe(base_abs: str, entries: list[Entry], parent: Version | None) -> di
     """Schemas of tables and shapes of arrays in the version, reusing the parent's by oid."""
     from dvlin.inspect.tables import describe, is_described
 
-    before: dict[str, dict[str, Any]] = dict(parent.info.get("files", {})) if parent else {}
+    before: dict[str, dict[str, Any]] = dict(parent.info.files) if parent else {}
     described: dict[str, dict[str, Any]] = {}
     for e in entries:
         if e.type != "file" or not is_described(e.path):

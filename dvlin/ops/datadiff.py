@@ -153,8 +153,8 @@ class _Side:
         from dvlin.policy.compat import merge_schemas, schema_from_info
 
         if self.version is not None:
-            files = self.version.info.get("files", {})
-            return schema_from_info({"files": {p: d for p, d in files.items() if within(p, path)}})
+            files = self.version.info.files
+            return schema_from_info({p: d for p, d in files.items() if within(p, path)})
         schemas = []
         for p in sorted(p for p in self.files() if within(p, path)):
             fmt = table_format(p)

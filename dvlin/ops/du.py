@@ -154,8 +154,8 @@ def du(repo: Repo, names: Sequence[str] = (), *, now: float | None = None) -> Us
         if oid in sizes:  # an object gc already deleted is no longer stored
             needs[version_id].add(oid)
             users[oid].add(version_id)
-    versions = catalog.iter_versions()
-    asset_of = {v.id: v.asset for v in versions}
+    versions = catalog.versions()
+    asset_of: dict[str, str] = {v.id: v.asset for v in versions}
     asset_users: dict[str, set[str]] = {
         oid: {asset_of[v] for v in vs if v in asset_of} for oid, vs in users.items()
     }

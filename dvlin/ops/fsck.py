@@ -79,7 +79,7 @@ class FsckReport:
 def _load_versions(catalog: Catalog) -> tuple[list[Version], list[Problem]]:
     """Every version row that parses, and a problem naming each one that does not."""
     try:
-        return catalog.iter_versions(), []
+        return catalog.versions(), []
     except ValueError:
         pass  # a mangled JSON column: read row by row to name it and check the rest
     from dvlin.audit.records import version_label

@@ -27,7 +27,7 @@ from dvlin.errors import NotFoundError
 from dvlin.faults import IN_GC, pause_point
 from dvlin.identity import author, utc_now
 from dvlin.ops.retention import retention
-from dvlin.policy.retention import RetentionRule
+from dvlin.policy.keep import RetentionRule
 from dvlin.progress import NullProgress, Progress
 from dvlin.values import sealed
 

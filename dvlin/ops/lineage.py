@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dvlin.catalog.lineage import RUN_PREFIX, Edge, LineageStore, Run, is_run_id
+from dvlin.catalog.runs import RUN_PREFIX, Edge, LineageStore, Run, is_run_id
 from dvlin.errors import AmbiguousRefError, NotFoundError, UsageError
 from dvlin.lineage.export import FORMATS, export, tree, tree_text
 from dvlin.lineage.export import TreeItem as TreeItem  # re-exported: the CLI draws it

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from dvlin.audit import log as audit
 from dvlin.audit.records import derivation_record, run_record
 from dvlin.catalog import Version
-from dvlin.catalog.lineage import Edge, LineageStore, Run
+from dvlin.catalog.runs import Edge, LineageStore, Run
 from dvlin.errors import ConflictError, UsageError
 from dvlin.identity import author, utc_now
 from dvlin.ops.common import check_asset_name

@@ -59,9 +59,9 @@ class VersionDetail:
             "expired_at": self.expired_at,
             "kind": self.kind,
             "latest": self.latest,
-            "described": self.version.info.get("files", {}),
-            "checks": self.version.info.get("checks", []),
-            "override": self.version.info.get("override"),
+            "described": dict(self.version.info.files),
+            "checks": list(self.version.info.checks),
+            "override": info.override.to_dict() if (info := self.version.info).override else None,
         }
 
 
@@ -102,7 +102,7 @@ def log(repo: Repo, name: str | None = None, *, limit: int | None = None) -> lis
         )
     if name is not None:
         name = resolve_asset(repo, name)  # a name or its path; NotFoundError with candidates
-    return repo.catalog.iter_versions(name, limit=limit)
+    return repo.catalog.versions(name, limit=limit)
 
 
 def tags_by_version(repo: Repo) -> dict[str, list[str]]:
@@ -145,7 +145,7 @@ def asset_owners(repo: Repo, names: Iterable[str]) -> dict[str, str]:
     The owner is policy: ``owner`` in the asset's table of ``dvlin.toml`` decides; an owner
     recorded in the catalog counts only for assets that ``dvlin.toml`` does not name.
     """
-    from dvlin.catalog.lineage import LineageStore
+    from dvlin.catalog.runs import LineageStore
     from dvlin.policy.config import load_policy
 
     wanted = list(names)

@@ -36,7 +36,7 @@ def with_versions(repo: Repo, exc: ObjectError) -> ObjectError:
     """The same error, naming the versions that use the broken object."""
     users = repo.catalog.versions_using(exc.oid)
     if not users:
-        manifest_users = [v.label for v in repo.catalog.iter_versions() if v.manifest == exc.oid]
+        manifest_users = [v.label for v in repo.catalog.versions() if v.manifest == exc.oid]
         users = manifest_users
     message = exc.message
     if users:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from dvlin.audit import log as audit
 from dvlin.audit.records import stage_record
 from dvlin.catalog import Version
-from dvlin.catalog.lineage import LineageStore, Run, StageChange
+from dvlin.catalog.runs import LineageStore, Run, StageChange
 from dvlin.errors import UsageError
 from dvlin.identity import author, utc_now
 from dvlin.ops.common import check_asset_name
@@ -22,10 +22,9 @@ from dvlin.ops.run import (
     PendingRun,
     RunResult,
     check_params,
-    environment,
-    git_info,
     record_run,
 )
+from dvlin.provenance import environment, git_info
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
@@ -190,7 +189,7 @@ def list_models(repo: Repo, name: str | None = None) -> list[ModelVersion]:
     s = LineageStore(repo.catalog)
     found: list[ModelVersion] = []
     for n in names:
-        versions = repo.catalog.iter_versions(n)
+        versions = repo.catalog.versions(n)
         producers = s.producers([v.id for v in versions])
         runs = s.runs(set(producers.values()))
         for v in versions:

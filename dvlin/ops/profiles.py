@@ -13,10 +13,10 @@ import json
 import os
 import tempfile
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dvlin.catalog.catalog import StoredObject
+from dvlin.objects.store import StoredObject
 
 if TYPE_CHECKING:
     from dvlin.catalog import Version
@@ -133,7 +133,7 @@ def version_profiles(
         for e in entries.values()
         if e.type == "file" and profile_format(e.path) and (paths is None or e.path in paths)
     ]
-    stored: dict[str, Any] = version.info.get("files", {})
+    stored: Mapping[str, Any] = version.info.files
     out: dict[str, dict[str, Any]] = {}
     missing: list[Entry] = []
     for e in wanted:

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.audit import log as audit
 from dvlin.audit.records import snapshot
-from dvlin.catalog.catalog import StoredObject
 from dvlin.catalog.remotes import Applied, RemoteState
 from dvlin.errors import ConflictError
 from dvlin.objects.hashing import Oid
+from dvlin.objects.store import StoredObject
 from dvlin.ops.remote import cache_dir, open_remote, refresh
 from dvlin.ops.remote import get as get_remote
 from dvlin.progress import Progress
@@ -141,7 +141,7 @@ def fetch(
             total.records += applied.records
     objects = nbytes = 0
     if all:
-        live = [v for v in repo.catalog.iter_versions() if v.id not in _expired(repo)]
+        live = [v for v in repo.catalog.versions() if v.id not in _expired(repo)]
         objects, nbytes = ensure_objects(repo, live, progress=progress)
     return FetchResult(
         store.name,
@@ -367,7 +367,7 @@ def fetch_entries(
         store = open_remote(repo, name)
         for oid, data in store.download(wanted, progress=progress):
             repo.store.put(data, Oid(oid))
-            stored.append(StoredObject(oid, len(data), None, None))
+            stored.append(StoredObject(Oid(oid), len(data), None, None))
             total += len(data)
     if stored:
         repo.store.sync()
@@ -402,7 +402,7 @@ def fetch_missing(
         store = open_remote(repo, name)
         for oid, data in store.download(wanted, progress=progress):
             repo.store.put(data, Oid(oid))
-            stored.append(StoredObject(oid, len(data), None, None))
+            stored.append(StoredObject(Oid(oid), len(data), None, None))
             count += 1
             total += len(data)
     repo.store.sync()

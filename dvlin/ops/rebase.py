@@ -20,7 +20,7 @@ from dvlin.audit.records import snapshot
 from dvlin.catalog import Version
 from dvlin.catalog.remotes import RemoteState, Row
 from dvlin.errors import ConflictError
-from dvlin.objects.hashing import hash_bytes
+from dvlin.objects.hashing import VersionId, hash_bytes
 from dvlin.objects.manifest import Entry, from_parquet, to_parquet, tree_digest, validate
 from dvlin.values import sealed
 
@@ -89,7 +89,7 @@ def rebase_asset(repo: Repo, store: RemoteStore, asset: str) -> Rebased:
             if row["asset"] == asset:
                 remote_rows[row["id"]] = row
     on_remote = set(state.records(store.name, "version")) | set(remote_rows)
-    local = sorted((v for v in catalog.iter_versions(asset)), key=lambda v: v.number)
+    local = sorted((v for v in catalog.versions(asset)), key=lambda v: v.number)
     base = next((v for v in reversed(local) if v.id in on_remote), None)
     mine = [v for v in local if base is None or v.number > base.number]
     chain = sorted(
@@ -160,7 +160,7 @@ def rebase_asset(repo: Repo, store: RemoteStore, asset: str) -> Rebased:
         )
         files = [e for e in ordered if e.type == "file"]
         new = Version(
-            id=hash_bytes(algorithm, identity.encode())[:32],
+            id=VersionId(hash_bytes(algorithm, identity.encode())[:32]),
             asset=asset,
             number=parent_number + 1,
             parent=parent_id,
@@ -182,7 +182,7 @@ def rebase_asset(repo: Repo, store: RemoteStore, asset: str) -> Rebased:
         parent_id, parent_number, parent_tree = new.id, new.number, tree
     repo.store.sync()
 
-    from dvlin.catalog.catalog import StoredObject
+    from dvlin.objects.store import StoredObject
 
     clone = repo.config.repo_id
     with catalog.transaction():

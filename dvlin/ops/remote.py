@@ -279,7 +279,7 @@ def show(repo: Repo, name: str | None) -> RemoteInfo:
     unpushed: dict[str, int] = {}
     behind: dict[str, int] = {}
     local_ids = set()
-    for v in repo.catalog.iter_versions():
+    for v in repo.catalog.versions():
         local_ids.add(v.id)
         if v.id not in remote_versions:
             unpushed[v.asset] = unpushed.get(v.asset, 0) + 1

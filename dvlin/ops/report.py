@@ -12,6 +12,7 @@ from dvlin.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from dvlin.catalog.catalog import Version
+    from dvlin.catalog.versions import VersionInfo
     from dvlin.inspect.drift import Thresholds
     from dvlin.repo import Repo
 
@@ -55,7 +56,7 @@ def report(
     chain.pop("legacy_entries", None)
     chain["head_hash"] = verification.head_hash
     chain["head_seq"] = verification.head_seq
-    every = repo.catalog.iter_versions()
+    every = repo.catalog.versions()
     when = now.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if now else utc_now()
     result = assemble(
         repo.catalog,
@@ -100,11 +101,10 @@ def _drifts(
     return out
 
 
-def _stored(info: dict[str, Any]) -> dict[str, str]:
-    files = info.get("files")
-    if not isinstance(files, dict):
-        return {}
-    return {p: m["profile"] for p, m in files.items() if isinstance(m, dict) and m.get("profile")}
+def _stored(info: VersionInfo) -> dict[str, str]:
+    return {
+        p: m["profile"] for p, m in info.files.items() if isinstance(m, dict) and m.get("profile")
+    }
 
 
 _RANK = {None: 0, "low": 1, "medium": 2, "high": 3}

@@ -1,7 +1,7 @@
 """``dvlin retention``, ``dvlin hold`` and ``dvlin release``.
 
 Gathers the facts (versions, when each was superseded, tags and their ages, holds, the data
-upstream of every model version) and hands them to :func:`dvlin.policy.retention.decide`.
+upstream of every model version) and hands them to :func:`dvlin.policy.keep.decide`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.audit.log import append as audit
 from dvlin.audit.records import hold_record
-from dvlin.catalog.retention import Hold, RetentionStore
+from dvlin.catalog.holds import Hold, RetentionStore
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.identity import author, utc_now
 from dvlin.ops.refs import resolve, resolve_asset, resolve_live
-from dvlin.policy.retention import (
+from dvlin.policy.keep import (
     Decision,
     RetentionRule,
     TagFact,
@@ -138,7 +138,7 @@ def retention(
     repo: Repo, names: Sequence[str] = (), *, now: float | None = None
 ) -> RetentionReport:
     """Decide, for every version, which rule keeps it or that it expires. Changes nothing."""
-    from dvlin.catalog.lineage import LineageStore
+    from dvlin.catalog.runs import LineageStore
     from dvlin.policy.config import load_policy, parse_duration
 
     catalog = repo.catalog
@@ -154,7 +154,7 @@ def retention(
     for name in kinds:
         own = policy.get(name)
         rules[name] = RetentionRule.from_tables(policy.retention, own.retention if own else None)
-    versions = sorted(catalog.iter_versions(), key=lambda v: (v.asset, v.number))
+    versions = sorted(catalog.versions(), key=lambda v: (v.asset, v.number))
     by_asset: dict[str, list[Version]] = {}
     for v in versions:
         by_asset.setdefault(v.asset, []).append(v)

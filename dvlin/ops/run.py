@@ -8,29 +8,28 @@ version go into the catalog in one transaction: a crash leaves all of it or none
 from __future__ import annotations
 
 import os
-import subprocess
-import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from dvlin.audit import log as audit
 from dvlin.audit.records import run_record
 from dvlin.catalog import Version
-from dvlin.catalog.lineage import RUN_PREFIX, Edge, LineageStore, Run
+from dvlin.catalog.runs import RUN_PREFIX, Edge, LineageStore, Run
 from dvlin.errors import DvlinError, UsageError
 from dvlin.identity import author, utc_now
 from dvlin.ops import lock
 from dvlin.ops.common import check_asset_name, check_kind
 from dvlin.ops.inputs import resolve_inputs as resolve_inputs
+from dvlin.process import Sink as Sink
+from dvlin.process import execute
+from dvlin.provenance import environment, git_info
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.ops.commit import CommitResult, PreparedCommit
     from dvlin.repo import Repo
-
-Sink = Callable[[bytes], None]
 
 
 @sealed
@@ -151,129 +150,6 @@ def check_params(params: Mapping[str, object]) -> dict[str, str]:
     return out
 
 
-# -- the code and the machine -----------------------------------------------------------------
-
-
-def git_info(cwd: str | os.PathLike[str]) -> dict[str, Any]:
-    """The git commit, dirty flag, branch, remote and root when ``cwd`` is in a work tree."""
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    if not commit:
-        return {}
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    info: dict[str, Any] = {
-        "type": "git",
-        "commit": commit,
-        "dirty": bool(dirty),
-        "root": git("rev-parse", "--show-toplevel"),
-        "path": git("rev-parse", "--show-prefix") or "",
-    }
-    branch = git("symbolic-ref", "--short", "-q", "HEAD")
-    if branch:
-        info["branch"] = branch
-    remote = git("config", "--get", "remote.origin.url")
-    if remote:
-        info["remote"] = _strip_credentials(remote)
-    return info
-
-
-def _strip_credentials(url: str) -> str:
-    # A remote URL can carry a token (https://user:token@host/...); never record it.
-    scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest.split("/", 1)[0]:
-        return f"{scheme}://{rest.split('@', 1)[1]}"
-    return url
-
-
-def environment() -> dict[str, Any]:
-    """Python, platform, dvlin version, user and host: enough to tell two machines apart."""
-    import getpass
-    import platform
-    import socket
-
-    from dvlin import __version__
-
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "dvlin": __version__,
-        "user": user,
-        "host": socket.gethostname(),
-    }
-
-
-# -- executing --------------------------------------------------------------------------------
-
-
-def execute(
-    command: Sequence[str],
-    *,
-    shell: bool,
-    env: Mapping[str, str] | None = None,
-    on_stdout: Sink | None = None,
-    on_stderr: Sink | None = None,
-    cwd: str | os.PathLike[str] | None = None,
-) -> tuple[int, str | None]:
-    """Run the command, streaming its output; returns (exit code, error text or None).
-
-    Without ``shell`` the arguments go to the program as they are — no word splitting, no
-    globbing, no variable expansion.
-    """
-    args: str | list[str] = " ".join(command) if shell else list(command)
-    try:
-        proc = subprocess.Popen(
-            args,
-            shell=shell,
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdout=subprocess.PIPE if on_stdout else None,
-            stderr=subprocess.PIPE if on_stderr else None,
-        )
-    except FileNotFoundError:
-        return 127, f"command not found: {command[0]}"
-    except PermissionError:
-        return 126, f"cannot execute {command[0]}: permission denied"
-    pumps = [
-        threading.Thread(target=_pump, args=(stream, sink), daemon=True)
-        for stream, sink in ((proc.stdout, on_stdout), (proc.stderr, on_stderr))
-        if stream is not None and sink is not None
-    ]
-    for t in pumps:
-        t.start()
-    try:
-        code = proc.wait()
-    except KeyboardInterrupt:
-        code = proc.wait()  # the child got the same SIGINT; let it finish dying
-        for t in pumps:
-            t.join()
-        raise
-    for t in pumps:
-        t.join()
-    if code < 0:
-        return 128 - code, f"killed by signal {-code}"
-    return code, (f"exit code {code}" if code else None)
-
-
-def _pump(stream: IO[bytes], sink: Sink) -> None:
-    read = getattr(stream, "read1", stream.read)
-    while chunk := read(65536):
-        sink(chunk)
-    stream.close()
-
-
 def run(
     repo: Repo,
     command: Sequence[str],
@@ -377,6 +253,7 @@ def record_run(
     from dvlin.faults import BEFORE_CATALOG, pause_point
     from dvlin.ops.commit import prepare
     from dvlin.ops.commit import record as record_commit
+    from dvlin.ops.commit_request import CommitRequest
 
     failure: DvlinError | None = None
     succeeded = exit_code == 0 and error is None
@@ -389,11 +266,14 @@ def record_run(
                     prepared.append(
                         prepare(
                             repo,
-                            [repo.root / p for p in o.paths],
-                            name=o.asset,
-                            kind=o.kind,
-                            message=f"{pending.transform} {pending.id[:10]}",
-                            meta={"run": pending.id},
+                            CommitRequest.parse(
+                                repo,
+                                [repo.root / p for p in o.paths],
+                                name=o.asset,
+                                kind=o.kind,
+                                message=f"{pending.transform} {pending.id[:10]}",
+                                meta={"run": pending.id},
+                            ),
                         )
                     )
             except DvlinError as exc:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog import Version
-from dvlin.catalog.lineage import LineageStore, Run, is_run_id
+from dvlin.catalog.runs import LineageStore, Run, is_run_id
 from dvlin.errors import NotFoundError, UsageError
 from dvlin.ops.refs import resolve, resolve_asset
 from dvlin.values import sealed

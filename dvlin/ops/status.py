@@ -99,7 +99,7 @@ class StatusReport:
 
 def follows(version: Version) -> bool:
     """True when the version was committed with ``--follow-links``."""
-    return bool(version.info.get("follow_links"))
+    return version.info.follow_links
 
 
 def workspace_entries(
@@ -218,6 +218,8 @@ def status(
             for c in caches:
                 c.save(catalog)
     stopped = [
-        p for p in pending.iter_pending(repo.dvlin_dir) if not pending.is_running(repo.dvlin_dir, p)
+        p
+        for p in pending.pending_checkouts(repo.dvlin_dir)
+        if not pending.is_running(repo.dvlin_dir, p)
     ]
     return StatusReport(tuple(results), hashed, tuple(stopped))

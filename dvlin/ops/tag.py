@@ -44,7 +44,7 @@ def tag(repo: Repo, ref: str, name: str, *, retain: str | None = None) -> Tag:
                 version.asset, name, version.id, created_at=utc_now(), author=author()
             )
             if retain is not None:
-                from dvlin.catalog.retention import RetentionStore
+                from dvlin.catalog.holds import RetentionStore
 
                 RetentionStore(catalog).set_tag_retain(version.asset, name, retain)
             audit.append(

@@ -9,9 +9,9 @@ the previous one. The full rule table is in docs/policy.md.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dvlin.policy.results import MAX_EXAMPLES, RuleResult, verdict
 from dvlin.values import sealed
@@ -61,12 +61,10 @@ def merge_schemas(schemas: Iterable[pa.Schema]) -> tuple[Columns, list[str]]:
     return merged, conflicts
 
 
-def schema_from_info(info: dict[str, object]) -> Columns | None:
-    """The merged table schema recorded with a version (None when it has no tables)."""
+def schema_from_info(files: Mapping[str, Mapping[str, Any]]) -> Columns | None:
+    """The merged table schema of a version's described files (None when it has no tables)."""
     import pyarrow as pa
 
-    files = info.get("files", {})
-    assert isinstance(files, dict)
     schemas = []
     for d in files.values():
         if isinstance(d, dict) and d.get("arrow_schema"):

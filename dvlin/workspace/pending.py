@@ -105,7 +105,7 @@ def find(dvlin_dir: str | os.PathLike[str], target: str) -> PendingCheckout | No
     return _read(_marker(dvlin_dir, target))
 
 
-def iter_pending(dvlin_dir: str | os.PathLike[str]) -> list[PendingCheckout]:
+def pending_checkouts(dvlin_dir: str | os.PathLike[str]) -> list[PendingCheckout]:
     """Every pending checkout of the repo, sorted by target."""
     try:
         names = os.listdir(_folder(dvlin_dir))
@@ -137,7 +137,9 @@ def overlapping(dvlin_dir: str | os.PathLike[str], path: str) -> list[PendingChe
     """Pending checkouts whose target is ``path``, lies inside it, or holds it."""
     path = os.path.abspath(path)
     return [
-        p for p in iter_pending(dvlin_dir) if _nested(p.target, path) or _nested(path, p.target)
+        p
+        for p in pending_checkouts(dvlin_dir)
+        if _nested(p.target, path) or _nested(path, p.target)
     ]
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from dvlin.errors import FileSystemError, IntegrityError, UsageError
+from dvlin.objects.hashing import Oid
 from dvlin.objects.manifest import (
     EXEC_MODE,
     FILE_MODE,
@@ -35,7 +36,7 @@ class Item(NamedTuple):
     mtime_ns: int
     inode: int
     target: str | None = None
-    oid: str | None = None
+    oid: Oid | None = None
     """Set for a link into the local object store (``checkout --link symlink``)."""
 
 
@@ -71,7 +72,7 @@ def _item(
                     real.st_mtime_ns,
                     real.st_ino,
                     None,
-                    fan + rest,
+                    Oid(fan + rest),
                 )
         if follow and leaves_tree(path, target):
             from dvlin.workspace.links import followed

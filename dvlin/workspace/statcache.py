@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from typing import Protocol
 
-from dvlin.catalog.catalog import Catalog, StatRow
+from dvlin.objects.hashing import Oid, StatRow
 from dvlin.workspace.scan import Item
 
 # A file modified within one clock tick of being hashed could change again without its mtime
@@ -12,6 +14,16 @@ from dvlin.workspace.scan import Item
 # coarse file clock; filesystems that keep whole seconds (FAT, some network mounts) need 2 s.
 _RACY_NS = 50_000_000
 _RACY_COARSE_NS = 2_000_000_000
+
+
+class StatRows(Protocol):
+    """Where stat-cache rows are kept (the catalog)."""
+
+    def stat_rows(self, prefix: str) -> dict[str, tuple[int, int, int, Oid]]:
+        """Rows ``path → (size, mtime_ns, inode, oid)`` under ``prefix``."""
+
+    def put_stat_rows(self, rows: Iterable[tuple[str, StatRow]]) -> None:
+        """Insert or refresh rows."""
 
 
 def repo_path(base: str, path: str) -> str:
@@ -22,13 +34,13 @@ def repo_path(base: str, path: str) -> str:
 class StatCache:
     """Stat-cache rows for one asset's base folder, plus the updates found this run."""
 
-    def __init__(self, catalog: Catalog, base: str, *, enabled: bool = True) -> None:
+    def __init__(self, catalog: StatRows, base: str, *, enabled: bool = True) -> None:
         self.base = base
         self.enabled = enabled
         self.rows = catalog.stat_rows("" if base in ("", ".") else base) if enabled else {}
         self.updates: list[tuple[str, StatRow]] = []
 
-    def lookup(self, item: Item) -> str | None:
+    def lookup(self, item: Item) -> Oid | None:
         """The cached oid of a file that stats exactly as it did when it was hashed."""
         row = self.rows.get(repo_path(self.base, item.path))
         if (
@@ -48,13 +60,13 @@ class StatCache:
         margin = _RACY_COARSE_NS if item.mtime_ns % 1_000_000_000 == 0 else _RACY_NS
         if item.mtime_ns >= now - margin:
             return
-        row = StatRow(item.size, item.mtime_ns, item.inode, oid)
+        row = StatRow(item.size, item.mtime_ns, item.inode, Oid(oid))
         key = repo_path(self.base, item.path)
         if self.rows.get(key) != tuple(row):
             self.rows[key] = tuple(row)  # type: ignore[assignment]
             self.updates.append((key, row))
 
-    def save(self, catalog: Catalog) -> None:
+    def save(self, catalog: StatRows) -> None:
         """Write the updates (inside the caller's transaction)."""
         if self.updates:
             catalog.put_stat_rows(self.updates)

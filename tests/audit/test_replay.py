@@ -84,7 +84,7 @@ def test_inserting_a_tag_is_caught(busy: Repo, cli: Cli) -> None:
 
 def test_removing_an_override_is_caught(busy: Repo, cli: Cli) -> None:
     v1 = busy.resolve("d@v1")
-    info = {k: v for k, v in v1.info.items() if k != "override"}
+    info = {k: v for k, v in v1.info.to_dict().items() if k != "override"}
     _sql(busy, "UPDATE versions SET info = ? WHERE id = ?", json.dumps(info), v1.id)
     _caught(busy, cli, "override on d@v1")
     _caught(busy, cli, "version d@v1")  # the row itself changed too

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dvlin.catalog.catalog import Catalog, StatRow, StoredObject, Version
+from dvlin.catalog.catalog import Catalog, Version
+from dvlin.catalog.versions import VersionInfo
+from dvlin.objects.hashing import StatRow
+from dvlin.objects.store import StoredObject
 from dvlin.repo import Repo
 
 
@@ -26,7 +29,7 @@ def version(
         bytes=100 * number,
         base="data",
         roots=(".",),
-        info={"files": {"a.csv": {"rows": number}}},
+        info=VersionInfo.from_dict({"files": {"a.csv": {"rows": number}}}),
     )
 
 
@@ -60,9 +63,9 @@ def test_latest_and_by_number(cat: Catalog) -> None:
 
 
 def test_versions_newest_first_of_one_asset_or_all(cat: Catalog) -> None:
-    assert [v.label for v in cat.iter_versions("events")] == ["events@v3", "events@v2", "events@v1"]
-    assert [v.label for v in cat.iter_versions(limit=2)] == ["model@v1", "events@v3"]
-    assert cat.iter_versions("nope") == []
+    assert [v.label for v in cat.versions("events")] == ["events@v3", "events@v2", "events@v1"]
+    assert [v.label for v in cat.versions(limit=2)] == ["model@v1", "events@v3"]
+    assert cat.versions("nope") == []
 
 
 def test_versions_by_id_prefix(cat: Catalog) -> None:

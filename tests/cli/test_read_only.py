@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dvlin.catalog import catalog as catalog_module
+from dvlin.catalog import db as catalog_module
 from dvlin.catalog.catalog import Catalog
 from dvlin.errors import ExitCode
 from tests.conftest import Cli, write_tree

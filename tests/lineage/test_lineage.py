@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from dvlin.errors import ExitCode
-from tests.conftest import Cli
-from tests.lineage.conftest import Pipeline
+from tests.conftest import Cli, Pipeline
 
 
 def test_upstream_tree_reaches_the_raw_data(pipeline: Pipeline, cli: Cli) -> None:

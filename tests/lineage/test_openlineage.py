@@ -12,8 +12,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
-from tests.conftest import Cli, write_tree
-from tests.lineage.conftest import Pipeline
+from tests.conftest import Cli, Pipeline, write_tree
 
 SPEC_DIR = Path(__file__).resolve().parents[1] / "data" / "openlineage"
 SPEC = "https://openlineage.io/spec/"

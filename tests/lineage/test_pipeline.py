@@ -16,8 +16,7 @@ import pytest
 
 from dvlin.catalog import Catalog
 from dvlin.catalog.schema import MIGRATIONS, SCHEMA_VERSION
-from tests.conftest import Cli, write_tree
-from tests.lineage.conftest import FEATURES, Pipeline
+from tests.conftest import FEATURES, Cli, Pipeline, write_tree
 from tests.lineage.test_openlineage import validate
 
 
@@ -115,7 +114,7 @@ def test_the_sql_walk_matches_networkx(tmp_path: Path, depth: int | None) -> Non
 
     import networkx as nx
 
-    from dvlin.catalog.lineage import Edge, LineageStore
+    from dvlin.catalog.runs import Edge, LineageStore
     from dvlin.repo import Repo
 
     rng = random.Random(7)

@@ -88,7 +88,7 @@ def test_rerun_finishes_without_force(two: Repo) -> None:
     assert result.discarded == ()
     assert all((two.root / rel).read_bytes() == V1[rel] for rel in V1)
     assert two.status().clean
-    assert pending.iter_pending(two.dvlin_dir) == []
+    assert pending.pending_checkouts(two.dvlin_dir) == []
     two.commit(["d"], name="d")  # nothing to commit, and no refusal
 
 
@@ -190,7 +190,7 @@ def test_failed_checkout_removes_the_folder_it_created(two: Repo) -> None:
     with pytest.raises(IntegrityError):
         two.checkout("d@v1", to=out)
     assert not out.exists() and not out.parent.exists()
-    assert pending.iter_pending(two.dvlin_dir) == []
+    assert pending.pending_checkouts(two.dvlin_dir) == []
     kept = two.root.parent / "kept"
     kept.mkdir()
     with pytest.raises(IntegrityError):

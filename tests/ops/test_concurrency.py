@@ -30,7 +30,7 @@ def _dvlin(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subproce
 
 def _assert_every_version_is_whole(repo: Repo) -> None:
     """Each version's manifest and every object it lists exist and verify."""
-    for v in repo.catalog.iter_versions():
+    for v in repo.catalog.versions():
         entries = load_entries(repo, v)
         for e in entries.values():
             for oid in e.storage_oids():

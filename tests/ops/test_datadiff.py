@@ -146,7 +146,7 @@ def test_profiles_are_stored_on_commit_and_linked_to_the_version(
 ) -> None:
     repo, _, v2 = two
     version = repo.resolve("events@v2")
-    oid = version.info["files"]["e.parquet"]["profile"]
+    oid = version.info.files["e.parquet"]["profile"]
     stored = json.loads(repo.store.get(oid))
     assert stored["rows"] == v2.num_rows
     linked = {
@@ -168,7 +168,7 @@ def test_an_older_version_is_profiled_once_on_first_use(
 ) -> None:
     repo, v1, _ = two
     version = repo.resolve("events@v1")
-    info = dict(version.info)
+    info = version.info.to_dict()
     info["files"] = {
         p: {k: v for k, v in m.items() if k != "profile"} for p, m in info["files"].items()
     }
@@ -234,7 +234,7 @@ def test_drift_check_of_an_unprofiled_parent_writes_nothing(
 
     repo, _, _ = two
     version = repo.resolve("events@v2")
-    info = dict(version.info)
+    info = version.info.to_dict()
     info["files"] = {
         p: {k: v for k, v in m.items() if k != "profile"} for p, m in info["files"].items()
     }
@@ -258,8 +258,8 @@ def test_an_unchanged_file_reuses_the_parents_profile(repo: Repo) -> None:
     (repo.root / "events/notes.txt").write_text("changed")
     repo.commit(["events"], name="events")
     one, two = repo.resolve("events@v1"), repo.resolve("events@v2")
-    assert one.info["files"]["e.parquet"]["profile"] == two.info["files"]["e.parquet"]["profile"]
-    assert one.info["files"]["old.csv"]["profile"]
+    assert one.info.files["e.parquet"]["profile"] == two.info.files["e.parquet"]["profile"]
+    assert one.info.files["old.csv"]["profile"]
 
 
 def test_one_table_each_side_under_other_names_is_compared(repo: Repo) -> None:
@@ -304,7 +304,7 @@ def test_gc_keeps_the_profiles_of_kept_versions_and_drops_the_others(repo: Repo)
     for i in range(3):
         pq.write_table(pa.table({"x": [i] * (i + 3)}), repo.root / "t/x.parquet")
         repo.commit(["t"], name="t")
-    profiles = {v.number: v.info["files"]["x.parquet"]["profile"] for v in repo.log("t")}
+    profiles = {v.number: v.info.files["x.parquet"]["profile"] for v in repo.log("t")}
     assert len(set(profiles.values())) == 3
     (repo.root / "dvlin.toml").write_text("[retention]\nkeep_last = 1\n")
     gc.apply(repo)

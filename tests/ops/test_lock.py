@@ -51,7 +51,7 @@ def test_lock_round_trip_across_git_commits(gitrepo: Repo, cli: Cli) -> None:
     write_tree(root, {"data/events/b.csv": "id\n3\n", "data/events/c.csv": "id\n4\n"})
     (root / "data/events/a.csv").unlink()
     v2 = gitrepo.commit(["data/events"], name="events").version
-    assert v2.info["code"] == {"git": first, "dirty": False}
+    assert v2.info.code == {"git": first, "dirty": False}
     assert lockfile.read(root)["events"].id == v2.id  # type: ignore[index]
     git(root, "commit", "-qam", "train on november")
     assert git(root, "status", "--porcelain") == ""
@@ -138,7 +138,7 @@ def test_a_lock_naming_an_unknown_version_is_not_found(repo: Repo, cli: Cli) -> 
 def test_without_git_there_is_a_lock_but_no_gitignore(repo: Repo, cli: Cli) -> None:
     write_tree(repo.root, {"d/f.txt": "v1"})
     v1 = repo.commit(["d"], name="d").version
-    assert "code" not in v1.info
+    assert v1.info.code is None
     assert not (repo.root / ".gitignore").exists()
     assert lockfile.read(repo.root) is not None
     (repo.root / "dvlin.lock").unlink()

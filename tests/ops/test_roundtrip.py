@@ -96,7 +96,7 @@ def test_tables_and_arrays_are_described(repo: Repo) -> None:
     (repo.root / "t/y.csv").write_text("a,b\n1,x\n2,y\n")
     (repo.root / "t/z.jsonl").write_text('{"a": 1}\n{"a": 2}\n')
     np.save(repo.root / "t/e.npy", np.zeros((5, 384), dtype=np.float32))
-    info = repo.commit(["t"], name="t").version.info["files"]
+    info = repo.commit(["t"], name="t").version.info.files
     assert info["x.parquet"]["rows"] == 3
     assert [c["name"] for c in info["x.parquet"]["columns"]] == ["id", "name"]
     assert info["y.csv"]["rows"] == 2

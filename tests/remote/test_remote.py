@@ -13,8 +13,7 @@ import pytest
 from dvlin.errors import ConflictError
 from dvlin.remote.errors import HeadMovedError
 from dvlin.repo import Repo
-from tests.conftest import Cli, snapshot, write_tree
-from tests.lineage.conftest import build_pipeline
+from tests.conftest import Cli, build_pipeline, snapshot, write_tree
 from tests.remote.conftest import RemoteSpec, remote_fs
 
 

@@ -23,10 +23,10 @@ def test_begin_find_finish(tmp_path: Path) -> None:
     assert pending.find(dvlin, "/w/d") == _pending("/w/d")
     assert pending.find(dvlin, "/w/e") is None
     pending.begin(dvlin, _pending("/w/d"))  # a rerun replaces its own marker
-    assert pending.iter_pending(dvlin) == [_pending("/w/d")]
+    assert pending.pending_checkouts(dvlin) == [_pending("/w/d")]
     pending.finish(dvlin, "/w/d")
     pending.finish(dvlin, "/w/d")  # finishing twice is harmless
-    assert pending.iter_pending(dvlin) == []
+    assert pending.pending_checkouts(dvlin) == []
     assert [p.name for p in (dvlin / "checkouts").iterdir()] == []  # no temporary files left
 
 

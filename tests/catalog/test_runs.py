@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from dvlin.catalog.lineage import Edge, LineageStore, Run
+from dvlin.catalog.runs import Edge, LineageStore, Run
 from dvlin.repo import Repo
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 from dvlin.errors import ExitCode
-from tests.conftest import Cli
-from tests.lineage.conftest import Pipeline
+from tests.conftest import Cli, Pipeline
 
 
 def test_stale_then_repro(pipeline: Pipeline, cli: Cli) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dvlin.catalog.catalog import _VERSION_COLUMNS, Catalog, Version, select_in
+from dvlin.catalog.catalog import VERSION_COLUMNS, Catalog, Version, select_in
 from dvlin.values import sealed
 
 RUN_PREFIX = "r-"
@@ -216,7 +216,7 @@ class LineageStore:
         """Versions by id, for those that exist (one query per 500 ids)."""
         rows = select_in(
             self.conn,
-            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE id IN ({{marks}})",
+            f"SELECT {VERSION_COLUMNS} FROM versions WHERE id IN ({{marks}})",
             version_ids,
         )
         return {row[0]: Version.from_row(row) for row in rows}

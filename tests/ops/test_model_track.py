@@ -10,8 +10,7 @@ import pytest
 import dvlin
 from dvlin.errors import ExitCode, NotFoundError
 from dvlin.repo import Repo
-from tests.conftest import Cli, write_tree
-from tests.lineage.conftest import Pipeline
+from tests.conftest import Cli, Pipeline, write_tree
 
 
 def test_register_list_show_stage(pipeline: Pipeline, cli: Cli) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dvlin.policy.retention import RetentionRule, TagFact, VersionFacts, decide
+from dvlin.policy.keep import RetentionRule, TagFact, VersionFacts, decide
 
 DAY = 86400.0
 NOW = 1_000 * DAY

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from dvlin.errors import ExitCode
-from tests.conftest import Cli, write_tree
-from tests.lineage.conftest import FEATURES
+from tests.conftest import FEATURES, Cli, write_tree
 
 
 def _rows(work: Path, sql: str) -> list[tuple[object, ...]]:

@@ -1,0 +1,56 @@
+"""Where stored objects are, and which objects each version needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dvlin.catalog.db import Db, select_in
+from dvlin.objects.hashing import Oid
+from dvlin.objects.store import StoredObject
+
+
+class ObjectQueries(Db):
+    """Queries over the ``objects`` and ``version_objects`` tables."""
+
+    # -- objects ------------------------------------------------------------------------------
+
+    def find_object(self, oid: str) -> StoredObject | None:
+        """Where a stored object's bytes are, or None when the catalog does not know it."""
+        row = self.conn.execute(
+            "SELECT size, pack, offset FROM objects WHERE oid = ?", (oid,)
+        ).fetchone()
+        return StoredObject(Oid(oid), row[0], row[1], row[2]) if row else None
+
+    def find_objects(self, oids: Iterable[str]) -> dict[str, StoredObject]:
+        """Where each of ``oids`` is stored, for those the catalog knows (one query per 500)."""
+        rows = select_in(
+            self.conn, "SELECT oid, size, pack, offset FROM objects WHERE oid IN ({marks})", oids
+        )
+        return {r[0]: StoredObject(*r) for r in rows}
+
+    def add_objects(self, objects: Iterable[StoredObject]) -> None:
+        """Record stored objects (inside the caller's transaction)."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO objects (oid, size, pack, offset) VALUES (?, ?, ?, ?)",
+            ((o.oid, o.size, o.pack, o.offset) for o in objects),
+        )
+
+    def link_version_objects(self, version_id: str, oids: Iterable[str]) -> None:
+        """Record which storage objects a version needs (inside the caller's transaction)."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO version_objects (version, oid) VALUES (?, ?)",
+            ((version_id, oid) for oid in oids),
+        )
+
+    def versions_using(self, oid: str, *, limit: int = 20) -> list[str]:
+        """Labels (``asset@vN``) of versions whose bytes live in object ``oid``."""
+        rows = self.conn.execute(
+            """
+            SELECT v.asset, v.number FROM version_objects vo
+            JOIN versions v ON v.id = vo.version
+            WHERE vo.oid = ? OR vo.oid = (SELECT pack FROM objects WHERE oid = ?)
+            ORDER BY v.asset, v.number LIMIT ?
+            """,
+            (oid, oid, limit),
+        )
+        return [f"{a}@v{n}" for a, n in rows]
