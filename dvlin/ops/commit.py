@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from dvlin.audit import log as audit
 from dvlin.audit import records
 from dvlin.catalog import Version
 from dvlin.catalog.catalog import StoredObject
@@ -31,6 +30,7 @@ from dvlin.workspace.scan import Item, scan
 from dvlin.workspace.statcache import StatCache
 
 if TYPE_CHECKING:
+    from dvlin.audit.change import Change
     from dvlin.repo import Repo
 
 
@@ -132,9 +132,14 @@ def check_commit_args(
     kind: str | None,
     tags: Sequence[str],
     overlap: bool = False,
+    force: bool = False,
+    reason: str | None = None,
 ) -> tuple[Layout, str]:
     """Validate the arguments of a commit before any work; returns the layout and the name."""
+    from dvlin.ops.check import check_override
     from dvlin.ops.refs import asset_for_paths
+
+    check_override(force=force, reason=reason)
 
     layout, default_name = layout_of(repo, paths)
     rels = [r if layout.base == "." else posixpath.join(layout.base, r) for r in layout.roots]
@@ -179,7 +184,9 @@ def prepare(
     version is returned for :func:`record` to insert.
     """
     progress = progress or NullProgress()
-    layout, name = check_commit_args(repo, paths, name=name, kind=kind, tags=tags, overlap=overlap)
+    layout, name = check_commit_args(
+        repo, paths, name=name, kind=kind, tags=tags, overlap=overlap, force=force, reason=reason
+    )
     catalog = repo.catalog
     existing_kind = catalog.get_asset_kind(name)
     if existing_kind is not None and kind is not None and kind != existing_kind:
@@ -318,14 +325,15 @@ def prepare(
     )
 
 
-def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
-    """Insert a prepared commit's rows; runs inside the caller's catalog transaction."""
+def record(repo: Repo, prepared: PreparedCommit, tx: Change) -> CommitResult:
+    """Insert a prepared commit's rows inside the caller's unit of work ``tx``."""
     catalog = repo.catalog
-    prepared.cache.save(catalog)
+    with tx.unaudited():
+        prepared.cache.save(catalog)
     version = prepared.version
     if version is None:
         assert prepared.parent is not None
-        _insert_tags(repo, prepared.name, prepared.parent.id, prepared.tags)
+        _insert_tags(repo, tx, prepared.name, prepared.parent.id, prepared.tags)
         return CommitResult(
             False,
             prepared.parent,
@@ -342,8 +350,7 @@ def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
     catalog.insert_version(version)
     catalog.add_objects(prepared.new_objects)
     catalog.link_version_objects(version.id, prepared.storage)
-    audit.append(
-        catalog,
+    tx.audit(
         action="commit",
         target=version.label,
         actor=version.author,
@@ -355,21 +362,21 @@ def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
             "manifest": version.manifest,
             "kind": prepared.kind,
         },
-        record=records.version_record(catalog, version.id),
+        record=("version", version.id),
     )
     override = version.info.get("override")
     if override:
-        audit.append(
-            catalog,
+        tx.audit(
             action="contract-override",
             target=version.label,
             outcome="overridden",
             reason=str(override.get("reason", "")),
             details={"failed_rules": int(override.get("failed", 0)), "id": version.id},
-            record=records.override_record(catalog, version.id),
+            record=("override", version.id),
         )
-    _insert_tags(repo, prepared.name, version.id, prepared.tags)
-    catalog.set_workspace_version(prepared.name, version.id, updated_at=version.created_at)
+    _insert_tags(repo, tx, prepared.name, version.id, prepared.tags)
+    with tx.unaudited():
+        catalog.set_workspace_version(prepared.name, version.id, updated_at=version.created_at)
     return CommitResult(
         True,
         version,
@@ -404,7 +411,9 @@ def commit(
     committed) commits to that asset; ``overlap`` allows a path inside another asset's folder
     (or containing one) to become an asset of its own.
     """
-    check_commit_args(repo, paths, name=name, kind=kind, tags=tags, overlap=overlap)
+    check_commit_args(
+        repo, paths, name=name, kind=kind, tags=tags, overlap=overlap, force=force, reason=reason
+    )
     with repo.lock():
         prepared = prepare(
             repo,
@@ -422,21 +431,20 @@ def commit(
         )
         if prepared.version is not None:
             pause_point(BEFORE_CATALOG)
-        with repo.catalog.transaction():
-            result = record(repo, prepared)
+        with repo.change("commit", prepared.name) as tx:
+            result = record(repo, prepared, tx)
         lock.sync(repo)  # dvlin.lock (and the .gitignore block) name the new version
         return result
 
 
-def _insert_tags(repo: Repo, name: str, version_id: str, tags: Sequence[str]) -> None:
+def _insert_tags(repo: Repo, tx: Change, name: str, version_id: str, tags: Sequence[str]) -> None:
     for t in tags:
         repo.catalog.insert_tag(name, t, version_id, created_at=utc_now(), author=current_author())
-        audit.append(
-            repo.catalog,
+        tx.audit(
             action="tag",
             target=f"{name}@{t}",
             details={"version": version_id},
-            record=records.tag_record(repo.catalog, name, t),
+            record=("tag", f"{name}@{t}"),
         )
 
 
