@@ -68,3 +68,23 @@ def test_the_lock_is_reentrant_within_one_repo(repo: Repo, tmp_path: Path) -> No
     # released: another Repo object (another open file description) can take it at once
     with Repo.open(repo.root) as other, other.lock(timeout=0):
         pass
+
+
+def test_verbs_append_audit_entries_only_through_the_unit_of_work() -> None:
+    """No verb opens its own transaction to append an entry: repo.change does it for all.
+
+    The remote verbs (push, pull, clone, rebase, remote*) record fetched records with
+    append_changes and are left to their own issue.
+    """
+    import dvlin.ops
+
+    remote = {"push.py", "pull.py", "clone.py", "rebase.py"}
+    found = []
+    for path in sorted(Path(dvlin.ops.__file__).parent.glob("*.py")):
+        if path.name in remote or path.name.startswith("remote"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        for needle in ("audit.append(", "import append", "append_to("):
+            if needle in text:
+                found.append(f"{path.name}: {needle}")
+    assert found == []
