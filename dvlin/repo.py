@@ -6,6 +6,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -58,6 +59,7 @@ class Repo:
         self._catalog: Catalog | None = None
         self._store: ObjectStore | None = None
         self._lock_depth = 0
+        self._lock_owner: int | None = None
 
     # -- creating and finding -----------------------------------------------------------------
 
@@ -207,10 +209,11 @@ class Repo:
     def lock(self, *, timeout: float | None = None) -> Iterator[None]:
         """Hold the repo's write lock; another dvlin process waits up to ``timeout`` seconds.
 
-        Re-entrant within this ``Repo``: a verb that already holds it (commit, around its
-        unit of work) passes straight through.
+        Re-entrant within this ``Repo`` and thread: a verb that already holds it (commit,
+        around its unit of work) passes straight through; another thread waits as another
+        process would.
         """
-        if self._lock_depth:
+        if self._lock_depth and self._lock_owner == threading.get_ident():
             self._lock_depth += 1
             try:
                 yield
@@ -242,11 +245,11 @@ class Repo:
                     time.sleep(0.05)
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
-            self._lock_depth = 1
+            self._lock_depth, self._lock_owner = 1, threading.get_ident()
             try:
                 yield
             finally:
-                self._lock_depth = 0
+                self._lock_depth, self._lock_owner = 0, None
         finally:
             os.close(fd)
 

@@ -88,3 +88,24 @@ def test_verbs_append_audit_entries_only_through_the_unit_of_work() -> None:
             if needle in text:
                 found.append(f"{path.name}: {needle}")
     assert found == []
+
+
+def test_another_thread_waits_for_the_lock(repo: Repo) -> None:
+    import threading
+
+    from dvlin.errors import ConflictError
+
+    failures: list[BaseException] = []
+
+    def take() -> None:
+        try:
+            with repo.lock(timeout=0.2):
+                pass
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            failures.append(exc)
+
+    with repo.lock():
+        t = threading.Thread(target=take)
+        t.start()
+        t.join()
+    assert len(failures) == 1 and isinstance(failures[0], ConflictError)
