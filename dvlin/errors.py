@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from typing import Any
 
 
 class ExitCode(enum.IntEnum):
@@ -21,7 +22,11 @@ class ExitCode(enum.IntEnum):
 class DvlinError(Exception):
     """Base of every error a user can cause; the CLI shows it as one line plus a hint."""
 
-    exit_code: ExitCode = ExitCode.USAGE
+    exit_code: int = ExitCode.USAGE
+    """An :class:`ExitCode`; only :class:`CommandFailedError` passes on another number."""
+    report: Any = None
+    """A result the command has already shown (on ``--json`` it is the output): the CLI then
+    adds only the error line, never a second JSON document."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -106,6 +111,10 @@ class IntegrityError(DvlinError):
 
     exit_code = ExitCode.INTEGRITY
 
+    def __init__(self, message: str, *, hint: str | None = None, report: Any = None) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
+
 
 class ConflictError(DvlinError):
     """Uncommitted changes in the way, an existing tag, or a busy lock."""
@@ -118,6 +127,30 @@ class ConflictError(DvlinError):
 
 
 class CheckFailedError(DvlinError):
-    """A policy or verification check failed."""
+    """A check failed: a contract, ``audit verify``, ``status --exit-code``, ``lock --check``.
+
+    ``report`` is the result that failed, when the command has already shown it.
+    """
 
     exit_code = ExitCode.CHECK_FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None, report: Any = None) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
+
+
+class CommandFailedError(DvlinError):
+    """A command dvlin ran for the user (``dvlin run``, ``repro``) failed.
+
+    dvlin exits with that command's own exit code, as a shell would (1 when it had none, as
+    when it could not start); ``report`` is the run.
+    """
+
+    exit_code: int = ExitCode.CHECK_FAILED
+
+    def __init__(
+        self, message: str, *, code: int | None, hint: str | None = None, report: Any = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
+        self.exit_code = code or ExitCode.CHECK_FAILED

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,7 @@ from dvlin.identity import utc_now
 from dvlin.objects.hashing import DEFAULT_ALGORITHM, hasher_factory
 
 if TYPE_CHECKING:
+    from dvlin.audit.change import Change
     from dvlin.catalog.catalog import Tag
     from dvlin.objects.store import ObjectStore
     from dvlin.ops.checkout import CheckoutResult, LinkMode
@@ -56,6 +58,8 @@ class Repo:
         self.config = config
         self._catalog: Catalog | None = None
         self._store: ObjectStore | None = None
+        self._lock_depth = 0
+        self._lock_owner: int | None = None
 
     # -- creating and finding -----------------------------------------------------------------
 
@@ -203,7 +207,19 @@ class Repo:
 
     @contextlib.contextmanager
     def lock(self, *, timeout: float | None = None) -> Iterator[None]:
-        """Hold the repo's write lock; another dvlin process waits up to ``timeout`` seconds."""
+        """Hold the repo's write lock; another dvlin process waits up to ``timeout`` seconds.
+
+        Re-entrant within this ``Repo`` and thread: a verb that already holds it (commit,
+        around its unit of work) passes straight through; another thread waits as another
+        process would.
+        """
+        if self._lock_depth and self._lock_owner == threading.get_ident():
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
         wait = lock_timeout() if timeout is None else timeout
         path = self.dvlin_dir / "lock"
         try:
@@ -229,9 +245,30 @@ class Repo:
                     time.sleep(0.05)
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
-            yield
+            self._lock_depth, self._lock_owner = 1, threading.get_ident()
+            try:
+                yield
+            finally:
+                self._lock_depth, self._lock_owner = 0, None
         finally:
             os.close(fd)
+
+    @contextlib.contextmanager
+    def change(self, action: str, target: str = "") -> Iterator[Change]:
+        """One unit of work: the repo lock, one catalog transaction, and its audit entries.
+
+        ``with repo.change("tag", "data@v1") as tx:`` — change rows, then ``tx.audit(record=
+        (kind, key))`` for each record changed; the entries are appended, with the records'
+        digests, when the block succeeds (see :mod:`dvlin.audit.change`).
+        """
+        from dvlin.audit.change import Change
+
+        with self.lock():
+            catalog = self.catalog
+            with catalog.transaction():
+                tx = Change(catalog, action, target)
+                yield tx
+                tx.finish()
 
     # -- paths --------------------------------------------------------------------------------
 
@@ -314,7 +351,7 @@ class Repo:
         """Name a version; see :func:`dvlin.ops.tag.tag`."""
         from dvlin.ops.tag import tag
 
-        return tag(self, ref, name, retain=retain)
+        return tag(self, ref, name, retain=retain).tag
 
 
 def _check_storage_url(url: str) -> None:

@@ -36,7 +36,22 @@ def redact(
 ) -> AuditEntry:
     """Erase ``fields`` of entry ``seq``; returns the ``redact`` entry that records it.
 
-    Runs inside the caller's transaction (and under the repo lock).
+    Runs inside the caller's transaction (and under the repo lock); ``dvlin audit redact``
+    goes through :func:`erase` inside a unit of work instead.
+    """
+    details = erase(catalog, seq, fields, reason=reason)
+    return append(
+        catalog,
+        action="redact",
+        target=f"#{seq}",
+        reason=reason.strip(),
+        actor=actor,
+        details=details,
+    )
+
+
+def erase(catalog: Catalog, seq: int, fields: Sequence[str], *, reason: str) -> dict[str, Any]:
+    """Erase ``fields`` of entry ``seq``; returns the details of the ``redact`` entry it needs.
 
     Raises:
         NotFoundError: there is no entry ``seq``.
@@ -78,11 +93,4 @@ def redact(
         kept[name] = field_hash(name, values[name], salts.pop(name))
     changes: dict[str, Any] = {name: _marker(name) for name in wanted}
     save_entry(catalog, dataclasses.replace(entry, salts=salts, redacted=kept, **changes))
-    return append(
-        catalog,
-        action="redact",
-        target=f"#{seq}",
-        reason=reason.strip(),
-        actor=actor,
-        details={"seq": seq, "fields": list(wanted)},
-    )
+    return {"seq": seq, "fields": list(wanted)}

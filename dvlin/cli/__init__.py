@@ -64,7 +64,7 @@ def _debug(ctx: Any) -> bool:
 
 
 def _report(exc: DvlinError, *, json: bool) -> None:
-    if json:
+    if json and exc.report is None:  # a failed check's report was the JSON output already
         import json as _json
 
         typer.echo(_json.dumps(exc.to_dict(), indent=2))

@@ -69,16 +69,9 @@ def delete_tag(out: Output, ref: str, name: str) -> None:
     from dvlin.ops.asset import delete_tag as ops_delete_tag
 
     with open_repo() as repo:
-        t = ops_delete_tag(repo, ref, name)
+        result = ops_delete_tag(repo, ref, name)
+    t = result.tag
     if out.json:
-        out.emit_json(
-            {
-                "asset": t.asset,
-                "tag": t.name,
-                "version": f"v{t.number}",
-                "version_id": t.version,
-                "deleted": True,
-            }
-        )
+        out.emit_json(result.to_dict())
     else:
         out.line(f"deleted tag {t.asset}@{t.name} (was on v{t.number})")

@@ -6,6 +6,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.errors import CheckFailedError, IntegrityError
 from dvlin.render.output import short_time
 from dvlin.render.text import plural, quote
 
@@ -43,9 +44,9 @@ def audit_log(
 
             rows = log_all_clones(repo, asset=asset, action=action, since=since)
             if out.json:
-                out.emit_json([{"clone": c, **e.to_dict()} for c, e in rows])
+                out.emit_json([r.to_dict() for r in rows])
                 return
-            for c, e in rows:
+            for c, e in ((r.clone, r.entry) for r in rows):
                 reason = f"  reason: {quote(e.reason)}" if e.reason else ""
                 out.line(
                     f"{c[:12]}  {e.seq:>6}  {short_time(e.at)}  {quote(e.actor)}  {e.action}  "
@@ -84,23 +85,19 @@ def audit_verify(
     (versions, tags, holds, stages, overrides, expiries, runs, links) disagree with the
     chain, each named. Other clones' chains brought in by fetch and pull are verified too.
     """
-    from dvlin.ops.audit import verify, verify_clones
+    from dvlin.ops.audit import verify_all
 
     out = output(json, quiet)
     with open_repo() as repo:
-        result = verify(repo, expect_head=expect_head)
-        clones = verify_clones(repo)
+        report = verify_all(repo, expect_head=expect_head)
+    result, clones = report.chain, report.clones
     if out.json:
-        out.emit_json({**result.to_dict(), "clones": [c.to_dict() for c in clones]})
+        out.emit_json(report.to_dict())
     elif result.ok:
         out.line(
             f"✓ {plural(result.entries, 'entry', 'entries')}, chain intact, head {result.head}"
         )
-    else:
-        if result.problem:
-            typer.echo(
-                typer.style("✗ ", fg="red") + quote(str(result.problem), marks=False), err=True
-            )
+    else:  # a broken chain is the error line; each disagreeing row is named here
         for m in result.mismatches:
             typer.echo(typer.style("✗ ", fg="red") + quote(m.problem, marks=False), err=True)
     if not out.json and result.redacted:
@@ -118,10 +115,21 @@ def audit_verify(
                 typer.echo(
                     typer.style("✗ ", fg="red") + f"clone {c.clone[:12]}: {problem}", err=True
                 )
-    if not result.ok:
-        raise typer.Exit(int(result.exit_code))
-    if not all(c.ok for c in clones):
-        raise typer.Exit(1)
+    if result.mismatches:
+        n = len(result.mismatches)
+        raise IntegrityError(
+            f"{plural(n, 'catalog row')} {'disagrees' if n == 1 else 'disagree'} with the audit"
+            " chain",
+            hint="`dvlin fsck` names the versions affected",
+            report=report,
+        )
+    if result.problem:
+        raise CheckFailedError(f"the audit chain is broken: {result.problem}", report=report)
+    broken = [c.clone[:12] for c in clones if not c.ok]
+    if broken:
+        raise CheckFailedError(
+            f"the audit chain of clone {', '.join(broken)} is broken", report=report
+        )
 
 
 @audit_app.command("head")
@@ -133,7 +141,7 @@ def audit_head(json: bool = JSON) -> None:
     with open_repo() as repo:
         result = head(repo)
     if out.json:
-        out.emit_json({"head": result.head, "seq": result.head_seq, "hash": result.head_hash})
+        out.emit_json(result.to_dict())
     else:
         out.line(result.head)
 
@@ -199,8 +207,8 @@ def audit_report(
     else:
         typer.echo(text, nl=False)
     if not result.ok:
-        typer.echo(
-            typer.style("✗ ", fg="red") + "audit chain verification failed (see the report)",
-            err=True,
+        raise CheckFailedError(
+            "audit chain verification failed (see the report)",
+            hint="`dvlin audit verify` names every entry and row that disagrees",
+            report=result,
         )
-        raise typer.Exit(1)

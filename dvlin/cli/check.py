@@ -6,6 +6,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.errors import CheckFailedError
 from dvlin.render.text import plural, quote
 
 
@@ -45,7 +46,5 @@ def check(
             if shown:
                 out.print(results_table(shown))
     if not report.passed:
-        if not out.json:
-            failed = [quote(a.asset) for a in report.assets if not a.passed]
-            typer.echo(f"error: contract failed for {', '.join(failed)}", err=True)
-        raise typer.Exit(1)
+        failed = [a.asset for a in report.assets if not a.passed]
+        raise CheckFailedError(f"contract failed for {', '.join(failed)}", report=report)

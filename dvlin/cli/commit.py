@@ -40,16 +40,11 @@ def commit(
     quiet: bool = QUIET,
 ) -> None:
     """Snapshot files and folders as a new immutable version of an asset."""
-    from dvlin.errors import UsageError
     from dvlin.ops.check import PolicyViolation
     from dvlin.ops.common import parse_key_values
 
     out = output(json, quiet)
     metadata = parse_key_values(meta, flag="--meta")
-    if force and not (reason or "").strip():
-        raise UsageError(
-            "--force needs --reason", hint='e.g. --force --reason "backfill, DATA-231"'
-        )
     with open_repo() as repo:
         try:
             result = repo.commit(

@@ -6,7 +6,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
-from dvlin.errors import ExitCode
+from dvlin.errors import CheckFailedError, IntegrityError
 from dvlin.render.output import human_bytes
 from dvlin.render.text import plural, quote
 
@@ -54,9 +54,12 @@ def fsck(
             affects = f" (affects {', '.join(named[:5])}{more})" if named else ""
             out.line(f"  ✗ {p.kind}: {quote(p.message, marks=False)}{affects}")
     if report.problems or report.catalog != "ok":
-        raise typer.Exit(int(ExitCode.INTEGRITY))
+        found = [plural(len(report.problems), "problem")] if report.problems else []
+        if report.catalog != "ok":
+            found.append(f"catalog: {report.catalog}")
+        raise IntegrityError(f"fsck found {', '.join(found)}", report=report)
     if not report.audit.ok:
-        raise typer.Exit(int(ExitCode.CHECK_FAILED))
+        raise CheckFailedError(f"the audit chain is broken: {report.audit.problem}", report=report)
 
 
 def _fsck_remote(out, remote: str) -> None:  # type: ignore[no-untyped-def]
@@ -76,4 +79,6 @@ def _fsck_remote(out, remote: str) -> None:  # type: ignore[no-untyped-def]
             used = f" (used by {', '.join(p.versions)})" if p.versions else ""
             out.line(f"  ✗ {p.kind}: {p.message}{used}")
     if report.problems:
-        raise typer.Exit(int(ExitCode.INTEGRITY))
+        raise IntegrityError(
+            f"remote {remote}: {plural(len(report.problems), 'problem')}", report=report
+        )

@@ -21,30 +21,15 @@ def log(
     quiet: bool = QUIET,
 ) -> None:
     """List versions newest first: id, author, date, size and message."""
-    from dvlin.ops.lineage import produced_by_runs
-    from dvlin.ops.log import tags_by_version, version_dict
+    from dvlin.ops.log import history
 
     out = output(json, quiet)
     with open_repo() as repo:
-        versions = repo.log(name, limit=number)
-        tags = tags_by_version(repo)
-        runs = produced_by_runs(repo, [v.id for v in versions])
-        from dvlin.catalog.gc import GcStore
-
-        expired = GcStore(repo.catalog).expired_at()
+        entries = history(repo, name, limit=number)
     if out.json:
-        out.emit_json(
-            [
-                {
-                    **version_dict(v, tags=tags.get(v.id, [])),
-                    "run": runs.get(v.id),
-                    "expired_at": expired.get(v.id),
-                }
-                for v in versions
-            ]
-        )
+        out.emit_json([e.to_dict() for e in entries])
         return
-    if not versions:
+    if not entries:
         out.line("no versions yet")
         return
     from rich.table import Table
@@ -52,9 +37,10 @@ def log(
     table = Table(box=None, pad_edge=False, show_edge=False)
     for col in ("version", "id", "author", "date (UTC)", "files", "size", "run", "message"):
         table.add_column(col, justify="right" if col in ("files", "size") else "left")
-    for v in versions:
-        tag_text = f" ({', '.join(quote(t) for t in tags[v.id])})" if v.id in tags else ""
-        tag_text += " (expired)" if v.id in expired else ""
+    for e in entries:
+        v = e.version
+        tag_text = f" ({', '.join(quote(t) for t in e.tags)})" if e.tags else ""
+        tag_text += " (expired)" if e.expired_at else ""
         table.add_row(
             quote(v.label) + tag_text,
             v.id[:10],
@@ -62,7 +48,7 @@ def log(
             short_time(v.created_at),
             f"{v.files:,}",
             human_bytes(v.bytes),
-            runs[v.id][:10] if v.id in runs else "",
+            e.run[:10] if e.run else "",
             quote(v.message),
         )
     out.print(table)
@@ -78,15 +64,15 @@ def show(
 ) -> None:
     """Show everything recorded about one version, including table schemas."""
     from dvlin.cli.lineage import provenance_rows
-    from dvlin.ops.lineage import provenance
+    from dvlin.ops.log import show_version
 
     out = output(json, quiet)
     with open_repo() as repo:
-        detail = repo.show(ref)
-        prov = provenance(repo, detail.version.id)
+        shown = show_version(repo, ref)
     if out.json:
-        out.emit_json({**detail.to_dict(), "lineage": prov.to_dict()})
+        out.emit_json(shown.to_dict())
         return
+    detail, prov = shown.detail, shown.lineage
     v = detail.version
     rows = [
         (
@@ -129,10 +115,9 @@ def show(
             out.line(f"  {quote(path)}: {d['format']} table, {rows_text} — {cols}{more}")
     checks = v.info.checks
     if checks:
-        from dvlin.policy.results import RuleResult
         from dvlin.render.checks import results_table
 
-        bad = [RuleResult.from_dict(c) for c in checks if not c["passed"]]
+        bad = detail.failed_checks
         out.line(f"{'checks':>10}  {len(checks) - len(bad)} passed, {len(bad)} failed")
         override = v.info.override
         if override is not None:
@@ -162,21 +147,7 @@ def ls(
         if ref is None:
             rows = assets(repo)
             if out.json:
-                out.emit_json(
-                    [
-                        {
-                            "name": a.name,
-                            "kind": a.kind,
-                            "path": a.base,
-                            "latest": f"v{a.latest}" if a.latest else None,
-                            "latest_id": a.latest_id,
-                            "files": a.files,
-                            "bytes": a.bytes,
-                            "owner": a.owner,
-                        }
-                        for a in rows
-                    ]
-                )
+                out.emit_json([a.to_dict() for a in rows])
                 return
             if not rows:
                 out.line("no assets yet (dvlin commit PATH --name NAME)")
@@ -186,7 +157,7 @@ def ls(
             table = Table(box=None, pad_edge=False, show_edge=False)
             for col in ("asset", "kind", "latest", "files", "size", "owner", "path"):
                 table.add_column(col, justify="right" if col in ("files", "size") else "left")
-            for a in rows:
+            for a in (r.asset for r in rows):
                 table.add_row(
                     quote(a.name),
                     a.kind,

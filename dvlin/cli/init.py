@@ -27,32 +27,14 @@ def init(
     quiet: bool = QUIET,
 ) -> None:
     """Create a repo: .dvlin/ with the catalog, config.toml and the local object store."""
-    from dvlin.repo import Repo
+    from dvlin.ops.init import init as make_repo
 
     out = output(json, quiet)
-    if storage.split("://", 1)[0].split("::")[0].lower() == "memory" or storage.startswith(
-        "memory:"
-    ):
-        from dvlin.errors import UsageError
-
-        raise UsageError(
-            f"storage {storage!r} lives in memory and ends with this command",
-            hint="use a folder or a cloud URL (file:///mnt/objects, s3://bucket/prefix); "
-            "memory:// stores are for the Python API in tests",
-        )
-    repo = Repo.init(path, storage=storage, hash=hash)
-    store = repo.config.storage or ".dvlin/objects"
+    result = make_repo(path, storage=storage, hash=hash)
     if out.json:
-        out.emit_json(
-            {
-                "root": str(repo.root),
-                "storage": store,
-                "hash": repo.config.hash,
-                "repo_id": repo.config.repo_id,
-            }
-        )
+        out.emit_json(result.to_dict())
     else:
         out.line(
-            f"Initialised dvlin repo in {quote(str(repo.root))} "
-            f"(objects: {quote(store)}, hash: {repo.config.hash})"
+            f"Initialised dvlin repo in {quote(result.root)} "
+            f"(objects: {quote(result.storage)}, hash: {result.hash})"
         )

@@ -9,6 +9,7 @@ import typer
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.cli.complete import complete_ref
+from dvlin.errors import CommandFailedError
 from dvlin.render.text import quote
 
 if TYPE_CHECKING:
@@ -159,12 +160,11 @@ def repro(
             out.line(f"{quote(result.target.asset)} is now {quote(result.rebuilt.label)}")
     if not result.ok:
         failed = next(r for r in result.results if not r.ok)
-        typer.echo(
-            typer.style("error: ", fg="red", bold=True)
-            + f"run {failed.run.short} failed: {quote(failed.run.error or '', marks=False)}; stopped",
-            err=True,
+        raise CommandFailedError(
+            f"run {failed.run.short} failed: {failed.run.error or ''}; stopped",
+            code=failed.run.exit_code,
+            report=result,
         )
-        raise typer.Exit(failed.run.exit_code or 1)
 
 
 def provenance_rows(prov: Provenance) -> list[tuple[str, str]]:

@@ -6,7 +6,9 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.errors import CheckFailedError
 from dvlin.render.output import Output
+from dvlin.render.text import plural
 
 
 @app.command()
@@ -28,10 +30,10 @@ def lock(
             written = ops_lock.write(repo)
     if not check:
         if out.json:
-            out.emit_json({"assets": [p.to_dict() for p in written.values()]})
+            out.emit_json(written.to_dict())
         else:
-            out.line(f"dvlin.lock pins {len(written)} asset(s)")
-            for p in written.values():
+            out.line(f"dvlin.lock pins {len(written.pins)} asset(s)")
+            for p in written.pins:
                 out.line(f"  {p.label}  {p.id[:10]}")
         return
     if out.json:
@@ -43,9 +45,14 @@ def lock(
             out.line("dvlin.lock is missing")
         for d in result.drift:
             out.line(d.message)
-        out.line("run `dvlin lock` to pin the workspace, or `dvlin checkout --lock` to restore it")
     if not result.ok:
-        raise typer.Exit(1)
+        raise CheckFailedError(
+            "dvlin.lock is missing"
+            if not result.exists
+            else f"dvlin.lock disagrees with the workspace ({plural(len(result.drift), 'asset')})",
+            hint="run `dvlin lock` to pin the workspace, or `dvlin checkout --lock` to restore it",
+            report=result,
+        )
 
 
 def checkout_lock(

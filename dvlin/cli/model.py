@@ -146,17 +146,8 @@ def stage(
 
     out = output(json, quiet)
     with open_repo() as repo:
-        change = set_stage(repo, ref, new_stage)
-        label = repo.resolve(change.version).label
+        result = set_stage(repo, ref, new_stage)
     if out.json:
-        out.emit_json(
-            {
-                "version": label,
-                "id": change.version,
-                "stage": change.stage,
-                "author": change.author,
-                "created_at": change.created_at,
-            }
-        )
+        out.emit_json(result.to_dict())
         return
-    out.line(f"{quote(label)} → {change.stage}")
+    out.line(f"{quote(result.version.label)} → {result.change.stage}")

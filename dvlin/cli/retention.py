@@ -53,20 +53,11 @@ def hold(
 
     out = output(json, quiet)
     with open_repo() as repo:
-        h = put_hold(repo, ref, reason=reason)
-        label = repo.resolve(h.version).label
+        result = put_hold(repo, ref, reason=reason)
     if out.json:
-        out.emit_json(
-            {
-                "version": label,
-                "id": h.version,
-                "reason": h.reason,
-                "author": h.author,
-                "created_at": h.created_at,
-            }
-        )
+        out.emit_json(result.to_dict())
     else:
-        out.line(f"held {quote(label)}: {quote(h.reason)}")
+        out.line(f"held {quote(result.version.label)}: {quote(result.hold.reason)}")
 
 
 @app.command()
@@ -81,9 +72,9 @@ def release(
 
     out = output(json, quiet)
     with open_repo() as repo:
-        h = lift(repo, ref, reason=reason)
-        label = repo.resolve(h.version).label
+        result = lift(repo, ref, reason=reason)
     if out.json:
-        out.emit_json({"version": label, "id": h.version, "released": True, "reason": reason})
+        out.emit_json(result.to_dict())
     else:
-        out.line(f"released {quote(label)} (held since {short_time(h.created_at)})")
+        held_since = short_time(result.hold.created_at)
+        out.line(f"released {quote(result.version.label)} (held since {held_since})")

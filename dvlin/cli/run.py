@@ -10,6 +10,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.errors import CommandFailedError
 from dvlin.render.text import quote
 
 PARAM = typer.Option(
@@ -99,14 +100,11 @@ def run(
             f"inputs: {ins}   outputs: {outs or '—'}"
         )
     if not result.ok:
-        if not quiet:
-            typer.echo(
-                typer.style("error: ", fg="red", bold=True)
-                + f"run {r.short} failed: {quote(r.error or '', marks=False)}; "
-                "no outputs committed",
-                err=True,
-            )
-        raise typer.Exit(r.exit_code or 1)
+        raise CommandFailedError(
+            f"run {r.short} failed: {r.error or ''}; no outputs committed",
+            code=r.exit_code,
+            report=result,
+        )
 
 
 @app.command()

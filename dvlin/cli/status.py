@@ -9,12 +9,12 @@ import typer
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.cli.complete import complete_asset
+from dvlin.errors import CheckFailedError
 from dvlin.render.output import Output
 from dvlin.render.text import quote
 
 if TYPE_CHECKING:
-    from dvlin.ops.lock import Drift
-    from dvlin.ops.status import StatusReport
+    from dvlin.ops.status import WorkspaceStatus
 
 _SHOWN = 20
 
@@ -31,26 +31,26 @@ def status(
     quiet: bool = QUIET,
 ) -> None:
     """Show which assets are clean and which have added, changed or removed paths."""
-    from dvlin.ops.asset import asset_names
-    from dvlin.ops.lock import check as check_lock
+    from dvlin.ops.status import workspace_status
 
     out = output(json, quiet)
-
     with open_repo() as repo:
-        names = asset_names(repo, names) if names else []  # a path works as its asset's name
-        report = repo.status(names, progress=out.progress())
-        locked = check_lock(repo)
-        # A repo from before dvlin.lock has none: nothing to disagree with yet.
-        drift = [d for d in locked.drift if locked.exists and (not names or d.asset in names)]
-    _render(out, report, drift)
+        result = workspace_status(repo, names or (), progress=out.progress())
+    _render(out, result)
+    report = result.report
     if exit_code and not report.clean:
-        raise typer.Exit(1)
+        raise CheckFailedError(
+            ", ".join(f"{a.asset} is {a.state}" for a in report.assets if not a.clean),
+            hint="commit the changes, or check out the version to discard them",
+            report=result,
+        )
 
 
-def _render(out: Output, report: StatusReport, drift: list[Drift]) -> None:
+def _render(out: Output, result: WorkspaceStatus) -> None:
     if out.json:
-        out.emit_json({**report.to_dict(), "lock": [d.to_dict() for d in drift]})
+        out.emit_json(result.to_dict())
         return
+    report, drift = result.report, result.drift
     for stopped in report.interrupted:
         if not any(a.interrupted == stopped for a in report.assets):
             out.line(f"{quote(stopped.target)}: {quote(stopped.message, marks=False)}")

@@ -11,17 +11,6 @@ from dvlin.render.output import short_time
 from dvlin.render.text import quote
 
 
-def _tag_dict(t) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {
-        "asset": t.asset,
-        "tag": t.name,
-        "version": f"v{t.number}",
-        "version_id": t.version,
-        "created_at": t.created_at,
-        "author": t.author,
-    }
-
-
 @app.command()
 def tag(
     ref: str = typer.Argument(..., help="The version to tag.", autocompletion=complete_ref),
@@ -45,10 +34,13 @@ def tag(
 
         delete_tag(out, ref, name)
         return
+    from dvlin.ops.tag import tag as tag_version
+
     with open_repo() as repo:
-        t = repo.tag(ref, name, retain=retain)
+        result = tag_version(repo, ref, name, retain=retain)
+    t = result.tag
     if out.json:
-        out.emit_json(_tag_dict(t))
+        out.emit_json(result.to_dict())
     else:
         out.line(f"tagged {quote(f'{t.asset}@v{t.number}')} as {quote(f'{t.asset}@{t.name}')}")
 
@@ -68,11 +60,11 @@ def tags(
     with open_repo() as repo:
         found = list_tags(repo, name)
     if out.json:
-        out.emit_json([_tag_dict(t) for t in found])
+        out.emit_json([t.to_dict() for t in found])
         return
     if not found:
         out.line("no tags")
-    for t in found:
+    for t in (r.tag for r in found):
         out.line(
             f"{quote(f'{t.asset}@{t.name}')}  v{t.number}  {t.version[:10]}  "
             f"{short_time(t.created_at)}  {quote(t.author)}"

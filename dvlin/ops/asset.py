@@ -14,15 +14,14 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dvlin.audit import log as audit
-from dvlin.audit.records import tag_record, version_record
 from dvlin.catalog.assets import AssetStore
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.identity import author, utc_now
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
-    from dvlin.catalog.catalog import Asset, Tag
+    from dvlin.catalog.catalog import Asset
+    from dvlin.ops.tag import TagResult
     from dvlin.repo import Repo
 
 
@@ -151,12 +150,9 @@ def rm(repo: Repo, text: str, *, keep_files: bool = False, force: bool = False) 
                     paths=changed,
                 )
         versions = len(catalog.versions(name))
-        with catalog.transaction():
+        with repo.change("rm", name) as tx:
             AssetStore(catalog).mark_removed(name, at=utc_now())
-            audit.append(
-                catalog,
-                action="rm",
-                target=name,
+            tx.audit(
                 details={"versions": versions, "paths": list(paths), "keep_files": keep_files},
             )
         if not keep_files:
@@ -226,35 +222,25 @@ def mv(repo: Repo, text: str, new: str) -> MoveResult:
         moved = catalog.versions(old)
         versions = len(moved)
         tags = [t.name for t in catalog.tags(old)]
-        with catalog.transaction():
+        with repo.change("mv", old) as tx:
             store.rename(old, new, at=utc_now(), author=author())
-            audit.append(
-                catalog, action="mv", target=old, details={"to": new, "versions": versions}
-            )
+            tx.audit(details={"to": new, "versions": versions})
             # The rows now carry the new name: the chain records each as it now is, and each
             # tag as gone under its old key and present under its new one.
             for v in moved:
-                audit.append(
-                    catalog,
-                    action="mv",
+                tx.audit(
                     target=f"{new}@v{v.number}",
                     details={"from": f"{old}@v{v.number}"},
-                    record=version_record(catalog, v.id),
+                    record=("version", v.id),
                 )
             for t in tags:
-                audit.append(
-                    catalog,
-                    action="mv",
-                    target=f"{old}@{t}",
-                    details={"to": f"{new}@{t}"},
-                    record=tag_record(catalog, old, t),
+                tx.audit(
+                    target=f"{old}@{t}", details={"to": f"{new}@{t}"}, record=("tag", f"{old}@{t}")
                 )
-                audit.append(
-                    catalog,
-                    action="mv",
+                tx.audit(
                     target=f"{new}@{t}",
                     details={"from": f"{old}@{t}"},
-                    record=tag_record(catalog, new, t),
+                    record=("tag", f"{new}@{t}"),
                 )
         lock.sync(repo)
     return MoveResult(old, new, versions)
@@ -273,7 +259,7 @@ def _refuse_orphaned_contract(repo: Repo, old: str, new: str) -> None:
         )
 
 
-def delete_tag(repo: Repo, ref: str, name: str) -> Tag:
+def delete_tag(repo: Repo, ref: str, name: str) -> TagResult:
     """Delete tag ``name`` of the asset ``ref`` names (tags never move; this removes one).
 
     When ``ref`` names a version (``events@v1``), the tag must be on that version.
@@ -283,6 +269,7 @@ def delete_tag(repo: Repo, ref: str, name: str) -> Tag:
         ConflictError: the tag is on another version than ``ref`` names.
     """
     from dvlin.ops.refs import resolve
+    from dvlin.ops.tag import TagResult
 
     with repo.lock():
         catalog = repo.catalog
@@ -300,13 +287,10 @@ def delete_tag(repo: Repo, ref: str, name: str) -> Tag:
                 f"tag {version.asset}@{name} is on v{found.number}, not {version.label}",
                 hint=f"dvlin tag --delete {version.asset}@v{found.number} {name}",
             )
-        with catalog.transaction():
+        with repo.change("tag-delete", f"{version.asset}@{name}") as tx:
             AssetStore(catalog).delete_tag(version.asset, name)
-            audit.append(
-                catalog,
-                action="tag-delete",
-                target=f"{version.asset}@{name}",
+            tx.audit(
                 details={"version": found.version, "number": found.number},
-                record=tag_record(catalog, version.asset, name),
+                record=("tag", f"{version.asset}@{name}"),
             )
-    return found
+    return TagResult(found, deleted=True)

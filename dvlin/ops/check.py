@@ -195,6 +195,20 @@ def _policies_at(repo: Repo, policies: Any, target: str) -> list[AssetPolicy]:
 # -- on commit --------------------------------------------------------------------------------
 
 
+def check_override(*, force: bool, reason: str | None) -> None:
+    """``--force`` (commit despite a failed contract) needs a ``--reason``, and only it does.
+
+    The one place this is checked: :func:`dvlin.ops.commit.check_commit_args`, before any
+    work.
+    """
+    if force and not (reason and reason.strip()):
+        raise UsageError(
+            "--force needs --reason", hint='e.g. --force --reason "backfill, DATA-231"'
+        )
+    if reason and not force:
+        raise UsageError("--reason only applies with --force", hint="add --force, or drop --reason")
+
+
 def enforce(
     repo: Repo,
     name: str,
@@ -212,16 +226,10 @@ def enforce(
 
     Raises:
         PolicyViolation: a rule failed and ``force`` is not set (exit 1).
-        UsageError: ``force`` without a ``reason``, or a malformed ``dvlin.toml`` (exit 2).
+        UsageError: a malformed ``dvlin.toml`` (exit 2).
     """
     from dvlin.identity import author, utc_now
 
-    if force and not (reason and reason.strip()):
-        raise UsageError(
-            "--force needs --reason", hint='e.g. --force --reason "backfill, DATA-231"'
-        )
-    if reason and not force:
-        raise UsageError("--reason only applies with --force", hint="add --force, or drop --reason")
     policy = load_policy(repo.root).get(name)
     if policy is None:
         return {}

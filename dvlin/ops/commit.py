@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from dvlin.audit import log as audit
 from dvlin.audit import records
 from dvlin.catalog import Version
 from dvlin.catalog.versions import VersionInfo
@@ -31,6 +30,7 @@ from dvlin.workspace.scan import Item, scan
 from dvlin.workspace.statcache import StatCache
 
 if TYPE_CHECKING:
+    from dvlin.audit.change import Change
     from dvlin.repo import Repo
 
 
@@ -234,7 +234,7 @@ def prepare(
     )
 
 
-def _retrack(repo: Repo, prepared: PreparedCommit) -> None:
+def _retrack(repo: Repo, prepared: PreparedCommit, tx: Change) -> None:
     """Committing an asset ``dvlin rm`` untracked tracks it again, even with its tree unchanged."""
     from dvlin.catalog.assets import AssetStore
 
@@ -250,20 +250,19 @@ def _retrack(repo: Repo, prepared: PreparedCommit) -> None:
         created_at=now,
     )
     catalog.set_workspace_version(prepared.name, parent.id, updated_at=now)
-    audit.append(
-        catalog, action="commit", target=parent.label, details={"id": parent.id, "tracked": True}
-    )
+    tx.audit(action="commit", target=parent.label, details={"id": parent.id, "tracked": True})
 
 
-def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
-    """Insert a prepared commit's rows; runs inside the caller's catalog transaction."""
+def record(repo: Repo, prepared: PreparedCommit, tx: Change) -> CommitResult:
+    """Insert a prepared commit's rows inside the caller's unit of work ``tx``."""
     catalog = repo.catalog
-    prepared.cache.save(catalog)
+    with tx.unaudited():
+        prepared.cache.save(catalog)
     version = prepared.version
     if version is None:
         assert prepared.parent is not None
-        _insert_tags(repo, prepared.name, prepared.parent.id, prepared.tags)
-        _retrack(repo, prepared)
+        _insert_tags(repo, tx, prepared.name, prepared.parent.id, prepared.tags)
+        _retrack(repo, prepared, tx)
         return CommitResult(
             False,
             prepared.parent,
@@ -280,8 +279,7 @@ def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
     catalog.insert_version(version)
     catalog.add_objects(prepared.new_objects)
     catalog.link_version_objects(version.id, prepared.storage)
-    audit.append(
-        catalog,
+    tx.audit(
         action="commit",
         target=version.label,
         actor=version.author,
@@ -293,21 +291,21 @@ def record(repo: Repo, prepared: PreparedCommit) -> CommitResult:
             "manifest": version.manifest,
             "kind": prepared.kind,
         },
-        record=records.version_record(catalog, version.id),
+        record=("version", version.id),
     )
     override = version.info.override
     if override is not None:
-        audit.append(
-            catalog,
+        tx.audit(
             action="contract-override",
             target=version.label,
             outcome="overridden",
             reason=override.reason,
             details={"failed_rules": override.failed, "id": version.id},
-            record=records.override_record(catalog, version.id),
+            record=("override", version.id),
         )
-    _insert_tags(repo, prepared.name, version.id, prepared.tags)
-    catalog.set_workspace_version(prepared.name, version.id, updated_at=version.created_at)
+    _insert_tags(repo, tx, prepared.name, version.id, prepared.tags)
+    with tx.unaudited():
+        catalog.set_workspace_version(prepared.name, version.id, updated_at=version.created_at)
     return CommitResult(
         True,
         version,
@@ -359,21 +357,20 @@ def commit(
         prepared = prepare(repo, request, progress=progress)
         if prepared.version is not None:
             pause_point(BEFORE_CATALOG)
-        with repo.catalog.transaction():
-            result = record(repo, prepared)
+        with repo.change("commit", prepared.name) as tx:
+            result = record(repo, prepared, tx)
         lock.sync(repo)  # dvlin.lock (and the .gitignore block) name the new version
         return result
 
 
-def _insert_tags(repo: Repo, name: str, version_id: str, tags: Sequence[str]) -> None:
+def _insert_tags(repo: Repo, tx: Change, name: str, version_id: str, tags: Sequence[str]) -> None:
     for t in tags:
         repo.catalog.insert_tag(name, t, version_id, created_at=utc_now(), author=current_author())
-        audit.append(
-            repo.catalog,
+        tx.audit(
             action="tag",
             target=f"{name}@{t}",
             details={"version": version_id},
-            record=records.tag_record(repo.catalog, name, t),
+            record=("tag", f"{name}@{t}"),
         )
 
 

@@ -103,8 +103,10 @@ class CommitRequest:
             NotFoundError: a path that does not exist.
             ConflictError: a path another asset owns (without ``overlap``).
         """
+        from dvlin.ops.check import check_override
         from dvlin.ops.refs import asset_for_paths
 
+        check_override(force=force, reason=reason)  # --force needs --reason: checked here only
         layout, default_name = layout_of(repo, paths)
         rels = [r if layout.base == "." else posixpath.join(layout.base, r) for r in layout.roots]
         # A path that belongs to an asset (its contract's path, or where it was committed) is

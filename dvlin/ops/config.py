@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from itertools import takewhile
 from typing import TYPE_CHECKING, Any
 
-from dvlin.audit import log as audit
 from dvlin.config import load_config
 from dvlin.errors import UsageError
 from dvlin.values import sealed
@@ -208,14 +207,8 @@ def set_config(repo: Repo, key: str, text: str) -> ConfigChange:
         try:
             tmp.write_text(header + tomli_w.dumps(doc), encoding="utf-8")
             load_config(tmp)  # the same validation as every command's load
-            catalog = repo.catalog
-            with catalog.transaction():
-                audit.append(
-                    catalog,
-                    action="config-set",
-                    target=key,
-                    details={"old": current, "new": new},
-                )
+            with repo.change("config-set", key) as tx:
+                tx.audit(details={"old": current, "new": new})
                 os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)

@@ -20,8 +20,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dvlin.audit.log import append as audit
-from dvlin.audit.records import expiry_record
 from dvlin.catalog.gc import GcPlanRow, GcStore
 from dvlin.errors import NotFoundError
 from dvlin.faults import IN_GC, pause_point
@@ -131,7 +129,8 @@ def plan(repo: Repo, *, now: float | None = None) -> GcPlan:
     clock = time.time() if now is None else now
     with repo.lock():
         p = _compute(repo, clock)
-        with repo.catalog.transaction():
+        # A plan is a note for `gc --apply`, not a record: the audit chain never covered it.
+        with repo.change("gc-plan", p.id) as tx, tx.unaudited():
             GcStore(repo.catalog).save_plan(
                 GcPlanRow(
                     p.id,
@@ -164,28 +163,23 @@ def apply(
         p = _compute(repo, clock)
         pid = plan_id or p.id
         at = utc_now()
-        with catalog.transaction():
+        with repo.change("expire", pid) as tx:
             store.expire((v.id for v in p.versions), at=at)
-            store.forget_objects(p.objects)
-            store.save_plan(
-                GcPlanRow(
-                    pid,
-                    at,
-                    author(),
-                    "in_progress",
-                    tuple(v.id for v in p.versions),
-                    p.objects,
-                    p.bytes,
+            with tx.unaudited():  # the object index and the plan; gc-delete entries follow
+                store.forget_objects(p.objects)
+                store.save_plan(
+                    GcPlanRow(
+                        pid,
+                        at,
+                        author(),
+                        "in_progress",
+                        tuple(v.id for v in p.versions),
+                        p.objects,
+                        p.bytes,
+                    )
                 )
-            )
             for v in p.versions:
-                audit(
-                    catalog,
-                    action="expire",
-                    target=v.label,
-                    details={"id": v.id, "plan": pid},
-                    record=expiry_record(catalog, v.id),
-                )
+                tx.audit(target=v.label, details={"id": v.id, "plan": pid}, record=("expiry", v.id))
         pause_point(IN_GC)
         orphaned = {oid for oid, _ in p.orphans}
         deleted = 0
@@ -195,24 +189,21 @@ def apply(
             for oid in batch:
                 repo.store.delete(oid)
             deleted += len(batch)
-            with catalog.transaction():
+            with repo.change("gc-delete") as tx:
                 for oid in batch:
                     details: dict[str, Any] = {"plan": pid}
                     if oid in orphaned:
                         details["orphan"] = True
-                    audit(catalog, action="gc-delete", target=oid, details=details)
+                    tx.audit(target=oid, details=details)
             progress.advance(files=len(batch))
         progress.finish()
-        with catalog.transaction():
+        with repo.change("gc", pid) as tx:
             # This run swept the objects of every expired version, so it also finishes any
             # plan a crashed run left in progress.
             for unfinished in store.plans("in_progress"):
                 store.set_status(unfinished.id, "done")
             store.set_status(pid, "done")
-            audit(
-                catalog,
-                action="gc",
-                target=pid,
+            tx.audit(
                 details={
                     "versions": len(p.versions),
                     "objects": deleted,

@@ -6,8 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dvlin.audit import log as audit
-from dvlin.audit.records import derivation_record, run_record
 from dvlin.catalog import Version
 from dvlin.catalog.runs import Edge, LineageStore, Run
 from dvlin.errors import ConflictError, UsageError
@@ -101,20 +99,15 @@ def link(
             edges = [Edge(v.id, run.id, "input") for v in srcs] + [Edge(run.id, dst.id, "output")]
         else:
             edges = [Edge(v.id, dst.id, "derived_from") for v in srcs]
-        with catalog.transaction():
+        with repo.change("link", dst.label) as tx:
             if run is not None:
                 s.insert_run(run)
             s.insert_edges(edges)
-            audit.append(
-                catalog,
-                action="link",
-                target=dst.label,
+            tx.audit(
                 details={
                     "from": [v.label for v in srcs],
                     "run": run.id if run is not None else None,
                 },
-                record=run_record(catalog, run.id)
-                if run is not None
-                else derivation_record(catalog, dst.id),
+                record=("run", run.id) if run is not None else ("derivation", dst.id),
             )
     return LinkResult(tuple(srcs), dst, run, tuple(edges))

@@ -175,13 +175,25 @@ def check(repo: Repo) -> LockCheck:
     return LockCheck(locked is not None, tuple(drift))
 
 
-def write(repo: Repo) -> dict[str, Pin]:
+@sealed
+@dataclass(frozen=True, slots=True)
+class LockWritten:
+    """What ``dvlin lock`` wrote: one pin per asset the workspace holds."""
+
+    pins: tuple[Pin, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {"assets": [p.to_dict() for p in self.pins]}
+
+
+def write(repo: Repo) -> LockWritten:
     """``dvlin lock``: write the lock from the workspace now."""
     with repo.lock():
         current = pins(repo)
         lockfile.write(repo.root, current.values())
         sync_gitignore(repo)
-    return current
+    return LockWritten(tuple(current.values()))
 
 
 @contextlib.contextmanager

@@ -15,6 +15,8 @@ from dvlin.ops.refs import resolve, resolve_asset
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
+    from dvlin.ops.lineage import Provenance
+    from dvlin.policy.results import RuleResult
     from dvlin.repo import Repo
 
 
@@ -64,6 +66,68 @@ class VersionDetail:
             "override": info.override.to_dict() if (info := self.version.info).override else None,
         }
 
+    @property
+    def failed_checks(self) -> list[RuleResult]:
+        """The contract rules the version failed (committed with ``--force``)."""
+        from dvlin.policy.results import RuleResult
+
+        return [RuleResult.from_dict(c) for c in self.version.info.checks if not c["passed"]]
+
+
+@sealed
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of ``dvlin log``: a version, its tags, the run that made it, its expiry."""
+
+    version: Version
+    tags: tuple[str, ...] = ()
+    run: str | None = None
+    """The id of the run that produced the version, if a run did."""
+    expired_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape of ``dvlin log``."""
+        return {
+            **version_dict(self.version, tags=list(self.tags)),
+            "run": self.run,
+            "expired_at": self.expired_at,
+        }
+
+
+@sealed
+@dataclass(frozen=True, slots=True)
+class ShownVersion:
+    """What ``dvlin show`` prints: the version's details and its lineage."""
+
+    detail: VersionDetail
+    lineage: Provenance
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape of ``dvlin show``."""
+        return {**self.detail.to_dict(), "lineage": self.lineage.to_dict()}
+
+
+@sealed
+@dataclass(frozen=True, slots=True)
+class AssetSummary:
+    """One asset as ``dvlin ls`` lists it: kind, path, newest version, size, owner."""
+
+    asset: Asset
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape of ``dvlin ls``."""
+        a = self.asset
+        return {
+            "name": a.name,
+            "kind": a.kind,
+            "path": a.base,
+            "latest": f"v{a.latest}" if a.latest else None,
+            "latest_id": a.latest_id,
+            "files": a.files,
+            "bytes": a.bytes,
+            "owner": a.owner,
+        }
+
 
 @sealed
 @dataclass(frozen=True, slots=True)
@@ -105,6 +169,19 @@ def log(repo: Repo, name: str | None = None, *, limit: int | None = None) -> lis
     return repo.catalog.versions(name, limit=limit)
 
 
+def history(repo: Repo, name: str | None = None, *, limit: int | None = None) -> list[LogEntry]:
+    """``dvlin log``: versions newest first with their tags, producing runs and expiry."""
+    from dvlin.catalog.runs import LineageStore
+
+    versions = log(repo, name, limit=limit)
+    tags = tags_by_version(repo)
+    runs = LineageStore(repo.catalog).producers([v.id for v in versions])
+    expired = _expired_at(repo)
+    return [
+        LogEntry(v, tuple(tags.get(v.id, ())), runs.get(v.id), expired.get(v.id)) for v in versions
+    ]
+
+
 def tags_by_version(repo: Repo) -> dict[str, list[str]]:
     """Tag names keyed by version id."""
     result: dict[str, list[str]] = {}
@@ -126,17 +203,25 @@ def show(repo: Repo, ref: str) -> VersionDetail:
     )
 
 
+def show_version(repo: Repo, ref: str) -> ShownVersion:
+    """``dvlin show``: :func:`show` and the version's lineage (:func:`dvlin.ops.lineage.provenance`)."""
+    from dvlin.ops.lineage import provenance
+
+    detail = show(repo, ref)
+    return ShownVersion(detail, provenance(repo, detail.version.id))
+
+
 def _expired_at(repo: Repo) -> dict[str, str]:
     from dvlin.catalog.gc import GcStore
 
     return GcStore(repo.catalog).expired_at()
 
 
-def assets(repo: Repo) -> list[Asset]:
+def assets(repo: Repo) -> list[AssetSummary]:
     """Every asset with its newest version's summary and its owner (from ``dvlin.toml``)."""
     found = repo.catalog.list_assets()
     owners = asset_owners(repo, [a.name for a in found])
-    return [dataclasses.replace(a, owner=owners.get(a.name)) for a in found]
+    return [AssetSummary(dataclasses.replace(a, owner=owners.get(a.name))) for a in found]
 
 
 def asset_owners(repo: Repo, names: Iterable[str]) -> dict[str, str]:

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dvlin.audit import log as audit
 from dvlin.audit.records import stage_record
 from dvlin.catalog import Version
 from dvlin.catalog.runs import LineageStore, Run, StageChange
@@ -28,6 +27,7 @@ from dvlin.provenance import environment, git_info
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
+    from dvlin.audit.change import Change
     from dvlin.ops.commit import CommitResult
     from dvlin.repo import Repo
 
@@ -129,18 +129,17 @@ def register(
     pending.env = environment()
     s = LineageStore(repo.catalog)
 
-    def set_first_stage(results: tuple[CommitResult, ...]) -> None:
+    def set_first_stage(results: tuple[CommitResult, ...], tx: Change) -> None:
         if stage is not None:
             change = StageChange(results[0].version.id, stage, author(), utc_now())
             s.insert_stage(change)
-            audit.append(
-                repo.catalog,
+            tx.audit(
                 action="model-stage",
                 target=results[0].version.label,
                 actor=change.author,
                 at=change.created_at,
                 details={"stage": stage, "id": change.version},
-                record=stage_record(repo.catalog, change.version),
+                record=("stage", stage_record(repo.catalog, change.version).key),
             )
 
     result = record_run(repo, pending, exit_code=0, error=None, inside=set_first_stage)
@@ -197,7 +196,26 @@ def list_models(repo: Repo, name: str | None = None) -> list[ModelVersion]:
     return found
 
 
-def set_stage(repo: Repo, ref: str, stage: str) -> StageChange:
+@sealed
+@dataclass(frozen=True, slots=True)
+class StageResult:
+    """What ``dvlin model stage`` did: the stage change, on which version."""
+
+    change: StageChange
+    version: Version
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {
+            "version": self.version.label,
+            "id": self.change.version,
+            "stage": self.change.stage,
+            "author": self.change.author,
+            "created_at": self.change.created_at,
+        }
+
+
+def set_stage(repo: Repo, ref: str, stage: str) -> StageResult:
     """Move a model version to ``stage``; the change is recorded with who and when."""
     check_stage(stage)
     v = _model_version(repo, ref)
@@ -205,15 +223,12 @@ def set_stage(repo: Repo, ref: str, stage: str) -> StageChange:
         check_live(repo, v, action=f"stage as {stage}")
     change = StageChange(v.id, stage, author(), utc_now())
     s = LineageStore(repo.catalog)
-    with repo.lock(), repo.catalog.transaction():
+    with repo.change("model-stage", v.label) as tx:
         s.insert_stage(change)
-        audit.append(
-            repo.catalog,
-            action="model-stage",
-            target=v.label,
+        tx.audit(
             actor=change.author,
             at=change.created_at,
             details={"stage": stage, "id": v.id},
-            record=stage_record(repo.catalog, v.id),
+            record=("stage", stage_record(repo.catalog, v.id).key),
         )
-    return change
+    return StageResult(change, v)

@@ -194,7 +194,6 @@ def _save(repo: Repo, version: Version, reused: dict[str, str], new: dict[str, b
     and write one audit entry — under the repo lock, so gc cannot take an object between its
     write and its link, in one catalog transaction.
     """
-    from dvlin.audit import log as audit
     from dvlin.catalog.profiles import ProfileIndex
     from dvlin.identity import utc_now
     from dvlin.inspect.profile import PROFILER
@@ -214,14 +213,11 @@ def _save(repo: Repo, version: Version, reused: dict[str, str], new: dict[str, b
             linked[path] = oid
         repo.store.sync()  # objects are durable before the catalog references them
         catalog = repo.catalog
-        with catalog.transaction():
+        with repo.change("profile", version.label) as tx:
             catalog.add_objects(objects)
             catalog.link_version_objects(version.id, set(linked.values()))
             ProfileIndex(catalog).record(rows, PROFILER, created_at=utc_now())
-            audit.append(
-                catalog,
-                action="profile",
-                target=version.label,
+            tx.audit(
                 details={"id": version.id, "profiles": dict(sorted(linked.items()))},
             )
 

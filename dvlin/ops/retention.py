@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dvlin.audit.log import append as audit
-from dvlin.audit.records import hold_record
 from dvlin.catalog.holds import Hold, RetentionStore
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.identity import author, utc_now
@@ -35,7 +33,36 @@ def _ts(stamp: str) -> float:
     return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def hold(repo: Repo, ref: str, *, reason: str) -> Hold:
+@sealed
+@dataclass(frozen=True, slots=True)
+class HoldChange:
+    """What ``dvlin hold`` or ``dvlin release`` did: the hold, on which version."""
+
+    hold: Hold
+    version: Version
+    released: str | None = None
+    """The reason the hold was lifted (``release``); None for a new hold."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        h = self.hold
+        if self.released is not None:
+            return {
+                "version": self.version.label,
+                "id": h.version,
+                "released": True,
+                "reason": self.released,
+            }
+        return {
+            "version": self.version.label,
+            "id": h.version,
+            "reason": h.reason,
+            "author": h.author,
+            "created_at": h.created_at,
+        }
+
+
+def hold(repo: Repo, ref: str, *, reason: str) -> HoldChange:
     """Put a hold on a version: it never expires while the hold stands (audited)."""
     if not reason.strip():
         raise UsageError("a hold needs a reason", hint='e.g. --reason "litigation L-17"')
@@ -49,22 +76,19 @@ def hold(repo: Repo, ref: str, *, reason: str) -> Hold:
                 hint="release it first to change the reason",
             )
         h = Hold(version.id, reason.strip(), author(), utc_now())
-        with repo.catalog.transaction():
+        with repo.change("hold", version.label) as tx:
             store.add_hold(h)
-            audit(
-                repo.catalog,
-                action="hold",
-                target=version.label,
+            tx.audit(
                 reason=h.reason,
                 actor=h.author,
                 at=h.created_at,
                 details={"id": version.id},
-                record=hold_record(repo.catalog, version.id),
+                record=("hold", version.id),
             )
-        return h
+        return HoldChange(h, version)
 
 
-def release(repo: Repo, ref: str, *, reason: str) -> Hold:
+def release(repo: Repo, ref: str, *, reason: str) -> HoldChange:
     """Lift the hold on a version (audited, with the reason)."""
     if not reason.strip():
         raise UsageError("a release needs a reason", hint='e.g. --reason "case closed"')
@@ -76,17 +100,14 @@ def release(repo: Repo, ref: str, *, reason: str) -> Hold:
             raise NotFoundError(
                 f"{version.label} is not on hold", hint="`dvlin retention` lists holds"
             )
-        with repo.catalog.transaction():
+        with repo.change("release", version.label) as tx:
             store.remove_hold(version.id)
-            audit(
-                repo.catalog,
-                action="release",
-                target=version.label,
+            tx.audit(
                 reason=reason.strip(),
                 details={"id": version.id, "held_since": existing.created_at},
-                record=hold_record(repo.catalog, version.id),
+                record=("hold", version.id),
             )
-        return existing
+        return HoldChange(existing, version, released=reason)
 
 
 @sealed

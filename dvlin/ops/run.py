@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dvlin.audit import log as audit
-from dvlin.audit.records import run_record
 from dvlin.catalog import Version
 from dvlin.catalog.runs import RUN_PREFIX, Edge, LineageStore, Run
 from dvlin.errors import DvlinError, UsageError
@@ -28,6 +26,7 @@ from dvlin.provenance import environment, git_info
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
+    from dvlin.audit.change import Change
     from dvlin.ops.commit import CommitResult, PreparedCommit
     from dvlin.repo import Repo
 
@@ -241,11 +240,11 @@ def record_run(
     *,
     exit_code: int | None,
     error: str | None,
-    inside: Callable[[tuple[CommitResult, ...]], None] | None = None,
+    inside: Callable[[tuple[CommitResult, ...], Change], None] | None = None,
 ) -> RunResult:
     """Record ``pending`` as finished: on success commit its outputs, all in one transaction.
 
-    ``inside`` runs in the same transaction after the outputs are recorded (model stages).
+    ``inside`` runs in the same unit of work after the outputs are recorded (model stages).
     A failed run is recorded with its input edges and no outputs. When an output cannot be
     committed (a path the command did not create), the run is recorded as failed and the
     error is raised.
@@ -302,10 +301,10 @@ def record_run(
         )
         if prepared:
             pause_point(BEFORE_CATALOG)
-        with repo.catalog.transaction():
+        with repo.change("run", run.id) as tx:
             s.insert_run(run)
             s.insert_edges(Edge(v.id, run.id, "input") for v in pending.inputs)
-            results = tuple(record_commit(repo, p) for p in prepared)
+            results = tuple(record_commit(repo, p, tx) for p in prepared)
             out_edges = []
             for r in results:
                 # An unchanged output is an existing version: link it to this run too (the
@@ -314,20 +313,17 @@ def record_run(
                     out_edges.append(Edge(run.id, r.version.id, "output"))
             s.insert_edges(out_edges)
             # After the outputs, so the entry commits to the run with all its edges.
-            audit.append(
-                repo.catalog,
-                action="run",
-                target=run.id,
+            tx.audit(
                 outcome=run.status,
                 details={
                     "transform": run.transform,
                     "exit_code": run.exit_code,
                     "inputs": [v.label for v in pending.inputs],
                 },
-                record=run_record(repo.catalog, run.id),
+                record=("run", run.id),
             )
             if inside is not None:
-                inside(results)
+                inside(results, tx)
         if results:
             lock.sync(repo)  # dvlin.lock names the outputs now in the workspace
     if failure is not None:

@@ -26,6 +26,7 @@ from dvlin.workspace.scan import scan
 from dvlin.workspace.statcache import StatCache
 
 if TYPE_CHECKING:
+    from dvlin.ops.lock import Drift
     from dvlin.repo import Repo
 
 
@@ -223,3 +224,36 @@ def status(
         if not pending.is_running(repo.dvlin_dir, p)
     ]
     return StatusReport(tuple(results), hashed, tuple(stopped))
+
+
+@sealed
+@dataclass(frozen=True, slots=True)
+class WorkspaceStatus:
+    """``dvlin status``: each asset's state, and where ``dvlin.lock`` disagrees with it."""
+
+    report: StatusReport
+    drift: tuple[Drift, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        """True when no asset's folder is modified or half checked out (the lock aside)."""
+        return self.report.clean
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {**self.report.to_dict(), "lock": [d.to_dict() for d in self.drift]}
+
+
+def workspace_status(
+    repo: Repo, names: Sequence[str] = (), *, progress: Progress | None = None
+) -> WorkspaceStatus:
+    """:func:`status` of the named assets (names or paths), with the lock's disagreements."""
+    from dvlin.ops.asset import asset_names
+    from dvlin.ops.lock import check as check_lock
+
+    wanted = asset_names(repo, list(names)) if names else []  # a path names its asset
+    report = status(repo, wanted, progress=progress)
+    locked = check_lock(repo)
+    # A repo from before dvlin.lock has none: nothing to disagree with yet.
+    drift = tuple(d for d in locked.drift if locked.exists and (not wanted or d.asset in wanted))
+    return WorkspaceStatus(report, drift)

@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from dvlin.audit import log as audit
-from dvlin.audit.records import tag_record
 from dvlin.catalog.catalog import Tag
 from dvlin.errors import ConflictError
 from dvlin.identity import author, utc_now
 from dvlin.ops.common import check_tag_name
 from dvlin.ops.refs import resolve_live
+from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
 
 
-def tag(repo: Repo, ref: str, name: str, *, retain: str | None = None) -> Tag:
+@sealed
+@dataclass(frozen=True, slots=True)
+class TagResult:
+    """A tag as ``dvlin tag`` made it, ``dvlin tags`` lists it or ``tag --delete`` removed it."""
+
+    tag: Tag
+    deleted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        t = self.tag
+        shape: dict[str, Any] = {
+            "asset": t.asset,
+            "tag": t.name,
+            "version": f"v{t.number}",
+            "version_id": t.version,
+        }
+        if self.deleted:
+            return {**shape, "deleted": True}
+        return {**shape, "created_at": t.created_at, "author": t.author}
+
+
+def tag(repo: Repo, ref: str, name: str, *, retain: str | None = None) -> TagResult:
     """Tag the version ``ref`` names as ``asset@name``.
 
     ``retain`` (``180d``) is the tag's own maximum age: with ``keep_tagged`` retention keeps
@@ -30,8 +52,8 @@ def tag(repo: Repo, ref: str, name: str, *, retain: str | None = None) -> Tag:
         from dvlin.policy.config import check_duration
 
         check_duration(retain, flag="--retain")
-    with repo.lock():
-        catalog = repo.catalog
+    catalog = repo.catalog
+    with repo.change("tag") as tx:
         version = resolve_live(repo, ref, action="tag")
         existing = catalog.tag(version.asset, name)
         if existing is not None:
@@ -39,28 +61,26 @@ def tag(repo: Repo, ref: str, name: str, *, retain: str | None = None) -> Tag:
                 f"tag {version.asset}@{name} exists (on v{existing.number})",
                 hint="tags do not move; choose another name",
             )
-        with catalog.transaction():
-            catalog.insert_tag(
-                version.asset, name, version.id, created_at=utc_now(), author=author()
-            )
-            if retain is not None:
-                from dvlin.catalog.holds import RetentionStore
+        catalog.insert_tag(version.asset, name, version.id, created_at=utc_now(), author=author())
+        if retain is not None:
+            from dvlin.catalog.holds import RetentionStore
 
-                RetentionStore(catalog).set_tag_retain(version.asset, name, retain)
-            audit.append(
-                catalog,
-                action="tag",
-                target=f"{version.asset}@{name}",
-                details={"version": version.id, "number": version.number, "retain": retain},
-                record=tag_record(catalog, version.asset, name),
-            )
-        found = catalog.tag(version.asset, name)
-        assert found is not None
-        return found
+            RetentionStore(catalog).set_tag_retain(version.asset, name, retain)
+        tx.audit(
+            target=f"{version.asset}@{name}",
+            details={"version": version.id, "number": version.number, "retain": retain},
+            record=("tag", f"{version.asset}@{name}"),
+        )
+    found = catalog.tag(version.asset, name)
+    assert found is not None
+    return TagResult(found)
 
 
-def tags(repo: Repo, name: str | None = None) -> list[Tag]:
+def tags(repo: Repo, name: str | None = None) -> list[TagResult]:
     """Tags of one asset (by name or path) or of all."""
     from dvlin.ops.refs import resolve_asset
 
-    return repo.catalog.tags(resolve_asset(repo, name) if name is not None else None)
+    return [
+        TagResult(t)
+        for t in repo.catalog.tags(resolve_asset(repo, name) if name is not None else None)
+    ]

@@ -133,7 +133,7 @@ def test_tag_delete(events: Repo, cli: Cli) -> None:
         delete_tag(events, "events@v2", "first")
     with pytest.raises(NotFoundError, match="no tag 'nope'"):
         delete_tag(events, "events", "nope")
-    t = delete_tag(events, "events@v1", "first")
+    t = delete_tag(events, "events@v1", "first").tag
     assert (t.name, t.version) == ("first", v1.id)
     with pytest.raises(NotFoundError):
         events.resolve("events@first")

@@ -54,9 +54,11 @@ def test_two_processes_committing_at_once(repo: Repo) -> None:
 
 
 def test_a_busy_repo_is_a_clear_conflict(repo: Repo) -> None:
-    with repo.lock():
+    # Another Repo object opens the lock file again, as another process would (the lock is
+    # re-entrant only within one Repo).
+    with repo.lock(), Repo.open(repo.root) as other:
         with pytest.raises(ConflictError, match="locked by another dvlin process"):
-            with repo.lock(timeout=0.2):
+            with other.lock(timeout=0.2):
                 pass
 
 
