@@ -8,6 +8,7 @@ from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.errors import ConflictError
 from dvlin.render.output import human_bytes
+from dvlin.render.text import plural
 
 remote_app = typer.Typer(
     help="Named remotes: object stores that share versions, lineage and audit between clones.",
@@ -157,8 +158,9 @@ def push(
         return
     records = ", ".join(f"{n:,} {k}" for k, n in sorted(result.records.items()))
     out.line(
-        f"pushed to {result.remote}: {len(result.versions):,} versions, {result.objects:,} "
-        f"objects in {result.files:,} files ({human_bytes(result.bytes)}); records: {records}"
+        f"pushed to {result.remote}: {plural(len(result.versions), 'version')}, "
+        f"{plural(result.objects, 'object')} in {plural(result.files, 'file')} "
+        f"({human_bytes(result.bytes)}); records: {records}"
     )
     for label in result.versions[:20]:
         out.line(f"  + {label}")
@@ -166,9 +168,13 @@ def push(
 
 def _fetch_lines(out, result) -> None:  # type: ignore[no-untyped-def]
     out.line(
-        f"fetched from {result.remote}: {len(result.versions):,} new versions, "
-        f"{result.records:,} records"
-        + (f", {result.objects:,} objects ({human_bytes(result.bytes)})" if result.objects else "")
+        f"fetched from {result.remote}: {plural(len(result.versions), 'new version')}, "
+        f"{plural(result.records, 'record')}"
+        + (
+            f", {plural(result.objects, 'object')} ({human_bytes(result.bytes)})"
+            if result.objects
+            else ""
+        )
     )
     for label in result.versions[:20]:
         out.line(f"  + {label}")
@@ -259,8 +265,8 @@ def clone(
         out.emit_json(result.to_dict())
         return
     out.line(
-        f"cloned {url} into {result.root}: {len(result.fetch.versions):,} versions, "
-        f"{result.fetch.records:,} records"
+        f"cloned {url} into {result.root}: {plural(len(result.fetch.versions), 'version')}, "
+        f"{plural(result.fetch.records, 'record')}"
     )
     for label in result.checked_out:
         out.line(f"  checked out {label}")
