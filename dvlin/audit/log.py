@@ -213,12 +213,17 @@ def check_action(action: str) -> str:
     return action
 
 
-def _at(entry: AuditEntry) -> dt.datetime | None:
+def instant(text: str) -> dt.datetime | None:
+    """A stored time as an aware instant (UTC when it names no offset); None when unreadable."""
     try:
-        when = dt.datetime.fromisoformat(entry.at)
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _at(entry: AuditEntry) -> dt.datetime | None:
+    return instant(entry.at)
 
 
 def entries(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from dvlin.audit.log import instant
 from dvlin.catalog import Catalog
 from dvlin.catalog.catalog import Version
 from dvlin.catalog.gc import GcStore
@@ -77,18 +78,10 @@ class AuditReport:
         }
 
 
-def _instant(text: str) -> dt.datetime | None:
-    try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
 def _after(text: str, since: dt.datetime | None) -> bool:
     if since is None:
         return True
-    when = _instant(text)
+    when = instant(text)
     return when is not None and when >= since
 
 

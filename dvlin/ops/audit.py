@@ -150,7 +150,7 @@ def log_all_clones(
 ) -> list[CloneEntry]:
     """This clone's entries and every other clone's, in time order."""
     from dvlin.audit.clones import clone_entries
-    from dvlin.audit.log import parse_since
+    from dvlin.audit.log import instant, parse_since
 
     start = parse_since(since) if since is not None else None
     own = [(repo.config.repo_id, e) for e in log(repo, asset=asset, action=action, since=since)]
@@ -158,19 +158,11 @@ def log_all_clones(
         (c, e)
         for c, e in clone_entries(repo.catalog)
         if (not action or e.action == action)
-        and (start is None or ((t := _instant(e.at)) is not None and t >= start))
+        and (start is None or ((t := instant(e.at)) is not None and t >= start))
         and (not asset or e.target == asset or e.target.startswith(asset + "@"))
     ]
-    rows = sorted(own + others, key=lambda r: (_instant(r[1].at) or _EPOCH, r[0], r[1].seq))
+    rows = sorted(own + others, key=lambda r: (instant(r[1].at) or _EPOCH, r[0], r[1].seq))
     return [CloneEntry(c, e) for c, e in rows]
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _instant(text: str) -> dt.datetime | None:
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvlin.values import sealed
+from dvlin.wording import human_bytes as human_bytes
 
 MAX_EXAMPLES = 5
 """Failures carry at most this many examples: enough to find the rows, never the table."""
@@ -91,13 +92,3 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value[:8]]
     return str(value)[:100]
-
-
-def human_bytes(n: int) -> str:
-    """``1536`` → ``1.5 KiB`` (the core's own copy: policy does not import render)."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"

@@ -9,20 +9,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
+from dvlin.wording import human_bytes as human_bytes
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from dvlin.progress import Progress
-
-
-def human_bytes(n: int) -> str:
-    """``1536`` → ``1.5 KiB``."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def short_time(stamp: str) -> str:
