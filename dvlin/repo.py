@@ -89,6 +89,7 @@ class Repo:
             )
         config = RepoConfig(repo_id=uuid.uuid4().hex, hash=hash, storage=storage)
         tmp = root / f".dvlin.init-{uuid.uuid4().hex[:8]}"
+        made_root = not root.exists()
         try:
             root.mkdir(parents=True, exist_ok=True)
             tmp.mkdir()
@@ -110,7 +111,9 @@ class Repo:
                 catalog.set_meta("created_at", utc_now())
             catalog.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             catalog.close()
-            if not storage:
+            if storage:
+                _make_storage(storage, config)
+            else:
                 (tmp / "objects").mkdir()
             # The repo appears all at once, so an interrupted init leaves no half-made .dvlin.
             tmp.rename(dvlin_dir)
@@ -118,16 +121,15 @@ class Repo:
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)
+            if made_root:
+                with contextlib.suppress(OSError):
+                    root.rmdir()  # the folder init made for the repo, still empty
             if isinstance(exc, OSError):
                 raise FileSystemError.from_os(
                     exc, action="write", path=exc.filename or tmp
                 ) from None
             raise
-        repo = cls(root, config)
-        if storage:
-            store = repo.store
-            store.fs.makedirs(store.root, exist_ok=True)
-        return repo
+        return cls(root, config)
 
     @classmethod
     def discover(cls, start: str | os.PathLike[str] = ".") -> Path:
@@ -352,6 +354,31 @@ class Repo:
         from dvlin.ops.tag import tag
 
         return tag(self, ref, name, retain=retain).tag
+
+
+def _make_storage(url: str, config: RepoConfig) -> None:
+    """Create the storage folder or bucket of ``init --storage``, or refuse it in one line.
+
+    Runs before the new ``.dvlin`` appears, so a storage that cannot be made leaves no repo.
+    """
+    from dvlin.errors import DvlinError
+    from dvlin.objects.store import ObjectStore
+
+    try:
+        store = ObjectStore.from_url(url, algorithm=config.hash, fsync=config.fsync)
+        store.fs.makedirs(store.root, exist_ok=True)
+    except DvlinError:
+        raise
+    except OSError as exc:
+        raise FileSystemError.from_os(exc, action="create", path=exc.filename or url) from None
+    except Exception as exc:  # fsspec backends raise what they like (ValueError, botocore's)
+        reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        reason = reason if len(reason) <= 160 else reason[:159] + "…"
+        raise UsageError(
+            f"the storage location cannot be created: {reason or type(exc).__name__}",
+            hint="check the URL (bucket names: lower-case letters, digits, '.' and '-') and "
+            "your access to it; nothing was created",
+        ) from None
 
 
 def _check_storage_url(url: str) -> None:

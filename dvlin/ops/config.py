@@ -170,6 +170,38 @@ def _check_value(key: str, value: Any) -> None:
         _check_storage_url(str(value))
 
 
+def _refuse_orphaning(repo: Repo, url: str) -> None:
+    """Refuse a new storage URL that lacks the manifests of versions the current store holds.
+
+    Moving the store is copying its objects first; a bare switch would leave every version
+    pointing at bytes the new store does not have.
+    """
+    from dvlin.errors import ConflictError
+    from dvlin.objects.store import ObjectStore
+
+    from dvlin.catalog.gc import GcStore
+
+    expired = GcStore(repo.catalog).expired()
+    versions = [v for v in repo.catalog.versions() if v.id not in expired]
+    if not versions:
+        return
+    if url:
+        target = ObjectStore.from_url(url, algorithm=repo.config.hash, fsync=False)
+    else:
+        target = ObjectStore.local(str(repo.dvlin_dir / "objects"), algorithm=repo.config.hash)
+    current = repo.store
+    missing = [v for v in versions if not target.has(v.manifest) and current.has(v.manifest)]
+    if missing:
+        where = url or "the local store"
+        raise ConflictError(
+            f"{len(missing)} version{'s' if len(missing) != 1 else ''} would lose "
+            f"{'its' if len(missing) == 1 else 'their'} objects: "
+            f"{where} does not hold {missing[0].label}'s manifest",
+            hint="copy the current store's objects there first, then set storage.url again; "
+            "nothing was changed",
+        )
+
+
 def set_config(repo: Repo, key: str, text: str) -> ConfigChange:
     """Set ``key`` to ``text`` (parsed as the key's type), validated and audited.
 
@@ -192,6 +224,8 @@ def set_config(repo: Repo, key: str, text: str) -> ConfigChange:
         kind = setting.type if setting is not None else type(old)
         new = _parse(key, text, kind)
         _check_value(key, new)
+        if key == "storage.url":
+            _refuse_orphaning(repo, str(new))
         current = old if found else (setting.default if setting else None)
         if found and current == new:
             return ConfigChange(key, current, new, changed=False)

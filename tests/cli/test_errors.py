@@ -329,3 +329,21 @@ def test_a_file_removed_while_its_folder_is_listed(
         m.setattr(scan_module.os, "scandir", scandir)
         cli("commit", "e", ok=True)
     assert [f["path"] for f in json.loads(cli("ls", "e", "--json").stdout)] == ["keep.txt"]
+
+
+@pytest.mark.parametrize(
+    ("url", "code", "needle"),
+    [
+        ("file://d/a.txt/store", ExitCode.USAGE, "not a directory"),
+        ("s3://Bad_Bucket!/x", ExitCode.USAGE, "the storage location cannot be created"),
+    ],
+)
+def test_init_with_a_storage_that_cannot_be_made_leaves_nothing(
+    work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, url: str, code: ExitCode, needle: str
+) -> None:
+    # Credentials in the environment: botocore then refuses the bucket name without asking
+    # the network for any.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    _assert_error(cli("init", "elsewhere", "--storage", url), code, needle)
+    assert not (work / "elsewhere").exists()

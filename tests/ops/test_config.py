@@ -102,3 +102,24 @@ def test_init_never_writes_a_credential_into_the_config(
     assert r.exit_code == 2 and "the storage URL holds a user or password" in r.stderr
     assert "secret" not in r.output
     assert not (target / ".dvlin").exists()
+
+
+def test_moving_the_store_away_from_its_versions_is_refused(repo: Repo, tmp_path: Path) -> None:
+    import shutil
+
+    from dvlin.errors import ConflictError
+
+    (repo.root / "d").mkdir()
+    (repo.root / "d" / "a.txt").write_text("a\n")
+    repo.commit(["d"], message="first")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with pytest.raises(ConflictError, match="1 version would lose its objects") as err:
+        set_config(repo, "storage.url", f"file://{elsewhere}")
+    assert "nothing was changed" in (err.value.hint or "")
+    assert load_config(repo.dvlin_dir / "config.toml").storage == ""
+    assert _config_entries(repo) == []
+    # Once the objects are copied there, the move is allowed (and audited).
+    shutil.copytree(repo.dvlin_dir / "objects", elsewhere, dirs_exist_ok=True)
+    assert set_config(repo, "storage.url", f"file://{elsewhere}").changed
+    assert load_config(repo.dvlin_dir / "config.toml").storage == f"file://{elsewhere}"
