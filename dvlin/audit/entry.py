@@ -156,8 +156,11 @@ class AuditEntry:
         }
         return hashlib.sha256(canonical(hashes)).hexdigest()
 
-    def canonical_bytes(self) -> bytes:
+    def canonical_bytes(self, *, payload: str | None = None) -> bytes:
         """What the chain hashes after ``prev``: the header (format 2) or all fields (format 1).
+
+        ``payload`` is the payload hash when the caller has just computed it (verification
+        checks it first), so it is not computed twice.
 
         Raises:
             KeyError, ValueError, UsageError: the entry is malformed.
@@ -169,15 +172,15 @@ class AuditEntry:
             "format": self.format,
             "clone": self.clone,
             "record": self.record.to_dict() if self.record else None,
-            "payload": self.compute_payload_hash(),
+            "payload": payload if payload is not None else self.compute_payload_hash(),
         }
         return canonical(header)
 
     def _core(self) -> dict[str, Any]:
         return {"seq": self.seq, "at": self.at, "action": self.action, "target": self.target}
 
-    def compute_hash(self) -> str:
+    def compute_hash(self, *, payload: str | None = None) -> str:
         """SHA-256 over the previous hash and :meth:`canonical_bytes`."""
         return hashlib.sha256(
-            self.prev.encode("ascii") + b"\n" + self.canonical_bytes()
+            self.prev.encode("ascii") + b"\n" + self.canonical_bytes(payload=payload)
         ).hexdigest()

@@ -117,9 +117,10 @@ def check_entry(e: AuditEntry, prev: str, head_seq: int) -> str | None:
     try:
         if e.format not in (LEGACY, 2):
             return f"entry {e.seq} has an unknown format {e.format}"
-        if e.format != LEGACY and e.payload_hash != e.compute_payload_hash():
+        payload = None if e.format == LEGACY else e.compute_payload_hash()
+        if payload is not None and e.payload_hash != payload:
             return f"entry {e.seq} was edited: its payload does not match its hash"
-        if e.compute_hash() != e.hash:
+        if e.compute_hash(payload=payload) != e.hash:
             return f"entry {e.seq} was edited: its contents do not match its hash"
     except (KeyError, ValueError, TypeError, UsageError):
         return f"entry {e.seq} is malformed"
