@@ -186,6 +186,7 @@ def retention(
         )
     held = set(RetentionStore(catalog).holds())
     stages = LineageStore(catalog).current_stages()
+    pinned = _pinned(repo)
     facts = []
     for asset, vs in by_asset.items():
         for i, v in enumerate(vs):
@@ -200,6 +201,7 @@ def retention(
                     tags=tuple(tags.get(v.id, ())),
                     held=v.id in held,
                     stage=stages.get(v.id),
+                    pinned=v.id in pinned,
                 )
             )
     lineage = LineageStore(catalog)
@@ -216,3 +218,15 @@ def retention(
     )
     rows = tuple(VersionRetention(v, decisions[v.id], expired.get(v.id)) for v in shown)
     return RetentionReport(rows, {n: rules[n] for n in (names or known)})
+
+
+def _pinned(repo: Repo) -> set[str]:
+    """Ids that ``dvlin.lock`` names: what ``checkout --lock`` must be able to bring back.
+
+    A lock that cannot be read stops the plan (its error says why): expiring on a guess could
+    take the version some code was built with.
+    """
+    from dvlin import lockfile
+
+    locked = lockfile.read(repo.root) or {}
+    return {p.id for p in locked.values()}

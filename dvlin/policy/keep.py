@@ -70,6 +70,8 @@ class VersionFacts:
     held: bool = False
     stage: str | None = None
     """A model version's current stage (``staging``, ``production``, ``archived``)."""
+    pinned: bool = False
+    """Named by ``dvlin.lock``: the code committed with that lock needs this version back."""
 
 
 @sealed
@@ -130,6 +132,9 @@ def decide(
                 why.append("tagged " + ", ".join(sorted(live)))
         if v.held:
             why.append("hold")
+        if v.pinned:
+            # What dvlin.lock pins is what `checkout --lock` must be able to bring back.
+            why.append("pinned by dvlin.lock")
         if rule.legal_hold:
             why.append("legal_hold")
     # Kept models protect their inputs at any depth; a protected model protects its own.

@@ -17,6 +17,7 @@ from dvlin.errors import ConflictError, NotFoundError
 from dvlin.objects.ingest import CHUNK_MIN_FILE
 from dvlin.ops import gc
 from dvlin.ops.fsck import fsck
+from dvlin.ops.retention import retention
 from dvlin.repo import Repo
 from tests.conftest import Cli, snapshot, write_tree
 
@@ -170,6 +171,7 @@ def test_expired_versions_stay_in_lineage(repo: Repo, cli: Cli) -> None:
 def test_status_and_checkout_after_the_synced_version_expired(aged: Repo) -> None:
     aged.checkout("d@v1", force=True)  # the folder now holds v1 …
     (aged.root / "dvlin.toml").write_text("[retention]\nkeep_last = 1\n")
+    (aged.root / "dvlin.lock").unlink()  # (a lock naming v1 would keep it)
     gc.apply(aged)  # … which gc expires
     report = aged.status()
     assert report.assets[0].version.label == "d@v3"  # compared with the latest instead
@@ -178,3 +180,14 @@ def test_status_and_checkout_after_the_synced_version_expired(aged: Repo) -> Non
         aged.checkout("d")  # unknown provenance: changes are protected
     aged.checkout("d", force=True)
     assert aged.status().clean
+
+
+def test_a_version_dvlin_lock_pins_is_kept(aged: Repo) -> None:
+    aged.checkout("d@v1", force=True)  # the folder holds v1, and dvlin.lock now names it
+    assert 'version = "v1"' in (aged.root / "dvlin.lock").read_text()
+    (aged.root / "dvlin.toml").write_text("[retention]\nkeep_last = 1\n")
+    assert [v.label for v in gc.plan(aged).versions] == ["d@v2"]
+    why = {r.version.label: r.decision.reasons for r in retention(aged).rows}
+    assert "pinned by dvlin.lock" in why["d@v1"]
+    gc.apply(aged)
+    assert aged.resolve("d@v1").label == "d@v1"  # not expired: `checkout --lock` still works
