@@ -176,10 +176,9 @@ def _refuse_orphaning(repo: Repo, url: str) -> None:
     Moving the store is copying its objects first; a bare switch would leave every version
     pointing at bytes the new store does not have.
     """
+    from dvlin.catalog.gc import GcStore
     from dvlin.errors import ConflictError
     from dvlin.objects.store import ObjectStore
-
-    from dvlin.catalog.gc import GcStore
 
     expired = GcStore(repo.catalog).expired()
     versions = [v for v in repo.catalog.versions() if v.id not in expired]
