@@ -55,6 +55,8 @@ def gc(
         out.line(f"  - orphan {oid}  {human_bytes(size)}")
     if len(result.orphans) > 20:
         out.line(f"  … and {len(result.orphans) - 20:,} more orphans")
+    if result.orphans_skipped:
+        out.line("unreferenced objects are not swept: storage.url may be shared by other repos")
     if not result.applied and result.objects:
         out.line(f"apply with: dvlin gc --apply {result.id}")
 

@@ -51,6 +51,9 @@ class GcPlan:
     """``(oid, bytes)`` of each object no version references (also in ``objects``)."""
     applied: bool = False
     deleted: int = 0
+    orphans_skipped: bool = False
+    """True when the store is a configured ``storage.url``: other repos may share it, and an
+    object this catalog does not know may be theirs, so nothing unreferenced is swept."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape."""
@@ -63,6 +66,7 @@ class GcPlan:
             "kept_by_grace": self.young,
             "orphans": [{"oid": oid, "bytes": size} for oid, size in self.orphans],
             "deleted": self.deleted,
+            "orphans_skipped": self.orphans_skipped,
         }
 
 
@@ -89,9 +93,13 @@ def _compute(repo: Repo, now: float) -> GcPlan:
             objects.append(oid)
     # Orphans: in the store, referenced by no version (expired ones included) and unknown to the
     # catalog's index. Only gc lists the store; nothing else may, it can be a bucket.
-    referenced = store.objects_of(store.all_versions()) | store.indexed()
+    # A configured storage URL may be shared by several repos: what this catalog does not know
+    # can be another repo's, so only the repo's own .dvlin/objects is swept.
+    shared = bool(repo.config.storage)
+    referenced = set() if shared else store.objects_of(store.all_versions()) | store.indexed()
     orphans: list[tuple[str, int]] = []
-    for oid in sorted(set(repo.store.iter_oids()) - referenced - candidates):
+    listed = () if shared else repo.store.iter_oids()
+    for oid in sorted(set(listed) - referenced - candidates):
         age = repo.store.age(oid, now=now)
         if grace and (age is None or age < grace):
             young += 1
@@ -100,7 +108,15 @@ def _compute(repo: Repo, now: float) -> GcPlan:
     objects.extend(oid for oid, _ in orphans)
     digest = hashlib.sha256(json.dumps([sorted(v.id for v in doomed), objects]).encode())
     size = store.sizes(objects) + sum(s for _, s in orphans)
-    return GcPlan(digest.hexdigest()[:16], doomed, tuple(objects), size, young, tuple(orphans))
+    return GcPlan(
+        digest.hexdigest()[:16],
+        doomed,
+        tuple(objects),
+        size,
+        young,
+        tuple(orphans),
+        orphans_skipped=shared,
+    )
 
 
 def _grace(repo: Repo, rules: Iterable[RetentionRule | None]) -> float:
@@ -212,5 +228,13 @@ def apply(
                 },
             )
     return GcPlan(
-        pid, p.versions, p.objects, p.bytes, p.young, p.orphans, applied=True, deleted=deleted
+        pid,
+        p.versions,
+        p.objects,
+        p.bytes,
+        p.young,
+        p.orphans,
+        applied=True,
+        deleted=deleted,
+        orphans_skipped=p.orphans_skipped,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +118,21 @@ def test_dry_run_says_would_expire(repo: Repo, cli: Cli) -> None:
     assert "3 versions would expire" in dry and "expired" not in dry
     applied = cli("gc", "--apply", ok=True).stdout
     assert "3 versions expired" in applied
+
+
+def test_gc_never_sweeps_a_storage_another_repo_shares(tmp_path: Path, cli: Cli) -> None:
+    shared = tmp_path / "bucket"
+    a = Repo.init(tmp_path / "a", storage=f"file://{shared}")
+    b = Repo.init(tmp_path / "b", storage=f"file://{shared}")
+    write_tree(a.root, {"d/x.txt": "only a has this"})
+    write_tree(b.root, {"d/y.txt": "only b has this"})
+    a.commit([a.root / "d"], name="d")
+    b.commit([b.root / "d"], name="d")
+    before = {p.name for p in shared.rglob("*") if p.is_file()}
+    plan = gc.plan(a, now=time.time() + 10 * 86400)
+    assert plan.orphans == () and plan.objects == () and plan.orphans_skipped
+    gc.apply(a, now=time.time() + 10 * 86400)
+    assert {p.name for p in shared.rglob("*") if p.is_file()} == before
+    shutil.rmtree(b.root / "d")
+    b.checkout("d")  # b's bytes are all still there
+    assert (b.root / "d" / "y.txt").read_text() == "only b has this"
