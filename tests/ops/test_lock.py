@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from dvlin import lockfile
+from dvlin import Repo, lockfile
 from dvlin.errors import ConflictError, NotFoundError
 from dvlin.gitignore import BEGIN
 from dvlin.ops import lock
-from dvlin.repo import Repo
 from tests.conftest import Cli, snapshot, write_tree
 
 
