@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from dvlin.objects.hashing import hash_bytes
+from dvlin.objects.hashing import MalformedIdError, Oid, hash_bytes, parse_oid, parse_version_id
 from dvlin.remote.errors import RemoteCorruptError
 from dvlin.values import sealed
 
@@ -56,7 +56,7 @@ class Segment:
     clone: str
     created_at: str
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    objects: dict[str, Location] = field(default_factory=dict)
+    objects: dict[Oid, Location] = field(default_factory=dict)
 
     def encode(self, algorithm: str) -> tuple[str, bytes]:
         """The segment's id and bytes."""
@@ -91,16 +91,39 @@ class Segment:
             body = json.loads(zlib.decompress(data))
             if body["format"] != SEGMENT_FORMAT:
                 raise ValueError(f"format {body['format']}")
+            records = {str(k): list(v) for k, v in body["records"].items()}
+            _check_ids(records, algorithm)
             return cls(
                 clone=str(body["clone"]),
                 created_at=str(body["created_at"]),
-                records={str(k): list(v) for k, v in body["records"].items()},
+                records=records,
                 objects={
-                    str(o[0]): Location(str(o[1]), int(o[2]), int(o[3])) for o in body["objects"]
+                    parse_oid(str(o[0]), algorithm): Location(str(o[1]), int(o[2]), int(o[3]))
+                    for o in body["objects"]
                 },
             )
-        except (ValueError, KeyError, TypeError, IndexError, zlib.error) as exc:
+        except (ValueError, KeyError, TypeError, IndexError, zlib.error, MalformedIdError) as exc:
             raise RemoteCorruptError(
                 f"remote {url}: record segment {sid} is malformed ({exc})",
                 hint="it was written by another tool or a newer dvlin",
             ) from None
+
+
+def _check_ids(records: dict[str, list[dict[str, Any]]], algorithm: str) -> None:
+    """Parse the ids the records carry, before any of them reaches the catalog.
+
+    Raises:
+        MalformedIdError: a version id, manifest, tree or stored object id that is not one.
+    """
+    for row in records.get("version", ()):
+        parse_version_id(str(row["id"]))
+        if row.get("parent") is not None:
+            parse_version_id(str(row["parent"]))
+        parse_oid(str(row["manifest"]), algorithm)
+        if row.get("tree") is not None:
+            parse_oid(str(row["tree"]), algorithm)
+        for oid in row.get("storage", ()):
+            parse_oid(str(oid), algorithm)
+    for kind in ("tag", "stage", "hold", "expiry"):
+        for row in records.get(kind, ()):
+            parse_version_id(str(row["version"]))
