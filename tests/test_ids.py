@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from dvlin.errors import ExitCode
-from dvlin.ids import MalformedIdError, parse_oid, parse_version_id
+from dvlin.ids import (
+    MalformedIdError,
+    check_oids,
+    check_version_ids,
+    parse_oid,
+    parse_version_id,
+)
 
 XXH = "0123456789abcdef0123456789abcdef"
 SHA = XXH * 2
@@ -44,3 +50,35 @@ def test_a_malformed_version_id_is_an_integrity_error(text: str) -> None:
         parse_version_id(text)
     assert caught.value.exit_code == ExitCode.INTEGRITY
     assert caught.value.message == f"malformed version id {text!r}"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        XXH[:-1],
+        XXH + "0",
+        XXH.upper(),
+        XXH[:16] + "\n" + XXH[:15],  # the right length, with the separator inside
+        XXH[:-1] + "é",
+        "",
+    ],
+)
+@pytest.mark.parametrize("where", [0, 1, 2])
+def test_checking_many_ids_names_the_first_malformed_one(bad: str, where: int) -> None:
+    texts = [XXH, XXH[::-1], XXH]
+    texts.insert(where, bad)
+    with pytest.raises(MalformedIdError) as caught:
+        check_oids(texts, "xxh3-128")
+    assert caught.value.text == bad
+    with pytest.raises(MalformedIdError) as caught:
+        check_version_ids(texts)
+    assert caught.value.text == bad
+
+
+def test_checking_many_well_formed_ids_passes() -> None:
+    check_oids([], "xxh3-128")
+    check_oids([XXH, XXH[::-1]], "xxh3-128")
+    check_oids([SHA], "sha256")
+    check_version_ids([XXH] * 3)
+    with pytest.raises(MalformedIdError):
+        check_oids([XXH], "sha256")

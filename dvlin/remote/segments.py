@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from dvlin.objects.hashing import MalformedIdError, Oid, hash_bytes, parse_oid, parse_version_id
+from dvlin.ids import MalformedIdError, Oid, check_oids, check_version_ids
+from dvlin.objects.hashing import hash_bytes
 from dvlin.remote.errors import RemoteCorruptError
 from dvlin.values import sealed
 
@@ -93,14 +94,15 @@ class Segment:
                 raise ValueError(f"format {body['format']}")
             records = {str(k): list(v) for k, v in body["records"].items()}
             _check_ids(records, algorithm)
+            objects: dict[str, Location] = {
+                str(o[0]): Location(str(o[1]), int(o[2]), int(o[3])) for o in body["objects"]
+            }
+            check_oids(objects.keys(), algorithm)
             return cls(
                 clone=str(body["clone"]),
                 created_at=str(body["created_at"]),
                 records=records,
-                objects={
-                    parse_oid(str(o[0]), algorithm): Location(str(o[1]), int(o[2]), int(o[3]))
-                    for o in body["objects"]
-                },
+                objects=cast("dict[Oid, Location]", objects),
             )
         except (ValueError, KeyError, TypeError, IndexError, zlib.error, MalformedIdError) as exc:
             raise RemoteCorruptError(
@@ -115,15 +117,19 @@ def _check_ids(records: dict[str, list[dict[str, Any]]], algorithm: str) -> None
     Raises:
         MalformedIdError: a version id, manifest, tree or stored object id that is not one.
     """
-    for row in records.get("version", ()):
-        parse_version_id(str(row["id"]))
-        if row.get("parent") is not None:
-            parse_version_id(str(row["parent"]))
-        parse_oid(str(row["manifest"]), algorithm)
-        if row.get("tree") is not None:
-            parse_oid(str(row["tree"]), algorithm)
-        for oid in row.get("storage", ()):
-            parse_oid(str(oid), algorithm)
-    for kind in ("tag", "stage", "hold", "expiry"):
-        for row in records.get(kind, ()):
-            parse_version_id(str(row["version"]))
+    versions = records.get("version", ())
+    check_version_ids(
+        [str(r["id"]) for r in versions]
+        + [str(r["parent"]) for r in versions if r.get("parent") is not None]
+        + [
+            str(r["version"])
+            for k in ("tag", "stage", "hold", "expiry")
+            for r in records.get(k, ())
+        ]
+    )
+    check_oids(
+        [str(r["manifest"]) for r in versions]
+        + [str(r["tree"]) for r in versions if r.get("tree") is not None]
+        + [str(oid) for r in versions for oid in r.get("storage", ())],
+        algorithm,
+    )
