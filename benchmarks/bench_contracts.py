@@ -93,7 +93,7 @@ def make(folder: Path, rows: int) -> Path:
 
 CHILD_VECTOR = """
 import resource, sys, time
-from dvlin.repo import Repo
+from dvlin import Repo
 from dvlin.ops.check import check
 repo = Repo.open(sys.argv[1])
 t = time.perf_counter(); report = check(repo); took = time.perf_counter() - t

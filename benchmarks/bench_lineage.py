@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dvlin import Repo  # noqa: E402
 from dvlin.catalog.runs import Edge, LineageStore  # noqa: E402
 from dvlin.ops.lineage import lineage  # noqa: E402
-from dvlin.repo import Repo  # noqa: E402
 
 CHAIN_LEN, PROJECTS = 250, 50
 

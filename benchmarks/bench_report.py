@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dvlin import Repo  # noqa: E402
 from dvlin.audit.log import append_changes  # noqa: E402
 from dvlin.audit.records import snapshot, version_id, version_identity  # noqa: E402
 from dvlin.catalog.runs import Edge, LineageStore  # noqa: E402
-from dvlin.repo import Repo  # noqa: E402
 
 PER_ASSET = 50
 

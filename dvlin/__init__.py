@@ -2,7 +2,8 @@
 
 The Python API mirrors the CLI: ``Repo.init(path)``, ``Repo.open(path)``, then
 ``repo.commit(...)``, ``repo.status()``, ``repo.checkout(...)``, ``repo.log()``,
-``repo.resolve(ref)``; each returns plain frozen dataclasses. ``with dvlin.track(...)``
+``repo.resolve(ref)``; each returns plain frozen dataclasses (``Repo`` is
+:class:`dvlin.api.Repo`). ``with dvlin.track(...)``
 records a run from inside a script (see :mod:`dvlin.tracking`).
 """
 
@@ -15,7 +16,7 @@ from dvlin.errors import DvlinError, ExitCode
 from dvlin.version import __version__
 
 if TYPE_CHECKING:
-    from dvlin.repo import Repo
+    from dvlin.api import Repo
     from dvlin.tracking import track
 
 __all__ = ["DvlinError", "ExitCode", "Repo", "__version__", "track"]
@@ -36,7 +37,7 @@ _register_fsspec()
 def __getattr__(name: str) -> Any:
     # Repo pulls in the catalog and config; `dvlin --help` should not pay for them.
     if name == "Repo":
-        from dvlin.repo import Repo
+        from dvlin.api import Repo
 
         return Repo
     if name == "track":

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dvlin.errors import DvlinError, FileSystemError, UsageError
+from dvlin.ids import OID_LENGTHS, MalformedIdError, Oid, VersionId, is_hex, parse_version_id
 from dvlin.values import sealed
 
 LOCK_NAME = "dvlin.lock"
@@ -34,7 +35,6 @@ _HEADER = (
     "# dvlin.lock: the data versions this code was built with. Written by dvlin; commit it\n"
     "# with your code. `dvlin checkout --lock` brings these versions back byte for byte.\n"
 )
-_HEX = re.compile(r"\A[0-9a-f]{32}\Z")
 _NUMBER = re.compile(r"\Av[1-9][0-9]*\Z")
 
 
@@ -44,9 +44,10 @@ class Pin:
     """One asset pinned to one version."""
 
     asset: str
-    id: str
+    id: VersionId
     number: int
-    tree: str
+    tree: Oid
+    """The version's tree digest (its length is the repo's hash algorithm's: the repo checks it)."""
 
     @property
     def label(self) -> str:
@@ -98,18 +99,28 @@ def parse(text: str, *, source: str = LOCK_NAME) -> dict[str, Pin]:
         ok = (
             isinstance(row, Mapping)
             and isinstance(row.get("id"), str)
-            and _HEX.match(row["id"])
             and isinstance(row.get("version"), str)
             and _NUMBER.match(row["version"])
             and isinstance(row.get("tree"), str)
+            and len(row["tree"]) in OID_LENGTHS
+            and is_hex(row["tree"])
         )
         if not ok:
-            raise UsageError(
-                f"{source}: the pin of {name!r} is malformed",
-                hint='each asset needs id = "<32 hex>", version = "vN" and tree',
-            )
-        pins[name] = Pin(name, row["id"], int(row["version"][1:]), row["tree"])
+            raise malformed_pin(name, source)
+        try:
+            vid = parse_version_id(row["id"])
+        except MalformedIdError:
+            raise malformed_pin(name, source) from None
+        pins[name] = Pin(name, vid, int(row["version"][1:]), Oid(row["tree"]))
     return pins
+
+
+def malformed_pin(name: str, source: str = LOCK_NAME) -> UsageError:
+    """The error for a pin that does not parse: the lock is the user's file (exit 2)."""
+    return UsageError(
+        f"{source}: the pin of {name!r} is malformed",
+        hint='each asset needs id = "<32 hex>", version = "vN" and tree = "<hex digest>"',
+    )
 
 
 def read(root: Path) -> dict[str, Pin] | None:

@@ -1,4 +1,8 @@
-"""Repo: find, create and open a dvlin repository, and wire its parts together."""
+"""Repo: find, create and open a dvlin repository, and wire its parts together.
+
+This is the core that every verb in :mod:`dvlin.ops` takes; it knows nothing of the verbs.
+The public class with the verbs as methods is :class:`dvlin.api.Repo` (``dvlin.Repo``).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,11 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Self
 
-from dvlin.catalog import Catalog, Version
+from dvlin.catalog import Catalog
 from dvlin.config import RepoConfig, load_config
 from dvlin.errors import (
     ConflictError,
@@ -27,13 +31,7 @@ from dvlin.objects.hashing import DEFAULT_ALGORITHM, hasher_factory
 
 if TYPE_CHECKING:
     from dvlin.audit.change import Change
-    from dvlin.catalog.catalog import Tag
     from dvlin.objects.store import ObjectStore
-    from dvlin.ops.checkout import CheckoutResult, LinkMode
-    from dvlin.ops.commit import CommitResult
-    from dvlin.ops.log import FileRow, VersionDetail
-    from dvlin.ops.status import StatusReport
-    from dvlin.progress import Progress
 
 DVLIN_DIR = ".dvlin"
 
@@ -66,7 +64,7 @@ class Repo:
     @classmethod
     def init(
         cls, path: str | os.PathLike[str] = ".", *, storage: str = "", hash: str = DEFAULT_ALGORITHM
-    ) -> Repo:
+    ) -> Self:
         """Create ``.dvlin/`` in ``path`` and return the new repo.
 
         Raises:
@@ -144,7 +142,7 @@ class Repo:
         )
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] = ".") -> Repo:
+    def open(cls, path: str | os.PathLike[str] = ".") -> Self:
         """Open the repo at or above ``path``."""
         root = cls.discover(path)
         return cls(root, load_config(root / DVLIN_DIR / "config.toml"))
@@ -155,7 +153,7 @@ class Repo:
             self._catalog.close()
             self._catalog = None
 
-    def __enter__(self) -> Repo:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -292,68 +290,6 @@ class Repo:
         if text == DVLIN_DIR or text.startswith(DVLIN_DIR + "/"):
             raise UsageError(f"{path} is inside .dvlin", hint="dvlin's own files are not data")
         return text
-
-    # -- verbs (thin wrappers over dvlin.ops, for scripts and notebooks) ----------------------
-
-    def commit(self, paths: Sequence[str | os.PathLike[str]], **kwargs: Any) -> CommitResult:
-        """Snapshot ``paths`` as a new version; see :func:`dvlin.ops.commit.commit`."""
-        from dvlin.ops.commit import commit
-
-        return commit(self, paths, **kwargs)
-
-    def status(self, names: Sequence[str] = (), **kwargs: Any) -> StatusReport:
-        """Compare the workspace with each asset's version; see :mod:`dvlin.ops.status`."""
-        from dvlin.ops.status import status
-
-        return status(self, names, **kwargs)
-
-    def checkout(
-        self,
-        ref: str,
-        paths: Sequence[str] = (),
-        *,
-        to: str | os.PathLike[str] | None = None,
-        link: LinkMode = "copy",
-        force: bool = False,
-        dry_run: bool = False,
-        progress: Progress | None = None,
-    ) -> CheckoutResult:
-        """Materialise a version; see :func:`dvlin.ops.checkout.checkout`."""
-        from dvlin.ops.checkout import checkout
-
-        return checkout(
-            self, ref, paths, to=to, link=link, force=force, dry_run=dry_run, progress=progress
-        )
-
-    def log(self, name: str | None = None, *, limit: int | None = None) -> list[Version]:
-        """Versions newest first, of one asset or of all."""
-        from dvlin.ops.log import log
-
-        return log(self, name, limit=limit)
-
-    def resolve(self, ref: str) -> Version:
-        """The version a ref names; see :func:`dvlin.ops.refs.resolve`."""
-        from dvlin.ops.refs import resolve
-
-        return resolve(self, ref)
-
-    def show(self, ref: str) -> VersionDetail:
-        """A version with its tags and recorded table and array details."""
-        from dvlin.ops.log import show
-
-        return show(self, ref)
-
-    def files(self, ref: str) -> list[FileRow]:
-        """The files of a version."""
-        from dvlin.ops.log import files
-
-        return files(self, ref)
-
-    def tag(self, ref: str, name: str, *, retain: str | None = None) -> Tag:
-        """Name a version; see :func:`dvlin.ops.tag.tag`."""
-        from dvlin.ops.tag import tag
-
-        return tag(self, ref, name, retain=retain).tag
 
 
 def _make_storage(url: str, config: RepoConfig) -> None:

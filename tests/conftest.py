@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from dvlin.repo import Repo
+from dvlin import Repo
 
 
 @pytest.fixture(autouse=True)

@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 import dvlin
+from dvlin import Repo
 from dvlin.errors import IntegrityError, NotFoundError
 from dvlin.fs import DvlinFileSystem
 from dvlin.objects.ingest import CHUNK_MIN_FILE
 from dvlin.objects.store import ObjectStore
-from dvlin.repo import Repo
 from tests.conftest import write_tree
 
 

@@ -52,3 +52,15 @@ def test_a_new_violation_breaks_a_contract(
     ran = lint_imports(copy)
     assert ran.returncode == 1, ran.stdout + ran.stderr
     assert f"{contract} BROKEN" in ran.stdout
+
+
+def test_no_import_is_excused_from_the_contracts() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    excused = {
+        c["name"]: c["ignore_imports"]
+        for c in config["tool"]["importlinter"]["contracts"]
+        if c.get("ignore_imports")
+    }
+    assert excused == {}

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from dvlin import gitignore, lockfile
 from dvlin.errors import UsageError
+from dvlin.ids import Oid, VersionId
 from dvlin.lockfile import Pin
 
 _pin = st.builds(
@@ -63,6 +64,30 @@ def test_the_format_is_one_table_per_asset() -> None:
 def test_malformed_locks_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError, match="dvlin.lock"):
         lockfile.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("vid", "tree"),
+    [
+        ("a" * 32, "a"),  # no hash algorithm makes a 1-character tree
+        ("a" * 32, "../" + "b" * 29),
+        ("a" * 32, "B" * 32),
+        ("a" * 32, "b" * 48),
+        ("A" * 32, "b" * 32),
+        ("a" * 31 + "\n", "b" * 32),
+    ],
+)
+def test_a_pin_whose_ids_are_malformed_is_a_usage_error_naming_it(vid: str, tree: str) -> None:
+    text = f"[assets.e]\nid = {vid!r}\nversion = 'v1'\ntree = {tree!r}\n"
+    with pytest.raises(UsageError) as caught:
+        lockfile.parse(text)
+    assert caught.value.message == "dvlin.lock: the pin of 'e' is malformed"
+    assert caught.value.exit_code == 2
+
+
+def test_a_pin_parses_to_typed_ids() -> None:
+    text = f"[assets.e]\nid = '{'a' * 32}'\nversion = 'v2'\ntree = '{'b' * 64}'\n"
+    assert lockfile.parse(text) == {"e": Pin("e", VersionId("a" * 32), 2, Oid("b" * 64))}
 
 
 def test_write_only_when_the_text_changes(tmp_path: Path) -> None:

@@ -315,7 +315,7 @@ def record(catalog: Catalog, kind: str, key: str) -> RecordRef:
     return RecordRef(kind, key, None)
 
 
-def version_record(catalog: Catalog, version_id: str) -> RecordRef:
+def version_record(catalog: Catalog, version_id: VersionId) -> RecordRef:
     """The version row as it now is."""
     return record(catalog, "version", version_id)
 
@@ -325,17 +325,17 @@ def tag_record(catalog: Catalog, asset: str, name: str) -> RecordRef:
     return record(catalog, "tag", f"{asset}@{name}")
 
 
-def hold_record(catalog: Catalog, version_id: str) -> RecordRef:
+def hold_record(catalog: Catalog, version_id: VersionId) -> RecordRef:
     """The hold on a version (digest None once released)."""
     return record(catalog, "hold", version_id)
 
 
-def override_record(catalog: Catalog, version_id: str) -> RecordRef:
+def override_record(catalog: Catalog, version_id: VersionId) -> RecordRef:
     """The contract override a version carries."""
     return record(catalog, "override", version_id)
 
 
-def expiry_record(catalog: Catalog, version_id: str) -> RecordRef:
+def expiry_record(catalog: Catalog, version_id: VersionId) -> RecordRef:
     """When a version was expired."""
     return record(catalog, "expiry", version_id)
 
@@ -345,12 +345,12 @@ def run_record(catalog: Catalog, run_id: str) -> RecordRef:
     return record(catalog, "run", run_id)
 
 
-def derivation_record(catalog: Catalog, version_id: str) -> RecordRef:
+def derivation_record(catalog: Catalog, version_id: VersionId) -> RecordRef:
     """The ``derived_from`` links into a version, as they now are."""
     return record(catalog, "derivation", version_id)
 
 
-def stage_record(catalog: Catalog, version_id: str) -> RecordRef:
+def stage_record(catalog: Catalog, version_id: VersionId) -> RecordRef:
     """The newest stage change of a model version (the one the caller just inserted)."""
     row = catalog.conn.execute(
         "SELECT MAX(seq) FROM model_stages WHERE version = ?", (version_id,)

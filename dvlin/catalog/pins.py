@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dvlin.catalog.catalog import Catalog
+from dvlin.ids import Oid, VersionId
 
 
-def workspace_pins(catalog: Catalog) -> list[tuple[str, str, int, str]]:
+def workspace_pins(catalog: Catalog) -> list[tuple[str, VersionId, int, Oid]]:
     """``(asset, version id, number, tree)`` for every asset whose folder holds a version."""
     rows = catalog.conn.execute(
         """
@@ -15,4 +16,4 @@ def workspace_pins(catalog: Catalog) -> list[tuple[str, str, int, str]]:
         ORDER BY w.asset
         """
     )
-    return [(r[0], r[1], int(r[2]), r[3]) for r in rows]
+    return [(r[0], VersionId(r[1]), int(r[2]), Oid(r[3])) for r in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dvlin.catalog.catalog import Catalog, select_in
+from dvlin.ids import Oid
 
 
 class ProfileIndex:
@@ -13,7 +14,7 @@ class ProfileIndex:
     def __init__(self, catalog: Catalog) -> None:
         self.conn = catalog.conn
 
-    def find(self, keys: Iterable[tuple[str, str]], profiler: int) -> dict[tuple[str, str], str]:
+    def find(self, keys: Iterable[tuple[str, str]], profiler: int) -> dict[tuple[str, str], Oid]:
         """The profile object of each ``(file oid, format)`` that has one for ``profiler``."""
         wanted = set(keys)
         rows = select_in(
@@ -21,7 +22,9 @@ class ProfileIndex:
             "SELECT oid, format, profiler, profile FROM profiles WHERE oid IN ({marks})",
             sorted({oid for oid, _ in wanted}),
         )
-        return {(r[0], r[1]): r[3] for r in rows if r[2] == profiler and (r[0], r[1]) in wanted}
+        return {
+            (r[0], r[1]): Oid(r[3]) for r in rows if r[2] == profiler and (r[0], r[1]) in wanted
+        }
 
     def record(
         self, rows: Iterable[tuple[str, str, str]], profiler: int, *, created_at: str

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvlin.catalog.catalog import VERSION_COLUMNS, Catalog, Version, select_in
+from dvlin.ids import VersionId
 from dvlin.values import sealed
 
 RUN_PREFIX = "r-"
@@ -139,7 +140,7 @@ class Edge:
 class StageChange:
     """A model version moved to a stage, by whom and when."""
 
-    version: str
+    version: VersionId
     stage: str
     author: str
     created_at: str

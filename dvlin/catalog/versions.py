@@ -209,7 +209,7 @@ class Tag:
 
     asset: str
     name: str
-    version: str
+    version: VersionId
     number: int
     created_at: str
     author: str
@@ -359,7 +359,7 @@ class VersionQueries(Db):
                 return t
         return None
 
-    def tags_of(self, version_id: str) -> list[str]:
+    def tags_of(self, version_id: VersionId) -> list[str]:
         """Names of the tags on a version."""
         rows = self.conn.execute(
             "SELECT name FROM tags WHERE version = ? ORDER BY name", (version_id,)

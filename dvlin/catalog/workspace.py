@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dvlin.catalog.db import Db
-from dvlin.objects.hashing import Oid, StatRow
+from dvlin.objects.hashing import Oid, StatRow, VersionId
 
 
 class WorkspaceQueries(Db):
@@ -34,7 +34,7 @@ class WorkspaceQueries(Db):
             ((p, r.size, r.mtime_ns, r.inode, r.oid) for p, r in rows),
         )
 
-    def workspace_version(self, asset: str) -> str | None:
+    def workspace_version(self, asset: str) -> VersionId | None:
         """The id of the version last committed or checked out into the asset's own path."""
         row = self.conn.execute(
             "SELECT version FROM workspace WHERE asset = ?", (asset,)

@@ -116,7 +116,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from dvlin import __version__
+        from dvlin.version import __version__
 
         typer.echo(f"dvlin {__version__}")
         raise typer.Exit()

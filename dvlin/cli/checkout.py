@@ -51,8 +51,11 @@ def checkout(
         return
     if ref is None:
         raise UsageError("checkout needs a ref, or --lock", hint="e.g. dvlin checkout events@v3")
+    from dvlin.ops.checkout import checkout as checkout_ref
+
     with open_repo() as repo:
-        result = repo.checkout(
+        result = checkout_ref(
+            repo,
             ref,
             paths or (),
             to=to,

@@ -41,13 +41,15 @@ def commit(
 ) -> None:
     """Snapshot files and folders as a new immutable version of an asset."""
     from dvlin.ops.check import PolicyViolation
+    from dvlin.ops.commit import commit as commit_paths
     from dvlin.ops.common import parse_key_values
 
     out = output(json, quiet)
     metadata = parse_key_values(meta, flag="--meta")
     with open_repo() as repo:
         try:
-            result = repo.commit(
+            result = commit_paths(
+                repo,
                 paths,
                 name=name,
                 message=message,

@@ -141,6 +141,7 @@ def ls(
 ) -> None:
     """List assets (name, kind, latest version, size, owner), or the files of a version."""
     from dvlin.ops.log import assets
+    from dvlin.ops.log import files as version_files
 
     out = output(json, quiet)
     with open_repo() as repo:
@@ -169,7 +170,7 @@ def ls(
                 )
             out.print(table)
             return
-        files = repo.files(ref)
+        files = version_files(repo, ref)
     if out.json:
         out.emit_json([f.to_dict() for f in files])
         return

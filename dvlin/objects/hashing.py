@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
-from typing import NamedTuple, NewType, Protocol
+from typing import NamedTuple, Protocol
 
 from dvlin.errors import UsageError
+from dvlin.ids import (
+    MalformedIdError,
+    Oid,
+    VersionId,
+    digest_length,
+    is_hex,
+    parse_oid,
+    parse_version_id,
+)
 
-Oid = NewType("Oid", str)
-"""The hex digest of an object's bytes under the repo's hash algorithm."""
-
-VersionId = NewType("VersionId", str)
-"""A version's content-derived id: always 32 lower-case hex characters."""
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_ALGORITHM",
+    "Hasher",
+    "MalformedIdError",
+    "Oid",
+    "StatRow",
+    "VersionId",
+    "digest_length",
+    "hash_bytes",
+    "hash_file",
+    "hasher_factory",
+    "is_hex",
+    "parse_oid",
+    "parse_version_id",
+]
 
 
 class StatRow(NamedTuple):
@@ -27,8 +46,6 @@ class StatRow(NamedTuple):
 
 ALGORITHMS = ("xxh3-128", "sha256", "blake3")
 DEFAULT_ALGORITHM = "xxh3-128"
-
-_HEX = re.compile(r"^[0-9a-f]+$")
 
 
 class Hasher(Protocol):
@@ -57,30 +74,11 @@ def hasher_factory(algorithm: str) -> Callable[[], Hasher]:
     )
 
 
-def digest_length(algorithm: str) -> int:
-    """Number of hex characters in an oid of ``algorithm``."""
-    return 32 if algorithm == "xxh3-128" else 64
-
-
 def hash_bytes(algorithm: str, data: bytes | memoryview) -> Oid:
     """Hash one buffer."""
     h = hasher_factory(algorithm)()
     h.update(data)
     return Oid(h.hexdigest())
-
-
-def is_hex(text: str) -> bool:
-    """True when ``text`` is non-empty lower-case hex."""
-    return bool(_HEX.match(text))
-
-
-def parse_oid(text: str, algorithm: str) -> Oid:
-    """Validate an oid that came from outside (a manifest, a remote, the command line)."""
-    if len(text) != digest_length(algorithm) or not is_hex(text):
-        from dvlin.errors import IntegrityError
-
-        raise IntegrityError(f"malformed object id {text!r} for {algorithm}")
-    return Oid(text)
 
 
 def hash_file(algorithm: str, path: str, *, block: int = 1 << 20) -> Oid:

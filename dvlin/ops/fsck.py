@@ -20,6 +20,7 @@ from dvlin.wording import plural
 
 if TYPE_CHECKING:
     from dvlin.catalog import Catalog, Version
+    from dvlin.ids import Oid
     from dvlin.objects.manifest import Entry
     from dvlin.repo import Repo
 
@@ -32,7 +33,7 @@ class Problem:
     kind: str
     """``missing``, ``corrupt``, ``manifest``, ``gc`` or ``record`` (a row the audit log
     disagrees with)."""
-    oid: str | None
+    oid: Oid | None
     versions: tuple[str, ...]
     message: str
 
@@ -129,9 +130,9 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
         for p in gc.plans("in_progress")
     ]
     # object → how it is used: whole (loose, chunk, manifest) or slices of a pack
-    users: dict[str, set[str]] = defaultdict(set)
-    slices: dict[str, list[Entry]] = defaultdict(list)
-    wholes: set[str] = set()
+    users: dict[Oid, set[str]] = defaultdict(set)
+    slices: dict[Oid, list[Entry]] = defaultdict(list)
+    wholes: set[Oid] = set()
     for v in versions:
         users[v.manifest].add(v.label)
         try:

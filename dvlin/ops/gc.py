@@ -31,6 +31,7 @@ from dvlin.values import sealed
 
 if TYPE_CHECKING:
     from dvlin.catalog import Version
+    from dvlin.ids import Oid
     from dvlin.repo import Repo
 
 _BATCH = 200
@@ -128,7 +129,7 @@ def _grace(repo: Repo, rules: Iterable[RetentionRule | None]) -> float:
     return max(found, default=0.0)
 
 
-def _size(repo: Repo, oid: str) -> int:
+def _size(repo: Repo, oid: Oid) -> int:
     try:
         return int(repo.store.fs.size(repo.store.path(oid)))
     except (FileNotFoundError, OSError, NotImplementedError):

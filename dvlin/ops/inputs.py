@@ -59,14 +59,16 @@ def ensure_in_workspace(repo: Repo, version: Version, *, checkout: bool = False)
         ConflictError: the folder holds another version or uncommitted changes and
             ``checkout`` is off (or checking out would lose those changes).
     """
+    from dvlin.ops.status import status as status_of
+
     folder = version.base
     current = repo.catalog.workspace_version(version.asset)
     if current == version.id:
-        status = repo.status([version.asset]).assets[0]
-        if status.diff.clean:
+        asset_status = status_of(repo, [version.asset]).assets[0]
+        if asset_status.diff.clean:
             return
         if not checkout:
-            c = status.diff.counts()
+            c = asset_status.diff.counts()
             raise ConflictError(
                 f"input {version.label}: {folder} has uncommitted changes "
                 f"({c['added']} added, {c['changed']} changed, {c['removed']} removed)",
@@ -86,19 +88,21 @@ def ensure_in_workspace(repo: Repo, version: Version, *, checkout: bool = False)
 
 
 def _input_from_path(repo: Repo, path: str, *, commit_inputs: bool) -> Version:
+    from dvlin.ops.commit import commit
     from dvlin.ops.refs import asset_at
+    from dvlin.ops.status import status
 
     asset = asset_at(repo, path)
     if asset is not None and repo.catalog.get_asset_kind(asset) is None:
         asset = None  # a contract whose asset has no versions yet
     if asset is None:
         if commit_inputs:
-            return repo.commit([path]).version
+            return commit(repo, [path]).version
         raise NotFoundError(
             f"input {path} is not a tracked asset",
             hint=f"commit it first (dvlin commit {path}), or pass --commit-inputs",
         )
-    report = repo.status([asset])
+    report = status(repo, [asset])
     st = report.assets[0]
     if not st.diff.clean:
         if not commit_inputs:
@@ -109,5 +113,5 @@ def _input_from_path(repo: Repo, path: str, *, commit_inputs: bool) -> Version:
         # Commit the whole asset where it lives, even when the input named a file inside it.
         v = st.version
         places = [v.base if r == "." else posixpath.join(v.base, r) for r in v.roots]
-        return repo.commit([repo.root / p for p in places], name=asset).version
+        return commit(repo, [repo.root / p for p in places], name=asset).version
     return check_live(repo, st.version, action="use as an input")

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from dvlin import lockfile
 from dvlin.catalog.pins import workspace_pins
 from dvlin.errors import ConflictError, NotFoundError, UsageError
-from dvlin.lockfile import LOCK_NAME, Pin
+from dvlin.ids import MalformedIdError, parse_oid
+from dvlin.lockfile import LOCK_NAME, Pin, malformed_pin
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ def locked_pins(repo: Repo) -> dict[str, Pin] | None:
     A lock from before ``dvlin mv`` (an older code commit) names the old name; it still counts.
 
     Raises:
-        UsageError: a pin holds the id of another asset's version (a hand edit gone wrong).
+        UsageError: a pin holds the id of another asset's version, or a tree digest that is
+            not one of this repo's hash algorithm (a hand edit gone wrong).
     """
     from dvlin.catalog.assets import AssetStore
 
@@ -53,6 +55,10 @@ def locked_pins(repo: Repo) -> dict[str, Pin] | None:
     aliases = AssetStore(catalog)
     found: dict[str, Pin] = {}
     for name, pin in sorted(locked.items()):
+        try:
+            parse_oid(pin.tree, repo.config.hash)  # lockfile checked it is hex, not its length
+        except MalformedIdError:
+            raise malformed_pin(name) from None
         current = name
         if catalog.get_asset_kind(name) is None:
             current = aliases.alias_target(name) or name

@@ -15,6 +15,7 @@ from dvlin.ops.refs import resolve, resolve_asset
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
+    from dvlin.ids import Oid
     from dvlin.ops.lineage import Provenance
     from dvlin.policy.results import RuleResult
     from dvlin.repo import Repo
@@ -138,7 +139,7 @@ class FileRow:
     type: str
     mode: int
     size: int
-    oid: str | None
+    oid: Oid | None
     target: str | None
 
     def to_dict(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from dvlin.objects.store import StoredObject
 
 if TYPE_CHECKING:
     from dvlin.catalog import Version
+    from dvlin.ids import Oid
     from dvlin.objects.manifest import Entry
     from dvlin.policy.config import AssetPolicy
     from dvlin.policy.results import RuleResult
@@ -65,7 +66,7 @@ def profile_local(abs_path: str, path: str) -> dict[str, Any] | None:
     return found
 
 
-def load_profile(repo: Repo, oid: str) -> dict[str, Any] | None:
+def load_profile(repo: Repo, oid: Oid) -> dict[str, Any] | None:
     """A stored profile, or None when its object is gone or unreadable (it is then recomputed)."""
     from dvlin.inspect.profile import PROFILER
     from dvlin.objects.store import ObjectError
@@ -147,7 +148,7 @@ def version_profiles(
         known = ProfileIndex(repo.catalog).find(
             ((e.oid or "", profile_format(e.path) or "") for e in missing), PROFILER
         )
-        reused: dict[str, str] = {}
+        reused: dict[str, Oid] = {}
         still = []
         for e in missing:
             oid = known.get((e.oid or "", profile_format(e.path) or ""))
@@ -189,7 +190,7 @@ def _compute(
     return out
 
 
-def _save(repo: Repo, version: Version, reused: dict[str, str], new: dict[str, bytes]) -> None:
+def _save(repo: Repo, version: Version, reused: dict[str, Oid], new: dict[str, bytes]) -> None:
     """Store new profile objects, index them by content, link every profile to the version
     and write one audit entry — under the repo lock, so gc cannot take an object between its
     write and its link, in one catalog transaction.

@@ -285,7 +285,7 @@ def _rebase(
     repo: Repo,
     remote: str | None,
     assets: Iterable[str],
-    synced: dict[str, str | None],
+    synced: Mapping[str, str | None],
     before: dict[str, str | None],
     progress: Progress | None,
 ) -> list[Rebased]:
@@ -348,7 +348,7 @@ def fetch_entries(
     missing_packs = {p: m for p, m in packed.items() if not repo.store.has(p)}
     holding = RemoteState(repo.catalog).remotes_holding(missing_packs)
     configured = {r.name for r in repo.config.remotes}
-    alone: dict[str, dict[str, Location]] = {}
+    alone: dict[str, dict[Oid, Location]] = {}
     for pack, members in missing_packs.items():
         place = next((p for p in holding.get(pack, ()) if p[0] in configured), None)
         needed = [e for e in members if e.oid and not repo.store.has(e.oid)]
@@ -366,8 +366,8 @@ def fetch_entries(
     for name, wanted in alone.items():
         store = open_remote(repo, name)
         for oid, data in store.download(wanted, progress=progress):
-            repo.store.put(data, Oid(oid))
-            stored.append(StoredObject(Oid(oid), len(data), None, None))
+            repo.store.put(data, oid)
+            stored.append(StoredObject(oid, len(data), None, None))
             total += len(data)
     if stored:
         repo.store.sync()
@@ -389,20 +389,20 @@ def fetch_missing(
     if not holding:
         return 0, 0
     configured = [r.name for r in sorted(repo.config.remotes, key=lambda r: not r.default)]
-    by_remote: dict[str, dict[str, Location]] = {}
+    by_remote: dict[str, dict[Oid, Location]] = {}
     for oid, places in holding.items():
         for name in configured:
             place = next((p for p in places if p[0] == name), None)
             if place is not None:
-                by_remote.setdefault(name, {})[oid] = Location(place[1], place[2], place[3])
+                by_remote.setdefault(name, {})[Oid(oid)] = Location(place[1], place[2], place[3])
                 break
     count = total = 0
     stored: list[StoredObject] = []
     for name, wanted in by_remote.items():
         store = open_remote(repo, name)
         for oid, data in store.download(wanted, progress=progress):
-            repo.store.put(data, Oid(oid))
-            stored.append(StoredObject(Oid(oid), len(data), None, None))
+            repo.store.put(data, oid)
+            stored.append(StoredObject(oid, len(data), None, None))
             count += 1
             total += len(data)
     repo.store.sync()

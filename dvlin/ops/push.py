@@ -16,6 +16,7 @@ from dvlin.catalog.remotes import RemoteState, Row, record_key
 from dvlin.errors import ConflictError, IntegrityError
 from dvlin.faults import BEFORE_REFS, pause_point
 from dvlin.identity import utc_now
+from dvlin.ids import Oid
 from dvlin.objects.store import ObjectError
 from dvlin.ops.refs import resolve
 from dvlin.ops.remote import open_remote, refresh
@@ -204,7 +205,7 @@ def push(
         local = state.local_records(clone)
         selected = _selected_versions(repo, refs, local["version"]) if refs else None
         groups = _groups(repo)
-        uploaded: dict[str | None, dict[str, Location]] = {}
+        uploaded: dict[str | None, dict[Oid, Location]] = {}
         objects_sent = files_sent = bytes_sent = resumed = 0
         gone: set[str] = set()  # files remote gc deleted while this push ran
         for attempt in range(_ATTEMPTS):
@@ -220,7 +221,7 @@ def push(
             # Remote gc may have deleted objects this push counted on: look again.
             if attempt == 0 or any(seg.records.get("gc") for _, seg in view.new):
                 uploaded = {}
-                sent: dict[str, Location] = {}
+                sent: dict[Oid, Location] = {}
                 for group, part in parts.items():
                     got, new_sent = _send_objects(
                         repo, store, state, part, progress, group, gone=gone
@@ -288,19 +289,19 @@ def _send_objects(
     group: str | None = None,
     *,
     gone: set[str] | frozenset[str] = frozenset(),
-) -> tuple[dict[str, Location], dict[str, Location]]:
+) -> tuple[dict[Oid, Location], dict[Oid, Location]]:
     """Upload the objects the pushed versions need that the remote lacks.
 
     Returns every location the segment must index (including what an interrupted push
     already uploaded, from the journal) and the part this call sent.
     """
     expired = {r["version"] for r in plan.get("expiry", ())}
-    owners: dict[str, str] = {}
+    owners: dict[Oid, str] = {}
     for row in plan.get("version", ()):
         if row["id"] in expired:
             continue  # its bytes are gone by retention; the record travels alone
         for oid in row.get("storage", ()):
-            owners.setdefault(oid, f"{row['asset']}@v{row['number']}")
+            owners.setdefault(Oid(oid), f"{row['asset']}@v{row['number']}")
     # Dedup stops at storage groups: only a copy inside this group's prefix counts.
     held = state.locations(store.name, owners, prefix=group_prefix(group))
     journal = store.journalled()
@@ -314,7 +315,7 @@ def _send_objects(
     found = {o: loc for o, loc in found.items() if loc.file in present}
     wanted = [o for o in owners if o not in held and o not in found]
     known = repo.catalog.find_objects(wanted)
-    sizes: dict[str, int] = {}
+    sizes: dict[Oid, int] = {}
     for oid in wanted:
         obj = known.get(oid)
         if obj is None or not repo.store.has(oid):
@@ -326,7 +327,7 @@ def _send_objects(
             )
         sizes[oid] = obj.size
 
-    def read(oid: str) -> bytes:
+    def read(oid: Oid) -> bytes:
         try:
             return repo.store.get(oid)
         except ObjectError as exc:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from dvlin.catalog import Catalog, Version
 from dvlin.catalog.assets import AssetStore
 from dvlin.errors import AmbiguousRefError, ConflictError, NotFoundError, UsageError
-from dvlin.objects.hashing import is_hex
+from dvlin.ids import VERSION_ID_LENGTH, is_hex, parse_version_id
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
@@ -281,7 +281,7 @@ def resolve_name(catalog: Catalog, ref: str) -> Version:
         name, kind = renamed, catalog.get_asset_kind(renamed)  # an old name `dvlin mv` kept
     if kind is None:
         if not sep and len(ref) >= MIN_PREFIX and is_hex(ref.lower()):
-            return _by_prefix(catalog, ref.lower())
+            return _by_id(catalog, ref.lower())
         close = difflib.get_close_matches(name, catalog.asset_names(), n=5, cutoff=0.5)
         looks_like_id = not sep and len(ref) >= MIN_PREFIX and is_hex(ref.lower())
         raise NotFoundError(
@@ -328,9 +328,15 @@ def _missing(catalog: Catalog, name: str, selector: str) -> Version:
     )
 
 
-def _by_prefix(catalog: Catalog, prefix: str) -> Version:
-    matches = catalog.versions_with_prefix(prefix)
-    if not matches:
+def _by_id(catalog: Catalog, prefix: str) -> Version:
+    """The version whose id is, or starts with, the hex the user typed."""
+    matches: list[Version] = []
+    if len(prefix) == VERSION_ID_LENGTH:
+        found = catalog.version(parse_version_id(prefix))  # a whole id: one lookup
+        matches = [found] if found is not None else []
+    elif len(prefix) < VERSION_ID_LENGTH:
+        matches = catalog.versions_with_prefix(prefix)
+    if not matches:  # longer than any version id, or no such id
         raise NotFoundError(
             f"no version id starts with {prefix!r}",
             hint="`dvlin log` shows version ids",

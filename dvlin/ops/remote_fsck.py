@@ -21,6 +21,7 @@ from dvlin.remote.segments import Location
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
+    from dvlin.ids import Oid
     from dvlin.repo import Repo
 
 
@@ -67,7 +68,7 @@ def fsck_remote(
         return RemoteFsckReport(store.name, 0, 0, 0, 0, 0)
     refs, _ = found
     problems: list[Problem] = []
-    index: dict[str, Location] = {}
+    index: dict[Oid, Location] = {}
     labels: dict[str, str] = {}
     for ref in refs.segments:
         try:
@@ -82,7 +83,7 @@ def fsck_remote(
         for row in segment.records.get("gc", ()):
             index.pop(row["oid"], None)
     listed = list_remote_files(store)
-    by_file: dict[str, dict[str, Location]] = {}
+    by_file: dict[str, dict[Oid, Location]] = {}
     for oid, loc in index.items():
         by_file.setdefault(loc.file, {})[oid] = loc
     referenced = set(by_file) | {

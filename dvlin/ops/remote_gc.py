@@ -28,6 +28,7 @@ from dvlin.remote.segments import ORPHAN, Location, Segment
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
+    from dvlin.ids import Oid
     from dvlin.remote.store import RemoteStore
     from dvlin.repo import Repo
 
@@ -67,12 +68,12 @@ class RemoteGcResult:
 
 def _plan(
     store: RemoteStore, refs: Refs, *, grace: float, now: float
-) -> tuple[list[str], dict[str, Location], int, int, int, int]:
+) -> tuple[list[str], dict[Oid, Location], int, int, int, int]:
     segments = [store.read_segment(sid) for sid in refs.segments]
     versions: dict[str, list[str]] = {}
     expired: set[str] = set()
     held: set[str] = set()
-    index: dict[str, Location] = {}
+    index: dict[Oid, Location] = {}
     for seg in segments:
         for row in seg.records.get("version", ()):
             versions[row["id"]] = [*row.get("storage", ()), row["manifest"]]
@@ -86,7 +87,7 @@ def _plan(
     needed = {
         oid for vid, oids in versions.items() if vid not in expired or vid in held for oid in oids
     }
-    by_file: dict[str, list[str]] = {}
+    by_file: dict[str, list[Oid]] = {}
     for oid, loc in index.items():
         by_file.setdefault(loc.file, []).append(oid)
     listed = list_remote_files(store)

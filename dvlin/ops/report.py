@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.audit.report import AuditReport
 from dvlin.errors import NotFoundError, UsageError
+from dvlin.ids import Oid
 
 if TYPE_CHECKING:
     from dvlin.catalog.catalog import Version
@@ -101,9 +102,11 @@ def _drifts(
     return out
 
 
-def _stored(info: VersionInfo) -> dict[str, str]:
+def _stored(info: VersionInfo) -> dict[str, Oid]:
     return {
-        p: m["profile"] for p, m in info.files.items() if isinstance(m, dict) and m.get("profile")
+        p: Oid(m["profile"])
+        for p, m in info.files.items()
+        if isinstance(m, dict) and m.get("profile")
     }
 
 
@@ -111,7 +114,7 @@ _RANK = {None: 0, "low": 1, "medium": 2, "high": 3}
 
 
 def _file(
-    repo: Repo, path: str, old: str, new: str, thresholds: Thresholds
+    repo: Repo, path: str, old: Oid, new: Oid, thresholds: Thresholds
 ) -> dict[str, Any] | None:
     from dvlin.inspect.drift import file_drift
     from dvlin.ops.profiles import load_profile

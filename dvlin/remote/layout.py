@@ -11,6 +11,8 @@ groups/NAME/…                the same three for a storage group (its own acces
 
 from __future__ import annotations
 
+from dvlin.ids import Oid
+
 REFS = "refs.json"
 REMOTE_FORMAT = 1
 GROUPS = "groups/"
@@ -26,10 +28,10 @@ def segment_ref(sid: str, group: str | None) -> str:
     return f"{group}:{sid}" if group else sid
 
 
-def parse_segment_ref(ref: str) -> tuple[str | None, str]:
-    """``(group, sid)`` of a segment named in ``refs.json``."""
+def parse_segment_ref(ref: str) -> tuple[str | None, Oid]:
+    """``(group, sid)`` of a segment named in ``refs.json`` (``Refs.parse`` checked the sid)."""
     group, sep, sid = ref.rpartition(":")
-    return (group or None) if sep else None, sid
+    return (group or None) if sep else None, Oid(sid)
 
 
 def segment_path(sid: str, group: str | None = None) -> str:
@@ -42,7 +44,7 @@ def pack_path(pid: str, group: str | None = None) -> str:
     return f"{group_prefix(group)}packs/{pid[:2]}/{pid}"
 
 
-def object_path(oid: str, group: str | None = None) -> str:
+def object_path(oid: Oid, group: str | None = None) -> str:
     """Where an object stored alone lives."""
     return f"{group_prefix(group)}objects/{oid[:2]}/{oid[2:]}"
 

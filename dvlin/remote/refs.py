@@ -13,8 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from dvlin.ids import MalformedIdError, VersionId, parse_oid, parse_version_id
 from dvlin.remote.errors import RemoteCorruptError, RemoteFormatError
-from dvlin.remote.layout import REMOTE_FORMAT
+from dvlin.remote.layout import REMOTE_FORMAT, parse_segment_ref
 from dvlin.values import sealed
 
 
@@ -23,7 +24,7 @@ from dvlin.values import sealed
 class Head:
     """Where an asset's history ends on the remote."""
 
-    version: str
+    version: VersionId
     number: int
 
 
@@ -75,19 +76,30 @@ class Refs:
                     f"remote {url} has format {fmt}, newer than this dvlin understands",
                     hint="upgrade dvlin",
                 )
+            algorithm = str(body["hash"])
+            segments = tuple(str(s) for s in body["segments"])
+            for ref in segments:  # ``[group:]sid``, the sid a hash of the segment's bytes
+                parse_oid(parse_segment_ref(ref)[1], algorithm)
             return cls(
-                hash=str(body["hash"]),
+                hash=algorithm,
                 heads={
-                    str(a): Head(str(h["version"]), int(h["number"]))
+                    str(a): Head(parse_version_id(str(h["version"])), int(h["number"]))
                     for a, h in body["heads"].items()
                 },
-                segments=tuple(str(s) for s in body["segments"]),
+                segments=segments,
                 clones={str(c): (int(v[0]), str(v[1])) for c, v in body["clones"].items()},
                 groups={str(g): str(u) for g, u in body.get("groups", {}).items()},
             )
         except RemoteFormatError:
             raise
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            IndexError,
+            MalformedIdError,
+        ) as exc:
             raise RemoteCorruptError(
                 f"remote {url}: refs.json is corrupt ({exc})",
                 hint="restore it from the store's versioning or a backup; nothing was changed "

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from dvlin.ids import MalformedIdError, Oid, check_oids, check_version_ids
 from dvlin.objects.hashing import hash_bytes
 from dvlin.remote.errors import RemoteCorruptError
 from dvlin.values import sealed
@@ -56,7 +57,7 @@ class Segment:
     clone: str
     created_at: str
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    objects: dict[str, Location] = field(default_factory=dict)
+    objects: dict[Oid, Location] = field(default_factory=dict)
 
     def encode(self, algorithm: str) -> tuple[str, bytes]:
         """The segment's id and bytes."""
@@ -91,16 +92,44 @@ class Segment:
             body = json.loads(zlib.decompress(data))
             if body["format"] != SEGMENT_FORMAT:
                 raise ValueError(f"format {body['format']}")
+            records = {str(k): list(v) for k, v in body["records"].items()}
+            _check_ids(records, algorithm)
+            objects: dict[str, Location] = {
+                str(o[0]): Location(str(o[1]), int(o[2]), int(o[3])) for o in body["objects"]
+            }
+            check_oids(objects.keys(), algorithm)
             return cls(
                 clone=str(body["clone"]),
                 created_at=str(body["created_at"]),
-                records={str(k): list(v) for k, v in body["records"].items()},
-                objects={
-                    str(o[0]): Location(str(o[1]), int(o[2]), int(o[3])) for o in body["objects"]
-                },
+                records=records,
+                objects=cast("dict[Oid, Location]", objects),
             )
-        except (ValueError, KeyError, TypeError, IndexError, zlib.error) as exc:
+        except (ValueError, KeyError, TypeError, IndexError, zlib.error, MalformedIdError) as exc:
             raise RemoteCorruptError(
                 f"remote {url}: record segment {sid} is malformed ({exc})",
                 hint="it was written by another tool or a newer dvlin",
             ) from None
+
+
+def _check_ids(records: dict[str, list[dict[str, Any]]], algorithm: str) -> None:
+    """Parse the ids the records carry, before any of them reaches the catalog.
+
+    Raises:
+        MalformedIdError: a version id, manifest, tree or stored object id that is not one.
+    """
+    versions = records.get("version", ())
+    check_version_ids(
+        [str(r["id"]) for r in versions]
+        + [str(r["parent"]) for r in versions if r.get("parent") is not None]
+        + [
+            str(r["version"])
+            for k in ("tag", "stage", "hold", "expiry")
+            for r in records.get(k, ())
+        ]
+    )
+    check_oids(
+        [str(r["manifest"]) for r in versions]
+        + [str(r["tree"]) for r in versions if r.get("tree") is not None]
+        + [str(oid) for r in versions for oid in r.get("storage", ())],
+        algorithm,
+    )

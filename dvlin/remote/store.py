@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dvlin.objects.hashing import hash_bytes
+from dvlin.objects.hashing import MalformedIdError, Oid, hash_bytes, parse_oid
 from dvlin.progress import NullProgress, Progress
 from dvlin.remote.errors import RemoteCorruptError, RemoteFormatError
 from dvlin.remote.layout import (
@@ -50,7 +50,7 @@ class Upload:
     """One file to upload: a pack of several objects, or one large object."""
 
     file: str
-    members: tuple[tuple[str, int, int], ...]
+    members: tuple[tuple[Oid, int, int], ...]
     """``(oid, offset, size)`` of each object in the file."""
     group: str | None = None
 
@@ -144,10 +144,10 @@ class RemoteStore:
 
     # -- uploads ----------------------------------------------------------------------------
 
-    def plan(self, sizes: dict[str, int], group: str | None = None) -> list[Upload]:
+    def plan(self, sizes: dict[Oid, int], group: str | None = None) -> list[Upload]:
         """Group objects into files: large ones alone, small ones in packs (sorted by oid)."""
         uploads: list[Upload] = []
-        members: list[tuple[str, int, int]] = []
+        members: list[tuple[Oid, int, int]] = []
         filled = 0
         for oid in sorted(sizes):
             size = sizes[oid]
@@ -166,13 +166,13 @@ class RemoteStore:
     def upload(
         self,
         uploads: list[Upload],
-        read: Callable[[str], bytes],
+        read: Callable[[Oid], bytes],
         *,
         progress: Progress | None = None,
-    ) -> dict[str, Location]:
+    ) -> dict[Oid, Location]:
         """Upload files concurrently; each is journalled as it lands so a rerun skips it."""
         progress = progress or NullProgress()
-        locations: dict[str, Location] = {}
+        locations: dict[Oid, Location] = {}
         total = sum(s for u in uploads for _, _, s in u.members)
         progress.start(
             f"pushing to {self.name}", files=sum(len(u.members) for u in uploads), bytes=total
@@ -180,7 +180,7 @@ class RemoteStore:
 
         journal_lock = threading.Lock()
 
-        def send(upload: Upload) -> dict[str, Location]:
+        def send(upload: Upload) -> dict[Oid, Location]:
             parts = [read(oid) for oid, _, _ in upload.members]
             data = parts[0] if len(parts) == 1 and upload.file else b"".join(parts)
             file = upload.file or pack_path(hash_bytes(self.algorithm, data), upload.group)
@@ -192,7 +192,7 @@ class RemoteStore:
                 self._journal(done)
             return done
 
-        def finish(future: Future[dict[str, Location]]) -> None:
+        def finish(future: Future[dict[Oid, Location]]) -> None:
             done = future.result()
             locations.update(done)
             progress.advance(files=len(done), bytes=sum(x.size for x in done.values()))
@@ -200,7 +200,7 @@ class RemoteStore:
         try:
             with ThreadPoolExecutor(min(WORKERS, max(1, len(uploads)))) as pool:
                 # Each upload reads its pack into memory: keep only a window of them in flight.
-                pending: deque[Future[dict[str, Location]]] = deque()
+                pending: deque[Future[dict[Oid, Location]]] = deque()
                 for upload in uploads:
                     pending.append(pool.submit(send, upload))
                     if len(pending) >= WORKERS:
@@ -211,10 +211,10 @@ class RemoteStore:
             progress.finish()
         return locations
 
-    def journalled(self) -> dict[str, Location]:
+    def journalled(self) -> dict[Oid, Location]:
         """Objects an earlier, interrupted push uploaded (their files are immutable)."""
         path = self.cache / "journal"
-        found: dict[str, Location] = {}
+        found: dict[Oid, Location] = {}
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
@@ -222,8 +222,10 @@ class RemoteStore:
         for line in lines:
             try:
                 oid, file, offset, size = json.loads(line)
-                found[str(oid)] = Location(str(file), int(offset), int(size))
-            except (ValueError, TypeError):
+                found[parse_oid(str(oid), self.algorithm)] = Location(
+                    str(file), int(offset), int(size)
+                )
+            except (ValueError, TypeError, MalformedIdError):
                 continue  # a line torn by a kill: that file is simply sent again
         return found
 
@@ -231,7 +233,7 @@ class RemoteStore:
         """Forget the journal once a push's records reference everything in it."""
         (self.cache / "journal").unlink(missing_ok=True)
 
-    def _journal(self, done: dict[str, Location]) -> None:
+    def _journal(self, done: dict[Oid, Location]) -> None:
         self.cache.mkdir(parents=True, exist_ok=True)
         with open(self.cache / "journal", "a", encoding="utf-8") as f:
             f.write(
@@ -247,10 +249,10 @@ class RemoteStore:
 
     def download(
         self,
-        wanted: dict[str, Location],
+        wanted: dict[Oid, Location],
         *,
         progress: Progress | None = None,
-    ) -> Iterator[tuple[str, bytes]]:
+    ) -> Iterator[tuple[Oid, bytes]]:
         """Yield ``(oid, bytes)`` for each wanted object, verified against its oid.
 
         Raises:
@@ -266,7 +268,7 @@ class RemoteStore:
             with ThreadPoolExecutor(WORKERS) as pool:
                 # A bounded window of requests in flight, so memory stays at a few packs
                 # however much is fetched.
-                pending: deque[Future[list[tuple[str, bytes]]]] = deque()
+                pending: deque[Future[list[tuple[Oid, bytes]]]] = deque()
                 for job in _merged_ranges(wanted):
                     pending.append(pool.submit(self._fetch_range, job))
                     if len(pending) >= 2 * WORKERS:
@@ -278,15 +280,15 @@ class RemoteStore:
 
     @staticmethod
     def _drain(
-        future: Future[list[tuple[str, bytes]]], progress: Progress
-    ) -> Iterator[tuple[str, bytes]]:
+        future: Future[list[tuple[Oid, bytes]]], progress: Progress
+    ) -> Iterator[tuple[Oid, bytes]]:
         for oid, data in future.result():
             progress.advance(files=1, bytes=len(data))
             yield oid, data
 
     def _fetch_range(
-        self, job: tuple[str, int, int, list[tuple[str, Location]]]
-    ) -> list[tuple[str, bytes]]:
+        self, job: tuple[str, int, int, list[tuple[Oid, Location]]]
+    ) -> list[tuple[Oid, bytes]]:
         file, start, end, members = job
         try:
             blob = self.transport.get_range(file, start, end)
@@ -312,14 +314,14 @@ class RemoteStore:
 
 
 def _merged_ranges(
-    wanted: dict[str, Location],
-) -> Iterable[tuple[str, int, int, list[tuple[str, Location]]]]:
-    by_file: dict[str, list[tuple[str, Location]]] = {}
+    wanted: dict[Oid, Location],
+) -> Iterable[tuple[str, int, int, list[tuple[Oid, Location]]]]:
+    by_file: dict[str, list[tuple[Oid, Location]]] = {}
     for oid, loc in wanted.items():
         by_file.setdefault(loc.file, []).append((oid, loc))
     for file, members in sorted(by_file.items()):
         members.sort(key=lambda m: m[1].offset)
-        group: list[tuple[str, Location]] = []
+        group: list[tuple[Oid, Location]] = []
         start = end = 0
         for oid, loc in members:
             if group and loc.offset - end > MERGE_GAP:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dvlin.repo import Repo
+from dvlin import Repo
 from tests.conftest import write_tree
 
 HOSTILE = "<script>alert('x')</script>"

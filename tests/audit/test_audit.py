@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.audit.log import entries, genesis, verify
 from dvlin.errors import UsageError
-from dvlin.repo import Repo
 from tests.conftest import Cli, write_tree
 
 

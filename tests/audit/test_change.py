@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.audit.change import UnauditedChangeError
 from dvlin.audit.log import entries
 from dvlin.audit.records import tag_record
 from dvlin.identity import author, utc_now
-from dvlin.repo import Repo
 
 
 def _version(repo: Repo) -> str:

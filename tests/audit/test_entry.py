@@ -7,10 +7,10 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dvlin import Repo
 from dvlin.audit.entry import PAYLOAD_FIELDS, AuditEntry, genesis
 from dvlin.audit.records import RecordRef, digest
 from dvlin.audit.verify import verify
-from dvlin.repo import Repo
 from tests.conftest import write_tree
 
 _values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8))

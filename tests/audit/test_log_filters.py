@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from dvlin import Repo
 from dvlin.audit.log import append, entries, parse_since
 from dvlin.errors import UsageError
-from dvlin.repo import Repo
 from tests.conftest import Cli, write_tree
 
 

@@ -7,13 +7,13 @@ import sqlite3
 
 import pytest
 
+from dvlin import Repo
 from dvlin.audit.entry import PAYLOAD_FIELDS
 from dvlin.audit.log import entries, get_entry
 from dvlin.audit.redact import MARKER, redact
 from dvlin.audit.verify import verify
 from dvlin.errors import NotFoundError, UsageError
 from dvlin.ops.retention import hold
-from dvlin.repo import Repo
 from tests.conftest import Cli, write_tree
 
 

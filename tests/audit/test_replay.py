@@ -11,12 +11,12 @@ import sqlite3
 
 import pytest
 
+from dvlin import Repo
 from dvlin.audit.verify import verify
 from dvlin.ops import gc
 from dvlin.ops.commit import commit
 from dvlin.ops.model import register, set_stage
 from dvlin.ops.retention import hold, release
-from dvlin.repo import Repo
 from tests.conftest import Cli, write_tree
 
 

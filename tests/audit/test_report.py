@@ -8,10 +8,10 @@ from typing import Any
 import jsonschema
 import pytest
 
+from dvlin import Repo
 from dvlin.audit.report import SCHEMA_VERSION, report_schema
 from dvlin.errors import NotFoundError, UsageError
 from dvlin.ops.report import report
-from dvlin.repo import Repo
 from tests.audit.reportdata import HOSTILE, HOSTILE_COLUMN, build
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.audit.log import entries
 from dvlin.audit.redact import redact
 from dvlin.audit.verify import verify
 from dvlin.errors import UsageError
 from dvlin.ops.retention import hold
-from dvlin.repo import Repo
 from tests.conftest import Cli, write_tree
 
 _V3_AUDIT = """

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.catalog.catalog import Catalog
 from dvlin.catalog.schema import SCHEMA_VERSION
 from dvlin.errors import UsageError
-from dvlin.repo import Repo
 
 
 def test_new_catalog_is_migrated_and_in_wal_mode(repo: Repo) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from dvlin import Repo
 from dvlin.catalog.catalog import Catalog, Version
 from dvlin.catalog.versions import VersionInfo
 from dvlin.objects.hashing import StatRow
 from dvlin.objects.store import StoredObject
-from dvlin.repo import Repo
 
 
 def version(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+from dvlin import Repo
 from dvlin.catalog.runs import Edge, LineageStore, Run
-from dvlin.repo import Repo
 
 
 def run(rid: str, started: str) -> Run:

@@ -15,9 +15,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dvlin import Repo
 from dvlin.catalog.versions import Override, VersionInfo
 from dvlin.ops.commit import commit
-from dvlin.repo import Repo
 from tests.conftest import write_tree
 
 _scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=5)

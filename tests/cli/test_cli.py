@@ -140,7 +140,7 @@ def test_bad_inputs_change_nothing(work: Path, cli: Cli) -> None:
 def test_ambiguous_id_prefix_lists_candidates(work: Path, cli: Cli) -> None:
     from dataclasses import replace
 
-    from dvlin.repo import Repo
+    from dvlin import Repo
 
     write_tree(work, {"d/a": "1"})
     cli("commit", "d", ok=True)

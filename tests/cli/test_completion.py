@@ -8,8 +8,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from dvlin import Repo
 from dvlin.cli import app
-from dvlin.repo import Repo
 from tests.conftest import write_tree
 
 

@@ -105,7 +105,7 @@ def test_bare_group_still_shows_its_help(work: Path, cli: Cli) -> None:
 
 
 def test_memory_storage_still_works_from_python(tmp_path: Path) -> None:
-    from dvlin.repo import Repo
+    from dvlin import Repo
 
     with Repo.init(tmp_path / "r", storage="memory://dvlin-test-errors") as repo:
         assert repo.config.storage == "memory://dvlin-test-errors"

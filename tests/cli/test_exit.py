@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dvlin.repo import Repo
+from dvlin import Repo
 
 
 @pytest.mark.slow

@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from dvlin import Repo
 from dvlin.audit.report import report_schema
-from dvlin.repo import Repo
 from tests.audit.reportdata import HOSTILE, build
 from tests.conftest import Cli
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dvlin import Repo
 from dvlin.ops.link import CycleError, link
-from dvlin.repo import Repo
 from tests.conftest import write_tree
 
 N = 6

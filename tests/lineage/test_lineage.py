@@ -146,9 +146,9 @@ def test_every_format_on_a_version_with_no_lineage(work: Path, cli: Cli, fmt: st
 def test_trace_gives_the_tree_it_prints_and_only_text_for_other_formats(
     pipeline: Pipeline,
 ) -> None:
+    from dvlin import Repo
     from dvlin.lineage.export import tree_text
     from dvlin.ops.lineage import trace
-    from dvlin.repo import Repo
 
     with Repo.open(pipeline.root) as repo:
         drawn = trace(repo, "model")
@@ -161,9 +161,9 @@ def test_trace_gives_the_tree_it_prints_and_only_text_for_other_formats(
 
 
 def test_trace_refuses_an_unknown_format(pipeline: Pipeline) -> None:
+    from dvlin import Repo
     from dvlin.errors import UsageError
     from dvlin.ops.lineage import trace
-    from dvlin.repo import Repo
 
     with Repo.open(pipeline.root) as repo, pytest.raises(UsageError, match="unknown format"):
         trace(repo, "model", fmt="svg")

@@ -114,8 +114,8 @@ def test_the_sql_walk_matches_networkx(tmp_path: Path, depth: int | None) -> Non
 
     import networkx as nx
 
+    from dvlin import Repo
     from dvlin.catalog.runs import Edge, LineageStore
-    from dvlin.repo import Repo
 
     rng = random.Random(7)
     g = nx.gn_graph(300, seed=7).reverse()  # a random DAG; edges point away from old nodes

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 
 import dvlin
-from dvlin import lockfile
+from dvlin import Repo, lockfile
 from dvlin.audit.log import entries, verify
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.ops.asset import delete_tag, mv, rm
 from dvlin.ops.retention import retention
-from dvlin.repo import Repo
 from tests.conftest import Cli, write_tree
 
 

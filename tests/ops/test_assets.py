@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import ConflictError
-from dvlin.repo import Repo
 from tests.conftest import Cli, write_tree
 
 CONTRACT = '[assets.events]\npath = "data/events"\n[assets.events.quality]\nmin_rows = 3\n'

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import ConflictError, IntegrityError
-from dvlin.repo import Repo
 from dvlin.workspace import pending
 from tests.conftest import Cli, write_tree
 

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import ConflictError, UsageError
 from dvlin.ops import gc
 from dvlin.ops.fsck import fsck
-from dvlin.repo import Repo
 from tests.conftest import snapshot
 
 NAMES = ["a.txt", "b.bin", "sub/c.txt", "sub/d.bin", "sub/deep/e.txt", "f.txt", "g/h.txt"]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import ConflictError, IntegrityError, NotFoundError
 from dvlin.objects.manifest import Entry, to_parquet
-from dvlin.repo import Repo
 from tests.conftest import snapshot, write_tree
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import ConflictError, IntegrityError, UsageError
 from dvlin.objects.manifest import Entry
-from dvlin.repo import Repo
 from tests.conftest import Cli, snapshot, write_tree
 
 

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
+from dvlin import Repo
 from dvlin.objects.ingest import CHUNK_MIN_FILE, Ingester
-from dvlin.repo import Repo
 from tests.conftest import snapshot
 
 

@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import NotFoundError, UsageError
 from dvlin.ops.commit import commit, prepare
 from dvlin.ops.commit_request import CommitRequest, Layout
-from dvlin.repo import Repo
 from tests.conftest import write_tree
 
 

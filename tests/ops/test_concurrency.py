@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import ConflictError
 from dvlin.ops.manifests import load_entries
-from dvlin.repo import Repo
 from tests.conftest import write_tree
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.audit.log import entries, verify
 from dvlin.config import load_config
 from dvlin.errors import UsageError
 from dvlin.ops.config import get_config, list_config, set_config
-from dvlin.repo import Repo
 from tests.conftest import Cli
 
 

@@ -12,10 +12,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import NotFoundError, UsageError
 from dvlin.ops.datadiff import datadiff
 from dvlin.ops.stats import stats
-from dvlin.repo import Repo
 
 N = 20_000
 

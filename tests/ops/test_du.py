@@ -6,10 +6,10 @@ import json
 import os
 from pathlib import Path
 
+from dvlin import Repo
 from dvlin.ops import gc
 from dvlin.ops.du import du
 from dvlin.ops.manifests import load_entries
-from dvlin.repo import Repo
 from tests.conftest import Cli, write_tree
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import ConflictError
 from dvlin.ops import gc
 from dvlin.ops.refs import ExpiredVersionError
-from dvlin.repo import Repo
 from tests.conftest import Cli, write_tree
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.objects.ingest import CHUNK_MIN_FILE
 from dvlin.ops.fsck import fsck
-from dvlin.repo import Repo
 from tests.conftest import Cli, write_tree
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.audit.log import entries, verify
 from dvlin.errors import ConflictError, NotFoundError
 from dvlin.objects.ingest import CHUNK_MIN_FILE
 from dvlin.ops import gc
 from dvlin.ops.fsck import fsck
 from dvlin.ops.retention import retention
-from dvlin.repo import Repo
 from tests.conftest import Cli, snapshot, write_tree
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.audit.log import entries
 from dvlin.ops import gc
 from dvlin.ops.fsck import fsck
 from dvlin.ops.model import register, set_stage
 from dvlin.ops.retention import retention
-from dvlin.repo import Repo
 from tests.conftest import Cli, snapshot, write_tree
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import UsageError
 from dvlin.fs import DvlinFileSystem
 from dvlin.ops.manifests import load_entries
-from dvlin.repo import Repo
 from tests.conftest import Cli, snapshot, write_tree
 
 

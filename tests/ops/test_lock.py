@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from dvlin import lockfile
-from dvlin.errors import ConflictError, NotFoundError
+from dvlin import Repo, lockfile
+from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.gitignore import BEGIN
 from dvlin.ops import lock
-from dvlin.repo import Repo
 from tests.conftest import Cli, snapshot, write_tree
 
 
@@ -133,6 +132,20 @@ def test_a_lock_naming_an_unknown_version_is_not_found(repo: Repo, cli: Cli) -> 
     assert cli("checkout", "--lock").exit_code == 3
     assert cli("checkout").exit_code == 2
     assert cli("checkout", "d@v1", "--lock").exit_code == 2
+
+
+def test_a_tree_of_another_hash_algorithm_is_a_usage_error(repo: Repo, cli: Cli) -> None:
+    write_tree(repo.root, {"d/f.txt": "v1"})
+    repo.commit(["d"], name="d")
+    text = (repo.root / "dvlin.lock").read_text()
+    tree = repo.resolve("d@v1").tree
+    (repo.root / "dvlin.lock").write_text(text.replace(tree, "e" * 64))  # a sha256 repo's
+    with pytest.raises(UsageError) as caught:
+        lock.checkout_lock(repo)
+    assert caught.value.message == "dvlin.lock: the pin of 'd' is malformed"
+    r = cli("checkout", "--lock")
+    assert r.exit_code == 2 and "the pin of 'd' is malformed" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_without_git_there_is_a_lock_but_no_gitignore(repo: Repo, cli: Cli) -> None:

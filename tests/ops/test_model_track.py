@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import dvlin
+from dvlin import Repo
 from dvlin.errors import ExitCode, NotFoundError
-from dvlin.repo import Repo
 from tests.conftest import Cli, Pipeline, write_tree
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import NotFoundError
 from dvlin.ops.policy import show
-from dvlin.repo import Repo
 from tests.policy.conftest import write_policy
 
 POLICY = """

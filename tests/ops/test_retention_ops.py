@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.audit.log import entries, verify
 from dvlin.errors import ConflictError, NotFoundError, UsageError
 from dvlin.ops.retention import hold, release, retention
-from dvlin.repo import Repo
 from tests.conftest import Cli, write_tree
 
 

@@ -8,7 +8,7 @@ import shutil
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dvlin.repo import Repo
+from dvlin import Repo
 from tests.conftest import snapshot, write_tree
 
 TREE = {

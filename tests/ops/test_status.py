@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from dvlin.repo import Repo
+from dvlin import Repo
 from tests.conftest import write_tree
 
 

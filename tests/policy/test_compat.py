@@ -7,9 +7,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from dvlin import Repo
 from dvlin.ops.check import check
 from dvlin.policy.compat import Column, check_compatibility, widens
-from dvlin.repo import Repo
 from tests.policy.conftest import write_policy, write_table
 
 

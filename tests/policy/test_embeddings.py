@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from dvlin import Repo
 from dvlin.ops.check import check
-from dvlin.repo import Repo
 from tests.policy.conftest import write_policy
 
 POLICY = """

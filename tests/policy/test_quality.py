@@ -8,11 +8,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from dvlin import Repo
 from dvlin.ops.check import check
 from dvlin.policy.config import Quality
 from dvlin.policy.files import file_rules
 from dvlin.policy.quality import TableQuality
-from dvlin.repo import Repo
 from tests.policy.conftest import FORMATS, write_policy, write_table
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)

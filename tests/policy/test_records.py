@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dvlin import Repo
 from dvlin.ops.check import check
 from dvlin.policy.records import RecordCheck, compile_schema, record_failures, validator_for
-from dvlin.repo import Repo
 from tests.policy.conftest import FORMATS, write_policy, write_table
 
 SCHEMA: dict[str, Any] = {

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import ConflictError
 from dvlin.remote.errors import HeadMovedError
-from dvlin.repo import Repo
 from tests.conftest import Cli, build_pipeline, snapshot, write_tree
 from tests.remote.conftest import RemoteSpec, remote_fs
 

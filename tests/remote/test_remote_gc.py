@@ -121,8 +121,8 @@ def test_remote_gc_with_no_grace_never_breaks_a_push_in_flight(
 ) -> None:
     """gc runs (from another clone, grace 0) while a push's pack is up and its refs are not."""
     import dvlin.ops.push as push_mod
+    from dvlin import Repo
     from dvlin.ops.remote_gc import gc_remote
-    from dvlin.repo import Repo
 
     a = _repo_with_two_pushes(tmp_path, monkeypatch, cli, remote)
     b = tmp_path / "b"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.ops.report import report
 from dvlin.render.report import render
-from dvlin.repo import Repo
 from tests.audit.reportdata import HOSTILE, HOSTILE_COLUMN, build
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from dvlin.repo import Repo
+from dvlin import Repo
 from dvlin.workspace.scan import Item
 from dvlin.workspace.statcache import StatCache, repo_path
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from dvlin import Repo
 from dvlin.objects.files import write_and_publish
 from dvlin.objects.manifest import Entry
-from dvlin.repo import Repo
 from dvlin.workspace import pending
 from dvlin.workspace.materialize import Writer
 from tests.conftest import write_tree

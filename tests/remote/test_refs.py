@@ -1,0 +1,49 @@
+"""refs.json read from a remote: ids in it are parsed, a malformed one is corruption (exit 4)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dvlin.errors import ExitCode
+from dvlin.remote.errors import RemoteCorruptError
+from dvlin.remote.refs import Head, Refs, _checksum
+
+VID = "0123456789abcdef0123456789abcdef"
+SID = "fedcba9876543210fedcba9876543210"
+
+
+def _signed(body: dict[str, object]) -> bytes:
+    """``body`` with a valid checksum: only the ids can make it wrong."""
+    return json.dumps({**body, "checksum": _checksum(body)}).encode()
+
+
+def _body(**changes: object) -> dict[str, object]:
+    body = json.loads(Refs("xxh3-128", {"ev": Head(VID, 1)}, (SID, f"grp:{SID}")).to_bytes())
+    del body["checksum"]
+    return {**body, **changes}
+
+
+def test_well_formed_refs_parse() -> None:
+    refs = Refs.parse(_signed(_body()), url="file:///r")
+    assert refs.heads == {"ev": Head(VID, 1)}
+    assert refs.segments == (SID, f"grp:{SID}")
+
+
+@pytest.mark.parametrize(
+    ("changes", "bad"),
+    [
+        ({"heads": {"ev": {"version": "../v1", "number": 1}}}, "malformed version id '../v1'"),
+        ({"heads": {"ev": {"version": VID.upper(), "number": 1}}}, "malformed version id"),
+        ({"segments": [SID[:-2]]}, f"malformed object id {SID[:-2]!r} for xxh3-128"),
+        ({"segments": ["grp:../../x"]}, "malformed object id '../../x'"),
+        ({"hash": "sha256"}, f"malformed object id {SID!r} for sha256"),
+    ],
+)
+def test_a_malformed_id_in_refs_is_a_corrupt_remote(changes: dict[str, object], bad: str) -> None:
+    with pytest.raises(RemoteCorruptError) as caught:
+        Refs.parse(_signed(_body(**changes)), url="file:///r")
+    assert caught.value.exit_code == ExitCode.INTEGRITY
+    assert caught.value.message.startswith("remote file:///r: refs.json is corrupt (")
+    assert bad in caught.value.message
