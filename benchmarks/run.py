@@ -166,7 +166,13 @@ def run_once(
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
         timer = _kill_later(proc.pid, timeout)
-        _, status, usage = os.wait4(proc.pid, 0)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # interrupted: take the measured command down with the run
+            timer.cancel()
+            os.killpg(proc.pid, signal.SIGKILL)
+            os.waitpid(proc.pid, 0)
+            raise
         wall = time.perf_counter() - start
         timer.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)

@@ -30,6 +30,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -614,31 +615,21 @@ def main(argv: list[str] | None = None) -> int:
             f"about {need / MIB:.0f} MiB needed"
         )
     runs: list[ScaleRun] = []
+    # SIGTERM, and SIGINT even in a background job (where the shell ignores it), stop the
+    # run the same way: the report of what was measured is still printed and written.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
     try:
         for n in a.n:
             one = Scale(a, n, work / f"n{n}", dvlin, dvc if n <= a.dvc_max else None, env)
             runs.append(one.r)
             one.run_all()
+            if a.json_out:  # after each N, so a long run that dies keeps what it measured
+                Path(a.json_out).write_text(to_json(runs, meta_of(a, versions, work, notes)))
     except KeyboardInterrupt:
         notes.append("interrupted: figures are partial")
     finally:
-        meta = {
-            "dvlin": versions.get("dvlin", "skipped"),
-            "dvc": versions.get("dvc", "skipped"),
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "n": a.n,
-            "file_size": FILE_SIZE,
-            "folders": FOLDERS,
-            "fraction_changed": FRACTION,
-            "repeat": a.repeat,
-            "timeout_s": a.timeout,
-            "workdir": str(work),
-            "warm_cache": True,
-            "rss_source": "gnu-time" if bench.GNU_TIME else "wait4",
-            "notes": notes,
-        }
+        meta = meta_of(a, versions, work, notes)
         text = to_json(runs, meta)
         if a.json_out:
             Path(a.json_out).write_text(text)
@@ -647,6 +638,34 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     failed = any(row.verdict in ("FAIL", "ERR") for r in runs for row in r.rows)
     return 1 if a.fail_on_miss and failed else 0
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    """Signal handler: stop the run as Ctrl-C does."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def meta_of(
+    a: argparse.Namespace, versions: dict[str, str], work: Path, notes: list[str]
+) -> dict[str, object]:
+    """The run's context for the report."""
+    return {
+        "dvlin": versions.get("dvlin", "skipped"),
+        "dvc": versions.get("dvc", "skipped"),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "n": a.n,
+        "file_size": FILE_SIZE,
+        "folders": FOLDERS,
+        "fraction_changed": FRACTION,
+        "repeat": a.repeat,
+        "timeout_s": a.timeout,
+        "workdir": str(work),
+        "warm_cache": True,
+        "rss_source": "gnu-time" if bench.GNU_TIME else "wait4",
+        "notes": notes,
+    }
 
 
 if __name__ == "__main__":
