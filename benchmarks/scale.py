@@ -307,7 +307,7 @@ class Scale:
         d = self.dl
         self.run("floor_find", "find data", ["sh", "-c", "find data > /dev/null"], d)
         self.run("floor_cp", "cp -r data", ["cp", "-r", "data", str(self.r.work / "floor-copy")], d)
-        subprocess.run(["rm", "-rf", str(self.r.work / "floor-copy")], check=False)
+        self.set_aside(self.r.work / "floor-copy")
         self.run(
             "floor_cat",
             "cat all files",
