@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dvlin.audit import log as audit
 from dvlin.catalog.remotes import RemoteState
 from dvlin.errors import ConflictError
 from dvlin.identity import utc_now
@@ -167,7 +166,7 @@ def gc_remote(
                 )
                 if not store.swap_refs(new_refs, view.token):
                     continue  # a push landed meanwhile: plan again with its records
-                with repo.catalog.transaction():
+                with repo.change("gc-remote", store.name) as tx, tx.unaudited():
                     RemoteState(repo.catalog).add_segment(
                         store.name, sid, {"gc": rows}, {}, applied=True
                     )
@@ -176,17 +175,14 @@ def gc_remote(
                     store.transport.delete(rel)
                 except FileNotFoundError:
                     pass
-            with repo.catalog.transaction():
-                audit.append(
-                    repo.catalog,
-                    action="gc-remote",
-                    target=store.name,
+            with repo.change("gc-remote", store.name) as tx:
+                tx.audit(
                     details={
                         "files": len(files),
                         "objects": len(doomed),
                         "bytes": nbytes,
                         "orphans": orphans,
-                    },
+                    }
                 )
             return result
     raise ConflictError(
