@@ -63,13 +63,27 @@ def pull(
     With ``rebase``, an asset whose histories diverged gets its unpushed versions replayed on
     the remote head (see :mod:`dvlin.ops.rebase`); its folder follows when it was clean.
     """
+    # A pull killed after its fetch applied the records but before the checkouts: its rerun
+    # fetches nothing new, so what it was to check out is kept in a file until done.
+    plan = _PullPlan(cache_dir(repo, get_remote(repo, remote).name) / "pull-pending.json")
+    # One lock from reading the heads and the plan to the last checkout: another pull waits,
+    # so it never starts from heads this one is moving, nor removes this one's plan.
+    with repo.lock():
+        return _pull(repo, plan, remote=remote, rebase=rebase, progress=progress)
+
+
+def _pull(
+    repo: Repo,
+    plan: _PullPlan,
+    *,
+    remote: str | None,
+    rebase: bool,
+    progress: Progress | None,
+) -> PullResult:
     from dvlin.ops.checkout import checkout
 
     before = {a.name: a.latest_id for a in repo.catalog.list_assets()}
     synced = {name: repo.catalog.workspace_version(name) for name in before}
-    # A pull killed after its fetch applied the records but before the checkouts: its rerun
-    # fetches nothing new, so what it was to check out is kept in a file until done.
-    plan = _PullPlan(cache_dir(repo, get_remote(repo, remote).name) / "pull-pending.json")
     known, previous = plan.load()
     for asset, head in previous.items():
         if asset in before and synced.get(asset) == head and before[asset] != head:
