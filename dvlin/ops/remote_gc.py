@@ -70,18 +70,21 @@ def _plan(
     segments = [store.read_segment(sid) for sid in refs.segments]
     versions: dict[str, list[str]] = {}
     expired: set[str] = set()
-    held: set[str] = set()
+    holds: set[tuple[str, str]] = set()
     index: dict[str, Location] = {}
     for seg in segments:
         for row in seg.records.get("version", ()):
             versions[row["id"]] = [*row.get("storage", ()), row["manifest"]]
         expired |= {row["version"] for row in seg.records.get("expiry", ())}
-        # A hold pushed by any clone keeps a version's bytes, whoever expired it.
-        held |= {row["version"] for row in seg.records.get("hold", ())}
+        # A hold pushed by any clone keeps a version's bytes, whoever expired it, until a
+        # clone's release of that hold travels.
+        holds |= {(row["version"], row["created_at"]) for row in seg.records.get("hold", ())}
+        holds -= {(row["version"], row["created_at"]) for row in seg.records.get("release", ())}
         index.update(seg.objects)
         for row in seg.records.get("gc", ()):
             if index.get(row["oid"]) == Location(row["file"], row["offset"], row["size"]):
                 del index[row["oid"]]
+    held = {version for version, _ in holds}
     needed = {
         oid for vid, oids in versions.items() if vid not in expired or vid in held for oid in oids
     }

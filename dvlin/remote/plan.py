@@ -45,6 +45,12 @@ def push_plan(
             for key, row in local[kind].items()
             if key not in held[kind] and row["version"] in allowed
         ]
+    # A hold released here is lifted on the remote too, if the remote holds it.
+    plan["release"] = [
+        row
+        for key, row in local.get("release", {}).items()
+        if key in held.get("hold", {}) and key not in held.get("release", {})
+    ]
     # A tag the remote gives to another version stays in the plan, for _check to refuse.
     plan["tag"] = [
         row
@@ -89,7 +95,7 @@ def split_by_group(
                 group = groups.get(row["name"])
             elif kind in ("version", "tag"):
                 group = groups.get(row["asset"])
-            elif kind in ("stage", "hold", "expiry"):
+            elif kind in ("stage", "hold", "release", "expiry"):
                 group = of_version(row["version"])
             elif kind == "edge":
                 group = of_version(row["src"]) or of_version(row["dst"])
