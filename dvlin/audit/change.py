@@ -8,6 +8,11 @@ rows but named no entry is a bug: it raises and the transaction rolls back, so n
 the catalog can forget its audit entry (caches that no entry covers are written inside
 :meth:`Change.unaudited`). :attr:`Change.records` is what changed (what a push
 has to carry).
+
+Records that arrive in bulk — from a remote's segments, or moved by a rebase — are accounted
+for by difference: ``before = tx.snapshot()``, apply them, then ``tx.audit_arrivals(before)``;
+when the block ends, every record added, altered or removed since the snapshot gets its own
+entry (rows written meanwhile that are no record, such as what the remote holds, need none).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 from dvlin.audit.entry import AuditEntry
 from dvlin.audit.log import append
-from dvlin.audit.records import RecordRef, record
+from dvlin.audit.records import Record, RecordRef, record, snapshot
 from dvlin.catalog import Catalog
 from dvlin.values import sealed
 
@@ -37,6 +42,23 @@ class _Pending:
     at: str | None
 
 
+@sealed
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every record of the catalog at one point of a change (see :meth:`Change.snapshot`)."""
+
+    records: Mapping[tuple[str, str], Record]
+
+
+@sealed
+@dataclass(frozen=True, slots=True)
+class _Arrivals:
+    before: Snapshot
+    action: str
+    target: str
+    details: Mapping[str, Any] | None
+
+
 class UnauditedChangeError(RuntimeError):
     """A unit of work changed catalog rows without naming an audit entry (a bug in a verb)."""
 
@@ -48,7 +70,7 @@ class Change:
         self.catalog = catalog
         self.action = action
         self.target = target
-        self._pending: list[_Pending] = []
+        self._pending: list[_Pending | _Arrivals] = []
         self._start = catalog.conn.total_changes
         self._unaudited = 0
         self.entries: list[AuditEntry] = []
@@ -84,6 +106,37 @@ class Change:
             )
         )
 
+    def snapshot(self) -> Snapshot:
+        """Every record as it is now: what :meth:`audit_arrivals` compares with later."""
+        return Snapshot(snapshot(self.catalog.conn))
+
+    def audit_arrivals(
+        self,
+        before: Snapshot,
+        *,
+        details: Mapping[str, Any] | None = None,
+        target: str | None = None,
+        action: str | None = None,
+    ) -> None:
+        """Account for every record added, altered or removed since ``before``, one entry each.
+
+        For changes that touch many records at once (records fetched from a remote, a rebase).
+        The difference is taken when the block succeeds, so call it last, once per unit; each
+        entry's details are ``details`` plus the record's label. Only what this change did is
+        recorded — an edit made outside dvlin earlier stays unaccounted for, and ``audit
+        verify`` still names it.
+        """
+        if any(isinstance(p, _Arrivals) for p in self._pending):
+            raise RuntimeError(f"{self.action} {self.target}: arrivals accounted for twice")
+        self._pending.append(
+            _Arrivals(
+                before,
+                action or self.action,
+                target if target is not None else self.target,
+                details,
+            )
+        )
+
     @contextlib.contextmanager
     def unaudited(self) -> Iterator[None]:
         """Writes no audit entry accounts for: caches (stat cache, workspace rows, profiles)."""
@@ -106,6 +159,9 @@ class Change:
                 f"{self.action} {self.target}: catalog rows changed without an audit entry"
             )
         for p in self._pending:
+            if isinstance(p, _Arrivals):
+                self._append_arrivals(p)
+                continue
             ref = record(self.catalog, *p.record) if p.record is not None else None
             self.entries.append(
                 append(
@@ -118,5 +174,24 @@ class Change:
                     actor=p.actor,
                     at=p.at,
                     record=ref,
+                )
+            )
+
+    def _append_arrivals(self, p: _Arrivals) -> None:
+        before = p.before.records
+        after = snapshot(self.catalog.conn)
+        for key in sorted(set(before) | set(after)):
+            old, new = before.get(key), after.get(key)
+            if old is not None and new is not None and old.digest == new.digest:
+                continue
+            shown = new if new is not None else old
+            assert shown is not None
+            self.entries.append(
+                append(
+                    self.catalog,
+                    action=p.action,
+                    target=p.target,
+                    details={**(p.details or {}), "record": shown.label},
+                    record=new.ref if new is not None else RecordRef(key[0], key[1], None),
                 )
             )

@@ -40,6 +40,8 @@ def record_key(kind: str, row: Mapping[str, Any]) -> str:
         return f"{row['clone']}:{row['seq']}"
     if kind == "gc":
         return str(row["oid"])
+    if kind == "release":
+        return f"{row['version']}|{row['created_at']}"  # the key of the hold it lifts
     return "|".join(str(row[c]) for c in _TABLES[kind][1])
 
 
@@ -224,6 +226,14 @@ class RemoteState:
                 "SELECT id, expired_at FROM versions WHERE expired_at IS NOT NULL"
             )
         }
+        # A released hold leaves no row: the release's audit entry names the hold it lifted.
+        result["release"] = {}
+        for (details,) in self.conn.execute("SELECT details FROM audit WHERE action = 'release'"):
+            found = _json_object(details)
+            vid, since = found.get("id"), found.get("held_since")
+            if isinstance(vid, str) and isinstance(since, str):
+                row = {"version": vid, "created_at": since}
+                result["release"][record_key("release", row)] = row
         result["audit"] = {}
         audit_cols = [r[1] for r in self.conn.execute("PRAGMA table_info(audit)")]
         for r in self.conn.execute(f"SELECT {', '.join(audit_cols)} FROM audit ORDER BY seq"):
@@ -340,10 +350,18 @@ class RemoteState:
             if not dup:
                 out.records += self._insert("model_stages", row)
         for row in records.get("hold", ()):
+            if self._released(record_key("hold", row)):
+                continue  # lifted by a later segment: applying it late must not bring it back
             if not have(row["version"]):
                 out.complete = False
                 continue
             out.records += self._insert("holds", row, ignore=True)
+        for row in records.get("release", ()):
+            cur = conn.execute(
+                "DELETE FROM holds WHERE version = ? AND created_at = ?",
+                (row["version"], row["created_at"]),
+            )
+            out.records += cur.rowcount
         for row in records.get("expiry", ()):
             cur = conn.execute(
                 "UPDATE versions SET expired_at = ? WHERE id = ? AND expired_at IS NULL",
@@ -360,6 +378,13 @@ class RemoteState:
             out.records += cur.rowcount
         return out
 
+    def _released(self, hold_key: str) -> bool:
+        """Whether a segment seen on any remote releases the hold ``hold_key``."""
+        found = self.conn.execute(
+            "SELECT 1 FROM remote_records WHERE kind = 'release' AND key = ? LIMIT 1", (hold_key,)
+        ).fetchone()
+        return found is not None
+
     def _insert(self, table: str, row: Row, *, ignore: bool = False) -> int:
         cols = [c for c in self.columns(table) if c in row]
         verb = "INSERT OR IGNORE" if ignore else "INSERT"
@@ -368,3 +393,11 @@ class RemoteState:
             [row[c] for c in cols],
         )
         return int(cur.rowcount)
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        found = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}

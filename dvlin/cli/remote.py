@@ -202,7 +202,7 @@ def fetch(
     quiet: bool = QUIET,
 ) -> None:
     """Bring a remote's new versions and records into the catalog; the workspace is untouched."""
-    from dvlin.ops.pull import fetch as do_fetch
+    from dvlin.ops.fetch import fetch as do_fetch
 
     out = output(json, quiet)
     with open_repo() as repo:

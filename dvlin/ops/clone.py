@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dvlin.errors import ConflictError, FileSystemError, UsageError
-from dvlin.ops.pull import FetchResult, _expired, fetch
+from dvlin.ops.fetch import FetchResult, expired_versions, fetch
 from dvlin.progress import Progress
 from dvlin.remote.errors import RemoteMissingError
 from dvlin.values import sealed
@@ -159,7 +159,7 @@ def _check_marker(marker: Path, url: str) -> None:
 def _checkout_heads(repo: Repo, progress: Progress | None) -> list[str]:
     from dvlin.ops.checkout import checkout
 
-    expired = _expired(repo)
+    expired = expired_versions(repo)
     done = []
     for asset in repo.catalog.list_assets():
         if asset.latest_id is None or asset.latest_id in expired:

@@ -20,7 +20,7 @@ def load_entries(repo: Repo, version: Version) -> dict[str, Entry]:
         if not repo.config.remotes or repo.store.has(version.manifest):
             raise with_versions(repo, exc) from None
         # A version pulled but never checked out: its manifest is on a remote.
-        from dvlin.ops.pull import fetch_missing
+        from dvlin.ops.fetch import fetch_missing
 
         fetch_missing(repo, [version.manifest])
         try:

@@ -23,7 +23,8 @@ from dvlin.ops.remote import open_remote, refresh
 from dvlin.progress import Progress
 from dvlin.remote.errors import HeadMovedError
 from dvlin.remote.layout import group_prefix, in_group
-from dvlin.remote.refs import Head, Refs
+from dvlin.remote.plan import next_refs, push_plan, split_by_group
+from dvlin.remote.refs import Refs
 from dvlin.remote.segments import KINDS, Location, Segment
 from dvlin.values import sealed
 
@@ -85,56 +86,6 @@ def _selected_versions(repo: Repo, refs: Sequence[str], local: dict[str, Row]) -
             if row["asset"] == v.asset and row["number"] <= v.number
         }
     return chosen
-
-
-def _plan(
-    state: RemoteState, name: str, local: dict[str, dict[str, Row]], selected: set[str] | None
-) -> dict[str, list[Row]]:
-    """The records the remote lacks, limited to what ``selected`` versions need."""
-    held = {kind: state.records(name, kind) for kind in KINDS}
-    on_remote = set(held["version"])
-    allowed = on_remote | (selected if selected is not None else set(local["version"]))
-    plan: dict[str, list[Row]] = {}
-    versions = [
-        row
-        for vid, row in local["version"].items()
-        if vid not in held["version"] and vid in allowed
-    ]
-    versions.sort(key=lambda r: (r["asset"], r["number"]))
-    plan["version"] = versions
-    assets = {r["asset"] for r in versions}
-    plan["asset"] = [
-        row for key, row in local["asset"].items() if key in assets and key not in held["asset"]
-    ]
-    for kind in ("stage", "hold", "expiry"):
-        plan[kind] = [
-            row
-            for key, row in local[kind].items()
-            if key not in held[kind] and row["version"] in allowed
-        ]
-    # A tag the remote gives to another version stays in the plan, for _check to refuse.
-    plan["tag"] = [
-        row
-        for key, row in local["tag"].items()
-        if held["tag"].get(key, "") != row["version"] and row["version"] in allowed
-    ]
-    all_versions = set(local["version"])
-    edges = [
-        row
-        for key, row in local["edge"].items()
-        if key not in held["edge"]
-        and all(n in allowed or n not in all_versions for n in (row["src"], row["dst"]))
-    ]
-    plan["edge"] = edges
-    if selected is None:
-        plan["run"] = [row for key, row in local["run"].items() if key not in held["run"]]
-    else:
-        runs = {n for e in edges for n in (e["src"], e["dst"]) if n not in all_versions}
-        plan["run"] = [
-            row for key, row in local["run"].items() if key not in held["run"] and key in runs
-        ]
-    plan["audit"] = [row for key, row in local["audit"].items() if key not in held["audit"]]
-    return {k: v for k, v in plan.items() if v}
 
 
 def _check(
@@ -211,13 +162,14 @@ def push(
         for attempt in range(_ATTEMPTS):
             view = refresh(repo, store)
             gone |= {row["file"] for _, seg in view.new for row in seg.records.get("gc", ())}
-            plan = _plan(state, store.name, local, selected)
+            held = {kind: state.records(store.name, kind) for kind in KINDS}
+            plan = push_plan(held, local, selected)
             if not plan:
                 return PushResult(
                     store.name, store.url, True, requests=store.transport.requests, retries=attempt
                 )
             _check(repo, store, view.refs, plan, clone)
-            parts = _split(plan, groups, local["version"])
+            parts = split_by_group(plan, groups, local["version"])
             # Remote gc may have deleted objects this push counted on: look again.
             if attempt == 0 or any(seg.records.get("gc") for _, seg in view.new):
                 uploaded = {}
@@ -242,11 +194,17 @@ def push(
                 for group, part in sorted(parts.items(), key=lambda g: g[0] or "")
             ]
             pause_point(BEFORE_REFS)
-            new_refs = _next_refs(
-                repo, view.refs, plan, [sid for sid, _, _ in written], clone, store.groups
+            new_refs = next_refs(
+                repo.config.hash,
+                view.refs,
+                plan,
+                [sid for sid, _, _ in written],
+                clone,
+                store.groups,
             )
             if store.swap_refs(new_refs, view.token):
-                with repo.catalog.transaction():
+                # What the remote now holds: bookkeeping, no record of this catalog changed.
+                with repo.change("push", store.name) as tx, tx.unaudited():
                     for sid, group, part in written:
                         state.add_segment(
                             store.name,
@@ -345,59 +303,3 @@ def _groups(repo: Repo) -> dict[str, str]:
 
     policy = load_policy(repo.root)
     return {name: a.storage_group for name, a in policy.assets.items() if a.storage_group}
-
-
-def _split(
-    plan: dict[str, list[Row]], groups: dict[str, str], versions: dict[str, Row]
-) -> dict[str | None, dict[str, list[Row]]]:
-    """The plan per storage group: a group's assets, versions and the records about them go
-    to its own segment; runs and audit entries to the shared one."""
-    if not groups:
-        return {None: plan}
-
-    def of_version(vid: str) -> str | None:
-        row = versions.get(vid)
-        return groups.get(row["asset"]) if row else None
-
-    parts: dict[str | None, dict[str, list[Row]]] = {}
-    for kind, rows in plan.items():
-        for row in rows:
-            if kind in ("asset",):
-                group = groups.get(row["name"])
-            elif kind in ("version", "tag"):
-                group = groups.get(row["asset"])
-            elif kind in ("stage", "hold", "expiry"):
-                group = of_version(row["version"])
-            elif kind == "edge":
-                group = of_version(row["src"]) or of_version(row["dst"])
-            else:
-                group = None
-            parts.setdefault(group, {}).setdefault(kind, []).append(row)
-    return parts
-
-
-def _next_refs(
-    repo: Repo,
-    refs: Refs | None,
-    plan: dict[str, list[Row]],
-    sids: list[str],
-    clone: str,
-    groups: dict[str, str],
-) -> Refs:
-    heads = dict(refs.heads) if refs else {}
-    for row in plan.get("version", ()):
-        head = heads.get(row["asset"])
-        if head is None or row["number"] > head.number:
-            heads[row["asset"]] = Head(row["id"], row["number"])
-    clones = dict(refs.clones) if refs else {}
-    audit = plan.get("audit", ())
-    if audit:
-        last = max(audit, key=lambda r: r["seq"])
-        clones[clone] = (int(last["seq"]), str(last["hash"]))
-    return Refs(
-        hash=repo.config.hash,
-        heads=heads,
-        segments=(*(refs.segments if refs else ()), *sids),
-        clones=clones,
-        groups={**(refs.groups if refs else {}), **groups},
-    )

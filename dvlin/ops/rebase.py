@@ -15,8 +15,6 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dvlin.audit import log as audit
-from dvlin.audit.records import snapshot
 from dvlin.catalog import Version
 from dvlin.catalog.remotes import RemoteState, Row
 from dvlin.errors import ConflictError
@@ -51,7 +49,7 @@ class Rebased:
 
 
 def _entries(repo: Repo, manifest: str) -> dict[str, Entry]:
-    from dvlin.ops.pull import fetch_missing
+    from dvlin.ops.fetch import fetch_missing
 
     fetch_missing(repo, [manifest])
     found = from_parquet(repo.store.get(manifest))
@@ -185,8 +183,8 @@ def rebase_asset(repo: Repo, store: RemoteStore, asset: str) -> Rebased:
     from dvlin.objects.store import StoredObject
 
     clone = repo.config.repo_id
-    with catalog.transaction():
-        before = snapshot(catalog.conn)
+    with repo.change("rebase", asset) as tx:
+        before = tx.snapshot()
         old_ids = [v.id for v in mine]
         catalog.conn.executemany(
             "UPDATE versions SET number = -number WHERE id = ?", ((i,) for i in old_ids)
@@ -217,13 +215,10 @@ def rebase_asset(repo: Repo, store: RemoteStore, asset: str) -> Rebased:
             catalog.conn.execute("DELETE FROM edges WHERE src = ? OR dst = ?", (old, old))
             catalog.conn.execute("DELETE FROM version_objects WHERE version = ?", (old,))
             catalog.conn.execute("DELETE FROM versions WHERE id = ?", (old,))
-        audit.append(
-            catalog,
-            action="rebase",
-            target=asset,
-            details={"onto": head["id"], "moved": {k: v or head["id"] for k, v in moved.items()}},
+        tx.audit(
+            details={"onto": head["id"], "moved": {k: v or head["id"] for k, v in moved.items()}}
         )
         # The replayed versions, and the tags, holds, stages and edges that followed them.
-        audit.append_changes(catalog, before, action="rebase", target=asset)
+        tx.audit_arrivals(before)
     labels = tuple(f"{asset}@v{n.number}" for n, _, _ in new_versions)
     return Rebased(asset, f"{asset}@v{head['number']}", moved, labels)

@@ -174,7 +174,7 @@ def remove(repo: Repo, name: str) -> RemoteInfo:
         rest = tuple(r for r in repo.config.remotes if r.name != name)
         repo.config = repo.config.with_remotes(rest)
         save_config(repo.dvlin_dir / "config.toml", repo.config)
-        with repo.catalog.transaction():
+        with repo.change("remote", name) as tx, tx.unaudited():
             RemoteState(repo.catalog).forget(name)
         shutil.rmtree(cache_dir(repo, name), ignore_errors=True)
     return _info(found)
@@ -242,7 +242,8 @@ def refresh(repo: Repo, remote: RemoteStore) -> RemoteView:
             # A storage group this clone may not read: everything else still syncs.
             no_access[group] = group_prefix(group)
     if new:
-        with repo.catalog.transaction():
+        # What the remote holds (applied later, by fetch): bookkeeping, no audit entry.
+        with repo.change("fetch", remote.name) as tx, tx.unaudited():
             for sid, segment in new:
                 state.add_segment(
                     remote.name,

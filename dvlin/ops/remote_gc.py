@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dvlin.audit import log as audit
 from dvlin.catalog.remotes import RemoteState
 from dvlin.errors import ConflictError
 from dvlin.identity import utc_now
@@ -72,18 +71,21 @@ def _plan(
     segments = [store.read_segment(sid) for sid in refs.segments]
     versions: dict[str, list[str]] = {}
     expired: set[str] = set()
-    held: set[str] = set()
+    holds: set[tuple[str, str]] = set()
     index: dict[Oid, Location] = {}
     for seg in segments:
         for row in seg.records.get("version", ()):
             versions[row["id"]] = [*row.get("storage", ()), row["manifest"]]
         expired |= {row["version"] for row in seg.records.get("expiry", ())}
-        # A hold pushed by any clone keeps a version's bytes, whoever expired it.
-        held |= {row["version"] for row in seg.records.get("hold", ())}
+        # A hold pushed by any clone keeps a version's bytes, whoever expired it, until a
+        # clone's release of that hold travels.
+        holds |= {(row["version"], row["created_at"]) for row in seg.records.get("hold", ())}
+        holds -= {(row["version"], row["created_at"]) for row in seg.records.get("release", ())}
         index.update(seg.objects)
         for row in seg.records.get("gc", ()):
             if index.get(row["oid"]) == Location(row["file"], row["offset"], row["size"]):
                 del index[row["oid"]]
+    held = {version for version, _ in holds}
     needed = {
         oid for vid, oids in versions.items() if vid not in expired or vid in held for oid in oids
     }
@@ -168,7 +170,7 @@ def gc_remote(
                 )
                 if not store.swap_refs(new_refs, view.token):
                     continue  # a push landed meanwhile: plan again with its records
-                with repo.catalog.transaction():
+                with repo.change("gc-remote", store.name) as tx, tx.unaudited():
                     RemoteState(repo.catalog).add_segment(
                         store.name, sid, {"gc": rows}, {}, applied=True
                     )
@@ -177,17 +179,14 @@ def gc_remote(
                     store.transport.delete(rel)
                 except FileNotFoundError:
                     pass
-            with repo.catalog.transaction():
-                audit.append(
-                    repo.catalog,
-                    action="gc-remote",
-                    target=store.name,
+            with repo.change("gc-remote", store.name) as tx:
+                tx.audit(
                     details={
                         "files": len(files),
                         "objects": len(doomed),
                         "bytes": nbytes,
                         "orphans": orphans,
-                    },
+                    }
                 )
             return result
     raise ConflictError(

@@ -28,11 +28,13 @@ KINDS = (
     "edge",
     "stage",
     "hold",
+    "release",
     "expiry",
     "audit",
     "gc",
 )
-"""``gc`` rows name objects remote gc deleted: a reader stops counting on them."""
+"""``release`` rows lift a hold (``version``, ``created_at`` of the hold) that a clone released;
+``gc`` rows name objects remote gc deleted: a reader stops counting on them."""
 
 ORPHAN = "orphan:"
 """The ``oid`` of a ``gc`` row for a file no record referenced (a push killed or in flight):

@@ -1,12 +1,11 @@
 """Reading and writing a remote's files over fsspec: immutable files, and refs moved by CAS.
 
-Two kinds of write exist and no other:
+Two kinds of write exist and no other (each backend's form is in :mod:`dvlin.remote.cas`):
 
 - **immutable files** (objects, packs, record segments), named by their content: created only
   if absent, never visible under their final name until complete;
 - **the ref file** (``refs.json``), replaced only by compare-and-swap against the version the
-  writer read: S3 conditional writes (``If-None-Match: *`` / ``If-Match: ETAG``); on a local
-  folder an exclusive ``flock`` around read-compare-rename; in memory a process-wide lock.
+  writer read.
 
 Transient failures are retried with exponential backoff; the rest are translated into
 :mod:`dvlin.remote.errors` naming the remote.
@@ -14,18 +13,15 @@ Transient failures are retried with exponential backoff; the rest are translated
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import hashlib
 import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from dvlin.errors import DvlinError, FileSystemError, UsageError
+from dvlin.remote import cas
 from dvlin.remote.errors import (
     RemoteAccessError,
     RemoteMissingError,
@@ -35,7 +31,6 @@ from dvlin.remote.options import check_url, option_kwargs
 
 T = TypeVar("T")
 
-_MEMORY_LOCK = threading.Lock()
 _RETRIES = 4
 _STORE_MODULES = {"botocore", "aiobotocore", "aiohttp", "s3fs", "fsspec", "urllib3"}
 
@@ -233,7 +228,7 @@ class Transport:
                     with open(path, "rb") as f:
                         return f.read()
                 if self.protocol == "s3":
-                    return self._s3_get(path)[0]
+                    return cas.s3_get(self.fs, path)[0]
                 return bytes(self.fs.cat_file(path))
             except FileNotFoundError as exc:
                 if "bucket" in str(exc).lower():
@@ -254,49 +249,10 @@ class Transport:
                     f.seek(start)
                     return f.read(end - start)
             if self.protocol == "s3":
-                return self._s3_get(path, f"bytes={start}-{end - 1}")[0]
+                return cas.s3_get(self.fs, path, f"bytes={start}-{end - 1}")[0]
             return bytes(self.fs.cat_file(path, start=start, end=end))
 
         return self._call(rel, read)
-
-    def _s3_get(self, path: str, byte_range: str | None = None) -> tuple[bytes, str]:
-        """One GetObject (s3fs's cat_file sends a HEAD first): the bytes and the ETag."""
-        from fsspec.asyn import sync
-
-        bucket, key, _ = self.fs.split_path(path)
-        extra = {"Range": byte_range} if byte_range else {}
-
-        async def get() -> tuple[bytes, str]:
-            resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key, **extra)
-            async with resp["Body"] as body:
-                return bytes(await body.read()), str(resp["ETag"])
-
-        got: tuple[bytes, str] = sync(self.fs.loop, get)
-        return got
-
-    def _botocore_get(self, path: str) -> tuple[bytes, str] | None:
-        """One GetObject through plain botocore (no s3fs): the bytes and the ETag."""
-        import botocore.session
-        from botocore.exceptions import ClientError
-
-        bucket, _, key = path.partition("/")
-        session = botocore.session.get_session()
-        client_kwargs = dict(self._kwargs.get("client_kwargs", {}))
-        if "endpoint_url" in self._kwargs:
-            client_kwargs["endpoint_url"] = self._kwargs["endpoint_url"]
-        client = session.create_client("s3", **client_kwargs)
-        try:
-            resp = client.get_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code == "NoSuchBucket":
-                raise FileNotFoundError(f"the bucket {bucket} does not exist") from None
-            if code in ("NoSuchKey", "404"):
-                return None
-            if code in ("AccessDenied", "403"):
-                raise PermissionError(13, f"access denied: {code}") from None
-            raise
-        return bytes(resp["Body"].read()), str(resp["ETag"])
 
     # -- immutable files --------------------------------------------------------------------
 
@@ -306,27 +262,10 @@ class Transport:
             return routed[0].put_new(routed[1], data)
         path = self.path(rel)
         if self.fs is None:
-            return self._call(rel, lambda: _local_put_new(self.root, path, data))
+            return self._call(rel, lambda: cas.put_new_local(self.root, path, data))
         if self.protocol == "memory":
-
-            def put_memory() -> bool:
-                with _MEMORY_LOCK:
-                    if self.fs.exists(path):
-                        return False
-                    self.fs.pipe_file(path, data)
-                    return True
-
-            return self._call(rel, put_memory)
-
-        def put_s3() -> bool:
-            try:
-                # If-None-Match: * — one request, atomic, never overwrites.
-                self.fs.pipe_file(path, data, mode="create")
-            except FileExistsError:
-                return False
-            return True
-
-        return self._call(rel, put_s3)
+            return self._call(rel, lambda: cas.put_new_memory(self.fs, path, data))
+        return self._call(rel, lambda: cas.put_new_s3(self.fs, path, data))
 
     # -- the ref file (compare-and-swap) ----------------------------------------------------
 
@@ -335,15 +274,15 @@ class Transport:
         path = self.path(rel)
         if self.protocol != "s3":
             data = self.get(rel)
-            return None if data is None else (data, hashlib.sha256(data).hexdigest())
+            return None if data is None else (data, cas.token_of(data))
 
-        plain = self._fs is None and _plain_s3_kwargs(self._kwargs)
+        plain = self._fs is None and cas.plain_s3_kwargs(self._kwargs)
 
         def read_s3() -> tuple[bytes, str] | None:
             try:
                 if plain:
-                    return self._botocore_get(path)
-                return self._s3_get(path)
+                    return cas.botocore_get(self._kwargs, path)
+                return cas.s3_get(self.fs, path)
             except FileNotFoundError as exc:
                 if "bucket" in str(exc).lower():
                     raise
@@ -358,49 +297,10 @@ class Transport:
         """
         path = self.path(rel)
         if self.fs is None:
-            return self._call(rel, lambda: _local_swap(self.root, path, data, token))
+            return self._call(rel, lambda: cas.swap_local(self.root, path, data, token))
         if self.protocol == "memory":
-
-            def swap_memory() -> bool:
-                with _MEMORY_LOCK:
-                    current = self.fs.cat_file(path) if self.fs.exists(path) else None
-                    found = None if current is None else hashlib.sha256(current).hexdigest()
-                    if found != token:
-                        return False
-                    self.fs.pipe_file(path, data)
-                    return True
-
-            return self._call(rel, swap_memory)
-
-        def swap_s3() -> bool:
-            from fsspec.asyn import sync
-
-            bucket, key, _ = self.fs.split_path(path)
-            condition = {"IfNoneMatch": "*"} if token is None else {"IfMatch": token}
-            try:
-                sync(
-                    self.fs.loop,
-                    self.fs._call_s3,
-                    "put_object",
-                    Bucket=bucket,
-                    Key=key,
-                    Body=data,
-                    **condition,
-                )
-            except FileExistsError:
-                return False
-            except FileNotFoundError as exc:
-                if "bucket" in str(exc).lower():
-                    raise
-                return False
-            except OSError as exc:
-                # s3fs surfaces 412 Precondition Failed as a plain EINVAL.
-                if exc.errno == errno.EINVAL and "pre-condition" in str(exc):
-                    return False
-                raise
-            return True
-
-        return self._call(rel, swap_s3)
+            return self._call(rel, lambda: cas.swap_memory(self.fs, path, data, token))
+        return self._call(rel, lambda: cas.swap_s3(self.fs, path, data, token))
 
     # -- listing (fsck and gc only) ---------------------------------------------------------
 
@@ -457,65 +357,3 @@ class Transport:
             self._call(rel, lambda: os.unlink(path))
         else:
             self._call(rel, lambda: self.fs.rm_file(path))
-
-
-def _plain_s3_kwargs(kwargs: Mapping[str, Any]) -> bool:
-    """Options plain botocore reads the same way s3fs does (else s3fs reads refs.json too)."""
-    if any(k.startswith("FSSPEC_S3") for k in os.environ):
-        return False
-    client = kwargs.get("client_kwargs", {})
-    return set(kwargs) <= {"endpoint_url", "client_kwargs", "s3_additional_kwargs"} and (
-        isinstance(client, Mapping) and set(client) <= {"region_name", "endpoint_url"}
-    )
-
-
-def _local_put_new(root: str, path: str, data: bytes) -> bool:
-    if os.path.exists(path):
-        return False
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp_dir = f"{root}/tmp"
-    os.makedirs(tmp_dir, exist_ok=True)
-    tmp = f"{tmp_dir}/{uuid.uuid4().hex}"
-    with open(tmp, "xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    try:
-        # link() fails if the name exists: create-only, and the name appears complete.
-        os.link(tmp, path)
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(tmp)
-    return True
-
-
-def _local_swap(root: str, path: str, data: bytes, token: str | None) -> bool:
-    import fcntl
-
-    os.makedirs(root, exist_ok=True)
-    fd = os.open(f"{root}/refs.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        # flock is released by the kernel when its holder dies, so a killed push never
-        # leaves a stale lock behind.
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            with open(path, "rb") as f:
-                found: str | None = hashlib.sha256(f.read()).hexdigest()
-        except FileNotFoundError:
-            found = None
-        if found != token:
-            return False
-        tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            with open(tmp, "xb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        return True
-    finally:
-        os.close(fd)

@@ -8,8 +8,8 @@ import pytest
 
 from dvlin import Repo
 from dvlin.audit.change import UnauditedChangeError
-from dvlin.audit.log import entries
-from dvlin.audit.records import tag_record
+from dvlin.audit.log import entries, verify
+from dvlin.audit.records import RecordRef, hold_record, tag_record
 from dvlin.identity import author, utc_now
 
 
@@ -60,6 +60,58 @@ def test_a_block_that_changes_nothing_needs_no_entry(repo: Repo) -> None:
     assert tx.entries == [] and len(entries(repo.catalog)) == before
 
 
+def test_arrivals_get_one_entry_per_record_added_altered_or_removed(repo: Repo) -> None:
+    vid = _version(repo)
+    with repo.change("tag", "d@old") as tx:
+        repo.catalog.insert_tag("d", "old", vid, created_at=utc_now(), author=author())
+        tx.audit(record=("tag", "d@old"))
+    with repo.change("hold", "d@v1") as tx:
+        repo.catalog.conn.execute(
+            "INSERT INTO holds (version, reason, author, created_at) VALUES (?, 'r', 'a', 't')",
+            (vid,),
+        )
+        tx.audit(record=("hold", vid))
+    before = len(entries(repo.catalog))
+    with repo.change("fetch", "origin") as tx:
+        start = tx.snapshot()
+        repo.catalog.insert_tag("d", "new", vid, created_at=utc_now(), author=author())
+        repo.catalog.conn.execute("UPDATE holds SET reason = 'other' WHERE version = ?", (vid,))
+        repo.catalog.conn.execute("DELETE FROM tags WHERE name = 'old'")
+        tx.audit(details={"segment": "s1"})
+        tx.audit_arrivals(start, details={"segment": "s1"})
+    added = entries(repo.catalog)[before:]
+    assert [(e.action, e.target) for e in added] == [("fetch", "origin")] * 4
+    assert added[0].record is None and added[0].details == {"segment": "s1"}
+    by_record = {e.details["record"]: e.record for e in added[1:]}
+    assert by_record == {
+        "hold on d@v1": hold_record(repo.catalog, vid),
+        "tag d@new": tag_record(repo.catalog, "d", "new"),
+        "tag d@old": RecordRef("tag", "d@old", None),
+    }
+    assert tx.records == [e.record for e in added[1:]]
+    assert verify(repo.catalog).ok
+
+
+def test_arrivals_cover_rows_that_are_no_record(repo: Repo) -> None:
+    """What the remote holds is bookkeeping: a fetch that brought no record needs no entry."""
+    before = len(entries(repo.catalog))
+    with repo.change("fetch", "origin") as tx:
+        start = tx.snapshot()
+        repo.catalog.conn.execute(
+            "INSERT INTO remote_segments (remote, segment, seq, applied) VALUES ('origin', 's1', 1, 1)"
+        )
+        tx.audit_arrivals(start)
+    assert tx.entries == [] and len(entries(repo.catalog)) == before
+
+
+def test_arrivals_are_accounted_for_once_per_unit(repo: Repo) -> None:
+    with pytest.raises(RuntimeError, match="twice"):
+        with repo.change("fetch", "origin") as tx:
+            start = tx.snapshot()
+            tx.audit_arrivals(start)
+            tx.audit_arrivals(start)
+
+
 def test_the_lock_is_reentrant_within_one_repo(repo: Repo, tmp_path: Path) -> None:
     with repo.lock(), repo.lock():
         pass
@@ -73,21 +125,43 @@ def test_the_lock_is_reentrant_within_one_repo(repo: Repo, tmp_path: Path) -> No
 def test_verbs_append_audit_entries_only_through_the_unit_of_work() -> None:
     """No verb opens its own transaction to append an entry: repo.change does it for all.
 
-    The remote verbs (push, pull, clone, rebase, remote*) record fetched records with
-    append_changes and are left to their own issue.
+    The remote verbs too: records a fetch or a rebase brings are accounted for by
+    ``tx.audit_arrivals``, never by a hand-written append.
     """
     import dvlin.ops
 
-    remote = {"push.py", "pull.py", "clone.py", "rebase.py"}
     found = []
     for path in sorted(Path(dvlin.ops.__file__).parent.glob("*.py")):
-        if path.name in remote or path.name.startswith("remote"):
-            continue
         text = path.read_text(encoding="utf-8")
-        for needle in ("audit.append(", "import append", "append_to("):
+        for needle in (
+            "audit.append(",
+            "import append",
+            "append_to(",
+            "append_changes(",
+            "import log as audit",
+        ):
             if needle in text:
                 found.append(f"{path.name}: {needle}")
     assert found == []
+
+
+def test_remote_verbs_write_the_catalog_only_in_units_of_work() -> None:
+    """push, fetch, rebase, remote gc and remote remove change the catalog inside repo.change.
+
+    Only the index of objects fetched on demand (a cache, written by commands that may hold
+    no lock) keeps a transaction of its own.
+    """
+    import dvlin.ops
+
+    remote = ("push", "pull", "fetch", "clone", "rebase", "remote")
+    found = []
+    for path in sorted(Path(dvlin.ops.__file__).parent.glob("*.py")):
+        if not path.stem.startswith(remote):
+            continue
+        count = path.read_text(encoding="utf-8").count(".transaction()")
+        if count:
+            found.append(f"{path.name}: {count}")
+    assert found in ([], ["fetch.py: 1"], ["pull.py: 1"])
 
 
 def test_another_thread_waits_for_the_lock(repo: Repo) -> None:

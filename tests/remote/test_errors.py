@@ -185,13 +185,13 @@ def test_clone_of_an_empty_remote(cli: Cli, tmp_path: Path, remote: RemoteSpec) 
 def test_permission_denied(
     work: Path, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dvlin.remote.transport as transport
+    import dvlin.remote.cas as cas
 
     def refuse(*args: object) -> bool:
         raise PermissionError(13, "Permission denied")
 
     cli("remote", "add", "origin", (tmp_path / "r").as_uri(), ok=True)
-    monkeypatch.setattr(transport, "_local_put_new", refuse)
+    monkeypatch.setattr(cas, "put_new_local", refuse)
     ran = cli("push")
     assert ran.exit_code == 2
     _one_error(ran.stderr)

@@ -401,13 +401,14 @@ def test_a_clone_without_objects_is_healthy_for_fsck_and_status(
 def test_transient_failures_are_retried(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
 ) -> None:
+    import dvlin.remote.cas as cas
     import dvlin.remote.transport as transport
 
     a = _init(tmp_path / "a", cli, monkeypatch)
     write_tree(a, {"data/ev/f.txt": "x\n"})
     cli("commit", "data/ev", "--name", "ev", ok=True)
     cli("remote", "add", "origin", remote.url, ok=True)
-    original = transport._local_put_new
+    original = cas.put_new_local
     failures = {"left": 2}
 
     def flaky(root: str, path: str, data: bytes) -> bool:
@@ -416,7 +417,7 @@ def test_transient_failures_are_retried(
             raise ConnectionResetError(104, "Connection reset by peer")
         return original(root, path, data)
 
-    monkeypatch.setattr(transport, "_local_put_new", flaky)
+    monkeypatch.setattr(cas, "put_new_local", flaky)
     monkeypatch.setattr(transport.time, "sleep", lambda s: None)
     pushed = json.loads(cli("push", "--json", ok=True).stdout)
     assert failures["left"] == 0 and pushed["versions"] == ["ev@v1"]

@@ -149,3 +149,62 @@ def test_remote_gc_with_no_grace_never_breaks_a_push_in_flight(
     assert snapshot(c / "data/ev") == snapshot(a / "data/ev")
     monkeypatch.chdir(c)
     cli("fsck", "--remote", "origin", ok=True)
+
+
+def _holds(root: Path) -> list[str]:
+    import sqlite3
+
+    conn = sqlite3.connect(root / ".dvlin" / "catalog.db")
+    try:
+        return sorted(
+            f"{a}@v{n}"
+            for a, n in conn.execute(
+                "SELECT asset, number FROM holds JOIN versions ON versions.id = holds.version"
+            )
+        )
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("remote", ["file"], indirect=True)
+def test_a_release_travels_and_lets_remote_gc_reclaim_the_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    a = _repo_with_two_pushes(tmp_path, monkeypatch, cli, remote)
+    cli("hold", "ev@v1", "--reason", "legal", ok=True)
+    cli("push", ok=True)
+    b = tmp_path / "b"
+    cli("clone", remote.url, str(b), *remote.flags, ok=True)
+    assert _holds(b) == ["ev@v1"]
+
+    cli("release", "ev@v1", "--reason", "case closed", ok=True)
+    cli("gc", "--apply", ok=True)  # ev@v1 expires here now that nothing holds it
+    pushed = json.loads(cli("push", "--json", ok=True).stdout)
+    assert pushed["records"].get("release") == 1
+    plan = json.loads(cli("gc", "--remote", "origin", "--grace", "0s", "--json", ok=True).stdout)
+    assert plan["files"] == 1  # the hold no longer keeps ev@v1's pack on the remote
+    assert json.loads(cli("push", "--json", ok=True).stdout)["up_to_date"] is True
+
+    monkeypatch.chdir(b)
+    cli("pull", ok=True)
+    assert _holds(b) == []
+    assert cli("audit", "verify").exit_code == 0
+    monkeypatch.chdir(a)
+    assert cli("audit", "verify").exit_code == 0
+
+
+@pytest.mark.parametrize("remote", ["file"], indirect=True)
+def test_a_hold_released_on_the_remote_is_not_brought_back_by_a_late_segment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
+) -> None:
+    """A clone that fetches the hold and its release together ends with no hold."""
+    _repo_with_two_pushes(tmp_path, monkeypatch, cli, remote)
+    cli("hold", "ev@v1", "--reason", "legal", ok=True)
+    cli("push", ok=True)
+    cli("release", "ev@v1", "--reason", "case closed", ok=True)
+    cli("push", ok=True)
+    b = tmp_path / "b"
+    cli("clone", remote.url, str(b), *remote.flags, ok=True)
+    assert _holds(b) == []
+    monkeypatch.chdir(b)
+    assert cli("audit", "verify").exit_code == 0
