@@ -29,7 +29,11 @@ class UsageStore:
 
     def iter_needs(self) -> Iterator[tuple[str, str]]:
         """``(version id, storage oid)`` for every object every version needs."""
-        yield from self.conn.execute("SELECT version, oid FROM version_objects")
+        # A chunk of a big file may sit in a pack: the pack is the storage object then.
+        yield from self.conn.execute(
+            "SELECT vo.version, COALESCE(NULLIF(o.pack, ''), vo.oid) FROM version_objects vo"
+            " LEFT JOIN objects o ON o.oid = vo.oid"
+        )
         yield from self.conn.execute("SELECT id, manifest FROM versions")
 
     def expired(self) -> set[str]:
