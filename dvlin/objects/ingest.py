@@ -67,7 +67,7 @@ class _WindowReader:
     """Read a file a window at a time on a thread of its own, hashing the whole as it goes.
 
     ``os.read`` and xxhash over big buffers release the GIL, so reading and the file's hash
-    overlap with the chunking on the caller's thread. Iterating yields windows, then None.
+    overlap with the chunking on the caller's thread.
     """
 
     def __init__(self, fd: int, hasher: Hasher, abs_path: str, path: str) -> None:
@@ -77,7 +77,9 @@ class _WindowReader:
         self._fd = fd
         self._hasher = hasher
         self._where = (abs_path, path)
-        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[tuple[bytearray, int] | BaseException | None] = queue.Queue(
+            maxsize=2
+        )
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dvlin-read", daemon=True)
         self._thread.start()
@@ -85,16 +87,27 @@ class _WindowReader:
     def _run(self) -> None:
         try:
             while not self._stopped.is_set():
-                window = os.read(self._fd, _CDC_WINDOW)
-                if not window:
+                # Room before the bytes for the piece the previous window carries over, so
+                # the caller joins the two without copying the window.
+                buf = bytearray(CHUNK_MAX + _CDC_WINDOW)
+                view = memoryview(buf)
+                filled = CHUNK_MAX
+                while filled < len(buf):
+                    n = os.readv(self._fd, [view[filled:]])
+                    if not n:
+                        break
+                    filled += n
+                if filled == CHUNK_MAX:
                     break
-                self._hasher.update(window)
-                self._queue.put(window)
+                self._hasher.update(view[CHUNK_MAX:filled])
+                view.release()
+                self._queue.put((buf, filled))
             self._queue.put(None)
         except BaseException as exc:  # handed to the caller's thread
             self._queue.put(exc)
 
-    def __iter__(self) -> Iterator[bytes | None]:
+    def __iter__(self) -> Iterator[tuple[bytearray, int] | None]:
+        """Each window as (buffer, end): its bytes are ``buffer[CHUNK_MAX:end]``; then None."""
         while True:
             item = self._queue.get()
             if isinstance(item, BaseException):
@@ -275,20 +288,22 @@ class Ingester:
         reader = _WindowReader(fd, self._hasher(), abs_path, path)
         packs = self._packs()
         try:
-            tail = b""
+            tail = memoryview(b"")
             for window in reader:
                 eof = window is None
                 if window is None:
-                    buf = tail
+                    view = tail
                 else:
-                    buf = tail + window if tail else window
-                if not buf:
+                    buf, filled = window
+                    start = CHUNK_MAX - len(tail)
+                    buf[start:CHUNK_MAX] = tail
+                    view = memoryview(buf)[start:filled]
+                if not view:
                     break
-                view = memoryview(buf)
                 consumed = 0
                 for c in chunker(view, min_size=CHUNK_MIN, avg_size=CHUNK_AVG, max_size=CHUNK_MAX):
                     end = c.offset + c.length
-                    if end == len(buf) and not eof:
+                    if end == len(view) and not eof:
                         break
                     piece = view[consumed:end]
                     coid = self._hash(piece)
@@ -301,7 +316,7 @@ class Ingester:
                     chunks.append(Chunk(coid, len(piece)))
                     size += len(piece)
                     consumed = end
-                tail = buf[consumed:]
+                tail = view[consumed:]
                 if eof:
                     break
         except BaseException:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import fsspec
@@ -18,7 +19,7 @@ from dvlin.errors import FileSystemError
 from dvlin.objects import packs
 from dvlin.objects.hashing import hash_bytes
 from dvlin.objects.ingest import CHUNK_MIN_FILE
-from dvlin.objects.store import ObjectStore
+from dvlin.objects.store import ObjectError, ObjectStore, StoredObject
 from dvlin.ops import gc
 from dvlin.ops.du import du
 from dvlin.ops.fsck import fsck
@@ -63,12 +64,12 @@ def test_pack_writer_places_blobs_in_packs_of_their_own_hash(tmp_path: Path) -> 
 def test_a_blob_in_a_pack_reads_through_the_index(tmp_path: Path) -> None:
     class Index:
         def __init__(self) -> None:
-            self.rows: dict[str, packs.StoredObject] = {}
+            self.rows: dict[str, StoredObject] = {}
 
-        def find_object(self, oid: str) -> packs.StoredObject | None:
+        def find_object(self, oid: str) -> StoredObject | None:
             return self.rows.get(oid)
 
-        def find_objects(self, oids: object) -> dict[str, packs.StoredObject]:
+        def find_objects(self, oids: object) -> dict[str, StoredObject]:
             return {}
 
     index = Index()
@@ -214,3 +215,33 @@ def test_killed_mid_pack_leaves_a_usable_repo(repo: Repo, tmp_path: Path, cli: C
     out = repo.root.parent / "out"
     repo.checkout("big", to=out)
     assert (out / "big.bin").read_bytes() == data
+
+
+def test_read_chunks_mixes_loose_and_packed_chunks_in_order(tmp_path: Path) -> None:
+    class Index:
+        rows: dict[str, StoredObject] = {}
+
+        def find_object(self, oid: str) -> StoredObject | None:
+            return self.rows.get(oid)
+
+        def find_objects(self, oids: Iterable[str]) -> dict[str, StoredObject]:
+            return {o: self.rows[o] for o in oids if o in self.rows}
+
+    index = Index()
+    store = ObjectStore.local(str(tmp_path / "o"), algorithm=ALG, index=index)
+    rng = random.Random(8)
+    blobs = [rng.randbytes(50_000 + i) for i in range(6)]
+    oids = [hash_bytes(ALG, b) for b in blobs]
+    writer = packs.PackWriter(store, target=120_000)  # three packs of two
+    for i in (0, 1, 3, 4, 5):
+        writer.add(blobs[i], oids[i])
+    store.put(blobs[2], oids[2])  # an old, loose chunk between packed ones
+    index.rows = {o.oid: o for o in writer.finish()}
+    order = [5, 0, 1, 2, 3, 4, 0]
+    assert list(store.read_chunks([oids[i] for i in order])) == [blobs[i] for i in order]
+    gone = index.rows[oids[3]].pack
+    assert gone is not None
+    os.chmod(store.path(gone), 0o644)
+    os.remove(store.path(gone))
+    with pytest.raises(ObjectError, match=f"object {gone} is missing"):
+        list(store.read_chunks(oids))
