@@ -21,9 +21,16 @@ class UsageStore:
         return {r[0]: int(r[1]) for r in rows}
 
     def packs(self) -> dict[str, int]:
-        """Each pack and how many blobs it holds."""
+        """Each pack and how many small files it holds.
+
+        Chunks of big files sit in packs too; versions list a chunk by its own oid (a small
+        file by its pack, which has the file's own oid when it holds that file alone), so
+        the other blobs some version lists are chunks, not counted here.
+        """
         rows = self.conn.execute(
-            "SELECT pack, COUNT(*) FROM objects WHERE pack IS NOT NULL GROUP BY pack"
+            "SELECT o.pack, SUM(vo.oid IS NULL OR o.pack = o.oid) FROM objects o"
+            " LEFT JOIN (SELECT DISTINCT oid FROM version_objects) vo ON vo.oid = o.oid"
+            " WHERE o.pack IS NOT NULL GROUP BY o.pack"
         )
         return {r[0]: int(r[1]) for r in rows}
 

@@ -110,6 +110,9 @@ def test_a_big_file_round_trips_through_packs(
     any_repo.checkout("big", to=out)
     assert (out / "big.bin").read_bytes() == data
     assert fsck(any_repo).ok
+    usage = du(any_repo)  # the packs are the stored objects; chunks are not small files
+    assert usage.packs >= 3 and usage.packed_files == 0
+    assert len(data) <= usage.stored < len(data) + MIB
 
 
 def _to_loose_chunks(repo: Repo) -> None:
