@@ -64,7 +64,7 @@ def main() -> None:
     env0 = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     rows: dict[str, list[tuple[float, float, int]]] = {}
     grown: dict[str, int] = {}
-    for code, path in codes.items():  # compile once, so no round pays for bytecode
+    for path in codes.values():  # compile once, so no round pays for bytecode
         env = {**env0, "PYTHONPATH": path}
         subprocess.run([sys.executable, "-m", "dvlin", "--help"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
