@@ -411,12 +411,18 @@ class _Index:
 
         mine: Catalog | None = getattr(self._local, "catalog", None)
         if mine is None:
-            try:
-                return question(self._repo.catalog)
-            except sqlite3.ProgrammingError:  # the repo's connection belongs to another thread
-                mine = self._local.catalog = Catalog.open(
-                    self._repo.dvlin_dir / "catalog.db", timeout=lock_timeout()
-                )
+            # A worker thread must not open the repo's own connection: it would belong to it.
+            if (
+                self._repo._catalog is not None
+                or threading.current_thread() is threading.main_thread()
+            ):
+                try:
+                    return question(self._repo.catalog)
+                except sqlite3.ProgrammingError:  # the repo's connection is another thread's
+                    pass
+            mine = self._local.catalog = Catalog.open(
+                self._repo.dvlin_dir / "catalog.db", timeout=lock_timeout()
+            )
         return question(mine)
 
     def find_object(self, oid: str) -> StoredObject | None:

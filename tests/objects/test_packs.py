@@ -248,3 +248,19 @@ def test_read_chunks_mixes_loose_and_packed_chunks_in_order(tmp_path: Path) -> N
     os.remove(store.path(gone))
     with pytest.raises(ObjectError, match=f"object {gone} is missing"):
         list(store.read_chunks(oids))
+
+
+def test_a_packed_chunk_reads_from_a_worker_thread(repo: Repo) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = random.Random(6).randbytes(CHUNK_MIN_FILE + MIB)
+    (repo.root / "big.bin").write_bytes(data)
+    repo.commit(["big.bin"], name="big")
+    chunks = [oid for oid, _, _, _ in _chunk_rows(repo)]
+    repo.close()
+    fresh = Repo.open(repo.root)  # its catalog not opened yet: the thread must not own it
+    with ThreadPoolExecutor(2) as pool:  # as a push reads what it uploads
+        read = list(pool.map(fresh.store.get, chunks))
+    assert sum(len(r) for r in read) == len(data)
+    assert fresh.catalog.asset_names() == ["big"]  # still usable on this thread
+    fresh.close()
