@@ -13,9 +13,9 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from dvlin.catalog import Catalog
 from dvlin.config import RepoConfig, load_config
@@ -31,7 +31,7 @@ from dvlin.objects.hashing import DEFAULT_ALGORITHM, hasher_factory
 
 if TYPE_CHECKING:
     from dvlin.audit.change import Change
-    from dvlin.objects.store import ObjectStore
+    from dvlin.objects.store import ObjectStore, StoredObject
 
 DVLIN_DIR = ".dvlin"
 
@@ -185,11 +185,14 @@ class Repo:
             local = self.local_store_root
             if local is not None:
                 self._store = ObjectStore.local(
-                    local, algorithm=self.config.hash, fsync=self.config.fsync
+                    local, algorithm=self.config.hash, fsync=self.config.fsync, index=_Index(self)
                 )
             else:
                 self._store = ObjectStore.from_url(
-                    self.config.storage, algorithm=self.config.hash, fsync=self.config.fsync
+                    self.config.storage,
+                    algorithm=self.config.hash,
+                    fsync=self.config.fsync,
+                    index=_Index(self),
                 )
         return self._store
 
@@ -350,3 +353,46 @@ def _check_storage_url(url: str) -> None:
     except (ImportError, ValueError) as exc:
         hint = "install the s3 extra: pip install 'dvlin[s3]'" if url.startswith("s3") else None
         raise UsageError(f"cannot open storage {url!r}: {exc}", hint=hint) from None
+
+
+_T = TypeVar("_T")
+
+
+class _Index:
+    """The catalog as the store's index of packed objects, opened only when a read needs it.
+
+    Reads may come from worker threads (a push uploads on a pool): SQLite connections belong
+    to the thread that made them, so another thread gets a catalog connection of its own.
+    """
+
+    def __init__(self, repo: Repo) -> None:
+        self._repo = repo
+        self._local = threading.local()
+
+    def _ask(self, question: Callable[[Catalog], _T]) -> _T:
+        import sqlite3
+
+        mine: Catalog | None = getattr(self._local, "catalog", None)
+        if mine is None:
+            # A worker thread must not open the repo's own connection: it would belong to it.
+            if (
+                self._repo._catalog is not None
+                or threading.current_thread() is threading.main_thread()
+            ):
+                try:
+                    return question(self._repo.catalog)
+                except sqlite3.ProgrammingError:  # the repo's connection is another thread's
+                    pass
+            mine = self._local.catalog = Catalog.open(
+                self._repo.dvlin_dir / "catalog.db", timeout=lock_timeout()
+            )
+        return question(mine)
+
+    def find_object(self, oid: str) -> StoredObject | None:
+        """Where the catalog says ``oid`` is stored."""
+        return self._ask(lambda c: c.find_object(oid))
+
+    def find_objects(self, oids: Iterable[str]) -> Mapping[str, StoredObject]:
+        """Where the catalog says each of ``oids`` is stored."""
+        wanted = list(oids)
+        return self._ask(lambda c: c.find_objects(wanted))

@@ -54,10 +54,14 @@ class GcStore:
     def objects_of(self, version_ids: Iterable[str]) -> set[str]:
         """Every storage object (loose, pack, chunk, manifest) the versions need."""
         ids = list(version_ids)
+        # A chunk of a big file may sit in a pack: the pack is the storage object then.
         found = {
             r[0]
             for r in select_in(
-                self.conn, "SELECT oid FROM version_objects WHERE version IN ({marks})", ids
+                self.conn,
+                "SELECT COALESCE(NULLIF(o.pack, ''), vo.oid) FROM version_objects vo"
+                " LEFT JOIN objects o ON o.oid = vo.oid WHERE vo.version IN ({marks})",
+                ids,
             )
         }
         found.update(

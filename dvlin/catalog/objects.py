@@ -49,8 +49,9 @@ class ObjectQueries(Db):
             SELECT v.asset, v.number FROM version_objects vo
             JOIN versions v ON v.id = vo.version
             WHERE vo.oid = ? OR vo.oid = (SELECT pack FROM objects WHERE oid = ?)
+                OR vo.oid IN (SELECT oid FROM objects WHERE pack = ?)
             ORDER BY v.asset, v.number LIMIT ?
             """,
-            (oid, oid, limit),
+            (oid, oid, oid, limit),
         )
         return [f"{a}@v{n}" for a, n in rows]

@@ -21,15 +21,26 @@ class UsageStore:
         return {r[0]: int(r[1]) for r in rows}
 
     def packs(self) -> dict[str, int]:
-        """Each pack and how many blobs it holds."""
+        """Each pack and how many small files it holds.
+
+        Chunks of big files sit in packs too; versions list a chunk by its own oid (a small
+        file by its pack, which has the file's own oid when it holds that file alone), so
+        the other blobs some version lists are chunks, not counted here.
+        """
         rows = self.conn.execute(
-            "SELECT pack, COUNT(*) FROM objects WHERE pack IS NOT NULL GROUP BY pack"
+            "SELECT o.pack, SUM(vo.oid IS NULL OR o.pack = o.oid) FROM objects o"
+            " LEFT JOIN (SELECT DISTINCT oid FROM version_objects) vo ON vo.oid = o.oid"
+            " WHERE o.pack IS NOT NULL GROUP BY o.pack"
         )
         return {r[0]: int(r[1]) for r in rows}
 
     def iter_needs(self) -> Iterator[tuple[str, str]]:
         """``(version id, storage oid)`` for every object every version needs."""
-        yield from self.conn.execute("SELECT version, oid FROM version_objects")
+        # A chunk of a big file may sit in a pack: the pack is the storage object then.
+        yield from self.conn.execute(
+            "SELECT vo.version, COALESCE(NULLIF(o.pack, ''), vo.oid) FROM version_objects vo"
+            " LEFT JOIN objects o ON o.oid = vo.oid"
+        )
         yield from self.conn.execute("SELECT id, manifest FROM versions")
 
     def expired(self) -> set[str]:

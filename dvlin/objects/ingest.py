@@ -11,32 +11,24 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from dvlin.errors import ConflictError, DvlinError, FileSystemError
 from dvlin.objects.hashing import Hasher, Oid, hasher_factory
 from dvlin.objects.manifest import Chunk, Entry
-from dvlin.objects.store import ObjectStore, StoredObject
+from dvlin.objects.packs import PACK_TARGET, PackWriter
+from dvlin.objects.store import ObjectIndex, ObjectStore, StoredObject
+
+__all__ = ["ObjectIndex", "Ingester", "unreadable"]
 
 PACK_MAX_BLOB = 128 * 1024
-PACK_TARGET = 32 * 1024 * 1024
 CHUNK_MIN_FILE = 8 * 1024 * 1024
 CHUNK_MIN, CHUNK_AVG, CHUNK_MAX = 256 * 1024, 1024 * 1024, 4 * 1024 * 1024
 _READ_BLOCK = 1024 * 1024
 _CDC_WINDOW = 16 * 1024 * 1024
 _BATCH_FILES = 512
-
-
-class ObjectIndex(Protocol):
-    """Where stored objects are (the catalog answers this; the store does not know it)."""
-
-    def find_object(self, oid: str) -> StoredObject | None:
-        """Where one object is, or None when it is not known."""
-
-    def find_objects(self, oids: Iterable[str]) -> Mapping[str, StoredObject]:
-        """Where each of the known ``oids`` is."""
 
 
 _BATCH_BYTES = 16 * 1024 * 1024
@@ -71,6 +63,78 @@ class _Pending:
     oid: Oid
 
 
+class _WindowReader:
+    """Read a file a window at a time on a thread of its own, hashing the whole as it goes.
+
+    ``os.read`` and xxhash over big buffers release the GIL, so reading and the file's hash
+    overlap with the chunking on the caller's thread.
+    """
+
+    def __init__(self, fd: int, hasher: Hasher, abs_path: str, path: str) -> None:
+        import queue
+        import threading
+
+        self._fd = fd
+        self._hasher = hasher
+        self._where = (abs_path, path)
+        self._queue: queue.Queue[tuple[bytearray, int] | BaseException | None] = queue.Queue(
+            maxsize=2
+        )
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dvlin-read", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stopped.is_set():
+                # Room before the bytes for the piece the previous window carries over, so
+                # the caller joins the two without copying the window.
+                buf = bytearray(CHUNK_MAX + _CDC_WINDOW)
+                view = memoryview(buf)
+                filled = CHUNK_MAX
+                while filled < len(buf):
+                    n = os.readv(self._fd, [view[filled:]])
+                    if not n:
+                        break
+                    filled += n
+                if filled == CHUNK_MAX:
+                    break
+                self._hasher.update(view[CHUNK_MAX:filled])
+                view.release()
+                self._queue.put((buf, filled))
+            self._queue.put(None)
+        except BaseException as exc:  # handed to the caller's thread
+            self._queue.put(exc)
+
+    def __iter__(self) -> Iterator[tuple[bytearray, int] | None]:
+        """Each window as (buffer, end): its bytes are ``buffer[CHUNK_MAX:end]``; then None."""
+        while True:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._thread.join()
+                if isinstance(item, OSError):
+                    raise unreadable(item, self._where[1], self._where[0]) from None
+                raise item
+            yield item
+            if item is None:
+                self._thread.join()
+                return
+
+    def oid(self) -> Oid:
+        """The whole file's hash (once every window was read)."""
+        return Oid(self._hasher.hexdigest())
+
+    def stop(self) -> None:
+        """Abandon the file: let the thread end before its descriptor is closed."""
+        import queue
+
+        self._stopped.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+
 def unreadable(exc: OSError, path: str, abs_path: str) -> DvlinError:
     """The error for a file that could not be read while it was being committed."""
     if isinstance(exc, FileNotFoundError):
@@ -102,6 +166,9 @@ class Ingester:
     on_hashed: Callable[[object, str], None] | None = None
     _batch: list[tuple[str, str, int, object]] = field(default_factory=list)
     _batch_bytes: int = 0
+    _packer: PackWriter | None = None
+    _in_packs: set[str] = field(default_factory=set)
+    _pending_chunks: list[_Pending] = field(default_factory=list)
 
     def _hasher(self) -> Hasher:
         if self._new_hasher is None:
@@ -126,6 +193,9 @@ class Ingester:
     def _add_stored(self, path: str, mode: int, size: int, found: StoredObject) -> None:
         if found.oid in self._pack_members:
             self._pending.append(_Pending(path, mode, size, found.oid))
+        elif found.oid in self._in_packs:
+            # Equal to a chunk whose pack is not closed yet: finish() knows where it is.
+            self._pending_chunks.append(_Pending(path, mode, size, found.oid))
         elif found.pack is not None:
             self.entries.append(
                 Entry(path, "file", mode, size, found.oid, None, found.pack, found.offset)
@@ -200,50 +270,70 @@ class Ingester:
     def _add_chunked(self, abs_path: str, path: str, mode: int) -> str:
         """Cut a big file into content-defined chunks, reading it a window at a time.
 
-        Memory stays at about one window however big the file is. A cut that falls exactly at
+        Memory stays at a few windows however big the file is. A cut that falls exactly at
         the end of a window may only be there because the data ran out, so that last piece is
         carried into the next window and cut again: the chunks match a whole-file pass.
+
+        Three threads share the work (measured in docs/benchmarks.md): one reads windows and
+        hashes the whole file, this one cuts and hashes chunks (FastCDC holds the GIL), and the
+        pack writer writes and flushes new chunks into packs.
         """
         chunker = _fastcdc()
-        whole = self._hasher()
         chunks: list[Chunk] = []
         size = 0
         try:
-            f = open(abs_path, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
+            fd = os.open(abs_path, os.O_RDONLY)
         except OSError as exc:
             raise unreadable(exc, path, abs_path) from None
-        with f:
-            buf = b""
-            eof = False
-            while True:
-                if not eof:
-                    more = f.read(_CDC_WINDOW)
-                    eof = not more
-                    buf = buf + more if buf else more
-                if not buf:
+        reader = _WindowReader(fd, self._hasher(), abs_path, path)
+        packs = self._packs()
+        try:
+            tail = memoryview(b"")
+            for window in reader:
+                eof = window is None
+                if window is None:
+                    view = tail
+                else:
+                    buf, filled = window
+                    start = CHUNK_MAX - len(tail)
+                    buf[start:CHUNK_MAX] = tail
+                    view = memoryview(buf)[start:filled]
+                if not view:
                     break
-                view = memoryview(buf)
                 consumed = 0
                 for c in chunker(view, min_size=CHUNK_MIN, avg_size=CHUNK_AVG, max_size=CHUNK_MAX):
                     end = c.offset + c.length
-                    if end == len(buf) and not eof:
+                    if end == len(view) and not eof:
                         break
                     piece = view[consumed:end]
-                    whole.update(piece)
                     coid = self._hash(piece)
                     if self.known(coid) is None:
-                        self.store.put_soon(piece, Oid(coid))
-                        self._record(StoredObject(coid, len(piece), None, None))
+                        offset = packs.add(piece, coid)
+                        # "": the pack is named when it closes (finish fills it in); its
+                        # bytes are counted then, once, as the pack's.
+                        self.new_objects[coid] = StoredObject(coid, len(piece), Oid(""), offset)
+                        self._in_packs.add(coid)
                     chunks.append(Chunk(coid, len(piece)))
                     size += len(piece)
                     consumed = end
-                view.release()
-                buf = buf[consumed:]
-                if eof and not buf:
+                tail = view[consumed:]
+                if eof:
                     break
-        oid = Oid(whole.hexdigest())
+        except BaseException:
+            reader.stop()
+            packs.abort()
+            self._packer = None
+            raise
+        finally:
+            os.close(fd)
+        oid = reader.oid()
         self.entries.append(Entry(path, "file", mode, size, oid, chunks=tuple(chunks)))
         return oid
+
+    def _packs(self) -> PackWriter:
+        if self._packer is None:
+            self._packer = PackWriter(self.store)
+        return self._packer
 
     def _hash(self, data: bytes | memoryview) -> Oid:
         h = self._hasher()
@@ -267,7 +357,25 @@ class Ingester:
         self._pack_members = {}
 
     def finish(self) -> list[Entry]:
-        """Write the last pack, make the writes durable, and return every file entry."""
+        """Write the last packs, and return every file entry.
+
+        Chunk packs are written and flushed here; the caller's ``store.sync()`` flushes the
+        rest (and the folders) before the catalog names any of it.
+        """
         self._drain()
         self._flush_pack()
+        if self._packer is not None:
+            packer, self._packer = self._packer, None
+            for obj in packer.finish():
+                if obj.pack is None:
+                    self._record(obj)
+                else:
+                    self.new_objects[obj.oid] = obj
+            self._in_packs.clear()
+        for p in self._pending_chunks:
+            obj = self.new_objects[p.oid]
+            self.entries.append(
+                Entry(p.path, "file", p.mode, p.size, p.oid, None, obj.pack, obj.offset)
+            )
+        self._pending_chunks.clear()
         return self.entries

@@ -10,9 +10,9 @@ import contextlib
 import errno
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from dvlin.errors import FileSystemError, IntegrityError, ReadOnlyRepoError
 from dvlin.objects.files import write_and_publish
@@ -43,6 +43,16 @@ class StoredObject:
     offset: int | None
 
 
+class ObjectIndex(Protocol):
+    """Where stored objects are (the catalog answers this; the store does not know it)."""
+
+    def find_object(self, oid: str) -> StoredObject | None:
+        """Where one object is, or None when it is not known."""
+
+    def find_objects(self, oids: Iterable[str]) -> Mapping[str, StoredObject]:
+        """Where each of the known ``oids`` is."""
+
+
 class ObjectError(IntegrityError):
     """An object that is missing or whose bytes do not match its oid."""
 
@@ -71,8 +81,17 @@ class ObjectStore:
             into place, so the catalog never references bytes still in the page cache.
     """
 
-    def __init__(self, fs: Any, root: str, *, algorithm: str, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        fs: Any,
+        root: str,
+        *,
+        algorithm: str,
+        fsync: bool = True,
+        index: ObjectIndex | None = None,
+    ) -> None:
         self._fs = fs
+        self.index = index
         self.root = root.rstrip("/")
         self.algorithm = algorithm
         self.fsync = fsync
@@ -88,13 +107,15 @@ class ObjectStore:
         self._synced_dirs_needed: set[str] = set()
 
     @classmethod
-    def local(cls, root: str, *, algorithm: str, fsync: bool = True) -> ObjectStore:
+    def local(
+        cls, root: str, *, algorithm: str, fsync: bool = True, index: ObjectIndex | None = None
+    ) -> ObjectStore:
         """A store in a folder of this machine; fsspec's LocalFileSystem is made on first use.
 
         Local reads and writes go through ``os`` directly, and importing fsspec costs 0.15 s
         that ``commit`` and ``checkout`` on a local repo need not pay.
         """
-        return cls(None, root, algorithm=algorithm, fsync=fsync)
+        return cls(None, root, algorithm=algorithm, fsync=fsync, index=index)
 
     @property
     def fs(self) -> Any:
@@ -106,12 +127,14 @@ class ObjectStore:
         return self._fs
 
     @classmethod
-    def from_url(cls, url: str, *, algorithm: str, fsync: bool = True) -> ObjectStore:
+    def from_url(
+        cls, url: str, *, algorithm: str, fsync: bool = True, index: ObjectIndex | None = None
+    ) -> ObjectStore:
         """Open the store at an fsspec URL such as ``file:///data/store`` or ``s3://bucket/x``."""
         from fsspec.core import url_to_fs
 
         fs, path = url_to_fs(url)
-        return cls(fs, path, algorithm=algorithm, fsync=fsync)
+        return cls(fs, path, algorithm=algorithm, fsync=fsync, index=index)
 
     def __repr__(self) -> str:
         return f"ObjectStore({'file' if self._fs is None else self._fs.protocol!r}, {self.root!r})"
@@ -134,10 +157,25 @@ class ObjectStore:
     # -- writing -----------------------------------------------------------------------------
 
     def has(self, oid: str) -> bool:
-        """True when the object exists (its bytes are not read)."""
+        """True when the object exists, loose or in a pack here (its bytes are not read)."""
+        if self._has_loose(oid):
+            return True
+        packed = self._packed(oid)
+        return packed is not None and self._has_loose(packed.pack or "")
+
+    def _has_loose(self, oid: str) -> bool:
         if self.is_local:
             return os.path.exists(self.path(oid))
         return bool(self.fs.exists(self.path(oid)))
+
+    def _packed(self, oid: str) -> StoredObject | None:
+        """Where the index says ``oid`` sits inside a pack, if it does."""
+        if self.index is None:
+            return None
+        found = self.index.find_object(oid)
+        if found is None or found.pack is None or found.pack in ("", oid):
+            return None
+        return found
 
     def put(self, data: bytes | memoryview, oid: Oid | None = None) -> Oid:
         """Store ``data`` (hashing it unless the caller already did) and return its oid.
@@ -206,6 +244,14 @@ class ObjectStore:
             _fsync_file(path)
             self._synced_dirs_needed.add(os.path.dirname(path))
 
+    def written(self, path: str, *, synced: bool) -> None:
+        """Note an object another writer (a pack) put at ``path``, for :meth:`sync` to flush."""
+        if self.is_local and self.fsync:
+            if synced:
+                self._synced_dirs_needed.add(os.path.dirname(path))
+            else:
+                self._unsynced.append(path)
+
     def sync(self) -> None:
         """Wait for queued writes; flush every object written, and their folders, to disk.
 
@@ -263,8 +309,19 @@ class ObjectStore:
             ) from None
 
     def get(self, oid: str) -> bytes:
-        """Read an object whole and verify it against its oid."""
-        data = self._read(oid)
+        """Read an object whole and verify it against its oid.
+
+        An object that is not loose is read from the pack the index places it in (the
+        chunks of big files live in packs).
+        """
+        try:
+            data = self._read(oid)
+        except ObjectError:
+            packed = self._packed(oid)
+            if packed is None:
+                raise
+            assert packed.pack is not None and packed.offset is not None
+            return self.get_slice(packed.pack, packed.offset, packed.size, oid)
         self.verify(oid, data)
         return data
 
@@ -273,6 +330,41 @@ class ObjectStore:
         data = self._read(pack, offset, offset + size)
         self.verify(oid, data, pack=pack)
         return data
+
+    def read_chunks(self, oids: Sequence[str]) -> Iterator[bytes]:
+        """Read the chunks of a big file in order, each verified; for checkout and readers.
+
+        Where each chunk is comes from the index in one query; chunks in the same pack are
+        read through one open file (they sit one after another there), older loose chunks
+        one object each.
+        """
+        where = self.index.find_objects(set(oids)) if self.index is not None else {}
+        open_pack: tuple[str, Any] | None = None
+        try:
+            for oid in oids:
+                found = where.get(oid)
+                pack = found.pack if found is not None else None
+                if found is None or pack in (None, "", oid) or not self.is_local:
+                    yield self.get(oid)
+                    continue
+                assert pack is not None
+                if open_pack is None or open_pack[0] != pack:
+                    if open_pack is not None:
+                        open_pack[1].close()
+                        open_pack = None
+                    try:
+                        open_pack = (pack, open(self.path(pack), "rb", buffering=0))  # noqa: SIM115
+                    except FileNotFoundError:
+                        yield self.get(oid)  # raises the error that names the missing pack
+                        continue
+                f = open_pack[1]
+                f.seek(found.offset or 0)
+                data = f.read(found.size)
+                self.verify(oid, data, pack=pack)
+                yield data
+        finally:
+            if open_pack is not None:
+                open_pack[1].close()
 
     def verify(self, oid: str, data: bytes | memoryview, *, pack: str | None = None) -> None:
         """Raise :class:`ObjectError` unless ``data`` hashes to ``oid``."""

@@ -21,7 +21,7 @@ from dvlin.wording import plural
 if TYPE_CHECKING:
     from dvlin.catalog import Catalog, Version
     from dvlin.ids import Oid
-    from dvlin.objects.manifest import Entry
+    from dvlin.objects.manifest import Chunk, Entry
     from dvlin.repo import Repo
 
 
@@ -133,6 +133,7 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
     users: dict[Oid, set[str]] = defaultdict(set)
     slices: dict[Oid, list[Entry]] = defaultdict(list)
     wholes: set[Oid] = set()
+    chunked: list[tuple[str, Entry, Chunk]] = []
     for v in versions:
         users[v.manifest].add(v.label)
         try:
@@ -151,15 +152,30 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
             if e.type != "file":
                 continue
             if e.chunks is not None:
-                for c in e.chunks:
-                    users[c.oid].add(v.label)
-                    wholes.add(c.oid)
+                chunked.extend((v.label, e, c) for c in e.chunks)
             elif e.pack is not None:
                 users[e.pack].add(v.label)
                 slices[e.pack].append(e)
             elif e.oid is not None:
                 users[e.oid].add(v.label)
                 wholes.add(e.oid)
+
+    # Chunks in packs (how big files are stored since issue 12) are checked as slices of their
+    # pack, read once; chunks of older versions are loose objects.
+    where = catalog.find_objects({c.oid for _, _, c in chunked})
+    sliced: set[tuple[str, str]] = set()
+    for label, e, c in chunked:
+        found = where.get(c.oid)
+        if found is None or found.pack in (None, "", c.oid):
+            users[c.oid].add(label)
+            wholes.add(c.oid)
+            continue
+        assert found.pack is not None
+        users[found.pack].add(label)
+        if (found.pack, c.oid) not in sliced:
+            sliced.add((found.pack, c.oid))
+            part = e._replace(size=c.size, oid=c.oid, pack=found.pack, offset=found.offset)
+            slices[found.pack].append(part._replace(chunks=None))
 
     checked = {v.manifest for v in versions}
     todo = sorted((wholes | set(slices)) - checked)

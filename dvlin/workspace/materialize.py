@@ -231,8 +231,7 @@ class Writer:
         whole = self._new_hasher()
 
         def pieces() -> Iterator[bytes]:
-            for chunk in e.chunks or ():
-                data = self.store.get(chunk.oid)
+            for data in self.store.read_chunks([c.oid for c in e.chunks or ()]):
                 whole.update(data)
                 yield data
 

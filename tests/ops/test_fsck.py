@@ -56,21 +56,39 @@ def test_a_corrupt_pack_names_the_versions(filled: Repo, cli: Cli) -> None:
     assert "✗ corrupt:" in text and "(affects d@v1)" in text
 
 
-def test_a_missing_chunk_is_reported(filled: Repo, cli: Cli) -> None:
-    version = filled.resolve("big")
-    chunk = filled.catalog.conn.execute(
+def _chunk_pack(repo: Repo) -> str:
+    version = repo.resolve("big")
+    chunk = repo.catalog.conn.execute(
         "SELECT oid FROM version_objects WHERE version = ? AND oid != ? LIMIT 1",
         (version.id, version.manifest),
     ).fetchone()[0]
-    os.remove(filled.store.path(chunk))
+    found = repo.catalog.find_object(chunk)
+    assert found is not None and found.pack is not None  # chunks live in packs
+    return found.pack
+
+
+def test_a_missing_chunk_pack_is_reported_once(filled: Repo, cli: Cli) -> None:
+    pack = _chunk_pack(filled)
+    os.remove(filled.store.path(pack))
     report = fsck(filled)
     assert [(p.kind, p.oid, p.versions) for p in report.problems] == [
-        ("missing", chunk, ("big@v1",))
+        ("missing", pack, ("big@v1",))
     ]
     filled.close()
     r = cli("fsck")
     assert r.exit_code == 4
-    assert f"✗ missing: object {chunk} is missing from the store (affects big@v1)" in r.stdout
+    assert f"✗ missing: object {pack} is missing from the store (affects big@v1)" in r.stdout
+
+
+def test_a_corrupt_chunk_pack_names_the_version(filled: Repo) -> None:
+    oid = _chunk_pack(filled)
+    pack = _writable(filled.store.path(oid))
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 1
+    pack.write_bytes(bytes(data))
+    [problem] = fsck(filled).problems
+    assert (problem.kind, problem.oid, problem.versions) == ("corrupt", oid, ("big@v1",))
+    assert f"object {oid} is corrupt" in problem.message
 
 
 def test_a_tampered_audit_log_fails_the_check(filled: Repo, cli: Cli) -> None:

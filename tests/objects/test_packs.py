@@ -1,0 +1,266 @@
+"""Chunks of big files live in packs: round trips, old loose-chunk repos, failures mid-pack."""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import fsspec
+import pytest
+
+from dvlin.errors import FileSystemError
+from dvlin.objects import packs
+from dvlin.objects.hashing import hash_bytes
+from dvlin.objects.ingest import CHUNK_MIN_FILE
+from dvlin.objects.store import ObjectError, ObjectStore, StoredObject
+from dvlin.ops import gc
+from dvlin.ops.du import du
+from dvlin.ops.fsck import fsck
+from dvlin.repo import Repo
+from tests.conftest import Cli
+
+ALG = "xxh3-128"
+MIB = 1024 * 1024
+
+
+def _stores(tmp_path: Path) -> list[ObjectStore]:
+    memory = fsspec.filesystem("memory", skip_instance_cache=True)
+    memory.store = {}  # a private memory filesystem (the default one is global)
+    memory.pseudo_dirs = [""]
+    return [
+        ObjectStore.local(str(tmp_path / "objects"), algorithm=ALG),
+        ObjectStore(memory, f"/packs-{os.getpid()}", algorithm=ALG),
+    ]
+
+
+def test_pack_writer_places_blobs_in_packs_of_their_own_hash(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    blobs = [rng.randbytes(rng.randrange(1, 300_000)) for _ in range(40)]
+    for store in _stores(tmp_path):
+        writer = packs.PackWriter(store, target=1_000_000)
+        offsets = [writer.add(b, hash_bytes(ALG, b)) for b in blobs]
+        found = writer.finish()
+        store.sync()
+        packed = {o.oid: o for o in found if o.pack is not None}
+        pack_oids = {o.oid for o in found if o.pack is None}
+        assert len(pack_oids) > 3 and {o.pack for o in packed.values()} == pack_oids
+        for blob, offset in zip(blobs, offsets, strict=True):
+            where = packed[hash_bytes(ALG, blob)]
+            assert where.offset == offset and where.size == len(blob)
+            assert where.pack is not None
+            assert store.get_slice(where.pack, offset, len(blob), where.oid) == blob
+        for pack in pack_oids:
+            assert store.get(pack)  # a pack is an ordinary object: verified whole on read
+        assert writer.finish() == []
+
+
+def test_a_blob_in_a_pack_reads_through_the_index(tmp_path: Path) -> None:
+    class Index:
+        def __init__(self) -> None:
+            self.rows: dict[str, StoredObject] = {}
+
+        def find_object(self, oid: str) -> StoredObject | None:
+            return self.rows.get(oid)
+
+        def find_objects(self, oids: object) -> dict[str, StoredObject]:
+            return {}
+
+    index = Index()
+    store = ObjectStore.local(str(tmp_path / "o"), algorithm=ALG, index=index)
+    blob = b"chunk bytes" * 1000
+    oid = hash_bytes(ALG, blob)
+    assert not store.has(oid)
+    writer = packs.PackWriter(store)
+    writer.add(b"before", hash_bytes(ALG, b"before"))
+    writer.add(blob, oid)
+    index.rows = {o.oid: o for o in writer.finish()}
+    assert store.has(oid) and store.get(oid) == blob
+    assert not os.path.exists(store.path(oid))  # not loose: a slice of its pack
+
+
+def _chunk_rows(repo: Repo) -> list[tuple[str, int, str | None, int | None]]:
+    version = repo.resolve("big")
+    return repo.catalog.conn.execute(
+        "SELECT o.oid, o.size, o.pack, o.offset FROM version_objects vo"
+        " JOIN objects o ON o.oid = vo.oid WHERE vo.version = ? AND vo.oid != ?",
+        (version.id, version.manifest),
+    ).fetchall()
+
+
+def test_a_big_file_round_trips_through_packs(
+    any_repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(packs, "PACK_TARGET", 4 * MIB)  # several packs for one file
+    data = random.Random(1).randbytes(2 * CHUNK_MIN_FILE + 12345)
+    (any_repo.root / "big.bin").write_bytes(data)
+    first = any_repo.commit(["big.bin"], name="big")
+    rows = _chunk_rows(any_repo)
+    assert len(rows) > 8 and all(pack for _, _, pack, _ in rows)
+    assert len({pack for _, _, pack, _ in rows}) >= 3
+    assert first.new_bytes >= len(data)  # each byte counted once: the packs, not their chunks
+    assert first.new_bytes < len(data) + MIB
+    out = any_repo.root.parent / "out"
+    any_repo.checkout("big", to=out)
+    assert (out / "big.bin").read_bytes() == data
+    assert fsck(any_repo).ok
+    usage = du(any_repo)  # the packs are the stored objects; chunks are not small files
+    assert usage.packs >= 3 and usage.packed_files == 0
+    assert len(data) <= usage.stored < len(data) + MIB
+
+
+def _to_loose_chunks(repo: Repo) -> None:
+    """Rewrite a repo as dvlin wrote it before issue 12: every chunk a loose object."""
+    store, conn = repo.store, repo.catalog.conn
+    rows = conn.execute("SELECT oid, size, pack, offset FROM objects WHERE pack != oid").fetchall()
+    packs_seen = set()
+    for oid, size, pack, offset in rows:
+        store.put(store.get_slice(pack, offset, size, oid), oid)
+        packs_seen.add(pack)
+    store.sync()
+    with repo.catalog.transaction():
+        conn.execute("UPDATE objects SET pack = NULL, offset = NULL WHERE pack != oid")
+        conn.executemany("DELETE FROM objects WHERE oid = ?", [(p,) for p in packs_seen])
+    for pack in packs_seen:
+        os.remove(store.path(pack))
+
+
+def test_an_old_repo_with_loose_chunks_still_reads_and_dedups(repo: Repo, cli: Cli) -> None:
+    rng = random.Random(5)
+    data = bytearray(rng.randbytes(3 * CHUNK_MIN_FILE))
+    (repo.root / "big.bin").write_bytes(data)
+    repo.commit(["big.bin"], name="big")
+    _to_loose_chunks(repo)
+    assert all(pack is None for _, _, pack, _ in _chunk_rows(repo))
+    repo.close()
+
+    (repo.root / "big.bin").unlink()
+    cli("checkout", "big", ok=True)
+    assert (repo.root / "big.bin").read_bytes() == data
+    assert fsck(repo).ok
+    assert du(repo).stored >= len(data)
+    # A 1 MiB rewrite in the middle stores a few new chunks (in a pack) beside the loose ones.
+    middle = len(data) // 2
+    data[middle : middle + MIB] = rng.randbytes(MIB)
+    (repo.root / "big.bin").write_bytes(data)
+    second = repo.commit(["big.bin"], name="big")
+    assert second.new_bytes < 8 * MIB
+    (repo.dvlin_dir.parent / "dvlin.toml").write_text("[retention]\nkeep_last = 1\n")
+    gc.apply(repo, now=time.time() + 30 * 86400)
+    out = repo.root.parent / "out"
+    repo.checkout("big", to=out)
+    assert (out / "big.bin").read_bytes() == bytes(data)
+    assert fsck(repo).ok
+
+
+def _tmp_files(repo: Repo) -> list[str]:
+    tmp = repo.dvlin_dir / "objects" / "tmp"
+    return sorted(os.listdir(tmp)) if tmp.exists() else []
+
+
+def test_a_failed_pack_write_leaves_no_version_and_no_temporary_file(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    data = random.Random(2).randbytes(CHUNK_MIN_FILE + 4 * MIB)
+    (repo.root / "big.bin").write_bytes(data)
+    written = 0
+
+    def disk_full(_: str) -> None:
+        nonlocal written
+        written += 1
+        if written == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(packs, "pause_point", disk_full)
+        with pytest.raises(FileSystemError, match="no space left"):
+            repo.commit(["big.bin"], name="big")
+    assert repo.catalog.asset_names() == []
+    assert repo.catalog.conn.execute("SELECT COUNT(*) FROM objects").fetchone()[0] == 0
+    assert _tmp_files(repo) == []
+    repo.close()
+    assert "big" in cli("commit", "big.bin", "--name", "big", ok=True).stdout
+    (repo.root / "big.bin").unlink()
+    cli("checkout", "big", ok=True)
+    assert (repo.root / "big.bin").read_bytes() == data
+
+
+@pytest.mark.slow
+def test_killed_mid_pack_leaves_a_usable_repo(repo: Repo, tmp_path: Path, cli: Cli) -> None:
+    data = random.Random(4).randbytes(CHUNK_MIN_FILE + 4 * MIB)
+    (repo.root / "big.bin").write_bytes(data)
+    marker = tmp_path / "paused"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvlin", "commit", "big.bin", "--name", "big"],
+        cwd=repo.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "DVLIN_TEST_PAUSE_IN_PACK": str(marker)},
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate()
+    time.sleep(0.2)  # the pid is written before the pause; let the write land
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    repo.close()
+    assert repo.catalog.asset_names() == []
+    assert repo.catalog.conn.execute("SELECT COUNT(*) FROM objects").fetchone()[0] == 0
+    assert fsck(repo).ok
+    cli("commit", "big.bin", "--name", "big", ok=True)
+    out = repo.root.parent / "out"
+    repo.checkout("big", to=out)
+    assert (out / "big.bin").read_bytes() == data
+
+
+def test_read_chunks_mixes_loose_and_packed_chunks_in_order(tmp_path: Path) -> None:
+    class Index:
+        rows: dict[str, StoredObject] = {}
+
+        def find_object(self, oid: str) -> StoredObject | None:
+            return self.rows.get(oid)
+
+        def find_objects(self, oids: Iterable[str]) -> dict[str, StoredObject]:
+            return {o: self.rows[o] for o in oids if o in self.rows}
+
+    index = Index()
+    store = ObjectStore.local(str(tmp_path / "o"), algorithm=ALG, index=index)
+    rng = random.Random(8)
+    blobs = [rng.randbytes(50_000 + i) for i in range(6)]
+    oids = [hash_bytes(ALG, b) for b in blobs]
+    writer = packs.PackWriter(store, target=120_000)  # three packs of two
+    for i in (0, 1, 3, 4, 5):
+        writer.add(blobs[i], oids[i])
+    store.put(blobs[2], oids[2])  # an old, loose chunk between packed ones
+    index.rows = {o.oid: o for o in writer.finish()}
+    order = [5, 0, 1, 2, 3, 4, 0]
+    assert list(store.read_chunks([oids[i] for i in order])) == [blobs[i] for i in order]
+    gone = index.rows[oids[3]].pack
+    assert gone is not None
+    os.chmod(store.path(gone), 0o644)
+    os.remove(store.path(gone))
+    with pytest.raises(ObjectError, match=f"object {gone} is missing"):
+        list(store.read_chunks(oids))
+
+
+def test_a_packed_chunk_reads_from_a_worker_thread(repo: Repo) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = random.Random(6).randbytes(CHUNK_MIN_FILE + MIB)
+    (repo.root / "big.bin").write_bytes(data)
+    repo.commit(["big.bin"], name="big")
+    chunks = [oid for oid, _, _, _ in _chunk_rows(repo)]
+    repo.close()
+    fresh = Repo.open(repo.root)  # its catalog not opened yet: the thread must not own it
+    with ThreadPoolExecutor(2) as pool:  # as a push reads what it uploads
+        read = list(pool.map(fresh.store.get, chunks))
+    assert sum(len(r) for r in read) == len(data)
+    assert fresh.catalog.asset_names() == ["big"]  # still usable on this thread
+    fresh.close()
