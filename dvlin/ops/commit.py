@@ -16,6 +16,7 @@ from dvlin.faults import BEFORE_CATALOG, pause_point
 from dvlin.git import code_info
 from dvlin.identity import author as current_author
 from dvlin.identity import utc_now
+from dvlin.objects.hashing import Oid
 from dvlin.objects.ingest import Ingester
 from dvlin.objects.manifest import Entry, to_parquet, tree_digest
 from dvlin.objects.store import StoredObject
@@ -26,8 +27,8 @@ from dvlin.ops.manifests import load_entries
 from dvlin.progress import NullProgress, Progress
 from dvlin.values import sealed
 from dvlin.workspace import pending
-from dvlin.workspace.scan import Item, scan
-from dvlin.workspace.statcache import StatCache
+from dvlin.workspace.scan import Item, scan_columns
+from dvlin.workspace.statcache import StatCache, is_racy
 
 if TYPE_CHECKING:
     from dvlin.audit.change import Change
@@ -112,25 +113,36 @@ def prepare(
     started = time.time_ns()
     base_abs = str(repo.root / layout.base)
     pending.refuse_overlapping(repo.dvlin_dir, base_abs)  # never snapshot a half checkout
-    items = list(
-        scan(base_abs, layout.roots, store_root=repo.local_store_root, follow_links=follow_links)
+    from dvlin.ops.status import stat_cache
+
+    cache = stat_cache(repo, layout.base, layout.roots)
+    cols = scan_columns(
+        base_abs, layout.roots, store_root=repo.local_store_root, follow_links=follow_links
     )
+    items = list(cols.items())
     # The asset's contract runs before a single object is written: a failing commit leaves
     # the store and the catalog exactly as they were.
     from dvlin.ops.check import enforce
 
     checks = enforce(repo, name, base_abs, items, force=request.force, reason=request.reason)
-    cache = StatCache(catalog, layout.base)
+    cached = cache.lookup_all(cols)
+    hashed: dict[str, Oid] = {}
+
+    def on_hashed(tag: object, oid: str) -> None:
+        item = cast(Item, tag)
+        if not is_racy(item.mtime_ns, started):
+            hashed[item.path] = Oid(oid)
+
     ingester = Ingester(repo.store, catalog)
-    ingester.on_hashed = lambda item, oid: cache.record(cast(Item, item), oid, hashed_at_ns=started)
+    ingester.on_hashed = on_hashed
     entries: list[Entry] = []
     files = [i for i in items if i.type == "file"]
     progress.start("committing", files=len(files), bytes=sum(i.size for i in files))
-    for item in items:
+    for item, known_oid in zip(items, cached, strict=True):
         if item.type != "file":
             entries.append(Entry(item.path, item.type, item.mode, 0, None, item.target))
             continue
-        oid = item.oid or cache.lookup(item)
+        oid = item.oid or known_oid
         known = parent_entries.get(item.path)
         if oid is not None and known is not None and known.oid == oid and known.type == "file":
             # Unchanged since the parent: reuse where its bytes live (pack slice or chunks).
@@ -145,6 +157,11 @@ def prepare(
 
     algorithm = repo.config.hash
     tree = tree_digest(algorithm, entries)
+    cache.snapshot(
+        cols,
+        [i.oid or c or hashed.get(i.path) for i, c in zip(items, cached, strict=True)],
+        tree,
+    )
     diff = diff_entries(parent_entries, {e.path: e for e in entries})
     resolved_kind = kind or existing_kind or "dataset"
     if (
@@ -256,8 +273,7 @@ def _retrack(repo: Repo, prepared: PreparedCommit, tx: Change) -> None:
 def record(repo: Repo, prepared: PreparedCommit, tx: Change) -> CommitResult:
     """Insert a prepared commit's rows inside the caller's unit of work ``tx``."""
     catalog = repo.catalog
-    with tx.unaudited():
-        prepared.cache.save(catalog)
+    prepared.cache.save()  # a file beside the catalog: no row, nothing to audit
     version = prepared.version
     if version is None:
         assert prepared.parent is not None

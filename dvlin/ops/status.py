@@ -22,8 +22,8 @@ from dvlin.progress import NullProgress, Progress
 from dvlin.values import sealed
 from dvlin.workspace import pending
 from dvlin.workspace.pending import PendingCheckout
-from dvlin.workspace.scan import scan
-from dvlin.workspace.statcache import StatCache
+from dvlin.workspace.scan import Columns, scan_columns
+from dvlin.workspace.statcache import StatCache, is_racy
 
 if TYPE_CHECKING:
     from dvlin.ops.lock import Drift
@@ -103,6 +103,13 @@ def follows(version: Version) -> bool:
     return version.info.follow_links
 
 
+def stat_cache(repo: Repo, base: str, roots: Sequence[str], *, enabled: bool = True) -> StatCache:
+    """The stat cache of one asset layout in ``repo``."""
+    return StatCache(
+        repo.dvlin_dir, repo.catalog, base, roots, algorithm=repo.config.hash, enabled=enabled
+    )
+
+
 def workspace_entries(
     repo: Repo,
     base: str,
@@ -111,61 +118,70 @@ def workspace_entries(
     progress: Progress | None = None,
     base_abs: str | None = None,
     follow_links: bool = False,
+    cols: Columns | None = None,
+    cache: StatCache | None = None,
 ) -> tuple[list[Entry], StatCache, int]:
     """The tree now on disk under ``roots``, hashing only files the stat cache cannot vouch for.
 
     ``base_abs`` points somewhere other than the asset's own folder (``checkout --to``); the
-    stat cache is then not consulted.
+    stat cache is then not consulted. ``cols`` is a scan already made, ``cache`` the cache
+    already opened. The cache is left holding this scan as its next snapshot.
     """
     progress = progress or NullProgress()
     started = time.time_ns()
-    cache = StatCache(repo.catalog, base, enabled=base_abs is None)
+    if cache is None:
+        cache = stat_cache(repo, base, roots, enabled=base_abs is None)
     base_abs = base_abs or str(repo.root / base)
+    if cols is None:
+        cols = scan_columns(
+            base_abs,
+            roots,
+            store_root=repo.local_store_root,
+            strict=False,
+            follow_links=follow_links,
+        )
+    oids = cache.lookup_all(cols)
     entries: list[Entry] = []
-    to_hash = []
-    # The hot loop of `dvlin status`: the stat-cache lookup is inlined (one dict probe and
-    # three compares per file) because a clean 20,000-file tree should answer in ~0.2 s.
-    rows = cache.rows
-    prefix = "" if base in ("", ".") else base + "/"
     append = entries.append
-    for item in scan(
-        base_abs, roots, store_root=repo.local_store_root, strict=False, follow_links=follow_links
+    to_hash = []
+    for i, (path, kind, mode, size, target, linked) in enumerate(
+        zip(cols.path, cols.type, cols.mode, cols.size, cols.target, cols.oid, strict=True)
     ):
-        if item.type != "file":
-            append(Entry(item.path, item.type, item.mode, 0, None, item.target))
+        if kind != "file":
+            append(Entry(path, kind, mode, 0, None, target))
             continue
-        oid = item.oid
+        if linked is not None:  # a link into the store stands for its object
+            oids[i] = linked
+        oid = oids[i]
         if oid is None:
-            row = rows.get(prefix + item.path)
-            if (
-                row is not None
-                and row[0] == item.size
-                and row[1] == item.mtime_ns
-                and row[2] == item.inode
-            ):
-                oid = row[3]
-            else:
-                to_hash.append(item)
-                continue
-        append(Entry(item.path, "file", item.mode, item.size, oid))
+            to_hash.append(i)
+            continue
+        append(Entry(path, "file", mode, size, oid))
     if to_hash:
-        progress.start("hashing", files=len(to_hash), bytes=sum(i.size for i in to_hash))
-        for item in to_hash:
+        progress.start("hashing", files=len(to_hash), bytes=sum(cols.size[i] for i in to_hash))
+        for i in to_hash:
+            path, size, mtime_ns = cols.path[i], cols.size[i], cols.mtime_ns[i]
             try:
-                oid = hash_file(repo.config.hash, os.path.join(base_abs, item.path))
+                oid = hash_file(repo.config.hash, os.path.join(base_abs, path))
             except FileNotFoundError:
                 continue  # deleted while we looked: it is simply not there
-            cache.record(item, oid, hashed_at_ns=started)
-            entries.append(Entry(item.path, "file", item.mode, item.size, oid))
-            progress.advance(files=1, bytes=item.size)
+            # A file modified within the racy window may change again unseen: not vouched for.
+            oids[i] = None if is_racy(mtime_ns, started) else oid
+            append(Entry(path, "file", cols.mode[i], size, oid))
+            progress.advance(files=1, bytes=size)
         progress.finish()
+    cache.snapshot(cols, oids, "")
     return entries, cache, len(to_hash)
 
 
 def asset_status(
     repo: Repo, name: str, *, progress: Progress | None = None
 ) -> tuple[AssetStatus, StatCache, int]:
-    """Compare one asset's folder with its workspace version."""
+    """Compare one asset's folder with its workspace version.
+
+    A scan whose columns equal the stat cache's rows, when the cache vouches for the version's
+    tree, is clean: no file is hashed, no entry built, no manifest read.
+    """
     catalog = repo.catalog
     latest = catalog.latest_version(name)
     if latest is None:
@@ -174,13 +190,27 @@ def asset_status(
     version = (catalog.version(synced) if synced else None) or latest
     if version.id != latest.id and _expired(repo, version.id):
         version = latest  # gc removed the version the folder was synced to: compare with latest
-    entries, cache, hashed = workspace_entries(
-        repo, version.base, version.roots, progress=progress, follow_links=follows(version)
+    cache = stat_cache(repo, version.base, version.roots)
+    cols = scan_columns(
+        str(repo.root / version.base),
+        version.roots,
+        store_root=repo.local_store_root,
+        strict=False,
+        follow_links=follows(version),
     )
-    if tree_digest(repo.config.hash, entries) == version.tree:
+    hashed = 0
+    if cache.tree == version.tree and cache.matches(cols):
         diff = Diff()
     else:
-        diff = diff_entries(load_entries(repo, version), {e.path: e for e in entries})
+        entries, cache, hashed = workspace_entries(
+            repo, version.base, version.roots, progress=progress, cols=cols, cache=cache
+        )
+        tree = tree_digest(repo.config.hash, entries)
+        cache.vouch(tree)
+        if tree == version.tree:
+            diff = Diff()
+        else:
+            diff = diff_entries(load_entries(repo, version), {e.path: e for e in entries})
     stopped = [
         p
         for p in pending.overlapping(repo.dvlin_dir, str(repo.root / version.base))
@@ -214,10 +244,9 @@ def status(
         caches.append(cache)
         hashed += count
     # A read-only repo still answers; it only cannot remember the hashes for next time.
-    if any(c.updates for c in caches) and not catalog.read_only:
-        with catalog.transaction():
-            for c in caches:
-                c.save(catalog)
+    if not catalog.read_only:
+        for c in caches:
+            c.save()
     stopped = [
         p
         for p in pending.pending_checkouts(repo.dvlin_dir)
