@@ -180,10 +180,12 @@ def unknown_paths(candidates: Sequence[str], manifests: Iterable[bytes]) -> list
     import pyarrow.compute as pc
 
     left = pa.array(sorted(set(candidates)), pa.string())
+    if not len(left):
+        return []
     for data in manifests:
+        left = left.filter(pc.invert(pc.is_in(left, value_set=_path_column(data))))
         if not len(left):
             break
-        left = left.filter(pc.invert(pc.is_in(left, value_set=_path_column(data))))
     return [str(p) for p in left.to_pylist()]
 
 
