@@ -36,7 +36,10 @@ from dvlin.workspace.materialize import (
     LINK_MODES,
     LinkMode,
     Writer,
+    is_torn,
+    make_folders,
     remove,
+    remove_empty,
     write_link,
 )
 from dvlin.workspace.target import check_path_column, check_target
@@ -195,7 +198,11 @@ def checkout(
                 "changes to paths this asset tracked)",
                 paths=strangers,
             )
-        lost = [e.path for e in plan.lost if not (interrupted and _torn(repo, target, e, ours))]
+        lost = [
+            e.path
+            for e in plan.lost
+            if not (interrupted and is_torn(repo.store, target, e, ours.get(e.path)))
+        ]
         if lost and not force and not dry_run:
             raise ConflictError(
                 f"{_where(version, target, in_repo)} has uncommitted changes that the checkout "
@@ -240,7 +247,7 @@ def checkout(
                     pid=os.getpid(),
                 ),
             )
-        created = _make_folders(target)
+        created = make_folders(target)
         writer = Writer(repo.store, target, link=link, fresh_root=target in created, record=in_repo)
         try:
             remove(target, leftovers)
@@ -267,7 +274,7 @@ def checkout(
                         )
                 lock.sync(repo)  # dvlin.lock names what the asset's folder now holds
         except BaseException as exc:
-            if _remove_empty(created) and not os.path.lexists(target):
+            if remove_empty(created) and not os.path.lexists(target):
                 pending.finish(repo.dvlin_dir, target)  # nothing of it is left to finish
             if isinstance(exc, OSError):  # disk full, permission denied, read-only target
                 raise FileSystemError.from_os(
@@ -344,51 +351,6 @@ def _never_tracked(repo: Repo, version: Version, candidates: Sequence[str]) -> l
                 continue  # a manifest we cannot read cannot vouch for a path
 
     return unknown_paths(candidates, manifests())
-
-
-def _torn(repo: Repo, target: str, e: Entry, ours: Manifest) -> bool:
-    """True when the file at ``e`` is a prefix of what the interrupted checkout was writing.
-
-    A killed writer leaves such a file under its own name in a folder it created; it holds no
-    byte the rerun does not write back, so it is the checkout's own work, not a change.
-    """
-    theirs = ours.get(e.path)
-    if e.type != "file" or theirs is None or theirs.type != "file" or e.size >= theirs.size:
-        return False
-    try:
-        with open(os.path.join(target, e.path), "rb") as f:
-            found = f.read(theirs.size + 1)
-        from dvlin.workspace.materialize import read_prefix
-
-        return read_prefix(repo.store, theirs, len(found)) == found
-    except (OSError, ObjectError):
-        return False
-
-
-def _make_folders(target: str) -> list[str]:
-    """Create ``target`` and any missing parents; return the ones created, outermost first."""
-    missing = []
-    folder = target
-    while not os.path.lexists(folder):
-        missing.append(folder)
-        folder = os.path.dirname(folder)
-    missing.reverse()
-    for folder in missing:
-        try:
-            os.mkdir(folder)
-        except FileExistsError:
-            continue
-    return missing
-
-
-def _remove_empty(created: list[str]) -> bool:
-    """Remove the folders a failed checkout created, innermost first, while they are empty."""
-    for folder in reversed(created):
-        try:
-            os.rmdir(folder)
-        except OSError:
-            return False
-    return True
 
 
 def _remember(

@@ -344,3 +344,45 @@ def read_prefix(store: ObjectStore, e: Entry, size: int) -> bytes:
     if e.pack is not None and not store.has(e.oid):
         return store.get_slice(e.pack, e.offset or 0, e.size, e.oid)[:size]
     return store.get(e.oid)[:size]
+
+
+def is_torn(store: ObjectStore, root: str, e: Entry, theirs: Entry | None) -> bool:
+    """True when the file ``e`` under ``root`` holds a strict prefix of ``theirs``'s bytes.
+
+    A writer killed in a folder its checkout created leaves such a file under its own name;
+    it holds no byte the rerun does not write back, so it is that checkout's work, not a change.
+    """
+    if e.type != "file" or theirs is None or theirs.type != "file" or e.size >= theirs.size:
+        return False
+    try:
+        with open(os.path.join(root, e.path), "rb") as f:
+            found = f.read(theirs.size + 1)
+        return read_prefix(store, theirs, len(found)) == found
+    except (OSError, IntegrityError):
+        return False
+
+
+def make_folders(target: str) -> list[str]:
+    """Create ``target`` and any missing parents; return the ones created, outermost first."""
+    missing = []
+    folder = target
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    missing.reverse()
+    for folder in missing:
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            continue
+    return missing
+
+
+def remove_empty(created: list[str]) -> bool:
+    """Remove the folders a failed checkout created, innermost first, while they are empty."""
+    for folder in reversed(created):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return False
+    return True
