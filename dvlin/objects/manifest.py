@@ -574,6 +574,14 @@ class Manifest:
         """The rows at ``indices`` (an Arrow array or a list of ints), kept sorted by path."""
         return Manifest._sorted(self.table.take(indices))
 
+    def within(self, prefix: str | None, kinds: Iterable[str] | None = None) -> Manifest:
+        """The rows at ``prefix`` or under the folder ``prefix`` (all without one), of ``kinds``."""
+        from dvlin.objects import columns
+
+        if not prefix and kinds is None:
+            return self
+        return Manifest(self.table.filter(columns.within(self.table, prefix, kinds)))
+
     def filter(self, mask: Any) -> Manifest:
         """The rows where ``mask`` (a boolean Arrow array or list) is true."""
         return Manifest(self.table.filter(mask))
