@@ -73,7 +73,7 @@ def sort_table(table: pa.Table) -> pa.Table:
     return table.take(order)
 
 
-def _octal(modes: pa.Array) -> pa.Array:
+def octal(modes: pa.Array) -> pa.Array:
     """Each mode formatted as ``f"{mode:o}"`` (few distinct values: formatted once each)."""
     distinct = pc.unique(modes)
     texts = [None if m is None else f"{m:o}" for m in distinct.to_pylist()]
@@ -91,7 +91,7 @@ def digest_lines(table: pa.Table) -> pa.Array:
     content = pc.coalesce(oid, target, pa.scalar("", pa.string()))
     nul = pa.scalar("\0", pa.string())
     lines = pc.binary_join_element_wise(
-        pc.fill_null(paths, "None"), kinds, _octal(column(table, "mode")), content, nul
+        pc.fill_null(paths, "None"), kinds, octal(column(table, "mode")), content, nul
     )
     return pc.binary_join_element_wise(lines, pa.scalar("\n"), pa.scalar(""))
 
