@@ -107,7 +107,6 @@ def prepare(
         if catalog.tag(name, t) is not None:
             raise ConflictError(f"tag {name}@{t} exists", hint="choose another tag name")
     parent = catalog.latest_version(name)
-    parent_manifest = load_manifest(repo, parent) if parent else Manifest.empty()
 
     started = time.time_ns()
     base_abs = str(repo.root / layout.base)
@@ -123,6 +122,31 @@ def prepare(
     from dvlin.ops.check import enforce
 
     checks = enforce(repo, name, base_abs, cols, force=request.force, reason=request.reason)
+    resolved_kind = kind or existing_kind or "dataset"
+    if (
+        parent is not None
+        and parent.base == layout.base
+        and parent.roots == layout.roots
+        and cache.tree == parent.tree
+        and cache.matches(cols)
+    ):
+        # The stat cache vouches that this scan is the parent's tree: nothing to commit, and
+        # nothing to read, hash or write (not even the parent's manifest).
+        return PreparedCommit(
+            name,
+            resolved_kind,
+            layout,
+            parent,
+            None,
+            Diff(),
+            tuple(tags),
+            cache,
+            [],
+            set(),
+            0,
+            cols,
+        )
+    parent_manifest = load_manifest(repo, parent) if parent else Manifest.empty()
     described = dict(parent.info.files) if parent else {}
     ingester = Ingester(repo.store, catalog)
     new = commit_tree.build(
@@ -140,7 +164,6 @@ def prepare(
     tree = manifest.digest(algorithm)
     cache.snapshot(cols, new.oids, tree)
     diff = diff_manifests(parent_manifest, manifest)
-    resolved_kind = kind or existing_kind or "dataset"
     if (
         parent is not None
         and parent.tree == tree
