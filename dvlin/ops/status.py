@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog import Version
 from dvlin.errors import NotFoundError
+from dvlin.objects.diff import Diff, diff_manifests
 from dvlin.objects.hashing import hash_file
-from dvlin.objects.manifest import Entry, tree_digest
-from dvlin.ops.diff import Diff, diff_entries
-from dvlin.ops.manifests import load_entries
+from dvlin.objects.manifest import Entry, Manifest
+from dvlin.ops.manifests import load_manifest
 from dvlin.progress import NullProgress, Progress
 from dvlin.values import sealed
 from dvlin.workspace import pending
@@ -118,60 +118,72 @@ def workspace_entries(
     progress: Progress | None = None,
     base_abs: str | None = None,
     follow_links: bool = False,
-    cols: Columns | None = None,
-    cache: StatCache | None = None,
 ) -> tuple[list[Entry], StatCache, int]:
     """The tree now on disk under ``roots``, hashing only files the stat cache cannot vouch for.
 
     ``base_abs`` points somewhere other than the asset's own folder (``checkout --to``); the
-    stat cache is then not consulted. ``cols`` is a scan already made, ``cache`` the cache
-    already opened. The cache is left holding this scan as its next snapshot.
+    stat cache is then not consulted. The cache is left holding this scan as its next
+    snapshot (for callers that :meth:`StatCache.save` it).
+    """
+    cache = stat_cache(repo, base, roots, enabled=base_abs is None)
+    base_abs = base_abs or str(repo.root / base)
+    cols = scan_columns(
+        base_abs, roots, store_root=repo.local_store_root, strict=False, follow_links=follow_links
+    )
+    manifest, hashed = scanned_manifest(repo, cols, cache, base_abs=base_abs, progress=progress)
+    return list(manifest.entries()), cache, hashed
+
+
+def scanned_manifest(
+    repo: Repo,
+    cols: Columns,
+    cache: StatCache,
+    *,
+    base_abs: str,
+    progress: Progress | None = None,
+) -> tuple[Manifest, int]:
+    """The manifest of a scan, and how many files had to be hashed for it.
+
+    Oids come from the stat cache (looked up by columns) and links into the store; only the
+    other files are read. The cache is left holding this scan as its next snapshot.
     """
     progress = progress or NullProgress()
     started = time.time_ns()
-    if cache is None:
-        cache = stat_cache(repo, base, roots, enabled=base_abs is None)
-    base_abs = base_abs or str(repo.root / base)
-    if cols is None:
-        cols = scan_columns(
-            base_abs,
-            roots,
-            store_root=repo.local_store_root,
-            strict=False,
-            follow_links=follow_links,
-        )
-    oids = cache.lookup_all(cols)
-    entries: list[Entry] = []
-    append = entries.append
-    to_hash = []
-    for i, (path, kind, mode, size, target, linked) in enumerate(
-        zip(cols.path, cols.type, cols.mode, cols.size, cols.target, cols.oid, strict=True)
-    ):
-        if kind != "file":
-            append(Entry(path, kind, mode, 0, None, target))
-            continue
-        if linked is not None:  # a link into the store stands for its object
-            oids[i] = linked
-        oid = oids[i]
-        if oid is None:
-            to_hash.append(i)
-            continue
-        append(Entry(path, "file", mode, size, oid))
+    remembered = cache.lookup_all(cols)
+    if cols.oid.count(None) != len(cols):  # a link into the store stands for its object
+        remembered = [linked or oid for linked, oid in zip(cols.oid, remembered, strict=True)]
+    to_hash = [
+        i
+        for i, (kind, oid) in enumerate(zip(cols.type, remembered, strict=True))
+        if oid is None and kind == "file"
+    ]
+    oids = list(remembered) if to_hash else remembered
+    gone: set[int] = set()
     if to_hash:
         progress.start("hashing", files=len(to_hash), bytes=sum(cols.size[i] for i in to_hash))
         for i in to_hash:
-            path, size, mtime_ns = cols.path[i], cols.size[i], cols.mtime_ns[i]
             try:
-                oid = hash_file(repo.config.hash, os.path.join(base_abs, path))
+                oid = hash_file(repo.config.hash, os.path.join(base_abs, cols.path[i]))
             except FileNotFoundError:
-                continue  # deleted while we looked: it is simply not there
+                gone.add(i)  # deleted while we looked: it is simply not there
+                continue
+            oids[i] = oid
             # A file modified within the racy window may change again unseen: not vouched for.
-            oids[i] = None if is_racy(mtime_ns, started) else oid
-            append(Entry(path, "file", cols.mode[i], size, oid))
-            progress.advance(files=1, bytes=size)
+            remembered[i] = None if is_racy(cols.mtime_ns[i], started) else oid
+            progress.advance(files=1, bytes=cols.size[i])
         progress.finish()
-    cache.snapshot(cols, oids, "")
-    return entries, cache, len(to_hash)
+    cache.snapshot(cols, remembered, "")
+    columns: dict[str, list[Any]] = {
+        "path": cols.path,
+        "type": cols.type,
+        "mode": cols.mode,
+        "size": cols.size,
+        "oid": oids,
+        "target": cols.target,
+    }
+    if gone:
+        columns = {k: [v for i, v in enumerate(c) if i not in gone] for k, c in columns.items()}
+    return Manifest.from_columns(**columns), len(to_hash)
 
 
 def asset_status(
@@ -179,8 +191,9 @@ def asset_status(
 ) -> tuple[AssetStatus, StatCache, int]:
     """Compare one asset's folder with its workspace version.
 
-    A scan whose columns equal the stat cache's rows, when the cache vouches for the version's
-    tree, is clean: no file is hashed, no entry built, no manifest read.
+    A scan whose fingerprint is the one the stat cache vouches for the version's tree with is
+    clean: no file is hashed, no entry built, no manifest read. Otherwise the scan's manifest
+    is built by columns and, only if its digest differs, diffed with the version's.
     """
     catalog = repo.catalog
     latest = catalog.latest_version(name)
@@ -191,8 +204,9 @@ def asset_status(
     if version.id != latest.id and _expired(repo, version.id):
         version = latest  # gc removed the version the folder was synced to: compare with latest
     cache = stat_cache(repo, version.base, version.roots)
+    base_abs = str(repo.root / version.base)
     cols = scan_columns(
-        str(repo.root / version.base),
+        base_abs,
         version.roots,
         store_root=repo.local_store_root,
         strict=False,
@@ -202,18 +216,16 @@ def asset_status(
     if cache.tree == version.tree and cache.matches(cols):
         diff = Diff()
     else:
-        entries, cache, hashed = workspace_entries(
-            repo, version.base, version.roots, progress=progress, cols=cols, cache=cache
-        )
-        tree = tree_digest(repo.config.hash, entries)
+        manifest, hashed = scanned_manifest(repo, cols, cache, base_abs=base_abs, progress=progress)
+        tree = manifest.digest(repo.config.hash)
         cache.vouch(tree)
         if tree == version.tree:
             diff = Diff()
         else:
-            diff = diff_entries(load_entries(repo, version), {e.path: e for e in entries})
+            diff = diff_manifests(load_manifest(repo, version), manifest)
     stopped = [
         p
-        for p in pending.overlapping(repo.dvlin_dir, str(repo.root / version.base))
+        for p in pending.overlapping(repo.dvlin_dir, base_abs)
         if not pending.is_running(repo.dvlin_dir, p)
     ]
     interrupted = next((p for p in stopped if p.asset == name), stopped[0] if stopped else None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from dvlin.errors import FileSystemError, IntegrityError, UsageError
 from dvlin.objects.hashing import Oid
@@ -108,7 +108,7 @@ def _check_name(path: str) -> None:
         ) from None
 
 
-class Columns:
+class Columns(Sequence[Item]):
     """A scan as parallel lists, one per field of :class:`Item`: no object per file.
 
     ``dvlin status`` on a million files compares these lists with the stat cache's columns
@@ -129,6 +129,20 @@ class Columns:
 
     def __len__(self) -> int:
         return len(self.path)
+
+    @overload
+    def __getitem__(self, i: int) -> Item: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Item]: ...
+
+    def __getitem__(self, i: int | slice) -> Item | list[Item]:
+        if isinstance(i, slice):
+            return [self.item(j) for j in range(*i.indices(len(self)))]
+        return self.item(i if i >= 0 else i + len(self))
+
+    def __iter__(self) -> Iterator[Item]:
+        return self.items()
 
     def add(self, item: Item) -> None:
         """Append one item."""

@@ -203,12 +203,11 @@ class StatCache:
 
     def lookup_all(self, cols: Columns) -> list[Oid | None]:
         """For each scanned row, the oid the cache vouches for, or None (hash it)."""
-        n = len(cols)
         if self.table is not None and self.table.num_rows:
-            return self._lookup_table(cols)
+            return self.lookup_array(cols).to_pylist()  # type: ignore[no-any-return]
         if self._legacy:
             rows = self._legacy
-            found: list[Oid | None] = [None] * n
+            found: list[Oid | None] = [None] * len(cols)
             for i, path in enumerate(cols.path):
                 row = rows.get(path)
                 if (
@@ -220,26 +219,29 @@ class StatCache:
                 ):
                     found[i] = row[3]
             return found
-        return [None] * n
+        return [None] * len(cols)
 
-    def _lookup_table(self, cols: Columns) -> list[Oid | None]:
+    def lookup_array(self, cols: Columns, paths: pa.Array | None = None) -> pa.Array:
+        """:meth:`lookup_all` as an Arrow string array (``paths``: the scan's, if built)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        if paths is None:
+            paths = pa.array(cols.path, pa.string())
         table = self.table
-        assert table is not None
+        if table is None or not table.num_rows:
+            return pa.array(self.lookup_all(cols), pa.string())
         schema = _schema()
-        paths = pa.array(cols.path, pa.string())
         if table.num_rows == len(cols) and table.column("path").equals(pa.chunked_array([paths])):
             rows = table  # the same rows in the same order: compare in place
         else:
-            at = pc.index_in(paths, value_set=table.column("path"))
-            rows = table.take(at)  # null where the path is not cached
+            rows = table.take(pc.index_in(paths, value_set=table.column("path")))
         same = pc.and_kleene(
             pc.and_kleene(
                 pc.equal(rows.column("size"), pa.array(cols.size, schema.field("size").type)),
                 pc.equal(
-                    rows.column("mtime_ns"), pa.array(cols.mtime_ns, schema.field("mtime_ns").type)
+                    rows.column("mtime_ns"),
+                    pa.array(cols.mtime_ns, schema.field("mtime_ns").type),
                 ),
             ),
             pc.and_kleene(
@@ -247,10 +249,8 @@ class StatCache:
                 pc.equal(rows.column("type"), pa.array(cols.type, pa.string())),
             ),
         )
-        oids = pc.if_else(
-            pc.fill_null(same, False), rows.column("oid"), pa.scalar(None, pa.string())
-        )
-        return oids.to_pylist()  # type: ignore[no-any-return]
+        oids = pc.if_else(pc.fill_null(same, False), rows.column("oid"), None)
+        return oids.combine_chunks() if isinstance(oids, pa.ChunkedArray) else oids
 
     def lookup(self, item: Item) -> Oid | None:
         """The cached oid of one file that stats exactly as it did when it was hashed."""
