@@ -130,9 +130,7 @@ def test_a_fresh_root_never_overwrites(mixed: Repo, tmp_path: Path) -> None:
     files = _entries(mixed)
     (out / files[0].path).write_bytes(b"appeared meanwhile")
     with pytest.raises(FileExistsError):
-        Writer(mixed.store, str(out), link="copy", fresh_root=True).write_all(
-            files, lambda e: None
-        )
+        Writer(mixed.store, str(out), link="copy", fresh_root=True).write_all(files, lambda e: None)
     assert (out / files[0].path).read_bytes() == b"appeared meanwhile"
 
 
@@ -148,9 +146,7 @@ def test_ctrl_c_in_a_fresh_folder_leaves_no_partial_file(
 
     monkeypatch.setattr(os, "write", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        Writer(mixed.store, str(out), link="copy", fresh_root=True).write_all(
-            files, lambda e: None
-        )
+        Writer(mixed.store, str(out), link="copy", fresh_root=True).write_all(files, lambda e: None)
     assert os.listdir(out) == []
 
 
