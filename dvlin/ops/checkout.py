@@ -12,7 +12,8 @@ through a symlink, every file appears whole (temporary name, then rename), and a
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import stat
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +22,11 @@ from dvlin.catalog.gc import GcStore
 from dvlin.errors import ConflictError, FileSystemError, NotFoundError, UsageError
 from dvlin.faults import IN_CHECKOUT, pause_point
 from dvlin.identity import utc_now
-from dvlin.objects.manifest import Entry
+from dvlin.objects.manifest import Entry, Manifest
 from dvlin.objects.store import ObjectError
 from dvlin.ops import lock
-from dvlin.ops.manifests import load_entries, with_versions
+from dvlin.ops.checkout_plan import plan_checkout, select, unknown_paths, within
+from dvlin.ops.manifests import load_manifest, with_versions
 from dvlin.ops.refs import resolve
 from dvlin.ops.status import follows, workspace_entries
 from dvlin.progress import NullProgress, Progress
@@ -34,14 +36,17 @@ from dvlin.workspace.materialize import (
     LINK_MODES,
     LinkMode,
     Writer,
-    make_dir,
+    is_torn,
+    make_folders,
     remove,
+    remove_empty,
     write_link,
 )
-from dvlin.workspace.target import check_paths, check_target
+from dvlin.workspace.target import check_path_column, check_target
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
+    from dvlin.workspace.statcache import StatCache
 
 __all__ = ["CheckoutResult", "LinkMode", "checkout"]
 
@@ -88,29 +93,6 @@ class CheckoutResult:
         }
 
 
-def _select(entries: dict[str, Entry], paths: Sequence[str]) -> dict[str, Entry]:
-    if not paths:
-        return entries
-    chosen: dict[str, Entry] = {}
-    for raw in paths:
-        p = raw.strip("/")
-        if p in ("", "."):
-            return entries
-        hits = {k: e for k, e in entries.items() if k == p or k.startswith(p + "/")}
-        if not hits:
-            raise NotFoundError(
-                f"{raw} is not in this version", hint="`dvlin ls REF` lists its files"
-            )
-        chosen.update(hits)
-    return chosen
-
-
-def _in_selection(path: str, paths: Sequence[str]) -> bool:
-    if not paths:
-        return True
-    return any(path == p.strip("/") or path.startswith(p.strip("/") + "/") for p in paths)
-
-
 def checkout(
     repo: Repo,
     ref: str,
@@ -145,15 +127,15 @@ def checkout(
             f"{version.label} expired on {expired_at[:10]} (retention, dvlin gc)",
             hint="its metadata and lineage remain; `dvlin retention` shows what is kept",
         )
-    every = load_entries(repo, version)  # a missing manifest is fetched from a remote
-    check_paths(every)
-    wanted = _select(every, paths)
+    every = load_manifest(repo, version)  # a missing manifest is fetched from a remote
+    check_path_column(every.paths())
+    wanted = select(every, paths)
     if repo.config.remotes:
         # Bytes only on a remote: fetch exactly what the chosen paths need, verified, before
         # anything in the workspace is touched.
         from dvlin.ops.pull import fetch_entries
 
-        fetch_entries(repo, wanted.values(), progress=progress)
+        fetch_entries(repo, wanted.entries(), progress=progress)
     in_repo = to is None
     target = str(repo.root / version.base) if in_repo else os.path.abspath(to or ".")
     check_target(
@@ -166,17 +148,27 @@ def checkout(
 
     with repo.lock():
         catalog = repo.catalog
-        synced: dict[str, Entry] = {}
+        synced = Manifest.empty()
         if in_repo:
             synced_id = catalog.workspace_version(version.asset)
             synced_version = catalog.version(synced_id) if synced_id else None
             # An expired synced version may have lost its manifest: then nothing counts as
             # committed, and every file that would change is protected (needs --force).
             if synced_version is not None and synced_version.id not in GcStore(catalog).expired():
-                synced = load_entries(repo, synced_version)
+                synced = (
+                    every
+                    if synced_version.id == version.id
+                    else load_manifest(repo, synced_version)
+                )
         # Files an interrupted checkout into this folder already wrote are its work, not edits.
         interrupted = pending.find(repo.dvlin_dir, target)
-        ours = _entries_of(repo, interrupted.version_id) if interrupted else {}
+        ours = Manifest.empty()
+        if interrupted:
+            ours = (
+                every
+                if interrupted.version_id == version.id
+                else _manifest_of(repo, interrupted.version_id)
+            )
         current_list, cache, _ = workspace_entries(
             repo,
             version.base,
@@ -184,26 +176,20 @@ def checkout(
             base_abs=None if in_repo else target,
             follow_links=in_repo and follows(version),
         )
-        current = {e.path: e for e in current_list if _in_selection(e.path, paths)}
-        leftovers = [
-            e
-            for e in current.values()
-            if interrupted
-            and e.type == "file"
-            and pending.is_temporary_name(e.path.rpartition("/")[2])
-        ]
-        for e in leftovers:
-            del current[e.path]
-
-        writes = [e for p, e in wanted.items() if not e.same_content(current.get(p))]
-        # Anything of another type at a written path goes first, as do paths the version lacks.
-        removals = [e for p, e in current.items() if p not in wanted]
-        removals += [
-            current[e.path] for e in writes if e.path in current and current[e.path].type != e.type
-        ]
-        strangers = _never_tracked(
-            repo, version, [e.path for e in removals if e.path not in every], [synced, ours]
-        )
+        leftovers = []
+        if interrupted:
+            leftovers = [
+                e
+                for e in current_list
+                if e.type == "file" and pending.is_temporary_name(e.path.rpartition("/")[2])
+            ]
+            gone = {e.path for e in leftovers}
+            current_list = [e for e in current_list if e.path not in gone]
+        current = within(Manifest.from_entries(current_list), paths)
+        del current_list
+        plan = plan_checkout(wanted, every, current, synced, ours)
+        writes, removals = plan.writes, plan.removals
+        strangers = _never_tracked(repo, version, plan.unvouched)
         if strangers:
             raise ConflictError(
                 f"{_where(version, target, in_repo)} holds {_listed(strangers)}, which no version"
@@ -212,15 +198,11 @@ def checkout(
                 "changes to paths this asset tracked)",
                 paths=strangers,
             )
-        touched = {e.path for e in writes} | {e.path for e in removals}
-        lost = sorted(
-            p
-            for p in touched
-            if p in current
-            and current[p].type != "dir"
-            and not current[p].same_content(synced.get(p))
-            and not current[p].same_content(ours.get(p))
-        )
+        lost = [
+            e.path
+            for e in plan.lost
+            if not (interrupted and is_torn(repo.store, target, e, ours.get(e.path)))
+        ]
         if lost and not force and not dry_run:
             raise ConflictError(
                 f"{_where(version, target, in_repo)} has uncommitted changes that the checkout "
@@ -232,23 +214,22 @@ def checkout(
         dirs = sorted((e for e in writes if e.type == "dir"), key=lambda e: e.path.count("/"))
         files = [e for e in writes if e.type == "file"]
         links = [e for e in writes if e.type == "link"]
-        plan: dict[str, Any] = {
-            "discarded": tuple(lost),
-            "planned_writes": tuple(sorted(e.path for e in writes)),
-            "planned_removals": tuple(sorted({e.path for e in removals})),
-        }
+        planned_writes = tuple(e.path for e in writes)
+        planned_removals = tuple(sorted({e.path for e in removals}))
         if dry_run:
             return CheckoutResult(
                 version=version,
                 target=target,
                 link=link,
                 written=len(writes),
-                removed=len(plan["planned_removals"]),
-                unchanged=len(wanted) - len(writes),
+                removed=len(planned_removals),
+                unchanged=plan.unchanged,
                 bytes_written=sum(e.size for e in files),
                 link_fallbacks=0,
                 dry_run=True,
-                **plan,
+                discarded=tuple(lost),
+                planned_writes=planned_writes,
+                planned_removals=planned_removals,
             )
 
         # The marker is durable before the first change and goes after the last (catalog
@@ -266,13 +247,13 @@ def checkout(
                     pid=os.getpid(),
                 ),
             )
-        created = _make_folders(target)
-        writer = Writer(repo.store, target, link=link)
+        created = make_folders(target)
+        writer = Writer(repo.store, target, link=link, fresh_root=target in created, record=in_repo)
         try:
             remove(target, leftovers)
             removed = remove(target, removals)
             for d in dirs:
-                make_dir(target, d)
+                writer.make_dir(d)
             progress.start("checking out", files=len(files), bytes=sum(e.size for e in files))
             try:
                 writer.write_all(files, _advance(progress))
@@ -284,10 +265,7 @@ def checkout(
                 write_link(target, e)
 
             if in_repo:
-                for e in files:
-                    st = os.lstat(os.path.join(target, e.path))
-                    if not os.path.islink(os.path.join(target, e.path)):
-                        cache.record(_as_item(e, st), e.oid or "")
+                _remember(cache, target, files, writer.written)
                 with catalog.transaction():
                     cache.save(catalog)
                     if not paths:
@@ -296,7 +274,7 @@ def checkout(
                         )
                 lock.sync(repo)  # dvlin.lock names what the asset's folder now holds
         except BaseException as exc:
-            if _remove_empty(created) and not os.path.lexists(target):
+            if remove_empty(created) and not os.path.lexists(target):
                 pending.finish(repo.dvlin_dir, target)  # nothing of it is left to finish
             if isinstance(exc, OSError):  # disk full, permission denied, read-only target
                 raise FileSystemError.from_os(
@@ -310,11 +288,13 @@ def checkout(
             link=link,
             written=len(files) + len(links) + len(dirs),
             removed=removed,
-            unchanged=len(wanted) - len(writes),
+            unchanged=plan.unchanged,
             bytes_written=writer.bytes,
             link_fallbacks=sum(writer.fallbacks.values()),
             fallback_reasons=tuple(sorted(writer.fallbacks.items())),
-            **plan,
+            discarded=tuple(lost),
+            planned_writes=planned_writes,
+            planned_removals=planned_removals,
         )
 
 
@@ -338,68 +318,64 @@ def _listed(paths: Sequence[str]) -> str:
     return shown + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
 
 
-def _entries_of(repo: Repo, version_id: str) -> dict[str, Entry]:
-    """A version's entries, or none when it is gone (expired, or its manifest lost)."""
+def _manifest_of(repo: Repo, version_id: str) -> Manifest:
+    """A version's manifest, or an empty one when it is gone (expired, or its manifest lost)."""
     version = repo.catalog.version(version_id)
     if version is None or version.id in GcStore(repo.catalog).expired():
-        return {}
+        return Manifest.empty()
     try:
-        return load_entries(repo, version)
+        return load_manifest(repo, version)
     except ObjectError:
-        return {}
+        return Manifest.empty()
 
 
-def _never_tracked(
-    repo: Repo, version: Version, candidates: Sequence[str], known: Sequence[dict[str, Entry]]
-) -> list[str]:
+def _never_tracked(repo: Repo, version: Version, candidates: Sequence[str]) -> list[str]:
     """The ``candidates`` no version of ``version.asset`` ever tracked (sorted).
 
-    Manifests are read newest first and only while some candidate is unexplained, so the
-    common case (nothing to remove but what the synced version had) reads none.
+    Only asked about paths that neither the version, the synced version nor an interrupted
+    checkout has, so the common case reads no manifest. Otherwise manifests are read newest
+    first, only while some candidate is unexplained, and only their path column: the cost is
+    one hash probe per candidate per version, never an entry per path per version.
     """
-    left = {p for p in candidates if not any(p in k for k in known)}
-    if not left:
+    if not candidates:
         return []
     expired = GcStore(repo.catalog).expired()
-    for v in repo.catalog.versions(version.asset):
-        if v.id in expired:
-            continue
-        try:
-            left -= load_entries(repo, v).keys()
-        except ObjectError:
-            continue  # a manifest we cannot read cannot vouch for a path
-        if not left:
-            return []
-    return sorted(left)
+
+    def manifests() -> Iterator[bytes]:
+        for v in repo.catalog.versions(version.asset):
+            if v.id in expired:
+                continue
+            try:
+                yield repo.store.get(v.manifest)
+            except ObjectError:
+                continue  # a manifest we cannot read cannot vouch for a path
+
+    return unknown_paths(candidates, manifests())
 
 
-def _make_folders(target: str) -> list[str]:
-    """Create ``target`` and any missing parents; return the ones created, outermost first."""
-    missing = []
-    folder = target
-    while not os.path.lexists(folder):
-        missing.append(folder)
-        folder = os.path.dirname(folder)
-    missing.reverse()
-    for folder in missing:
-        try:
-            os.mkdir(folder)
-        except FileExistsError:
-            continue
-    return missing
+def _remember(
+    cache: StatCache,
+    target: str,
+    files: Sequence[Entry],
+    written: Sequence[tuple[Entry, int, int, int]],
+) -> None:
+    """Tell the stat cache what each file just written stats as, so status need not hash it.
 
-
-def _remove_empty(created: list[str]) -> bool:
-    """Remove the folders a failed checkout created, innermost first, while they are empty."""
-    for folder in reversed(created):
-        try:
-            os.rmdir(folder)
-        except OSError:
-            return False
-    return True
-
-
-def _as_item(e: Entry, st: os.stat_result):  # type: ignore[no-untyped-def]
+    Files the writer copied were stat'ed on their open descriptor; linked ones are stat'ed
+    here (a symlink into the store is never cached).
+    """
     from dvlin.workspace.scan import Item
 
-    return Item(e.path, "file", e.mode, st.st_size, st.st_mtime_ns, st.st_ino)
+    seen = set()
+    for e, size, mtime_ns, inode in written:
+        cache.record(Item(e.path, "file", e.mode, size, mtime_ns, inode), e.oid or "")
+        seen.add(e.path)
+    for e in files:
+        if e.path in seen:
+            continue
+        full = os.path.join(target, e.path)
+        st = os.lstat(full)
+        if not stat.S_ISLNK(st.st_mode):
+            cache.record(
+                Item(e.path, "file", e.mode, st.st_size, st.st_mtime_ns, st.st_ino), e.oid or ""
+            )

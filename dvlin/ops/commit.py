@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from dvlin.audit import records
 from dvlin.catalog import Version
@@ -16,17 +16,17 @@ from dvlin.faults import BEFORE_CATALOG, pause_point
 from dvlin.git import code_info
 from dvlin.identity import author as current_author
 from dvlin.identity import utc_now
+from dvlin.objects.diff import Diff, diff_manifests
 from dvlin.objects.ingest import Ingester
-from dvlin.objects.manifest import Entry, to_parquet, tree_digest
+from dvlin.objects.manifest import Manifest
 from dvlin.objects.store import StoredObject
-from dvlin.ops import lock
+from dvlin.ops import commit_tree, lock
 from dvlin.ops.commit_request import CommitRequest, Layout
-from dvlin.ops.diff import Diff, diff_entries
-from dvlin.ops.manifests import load_entries
+from dvlin.ops.manifests import load_manifest
 from dvlin.progress import NullProgress, Progress
 from dvlin.values import sealed
 from dvlin.workspace import pending
-from dvlin.workspace.scan import Item, scan
+from dvlin.workspace.scan import Item, scan_columns
 from dvlin.workspace.statcache import StatCache
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class PreparedCommit:
     new_objects: list[StoredObject]
     storage: set[str]
     new_bytes: int
-    items: list[Item] = field(default_factory=list)
+    items: Sequence[Item] = field(default_factory=list)
     """What was scanned, for checks that look at the files before they are committed."""
 
 
@@ -107,46 +107,63 @@ def prepare(
         if catalog.tag(name, t) is not None:
             raise ConflictError(f"tag {name}@{t} exists", hint="choose another tag name")
     parent = catalog.latest_version(name)
-    parent_entries = load_entries(repo, parent) if parent else {}
 
     started = time.time_ns()
     base_abs = str(repo.root / layout.base)
     pending.refuse_overlapping(repo.dvlin_dir, base_abs)  # never snapshot a half checkout
-    items = list(
-        scan(base_abs, layout.roots, store_root=repo.local_store_root, follow_links=follow_links)
+    from dvlin.ops.status import stat_cache
+
+    cache = stat_cache(repo, layout.base, layout.roots)
+    cols = scan_columns(
+        base_abs, layout.roots, store_root=repo.local_store_root, follow_links=follow_links
     )
     # The asset's contract runs before a single object is written: a failing commit leaves
     # the store and the catalog exactly as they were.
     from dvlin.ops.check import enforce
 
-    checks = enforce(repo, name, base_abs, items, force=request.force, reason=request.reason)
-    cache = StatCache(catalog, layout.base)
-    ingester = Ingester(repo.store, catalog)
-    ingester.on_hashed = lambda item, oid: cache.record(cast(Item, item), oid, hashed_at_ns=started)
-    entries: list[Entry] = []
-    files = [i for i in items if i.type == "file"]
-    progress.start("committing", files=len(files), bytes=sum(i.size for i in files))
-    for item in items:
-        if item.type != "file":
-            entries.append(Entry(item.path, item.type, item.mode, 0, None, item.target))
-            continue
-        oid = item.oid or cache.lookup(item)
-        known = parent_entries.get(item.path)
-        if oid is not None and known is not None and known.oid == oid and known.type == "file":
-            # Unchanged since the parent: reuse where its bytes live (pack slice or chunks).
-            entries.append(known._replace(mode=item.mode))
-        elif oid is None or not ingester.add_known(item.path, item.mode, item.size, oid):
-            ingester.add_file(
-                os.path.join(base_abs, item.path), item.path, item.mode, item.size, tag=item
-            )
-        progress.advance(files=1, bytes=item.size)
-    entries.extend(ingester.finish())
-    progress.finish()
-
-    algorithm = repo.config.hash
-    tree = tree_digest(algorithm, entries)
-    diff = diff_entries(parent_entries, {e.path: e for e in entries})
+    checks = enforce(repo, name, base_abs, cols, force=request.force, reason=request.reason)
     resolved_kind = kind or existing_kind or "dataset"
+    if (
+        parent is not None
+        and parent.base == layout.base
+        and parent.roots == layout.roots
+        and cache.tree == parent.tree
+        and cache.matches(cols)
+    ):
+        # The stat cache vouches that this scan is the parent's tree: nothing to commit, and
+        # nothing to read, hash or write (not even the parent's manifest).
+        return PreparedCommit(
+            name,
+            resolved_kind,
+            layout,
+            parent,
+            None,
+            Diff(),
+            tuple(tags),
+            cache,
+            [],
+            set(),
+            0,
+            cols,
+        )
+    parent_manifest = load_manifest(repo, parent) if parent else Manifest.empty()
+    described = dict(parent.info.files) if parent else {}
+    ingester = Ingester(repo.store, catalog)
+    new = commit_tree.build(
+        cols,
+        cache,
+        parent_manifest,
+        ingester,
+        base_abs=base_abs,
+        started_ns=started,
+        progress=progress,
+        wanted=frozenset(described),
+    )
+    manifest = new.manifest
+    algorithm = repo.config.hash
+    tree = manifest.digest(algorithm)
+    cache.snapshot(cols, new.oids, tree)
+    diff = diff_manifests(parent_manifest, manifest)
     if (
         parent is not None
         and parent.tree == tree
@@ -166,20 +183,26 @@ def prepare(
             [],
             set(),
             0,
-            items,
+            cols,
         )
 
-    info = {**_describe(base_abs, entries, parent), **checks, **code_info(repo.root)}
+    info = {
+        **_describe(base_abs, new.changed, {p: described[p] for p in new.kept}, described),
+        **checks,
+        **code_info(repo.root),
+    }
     if follow_links:
         info["follow_links"] = True  # status and checkout scan this version's folder the same way
     from dvlin.ops.profiles import commit_profiles
 
-    profiles = commit_profiles(repo, base_abs, info, oids={e.path: e.oid for e in entries if e.oid})
-    manifest_data = to_parquet(entries)
-    manifest = repo.store.put(manifest_data)
+    files_info: dict[str, dict[str, Any]] = info.get("files", {})
+    profiles = commit_profiles(
+        repo, base_abs, info, oids={p: m["oid"] for p, m in files_info.items() if m.get("oid")}
+    )
+    manifest_data = manifest.to_parquet()
+    manifest_oid = repo.store.put(manifest_data)
     repo.store.sync()  # objects are durable before the catalog references them
 
-    file_entries = [e for e in entries if e.type == "file"]
     created_at = utc_now()
     who = current_author()
     meta = dict(request.meta)
@@ -187,7 +210,7 @@ def prepare(
         asset=name,
         parent=parent.id if parent else None,
         tree=tree,
-        manifest=manifest,
+        manifest=manifest_oid,
         author=who,
         created_at=created_at,
         message=message,
@@ -199,23 +222,23 @@ def prepare(
         number=(parent.number + 1) if parent else 1,
         parent=parent.id if parent else None,
         tree=tree,
-        manifest=manifest,
+        manifest=manifest_oid,
         author=who,
         created_at=created_at,
         message=message,
         meta=meta,
-        files=len(file_entries),
-        bytes=sum(e.size for e in file_entries),
+        files=manifest.file_count(),
+        bytes=manifest.file_bytes(),
         base=layout.base,
         roots=layout.roots,
         info=VersionInfo.from_dict(info),
     )
-    storage = {oid for e in file_entries for oid in e.storage_oids()}
-    storage.add(manifest)
+    storage = manifest.storage_oids()
+    storage.add(manifest_oid)
     storage.update(p.oid for p in profiles)
     new_objects = [
         *ingester.new_objects.values(),
-        StoredObject(manifest, len(manifest_data), None, None),
+        StoredObject(manifest_oid, len(manifest_data), None, None),
         *profiles,
     ]
     return PreparedCommit(
@@ -230,7 +253,7 @@ def prepare(
         new_objects,
         storage,
         ingester.new_bytes,
-        items,
+        cols,
     )
 
 
@@ -256,8 +279,7 @@ def _retrack(repo: Repo, prepared: PreparedCommit, tx: Change) -> None:
 def record(repo: Repo, prepared: PreparedCommit, tx: Change) -> CommitResult:
     """Insert a prepared commit's rows inside the caller's unit of work ``tx``."""
     catalog = repo.catalog
-    with tx.unaudited():
-        prepared.cache.save(catalog)
+    prepared.cache.save()  # a file beside the catalog: no row, nothing to audit
     version = prepared.version
     if version is None:
         assert prepared.parent is not None
@@ -374,20 +396,28 @@ def _insert_tags(repo: Repo, tx: Change, name: str, version_id: str, tags: Seque
         )
 
 
-def _describe(base_abs: str, entries: list[Entry], parent: Version | None) -> dict[str, Any]:
-    """Schemas of tables and shapes of arrays in the version, reusing the parent's by oid."""
+def _describe(
+    base_abs: str,
+    changed: Mapping[str, str],
+    kept: Mapping[str, dict[str, Any]],
+    before: Mapping[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """Schemas of tables and shapes of arrays in the version, reusing the parent's by oid.
+
+    Only files not taken unchanged from the parent are looked at (``changed``); ``kept`` are
+    the parent's descriptions of files the version keeps as they were.
+    """
     from dvlin.inspect.tables import describe, is_described
 
-    before: dict[str, dict[str, Any]] = dict(parent.info.files) if parent else {}
-    described: dict[str, dict[str, Any]] = {}
-    for e in entries:
-        if e.type != "file" or not is_described(e.path):
+    described: dict[str, dict[str, Any]] = dict(kept)
+    for path, oid in changed.items():
+        if not is_described(path):
             continue
-        old = before.get(e.path)
-        if old is not None and old.get("oid") == e.oid:
-            described[e.path] = old
+        old = before.get(path)
+        if old is not None and old.get("oid") == oid:
+            described[path] = dict(old)
             continue
-        found = describe(os.path.join(base_abs, e.path), e.path)
+        found = describe(os.path.join(base_abs, path), path)
         if found is not None:
-            described[e.path] = {**found, "oid": e.oid}
-    return {"files": described} if described else {}
+            described[path] = {**found, "oid": oid}
+    return {"files": dict(sorted(described.items()))} if described else {}

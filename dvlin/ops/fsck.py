@@ -20,8 +20,6 @@ from dvlin.wording import plural
 
 if TYPE_CHECKING:
     from dvlin.catalog import Catalog, Version
-    from dvlin.ids import Oid
-    from dvlin.objects.manifest import Chunk, Entry
     from dvlin.repo import Repo
 
 
@@ -33,7 +31,7 @@ class Problem:
     kind: str
     """``missing``, ``corrupt``, ``manifest``, ``gc`` or ``record`` (a row the audit log
     disagrees with)."""
-    oid: Oid | None
+    oid: str | None
     versions: tuple[str, ...]
     message: str
 
@@ -103,7 +101,6 @@ def _load_versions(catalog: Catalog) -> tuple[list[Version], list[Problem]]:
 
 def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
     """Check every version's objects, the catalog file and the audit chain; change nothing."""
-    from dvlin.objects.manifest import from_parquet, validate
 
     progress = progress or NullProgress()
     catalog = repo.catalog
@@ -129,56 +126,64 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
         )
         for p in gc.plans("in_progress")
     ]
-    # object → how it is used: whole (loose, chunk, manifest) or slices of a pack
-    users: dict[Oid, set[str]] = defaultdict(set)
-    slices: dict[Oid, list[Entry]] = defaultdict(list)
-    wholes: set[Oid] = set()
-    chunked: list[tuple[str, Entry, Chunk]] = []
+    # Each manifest is read as a table: the objects a version needs come from its columns,
+    # and Python objects are made only for objects checked (each once) and pack slices.
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from dvlin.objects import columns
+    from dvlin.objects.manifest import Manifest
+
+    # kind, the object whose users are named, message, the oid shown
+    found: list[tuple[str, str, str, str]] = []
+    needs: list[tuple[str, Any]] = []  # version label → the unique objects it needs
+    slices: dict[str, dict[tuple[str, int, int], str]] = defaultdict(dict)
+    wholes: list[Any] = []
+    chunked: list[tuple[str, Any]] = []  # version label → the oids of its files' chunks
+    progress.start("reading manifests", files=len(versions))
     for v in versions:
-        users[v.manifest].add(v.label)
         try:
-            entries = from_parquet(store.get(v.manifest))
-            validate(entries, repo.config.hash)
+            manifest = Manifest.from_parquet(store.get(v.manifest))
+            manifest.validate(repo.config.hash)
         except ObjectError as exc:
             kind = "missing" if "missing" in exc.message else "corrupt"
-            if kind == "missing" and v.manifest in on_remote:
-                continue
-            problems.append(Problem(kind, v.manifest, (v.label,), exc.message))
+            if not (kind == "missing" and v.manifest in on_remote):
+                problems.append(Problem(kind, v.manifest, (v.label,), exc.message))
+            progress.advance(files=1)
             continue
         except IntegrityError as exc:
             problems.append(Problem("manifest", v.manifest, (v.label,), exc.message))
+            progress.advance(files=1)
             continue
-        for e in entries:
-            if e.type != "file":
-                continue
-            if e.chunks is not None:
-                chunked.extend((v.label, e, c) for c in e.chunks)
-            elif e.pack is not None:
-                users[e.pack].add(v.label)
-                slices[e.pack].append(e)
-            elif e.oid is not None:
-                users[e.oid].add(v.label)
-                wholes.add(e.oid)
+        whole, packed = columns.file_storage(manifest.table)
+        wholes.append(whole)
+        chunk_oids = _chunk_oids(manifest.table)
+        if len(chunk_oids):
+            chunked.append((v.label, chunk_oids))
+        packs = columns.column(packed, "pack")
+        needs.append((v.label, pc.unique(pa.concat_arrays([whole, packs]))))
+        for path, oid, pack, offset, size in zip(
+            *(
+                packed.column(name).to_pylist()
+                for name in ("path", "oid", "pack", "offset", "size")
+            ),
+            strict=True,
+        ):
+            slices[pack].setdefault((oid or "", offset or 0, size), path)
+        progress.advance(files=1)
+    progress.finish()
 
     # Chunks in packs (how big files are stored since issue 12) are checked as slices of their
     # pack, read once; chunks of older versions are loose objects.
-    where = catalog.find_objects({c.oid for _, _, c in chunked})
-    sliced: set[tuple[str, str]] = set()
-    for label, e, c in chunked:
-        found = where.get(c.oid)
-        if found is None or found.pack in (None, "", c.oid):
-            users[c.oid].add(label)
-            wholes.add(c.oid)
-            continue
-        assert found.pack is not None
-        users[found.pack].add(label)
-        if (found.pack, c.oid) not in sliced:
-            sliced.add((found.pack, c.oid))
-            part = e._replace(size=c.size, oid=c.oid, pack=found.pack, offset=found.offset)
-            slices[found.pack].append(part._replace(chunks=None))
-
+    in_packs = _packed_chunks(catalog, chunked)
+    for label, oids in chunked:
+        packs = {in_packs[o][0] for o in oids.to_pylist() if o in in_packs}
+        needs.append((label, pa.array(sorted(packs), pa.string())))
+    for oid, (pack, offset, size) in in_packs.items():
+        slices[pack].setdefault((oid, offset, size), f"chunk {oid}")
     checked = {v.manifest for v in versions}
-    todo = sorted((wholes | set(slices)) - checked)
+    every = pc.unique(pa.concat_arrays([*wholes, pa.array(list(slices), pa.string())]))
+    todo = sorted(set(every.to_pylist()) - checked - set(in_packs))
     progress.start("checking objects", files=len(todo))
     total = 0
     for oid in todo:
@@ -186,26 +191,23 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
             data = store.get(oid)
             total += len(data)
             view = memoryview(data)
-            for e in slices.get(oid, ()):
-                start = e.offset or 0
+            for (blob, start, size), path in slices.get(oid, {}).items():
                 try:
-                    store.verify(e.oid or "", view[start : start + e.size], pack=oid)
+                    store.verify(blob, view[start : start + size], pack=oid)
                 except ObjectError as exc:
-                    problems.append(
-                        Problem(
-                            "corrupt",
-                            e.oid,
-                            tuple(sorted(users[oid])),
-                            f"{exc.message} (path {e.path})",
-                        )
-                    )
+                    found.append(("corrupt", oid, f"{exc.message} (path {path})", blob))
         except ObjectError as exc:
             kind = "missing" if "missing" in exc.message else "corrupt"
             if kind == "missing" and oid in on_remote:
                 continue
-            problems.append(Problem(kind, oid, tuple(sorted(users[oid])), exc.message))
+            found.append((kind, oid, exc.message, oid))
         progress.advance(files=1)
     progress.finish()
+    users = _users(needs, {oid for _, oid, _, _ in found})
+    problems += [
+        Problem(kind, shown, tuple(sorted(users.get(oid, ()))), message)
+        for kind, oid, message, shown in found
+    ]
     integrity = "; ".join(r[0] for r in catalog.conn.execute("PRAGMA integrity_check"))
     audit = verify(catalog, algorithm=repo.config.hash)
     problems += [Problem("record", None, m.versions, m.problem) for m in audit.mismatches]
@@ -217,3 +219,45 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
         audit=audit,
         problems=tuple(problems),
     )
+
+
+def _users(needs: list[tuple[str, Any]], oids: set[str]) -> dict[str, set[str]]:
+    """The labels of the versions that need each of ``oids`` (one pass per version)."""
+    if not oids:
+        return {}
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pa.array(sorted(oids), pa.string())
+    users: dict[str, set[str]] = defaultdict(set)
+    for label, needed in needs:
+        for oid in needed.filter(pc.is_in(needed, value_set=wanted)).to_pylist():
+            users[oid].add(label)
+    return users
+
+
+def _chunk_oids(table: Any) -> Any:
+    """The unique oids of every chunk of a manifest's chunked files (an Arrow array)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = table.column("chunks")
+    chunks = chunks.combine_chunks() if isinstance(chunks, pa.ChunkedArray) else chunks
+    if chunks.null_count == len(chunks):
+        return pa.array([], pa.string())
+    return pc.unique(pc.struct_field(pc.list_flatten(chunks), "oid").drop_null())
+
+
+def _packed_chunks(
+    catalog: Catalog, chunked: list[tuple[str, Any]]
+) -> dict[str, tuple[str, int, int]]:
+    """``chunk oid → (pack, offset, size)`` for the chunks that live in a pack."""
+    wanted = {oid for _, oids in chunked for oid in oids.to_pylist()}
+    if not wanted:
+        return {}
+    found = catalog.find_objects(wanted)
+    return {
+        oid: (obj.pack, obj.offset or 0, obj.size)
+        for oid, obj in found.items()
+        if obj.pack not in (None, "", oid)
+    }

@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dvlin.catalog import Version
-from dvlin.objects.manifest import Entry, from_parquet, validate
+from dvlin.objects.manifest import Entry, Manifest
 from dvlin.objects.store import ObjectError
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
 
 
-def load_entries(repo: Repo, version: Version) -> dict[str, Entry]:
-    """The version's entries by path; every path and oid is checked before it is returned."""
+def load_manifest(repo: Repo, version: Version) -> Manifest:
+    """The version's manifest; every path and oid is checked before it is returned.
+
+    A manifest missing from the store but present on a remote (a version pulled and never
+    checked out) is fetched first.
+    """
     try:
         data = repo.store.get(version.manifest)
     except ObjectError as exc:
@@ -27,9 +31,14 @@ def load_entries(repo: Repo, version: Version) -> dict[str, Entry]:
             data = repo.store.get(version.manifest)
         except ObjectError as again:
             raise with_versions(repo, again) from None
-    entries = from_parquet(data)
-    validate(entries, repo.config.hash)
-    return {e.path: e for e in entries}
+    manifest = Manifest.from_parquet(data)
+    manifest.validate(repo.config.hash)
+    return manifest
+
+
+def load_entries(repo: Repo, version: Version) -> dict[str, Entry]:
+    """The version's entries by path (for callers not yet ported to :class:`Manifest`)."""
+    return load_manifest(repo, version).entry_map()
 
 
 def with_versions(repo: Repo, exc: ObjectError) -> ObjectError:

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog import Version
 from dvlin.errors import NotFoundError
+from dvlin.objects.diff import Diff, diff_manifests
 from dvlin.objects.hashing import hash_file
-from dvlin.objects.manifest import Entry, tree_digest
-from dvlin.ops.diff import Diff, diff_entries
-from dvlin.ops.manifests import load_entries
+from dvlin.objects.manifest import Entry, Manifest
+from dvlin.ops.manifests import load_manifest
 from dvlin.progress import NullProgress, Progress
 from dvlin.values import sealed
 from dvlin.workspace import pending
 from dvlin.workspace.pending import PendingCheckout
-from dvlin.workspace.scan import scan
-from dvlin.workspace.statcache import StatCache
+from dvlin.workspace.scan import Columns, scan_columns
+from dvlin.workspace.statcache import StatCache, is_racy
 
 if TYPE_CHECKING:
     from dvlin.ops.lock import Drift
@@ -103,6 +103,13 @@ def follows(version: Version) -> bool:
     return version.info.follow_links
 
 
+def stat_cache(repo: Repo, base: str, roots: Sequence[str], *, enabled: bool = True) -> StatCache:
+    """The stat cache of one asset layout in ``repo``."""
+    return StatCache(
+        repo.dvlin_dir, repo.catalog, base, roots, algorithm=repo.config.hash, enabled=enabled
+    )
+
+
 def workspace_entries(
     repo: Repo,
     base: str,
@@ -115,57 +122,79 @@ def workspace_entries(
     """The tree now on disk under ``roots``, hashing only files the stat cache cannot vouch for.
 
     ``base_abs`` points somewhere other than the asset's own folder (``checkout --to``); the
-    stat cache is then not consulted.
+    stat cache is then not consulted. The cache is left holding this scan as its next
+    snapshot (for callers that :meth:`StatCache.save` it).
+    """
+    cache = stat_cache(repo, base, roots, enabled=base_abs is None)
+    base_abs = base_abs or str(repo.root / base)
+    cols = scan_columns(
+        base_abs, roots, store_root=repo.local_store_root, strict=False, follow_links=follow_links
+    )
+    manifest, hashed = scanned_manifest(repo, cols, cache, base_abs=base_abs, progress=progress)
+    return list(manifest.entries()), cache, hashed
+
+
+def scanned_manifest(
+    repo: Repo,
+    cols: Columns,
+    cache: StatCache,
+    *,
+    base_abs: str,
+    progress: Progress | None = None,
+) -> tuple[Manifest, int]:
+    """The manifest of a scan, and how many files had to be hashed for it.
+
+    Oids come from the stat cache (looked up by columns) and links into the store; only the
+    other files are read. The cache is left holding this scan as its next snapshot.
     """
     progress = progress or NullProgress()
     started = time.time_ns()
-    cache = StatCache(repo.catalog, base, enabled=base_abs is None)
-    base_abs = base_abs or str(repo.root / base)
-    entries: list[Entry] = []
-    to_hash = []
-    # The hot loop of `dvlin status`: the stat-cache lookup is inlined (one dict probe and
-    # three compares per file) because a clean 20,000-file tree should answer in ~0.2 s.
-    rows = cache.rows
-    prefix = "" if base in ("", ".") else base + "/"
-    append = entries.append
-    for item in scan(
-        base_abs, roots, store_root=repo.local_store_root, strict=False, follow_links=follow_links
-    ):
-        if item.type != "file":
-            append(Entry(item.path, item.type, item.mode, 0, None, item.target))
-            continue
-        oid = item.oid
-        if oid is None:
-            row = rows.get(prefix + item.path)
-            if (
-                row is not None
-                and row[0] == item.size
-                and row[1] == item.mtime_ns
-                and row[2] == item.inode
-            ):
-                oid = row[3]
-            else:
-                to_hash.append(item)
-                continue
-        append(Entry(item.path, "file", item.mode, item.size, oid))
+    remembered = cache.lookup_all(cols)
+    if cols.oid.count(None) != len(cols):  # a link into the store stands for its object
+        remembered = [linked or oid for linked, oid in zip(cols.oid, remembered, strict=True)]
+    to_hash = [
+        i
+        for i, (kind, oid) in enumerate(zip(cols.type, remembered, strict=True))
+        if oid is None and kind == "file"
+    ]
+    oids = list(remembered) if to_hash else remembered
+    gone: set[int] = set()
     if to_hash:
-        progress.start("hashing", files=len(to_hash), bytes=sum(i.size for i in to_hash))
-        for item in to_hash:
+        progress.start("hashing", files=len(to_hash), bytes=sum(cols.size[i] for i in to_hash))
+        for i in to_hash:
             try:
-                oid = hash_file(repo.config.hash, os.path.join(base_abs, item.path))
+                oid = hash_file(repo.config.hash, os.path.join(base_abs, cols.path[i]))
             except FileNotFoundError:
-                continue  # deleted while we looked: it is simply not there
-            cache.record(item, oid, hashed_at_ns=started)
-            entries.append(Entry(item.path, "file", item.mode, item.size, oid))
-            progress.advance(files=1, bytes=item.size)
+                gone.add(i)  # deleted while we looked: it is simply not there
+                continue
+            oids[i] = oid
+            # A file modified within the racy window may change again unseen: not vouched for.
+            remembered[i] = None if is_racy(cols.mtime_ns[i], started) else oid
+            progress.advance(files=1, bytes=cols.size[i])
         progress.finish()
-    return entries, cache, len(to_hash)
+    cache.snapshot(cols, remembered, "")
+    columns: dict[str, list[Any]] = {
+        "path": cols.path,
+        "type": cols.type,
+        "mode": cols.mode,
+        "size": cols.size,
+        "oid": oids,
+        "target": cols.target,
+    }
+    if gone:
+        columns = {k: [v for i, v in enumerate(c) if i not in gone] for k, c in columns.items()}
+    return Manifest.from_columns(**columns), len(to_hash)
 
 
 def asset_status(
     repo: Repo, name: str, *, progress: Progress | None = None
 ) -> tuple[AssetStatus, StatCache, int]:
-    """Compare one asset's folder with its workspace version."""
+    """Compare one asset's folder with its workspace version.
+
+    A scan whose fingerprint is the one the stat cache vouches for the version's tree with is
+    clean: no file is hashed, no entry built, no manifest read. Otherwise the scan's manifest
+    is built by columns and, only if its digest differs, diffed with the version's.
+    """
     catalog = repo.catalog
     latest = catalog.latest_version(name)
     if latest is None:
@@ -174,16 +203,29 @@ def asset_status(
     version = (catalog.version(synced) if synced else None) or latest
     if version.id != latest.id and _expired(repo, version.id):
         version = latest  # gc removed the version the folder was synced to: compare with latest
-    entries, cache, hashed = workspace_entries(
-        repo, version.base, version.roots, progress=progress, follow_links=follows(version)
+    cache = stat_cache(repo, version.base, version.roots)
+    base_abs = str(repo.root / version.base)
+    cols = scan_columns(
+        base_abs,
+        version.roots,
+        store_root=repo.local_store_root,
+        strict=False,
+        follow_links=follows(version),
     )
-    if tree_digest(repo.config.hash, entries) == version.tree:
+    hashed = 0
+    if cache.tree == version.tree and cache.matches(cols):
         diff = Diff()
     else:
-        diff = diff_entries(load_entries(repo, version), {e.path: e for e in entries})
+        manifest, hashed = scanned_manifest(repo, cols, cache, base_abs=base_abs, progress=progress)
+        tree = manifest.digest(repo.config.hash)
+        cache.vouch(tree)
+        if tree == version.tree:
+            diff = Diff()
+        else:
+            diff = diff_manifests(load_manifest(repo, version), manifest)
     stopped = [
         p
-        for p in pending.overlapping(repo.dvlin_dir, str(repo.root / version.base))
+        for p in pending.overlapping(repo.dvlin_dir, base_abs)
         if not pending.is_running(repo.dvlin_dir, p)
     ]
     interrupted = next((p for p in stopped if p.asset == name), stopped[0] if stopped else None)
@@ -214,10 +256,9 @@ def status(
         caches.append(cache)
         hashed += count
     # A read-only repo still answers; it only cannot remember the hashes for next time.
-    if any(c.updates for c in caches) and not catalog.read_only:
-        with catalog.transaction():
-            for c in caches:
-                c.save(catalog)
+    if not catalog.read_only:
+        for c in caches:
+            c.save()
     stopped = [
         p
         for p in pending.pending_checkouts(repo.dvlin_dir)

@@ -7,7 +7,6 @@ import errno
 import fcntl
 import os
 import stat
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
@@ -26,20 +25,30 @@ _FICLONE = 0x40049409  # linux/fs.h: share the source's extents copy-on-write
 _WHOLE_PACK_MIN_BLOBS = 4
 
 
-def safe_parent(root: str, path: str, verified: set[str] | None = None) -> str:
+def safe_parent(
+    root: str, path: str, verified: set[str] | None = None, made: set[str] | None = None
+) -> str:
     """Make sure every folder above ``path`` under ``root`` is a real folder; return its OS path.
 
-    ``verified`` remembers folders already checked during this checkout; missing ones are made.
+    ``verified`` remembers folders already checked during this checkout; missing ones are made
+    (and added to ``made``, as paths relative to ``root``).
 
     Raises:
         IntegrityError: an ancestor is a symlink or a file (writing would escape or clobber).
     """
-    found = _real_parent(root, path, verified, create=True)
+    found = _real_parent(root, path, verified, create=True, made=made)
     assert found is not None
     return found
 
 
-def _real_parent(root: str, path: str, verified: set[str] | None, *, create: bool) -> str | None:
+def _real_parent(
+    root: str,
+    path: str,
+    verified: set[str] | None,
+    *,
+    create: bool,
+    made: set[str] | None = None,
+) -> str | None:
     parent, _, _ = path.rpartition("/")
     if parent and (verified is None or parent not in verified):
         current = root
@@ -51,6 +60,8 @@ def _real_parent(root: str, path: str, verified: set[str] | None, *, create: boo
                 if not create:
                     return None  # nothing can be there to remove
                 os.mkdir(current)
+                if made is not None:
+                    made.add(os.path.relpath(current, root).replace(os.sep, "/"))
                 continue
             if not stat.S_ISDIR(st.st_mode):
                 raise IntegrityError(
@@ -89,17 +100,33 @@ def remove(root: str, entries: Iterable[Entry]) -> int:
 
 def _tmp_name(full: str) -> str:
     folder, name = os.path.split(full)
-    return os.path.join(folder, f".{name[:60]}.dvlin-{uuid.uuid4().hex[:8]}")
+    return os.path.join(folder, f".{name[:60]}.dvlin-{os.urandom(4).hex()}")
 
 
 class Writer:
     """Materialise file entries from an object store using one link mode."""
 
-    def __init__(self, store: ObjectStore, root: str, *, link: LinkMode) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        root: str,
+        *,
+        link: LinkMode,
+        fresh_root: bool = False,
+        record: bool = False,
+    ) -> None:
+        """``fresh_root``: ``root`` was just created empty by this checkout. ``record``: keep
+        the stat of every file written (see :attr:`written`)."""
         self.store = store
         self.root = root
         self.link = link
         self._verified: set[str] = set()
+        self.made: set[str] = {""} if fresh_root else set()
+        """Folders (relative to ``root``, ``""`` for itself) this writer created empty: no file
+        there can be overwritten, so files are written under their own name (O_EXCL)."""
+        self.record = record
+        self.written: list[tuple[Entry, int, int, int]] = []
+        """``(entry, size, mtime_ns, inode)`` of each file copied, when ``record`` is set."""
         self.fallbacks: Counter[str] = Counter()
         """Files copied although a link mode was asked for, by reason."""
         self.bytes = 0
@@ -176,7 +203,7 @@ class Writer:
         self._write_bytes(e, data)
 
     def _link(self, e: Entry, source: str) -> bool:
-        full = safe_parent(self.root, e.path, self._verified)
+        full = safe_parent(self.root, e.path, self._verified, self.made)
         tmp = _tmp_name(full)
         try:
             if not os.path.exists(source):
@@ -205,15 +232,20 @@ class Writer:
                 os.close(fd)
 
     def _open_target(self, e: Entry) -> tuple[int, str, str]:
-        """Open a temporary name beside the file to write; the caller renames it into place.
+        """Open the file to write: under a temporary name beside it, or its own in a new folder.
 
-        Even a new path goes through a temporary name: a process killed mid-write (Ctrl-C
-        between two system calls, SIGKILL, power loss) must never leave a short file under
-        the real name, where the next commit would take it for data. O_EXCL and O_NOFOLLOW
+        A path that may exist goes through a temporary name, renamed into place by the caller:
+        a process killed mid-write (Ctrl-C between two system calls, SIGKILL, power loss) must
+        never leave a short file under a name that held data. In a folder this checkout
+        created empty nothing can be overwritten, so the file is written under its own name
+        (a rename less per file); a Ctrl-C removes the partial file, and a killed writer
+        leaves at most a file whose bytes are a prefix of the version's, which the rerun
+        (under the pending-checkout marker) recognises as its own work. O_EXCL and O_NOFOLLOW
         make sure nothing else is opened in its place.
         """
-        full = safe_parent(self.root, e.path, self._verified)
-        tmp = _tmp_name(full)
+        full = safe_parent(self.root, e.path, self._verified, self.made)
+        fresh = e.path.rpartition("/")[0] in self.made
+        tmp = full if fresh else _tmp_name(full)
         fd = os.open(
             tmp,
             os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
@@ -223,8 +255,28 @@ class Writer:
 
     def _write_bytes(self, e: Entry, data: bytes | memoryview) -> None:
         fd, tmp, full = self._open_target(e)
-        write_and_publish(fd, tmp, full, (data,))
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if self.record:
+                    st = os.fstat(fd)
+                    self.written.append((e, st.st_size, st.st_mtime_ns, st.st_ino))
+            finally:
+                os.close(fd)
+            if tmp != full:
+                os.replace(tmp, full)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
         self.bytes += e.size
+
+    def make_dir(self, e: Entry) -> None:
+        """Create a folder entry (see :func:`make_dir`), remembering it when it is new."""
+        if make_dir(self.root, e, self._verified, self.made):
+            self.made.add(e.path)
 
     def _write_chunked(self, e: Entry) -> None:
         """Stream a chunked file, one verified chunk at a time, checking the whole at the end."""
@@ -260,9 +312,11 @@ def write_link(root: str, e: Entry) -> None:
         raise
 
 
-def make_dir(root: str, e: Entry) -> None:
-    """Create a folder entry (its parents must be real folders)."""
-    full = safe_parent(root, e.path)
+def make_dir(
+    root: str, e: Entry, verified: set[str] | None = None, made: set[str] | None = None
+) -> bool:
+    """Create a folder entry (its parents must be real folders); True when it was created."""
+    full = safe_parent(root, e.path, verified, made)
     try:
         os.mkdir(full)
     except FileExistsError:
@@ -271,3 +325,63 @@ def make_dir(root: str, e: Entry) -> None:
                 f"refusing to write {e.path}: something other than a folder is there",
                 hint="re-run with --force to replace it",
             ) from None
+        return False
+    return True
+
+
+def read_prefix(store: ObjectStore, e: Entry, size: int) -> bytes:
+    """The first ``size`` bytes of a file entry's content, read from the store (verified)."""
+    assert e.oid is not None
+    if e.chunks is not None:
+        pieces, have = [], 0
+        for chunk in e.chunks:
+            if have >= size:
+                break
+            pieces.append(store.get(chunk.oid))
+            have += chunk.size
+        return b"".join(pieces)[:size]
+    if e.pack is not None and not store.has(e.oid):
+        return store.get_slice(e.pack, e.offset or 0, e.size, e.oid)[:size]
+    return store.get(e.oid)[:size]
+
+
+def is_torn(store: ObjectStore, root: str, e: Entry, theirs: Entry | None) -> bool:
+    """True when the file ``e`` under ``root`` holds a strict prefix of ``theirs``'s bytes.
+
+    A writer killed in a folder its checkout created leaves such a file under its own name;
+    it holds no byte the rerun does not write back, so it is that checkout's work, not a change.
+    """
+    if e.type != "file" or theirs is None or theirs.type != "file" or e.size >= theirs.size:
+        return False
+    try:
+        with open(os.path.join(root, e.path), "rb") as f:
+            found = f.read(theirs.size + 1)
+        return read_prefix(store, theirs, len(found)) == found
+    except (OSError, IntegrityError):
+        return False
+
+
+def make_folders(target: str) -> list[str]:
+    """Create ``target`` and any missing parents; return the ones created, outermost first."""
+    missing = []
+    folder = target
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    missing.reverse()
+    for folder in missing:
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            continue
+    return missing
+
+
+def remove_empty(created: list[str]) -> bool:
+    """Remove the folders a failed checkout created, innermost first, while they are empty."""
+    for folder in reversed(created):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return False
+    return True

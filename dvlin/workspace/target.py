@@ -91,3 +91,19 @@ def check_paths(paths: Iterable[str]) -> None:
                 f"manifest path {p!r} lies inside {inside}",
                 hint="the version or remote is corrupt or hostile; nothing was written",
             )
+
+
+def check_path_column(paths: object) -> None:
+    """:func:`check_paths` on an Arrow string array, without a Python object per path.
+
+    Raises:
+        IntegrityError: the first such path, with the message :func:`check_paths` gives.
+    """
+    import re
+
+    import pyarrow.compute as pc
+
+    names = "|".join(re.escape(n) for n in sorted(SKIP_NAMES))
+    hits = pc.match_substring_regex(paths, f"(?:^|/)(?:{names})(?:/|$)")
+    if pc.any(hits).as_py():
+        check_paths([str(pc.filter(paths, hits)[0].as_py())])

@@ -117,14 +117,14 @@ def test_a_file_removed_during_commit(
     from dvlin.ops import commit as commit_module
 
     write_tree(work, {"e/keep.txt": "k", "e/gone.txt": "g"})
-    real_scan = commit_module.scan
+    real_scan = commit_module.scan_columns
 
     def scan_then_remove(*args, **kwargs):  # type: ignore[no-untyped-def]
-        items = list(real_scan(*args, **kwargs))
+        found = real_scan(*args, **kwargs)
         (work / "e" / "gone.txt").unlink()
-        return iter(items)
+        return found
 
-    monkeypatch.setattr(commit_module, "scan", scan_then_remove)
+    monkeypatch.setattr(commit_module, "scan_columns", scan_then_remove)
     _assert_error(
         cli("commit", "e"), ExitCode.CONFLICT, "e/gone.txt was removed while it was being committed"
     )
@@ -138,14 +138,14 @@ def test_a_big_file_removed_during_commit(
     from dvlin.ops import commit as commit_module
 
     write_tree(work, {"e/big.bin": os.urandom(CHUNK_MIN_FILE)})
-    real_scan = commit_module.scan
+    real_scan = commit_module.scan_columns
 
     def scan_then_remove(*args, **kwargs):  # type: ignore[no-untyped-def]
-        items = list(real_scan(*args, **kwargs))
+        found = real_scan(*args, **kwargs)
         (work / "e" / "big.bin").unlink()
-        return iter(items)
+        return found
 
-    monkeypatch.setattr(commit_module, "scan", scan_then_remove)
+    monkeypatch.setattr(commit_module, "scan_columns", scan_then_remove)
     _assert_error(cli("commit", "e"), ExitCode.CONFLICT, "big.bin was removed")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import fsspec
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import FileSystemError
 from dvlin.objects import packs
 from dvlin.objects.hashing import hash_bytes
@@ -23,7 +24,6 @@ from dvlin.objects.store import ObjectError, ObjectStore, StoredObject
 from dvlin.ops import gc
 from dvlin.ops.du import du
 from dvlin.ops.fsck import fsck
-from dvlin.repo import Repo
 from tests.conftest import Cli
 
 ALG = "xxh3-128"

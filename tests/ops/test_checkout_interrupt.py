@@ -130,6 +130,31 @@ def test_ctrl_c_into_a_new_folder(two: Repo, cli: Cli) -> None:
     assert two.status().interrupted == ()
 
 
+def test_a_torn_file_in_a_new_folder_is_finished_by_a_rerun(two: Repo) -> None:
+    out = two.root.parent / "out"
+    with pytest.raises(KeyboardInterrupt):
+        two.checkout("d@v1", to=out, progress=StopAfter(2))
+    # What a writer killed mid-file leaves in a folder its checkout created: a prefix of the
+    # version's bytes under the file's own name (an empty file, or the first bytes).
+    missing = sorted(Path(rel).name for rel in V1 if not (out / Path(rel).name).exists())
+    (out / missing[0]).write_bytes(V1[f"d/{missing[0]}"][:100])
+    (out / missing[1]).write_bytes(b"")
+    result = two.checkout("d@v1", to=out)
+    assert result.discarded == ()
+    assert all((out / Path(rel).name).read_bytes() == V1[rel] for rel in V1)
+
+
+def test_a_file_that_is_not_a_prefix_still_counts_as_a_change(two: Repo) -> None:
+    out = two.root.parent / "out"
+    with pytest.raises(KeyboardInterrupt):
+        two.checkout("d@v1", to=out, progress=StopAfter(2))
+    missing = sorted(Path(rel).name for rel in V1 if not (out / Path(rel).name).exists())
+    (out / missing[0]).write_bytes(b"not what the version holds")
+    with pytest.raises(ConflictError) as err:
+        two.checkout("d@v1", to=out)
+    assert err.value.paths == (missing[0],)
+
+
 def test_cli_status_and_commit_while_interrupted(two: Repo, cli: Cli) -> None:
     with pytest.raises(KeyboardInterrupt):
         two.checkout("d@v1", progress=StopAfter(3))

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from dvlin import Repo
 from dvlin.errors import ConflictError
-from dvlin.repo import Repo
 from tests.conftest import Cli, snapshot, write_tree
 from tests.remote.conftest import RemoteSpec
 

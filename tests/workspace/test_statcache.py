@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import time
 
+import pytest
+
 from dvlin import Repo
-from dvlin.workspace.scan import Item
-from dvlin.workspace.statcache import StatCache, repo_path
+from dvlin.objects.hashing import StatRow
+from dvlin.workspace.scan import Columns, Item, scan_columns
+from dvlin.workspace.statcache import StatCache, cache_file, repo_path
+from tests.conftest import write_tree
 
 OLD = time.time_ns() - 60 * 1_000_000_000  # a minute ago: safely in the past
 
@@ -15,53 +20,142 @@ def item(path: str = "a.csv", *, size: int = 10, mtime_ns: int = OLD, inode: int
     return Item(path, "file", 0o644, size, mtime_ns, inode)
 
 
+def cache(repo: Repo, base: str = "data", roots: tuple[str, ...] = (".",)) -> StatCache:
+    return StatCache(repo.dvlin_dir, repo.catalog, base, roots, algorithm=repo.config.hash)
+
+
+def columns(*items: Item) -> Columns:
+    cols = Columns()
+    for i in items:
+        cols.add(i)
+    return cols
+
+
 def test_repo_path_joins_the_base() -> None:
     assert repo_path(".", "a/b") == "a/b" and repo_path("", "a") == "a"
     assert repo_path("data/events", "a.csv") == "data/events/a.csv"
 
 
 def test_a_recorded_file_is_found_until_its_stat_changes(repo: Repo) -> None:
-    cache = StatCache(repo.catalog, "data")
-    cache.record(item(), "f" * 32)
-    assert cache.lookup(item()) == "f" * 32
-    assert cache.lookup(item(size=11)) is None
-    assert cache.lookup(item(mtime_ns=OLD + 1)) is None
-    assert cache.lookup(item(inode=8)) is None
-    assert cache.lookup(item("b.csv")) is None
+    c = cache(repo)
+    c.record(item(), "f" * 32)
+    assert c.lookup(item()) == "f" * 32
+    assert c.lookup(item(size=11)) is None
+    assert c.lookup(item(mtime_ns=OLD + 1)) is None
+    assert c.lookup(item(inode=8)) is None
+    assert c.lookup(item("b.csv")) is None
 
 
-def test_saved_rows_are_read_back_under_their_base_only(repo: Repo) -> None:
-    cache = StatCache(repo.catalog, "data")
-    cache.record(item(), "f" * 32)
-    with repo.catalog.transaction():
-        cache.save(repo.catalog)
-    assert cache.updates == []
-    assert StatCache(repo.catalog, "data").lookup(item()) == "f" * 32
-    assert StatCache(repo.catalog, "other").lookup(item()) is None
-    assert repo.catalog.stat_rows("data") == {"data/a.csv": (10, OLD, 7, "f" * 32)}
+def test_saved_rows_are_read_back_for_their_layout_only(repo: Repo) -> None:
+    c = cache(repo)
+    c.record(item(), "f" * 32)
+    c.save()
+    assert not c.dirty
+    assert cache(repo).lookup(item()) == "f" * 32
+    assert cache(repo).lookup_all(columns(item(), item("b.csv"))) == ["f" * 32, None]
+    assert cache(repo, "other").lookup(item()) is None
+    assert cache(repo, "data", ("a.csv",)).lookup(item()) is None
+    assert repo.catalog.stat_rows("") == {}  # the SQLite table is no longer written
 
 
 def test_a_file_modified_within_the_racy_window_is_not_remembered(repo: Repo) -> None:
     now = time.time_ns()
-    cache = StatCache(repo.catalog, ".")
-    cache.record(item(mtime_ns=now - 1_000_000), "f" * 32, hashed_at_ns=now)  # 1 ms before
+    c = cache(repo, ".")
+    c.record(item(mtime_ns=now - 1_000_000), "f" * 32, hashed_at_ns=now)  # 1 ms before
     whole_second = (now // 1_000_000_000) * 1_000_000_000 - 1_000_000_000
-    cache.record(item("b", mtime_ns=whole_second), "e" * 32, hashed_at_ns=now)  # coarse: 2 s
-    assert cache.updates == [] and cache.lookup(item(mtime_ns=now - 1_000_000)) is None
-
-
-def test_an_unchanged_row_is_not_written_again(repo: Repo) -> None:
-    cache = StatCache(repo.catalog, ".")
-    cache.record(item(), "f" * 32)
-    with repo.catalog.transaction():
-        cache.save(repo.catalog)
-    again = StatCache(repo.catalog, ".")
-    again.record(item(), "f" * 32)
-    assert again.updates == []
+    c.record(item("b", mtime_ns=whole_second), "e" * 32, hashed_at_ns=now)  # coarse: 2 s
+    assert not c.dirty and c.lookup(item(mtime_ns=now - 1_000_000)) is None
 
 
 def test_a_disabled_cache_knows_and_remembers_nothing(repo: Repo) -> None:
-    StatCache(repo.catalog, ".").record(item(), "f" * 32)
-    off = StatCache(repo.catalog, ".", enabled=False)
+    c = cache(repo, ".")
+    c.record(item(), "f" * 32)
+    c.save()
+    off = StatCache(repo.dvlin_dir, repo.catalog, ".", enabled=False)
     off.record(item(), "f" * 32)
-    assert off.rows == {} and off.updates == [] and off.lookup(item()) is None
+    assert not off.dirty and off.lookup(item()) is None
+    assert off.lookup_all(columns(item())) == [None]
+    elsewhere = StatCache(None, repo.catalog, ".")
+    assert elsewhere.lookup(item()) is None and not elsewhere.enabled
+
+
+def test_a_snapshot_vouches_for_its_tree_only_while_every_row_matches(repo: Repo) -> None:
+    write_tree(repo.root, {"data/a.txt": "a", "data/sub/b.txt": "b", "data/l": ("link", "a.txt")})
+    scanned = scan_columns(str(repo.root / "data"), ["."])
+    oids = ["f" * 32 if t == "file" else None for t in scanned.type]
+    c = cache(repo)
+    c.snapshot(scanned, oids, "t" * 32)
+    c.save()
+    again = cache(repo)
+    assert again.tree == "t" * 32
+    assert again.matches(scan_columns(str(repo.root / "data"), ["."]))
+    os.utime(repo.root / "data/sub/b.txt", ns=(OLD, OLD))
+    assert not again.matches(scan_columns(str(repo.root / "data"), ["."]))
+    (repo.root / "data/new").write_text("n")
+    assert not again.matches(scan_columns(str(repo.root / "data"), ["."]))
+
+
+def test_a_snapshot_with_an_unhashed_file_vouches_for_no_tree(repo: Repo) -> None:
+    write_tree(repo.root, {"data/a.txt": "a", "data/b.txt": "b"})
+    scanned = scan_columns(str(repo.root / "data"), ["."])
+    c = cache(repo)
+    c.snapshot(scanned, ["f" * 32, None], "t" * 32)  # one racy file: no oid kept
+    c.save()
+    again = cache(repo)
+    assert again.tree == "" and not again.matches(scanned)
+
+
+def test_updates_over_a_snapshot_keep_both_and_vouch_for_nothing(repo: Repo) -> None:
+    c = cache(repo)
+    c.snapshot(columns(item("a"), item("b")), ["a" * 32, "b" * 32], "t" * 32)
+    c.record(item("b", size=3), "c" * 32)
+    c.record(item("c"), "d" * 32)
+    c.save()
+    again = cache(repo)
+    assert again.tree == ""
+    found = again.lookup_all(columns(item("a"), item("b", size=3), item("c"), item("b")))
+    assert found == ["a" * 32, "c" * 32, "d" * 32, None]
+
+
+def test_rows_of_an_old_repo_are_honoured_then_moved_to_the_file(repo: Repo) -> None:
+    with repo.catalog.transaction():
+        repo.catalog.put_stat_rows([("data/a.csv", StatRow(10, OLD, 7, "f" * 32))])  # type: ignore[arg-type]
+    old = cache(repo)
+    assert old.lookup(item()) == "f" * 32
+    assert old.lookup_all(columns(item(), item(size=3))) == ["f" * 32, None]
+    old.record(item("b.csv"), "e" * 32)
+    old.save()
+    assert cache_file(repo.dvlin_dir, "data", (".",)).exists()
+    with repo.catalog.transaction():
+        repo.catalog.conn.execute("DELETE FROM stat_cache")
+    moved = cache(repo)
+    assert moved.lookup_all(columns(item(), item("b.csv"))) == ["f" * 32, "e" * 32]
+
+
+def test_a_failed_write_leaves_the_old_file(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = cache(repo)
+    c.record(item(), "f" * 32)
+    c.save()
+    before = cache_file(repo.dvlin_dir, "data", (".",)).read_bytes()
+
+    def crash(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", crash)
+    c = cache(repo)
+    c.record(item("b.csv"), "e" * 32)
+    c.save()  # a cache is a shortcut: the failure is not the caller's
+    monkeypatch.undo()
+    assert cache_file(repo.dvlin_dir, "data", (".",)).read_bytes() == before
+    assert os.listdir(cache_file(repo.dvlin_dir, "data", (".",)).parent) == [
+        cache_file(repo.dvlin_dir, "data", (".",)).name
+    ]
+
+
+def test_a_damaged_file_is_no_cache(repo: Repo) -> None:
+    c = cache(repo)
+    c.record(item(), "f" * 32)
+    c.save()
+    cache_file(repo.dvlin_dir, "data", (".",)).write_bytes(b"not arrow")
+    again = cache(repo)
+    assert again.lookup(item()) is None and again.tree == ""

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from dvlin import Repo
-from dvlin.objects.files import write_and_publish
 from dvlin.objects.manifest import Entry
 from dvlin.workspace import pending
 from dvlin.workspace.materialize import Writer
@@ -82,20 +81,73 @@ def test_an_interrupted_write_leaves_nothing_under_the_real_name(
     assert (out / names[0]).stat().st_size == written.size
 
 
+def _created_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Spy on ``os.open``: the names of the files opened for creation."""
+    created: list[str] = []
+    real_open = os.open
+
+    def spy(path: str, flags: int, *args: int, **kwargs: int) -> int:
+        if flags & os.O_CREAT:
+            created.append(os.path.basename(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    return created
+
+
 def test_new_files_are_written_under_a_temporary_name(
     mixed: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    opened: list[str] = []
+    files = _entries(mixed)
+    created = _created_names(monkeypatch)
+    Writer(mixed.store, str(out), link="copy").write_all(files, lambda e: None)
+    assert len(created) == 4 and all(pending.is_temporary_name(n) for n in created)
+    assert sorted(os.listdir(out)) == sorted(e.path for e in files)
 
-    def spy(fd: int, tmp: str, final: str, *args: object, **kwargs: object) -> None:
-        opened.append(os.path.basename(tmp))
-        write_and_publish(fd, tmp, final, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("dvlin.workspace.materialize.write_and_publish", spy)
-    Writer(mixed.store, str(out), link="copy").write_all(_entries(mixed), lambda e: None)
-    assert len(opened) == 4 and all(pending.is_temporary_name(n) for n in opened)
+def test_files_in_a_folder_it_created_are_written_under_their_own_name(
+    mixed: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    files = [e._replace(path=f"new/{e.path}") for e in _entries(mixed)]
+    created = _created_names(monkeypatch)
+    writer = Writer(mixed.store, str(out), link="copy", record=True)
+    writer.write_all(files, lambda e: None)
+    assert sorted(created) == sorted(e.path.rpartition("/")[2] for e in files)
+    assert writer.made == {"new"}
+    for e, size, mtime_ns, inode in writer.written:
+        st = os.lstat(out / e.path)
+        assert (size, mtime_ns, inode) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    assert len(writer.written) == len(files)
+
+
+def test_a_fresh_root_never_overwrites(mixed: Repo, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    files = _entries(mixed)
+    (out / files[0].path).write_bytes(b"appeared meanwhile")
+    with pytest.raises(FileExistsError):
+        Writer(mixed.store, str(out), link="copy", fresh_root=True).write_all(files, lambda e: None)
+    assert (out / files[0].path).read_bytes() == b"appeared meanwhile"
+
+
+def test_ctrl_c_in_a_fresh_folder_leaves_no_partial_file(
+    mixed: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    files = [e for e in _entries(mixed) if e.path == "big.bin"]
+
+    def interrupted(fd: int, data: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Writer(mixed.store, str(out), link="copy", fresh_root=True).write_all(files, lambda e: None)
+    assert os.listdir(out) == []
 
 
 def test_remove_never_creates_folders(tmp_path: Path) -> None:

@@ -1,0 +1,332 @@
+"""Vectorised kernels over a manifest's Arrow table: digest, validation, storage and diff.
+
+Each function here has a straightforward reference in :mod:`dvlin.objects.manifest` (or
+:mod:`dvlin.objects.diff`) that walks one :class:`Entry` per path; the property tests in
+``tests/objects/`` check that both agree on random trees, hostile paths included. These work
+on columns with ``pyarrow.compute`` and never build a Python object per row, so they are the
+ones used on big trees. ``pyarrow.compute`` costs ~70 ms to import: this module imports it at
+the top, and is itself imported only when a kernel is needed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dvlin.objects.hashing import digest_length, hasher_factory
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+# The reference `_UNSAFE_PATH` in RE2 syntax: RE2 has no `\Z`, and its `$` (without the m flag)
+# matches only at the very end of the text, as Python's `\Z` does.
+UNSAFE_PATH_RE2 = r"^$|^/|//|/$|(?:^|/)\.{1,2}(?:/|$)|[\\\x00]"
+
+TYPES = ("file", "dir", "link")
+
+
+def strings(column: Any) -> pa.Array:
+    """One string (or binary) array from a column, chunked or not, dictionary decoded."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    return column
+
+
+def column(table: pa.Table, name: str) -> pa.Array:
+    """A table's column as one array (dictionaries decoded)."""
+    return strings(table.column(name))
+
+
+def same(a: Any, b: Any) -> pa.Array:
+    """Element-wise equality where two nulls are equal (Python's ``None == None``)."""
+    eq = pc.fill_null(pc.equal(a, b), False)
+    return pc.or_(eq, pc.and_(pc.is_null(a), pc.is_null(b)))
+
+
+def first_true(mask: Any) -> int | None:
+    """Index of the first true value of a boolean array (nulls count as false), or None."""
+    mask = pc.fill_null(mask, False)
+    if not pc.any(mask).as_py():
+        return None
+    return int(pc.index(mask, True).as_py())
+
+
+def is_sorted_unique(paths: pa.Array) -> bool:
+    """True when the paths are strictly increasing in byte order."""
+    if len(paths) < 2:
+        return True
+    binary = paths.cast(pa.binary()) if pa.types.is_string(paths.type) else paths
+    return bool(pc.all(pc.less(binary[:-1], binary[1:])).as_py())
+
+
+def sort_table(table: pa.Table) -> pa.Table:
+    """The table sorted by path bytes (stable: duplicate paths keep their order)."""
+    paths = column(table, "path")
+    if is_sorted_unique(paths):
+        return table
+    order = pc.sort_indices(paths.cast(pa.binary()), sort_keys=[("", "ascending")])
+    return table.take(order)
+
+
+def octal(modes: pa.Array) -> pa.Array:
+    """Each mode formatted as ``f"{mode:o}"`` (few distinct values: formatted once each)."""
+    distinct = pc.unique(modes)
+    texts = [None if m is None else f"{m:o}" for m in distinct.to_pylist()]
+    return pc.take(pa.array(texts, pa.string()), pc.index_in(modes, value_set=distinct))
+
+
+def digest_lines(table: pa.Table) -> pa.Array:
+    """The reference digest's lines, ``path\\0type\\0mode\\0(oid or target or '')\\n``."""
+    paths = column(table, "path")
+    kinds = pc.fill_null(column(table, "type"), "None")
+    oid = column(table, "oid")
+    target = column(table, "target")
+    # `e.oid or e.target or ''`: an empty string is as false as a missing one.
+    oid = pc.if_else(pc.fill_null(pc.not_equal(oid, ""), False), oid, None)
+    content = pc.coalesce(oid, target, pa.scalar("", pa.string()))
+    nul = pa.scalar("\0", pa.string())
+    lines = pc.binary_join_element_wise(
+        pc.fill_null(paths, "None"), kinds, octal(column(table, "mode")), content, nul
+    )
+    return pc.binary_join_element_wise(lines, pa.scalar("\n"), pa.scalar(""))
+
+
+def digest(table: pa.Table, algorithm: str) -> str:
+    """``tree_digest`` over the table's rows, byte for byte, hashing Arrow's data buffer."""
+    lines = digest_lines(table).cast(pa.binary())
+    paths = column(table, "path")
+    # Lines sort as their paths do when paths are unique and hold no NUL (the path ends at
+    # the first NUL of its line); otherwise sort the lines themselves, as the reference does.
+    if not (is_sorted_unique(paths) and not pc.any(pc.match_substring(paths, "\0")).as_py()):
+        lines = lines.take(pc.sort_indices(lines))
+    h = hasher_factory(algorithm)()
+    if len(lines):
+        _, offsets_buffer, data = lines.buffers()
+        offsets = memoryview(offsets_buffer).cast("B").cast("i")
+        start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
+        if data is not None:
+            h.update(memoryview(data)[start:end])
+    return h.hexdigest()[:32]
+
+
+def row_errors(table: pa.Table, algorithm: str) -> pa.Array:
+    """A boolean per row: true where the reference's per-entry checks would refuse it."""
+    n = digest_length(algorithm)
+    oid_re = f"^[0-9a-f]{{{n}}}$"
+
+    def bad_oid(values: Any) -> Any:
+        ok = pc.and_(pc.equal(pc.utf8_length(values), n), pc.match_substring_regex(values, oid_re))
+        return pc.invert(pc.fill_null(ok, False))
+
+    paths = column(table, "path")
+    kinds = column(table, "type")
+    is_file = pc.fill_null(pc.equal(kinds, "file"), False)
+    is_link = pc.fill_null(pc.equal(kinds, "link"), False)
+    known = pc.fill_null(pc.is_in(kinds, value_set=pa.array(TYPES)), False)
+
+    bad_path = pc.fill_null(pc.match_substring_regex(paths, UNSAFE_PATH_RE2), True)
+    pack = column(table, "pack")
+    bad_storage = pc.or_(bad_oid(column(table, "oid")), pc.and_(pc.is_valid(pack), bad_oid(pack)))
+    chunks = table.column("chunks")
+    chunks = chunks.combine_chunks() if isinstance(chunks, pa.ChunkedArray) else chunks
+    if chunks.null_count != len(chunks):
+        flat = pc.list_flatten(chunks)
+        chunk_oids = pc.struct_field(flat, "oid")
+        bad_chunk = pc.and_(pc.is_valid(chunk_oids), bad_oid(chunk_oids))
+        bad_chunk = pc.fill_null(bad_chunk, False)
+        if pc.any(bad_chunk).as_py():
+            owners = pc.list_parent_indices(chunks).filter(bad_chunk)
+            per_row = pc.is_in(pa.array(np.arange(len(chunks), dtype=np.int64)), value_set=owners)
+            bad_storage = pc.or_(bad_storage, per_row)
+    target = column(table, "target")
+    bad_target = pc.or_(
+        pc.invert(pc.fill_null(pc.not_equal(target, ""), False)),
+        pc.fill_null(pc.match_substring(target, "\0"), False),
+    )
+    bad = pc.or_(
+        bad_path,
+        pc.or_(
+            pc.and_(is_file, bad_storage),
+            pc.or_(pc.and_(is_link, bad_target), pc.invert(known)),
+        ),
+    )
+    return pc.fill_null(bad, True)
+
+
+def has_adjacent_duplicates(paths: pa.Array) -> bool:
+    """True when two neighbouring paths of a sorted column are equal."""
+    if len(paths) < 2:
+        return False
+    return bool(pc.any(pc.fill_null(pc.equal(paths[:-1], paths[1:]), False)).as_py())
+
+
+def parent_levels(paths: pa.Array) -> Iterable[pa.Array]:
+    """Each path's parent, then grandparent … (null once a path has no more), level by level."""
+    current = paths
+    while True:
+        nested = pc.fill_null(pc.match_substring(current, "/"), False)
+        if not pc.any(nested).as_py():
+            return
+        parent = pc.replace_substring_regex(current, r"/[^/]*$", "")
+        current = pc.if_else(nested, parent, pa.scalar(None, pa.string()))
+        yield current
+
+
+def under_links(table: pa.Table) -> pa.Array | None:
+    """A boolean per row: true where some parent folder of the path is a link (None if none)."""
+    kinds = column(table, "type")
+    paths = column(table, "path")
+    links = paths.filter(pc.fill_null(pc.equal(kinds, "link"), False))
+    if not len(links):
+        return None
+    hit = pa.array(np.zeros(len(paths), dtype=bool))
+    for parents in parent_levels(paths):
+        hit = pc.or_(hit, pc.fill_null(pc.is_in(parents, value_set=links), False))
+    return hit
+
+
+def storage_oids(table: pa.Table) -> set[str]:
+    """Every object the rows' bytes live in: chunks, else the pack, else the oid itself."""
+    chunks = table.column("chunks")
+    chunks = chunks.combine_chunks() if isinstance(chunks, pa.ChunkedArray) else chunks
+    pack = column(table, "pack")
+    whole = pc.coalesce(pack, column(table, "oid"))
+    whole = whole.filter(pc.is_null(chunks))
+    parts = [pc.unique(whole.drop_null())]
+    if chunks.null_count != len(chunks):
+        parts.append(pc.unique(pc.struct_field(pc.list_flatten(chunks), "oid").drop_null()))
+    return {oid for part in parts for oid in part.to_pylist()}
+
+
+def implied_folders(paths: pa.Array, kinds: pa.Array) -> pa.Array:
+    """A mask of folders whose coming or going is implied by another listed path inside them."""
+    if not len(paths):
+        return pa.array([], pa.bool_())
+    ancestors = [level.drop_null() for level in parent_levels(paths)]
+    if not ancestors:
+        return pa.array(np.zeros(len(paths), dtype=bool))
+    folders = pc.unique(pa.concat_arrays(ancestors))
+    is_dir = pc.fill_null(pc.equal(kinds, "dir"), False)
+    return pc.and_(is_dir, pc.fill_null(pc.is_in(paths, value_set=folders), False))
+
+
+def match_paths(old: pa.Array, new: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+    """Join two unique path columns: (only in new, in both: new rows, old rows, only in old)."""
+    where = pc.index_in(new, value_set=old)
+    in_old = pc.is_valid(where)
+    indices = pa.array(np.arange(len(new), dtype=np.int64))
+    previous = where.filter(in_old).cast(pa.int64())
+    kept = np.zeros(len(old), dtype=bool)
+    kept[previous.to_numpy()] = True
+    return (
+        indices.filter(pc.invert(in_old)),
+        indices.filter(in_old),
+        previous,
+        pa.array(np.flatnonzero(~kept).astype(np.int64)),
+    )
+
+
+PAIRS_PER_STEP = 1 << 18
+"""Matched rows compared per step: bounds the copies that ``take`` makes of each column."""
+
+
+def differing(
+    old: pa.Table, new: pa.Table, old_rows: pa.Array, new_rows: pa.Array, names: Iterable[str]
+) -> pa.Array:
+    """A mask over matched row pairs: true where any of the named columns differ."""
+    names = list(names)
+    olds = {name: column(old, name) for name in names}
+    news = {name: column(new, name) for name in names}
+    steps = []
+    for start in range(0, len(new_rows), PAIRS_PER_STEP):
+        a_rows = new_rows.slice(start, PAIRS_PER_STEP)
+        b_rows = old_rows.slice(start, PAIRS_PER_STEP)
+        differs = pa.array(np.zeros(len(a_rows), dtype=bool))
+        for name in names:
+            same_here = same(news[name].take(a_rows), olds[name].take(b_rows))
+            differs = pc.or_(differs, pc.invert(same_here))
+        steps.append(differs)
+    return pa.concat_arrays(steps) if steps else pa.array([], pa.bool_())
+
+
+def changed_rows(old: pa.Table, new: pa.Table) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Row indices of added (in ``new``), changed (in ``new``) and removed (in ``old``) paths.
+
+    Both tables are sorted with unique paths. Added and removed folders implied by a path
+    listed inside them are left out, as ``diff_entries`` does.
+    """
+    old_paths, new_paths = column(old, "path"), column(new, "path")
+    added, both, previous, removed = match_paths(old_paths, new_paths)
+    changed = both.filter(differing(old, new, previous, both, ("type", "mode", "oid", "target")))
+    added = added.filter(
+        pc.invert(implied_folders(new_paths.take(added), column(new, "type").take(added)))
+    )
+    removed = removed.filter(
+        pc.invert(implied_folders(old_paths.take(removed), column(old, "type").take(removed)))
+    )
+    return added, changed, removed
+
+
+def within(table: pa.Table, prefix: str | None, kinds: Iterable[str] | None = None) -> pa.Array:
+    """A mask of rows at ``prefix`` or inside the folder ``prefix`` (and of one of ``kinds``).
+
+    The same rule as :func:`dvlin.ops.stats.within`: no prefix (or ``.``) takes every row.
+    """
+    paths = column(table, "path")
+    mask = pa.array(np.ones(len(paths), dtype=bool))
+    if prefix and prefix not in (".", "./"):
+        prefix = prefix.strip("/")
+        mask = pc.or_(pc.equal(paths, prefix), pc.starts_with(paths, prefix + "/"))
+    if kinds is not None:
+        wanted = pc.is_in(column(table, "type"), value_set=pa.array(list(kinds), pa.string()))
+        mask = pc.and_(mask, wanted)
+    return pc.fill_null(mask, False)
+
+
+def suffixed(paths: pa.Array, suffixes: Iterable[str]) -> pa.Array:
+    """The paths that end in one of ``suffixes`` (``.csv`` …), case-insensitively."""
+    import re
+
+    words = "|".join(re.escape(s.lstrip(".")) for s in suffixes)
+    return paths.filter(pc.match_substring_regex(paths, f"\\.(?:{words})$", ignore_case=True))
+
+
+def link_paths(table: pa.Table) -> set[str]:
+    """The paths of the table's links."""
+    kinds = column(table, "type")
+    links = column(table, "path").filter(pc.fill_null(pc.equal(kinds, "link"), False))
+    return set(links.to_pylist())
+
+
+def count_files(table: pa.Table) -> int:
+    """How many rows are files."""
+    return int(pc.sum(pc.fill_null(pc.equal(column(table, "type"), "file"), False)).as_py() or 0)
+
+
+def file_bytes(table: pa.Table) -> int:
+    """The total size of the rows that are files."""
+    files = pc.fill_null(pc.equal(column(table, "type"), "file"), False)
+    return int(pc.sum(column(table, "size").filter(files)).as_py() or 0)
+
+
+def file_storage(table: pa.Table) -> tuple[pa.Array, pa.Table]:
+    """Where the files' bytes live: the unique whole objects (loose files and chunks), and the
+    packed rows (path, oid, pack, offset, size) whose slices a check verifies one by one."""
+    files = table.filter(pc.fill_null(pc.equal(column(table, "type"), "file"), False))
+    chunks = files.column("chunks")
+    chunks = chunks.combine_chunks() if isinstance(chunks, pa.ChunkedArray) else chunks
+    whole = pc.is_null(chunks)
+    pack = column(files, "pack")
+    packed = pc.and_(whole, pc.is_valid(pack))
+    loose = column(files, "oid").filter(pc.and_(whole, pc.is_null(pack))).drop_null()
+    parts = [loose]
+    if chunks.null_count != len(chunks):
+        parts.append(pc.struct_field(pc.list_flatten(chunks), "oid").drop_null())
+    wholes = pc.unique(pa.concat_arrays([p.cast(pa.string()) for p in parts]))
+    slices = files.filter(packed).select(["path", "oid", "pack", "offset", "size"])
+    return wholes, slices
