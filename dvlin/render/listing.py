@@ -47,6 +47,16 @@ def _quoted(values: Any) -> Any:
     return pc.fill_null(quoted, "null")
 
 
+def _octal(modes: Any) -> Any:
+    """Each mode as ``f"{mode:o}"``, formatted once per distinct value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    distinct = pc.unique(modes)
+    texts = pa.array([f"{m:o}" for m in distinct.to_pylist()], pa.string())
+    return pc.take(texts, pc.index_in(modes, value_set=distinct))
+
+
 def json_chunks(manifest: Manifest) -> Iterator[str]:
     """The ``--json`` array in pieces (one per batch of rows), ending in a newline.
 
@@ -54,8 +64,6 @@ def json_chunks(manifest: Manifest) -> Iterator[str]:
     listing of a million files costs a few Arrow passes rather than a million dictionaries.
     """
     import pyarrow.compute as pc
-
-    from dvlin.objects import columns
 
     table = manifest.table.select(["path", "type", "mode", "size", "oid", "target"])
     first = True
@@ -66,9 +74,9 @@ def json_chunks(manifest: Manifest) -> Iterator[str]:
             '  {\n    "path": ',
             _quoted(batch.column(0)),
             ',\n    "type": ',
-            _quoted(columns.strings(batch.column(1))),
+            _quoted(batch.column(1).dictionary_decode()),
             ',\n    "mode": "',
-            columns.octal(batch.column(2)),
+            _octal(batch.column(2)),
             '",\n    "size": ',
             pc.fill_null(batch.column(3).cast("string"), "null"),
             ',\n    "oid": ',
