@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from dvlin.errors import NotFoundError
-from dvlin.objects.manifest import Entry
+from dvlin.objects.manifest import Entry, Manifest
 from dvlin.objects.store import ObjectError, ObjectStore
 
 if TYPE_CHECKING:
@@ -75,15 +75,40 @@ def _whole(store: ObjectStore, entry: Entry) -> bytes:
 
 
 class _Resolved:
-    """One version opened through the filesystem: its manifest by path."""
+    """One version opened through the filesystem: its manifest, looked up by path.
 
-    def __init__(self, version: Version, entries: dict[str, Entry]) -> None:
+    The manifest stays a table: a path is found by binary search and a folder's children by
+    a prefix filter, so opening a million-file version builds no million Python objects.
+    """
+
+    def __init__(self, version: Version, manifest: Manifest) -> None:
         self.version = version
-        self.entries = entries
-        children: dict[str, list[str]] = {}
-        for path in entries:
-            children.setdefault(posixpath.dirname(path), []).append(path)
-        self.children = children
+        self.manifest = manifest
+
+    def get(self, path: str) -> Entry | None:
+        """The entry at ``path``."""
+        return self.manifest.get(path)
+
+    def children(self, folder: str) -> list[Entry]:
+        """The entries directly inside ``folder`` ("" for the version's root), sorted."""
+        from dvlin.objects import manifest as manifests
+
+        if len(self.manifest) < manifests.SMALL:
+            return [
+                e
+                for e in self.manifest.entries()
+                if posixpath.dirname(e.path) == folder and e.path != folder
+            ]
+        import pyarrow.compute as pc
+
+        paths = self.manifest.paths()
+        if folder:
+            inside = pc.starts_with(paths, folder + "/")
+            rest = pc.utf8_slice_codeunits(paths, len(folder) + 1)
+            mask = pc.and_(inside, pc.invert(pc.match_substring(rest, "/")))
+        else:
+            mask = pc.invert(pc.match_substring(paths, "/"))
+        return list(self.manifest.filter(pc.fill_null(mask, False)).entries())
 
 
 class DvlinFileSystem(AbstractFileSystem):  # type: ignore[misc]
@@ -168,12 +193,12 @@ class DvlinFileSystem(AbstractFileSystem):  # type: ignore[misc]
         with self._lock:
             found = self._versions.get(ref)
             if found is None:
-                from dvlin.ops.manifests import load_entries
+                from dvlin.ops.manifests import load_manifest
                 from dvlin.ops.refs import resolve
 
                 def load(repo: Any) -> _Resolved:
                     version = resolve(repo, ref)
-                    return _Resolved(version, load_entries(repo, version))
+                    return _Resolved(version, load_manifest(repo, version))
 
                 found = self._with_repo(load)
                 self._versions[ref] = found
@@ -192,7 +217,7 @@ class DvlinFileSystem(AbstractFileSystem):  # type: ignore[misc]
         entry: Entry | None = None
         while parts:
             current = posixpath.join(current, parts.pop(0)) if current else parts.pop(0)
-            entry = resolved.entries.get(current)
+            entry = resolved.get(current)
             if entry is None:
                 raise PathNotFoundError(
                     f"{ref} has no path {sub!r}", hint=f"`dvlin ls {ref}` lists its files"
@@ -248,11 +273,8 @@ class DvlinFileSystem(AbstractFileSystem):  # type: ignore[misc]
             rows = [self._info_of(name, entry)]
         else:
             rows = []
-            for child in sorted(resolved.children.get(inside, ())):
-                if child == inside:
-                    continue
-                child_name = f"{name}/{posixpath.basename(child)}"
-                child_entry = resolved.entries[child]
+            for child_entry in resolved.children(inside):
+                child_name = f"{name}/{posixpath.basename(child_entry.path)}"
                 if child_entry.type == "link":
                     try:
                         _, _, child_entry = self._entry(child_name)  # type: ignore[assignment]

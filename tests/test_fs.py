@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
+from typing import cast
 
 import fsspec
 import pyarrow as pa
@@ -264,3 +265,33 @@ def test_dot_segments_are_harmless_and_dotdot_never_climbs(repo: Repo) -> None:
     for path in ("a@v1/../b@v1/secret.txt", "a@v1/x/../../b/secret.txt", "a@v1/.."):
         with pytest.raises(FileNotFoundError):
             fs.cat_file(path)
+
+
+def test_folder_children_by_columns_match_the_entry_walk() -> None:
+    from dvlin.catalog import Version
+    from dvlin.fs import _Resolved
+    from dvlin.objects import manifest as manifests
+    from dvlin.objects.manifest import Entry, Manifest
+
+    tree = Manifest.from_entries(
+        [
+            Entry("a", "dir", 0o755),
+            Entry("a/b", "file", 0o644, 1, "1" * 32),
+            Entry("a/c", "dir", 0o755),
+            Entry("a/c/d", "file", 0o644, 1, "2" * 32),
+            Entry("ab", "file", 0o644, 1, "3" * 32),
+            Entry("é/x y", "file", 0o644, 1, "4" * 32),
+            Entry("é", "dir", 0o755),
+        ]
+    )
+    resolved = _Resolved(cast(Version, None), tree)
+    folders = ["", "a", "a/c", "é", "missing"]
+    by_entries = {f: resolved.children(f) for f in folders}
+    saved, manifests.SMALL = manifests.SMALL, 0
+    try:
+        assert {f: resolved.children(f) for f in folders} == by_entries
+    finally:
+        manifests.SMALL = saved
+    assert [e.path for e in by_entries[""]] == ["a", "ab", "é"]
+    assert [e.path for e in by_entries["a"]] == ["a/b", "a/c"]
+    assert [e.path for e in by_entries["é"]] == ["é/x y"]

@@ -34,7 +34,7 @@ def gc(
         if apply:
             result = ops_gc.apply(repo, plan_id, progress=out.progress())
         else:
-            result = ops_gc.plan(repo)
+            result = ops_gc.plan(repo, progress=out.progress())
     if out.json:
         out.emit_json(result.to_dict())
         return

@@ -169,14 +169,16 @@ def ls(
                 )
             out.print(table)
             return
-        files = repo.files(ref)
-    if out.json:
-        out.emit_json([f.to_dict() for f in files])
-        return
-    for f in files:
-        if f.type == "dir":
-            out.line(f"d {f.mode:o}  {'':>10}  {quote(f.path + '/')}")
-        elif f.type == "link":
-            out.line(f"l {f.mode:o}  {'':>10}  {quote(f.path)} -> {quote(f.target or '')}")
-        else:
-            out.line(f"- {f.mode:o}  {f.size:>10,}  {quote(f.path)}")
+        from dvlin.ops.log import listing
+
+        manifest = listing(repo, ref)
+    from dvlin.render.listing import json_chunks, text_lines
+
+    # Written a batch at a time: `dvlin ls REF --json | head` of a million files answers at once.
+    with out.pipe_closed_quietly():
+        if out.json:
+            for chunk in json_chunks(manifest):
+                out.stdout.write(chunk)
+            return
+        for text in text_lines(manifest):
+            out.line(text)

@@ -73,7 +73,7 @@ def sort_table(table: pa.Table) -> pa.Table:
     return table.take(order)
 
 
-def _octal(modes: pa.Array) -> pa.Array:
+def octal(modes: pa.Array) -> pa.Array:
     """Each mode formatted as ``f"{mode:o}"`` (few distinct values: formatted once each)."""
     distinct = pc.unique(modes)
     texts = [None if m is None else f"{m:o}" for m in distinct.to_pylist()]
@@ -91,7 +91,7 @@ def digest_lines(table: pa.Table) -> pa.Array:
     content = pc.coalesce(oid, target, pa.scalar("", pa.string()))
     nul = pa.scalar("\0", pa.string())
     lines = pc.binary_join_element_wise(
-        pc.fill_null(paths, "None"), kinds, _octal(column(table, "mode")), content, nul
+        pc.fill_null(paths, "None"), kinds, octal(column(table, "mode")), content, nul
     )
     return pc.binary_join_element_wise(lines, pa.scalar("\n"), pa.scalar(""))
 
@@ -215,6 +215,45 @@ def implied_folders(paths: pa.Array, kinds: pa.Array) -> pa.Array:
     return pc.and_(is_dir, pc.fill_null(pc.is_in(paths, value_set=folders), False))
 
 
+def match_paths(old: pa.Array, new: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+    """Join two unique path columns: (only in new, in both: new rows, old rows, only in old)."""
+    where = pc.index_in(new, value_set=old)
+    in_old = pc.is_valid(where)
+    indices = pa.array(np.arange(len(new), dtype=np.int64))
+    previous = where.filter(in_old).cast(pa.int64())
+    kept = np.zeros(len(old), dtype=bool)
+    kept[previous.to_numpy()] = True
+    return (
+        indices.filter(pc.invert(in_old)),
+        indices.filter(in_old),
+        previous,
+        pa.array(np.flatnonzero(~kept).astype(np.int64)),
+    )
+
+
+PAIRS_PER_STEP = 1 << 18
+"""Matched rows compared per step: bounds the copies that ``take`` makes of each column."""
+
+
+def differing(
+    old: pa.Table, new: pa.Table, old_rows: pa.Array, new_rows: pa.Array, names: Iterable[str]
+) -> pa.Array:
+    """A mask over matched row pairs: true where any of the named columns differ."""
+    names = list(names)
+    olds = {name: column(old, name) for name in names}
+    news = {name: column(new, name) for name in names}
+    steps = []
+    for start in range(0, len(new_rows), PAIRS_PER_STEP):
+        a_rows = new_rows.slice(start, PAIRS_PER_STEP)
+        b_rows = old_rows.slice(start, PAIRS_PER_STEP)
+        differs = pa.array(np.zeros(len(a_rows), dtype=bool))
+        for name in names:
+            same_here = same(news[name].take(a_rows), olds[name].take(b_rows))
+            differs = pc.or_(differs, pc.invert(same_here))
+        steps.append(differs)
+    return pa.concat_arrays(steps) if steps else pa.array([], pa.bool_())
+
+
 def changed_rows(old: pa.Table, new: pa.Table) -> tuple[pa.Array, pa.Array, pa.Array]:
     """Row indices of added (in ``new``), changed (in ``new``) and removed (in ``old``) paths.
 
@@ -222,20 +261,8 @@ def changed_rows(old: pa.Table, new: pa.Table) -> tuple[pa.Array, pa.Array, pa.A
     listed inside them are left out, as ``diff_entries`` does.
     """
     old_paths, new_paths = column(old, "path"), column(new, "path")
-    where = pc.index_in(new_paths, value_set=old_paths)
-    in_old = pc.is_valid(where)
-    indices = pa.array(np.arange(len(new_paths), dtype=np.int64))
-    added = indices.filter(pc.invert(in_old))
-    both = indices.filter(in_old)
-    previous = where.filter(in_old)
-    differs = pa.array(np.zeros(len(both), dtype=bool))
-    for name in ("type", "mode", "oid", "target"):
-        a = column(new, name).take(both)
-        b = column(old, name).take(previous)
-        differs = pc.or_(differs, pc.invert(same(a, b)))
-    changed = both.filter(differs)
-    gone = pc.invert(pc.is_in(old_paths, value_set=new_paths))
-    removed = pa.array(np.arange(len(old_paths), dtype=np.int64)).filter(gone)
+    added, both, previous, removed = match_paths(old_paths, new_paths)
+    changed = both.filter(differing(old, new, previous, both, ("type", "mode", "oid", "target")))
     added = added.filter(
         pc.invert(implied_folders(new_paths.take(added), column(new, "type").take(added)))
     )
@@ -243,6 +270,30 @@ def changed_rows(old: pa.Table, new: pa.Table) -> tuple[pa.Array, pa.Array, pa.A
         pc.invert(implied_folders(old_paths.take(removed), column(old, "type").take(removed)))
     )
     return added, changed, removed
+
+
+def within(table: pa.Table, prefix: str | None, kinds: Iterable[str] | None = None) -> pa.Array:
+    """A mask of rows at ``prefix`` or inside the folder ``prefix`` (and of one of ``kinds``).
+
+    The same rule as :func:`dvlin.ops.stats.within`: no prefix (or ``.``) takes every row.
+    """
+    paths = column(table, "path")
+    mask = pa.array(np.ones(len(paths), dtype=bool))
+    if prefix and prefix not in (".", "./"):
+        prefix = prefix.strip("/")
+        mask = pc.or_(pc.equal(paths, prefix), pc.starts_with(paths, prefix + "/"))
+    if kinds is not None:
+        wanted = pc.is_in(column(table, "type"), value_set=pa.array(list(kinds), pa.string()))
+        mask = pc.and_(mask, wanted)
+    return pc.fill_null(mask, False)
+
+
+def suffixed(paths: pa.Array, suffixes: Iterable[str]) -> pa.Array:
+    """The paths that end in one of ``suffixes`` (``.csv`` …), case-insensitively."""
+    import re
+
+    words = "|".join(re.escape(s.lstrip(".")) for s in suffixes)
+    return paths.filter(pc.match_substring_regex(paths, f"\\.(?:{words})$", ignore_case=True))
 
 
 def link_paths(table: pa.Table) -> set[str]:
@@ -261,3 +312,21 @@ def file_bytes(table: pa.Table) -> int:
     """The total size of the rows that are files."""
     files = pc.fill_null(pc.equal(column(table, "type"), "file"), False)
     return int(pc.sum(column(table, "size").filter(files)).as_py() or 0)
+
+
+def file_storage(table: pa.Table) -> tuple[pa.Array, pa.Table]:
+    """Where the files' bytes live: the unique whole objects (loose files and chunks), and the
+    packed rows (path, oid, pack, offset, size) whose slices a check verifies one by one."""
+    files = table.filter(pc.fill_null(pc.equal(column(table, "type"), "file"), False))
+    chunks = files.column("chunks")
+    chunks = chunks.combine_chunks() if isinstance(chunks, pa.ChunkedArray) else chunks
+    whole = pc.is_null(chunks)
+    pack = column(files, "pack")
+    packed = pc.and_(whole, pc.is_valid(pack))
+    loose = column(files, "oid").filter(pc.and_(whole, pc.is_null(pack))).drop_null()
+    parts = [loose]
+    if chunks.null_count != len(chunks):
+        parts.append(pc.struct_field(pc.list_flatten(chunks), "oid").drop_null())
+    wholes = pc.unique(pa.concat_arrays([p.cast(pa.string()) for p in parts]))
+    slices = files.filter(packed).select(["path", "oid", "pack", "offset", "size"])
+    return wholes, slices

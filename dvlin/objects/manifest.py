@@ -271,13 +271,20 @@ def read_table(data: bytes) -> pa.Table:
         # ParquetFile, not read_table: read_table imports pyarrow.dataset (+0.17 s).
         table = pq.ParquetFile(pa.BufferReader(arrow_owned(data))).read()
         schema = _schema()
-        table = pa.Table.from_arrays(
-            [table.column(name) for name in schema.names],
-            names=schema.names,
-            metadata=schema.metadata,
-        )
-        if not table.schema.equals(schema):
-            table = table.cast(schema)
+        arrays = []
+        for field in schema:
+            column = table.column(field.name)
+            if column.type != field.type or str(column.type) != str(field.type):
+                # Parquet names a list's items "element", Arrow "item": the same layout, so a
+                # zero-copy view gives back exactly the schema written (and its bytes).
+                try:
+                    column = pa.chunked_array(
+                        [chunk.view(field.type) for chunk in column.chunks], field.type
+                    )
+                except pa.ArrowException:  # another layout (int32 dictionary codes …)
+                    column = column.cast(field.type)
+            arrays.append(column)
+        table = pa.Table.from_arrays(arrays, schema=schema)
     except (pa.ArrowException, KeyError, ValueError, TypeError) as exc:
         raise IntegrityError(f"manifest is unreadable: {exc}") from None
     return table
@@ -573,6 +580,14 @@ class Manifest:
     def take(self, indices: Any) -> Manifest:
         """The rows at ``indices`` (an Arrow array or a list of ints), kept sorted by path."""
         return Manifest._sorted(self.table.take(indices))
+
+    def within(self, prefix: str | None, kinds: Iterable[str] | None = None) -> Manifest:
+        """The rows at ``prefix`` or under the folder ``prefix`` (all without one), of ``kinds``."""
+        from dvlin.objects import columns
+
+        if not prefix and kinds is None:
+            return self
+        return Manifest(self.table.filter(columns.within(self.table, prefix, kinds)))
 
     def filter(self, mask: Any) -> Manifest:
         """The rows where ``mask`` (a boolean Arrow array or list) is true."""

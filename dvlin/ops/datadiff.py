@@ -20,7 +20,7 @@ from dvlin.values import sealed
 if TYPE_CHECKING:
     from dvlin.catalog import Version
     from dvlin.inspect.rowdiff import RowDiff
-    from dvlin.objects.manifest import Entry
+    from dvlin.objects.manifest import Entry, Manifest
     from dvlin.repo import Repo
 
 WORKSPACE = "workspace"
@@ -114,24 +114,33 @@ class _Side:
     """One side of a diff: a committed version, or the workspace folder of an asset."""
 
     def __init__(self, repo: Repo, version: Version | None, base: str, roots: Sequence[str]):
-        from dvlin.ops.manifests import load_entries
+        from dvlin.objects.manifest import Manifest
+        from dvlin.ops.manifests import load_manifest
 
         self.repo = repo
         self.version = version
         self.base_abs = str(repo.root / base)
+        self.manifest: Manifest
         if version is not None:
-            self.entries = load_entries(repo, version)
+            self.manifest = load_manifest(repo, version)
             self.label = version.label
         else:
             from dvlin.ops.status import workspace_entries
 
             found, _, _ = workspace_entries(repo, base, tuple(roots))
-            self.entries = {e.path: e for e in found}
+            self.manifest = Manifest.from_entries(found)
             self.label = WORKSPACE
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def files(self) -> dict[str, Entry]:
-        return {p: e for p, e in self.entries.items() if e.type == "file"}
+        """The workspace side's files by path (the workspace tree is in memory already)."""
+        return {e.path: e for e in self.manifest.within(None, ("file",)).entries()}
+
+    def profiled(self, path: str | None) -> list[str]:
+        """The files under ``path`` that a profile is kept for (tables and arrays), sorted."""
+        from dvlin.ops.profiles import profiled_entries
+
+        return [e.path for e in profiled_entries(self.manifest, path)]
 
     def profiles(self, paths: Sequence[str]) -> dict[str, dict[str, Any]]:
         from dvlin.ops.profiles import profile_local, version_profiles
@@ -174,7 +183,8 @@ class _Side:
             return os.path.join(self.base_abs, path)
         if self._tmp is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="dvlin-diff-")
-        e = self.entries[path]
+        e = self.manifest.get(path)
+        assert e is not None, path  # only paths listed in the manifest are asked for
         flat = e._replace(path=f"{len(os.listdir(self._tmp.name))}{os.path.splitext(path)[1]}")
         Writer(self.repo.store, self._tmp.name, link="copy").write_one(flat)
         return os.path.join(self._tmp.name, flat.path)
@@ -248,33 +258,19 @@ def datadiff(
         else _Side(repo, None, va.base, va.roots)
     )
     try:
-        fa = {p: e for p, e in a.files().items() if within(p, path)}
-        fb = {p: e for p, e in b.files().items() if within(p, path)}
-        # Links are versioned as their target string (git's way): a new target is a change.
-        la = {p: e for p, e in a.entries.items() if e.type in ("file", "link") and within(p, path)}
-        lb = {p: e for p, e in b.entries.items() if e.type in ("file", "link") and within(p, path)}
-
-        if path and not la and not lb:
+        # Columns, not entries: two million-file versions compare by a join, and only the paths
+        # that differ become Python objects. Links are versioned as their target string
+        # (git's way): a new target is a change.
+        la, lb = a.manifest.within(path), b.manifest.within(path)
+        if path and not (_files_and_links(la) or _files_and_links(lb)):
             raise NotFoundError(
                 f"nothing at {path!r} in {a.label} or {b.label}",
                 hint=f"`dvlin ls {va.label}` lists its files",
             )
-
-        def same(x: Entry, y: Entry) -> bool:
-            return (x.type, x.oid, x.target) == (y.type, y.oid, y.target)
-
-        changes = [FileChange(p, "added", None, lb[p].size) for p in lb if p not in la]
-        changes += [FileChange(p, "removed", la[p].size, None) for p in la if p not in lb]
-        changes += [
-            FileChange(p, "modified", la[p].size, lb[p].size)
-            for p in la
-            if p in lb and not same(la[p], lb[p])
-        ]
-        changes.sort(key=lambda c: c.path)
-        pairs = [(p, p) for p in sorted(fa) if p in fb and fa[p].oid != fb[p].oid]
+        changes, pairs = _file_changes(la, lb)
         pairs = [(x, y) for x, y in pairs if profile_format(x)]
-        ta = [p for p in fa if profile_format(p)]
-        tb = [p for p in fb if profile_format(p)]
+        ta = a.profiled(path)
+        tb = b.profiled(path)
         whole = False
         if not pairs and len(ta) == 1 and len(tb) == 1 and ta != tb:
             # One table on each side under different names (train vs serving): compare them.
@@ -314,6 +310,59 @@ def datadiff(
     finally:
         a.close()
         b.close()
+
+
+def _files_and_links(manifest: Manifest) -> int:
+    """How many rows are files or links."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from dvlin.objects import columns
+
+    kinds = columns.column(manifest.table, "type")
+    return int(pc.sum(pc.is_in(kinds, value_set=pa.array(["file", "link"]))).as_py() or 0)
+
+
+def _file_changes(old: Manifest, new: Manifest) -> tuple[list[FileChange], list[tuple[str, str]]]:
+    """Files and links added, removed and modified (type, oid or target), sorted by path; and
+    the paths of files whose content changed (candidates for a table comparison).
+
+    Folders are not compared: a path that is a folder on one side and a file on the other is
+    added (or removed). Computed on the whole tables, without copying them, by a join.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from dvlin.objects import columns
+
+    def listed(manifest: Manifest) -> Any:
+        kinds = columns.column(manifest.table, "type")
+        return pc.fill_null(pc.is_in(kinds, value_set=pa.array(["file", "link"])), False)
+
+    old_listed, new_listed = listed(old), listed(new)
+    added, both, previous, removed = columns.match_paths(old.paths(), new.paths())
+    was, now = old_listed.take(previous), new_listed.take(both)
+    moved = pc.and_(
+        pc.and_(was, now),
+        columns.differing(old.table, new.table, previous, both, ("type", "oid", "target")),
+    )
+    added = pa.concat_arrays(
+        [added.filter(new_listed.take(added)), both.filter(pc.and_(now, pc.invert(was)))]
+    )
+    removed = pa.concat_arrays(
+        [removed.filter(old_listed.take(removed)), previous.filter(pc.and_(was, pc.invert(now)))]
+    )
+    before = old.take(previous.filter(moved))
+    after = new.take(both.filter(moved))
+    changes = [FileChange(e.path, "added", None, e.size) for e in new.take(added).entries()]
+    changes += [FileChange(e.path, "removed", e.size, None) for e in old.take(removed).entries()]
+    pairs = []
+    for x, y in zip(before.entries(), after.entries(), strict=True):
+        changes.append(FileChange(y.path, "modified", x.size, y.size))
+        if x.type == "file" and y.type == "file" and x.oid != y.oid:
+            pairs.append((y.path, y.path))
+    changes.sort(key=lambda c: c.path)
+    return changes, pairs
 
 
 def _row_diffs(

@@ -20,7 +20,6 @@ from dvlin.wording import plural
 
 if TYPE_CHECKING:
     from dvlin.catalog import Catalog, Version
-    from dvlin.objects.manifest import Entry
     from dvlin.repo import Repo
 
 
@@ -102,7 +101,6 @@ def _load_versions(catalog: Catalog) -> tuple[list[Version], list[Problem]]:
 
 def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
     """Check every version's objects, the catalog file and the audit chain; change nothing."""
-    from dvlin.objects.manifest import from_parquet, validate
 
     progress = progress or NullProgress()
     catalog = repo.catalog
@@ -128,40 +126,52 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
         )
         for p in gc.plans("in_progress")
     ]
-    # object → how it is used: whole (loose, chunk, manifest) or slices of a pack
-    users: dict[str, set[str]] = defaultdict(set)
-    slices: dict[str, list[Entry]] = defaultdict(list)
-    wholes: set[str] = set()
+    # Each manifest is read as a table: the objects a version needs come from its columns,
+    # and Python objects are made only for objects checked (each once) and pack slices.
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from dvlin.objects import columns
+    from dvlin.objects.manifest import Manifest
+
+    # kind, the object whose users are named, message, the oid shown
+    found: list[tuple[str, str, str, str]] = []
+    needs: list[tuple[str, Any]] = []  # version label → the unique objects it needs
+    slices: dict[str, dict[tuple[str, int, int], str]] = defaultdict(dict)
+    wholes: list[Any] = []
+    progress.start("reading manifests", files=len(versions))
     for v in versions:
-        users[v.manifest].add(v.label)
         try:
-            entries = from_parquet(store.get(v.manifest))
-            validate(entries, repo.config.hash)
+            manifest = Manifest.from_parquet(store.get(v.manifest))
+            manifest.validate(repo.config.hash)
         except ObjectError as exc:
             kind = "missing" if "missing" in exc.message else "corrupt"
-            if kind == "missing" and v.manifest in on_remote:
-                continue
-            problems.append(Problem(kind, v.manifest, (v.label,), exc.message))
+            if not (kind == "missing" and v.manifest in on_remote):
+                problems.append(Problem(kind, v.manifest, (v.label,), exc.message))
+            progress.advance(files=1)
             continue
         except IntegrityError as exc:
             problems.append(Problem("manifest", v.manifest, (v.label,), exc.message))
+            progress.advance(files=1)
             continue
-        for e in entries:
-            if e.type != "file":
-                continue
-            if e.chunks is not None:
-                for c in e.chunks:
-                    users[c.oid].add(v.label)
-                    wholes.add(c.oid)
-            elif e.pack is not None:
-                users[e.pack].add(v.label)
-                slices[e.pack].append(e)
-            elif e.oid is not None:
-                users[e.oid].add(v.label)
-                wholes.add(e.oid)
+        whole, packed = columns.file_storage(manifest.table)
+        wholes.append(whole)
+        packs = columns.column(packed, "pack")
+        needs.append((v.label, pc.unique(pa.concat_arrays([whole, packs]))))
+        for path, oid, pack, offset, size in zip(
+            *(
+                packed.column(name).to_pylist()
+                for name in ("path", "oid", "pack", "offset", "size")
+            ),
+            strict=True,
+        ):
+            slices[pack].setdefault((oid or "", offset or 0, size), path)
+        progress.advance(files=1)
+    progress.finish()
 
     checked = {v.manifest for v in versions}
-    todo = sorted((wholes | set(slices)) - checked)
+    every = pc.unique(pa.concat_arrays([*wholes, pa.array(list(slices), pa.string())]))
+    todo = sorted(set(every.to_pylist()) - checked)
     progress.start("checking objects", files=len(todo))
     total = 0
     for oid in todo:
@@ -169,26 +179,23 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
             data = store.get(oid)
             total += len(data)
             view = memoryview(data)
-            for e in slices.get(oid, ()):
-                start = e.offset or 0
+            for (blob, start, size), path in slices.get(oid, {}).items():
                 try:
-                    store.verify(e.oid or "", view[start : start + e.size], pack=oid)
+                    store.verify(blob, view[start : start + size], pack=oid)
                 except ObjectError as exc:
-                    problems.append(
-                        Problem(
-                            "corrupt",
-                            e.oid,
-                            tuple(sorted(users[oid])),
-                            f"{exc.message} (path {e.path})",
-                        )
-                    )
+                    found.append(("corrupt", oid, f"{exc.message} (path {path})", blob))
         except ObjectError as exc:
             kind = "missing" if "missing" in exc.message else "corrupt"
             if kind == "missing" and oid in on_remote:
                 continue
-            problems.append(Problem(kind, oid, tuple(sorted(users[oid])), exc.message))
+            found.append((kind, oid, exc.message, oid))
         progress.advance(files=1)
     progress.finish()
+    users = _users(needs, {oid for _, oid, _, _ in found})
+    problems += [
+        Problem(kind, shown, tuple(sorted(users.get(oid, ()))), message)
+        for kind, oid, message, shown in found
+    ]
     integrity = "; ".join(r[0] for r in catalog.conn.execute("PRAGMA integrity_check"))
     audit = verify(catalog, algorithm=repo.config.hash)
     problems += [Problem("record", None, m.versions, m.problem) for m in audit.mismatches]
@@ -200,3 +207,18 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
         audit=audit,
         problems=tuple(problems),
     )
+
+
+def _users(needs: list[tuple[str, Any]], oids: set[str]) -> dict[str, set[str]]:
+    """The labels of the versions that need each of ``oids`` (one pass per version)."""
+    if not oids:
+        return {}
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pa.array(sorted(oids), pa.string())
+    users: dict[str, set[str]] = defaultdict(set)
+    for label, needed in needs:
+        for oid in needed.filter(pc.is_in(needed, value_set=wanted)).to_pylist():
+            users[oid].add(label)
+    return users

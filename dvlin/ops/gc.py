@@ -66,7 +66,10 @@ class GcPlan:
         }
 
 
-def _compute(repo: Repo, now: float) -> GcPlan:
+def _compute(repo: Repo, now: float, progress: Progress | None = None) -> GcPlan:
+    """The plan: reachability from the catalog's ``version_objects`` (no manifest is read),
+    then one pass over the candidates and one over the store's listing, each with progress."""
+    progress = progress or NullProgress()
     report = retention(repo, now=now)
     store = GcStore(repo.catalog)
     expired = store.expired()
@@ -79,7 +82,9 @@ def _compute(repo: Repo, now: float) -> GcPlan:
     candidates = store.objects_of([v.id for v in doomed] + sorted(expired)) - needed
     grace = _grace(repo, report.rules.values())
     objects, young = [], 0
+    progress.start("checking unreferenced objects", files=len(candidates))
     for oid in sorted(candidates):
+        progress.advance(files=1)
         age = repo.store.age(oid, now=now)
         if age is None and not repo.store.has(oid):
             continue  # already deleted (by an earlier run, maybe one that crashed)
@@ -87,11 +92,18 @@ def _compute(repo: Repo, now: float) -> GcPlan:
             young += 1
         else:
             objects.append(oid)
+    progress.finish()
     # Orphans: in the store, referenced by no version (expired ones included) and unknown to the
     # catalog's index. Only gc lists the store; nothing else may, it can be a bucket.
     referenced = store.objects_of(store.all_versions()) | store.indexed()
     orphans: list[tuple[str, int]] = []
-    for oid in sorted(set(repo.store.iter_oids()) - referenced - candidates):
+    progress.start("listing the store")
+    listed = set()
+    for oid in repo.store.iter_oids():
+        listed.add(oid)
+        progress.advance(files=1)
+    progress.finish()
+    for oid in sorted(listed - referenced - candidates):
         age = repo.store.age(oid, now=now)
         if grace and (age is None or age < grace):
             young += 1
@@ -124,11 +136,11 @@ def preview(repo: Repo, *, now: float | None = None) -> GcPlan:
     return _compute(repo, time.time() if now is None else now)
 
 
-def plan(repo: Repo, *, now: float | None = None) -> GcPlan:
+def plan(repo: Repo, *, now: float | None = None, progress: Progress | None = None) -> GcPlan:
     """Compute and record a gc plan; nothing is deleted or expired."""
     clock = time.time() if now is None else now
     with repo.lock():
-        p = _compute(repo, clock)
+        p = _compute(repo, clock, progress)
         # A plan is a note for `gc --apply`, not a record: the audit chain never covered it.
         with repo.change("gc-plan", p.id) as tx, tx.unaudited():
             GcStore(repo.catalog).save_plan(
@@ -160,7 +172,7 @@ def apply(
         store = GcStore(catalog)
         if plan_id is not None and plan_id not in {p.id for p in store.plans()}:
             raise NotFoundError(f"no gc plan {plan_id!r}", hint="run `dvlin gc` to make one")
-        p = _compute(repo, clock)
+        p = _compute(repo, clock, progress)
         pid = plan_id or p.id
         at = utc_now()
         with repo.change("expire", pid) as tx:

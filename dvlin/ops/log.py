@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 from dvlin.catalog import Version
 from dvlin.catalog.catalog import Asset
 from dvlin.errors import NotFoundError, UsageError
-from dvlin.ops.manifests import load_entries
+from dvlin.ops.manifests import load_manifest
 from dvlin.ops.refs import resolve, resolve_asset
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
+    from dvlin.objects.manifest import Manifest
     from dvlin.ops.lineage import Provenance
     from dvlin.policy.results import RuleResult
     from dvlin.repo import Repo
@@ -245,13 +246,26 @@ def asset_owners(repo: Repo, names: Iterable[str]) -> dict[str, str]:
     return owners
 
 
-def files(repo: Repo, ref: str) -> list[FileRow]:
-    """The paths of a version, sorted."""
+def listing(repo: Repo, ref: str) -> Manifest:
+    """The validated manifest of the version ``ref`` names, for ``dvlin ls REF``.
+
+    A manifest stays a table: the CLI writes it a batch of rows at a time, so listing a
+    million files never builds a million rows in Python.
+
+    Raises:
+        NotFoundError: an unknown ref, or a version whose manifest lists nothing but whose
+            catalog row counts files.
+    """
     v = resolve(repo, ref)
-    entries = load_entries(repo, v)
-    if not entries and v.files:
+    manifest = load_manifest(repo, v)
+    if not len(manifest) and v.files:
         raise NotFoundError(f"{v.label} has an empty manifest")
+    return manifest
+
+
+def files(repo: Repo, ref: str) -> list[FileRow]:
+    """The paths of a version, sorted (one Python row each: see :func:`listing` for big ones)."""
     return [
         FileRow(e.path, e.type, e.mode, e.size, e.oid, e.target)
-        for e in sorted(entries.values(), key=lambda e: e.path.encode())
+        for e in listing(repo, ref).entries()
     ]

@@ -16,11 +16,12 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from dvlin.objects import manifest as manifests
 from dvlin.objects.store import StoredObject
 
 if TYPE_CHECKING:
     from dvlin.catalog import Version
-    from dvlin.objects.manifest import Entry
+    from dvlin.objects.manifest import Entry, Manifest
     from dvlin.policy.config import AssetPolicy
     from dvlin.policy.results import RuleResult
     from dvlin.repo import Repo
@@ -38,6 +39,30 @@ def profile_format(path: str) -> str | None:
     if path.lower().endswith(".npy"):
         return "npy"
     return table_format(path)
+
+
+def profiled_entries(manifest: Manifest, prefix: str | None = None) -> list[Entry]:
+    """The files (at or under ``prefix``) a profile is kept for, sorted by path.
+
+    Found on the manifest's columns (by suffix), so only those files become Python objects.
+    """
+    if len(manifest) < manifests.SMALL:
+        from dvlin.ops.stats import within
+
+        return [
+            e
+            for e in manifest.entries()
+            if e.type == "file" and profile_format(e.path) and within(e.path, prefix)
+        ]
+    import pyarrow.compute as pc
+
+    from dvlin.inspect.tables import TABLE_SUFFIXES
+    from dvlin.objects import columns
+
+    files = manifest.within(prefix, ("file",))
+    candidates = columns.suffixed(files.paths(), [*TABLE_SUFFIXES, ".npy"])
+    found = files.filter(pc.is_in(files.paths(), value_set=candidates))
+    return [e for e in found.entries() if profile_format(e.path)]
 
 
 def encode(profile: dict[str, Any]) -> bytes:
@@ -125,14 +150,12 @@ def version_profiles(
     """
     from dvlin.catalog.profiles import ProfileIndex
     from dvlin.inspect.profile import PROFILER
-    from dvlin.ops.manifests import load_entries
+    from dvlin.ops.manifests import load_manifest
 
-    entries = load_entries(repo, version)
-    wanted = [
-        e
-        for e in entries.values()
-        if e.type == "file" and profile_format(e.path) and (paths is None or e.path in paths)
-    ]
+    wanted = profiled_entries(load_manifest(repo, version))
+    if paths is not None:
+        chosen = set(paths)
+        wanted = [e for e in wanted if e.path in chosen]
     stored: Mapping[str, Any] = version.info.files
     out: dict[str, dict[str, Any]] = {}
     missing: list[Entry] = []
@@ -197,11 +220,11 @@ def _save(repo: Repo, version: Version, reused: dict[str, str], new: dict[str, b
     from dvlin.catalog.profiles import ProfileIndex
     from dvlin.identity import utc_now
     from dvlin.inspect.profile import PROFILER
-    from dvlin.ops.manifests import load_entries
+    from dvlin.ops.manifests import load_manifest
 
     if not (reused or new):
         return
-    entries = load_entries(repo, version)
+    manifest = load_manifest(repo, version)
     with repo.lock():
         objects = []
         rows = []
@@ -209,7 +232,8 @@ def _save(repo: Repo, version: Version, reused: dict[str, str], new: dict[str, b
         for path, data in new.items():
             oid = repo.store.put(data)
             objects.append(StoredObject(oid, len(data), None, None))
-            rows.append((entries[path].oid or "", profile_format(path) or "", oid))
+            entry = manifest.get(path)
+            rows.append(((entry.oid if entry else None) or "", profile_format(path) or "", oid))
             linked[path] = oid
         repo.store.sync()  # objects are durable before the catalog references them
         catalog = repo.catalog

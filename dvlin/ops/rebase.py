@@ -21,7 +21,7 @@ from dvlin.catalog import Version
 from dvlin.catalog.remotes import RemoteState, Row
 from dvlin.errors import ConflictError
 from dvlin.objects.hashing import VersionId, hash_bytes
-from dvlin.objects.manifest import Entry, from_parquet, to_parquet, tree_digest, validate
+from dvlin.objects.manifest import Entry, Manifest
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
@@ -50,23 +50,33 @@ class Rebased:
         }
 
 
-def _entries(repo: Repo, manifest: str) -> dict[str, Entry]:
+def _entries(repo: Repo, manifest: str) -> Manifest:
     from dvlin.ops.pull import fetch_missing
 
     fetch_missing(repo, [manifest])
-    found = from_parquet(repo.store.get(manifest))
-    validate(found, repo.config.hash)
-    return {e.path: e for e in found}
+    found = Manifest.from_parquet(repo.store.get(manifest))
+    found.validate(repo.config.hash)
+    return found
 
 
-def _changes(parent: dict[str, Entry], child: dict[str, Entry]) -> dict[str, Entry | None]:
-    changed: dict[str, Entry | None] = {}
-    for path, e in child.items():
-        if not e.same_content(parent.get(path)):
-            changed[path] = e
-    for path in parent:
-        if path not in child:
-            changed[path] = None
+def _changes(parent: Manifest, child: Manifest) -> dict[str, Entry | None]:
+    """Paths whose content differs (the child's entry) or that the child removed (None).
+
+    A join of the two manifests' columns: only the changed paths become Python objects.
+    """
+    import pyarrow as pa
+
+    from dvlin.objects import columns
+
+    added, both, previous, removed = columns.match_paths(parent.paths(), child.paths())
+    moved = columns.differing(
+        parent.table, child.table, previous, both, ("type", "mode", "oid", "target")
+    )
+    changed: dict[str, Entry | None] = {
+        e.path: e for e in child.take(pa.concat_arrays([added, both.filter(moved)])).entries()
+    }
+    for path in parent.paths().take(removed).to_pylist():
+        changed[path] = None
     return changed
 
 
@@ -99,7 +109,7 @@ def rebase_asset(repo: Repo, store: RemoteStore, asset: str) -> Rebased:
     if not mine or not chain:
         return Rebased(asset, "", {})
     head = chain[-1]
-    base_entries = _entries(repo, base.manifest) if base else {}
+    base_entries = _entries(repo, base.manifest) if base else Manifest.empty()
     theirs = _entries(repo, head["manifest"])
     remote_changed = _changes(base_entries, theirs)
 
@@ -127,22 +137,19 @@ def rebase_asset(repo: Repo, store: RemoteStore, asset: str) -> Rebased:
 
     # Objects before records: the new manifests are stored first.
     algorithm = repo.config.hash
-    current = dict(theirs)
+    current = theirs
     parent_id, parent_number, parent_tree = head["id"], int(head["number"]), head["tree"]
     new_versions: list[tuple[Version, set[str], int]] = []
     moved: dict[str, str | None] = {}
     for v, change in steps:
-        for path, e in change.items():
-            if e is None:
-                current.pop(path, None)
-            else:
-                current[path] = e
-        ordered = sorted(current.values(), key=lambda e: e.path)
-        tree = tree_digest(algorithm, ordered)
+        current = current.replace(
+            list(change), Manifest.from_entries(e for e in change.values() if e is not None)
+        )
+        tree = current.digest(algorithm)
         if tree == parent_tree:
             moved[v.id] = new_versions[-1][0].id if new_versions else None
             continue
-        manifest_data = to_parquet(ordered)
+        manifest_data = current.to_parquet()
         manifest = repo.store.put(manifest_data)
         identity = json.dumps(
             {
@@ -158,7 +165,7 @@ def rebase_asset(repo: Repo, store: RemoteStore, asset: str) -> Rebased:
             sort_keys=True,
             separators=(",", ":"),
         )
-        files = [e for e in ordered if e.type == "file"]
+        files = current.within(None, ("file",))
         new = Version(
             id=VersionId(hash_bytes(algorithm, identity.encode())[:32]),
             asset=asset,
@@ -171,12 +178,12 @@ def rebase_asset(repo: Repo, store: RemoteStore, asset: str) -> Rebased:
             message=v.message,
             meta=v.meta,
             files=len(files),
-            bytes=sum(e.size for e in files),
+            bytes=files.file_bytes(),
             base=v.base,
             roots=v.roots,
             info=v.info,
         )
-        storage = {oid for e in files for oid in e.storage_oids()} | {manifest}
+        storage = files.storage_oids() | {manifest}
         new_versions.append((new, storage, len(manifest_data)))
         moved[v.id] = new.id
         parent_id, parent_number, parent_tree = new.id, new.number, tree

@@ -77,15 +77,12 @@ def stats(repo: Repo, ref: str, path: str | None = None) -> StatsReport:
     Raises:
         NotFoundError: an unknown ref, or no table or array file at ``path`` (exit 3).
     """
-    from dvlin.ops.manifests import load_entries
-    from dvlin.ops.profiles import profile_format, version_profiles
+    from dvlin.ops.manifests import load_manifest
+    from dvlin.ops.profiles import profiled_entries, version_profiles
     from dvlin.ops.refs import resolve
 
     version = resolve(repo, ref)
-    entries = load_entries(repo, version)
-    chosen = [
-        p for p, e in entries.items() if e.type == "file" and profile_format(p) and within(p, path)
-    ]
+    chosen = [e.path for e in profiled_entries(load_manifest(repo, version), path)]
     if not chosen:
         what = f"at {path!r} in {version.label}" if path else f"in {version.label}"
         raise NotFoundError(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
@@ -60,6 +62,24 @@ class Output:
     def emit_json(self, data: Any) -> None:
         """Write one JSON document to stdout."""
         self.stdout.write(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+
+    @contextmanager
+    def pipe_closed_quietly(self) -> Iterator[None]:
+        """Stop writing, without a traceback, when the reader goes away (``| head``).
+
+        Long listings stream to stdout; when the pipe closes early, the rest is not wanted.
+        stdout is pointed at the null device so the flush at exit does not fail again.
+        """
+        try:
+            yield
+            self.stdout.flush()
+        except BrokenPipeError:
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, self.stdout.fileno())
+                os.close(null)
+            except (OSError, ValueError):
+                pass
 
     def print(self, *items: Any) -> None:
         """Print for people, unless quiet or JSON."""

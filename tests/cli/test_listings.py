@@ -53,3 +53,28 @@ def test_openlineage_carries_the_owner_from_dvlin_toml(work: Path, cli: Cli) -> 
     cli("commit", "events", ok=True)
     text = cli("lineage", "events", "--format", "openlineage", ok=True).stdout
     assert "data-platform@acme.example" in text
+
+
+def test_ls_json_of_a_version_streams_to_a_reader_that_stops_early(work: Path, cli: Cli) -> None:
+    import os
+    import subprocess
+    import sys
+
+    write_tree(work, {f"data/d{i % 10}/f{i}.bin": str(i) for i in range(3000)})
+    cli("commit", "data", ok=True)
+    whole = json.loads(cli("ls", "data@v1", "--json", ok=True).stdout)
+    assert len(whole) == 3000 + 10 and whole[0]["path"] == "d0"
+    # `dvlin ls data@v1 --json | head -c 100`: the reader closes the pipe after 100 bytes.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvlin", "ls", "data@v1", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "DVLIN_NO_TTY": "1"},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    head = proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert head.startswith(b'[\n  {\n    "path": "d0"')
+    assert err == ""

@@ -231,3 +231,19 @@ def test_link_parents_are_found_at_every_depth() -> None:
         )
         with pytest.raises(IntegrityError, match="'l/a/b/c' lies under the link 'l'"):
             tree.validate(ALGORITHM)
+
+
+def test_a_manifest_with_wider_columns_is_read_into_the_schema() -> None:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = Manifest.from_entries([Entry("a", "file", 0o644, 1, "a" * 32)]).table
+    wider = table.set_column(1, "type", pa.array(["file"]).dictionary_encode())  # int32 codes
+    wider = wider.set_column(2, "mode", pa.array([0o644], pa.int64()))
+    sink = io.BytesIO()
+    pq.write_table(wider, sink)
+    back = Manifest.from_parquet(sink.getvalue())
+    assert back.table.schema.equals(table.schema)
+    assert list(back.entries()) == [Entry("a", "file", 0o644, 1, "a" * 32)]
