@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from dvlin.objects.hashing import Oid
 from dvlin.objects.manifest import Manifest
 from dvlin.progress import Progress
+from dvlin.values import sealed
 from dvlin.workspace.scan import Columns, Item
 from dvlin.workspace.statcache import StatCache, is_racy
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from dvlin.objects.ingest import Ingester
 
 
+@sealed
 @dataclass(frozen=True, slots=True)
 class NewTree:
     """What :func:`build` made."""
