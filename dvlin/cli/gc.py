@@ -6,6 +6,7 @@ import typer
 
 from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.errors import UsageError
 from dvlin.render.output import human_bytes
 from dvlin.render.text import plural, quote
 
@@ -14,6 +15,9 @@ from dvlin.render.text import plural, quote
 def gc(
     plan_id: str = typer.Argument(None, metavar="[PLAN]", help="A plan id from a dry run."),
     apply: bool = typer.Option(False, "--apply", help="Delete (after re-checking the plan)."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only plan (the default); refused together with --apply."
+    ),
     remote: str = typer.Option(
         None, "--remote", help="Collect garbage on this remote, from its own records."
     ),
@@ -27,6 +31,8 @@ def gc(
     from dvlin.ops import gc as ops_gc
 
     out = output(json, quiet)
+    if dry_run and apply:
+        raise UsageError("--dry-run and --apply contradict each other", hint="choose one")
     if remote is not None:
         _gc_remote(out, remote, apply=apply, grace=grace)
         return

@@ -64,6 +64,11 @@ def _render(out: Output, result: WorkspaceStatus) -> None:
         behind = "" if a.version.id == a.latest.id else f" (latest is {quote(a.latest.label)})"
         if a.interrupted is not None:
             out.line(f"{quote(a.asset)}: {quote(a.interrupted.message, marks=False)}")
+        elif not a.checked_out:
+            out.line(
+                f"{quote(a.asset)}: not checked out ({quote(a.latest.label)} is the latest; "
+                f"dvlin checkout {quote(a.asset)})"
+            )
         elif a.diff.clean:
             out.line(f"{quote(a.asset)}: clean at {quote(a.version.label)}{behind}")
         if a.diff.clean:

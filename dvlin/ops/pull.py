@@ -192,7 +192,11 @@ def _rebase(
     store = open_remote(repo, remote)
     done = []
     for asset in assets:
-        clean = synced.get(asset) == before.get(asset) and asset_status(repo, asset)[0].diff.clean
+        if synced.get(asset) == before.get(asset):
+            state = asset_status(repo, asset)[0]
+            clean = state.diff.clean and state.checked_out  # a folder never checked out stays so
+        else:
+            clean = False
         with repo.lock():
             result = rebase_asset(repo, store, asset)
         followed = False

@@ -41,17 +41,23 @@ class AssetStatus:
     diff: Diff
     interrupted: PendingCheckout | None = None
     """A checkout into the asset's folder that started and never finished."""
+    checked_out: bool = True
+    """False when no version was ever checked out here and none of its paths exist (a clone
+    made with ``--no-checkout``): nothing is modified, there is just nothing on disk yet."""
 
     @property
     def clean(self) -> bool:
-        """True when the folder holds exactly ``version``."""
+        """True when the folder holds exactly ``version`` (or was never checked out)."""
         return self.diff.clean and self.interrupted is None
 
     @property
     def state(self) -> str:
-        """``clean``, ``modified``, or ``interrupted`` (a checkout stopped half-way)."""
+        """``clean``, ``modified``, ``interrupted`` (a checkout stopped half-way), or
+        ``not-checked-out``."""
         if self.interrupted is not None:
             return "interrupted"
+        if not self.checked_out:
+            return "not-checked-out"
         return "clean" if self.diff.clean else "modified"
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,7 +194,7 @@ def scanned_manifest(
 
 def asset_status(
     repo: Repo, name: str, *, progress: Progress | None = None
-) -> tuple[AssetStatus, StatCache, int]:
+) -> tuple[AssetStatus, StatCache | None, int]:
     """Compare one asset's folder with its workspace version.
 
     A scan whose fingerprint is the one the stat cache vouches for the version's tree with is
@@ -203,8 +209,17 @@ def asset_status(
     version = (catalog.version(synced) if synced else None) or latest
     if version.id != latest.id and _expired(repo, version.id):
         version = latest  # gc removed the version the folder was synced to: compare with latest
-    cache = stat_cache(repo, version.base, version.roots)
     base_abs = str(repo.root / version.base)
+    stopped = [
+        p
+        for p in pending.overlapping(repo.dvlin_dir, base_abs)
+        if not pending.is_running(repo.dvlin_dir, p)
+    ]
+    interrupted = next((p for p in stopped if p.asset == name), stopped[0] if stopped else None)
+    if synced is None and interrupted is None and not _on_disk(base_abs, version.roots):
+        # Never checked out here (clone --no-checkout): not "every file removed".
+        return AssetStatus(name, version, latest, Diff(), None, checked_out=False), None, 0
+    cache = stat_cache(repo, version.base, version.roots)
     cols = scan_columns(
         base_abs,
         version.roots,
@@ -223,13 +238,12 @@ def asset_status(
             diff = Diff()
         else:
             diff = diff_manifests(load_manifest(repo, version), manifest)
-    stopped = [
-        p
-        for p in pending.overlapping(repo.dvlin_dir, base_abs)
-        if not pending.is_running(repo.dvlin_dir, p)
-    ]
-    interrupted = next((p for p in stopped if p.asset == name), stopped[0] if stopped else None)
     return AssetStatus(name, version, latest, diff, interrupted), cache, hashed
+
+
+def _on_disk(base_abs: str, roots: Sequence[str]) -> bool:
+    """True when any of a version's roots exists under ``base_abs``."""
+    return any(os.path.lexists(os.path.join(base_abs, r)) for r in roots)
 
 
 def _expired(repo: Repo, version_id: str) -> bool:
@@ -248,12 +262,13 @@ def status(
     known = catalog.asset_names()
     names = list(dict.fromkeys(resolve_asset(repo, n) for n in names))
     results = []
-    caches = []
+    caches: list[StatCache] = []
     hashed = 0
     for n in names or known:
         result, cache, count = asset_status(repo, n, progress=progress)
         results.append(result)
-        caches.append(cache)
+        if cache is not None:
+            caches.append(cache)
         hashed += count
     # A read-only repo still answers; it only cannot remember the hashes for next time.
     if not catalog.read_only:

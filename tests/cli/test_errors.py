@@ -78,6 +78,7 @@ BAD = [
     (["release", "d", "--reason", "x"], ExitCode.NOT_FOUND, "not on hold"),
     (["model", "show", "nope"], ExitCode.NOT_FOUND, "nope"),
     (["status", "nope"], ExitCode.NOT_FOUND, "nope"),
+    (["gc", "--dry-run", "--apply"], ExitCode.USAGE, "contradict"),
 ]
 
 

@@ -136,3 +136,15 @@ def test_gc_never_sweeps_a_storage_another_repo_shares(tmp_path: Path, cli: Cli)
     shutil.rmtree(b.root / "d")
     b.checkout("d")  # b's bytes are all still there
     assert (b.root / "d" / "y.txt").read_text() == "only b has this"
+
+
+def test_gc_dry_run_flag_is_the_default_said_aloud(repo: Repo, cli: Cli) -> None:
+    import json
+
+    write_tree(repo.root, {"d/a.txt": "a"})
+    repo.commit([repo.root / "d"], name="d")
+    before = _store_oids(repo)
+    plain = json.loads(cli("gc", "--json", ok=True).stdout)
+    said = json.loads(cli("gc", "--dry-run", "--json", ok=True).stdout)
+    assert said["applied"] is False and said == plain
+    assert _store_oids(repo) == before

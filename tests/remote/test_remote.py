@@ -391,10 +391,20 @@ def test_a_clone_without_objects_is_healthy_for_fsck_and_status(
     cli("clone", remote.url, str(b), "--no-checkout", ok=True)
     monkeypatch.chdir(b)
     assert cli("fsck").exit_code == 0
+    # Nothing is on disk yet: status says so instead of listing every file as removed.
+    status = cli("status", "--exit-code", ok=True)
+    assert "ev: not checked out (ev@v1 is the latest; dvlin checkout ev)" in status.stdout
+    doc = json.loads(cli("status", "--json", ok=True).stdout)
+    assert doc["clean"] and doc["assets"][0]["state"] == "not-checked-out"
+    assert doc["assets"][0]["removed"] == []
     assert json.loads(cli("ls", "ev", "--json", ok=True).stdout)  # manifest fetched on demand
     # Without the remote, the same objects are missing: fsck says so.
     cli("remote", "remove", "origin", ok=True)
     assert cli("fsck").exit_code != 0
+    cli("remote", "add", "origin", remote.url, ok=True)
+    cli("fetch", ok=True)  # what the re-added remote holds
+    cli("checkout", "ev", ok=True)
+    assert json.loads(cli("status", "--json", ok=True).stdout)["assets"][0]["state"] == "clean"
 
 
 @pytest.mark.parametrize("remote", ["file"], indirect=True)
