@@ -1,0 +1,179 @@
+"""A manifest's bytes: the Parquet schema (format 1), writing entries or a table, reading back."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dvlin.errors import IntegrityError
+from dvlin.objects.entry import MANIFEST_FORMAT, Chunk, Entry
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def _schema() -> Any:
+    import pyarrow as pa
+
+    chunk = pa.struct([("oid", pa.string()), ("size", pa.int64())])
+    return pa.schema(
+        [
+            ("path", pa.string()),
+            ("type", pa.dictionary(pa.int8(), pa.string())),
+            ("mode", pa.int32()),
+            ("size", pa.int64()),
+            ("oid", pa.string()),
+            ("target", pa.string()),
+            ("pack", pa.string()),
+            ("offset", pa.int64()),
+            ("chunks", pa.list_(chunk)),
+        ],
+        metadata={"dvlin.manifest": str(MANIFEST_FORMAT)},
+    )
+
+
+def _type_array(kinds: Sequence[str]) -> Any:
+    """The type column as a dictionary array, built without ``pyarrow.compute``.
+
+    Array.cast would import pyarrow.compute, 70 ms of start-up on every commit. Known types use
+    the fixed dictionary file/dir/link; anything else (only ever seen in tests of hostile
+    manifests) gets a dictionary of its own values.
+    """
+    import pyarrow as pa
+
+    known = ["file", "dir", "link"]
+    values = known if set(kinds) <= set(known) else [*known, *sorted(set(kinds) - set(known))]
+    codes = {kind: i for i, kind in enumerate(values)}
+    return pa.DictionaryArray.from_arrays(
+        pa.array([codes[k] for k in kinds], pa.int8()), pa.array(values, pa.string())
+    )
+
+
+def entries_table(entries: Iterable[Entry]) -> pa.Table:
+    """Entries (sorted by path bytes, stable) as a table with the on-disk schema."""
+    import pyarrow as pa
+
+    rows = sorted(entries, key=lambda e: e.path.encode())
+    schema = _schema()
+    columns: dict[str, Any] = {
+        "path": [e.path for e in rows],
+        "mode": [e.mode for e in rows],
+        "size": [e.size for e in rows],
+        "oid": [e.oid for e in rows],
+        "target": [e.target for e in rows],
+        "pack": [e.pack for e in rows],
+        "offset": [e.offset for e in rows],
+        "chunks": [
+            None if e.chunks is None else [{"oid": c.oid, "size": c.size} for c in e.chunks]
+            for e in rows
+        ],
+    }
+    arrays = [
+        _type_array([e.type for e in rows])
+        if field.name == "type"
+        else pa.array(columns[field.name], type=field.type)
+        for field in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def table_parquet(table: pa.Table) -> bytes:
+    """A manifest table as Parquet bytes (zstd, one chunk per column)."""
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(table.combine_chunks(), sink, compression="zstd")
+    return sink.getvalue()
+
+
+def to_parquet(entries: Sequence[Entry]) -> bytes:
+    """Serialise entries (sorted by path) as Parquet bytes."""
+    return table_parquet(entries_table(entries))
+
+
+def arrow_owned(data: bytes) -> pa.Buffer:
+    """A copy of ``data`` in memory that Arrow owns, for readers that use Arrow's threads.
+
+    A reader over Python ``bytes`` keeps a Python object alive inside Arrow, and Arrow's
+    worker threads can drop the last reference after ``read()`` has returned. If that happens
+    while the interpreter shuts down, the worker cannot take the GIL, is cancelled inside a
+    C++ destructor and the whole process aborts ("terminate called without an active
+    exception", exit 134): a no-op commit, which exits right after reading its parent's
+    manifest, hit it about one run in eight. Arrow-owned memory needs no GIL to be freed.
+    """
+    import pyarrow as pa
+
+    buffer = pa.allocate_buffer(len(data))
+    memoryview(buffer).cast("B")[:] = data
+    return buffer
+
+
+def read_table(data: bytes) -> pa.Table:
+    """Parquet bytes as a table with the on-disk schema; unreadable is an integrity error."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        # ParquetFile, not read_table: read_table imports pyarrow.dataset (+0.17 s).
+        table = pq.ParquetFile(pa.BufferReader(arrow_owned(data))).read()
+        schema = _schema()
+        arrays = []
+        for field in schema:
+            column = table.column(field.name)
+            if column.type != field.type or str(column.type) != str(field.type):
+                # Parquet names a list's items "element", Arrow "item": the same layout, so a
+                # zero-copy view gives back exactly the schema written (and its bytes).
+                try:
+                    column = pa.chunked_array(
+                        [chunk.view(field.type) for chunk in column.chunks], field.type
+                    )
+                except pa.ArrowException:  # another layout (int32 dictionary codes …)
+                    column = column.cast(field.type)
+            arrays.append(column)
+        table = pa.Table.from_arrays(arrays, schema=schema)
+    except (pa.ArrowException, KeyError, ValueError, TypeError) as exc:
+        raise IntegrityError(f"manifest is unreadable: {exc}") from None
+    return table
+
+
+def table_entries(table: pa.Table, *, batch_rows: int = 65536) -> Iterator[Entry]:
+    """One :class:`Entry` per row of a manifest table, converted a batch at a time."""
+    names = _schema().names
+    for batch in table.to_batches(max_chunksize=batch_rows):
+        cols = {}
+        for name in names:
+            column = batch.column(name)
+            # Columns that are all null (chunks, targets, packs in most trees) skip to_pylist.
+            all_null = column.null_count == len(column)
+            cols[name] = [None] * len(column) if all_null else column.to_pylist()
+        for path, kind, mode, size, oid, target, pack, offset, chunks in zip(
+            cols["path"],
+            cols["type"],
+            cols["mode"],
+            cols["size"],
+            cols["oid"],
+            cols["target"],
+            cols["pack"],
+            cols["offset"],
+            cols["chunks"],
+            strict=True,
+        ):
+            yield Entry(
+                path=path,
+                type=kind,
+                mode=mode,
+                size=size,
+                oid=oid,
+                target=target,
+                pack=pack,
+                offset=offset,
+                chunks=None
+                if chunks is None
+                else tuple(Chunk(c["oid"], c["size"]) for c in chunks),
+            )
+
+
+def from_parquet(data: bytes) -> list[Entry]:
+    """Parse Parquet bytes back into entries; a malformed manifest is an integrity error."""
+    return list(table_entries(read_table(data)))
