@@ -8,6 +8,7 @@ from dvlin.cli import app
 from dvlin.cli.common import JSON, QUIET, open_repo, output
 from dvlin.cli.complete import complete_asset
 from dvlin.render.output import Output
+from dvlin.render.text import plural
 
 
 @app.command()
@@ -36,7 +37,7 @@ def rm(
     files = "files deleted" if result.deleted_files else "files kept"
     out.line(
         f"untracked {result.asset} ({files}: {', '.join(result.paths)}); its "
-        f"{result.versions} version(s) remain, e.g. {result.asset}@v{result.versions}"
+        f"{plural(result.versions, 'version')} remain, e.g. {result.asset}@v{result.versions}"
     )
 
 
@@ -59,7 +60,7 @@ def mv(
         out.emit_json(result.to_dict())
         return
     out.line(
-        f"renamed {result.old} to {result.new} ({result.versions} version(s)); "
+        f"renamed {result.old} to {result.new} ({plural(result.versions, 'version')}); "
         f"{result.old}@… still resolves"
     )
 

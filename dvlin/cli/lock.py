@@ -32,7 +32,7 @@ def lock(
         if out.json:
             out.emit_json(written.to_dict())
         else:
-            out.line(f"dvlin.lock pins {len(written.pins)} asset(s)")
+            out.line(f"dvlin.lock pins {plural(len(written.pins), 'asset')}")
             for p in written.pins:
                 out.line(f"  {p.label}  {p.id[:10]}")
         return

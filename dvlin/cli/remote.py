@@ -134,7 +134,7 @@ def remote_show(
         out.line(f"  no access: storage group {group} ({prefix} refused)")
     for asset, n in sorted(info.unpushed.items()):
         if asset not in info.heads:
-            out.line(f"  {asset}: {n} version(s) not pushed")
+            out.line(f"  {asset}: {plural(n, 'version')} not pushed")
 
 
 @app.command()

@@ -314,6 +314,14 @@ def file_bytes(table: pa.Table) -> int:
     return int(pc.sum(column(table, "size").filter(files)).as_py() or 0)
 
 
+def chunk_oids(table: pa.Table) -> pa.Array:
+    """The unique oids of every chunk of the table's chunked files."""
+    chunks = column(table, "chunks")
+    if chunks.null_count == len(chunks):
+        return pa.array([], pa.string())
+    return pc.unique(pc.struct_field(pc.list_flatten(chunks), "oid").drop_null())
+
+
 def file_storage(table: pa.Table) -> tuple[pa.Array, pa.Table]:
     """Where the files' bytes live: the unique whole objects (loose files and chunks), and the
     packed rows (path, oid, pack, offset, size) whose slices a check verifies one by one."""

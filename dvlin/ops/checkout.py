@@ -133,7 +133,7 @@ def checkout(
     if repo.config.remotes:
         # Bytes only on a remote: fetch exactly what the chosen paths need, verified, before
         # anything in the workspace is touched.
-        from dvlin.ops.pull import fetch_entries
+        from dvlin.ops.fetch import fetch_entries
 
         fetch_entries(repo, wanted.entries(), progress=progress)
     in_repo = to is None

@@ -157,7 +157,7 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
             continue
         whole, packed = columns.file_storage(manifest.table)
         wholes.append(whole)
-        chunk_oids = _chunk_oids(manifest.table)
+        chunk_oids = columns.chunk_oids(manifest.table)
         if len(chunk_oids):
             chunked.append((v.label, chunk_oids))
         packs = columns.column(packed, "pack")
@@ -234,18 +234,6 @@ def _users(needs: list[tuple[str, Any]], oids: set[str]) -> dict[str, set[str]]:
         for oid in needed.filter(pc.is_in(needed, value_set=wanted)).to_pylist():
             users[oid].add(label)
     return users
-
-
-def _chunk_oids(table: Any) -> Any:
-    """The unique oids of every chunk of a manifest's chunked files (an Arrow array)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    chunks = table.column("chunks")
-    chunks = chunks.combine_chunks() if isinstance(chunks, pa.ChunkedArray) else chunks
-    if chunks.null_count == len(chunks):
-        return pa.array([], pa.string())
-    return pc.unique(pc.struct_field(pc.list_flatten(chunks), "oid").drop_null())
 
 
 def _packed_chunks(

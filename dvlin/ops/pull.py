@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dvlin.errors import ConflictError
-
-# fetch_entries and fetch_missing are imported from here by older callers (checkout).
-from dvlin.ops.fetch import FetchResult, fetch, fetch_entries, fetch_missing
+from dvlin.ops.fetch import FetchResult, fetch
 from dvlin.ops.remote import cache_dir, open_remote
 from dvlin.ops.remote import get as get_remote
 from dvlin.progress import Progress
@@ -26,7 +24,7 @@ from dvlin.values import sealed
 if TYPE_CHECKING:
     from dvlin.repo import Repo
 
-__all__ = ["PullResult", "Rebased", "fetch_entries", "fetch_missing", "pull"]
+__all__ = ["PullResult", "Rebased", "pull"]
 
 
 @sealed

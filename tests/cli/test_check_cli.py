@@ -23,11 +23,9 @@ range = { amount = [0, 100] }
 
 
 @pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    cli("init", ok=True)
+def work(work: Path, cli: Cli) -> Path:
+    """The shared initialised repo (conftest), with this module's starting state."""
+    root = work
     write_policy(root, POLICY)
     return root
 

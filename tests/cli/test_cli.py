@@ -15,15 +15,6 @@ from dvlin.errors import ExitCode
 from tests.conftest import Cli, snapshot, write_tree
 
 
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    cli("init", ok=True)
-    return root
-
-
 def test_full_round_trip_in_process(work: Path, cli: Cli) -> None:
     write_tree(
         work,

@@ -16,11 +16,9 @@ DOCUMENTED = {int(c) for c in ExitCode}
 
 
 @pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    cli("init", ok=True)
+def work(work: Path, cli: Cli) -> Path:
+    """The shared initialised repo (conftest), with this module's starting state."""
+    root = work
     write_tree(root, {"d/a.txt": "a\n", "d/b.txt": "b\n"})
     cli("commit", "d", "-m", "first", "--tag", "t1", ok=True)
     return root

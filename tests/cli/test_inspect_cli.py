@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from dvlin.errors import ExitCode
 from tests.conftest import Cli
@@ -24,15 +23,6 @@ max_psi = 0.25
 max_null_increase = 0.02
 max_row_change = "20%"
 """
-
-
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    cli("init", ok=True)
-    return root
 
 
 def _events(root: Path, *, shift: float = 0.0, rows: int = 5000, nulls: int = 0) -> None:

@@ -53,11 +53,9 @@ WRITING = [
 
 
 @pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    cli("init", ok=True)
+def work(work: Path, cli: Cli) -> Path:
+    """The shared initialised repo (conftest), with this module's starting state."""
+    root = work
     write_tree(root, {"d/a.txt": "a\n"})
     cli("commit", "d", "-m", "first", ok=True)
     write_tree(root, {"d/b.txt": "b\n"})  # status has something to hash

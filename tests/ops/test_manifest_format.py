@@ -14,7 +14,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from dvlin import Repo
 from dvlin.objects.manifest import MANIFEST_FORMAT, Manifest
@@ -52,15 +51,6 @@ def format_1(rows: list[dict[str, Any]]) -> bytes:
     sink = io.BytesIO()
     pq.write_table(pa.Table.from_arrays(arrays, schema=FORMAT_1), sink, compression="zstd")
     return sink.getvalue()
-
-
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    cli("init", ok=True)
-    return root
 
 
 def test_a_format_1_repo_is_read_as_before(work: Path, cli: Cli) -> None:
