@@ -138,6 +138,7 @@ def _root(
     ctx.obj = {"debug": debug}
 
 
+from dvlin.cli import arrow_shim  # noqa: E402
 from dvlin.cli import asset as _asset  # noqa: E402,F401
 from dvlin.cli import audit as _audit  # noqa: E402,F401
 from dvlin.cli import check as _check  # noqa: E402,F401
@@ -164,4 +165,5 @@ from dvlin.cli import tags as _tags  # noqa: E402,F401
 
 def main() -> None:
     """Console-script entry point."""
+    arrow_shim.install()
     app()
