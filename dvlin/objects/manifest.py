@@ -71,8 +71,8 @@ __all__ = [
 
 
 DIFF_COLUMNS = ("path", "type", "mode", "size", "oid", "target")
-"""What a comparison of two versions reads: what each path is and its content, not where the
-bytes are stored (``pack``, ``offset``, ``chunks``)."""
+"""What a comparison of two versions (and ``dvlin ls``) reads: what each path is and its
+content, not where the bytes are stored (``pack``, ``offset``, ``chunks``)."""
 
 SMALL = 4096
 """Below this many rows, Manifest methods use the reference functions: building a few thousand

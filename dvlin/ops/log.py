@@ -257,8 +257,11 @@ def listing(repo: Repo, ref: str) -> Manifest:
         NotFoundError: an unknown ref, or a version whose manifest lists nothing but whose
             catalog row counts files.
     """
+    from dvlin.objects.manifest import DIFF_COLUMNS
+
     v = resolve(repo, ref)
-    manifest = load_manifest(repo, v)
+    # The listed columns only (what a diff reads too): not the chunk lists nor the packs.
+    manifest = load_manifest(repo, v, columns=DIFF_COLUMNS)
     if not len(manifest) and v.files:
         raise NotFoundError(f"{v.label} has an empty manifest")
     return manifest
