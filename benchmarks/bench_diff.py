@@ -3,7 +3,7 @@
     python benchmarks/bench_diff.py --rows 1000000 [--workdir DIR] [--keep] [--repeat 3]
 
 Commits two tiny versions of an asset ``data``, then swaps in manifests of N files of 1 KiB in
-1,000 folders (plus the folders) written directly: v2 rewrites 0.1% of the files, removes 0.1%
+1,000 folders (plus the folders), packed as a commit packs small files, written directly: v2 rewrites 0.1% of the files, removes 0.1%
 and adds 1,000, as ``scale.py`` does. The file objects are not in the store, so this measures
 the readers only (fsck would report every object missing). Each command runs as its own
 ``python -m dvlin`` process; prints wall time, CPU time (user + sys) and peak RSS from
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def manifests(n: int, seed: int = 7) -> tuple[bytes, bytes, int]:
+def manifests(n: int, every: int = 1000, seed: int = 7) -> tuple[bytes, bytes, int]:
     """Parquet bytes of v1 and v2, and how many paths differ."""
     from dvlin.objects.manifest import FILE_MODE, Manifest
 
@@ -37,18 +37,23 @@ def manifests(n: int, seed: int = 7) -> tuple[bytes, bytes, int]:
     oids = [f"{rnd.getrandbits(128):032x}" for _ in range(n)]
 
     def build(ps: list[str], os_: list[str]) -> Manifest:
+        # As a commit stores small files: in packs of ~16k files, each at its offset.
+        packs = [f"{rnd.getrandbits(128):032x}" for _ in range(len(ps) // 16384 + 1)]
+        none: list[None] = [None] * len(folders)
         return Manifest.from_columns(
             path=folders + ps,
             type=["dir"] * len(folders) + ["file"] * len(ps),
             mode=[0o755] * len(folders) + [FILE_MODE] * len(ps),
-            size=[None] * len(folders) + [1024] * len(ps),
-            oid=[None] * len(folders) + os_,
+            size=none + [1024] * len(ps),
+            oid=none + os_,
+            pack=none + [packs[i // 16384] for i in range(len(ps))],
+            offset=none + [(i % 16384) * 1024 for i in range(len(ps))],
         )
 
     v1 = build(paths, oids)
     step = 1000
     p2, o2 = list(paths), list(oids)
-    for i in range(0, n, step):  # 0.1% rewritten
+    for i in range(0, n, every):  # 0.1% rewritten (every 1000th file)
         o2[i] = f"{rnd.getrandbits(128):032x}"
     gone = set(range(1, n, step))  # 0.1% removed
     p2 = [p for i, p in enumerate(p2) if i not in gone]
@@ -57,7 +62,7 @@ def manifests(n: int, seed: int = 7) -> tuple[bytes, bytes, int]:
     p2 += [f"{folders[i % 1000]}/new{i:07d}.bin" for i in range(extra)]
     o2 += [f"{rnd.getrandbits(128):032x}" for _ in range(extra)]
     v2 = build(p2, o2)
-    return v1.to_parquet(), v2.to_parquet(), len(range(0, n, step)) + len(gone) + extra
+    return v1.to_parquet(), v2.to_parquet(), len(range(0, n, every)) + len(gone) + extra
 
 
 def dvlin(
@@ -85,7 +90,7 @@ def shell(cwd: Path, command: str) -> tuple[float, float, float]:
     return time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def setup(repo: Path, rows: int) -> int:
+def setup(repo: Path, rows: int, every: int) -> int:
     """A repo whose data@v1 and data@v2 are big manifests; returns how many paths differ."""
     (repo / "data").mkdir(parents=True)
     (repo / "data" / "a").write_text("1")
@@ -95,7 +100,7 @@ def setup(repo: Path, rows: int) -> int:
     dvlin(repo, "commit", "data", "--name", "data")
     from dvlin.repo import Repo
 
-    one, two, differ = manifests(rows)
+    one, two, differ = manifests(rows, every)
     r = Repo.open(repo)
     oids = [r.store.put(one), r.store.put(two)]
     db = sqlite3.connect(repo / ".dvlin" / "catalog.db")
@@ -113,6 +118,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--every", type=int, default=1000, help="rewrite every Nth file in v2")
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--keep", action="store_true", help="keep the scratch repo")
     ap.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
@@ -120,7 +126,7 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="dvlin-bench-diff-"))
     repo = work / "repo"
     if args.setup_only:
-        differ = setup(repo, args.rows)
+        differ = setup(repo, args.rows, args.every)
         print(f"built two {args.rows:,}-file manifests ({differ:,} paths differ) in {repo}")
         return
     if not (repo / ".dvlin").exists():
@@ -132,6 +138,8 @@ def main() -> None:
                 "--setup-only",
                 "--rows",
                 str(args.rows),
+                "--every",
+                str(args.every),
                 "--workdir",
                 str(work),
             ],

@@ -7,6 +7,7 @@ rows themselves. B defaults to the workspace (the asset's folder as it is now).
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Sequence
@@ -96,13 +97,15 @@ class DataDiff:
             out[f.change] += 1
         return out
 
-    def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` shape of ``dvlin diff``."""
+    def to_dict(self, *, files: bool = True) -> dict[str, Any]:
+        """The ``--json`` shape of ``dvlin diff`` (``files=False``: the changes list empty, for
+        a writer that streams it)."""
+        changes = [f.to_dict() for f in self.files] if files else []
         return {
             "asset": self.asset,
             "a": self.a,
             "b": self.b,
-            "files": {"counts": self.counts(), "changes": [f.to_dict() for f in self.files]},
+            "files": {"counts": self.counts(), "changes": changes},
             "schema": self.schema.to_dict() if self.schema is not None else None,
             "tables": list(self.tables),
             "rows": {p: r.to_dict() for p, r in self.rows.items()},
@@ -274,7 +277,7 @@ def datadiff(
                 hint=f"`dvlin ls {va.label}` lists its files",
             )
         changes, pairs = _file_changes(la, lb)
-        pairs = [(x, y) for x, y in pairs if profile_format(x)]
+        pairs = [(x, y) for x, y in pairs if _may_be_profiled(x) and profile_format(x)]
         ta = a.profiled(path)
         tb = b.profiled(path)
         whole = False
@@ -316,6 +319,20 @@ def datadiff(
     finally:
         a.close()
         b.close()
+
+
+@functools.cache
+def _profiled_suffixes() -> frozenset[str]:
+    from dvlin.inspect.tables import TABLE_SUFFIXES
+
+    return frozenset({*TABLE_SUFFIXES, ".npy"})
+
+
+def _may_be_profiled(path: str) -> bool:
+    """A quick look at the suffix, before :func:`profile_format` (500k changed paths: 0.1 s
+    instead of 1.5 s)."""
+    dot = path.rfind(".")
+    return dot >= 0 and path[dot:].lower() in _profiled_suffixes()
 
 
 def profiled_paths(manifest: Manifest, prefix: str | None) -> list[str]:
