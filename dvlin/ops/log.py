@@ -269,7 +269,10 @@ def listing(repo: Repo, ref: str) -> Manifest:
 
 def files(repo: Repo, ref: str) -> list[FileRow]:
     """The paths of a version, sorted (one Python row each: see :func:`listing` for big ones)."""
-    return [
-        FileRow(e.path, e.type, e.mode, e.size, e.oid, e.target)
-        for e in listing(repo, ref).entries()
-    ]
+    # From the listed columns: a big version's listing is partial (no storage columns).
+    table = listing(repo, ref).table.select(["path", "type", "mode", "size", "oid", "target"])
+    rows: list[FileRow] = []
+    for batch in table.to_batches(max_chunksize=65_536):
+        columns = [column.to_pylist() for column in batch.columns]
+        rows.extend(FileRow(*row) for row in zip(*columns, strict=True))
+    return rows

@@ -3,6 +3,7 @@ hostile manifest (exit 4) before comparing anything."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -53,10 +54,29 @@ def test_a_hostile_big_manifest_is_refused_with_exit_4(
     repo.commit(["d"], name="d")
     good = _forge(repo, _big([]))
     hostile = _forge(repo, _big(bad))
-    for args in ((good, hostile), (hostile, good), (hostile, good, "--json")):
-        ran = cli("diff", *args)
+    for args in (
+        ("diff", good, hostile),
+        ("diff", hostile, good),
+        ("diff", hostile, good, "--json"),
+        ("ls", hostile),
+        ("ls", hostile, "--json"),
+    ):
+        ran = cli(*args)
         assert ran.exit_code == 4, ran.output
         assert "manifest" in ran.stderr
+
+
+def test_ls_of_a_big_version_reads_the_listed_columns_only(repo: Repo, cli: Cli) -> None:
+    from dvlin.ops.log import files, listing
+
+    write_tree(repo.root, {"d/a.txt": "ok"})
+    repo.commit(["d"], name="d")
+    packed = [e._replace(pack="f" * 32, offset=i) for i, e in enumerate(_big([]))]
+    ref = _forge(repo, [*packed, Entry("l", "link", 0o777, 0, None, "f00001")])
+    assert listing(repo, ref).partial
+    listed = json.loads(cli("ls", ref, "--json", ok=True).stdout)
+    assert listed == [row.to_dict() for row in files(repo, ref)]
+    assert len(listed) == ROWS + 1
 
 
 def test_a_diff_of_big_versions_lists_only_what_changed(repo: Repo, cli: Cli) -> None:
