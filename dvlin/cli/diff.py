@@ -36,7 +36,10 @@ def diff(
     with open_repo() as repo:
         result = datadiff(repo, a, b, key=keys, path=path)
     if out.json:
-        out.emit_json(result.to_dict())
+        from dvlin.render.inspect import diff_json_chunks
+
+        with out.pipe_closed_quietly():
+            out.stdout.writelines(diff_json_chunks(result))
         return
-    for line in diff_lines(result):
-        out.line(line)
+    with out.pipe_closed_quietly():  # `dvlin diff A B | head`: the rest is not wanted
+        out.lines(diff_lines(result))

@@ -47,10 +47,14 @@ def gc(
     expired = "expired" if result.applied else "would expire"
     verb = "deleted" if result.applied else "would delete"
     orphans = f" ({len(result.orphans):,} orphaned)" if result.orphans else ""
+    temporary = (
+        f" and {plural(len(result.temporary), 'temporary file')}" if result.temporary else ""
+    )
     out.line(
         f"{'applied' if result.applied else 'dry run:'} plan {result.id} — "
         f"{plural(len(result.versions), 'version')} {expired}, {verb} "
-        f"{plural(len(result.objects), 'object')}{orphans}, {human_bytes(result.bytes)}"
+        f"{plural(len(result.objects), 'object')}{orphans}{temporary}, "
+        f"{human_bytes(result.bytes)}"
         + (f"; {result.young:,} younger than grace kept" if result.young else "")
     )
     for v in result.versions[:20]:
@@ -61,9 +65,13 @@ def gc(
         out.line(f"  - orphan {oid}  {human_bytes(size)}")
     if len(result.orphans) > 20:
         out.line(f"  … and {len(result.orphans) - 20:,} more orphans")
+    for name, size in result.temporary[:20]:
+        out.line(f"  - tmp/{quote(name)}  {human_bytes(size)}")
+    if len(result.temporary) > 20:
+        out.line(f"  … and {len(result.temporary) - 20:,} more temporary files")
     if result.orphans_skipped:
         out.line("unreferenced objects are not swept: storage.url may be shared by other repos")
-    if not result.applied and result.objects:
+    if not result.applied and (result.objects or result.temporary):
         out.line(f"apply with: dvlin gc --apply {result.id}")
 
 

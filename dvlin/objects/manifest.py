@@ -7,7 +7,7 @@ its whole content, and where the bytes live: a loose object (the oid itself), a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dvlin.errors import IntegrityError
@@ -48,6 +48,7 @@ __all__ = [
     "FILE_MODE",
     "LINK_MODE",
     "MANIFEST_FORMAT",
+    "DIFF_COLUMNS",
     "SMALL",
     "Chunk",
     "Entry",
@@ -69,6 +70,10 @@ __all__ = [
 ]
 
 
+DIFF_COLUMNS = ("path", "type", "mode", "size", "oid", "target")
+"""What a comparison of two versions (and ``dvlin ls``) reads: what each path is and its
+content, not where the bytes are stored (``pack``, ``offset``, ``chunks``)."""
+
 SMALL = 4096
 """Below this many rows, Manifest methods use the reference functions: building a few thousand
 entries is cheaper than importing ``pyarrow.compute`` (~70 ms) for a short command."""
@@ -81,6 +86,20 @@ def _combined(column: Any) -> Any:
     if isinstance(column, pa.ChunkedArray):
         return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     return column
+
+
+def _whole(table: pa.Table) -> pa.Table:
+    """A partial table (some columns not read) with the missing columns as nulls."""
+    import pyarrow as pa
+
+    schema = _schema()
+    if table.num_columns == len(schema):
+        return table
+    arrays = [
+        table.column(f.name) if f.name in table.column_names else pa.nulls(len(table), f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 class Manifest:
@@ -113,9 +132,21 @@ class Manifest:
     # -- construction ------------------------------------------------------------------------
 
     @classmethod
-    def from_parquet(cls, data: bytes) -> Manifest:
-        """Read Parquet bytes (format 1); an unreadable manifest is an :class:`IntegrityError`."""
-        return cls._sorted(read_table(data))
+    def from_parquet(
+        cls, data: bytes | pa.Buffer, *, columns: Sequence[str] | None = None
+    ) -> Manifest:
+        """Read Parquet bytes (format 1); an unreadable manifest is an :class:`IntegrityError`.
+
+        With ``columns`` (e.g. :data:`DIFF_COLUMNS`) the table holds only those: a partial
+        manifest for readers that compare or list, never for writing files (``entries``
+        fails loudly on it).
+        """
+        return cls._sorted(read_table(data, columns))
+
+    @property
+    def partial(self) -> bool:
+        """True when some on-disk columns were not read (see :meth:`from_parquet`)."""
+        return bool(self.table.num_columns != len(_schema()))
 
     @classmethod
     def from_entries(cls, entries: Iterable[Entry]) -> Manifest:
@@ -261,14 +292,18 @@ class Manifest:
 
     def validate(self, algorithm: str) -> None:
         """Refuse what :func:`validate` refuses, with the same :class:`IntegrityError`."""
-        if len(self) < SMALL:
+        if len(self) < SMALL and not self.partial:
             validate(list(self.entries()), algorithm)
             return
         from dvlin.objects import columns
 
         bad = columns.first_true(columns.row_errors(self.table, algorithm))
         if bad is not None:
-            validate(list(table_entries(self.table.slice(bad, 1))), algorithm)
+            validate(list(table_entries(_whole(self.table.slice(bad, 1)))), algorithm)
+            raise IntegrityError(  # not reached: the reference refuses what row_errors flags
+                f"manifest entry {self.paths()[bad].as_py()!r} is malformed",
+                hint="the version or remote is corrupt or hostile; nothing was written",
+            )
         if columns.has_adjacent_duplicates(self.paths()):
             raise IntegrityError("manifest lists a path twice")
         under = columns.under_links(self.table)

@@ -2,8 +2,9 @@
 
 ``plan`` computes (and records) what retention expires and which objects only those versions
 use, plus the orphans: objects in the store that no version references at all (what an
-interrupted commit leaves); nothing is deleted. Objects younger than ``grace`` stay, since a
-commit in flight also has unreferenced objects. ``apply`` recomputes against the catalog as it is now, then in order:
+interrupted commit leaves), and the temporary files a killed commit left under
+``objects/tmp``; nothing is deleted. Objects younger than ``grace`` stay (temporary files
+younger than an hour too), since a commit in flight also has unreferenced objects. ``apply`` recomputes against the catalog as it is now, then in order:
 one transaction marks the versions expired, drops the doomed objects from the catalog's index
 and records the plan as in progress; the objects are deleted (each batch logged); a last
 transaction records the plan as done. A crash leaves at worst a plan in progress with some
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,6 +57,9 @@ class GcPlan:
     orphans_skipped: bool = False
     """True when the store is a configured ``storage.url``: other repos may share it, and an
     object this catalog does not know may be theirs, so nothing unreferenced is swept."""
+    temporary: tuple[tuple[str, int], ...] = ()
+    """``(name, bytes)`` of each file under ``objects/tmp`` old enough to remove: what a killed
+    commit left (counted in ``bytes``, not in ``objects``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape."""
@@ -68,6 +73,7 @@ class GcPlan:
             "orphans": [{"oid": oid, "bytes": size} for oid, size in self.orphans],
             "deleted": self.deleted,
             "orphans_skipped": self.orphans_skipped,
+            "temporary": [{"name": name, "bytes": size} for name, size in self.temporary],
         }
 
 
@@ -119,8 +125,9 @@ def _compute(repo: Repo, now: float, progress: Progress | None = None) -> GcPlan
         else:
             orphans.append((oid, _size(repo, oid)))
     objects.extend(oid for oid, _ in orphans)
+    temporary = () if shared else _temporaries(repo, now, grace)
     digest = hashlib.sha256(json.dumps([sorted(v.id for v in doomed), objects]).encode())
-    size = store.sizes(objects) + sum(s for _, s in orphans)
+    size = store.sizes(objects) + sum(s for _, s in orphans) + sum(s for _, s in temporary)
     return GcPlan(
         digest.hexdigest()[:16],
         doomed,
@@ -129,7 +136,39 @@ def _compute(repo: Repo, now: float, progress: Progress | None = None) -> GcPlan
         young,
         tuple(orphans),
         orphans_skipped=shared,
+        temporary=temporary,
     )
+
+
+TMP_MIN_AGE = 3600.0
+"""Temporary files younger than this stay, whatever the grace: a commit in flight writes its
+objects there before renaming them into place (a 1 GiB object takes seconds, not an hour)."""
+
+
+def _tmp_folder(repo: Repo) -> str | None:
+    root = repo.store.local_root
+    return None if root is None else os.path.join(root, "tmp")
+
+
+def _temporaries(repo: Repo, now: float, grace: float) -> tuple[tuple[str, int], ...]:
+    """``(name, bytes)`` of the store's temporary files older than the grace (and an hour)."""
+    folder = _tmp_folder(repo)
+    if folder is None:
+        return ()  # only a local store writes objects through a tmp folder of its own
+    oldest = max(grace, TMP_MIN_AGE)
+    found = []
+    try:
+        with os.scandir(folder) as listing:
+            for item in listing:
+                try:
+                    st = item.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # renamed into place meanwhile
+                if item.is_file(follow_symlinks=False) and now - st.st_mtime >= oldest:
+                    found.append((item.name, int(st.st_size)))
+    except FileNotFoundError:
+        return ()
+    return tuple(sorted(found))
 
 
 def _grace(repo: Repo, rules: Iterable[RetentionRule | None]) -> float:
@@ -226,6 +265,16 @@ def apply(
                     tx.audit(target=oid, details=details)
             progress.advance(files=len(batch))
         progress.finish()
+        folder = _tmp_folder(repo)
+        if p.temporary and folder is not None:
+            for name, _ in p.temporary:
+                try:
+                    os.unlink(os.path.join(folder, name))
+                except FileNotFoundError:
+                    pass  # gone already (an earlier run, or the commit that wrote it)
+            with repo.change("gc-delete") as tx:
+                for name, _ in p.temporary:
+                    tx.audit(target=f"tmp/{name}", details={"plan": pid, "temporary": True})
         with repo.change("gc", pid) as tx:
             # This run swept the objects of every expired version, so it also finishes any
             # plan a crashed run left in progress.
@@ -237,6 +286,7 @@ def apply(
                     "versions": len(p.versions),
                     "objects": deleted,
                     "orphans": len(p.orphans),
+                    "temporary": len(p.temporary),
                     "bytes": p.bytes,
                 },
             )
@@ -250,4 +300,5 @@ def apply(
         applied=True,
         deleted=deleted,
         orphans_skipped=p.orphans_skipped,
+        temporary=p.temporary,
     )

@@ -257,8 +257,11 @@ def listing(repo: Repo, ref: str) -> Manifest:
         NotFoundError: an unknown ref, or a version whose manifest lists nothing but whose
             catalog row counts files.
     """
+    from dvlin.objects.manifest import DIFF_COLUMNS
+
     v = resolve(repo, ref)
-    manifest = load_manifest(repo, v)
+    # The listed columns only (what a diff reads too): not the chunk lists nor the packs.
+    manifest = load_manifest(repo, v, columns=DIFF_COLUMNS)
     if not len(manifest) and v.files:
         raise NotFoundError(f"{v.label} has an empty manifest")
     return manifest
@@ -266,7 +269,10 @@ def listing(repo: Repo, ref: str) -> Manifest:
 
 def files(repo: Repo, ref: str) -> list[FileRow]:
     """The paths of a version, sorted (one Python row each: see :func:`listing` for big ones)."""
-    return [
-        FileRow(e.path, e.type, e.mode, e.size, e.oid, e.target)
-        for e in listing(repo, ref).entries()
-    ]
+    # From the listed columns: a big version's listing is partial (no storage columns).
+    table = listing(repo, ref).table.select(["path", "type", "mode", "size", "oid", "target"])
+    rows: list[FileRow] = []
+    for batch in table.to_batches(max_chunksize=65_536):
+        columns = [column.to_pylist() for column in batch.columns]
+        rows.extend(FileRow(*row) for row in zip(*columns, strict=True))
+    return rows

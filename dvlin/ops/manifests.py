@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from dvlin.catalog import Version
-from dvlin.objects.manifest import Entry, Manifest
+from dvlin.objects.manifest import SMALL, Entry, Manifest, arrow_owned
 from dvlin.objects.store import ObjectError
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
 
 
-def load_manifest(repo: Repo, version: Version) -> Manifest:
+def load_manifest(
+    repo: Repo, version: Version, *, columns: Sequence[str] | None = None
+) -> Manifest:
     """The version's manifest; every path and oid is checked before it is returned.
 
     A manifest missing from the store but present on a remote (a version pulled and never
-    checked out) is fetched first.
+    checked out) is fetched first. ``columns`` (e.g. ``DIFF_COLUMNS``) reads and checks only
+    those on a big manifest: a partial manifest, for readers that compare or list.
     """
     try:
         data = repo.store.get(version.manifest)
@@ -31,8 +35,17 @@ def load_manifest(repo: Repo, version: Version) -> Manifest:
             data = repo.store.get(version.manifest)
         except ObjectError as again:
             raise with_versions(repo, again) from None
-    manifest = Manifest.from_parquet(data)
+    # Arrow's own copy, and the bytes dropped: 18 MiB less held while a 1M-row table is built.
+    buffer = arrow_owned(data)
+    del data
+    manifest = Manifest.from_parquet(buffer, columns=columns)
+    del buffer
     manifest.validate(repo.config.hash)
+    if len(manifest) >= SMALL:
+        import pyarrow as pa
+
+        # Validation's scratch columns go back to the system, not to Arrow's allocator cache.
+        pa.default_memory_pool().release_unused()
     return manifest
 
 

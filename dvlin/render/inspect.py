@@ -126,20 +126,58 @@ def _change(a: int | None, b: int | None) -> str:
     return f"{count(a)} → {count(b)}{rel}"
 
 
+class _Lazy(list):  # type: ignore[type-arg]
+    """A JSON array whose items are made as the encoder reaches them (never held all at once).
+
+    ``json``'s pure-Python encoder (the one ``indent`` uses) accepts any list and iterates it.
+    """
+
+    def __init__(self, items: Any, count: int) -> None:
+        super().__init__()
+        self._items, self._count = items, count
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+
+def diff_json_chunks(d: DataDiff) -> Iterator[str]:
+    """``json.dumps(d.to_dict(), indent=2, ensure_ascii=False)`` in pieces, byte for byte: a
+    diff of 500k files never holds 500k dictionaries nor one 100 MiB string."""
+    import json
+
+    doc = d.to_dict(files=False)
+    doc["files"]["changes"] = _Lazy(lambda: (f.to_dict() for f in d.files), len(d.files))
+    yield from json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(doc)
+    yield "\n"
+
+
 def diff_lines(d: DataDiff) -> Iterator[str]:
     """The whole diff, one finding per line."""
     yield f"{shown(d.a)} → {shown(d.b)}"
     c = d.counts()
     yield f"files: +{c['added']} −{c['removed']} ~{c['modified']}"
+    sizes: dict[int, str] = {}  # a big diff repeats a few sizes: each formatted once
+
+    def size(n: int | None) -> str:
+        n = n or 0
+        text = sizes.get(n)
+        if text is None:
+            text = sizes[n] = human_bytes(n)
+        return text
+
     for f in d.files:
         if f.change == "added":
-            yield f"  + {shown(f.path)} ({human_bytes(f.size_b or 0)})"
+            yield f"  + {shown(f.path)} ({size(f.size_b)})"
         elif f.change == "removed":
-            yield f"  − {shown(f.path)} ({human_bytes(f.size_a or 0)})"
+            yield f"  − {shown(f.path)} ({size(f.size_a)})"
         else:
-            yield (
-                f"  ~ {shown(f.path)} ({human_bytes(f.size_a or 0)} → {human_bytes(f.size_b or 0)})"
-            )
+            yield f"  ~ {shown(f.path)} ({size(f.size_a)} → {size(f.size_b)})"
     if d.schema is not None and d.schema.changed:
         s = d.schema
         parts = [f"+{shown(n)} {t}" for n, t in s.added]

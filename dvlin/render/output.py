@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -97,6 +97,30 @@ class Output:
 
             safe = "\n".join(quote(part, marks=False) for part in text.split("\n"))
             self.stdout.write(safe + "\n")
+
+    def lines(self, texts: Iterable[str], *, batch: int = 4096) -> None:
+        """:meth:`line` for each text, written a batch at a time (a diff of 500k paths).
+
+        A batch whose texts are all printable (no control character, no newline) is written as
+        it is, exactly what :meth:`line` would write; any other batch goes line by line.
+        """
+        if self.quiet or self.json:
+            return
+        pending: list[str] = []
+        for text in texts:
+            pending.append(text)
+            if len(pending) >= batch:
+                self._write_lines(pending)
+                pending = []
+        if pending:
+            self._write_lines(pending)
+
+    def _write_lines(self, texts: list[str]) -> None:
+        if "".join(texts).isprintable():
+            self.stdout.write("\n".join(texts) + "\n")
+        else:
+            for text in texts:
+                self.line(text)
 
     def progress(self) -> Progress:
         """A progress reporter: a rich bar on a terminal, nothing otherwise."""

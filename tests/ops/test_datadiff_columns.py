@@ -91,3 +91,51 @@ def test_profiled_files_are_found_by_columns_as_by_entries(
         assert profiled_entries(manifest, prefix) == by_entries
     finally:
         manifests.SMALL = saved
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            lambda path, kind: Entry(path, kind, 0o644, 1, "1" * 32 if kind == "file" else None),
+            st.sampled_from(["a.csv", "b.CSV", "t/x.parquet", "t/y.npy", "n.txt", "dir.csv/z"]),
+            st.sampled_from(["file", "dir"]),
+        ),
+        unique_by=lambda e: e.path,
+    ),
+    st.sampled_from([None, "t", "a.csv", "."]),
+)
+def test_profiled_paths_of_a_partial_manifest_match_the_entries(
+    tree: list[Entry], prefix: str | None
+) -> None:
+    from dvlin.objects import manifest_io
+    from dvlin.objects.manifest import DIFF_COLUMNS, to_parquet
+    from dvlin.ops.datadiff import profiled_paths
+    from dvlin.ops.profiles import profiled_entries
+
+    expected = [e.path for e in profiled_entries(Manifest.from_entries(tree), prefix)]
+    saved, manifest_io.PARTIAL_FROM = manifest_io.PARTIAL_FROM, 0
+    try:
+        partial = Manifest.from_parquet(to_parquet(tree), columns=DIFF_COLUMNS)
+    finally:
+        manifest_io.PARTIAL_FROM = saved
+    assert partial.partial
+    assert profiled_paths(partial, prefix) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(trees, trees)
+def test_file_changes_of_partial_manifests_match_the_entry_comparison(
+    old: list[Entry], new: list[Entry]
+) -> None:
+    from dvlin.objects import manifest_io
+    from dvlin.objects.manifest import DIFF_COLUMNS, to_parquet
+
+    saved, manifest_io.PARTIAL_FROM = manifest_io.PARTIAL_FROM, 0
+    try:
+        a = Manifest.from_parquet(to_parquet(old), columns=DIFF_COLUMNS)
+        b = Manifest.from_parquet(to_parquet(new), columns=DIFF_COLUMNS)
+    finally:
+        manifest_io.PARTIAL_FROM = saved
+    changes, _ = _file_changes(a, b)
+    assert changes == reference(old, new, None)
