@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,9 @@ CHUNK_MIN, CHUNK_AVG, CHUNK_MAX = 256 * 1024, 1024 * 1024, 4 * 1024 * 1024
 _READ_BLOCK = 1024 * 1024
 _CDC_WINDOW = 16 * 1024 * 1024
 _BATCH_FILES = 512
+# Window buffers alive at once: the two queued, the one being cut, and those whose chunks the
+# pack writer has not written yet (it holds at most 64 MiB, see packs._MAX_QUEUED).
+_MAX_WINDOWS = 10
 
 
 _BATCH_BYTES = 16 * 1024 * 1024
@@ -68,9 +72,21 @@ class _WindowReader:
 
     ``os.read`` and xxhash over big buffers release the GIL, so reading and the file's hash
     overlap with the chunking on the caller's thread.
+
+    Window buffers are recycled: a fresh 20 MiB buffer per window cost a zero-fill and a page
+    fault per page, about 0.3 s of CPU per GiB (docs/benchmarks.md). The caller hands each
+    window back with :meth:`retire` and the count of blobs the pack writer must have written
+    before its bytes may be overwritten (the writer writes from the buffer, later).
     """
 
-    def __init__(self, fd: int, hasher: Hasher, abs_path: str, path: str) -> None:
+    def __init__(
+        self,
+        fd: int,
+        hasher: Hasher,
+        abs_path: str,
+        path: str,
+        written: Callable[[], int] = lambda: 0,
+    ) -> None:
         import queue
         import threading
 
@@ -80,16 +96,33 @@ class _WindowReader:
         self._queue: queue.Queue[tuple[bytearray, int] | BaseException | None] = queue.Queue(
             maxsize=2
         )
+        self._written = written
+        self._retired: deque[tuple[bytearray, int]] = deque()
+        self._made = 0
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dvlin-read", daemon=True)
         self._thread.start()
 
+    def retire(self, buf: bytearray, mark: int) -> None:
+        """Give ``buf`` back once the pack writer has written ``mark`` blobs."""
+        self._retired.append((buf, mark))
+
+    def _buffer(self) -> bytearray | None:
+        """A window buffer: a retired one the writer is done with, else a new one (bounded)."""
+        while not self._stopped.is_set():
+            if self._retired and self._retired[0][1] <= self._written():
+                return self._retired.popleft()[0]
+            if self._made < _MAX_WINDOWS:
+                self._made += 1
+                return bytearray(CHUNK_MAX + _CDC_WINDOW)
+            self._stopped.wait(0.002)  # the writer is behind: wait for it
+        return None
+
     def _run(self) -> None:
         try:
-            while not self._stopped.is_set():
+            while (buf := self._buffer()) is not None:
                 # Room before the bytes for the piece the previous window carries over, so
                 # the caller joins the two without copying the window.
-                buf = bytearray(CHUNK_MAX + _CDC_WINDOW)
                 view = memoryview(buf)
                 filled = CHUNK_MAX
                 while filled < len(buf):
@@ -285,10 +318,11 @@ class Ingester:
             fd = os.open(abs_path, os.O_RDONLY)
         except OSError as exc:
             raise unreadable(exc, path, abs_path) from None
-        reader = _WindowReader(fd, self._hasher(), abs_path, path)
         packs = self._packs()
+        reader = _WindowReader(fd, self._hasher(), abs_path, path, packs.written)
         try:
             tail = memoryview(b"")
+            previous: bytearray | None = None
             for window in reader:
                 eof = window is None
                 if window is None:
@@ -297,6 +331,10 @@ class Ingester:
                     buf, filled = window
                     start = CHUNK_MAX - len(tail)
                     buf[start:CHUNK_MAX] = tail
+                    if previous is not None:
+                        # Its tail is copied; its chunks are the pack writer's to write.
+                        reader.retire(previous, packs.added)
+                    previous = buf
                     view = memoryview(buf)[start:filled]
                 if not view:
                     break
