@@ -9,14 +9,13 @@ or more are cut by FastCDC so that an edit in the middle stores only the chunks 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from dvlin.errors import ConflictError, DvlinError, FileSystemError
+from dvlin.objects.cdc import CutHelper, Cutter
 from dvlin.objects.hashing import Hasher, Oid, hasher_factory
 from dvlin.objects.manifest import Chunk, Entry
 from dvlin.objects.packs import PACK_TARGET, PackWriter
@@ -33,6 +32,9 @@ _BATCH_FILES = 512
 # Window buffers alive at once: the two queued, the one being cut, and those whose chunks the
 # pack writer has not written yet (it holds at most 64 MiB, see packs._MAX_QUEUED).
 _MAX_WINDOWS = 10
+# Files this big are cut from both ends at once: the second half by a helper process
+# (dvlin/objects/cdc.py). Below it the helper's start-up is not worth it.
+_HELPER_MIN = 64 * 1024 * 1024
 
 
 _BATCH_BYTES = 16 * 1024 * 1024
@@ -48,13 +50,6 @@ def _read_all(fd: int) -> bytes:
             parts.append(chunk)
         data = b"".join(parts)
     return data
-
-
-def _fastcdc() -> Callable[..., Iterable[Any]]:
-    # fastcdc prints a banner on stdout when its compiled module is missing; keep --json clean.
-    with contextlib.redirect_stdout(io.StringIO()):
-        from fastcdc import fastcdc
-    return fastcdc  # type: ignore[no-any-return]
 
 
 @dataclass(slots=True)
@@ -311,18 +306,23 @@ class Ingester:
         hashes the whole file, this one cuts and hashes chunks (FastCDC holds the GIL), and the
         pack writer writes and flushes new chunks into packs.
         """
-        chunker = _fastcdc()
         chunks: list[Chunk] = []
         size = 0
         try:
             fd = os.open(abs_path, os.O_RDONLY)
         except OSError as exc:
             raise unreadable(exc, path, abs_path) from None
+        try:
+            cutter = self._cutter(fd)
+        except BaseException:
+            os.close(fd)
+            raise
         packs = self._packs()
         reader = _WindowReader(fd, self._hasher(), abs_path, path, packs.written)
         try:
             tail = memoryview(b"")
             previous: bytearray | None = None
+            base = 0  # file offset of the first byte of view
             for window in reader:
                 eof = window is None
                 if window is None:
@@ -339,10 +339,7 @@ class Ingester:
                 if not view:
                     break
                 consumed = 0
-                for c in chunker(view, min_size=CHUNK_MIN, avg_size=CHUNK_AVG, max_size=CHUNK_MAX):
-                    end = c.offset + c.length
-                    if end == len(view) and not eof:
-                        break
+                for end in cutter.cut(view, base, eof=eof):
                     piece = view[consumed:end]
                     coid = self._hash(piece)
                     if self.known(coid) is None:
@@ -355,6 +352,7 @@ class Ingester:
                     size += len(piece)
                     consumed = end
                 tail = view[consumed:]
+                base += consumed
                 if eof:
                     break
         except BaseException:
@@ -363,10 +361,20 @@ class Ingester:
             self._packer = None
             raise
         finally:
+            cutter.close()
             os.close(fd)
         oid = reader.oid()
         self.entries.append(Entry(path, "file", mode, size, oid, chunks=tuple(chunks)))
         return oid
+
+    def _cutter(self, fd: int) -> Cutter:
+        """Cuts for the file behind ``fd``; a big one's second half is cut by a helper process."""
+        sizes = {"min_size": CHUNK_MIN, "avg_size": CHUNK_AVG, "max_size": CHUNK_MAX}
+        split = os.fstat(fd).st_size // 2
+        helper = None
+        if split >= _HELPER_MIN // 2:
+            helper = CutHelper.start(fd, split, window=_CDC_WINDOW, **sizes)
+        return Cutter(**sizes, helper=helper, split=split)
 
     def _packs(self) -> PackWriter:
         if self._packer is None:

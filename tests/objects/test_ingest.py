@@ -168,3 +168,109 @@ def test_a_failed_pack_write_does_not_leave_the_reader_waiting(
     assert not worker.is_alive(), "the commit hung after a failed write"
     assert len(raised) == 1 and isinstance(raised[0], FileSystemError)
     assert os.listdir(tmp_path / "objects" / "tmp") == []
+
+
+def _with_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "_CDC_WINDOW", WINDOW)
+    monkeypatch.setattr(ingest, "_HELPER_MIN", 2 * MIB)  # every chunked file gets a helper
+
+
+@pytest.mark.parametrize(
+    ("size", "kind"),
+    [
+        (ingest.CHUNK_MIN_FILE, "random"),
+        (6 * WINDOW + 777, "random"),
+        (6 * WINDOW + 777, "zero"),  # cuts every CHUNK_MAX from each start: they never meet
+        (3 * WINDOW, "text"),
+    ],
+)
+def test_cutting_from_both_ends_gives_the_cuts_of_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, kind: str
+) -> None:
+    _with_helper(monkeypatch)
+    rng = random.Random(size)
+    if kind == "zero":
+        data = bytes(size)
+    elif kind == "text":
+        data = (b"".join(rng.choice([b"alpha ", b"beta\n", b"gamma, "]) for _ in range(size)))[
+            :size
+        ]
+    else:
+        data = rng.randbytes(size)
+    entry, store = _commit_one(tmp_path, data)
+    assert [c.size for c in entry.chunks or ()] == _whole_file_cuts(data)
+    assert entry.oid == hash_bytes("xxh3-128", data)
+    assert b"".join(store.read_chunks([c.oid for c in entry.chunks or ()])) == data
+
+
+def test_the_helper_process_reports_the_cuts_of_a_pass_from_its_start(tmp_path: Path) -> None:
+    from dvlin.objects import cdc
+
+    data = random.Random(5).randbytes(3 * WINDOW + 99)
+    (tmp_path / "f").write_bytes(data)
+    fd = os.open(tmp_path / "f", os.O_RDONLY)
+    try:
+        sizes = {"min_size": ingest.CHUNK_MIN, "avg_size": ingest.CHUNK_AVG}
+        helper = cdc.CutHelper.start(fd, 4 * MIB, window=WINDOW, max_size=ingest.CHUNK_MAX, **sizes)
+        assert helper is not None
+        while (cuts := helper.poll()) is None:
+            pass
+        helper.close()
+    finally:
+        os.close(fd)
+    expected, at = [], 4 * MIB
+    for size in _whole_file_cuts(data[4 * MIB :]):
+        at += size
+        expected.append(at)
+    assert list(cuts) == expected
+
+
+@pytest.mark.parametrize("helper_says", ["the truth", "nothing", "other bytes", "nonsense"])
+def test_a_helper_that_failed_or_saw_other_bytes_costs_time_not_correctness(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper_says: str
+) -> None:
+    from array import array
+
+    from dvlin.objects import cdc
+
+    _with_helper(monkeypatch)
+    data = random.Random(6).randbytes(6 * WINDOW + 4321)
+    middle = len(data) // 2
+
+    def ends(of: bytes) -> list[int]:
+        found, at = [], 0
+        for size in _whole_file_cuts(of):
+            at += size
+            found.append(at)
+        return found
+
+    true_ends = [e for e in ends(data) if e >= middle]
+    # The true cuts a while, then those of other bytes (a file written meanwhile).
+    other = ends(random.Random(9).randbytes(len(data) - 3 * MIB))
+    mixed = true_ends[:3] + [e for e in other if e > true_ends[2]]
+    said = {
+        "the truth": true_ends,
+        "nothing": [],
+        "other bytes": mixed,
+        "nonsense": [middle + 1, middle + 2 * ingest.CHUNK_MAX, len(data)],
+    }[helper_says]
+    monkeypatch.setattr(cdc.CutHelper, "poll", lambda self: array("q", said))
+    synced: list[bool] = []
+    real_synced = cdc.Cutter._synced
+
+    def spy(self: cdc.Cutter, at: int) -> bool:
+        synced.append(real_synced(self, at))
+        return synced[-1]
+
+    monkeypatch.setattr(cdc.Cutter, "_synced", spy)
+    entry, store = _commit_one(tmp_path, data)
+    chunks = entry.chunks or ()
+    assert all(c.size <= ingest.CHUNK_MAX for c in chunks)
+    assert sum(c.size for c in chunks) == len(data)
+    assert entry.oid == hash_bytes("xxh3-128", data)
+    assert b"".join(store.read_chunks([c.oid for c in chunks])) == data
+    assert any(synced) == (helper_says in ("the truth", "other bytes"))
+    if helper_says == "other bytes":
+        assert [c.size for c in chunks] != _whole_file_cuts(data)  # it followed the helper
+    else:
+        assert [c.size for c in chunks] == _whole_file_cuts(data)
