@@ -163,6 +163,14 @@ class _WindowReader:
         self._thread.join()
 
 
+def _cores() -> int:
+    """CPUs this process may run on (a helper process gains nothing on one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def unreadable(exc: OSError, path: str, abs_path: str) -> DvlinError:
     """The error for a file that could not be read while it was being committed."""
     if isinstance(exc, FileNotFoundError):
@@ -372,7 +380,7 @@ class Ingester:
         sizes = {"min_size": CHUNK_MIN, "avg_size": CHUNK_AVG, "max_size": CHUNK_MAX}
         split = os.fstat(fd).st_size // 2
         helper = None
-        if split >= _HELPER_MIN // 2:
+        if split >= _HELPER_MIN // 2 and _cores() > 1:
             helper = CutHelper.start(fd, split, window=_CDC_WINDOW, **sizes)
         return Cutter(**sizes, helper=helper, split=split)
 
