@@ -36,6 +36,11 @@ _MAX_WINDOWS = 6
 # Files this big are cut from both ends at once: the second half by a helper process
 # (dvlin/objects/cdc.py). Below it the helper's start-up is not worth it.
 _HELPER_MIN = 64 * 1024 * 1024
+# ... on machines with this many CPUs. A big file's commit already keeps about two busy (the
+# cutting thread, the reader, the pack writer); the helper moves ~0.3 s per GiB off the cutting
+# thread but adds ~0.35 s of CPU (its start-up, its own read), so on two or three CPUs it made
+# the commit slower (docs/benchmarks.md, "Issue 12, third pass").
+_HELPER_CORES = 4
 
 
 _BATCH_BYTES = 16 * 1024 * 1024
@@ -165,7 +170,7 @@ class _WindowReader:
 
 
 def _cores() -> int:
-    """CPUs this process may run on (a helper process gains nothing on one)."""
+    """CPUs this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -381,7 +386,7 @@ class Ingester:
         sizes = {"min_size": CHUNK_MIN, "avg_size": CHUNK_AVG, "max_size": CHUNK_MAX}
         split = os.fstat(fd).st_size // 2
         helper = None
-        if split >= _HELPER_MIN // 2 and _cores() > 1:
+        if split >= _HELPER_MIN // 2 and _cores() >= _HELPER_CORES:
             helper = CutHelper.start(fd, split, window=_CDC_WINDOW, **sizes)
         return Cutter(**sizes, helper=helper, split=split)
 

@@ -173,7 +173,7 @@ def test_a_failed_pack_write_does_not_leave_the_reader_waiting(
 def _with_helper(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ingest, "_CDC_WINDOW", WINDOW)
     monkeypatch.setattr(ingest, "_HELPER_MIN", 2 * MIB)  # every chunked file gets a helper
-    monkeypatch.setattr(ingest, "_cores", lambda: 2)
+    monkeypatch.setattr(ingest, "_cores", lambda: ingest._HELPER_CORES)
 
 
 @pytest.mark.parametrize(
