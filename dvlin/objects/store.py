@@ -336,34 +336,16 @@ class ObjectStore:
 
         Where each chunk is comes from the index in one query; chunks in the same pack are
         read through one open file (they sit one after another there), older loose chunks
-        one object each. On a local disk a thread reads and verifies packed chunks ahead of
-        the caller (reads and xxh3 release the GIL), so they overlap with its writes.
+        one object each.
         """
         where = self.index.find_objects(set(oids)) if self.index is not None else {}
-        reads = self._packed_reads(oids, where)
-        if self.is_local and len(oids) > 2:
-            reads = _read_ahead(reads, depth=_CHUNKS_AHEAD)
-        try:
-            for oid, data in zip(oids, reads, strict=True):
-                # None: not in a readable pack; get() reads it (or names what is missing)
-                # on this thread, which owns the index.
-                yield self.get(oid) if data is None else data
-        finally:
-            close = getattr(reads, "close", None)
-            if close is not None:
-                close()
-
-    def _packed_reads(
-        self, oids: Sequence[str], where: Mapping[str, StoredObject]
-    ) -> Iterator[bytes | None]:
-        """Each chunk's verified bytes from its pack, in order; None where get() must read it."""
         open_pack: tuple[str, Any] | None = None
         try:
             for oid in oids:
                 found = where.get(oid)
                 pack = found.pack if found is not None else None
                 if found is None or pack in (None, "", oid) or not self.is_local:
-                    yield None
+                    yield self.get(oid)
                     continue
                 assert pack is not None
                 if open_pack is None or open_pack[0] != pack:
@@ -373,7 +355,7 @@ class ObjectStore:
                     try:
                         open_pack = (pack, open(self.path(pack), "rb", buffering=0))  # noqa: SIM115
                     except FileNotFoundError:
-                        yield None  # get() raises the error that names the missing pack
+                        yield self.get(oid)  # raises the error that names the missing pack
                         continue
                 f = open_pack[1]
                 f.seek(found.offset or 0)
@@ -434,53 +416,3 @@ class ObjectStore:
             fan, _, rest = rel.partition("/")
             if len(fan) == 2 and rest and "/" not in rest and fan != "tm":
                 yield Oid(fan + rest)
-
-
-_CHUNKS_AHEAD = 8  # chunks of at most 4 MiB read ahead of a checkout's writes
-
-
-def _read_ahead(items: Iterator[bytes | None], *, depth: int) -> Iterator[bytes | None]:
-    """``items`` produced on a thread of their own, at most ``depth`` ahead of the consumer.
-
-    An error is raised to the consumer where it happened; closing the result stops the
-    thread (and closes ``items``, so its open files are closed).
-    """
-    import queue
-    import threading
-
-    done = object()
-    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        ready.put(item, timeout=0.05)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    break
-            ready.put(done)
-        except BaseException as exc:  # handed to the consumer
-            ready.put(exc)
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name="dvlin-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while (item := ready.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                ready.get(timeout=0.05)
-        thread.join()

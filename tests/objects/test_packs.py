@@ -18,7 +18,7 @@ import pytest
 from dvlin import Repo
 from dvlin.errors import FileSystemError
 from dvlin.objects import packs
-from dvlin.objects.hashing import Oid, hash_bytes
+from dvlin.objects.hashing import hash_bytes
 from dvlin.objects.ingest import CHUNK_MIN_FILE
 from dvlin.objects.store import ObjectError, ObjectStore, StoredObject
 from dvlin.ops import gc
@@ -264,61 +264,3 @@ def test_a_packed_chunk_reads_from_a_worker_thread(repo: Repo) -> None:
     assert sum(len(r) for r in read) == len(data)
     assert fresh.catalog.asset_names() == ["big"]  # still usable on this thread
     fresh.close()
-
-
-def _packed_store(tmp_path: Path, count: int) -> tuple[ObjectStore, list[str], list[bytes]]:
-    class Index:
-        rows: dict[str, StoredObject] = {}
-
-        def find_object(self, oid: str) -> StoredObject | None:
-            return self.rows.get(oid)
-
-        def find_objects(self, oids: Iterable[str]) -> dict[str, StoredObject]:
-            return {o: self.rows[o] for o in oids if o in self.rows}
-
-    index = Index()
-    store = ObjectStore.local(str(tmp_path / "o"), algorithm=ALG, index=index)
-    rng = random.Random(11)
-    blobs = [rng.randbytes(40_000 + i) for i in range(count)]
-    oids: list[str] = [hash_bytes(ALG, b) for b in blobs]
-    writer = packs.PackWriter(store, target=100_000)
-    for blob, oid in zip(blobs, oids, strict=True):
-        writer.add(blob, Oid(oid))
-    index.rows = {o.oid: o for o in writer.finish()}
-    return store, oids, blobs
-
-
-def _read_ahead_threads() -> list[str]:
-    import threading
-
-    return [t.name for t in threading.enumerate() if t.name == "dvlin-read-ahead"]
-
-
-def test_read_chunks_stopped_early_leaves_no_thread_behind(tmp_path: Path) -> None:
-    store, oids, blobs = _packed_store(tmp_path, 40)
-    import types
-
-    reading = store.read_chunks(oids)
-    assert isinstance(reading, types.GeneratorType)
-    assert next(reading) == blobs[0]
-    reading.close()  # a checkout that failed writing its first chunk
-    assert _read_ahead_threads() == []
-    assert list(store.read_chunks(oids)) == blobs
-    assert _read_ahead_threads() == []
-
-
-def test_a_corrupt_chunk_read_ahead_fails_the_read_where_it_is(tmp_path: Path) -> None:
-    store, oids, blobs = _packed_store(tmp_path, 12)
-    bad = store.index.find_object(oids[7])  # type: ignore[union-attr]
-    assert bad is not None and bad.pack and bad.offset is not None
-    path = store.path(bad.pack)
-    os.chmod(path, 0o644)
-    with open(path, "r+b") as f:
-        f.seek(bad.offset + 10)
-        f.write(b"\xff" if blobs[7][10] != 0xFF else b"\x00")
-    got: list[bytes] = []
-    with pytest.raises(ObjectError, match=f"object {oids[7]} .*is corrupt"):
-        for data in store.read_chunks(oids):
-            got.append(data)
-    assert got == blobs[:7]
-    assert _read_ahead_threads() == []
