@@ -9,13 +9,13 @@ or more are cut by FastCDC so that an edit in the middle stores only the chunks 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from dvlin.errors import ConflictError, DvlinError, FileSystemError
+from dvlin.objects.cdc import CutHelper, Cutter
 from dvlin.objects.hashing import Hasher, Oid, hasher_factory
 from dvlin.objects.manifest import Chunk, Entry
 from dvlin.objects.packs import PACK_TARGET, PackWriter
@@ -29,6 +29,18 @@ CHUNK_MIN, CHUNK_AVG, CHUNK_MAX = 256 * 1024, 1024 * 1024, 4 * 1024 * 1024
 _READ_BLOCK = 1024 * 1024
 _CDC_WINDOW = 16 * 1024 * 1024
 _BATCH_FILES = 512
+# Window buffers (20 MiB each) alive at once: the one being read, the two queued, the one being
+# cut, and those whose chunks the pack writer has not written yet; when the writer is that far
+# behind, the reader waits for it. Peak RSS of a 1 GiB commit: 212 MiB with 6, 272 with 10.
+_MAX_WINDOWS = 6
+# Files this big are cut from both ends at once: the second half by a helper process
+# (dvlin/objects/cdc.py). Below it the helper's start-up is not worth it.
+_HELPER_MIN = 64 * 1024 * 1024
+# ... on machines with this many CPUs. A big file's commit already keeps about two busy (the
+# cutting thread, the reader, the pack writer); the helper moves ~0.3 s per GiB off the cutting
+# thread but adds ~0.35 s of CPU (its start-up, its own read), so on two or three CPUs it made
+# the commit slower (docs/benchmarks.md, "Issue 12, third pass").
+_HELPER_CORES = 4
 
 
 _BATCH_BYTES = 16 * 1024 * 1024
@@ -46,13 +58,6 @@ def _read_all(fd: int) -> bytes:
     return data
 
 
-def _fastcdc() -> Callable[..., Iterable[Any]]:
-    # fastcdc prints a banner on stdout when its compiled module is missing; keep --json clean.
-    with contextlib.redirect_stdout(io.StringIO()):
-        from fastcdc import fastcdc
-    return fastcdc  # type: ignore[no-any-return]
-
-
 @dataclass(slots=True)
 class _Pending:
     """A small file whose pack is not written yet."""
@@ -68,9 +73,21 @@ class _WindowReader:
 
     ``os.read`` and xxhash over big buffers release the GIL, so reading and the file's hash
     overlap with the chunking on the caller's thread.
+
+    Window buffers are recycled: a fresh 20 MiB buffer per window cost a zero-fill and a page
+    fault per page, about 0.3 s of CPU per GiB (docs/benchmarks.md). The caller hands each
+    window back with :meth:`retire` and the count of blobs the pack writer must have written
+    before its bytes may be overwritten (the writer writes from the buffer, later).
     """
 
-    def __init__(self, fd: int, hasher: Hasher, abs_path: str, path: str) -> None:
+    def __init__(
+        self,
+        fd: int,
+        hasher: Hasher,
+        abs_path: str,
+        path: str,
+        written: Callable[[], int] = lambda: 0,
+    ) -> None:
         import queue
         import threading
 
@@ -80,16 +97,33 @@ class _WindowReader:
         self._queue: queue.Queue[tuple[bytearray, int] | BaseException | None] = queue.Queue(
             maxsize=2
         )
+        self._written = written
+        self._retired: deque[tuple[bytearray, int]] = deque()
+        self._made = 0
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dvlin-read", daemon=True)
         self._thread.start()
 
+    def retire(self, buf: bytearray, mark: int) -> None:
+        """Give ``buf`` back once the pack writer has written ``mark`` blobs."""
+        self._retired.append((buf, mark))
+
+    def _buffer(self) -> bytearray | None:
+        """A window buffer: a retired one the writer is done with, else a new one (bounded)."""
+        while not self._stopped.is_set():
+            if self._retired and self._retired[0][1] <= self._written():
+                return self._retired.popleft()[0]
+            if self._made < _MAX_WINDOWS:
+                self._made += 1
+                return bytearray(CHUNK_MAX + _CDC_WINDOW)
+            self._stopped.wait(0.002)  # the writer is behind: wait for it
+        return None
+
     def _run(self) -> None:
         try:
-            while not self._stopped.is_set():
+            while (buf := self._buffer()) is not None:
                 # Room before the bytes for the piece the previous window carries over, so
                 # the caller joins the two without copying the window.
-                buf = bytearray(CHUNK_MAX + _CDC_WINDOW)
                 view = memoryview(buf)
                 filled = CHUNK_MAX
                 while filled < len(buf):
@@ -133,6 +167,14 @@ class _WindowReader:
             with contextlib.suppress(queue.Empty):
                 self._queue.get(timeout=0.05)
         self._thread.join()
+
+
+def _cores() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def unreadable(exc: OSError, path: str, abs_path: str) -> DvlinError:
@@ -278,17 +320,23 @@ class Ingester:
         hashes the whole file, this one cuts and hashes chunks (FastCDC holds the GIL), and the
         pack writer writes and flushes new chunks into packs.
         """
-        chunker = _fastcdc()
         chunks: list[Chunk] = []
         size = 0
         try:
             fd = os.open(abs_path, os.O_RDONLY)
         except OSError as exc:
             raise unreadable(exc, path, abs_path) from None
-        reader = _WindowReader(fd, self._hasher(), abs_path, path)
+        try:
+            cutter = self._cutter(fd)
+        except BaseException:
+            os.close(fd)
+            raise
         packs = self._packs()
+        reader = _WindowReader(fd, self._hasher(), abs_path, path, packs.written)
         try:
             tail = memoryview(b"")
+            previous: bytearray | None = None
+            base = 0  # file offset of the first byte of view
             for window in reader:
                 eof = window is None
                 if window is None:
@@ -297,14 +345,15 @@ class Ingester:
                     buf, filled = window
                     start = CHUNK_MAX - len(tail)
                     buf[start:CHUNK_MAX] = tail
+                    if previous is not None:
+                        # Its tail is copied; its chunks are the pack writer's to write.
+                        reader.retire(previous, packs.added)
+                    previous = buf
                     view = memoryview(buf)[start:filled]
                 if not view:
                     break
                 consumed = 0
-                for c in chunker(view, min_size=CHUNK_MIN, avg_size=CHUNK_AVG, max_size=CHUNK_MAX):
-                    end = c.offset + c.length
-                    if end == len(view) and not eof:
-                        break
+                for end in cutter.cut(view, base, eof=eof):
                     piece = view[consumed:end]
                     coid = self._hash(piece)
                     if self.known(coid) is None:
@@ -317,6 +366,7 @@ class Ingester:
                     size += len(piece)
                     consumed = end
                 tail = view[consumed:]
+                base += consumed
                 if eof:
                     break
         except BaseException:
@@ -325,10 +375,20 @@ class Ingester:
             self._packer = None
             raise
         finally:
+            cutter.close()
             os.close(fd)
         oid = reader.oid()
         self.entries.append(Entry(path, "file", mode, size, oid, chunks=tuple(chunks)))
         return oid
+
+    def _cutter(self, fd: int) -> Cutter:
+        """Cuts for the file behind ``fd``; a big one's second half is cut by a helper process."""
+        sizes = {"min_size": CHUNK_MIN, "avg_size": CHUNK_AVG, "max_size": CHUNK_MAX}
+        split = os.fstat(fd).st_size // 2
+        helper = None
+        if split >= _HELPER_MIN // 2 and _cores() >= _HELPER_CORES:
+            helper = CutHelper.start(fd, split, window=_CDC_WINDOW, **sizes)
+        return Cutter(**sizes, helper=helper, split=split)
 
     def _packs(self) -> PackWriter:
         if self._packer is None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -66,12 +67,23 @@ class PackWriter:
         self._queued_bytes = 0
         self._published: list[Future[None]] = []
         self._tmps: list[str] = []
+        self.added = 0  # blobs handed to add()
+        self._written = 0  # of which written to their pack: their buffers may be reused
+        self._failed = False  # a write failed: the rest is abandoned, nothing more is written
+
+    def written(self) -> int:
+        """How many of the blobs given to :meth:`add` are written (and need no buffer now).
+
+        After a failed write nothing more will be written (:meth:`finish` raises), so every
+        buffer is free: a reader waiting to reuse one must not wait forever.
+        """
+        return sys.maxsize if self._failed else self._written
 
     def add(self, data: bytes | memoryview, oid: Oid) -> int:
         """Queue ``data`` (whose hash is ``oid``) into the current pack; return its offset.
 
-        ``data`` must not change until :meth:`finish`: on a local disk it is written later,
-        by the writer thread.
+        ``data`` must not change until :meth:`written` counts it (or :meth:`finish`): on a
+        local disk it is written later, by the writer thread.
         """
         pack = self._current
         if pack is None or (pack.size and pack.size + len(data) > self.target):
@@ -81,10 +93,12 @@ class PackWriter:
         offset = pack.size
         pack.members.append((oid, len(data), offset))
         pack.size += len(data)
+        self.added += 1
         if self._local:
             self._submit(self._write, pack, data, size=len(data))
         else:
             pack.buffer += data
+            self._written += 1
         return offset
 
     def finish(self) -> list[StoredObject]:
@@ -179,16 +193,25 @@ class PackWriter:
     # -- the writer thread ---------------------------------------------------------------------
 
     def _write(self, pack: _Pack, data: bytes | memoryview) -> None:
+        if self._failed:
+            return
         pack.hasher.update(data)
         view = memoryview(data)
         try:
             while view:
                 view = view[os.write(pack.fd, view) :]
+            self._written += 1  # only this thread writes it; the GIL orders it
             pause_point(IN_PACK)
         except OSError as exc:  # a full disk shows itself here
+            self._failed = True
             raise FileSystemError.from_os(exc, action="write", path=pack.tmp) from None
+        except BaseException:
+            self._failed = True
+            raise
 
     def _seal(self, pack: _Pack) -> None:
+        if self._failed:
+            return  # its bytes may be incomplete: never publish it
         pack.oid = Oid(pack.hasher.hexdigest())
         if self._flusher is None:
             self._flusher = ThreadPoolExecutor(1, thread_name_prefix="dvlin-flush")

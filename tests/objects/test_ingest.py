@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from dvlin.objects import ingest
 from dvlin.objects.hashing import hash_bytes
+from dvlin.objects.manifest import Entry
 from dvlin.objects.store import ObjectStore, StoredObject
 
 
@@ -50,3 +52,226 @@ def test_windowed_chunks_match_a_whole_file_pass(
     assert [c.size for c in entry.chunks or ()] == expected
     assert oid == hash_bytes("xxh3-128", data)
     assert b"".join(store.get(c.oid) for c in entry.chunks or ()) == data
+
+
+def _commit_one(tmp_path: Path, data: bytes) -> tuple[Entry, ObjectStore]:
+    """Ingest ``data`` as one file through ``add_file``; return its entry and the store."""
+    (tmp_path / "f").write_bytes(data)
+    index = _Index()
+    store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
+    ing = ingest.Ingester(store, index)
+    ing.add_file(str(tmp_path / "f"), "f", 0o644, len(data))
+    [entry] = ing.finish()
+    index.objects.update(ing.new_objects)
+    return entry, store
+
+
+def _whole_file_cuts(data: bytes) -> list[int]:
+    from fastcdc import fastcdc
+
+    return [
+        c.length
+        for c in fastcdc(
+            data, min_size=ingest.CHUNK_MIN, avg_size=ingest.CHUNK_AVG, max_size=ingest.CHUNK_MAX
+        )
+    ]
+
+
+MIB = 1024 * 1024
+WINDOW = 5 * MIB
+
+
+@pytest.mark.parametrize(
+    ("size", "kind"),
+    [
+        (0, "random"),
+        (ingest.CHUNK_MIN_FILE - 1, "random"),
+        (ingest.CHUNK_MIN_FILE, "random"),
+        (ingest.CHUNK_MIN_FILE + 1, "random"),
+        (ingest.CHUNK_MIN_FILE + 1, "zero"),
+        (4 * WINDOW, "zero"),  # cuts at every CHUNK_MAX, one of them at a window's end
+        (4 * WINDOW, "random"),
+        (4 * WINDOW + 1, "random"),
+    ],
+)
+def test_a_file_round_trips_byte_for_byte_whatever_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, kind: str
+) -> None:
+    monkeypatch.setattr(ingest, "_CDC_WINDOW", WINDOW)
+    data = bytes(size) if kind == "zero" else random.Random(size).randbytes(size)
+    entry, store = _commit_one(tmp_path, data)
+    assert entry.size == size
+    assert entry.oid == hash_bytes("xxh3-128", data)
+    if size < ingest.CHUNK_MIN_FILE:
+        assert entry.chunks is None
+        return
+    assert [c.size for c in entry.chunks or ()] == _whole_file_cuts(data)
+    assert b"".join(store.read_chunks([c.oid for c in entry.chunks or ()])) == data
+
+
+def test_window_buffers_are_reused_only_once_the_pack_writer_wrote_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two buffers and a slow writer: the reader must wait for the writer before it refills a
+    # window whose chunks are still queued, or the packs would hold the next window's bytes.
+    import time
+
+    from dvlin.objects import packs
+
+    monkeypatch.setattr(ingest, "_CDC_WINDOW", WINDOW)
+    monkeypatch.setattr(ingest, "_MAX_WINDOWS", 2)
+    real_write = packs.PackWriter._write
+
+    def slow_write(self: packs.PackWriter, pack: object, data: memoryview) -> None:
+        time.sleep(0.01)
+        real_write(self, pack, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(packs.PackWriter, "_write", slow_write)
+    data = random.Random(7).randbytes(9 * WINDOW + 12345)
+    entry, store = _commit_one(tmp_path, data)
+    assert [c.size for c in entry.chunks or ()] == _whole_file_cuts(data)
+    # read_chunks verifies every chunk against its oid, and the packs against their names
+    assert b"".join(store.read_chunks([c.oid for c in entry.chunks or ()])) == data
+    for pack in {store.index.find_object(c.oid).pack for c in entry.chunks or ()}:  # type: ignore[union-attr]
+        assert pack
+        store.get(pack)
+
+
+def test_a_failed_pack_write_does_not_leave_the_reader_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import threading
+
+    from dvlin.errors import FileSystemError
+    from dvlin.objects import packs
+
+    monkeypatch.setattr(ingest, "_CDC_WINDOW", WINDOW)
+    monkeypatch.setattr(ingest, "_MAX_WINDOWS", 2)
+
+    def disk_full(_: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(packs, "pause_point", disk_full)
+    data = random.Random(8).randbytes(30 * WINDOW)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _commit_one(tmp_path, data)
+        except BaseException as exc:
+            raised.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "the commit hung after a failed write"
+    assert len(raised) == 1 and isinstance(raised[0], FileSystemError)
+    assert os.listdir(tmp_path / "objects" / "tmp") == []
+
+
+def _with_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "_CDC_WINDOW", WINDOW)
+    monkeypatch.setattr(ingest, "_HELPER_MIN", 2 * MIB)  # every chunked file gets a helper
+    monkeypatch.setattr(ingest, "_cores", lambda: ingest._HELPER_CORES)
+
+
+@pytest.mark.parametrize(
+    ("size", "kind"),
+    [
+        (ingest.CHUNK_MIN_FILE, "random"),
+        (6 * WINDOW + 777, "random"),
+        (6 * WINDOW + 777, "zero"),  # cuts every CHUNK_MAX from each start: they never meet
+        (3 * WINDOW, "text"),
+    ],
+)
+def test_cutting_from_both_ends_gives_the_cuts_of_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, kind: str
+) -> None:
+    _with_helper(monkeypatch)
+    rng = random.Random(size)
+    if kind == "zero":
+        data = bytes(size)
+    elif kind == "text":
+        data = (b"".join(rng.choice([b"alpha ", b"beta\n", b"gamma, "]) for _ in range(size)))[
+            :size
+        ]
+    else:
+        data = rng.randbytes(size)
+    entry, store = _commit_one(tmp_path, data)
+    assert [c.size for c in entry.chunks or ()] == _whole_file_cuts(data)
+    assert entry.oid == hash_bytes("xxh3-128", data)
+    assert b"".join(store.read_chunks([c.oid for c in entry.chunks or ()])) == data
+
+
+def test_the_helper_process_reports_the_cuts_of_a_pass_from_its_start(tmp_path: Path) -> None:
+    from dvlin.objects import cdc
+
+    data = random.Random(5).randbytes(3 * WINDOW + 99)
+    (tmp_path / "f").write_bytes(data)
+    fd = os.open(tmp_path / "f", os.O_RDONLY)
+    try:
+        sizes = {"min_size": ingest.CHUNK_MIN, "avg_size": ingest.CHUNK_AVG}
+        helper = cdc.CutHelper.start(fd, 4 * MIB, window=WINDOW, max_size=ingest.CHUNK_MAX, **sizes)
+        assert helper is not None
+        while (cuts := helper.poll()) is None:
+            pass
+        helper.close()
+    finally:
+        os.close(fd)
+    expected, at = [], 4 * MIB
+    for size in _whole_file_cuts(data[4 * MIB :]):
+        at += size
+        expected.append(at)
+    assert list(cuts) == expected
+
+
+@pytest.mark.parametrize("helper_says", ["the truth", "nothing", "other bytes", "nonsense"])
+def test_a_helper_that_failed_or_saw_other_bytes_costs_time_not_correctness(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper_says: str
+) -> None:
+    from array import array
+
+    from dvlin.objects import cdc
+
+    _with_helper(monkeypatch)
+    data = random.Random(6).randbytes(6 * WINDOW + 4321)
+    middle = len(data) // 2
+
+    def ends(of: bytes) -> list[int]:
+        found, at = [], 0
+        for size in _whole_file_cuts(of):
+            at += size
+            found.append(at)
+        return found
+
+    true_ends = [e for e in ends(data) if e >= middle]
+    # The true cuts a while, then those of other bytes (a file written meanwhile).
+    other = ends(random.Random(9).randbytes(len(data) - 3 * MIB))
+    mixed = true_ends[:3] + [e for e in other if e > true_ends[2]]
+    said = {
+        "the truth": true_ends,
+        "nothing": [],
+        "other bytes": mixed,
+        "nonsense": [middle + 1, middle + 2 * ingest.CHUNK_MAX, len(data)],
+    }[helper_says]
+    monkeypatch.setattr(cdc.CutHelper, "poll", lambda self: array("q", said))
+    synced: list[bool] = []
+    real_synced = cdc.Cutter._synced
+
+    def spy(self: cdc.Cutter, at: int) -> bool:
+        synced.append(real_synced(self, at))
+        return synced[-1]
+
+    monkeypatch.setattr(cdc.Cutter, "_synced", spy)
+    entry, store = _commit_one(tmp_path, data)
+    chunks = entry.chunks or ()
+    assert all(c.size <= ingest.CHUNK_MAX for c in chunks)
+    assert sum(c.size for c in chunks) == len(data)
+    assert entry.oid == hash_bytes("xxh3-128", data)
+    assert b"".join(store.read_chunks([c.oid for c in chunks])) == data
+    assert any(synced) == (helper_says in ("the truth", "other bytes"))
+    if helper_says == "other bytes":
+        assert [c.size for c in chunks] != _whole_file_cuts(data)  # it followed the helper
+    else:
+        assert [c.size for c in chunks] == _whole_file_cuts(data)
