@@ -160,13 +160,13 @@ class Writer:
             return
         for pack, members in by_pack.items():
             if len(members) >= _WHOLE_PACK_MIN_BLOBS:
-                whole = memoryview(self.store.get(pack))
+                whole = self.store.pack_view(pack)
                 for e in members:
                     blob = whole[e.offset or 0 : (e.offset or 0) + e.size]
                     self.store.verify(e.oid or "", blob, pack=pack)
                     self._copy_packed(e, blob)
                     advance(e)
-                whole.release()
+                del whole
             else:
                 for e in members:
                     data = self.store.get_slice(pack, e.offset or 0, e.size, e.oid or "")
@@ -222,9 +222,7 @@ class Writer:
         try:
             for pack, members in by_pack.items():
                 whole = (
-                    memoryview(self.store.get(pack))
-                    if len(members) >= _WHOLE_PACK_MIN_BLOBS
-                    else None
+                    self.store.pack_view(pack) if len(members) >= _WHOLE_PACK_MIN_BLOBS else None
                 )
                 for start in range(0, len(members), _BATCH):
                     batch: list[tuple[Entry, bytes | memoryview | None]] = [
