@@ -331,6 +331,29 @@ class ObjectStore:
         self.verify(oid, data, pack=pack)
         return data
 
+    def pack_view(self, pack: str) -> memoryview:
+        """The bytes of ``pack`` for slicing blobs out of it, not verified as a whole.
+
+        On a local disk the pack is mapped, not copied (a small file's blob is then written
+        straight from the page cache); elsewhere it is read. Callers verify each blob they
+        use against its own oid (:meth:`verify`), which is what a blob's integrity means.
+        """
+        if not self.is_local:
+            return memoryview(self._read(pack))
+        import mmap
+
+        try:
+            with open(self.path(pack), "rb") as f:
+                if os.fstat(f.fileno()).st_size == 0:
+                    return memoryview(b"")
+                return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+        except FileNotFoundError:
+            raise ObjectError(
+                f"object {pack} is missing from the store",
+                oid=pack,
+                hint="restore it from a remote or a backup; `dvlin fsck` lists what is affected",
+            ) from None
+
     def read_chunks(self, oids: Sequence[str]) -> Iterator[bytes]:
         """Read the chunks of a big file in order, each verified; for checkout and readers.
 

@@ -28,7 +28,7 @@ from dvlin.ops import lock
 from dvlin.ops.checkout_plan import plan_checkout, select, unknown_paths, within
 from dvlin.ops.manifests import load_manifest, with_versions
 from dvlin.ops.refs import resolve
-from dvlin.ops.status import follows, workspace_entries
+from dvlin.ops.status import follows, scanned_manifest, stat_cache
 from dvlin.progress import NullProgress, Progress
 from dvlin.values import sealed
 from dvlin.workspace import pending
@@ -42,6 +42,7 @@ from dvlin.workspace.materialize import (
     remove_empty,
     write_link,
 )
+from dvlin.workspace.scan import scan_columns
 from dvlin.workspace.target import check_path_column, check_target
 
 if TYPE_CHECKING:
@@ -169,24 +170,21 @@ def checkout(
                 if interrupted.version_id == version.id
                 else _manifest_of(repo, interrupted.version_id)
             )
-        current_list, cache, _ = workspace_entries(
-            repo,
-            version.base,
+        # The folder as a manifest, straight from the scan's columns: no entry per path.
+        cache = stat_cache(repo, version.base, version.roots, enabled=in_repo)
+        cols = scan_columns(
+            target,
             version.roots,
-            base_abs=None if in_repo else target,
+            store_root=repo.local_store_root,
+            strict=False,
             follow_links=in_repo and follows(version),
         )
-        leftovers = []
+        current, _ = scanned_manifest(repo, cols, cache, base_abs=target)
+        del cols
+        leftovers: list[Entry] = []
         if interrupted:
-            leftovers = [
-                e
-                for e in current_list
-                if e.type == "file" and pending.is_temporary_name(e.path.rpartition("/")[2])
-            ]
-            gone = {e.path for e in leftovers}
-            current_list = [e for e in current_list if e.path not in gone]
-        current = within(Manifest.from_entries(current_list), paths)
-        del current_list
+            current, leftovers = _without_temporary(current)
+        current = within(current, paths)
         plan = plan_checkout(wanted, every, current, synced, ours)
         writes, removals = plan.writes, plan.removals
         strangers = _never_tracked(repo, version, plan.unvouched)
@@ -307,6 +305,22 @@ def _advance(progress: Progress) -> Callable[[Entry], None]:
 
         return advance_and_pause
     return lambda e: progress.advance(files=1, bytes=e.size)
+
+
+def _without_temporary(current: Manifest) -> tuple[Manifest, list[Entry]]:
+    """Split off the files under a temporary name an interrupted writer may have left."""
+    import pyarrow as pa
+
+    types = current.table.column("type").to_pylist()
+    mask = [
+        kind == "file" and pending.is_temporary_name(path.rpartition("/")[2])
+        for path, kind in zip(current.paths().to_pylist(), types, strict=True)
+    ]
+    if not any(mask):
+        return current, []
+    chosen = pa.array(mask, pa.bool_())
+    left = current.filter(pa.array([not m for m in mask], pa.bool_()))
+    return left, list(current.filter(chosen).entries())
 
 
 def _where(version: Version, target: str, in_repo: bool) -> str:

@@ -7,8 +7,10 @@ import errno
 import fcntl
 import os
 import stat
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Literal
 
 from dvlin.errors import ConflictError, IntegrityError
@@ -23,6 +25,13 @@ LINK_MODES: tuple[LinkMode, ...] = ("copy", "hardlink", "reflink", "symlink")
 _FICLONE = 0x40049409  # linux/fs.h: share the source's extents copy-on-write
 # Reading a whole pack beats one ranged read per blob once a few blobs of it are needed.
 _WHOLE_PACK_MIN_BLOBS = 4
+WRITER_THREADS = max(1, min(2, os.cpu_count() or 1))
+"""Threads that write packed small files: creating a file is kernel work (os.open, os.write
+and os.close release the GIL), so a second writer overlaps it with the other's Python work."""
+PARALLEL_MIN_FILES = 256
+"""Fewer packed files than this are written by the calling thread alone."""
+_BATCH = 64  # files handed to a writer thread at a time
+_IN_FLIGHT = 8  # batches queued at most: bounds the packs held in memory to about two
 
 
 def safe_parent(
@@ -114,9 +123,11 @@ class Writer:
         link: LinkMode,
         fresh_root: bool = False,
         record: bool = False,
+        threads: int | None = None,
     ) -> None:
         """``fresh_root``: ``root`` was just created empty by this checkout. ``record``: keep
-        the stat of every file written (see :attr:`written`)."""
+        the stat of every file written (see :attr:`written`). ``threads``: writer threads for
+        packed small files (:data:`WRITER_THREADS` when not given; 1 writes sequentially)."""
         self.store = store
         self.root = root
         self.link = link
@@ -132,6 +143,7 @@ class Writer:
         self.bytes = 0
         self._new_hasher = hasher_factory(store.algorithm)
         self._packs: dict[str, bool] = {}
+        self.threads = WRITER_THREADS if threads is None else max(1, threads)
 
     def write_all(self, files: list[Entry], advance: Callable[[Entry], None]) -> None:
         """Write every file entry; packed blobs are read a pack at a time."""
@@ -142,20 +154,95 @@ class Writer:
             else:
                 self.write_one(e)
                 advance(e)
+        packed = sum(len(members) for members in by_pack.values())
+        if self.threads > 1 and packed >= PARALLEL_MIN_FILES:
+            self._write_packed_parallel(by_pack, advance)
+            return
         for pack, members in by_pack.items():
             if len(members) >= _WHOLE_PACK_MIN_BLOBS:
-                whole = memoryview(self.store.get(pack))
+                whole = self.store.pack_view(pack)
                 for e in members:
                     blob = whole[e.offset or 0 : (e.offset or 0) + e.size]
                     self.store.verify(e.oid or "", blob, pack=pack)
                     self._copy_packed(e, blob)
                     advance(e)
-                whole.release()
+                del whole
             else:
                 for e in members:
                     data = self.store.get_slice(pack, e.offset or 0, e.size, e.oid or "")
                     self._copy_packed(e, data)
                     advance(e)
+
+    def _write_packed_parallel(
+        self, by_pack: dict[str, list[Entry]], advance: Callable[[Entry], None]
+    ) -> None:
+        """Write packed blobs with :attr:`threads` writers, each pack read once, in this thread.
+
+        Folders are made here first, so writers only create files. The first error in any
+        writer (a corrupt blob, a full disk) stops the others after the file each is writing,
+        and so does an exception in this thread (Ctrl-C, raised by ``advance``): every writer
+        has returned before this method does, and each file is whole or removed, exactly as
+        in the sequential path. ``advance`` is called here, never from a writer.
+        """
+        for members in by_pack.values():
+            for e in members:
+                safe_parent(self.root, e.path, self._verified, self.made)
+        stop = threading.Event()
+
+        def work(pack: str, batch: list[tuple[Entry, bytes | memoryview | None]]) -> list[Entry]:
+            done = []
+            try:
+                for e, blob in batch:
+                    if stop.is_set():
+                        break
+                    if blob is None:
+                        blob = self.store.get_slice(pack, e.offset or 0, e.size, e.oid or "")
+                    else:
+                        self.store.verify(e.oid or "", blob, pack=pack)
+                    self._write_bytes(e, blob, count=False)
+                    done.append(e)
+            except BaseException:
+                stop.set()
+                raise
+            return done
+
+        running: set[Future[list[Entry]]] = set()
+
+        def collect(block: bool) -> None:
+            nonlocal running
+            while running and (block or len(running) >= _IN_FLIGHT):
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    for e in future.result():  # a writer's error is raised here
+                        self.bytes += e.size
+                        self._fell_back("packed")
+                        advance(e)
+
+        pool = ThreadPoolExecutor(self.threads, thread_name_prefix="dvlin-writer")
+        try:
+            for pack, members in by_pack.items():
+                whole = (
+                    self.store.pack_view(pack) if len(members) >= _WHOLE_PACK_MIN_BLOBS else None
+                )
+                for start in range(0, len(members), _BATCH):
+                    batch: list[tuple[Entry, bytes | memoryview | None]] = [
+                        (
+                            e,
+                            None
+                            if whole is None
+                            else whole[e.offset or 0 : (e.offset or 0) + e.size],
+                        )
+                        for e in members[start : start + _BATCH]
+                    ]
+                    running.add(pool.submit(work, pack, batch))
+                    collect(block=False)
+                del whole
+            collect(block=True)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _fetched_alone(self, e: Entry) -> bool:
         """A packed blob fetched from a remote by itself (its pack is not here): read it loose."""
@@ -253,7 +340,7 @@ class Writer:
         )
         return fd, tmp, full
 
-    def _write_bytes(self, e: Entry, data: bytes | memoryview) -> None:
+    def _write_bytes(self, e: Entry, data: bytes | memoryview, *, count: bool = True) -> None:
         fd, tmp, full = self._open_target(e)
         try:
             try:
@@ -271,7 +358,8 @@ class Writer:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        self.bytes += e.size
+        if count:
+            self.bytes += e.size
 
     def make_dir(self, e: Entry) -> None:
         """Create a folder entry (see :func:`make_dir`), remembering it when it is new."""

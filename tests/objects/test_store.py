@@ -136,3 +136,16 @@ def test_concurrent_writers_of_one_object_are_harmless(tmp_path: Path) -> None:
     assert store.get(oid) == data
     assert list(store.iter_oids()) == [oid]
     assert list((tmp_path / "o" / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("data", [b"", b"one blob", bytes(range(256)) * 5000])
+def test_pack_view_is_the_pack_bytes_and_a_missing_pack_is_named(
+    store: ObjectStore, data: bytes
+) -> None:
+    pack = store.put(data)
+    view = store.pack_view(pack)
+    assert bytes(view) == data
+    assert bytes(view[3:9]) == data[3:9]
+    missing = hash_bytes(store.algorithm, b"never stored")
+    with pytest.raises(IntegrityError, match=f"object {missing} is missing"):
+        store.pack_view(missing)

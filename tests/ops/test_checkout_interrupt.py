@@ -14,7 +14,7 @@ import pytest
 from dvlin import Repo
 from dvlin.errors import ConflictError, IntegrityError
 from dvlin.workspace import pending
-from tests.conftest import Cli, write_tree
+from tests.conftest import Cli, snapshot, write_tree
 
 V1 = {f"d/f{i:02d}.bin": bytes([i]) * 1024 for i in range(12)}
 V2 = {f"d/f{i:02d}.bin": bytes([i + 100]) * 1024 for i in range(12)}
@@ -241,3 +241,35 @@ def test_a_no_op_rerun_still_clears_the_marker(two: Repo) -> None:
     assert two.status().assets[0].state == "interrupted"
     assert two.checkout("d@v1").written == 0
     assert two.status().clean
+
+
+@pytest.mark.slow
+def test_killed_parallel_restore_is_finished_by_a_rerun(repo: Repo, tmp_path: Path) -> None:
+    # Enough packed files for the parallel writers; killed while they hold queued batches.
+    tree = {f"d/s{i % 9}/f{i:04d}.bin": os.urandom(200 + i % 300) for i in range(1500)}
+    write_tree(repo.root, tree)
+    repo.commit(["d"], name="d")
+    out = tmp_path / "restored"
+    paused = tmp_path / "paused"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvlin", "checkout", "d", "--to", str(out)],
+        cwd=repo.root,
+        env={**os.environ, "DVLIN_TEST_PAUSE_IN_CHECKOUT": str(paused)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not paused.exists() or not paused.read_text():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    written = [Path(f, n) for f, _, names in os.walk(out) for n in names]
+    assert 0 < len(written) < len(tree)
+    for path in written:  # whole, or a prefix of the version's bytes (killed mid-file)
+        assert tree["d/" + path.relative_to(out).as_posix()].startswith(path.read_bytes())
+    assert [p.target for p in repo.status().interrupted] == [str(out)]
+    repo.checkout("d", to=out)
+    assert snapshot(out) == snapshot(repo.root / "d")
+    assert repo.status().interrupted == ()
