@@ -21,6 +21,10 @@ class ObjectQueries(Db):
         ).fetchone()
         return StoredObject(Oid(oid), row[0], row[1], row[2]) if row else None
 
+    def has_objects(self) -> bool:
+        """True once any object is recorded (a commit into an empty catalog looks none up)."""
+        return self.conn.execute("SELECT 1 FROM objects LIMIT 1").fetchone() is not None
+
     def find_objects(self, oids: Iterable[str]) -> dict[str, StoredObject]:
         """Where each of ``oids`` is stored, for those the catalog knows (one query per 500)."""
         rows = select_in(
