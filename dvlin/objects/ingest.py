@@ -157,8 +157,10 @@ class Ingester:
     new_bytes: int = 0
     entries: list[Entry] = field(default_factory=list)
     """Files stored whole or in chunks (big files), as entries; small files are in ``_rows``."""
-    hashed: list[tuple[object, Oid]] = field(default_factory=list)
-    """``(tag, oid)`` of every file read and hashed, in the order they were read."""
+    hashed_tags: list[object] = field(default_factory=list)
+    """The tag of every file read and hashed, in the order they were read."""
+    hashed_oids: list[Oid] = field(default_factory=list)
+    """Their oids (two lists rather than a tuple per file: a million files commit)."""
     catalog_empty: bool = False
     """The catalog knows no object yet (a first commit): skip looking oids up in it."""
     _rows: _Rows = field(default_factory=lambda: _Rows())
@@ -227,7 +229,8 @@ class Ingester:
             self._drain(wait=False)
 
     def _report(self, tag: object, oid: str) -> None:
-        self.hashed.append((tag, Oid(oid)))
+        self.hashed_tags.append(tag)
+        self.hashed_oids.append(Oid(oid))
         if self.on_hashed is not None:
             self.on_hashed(tag, oid)
 
@@ -286,7 +289,7 @@ class Ingester:
             unknown = {oid for oid in oids if oid not in new_objects}
             stored = self.catalog.find_objects(unknown) if unknown else {}
         rows = self._rows
-        hashed = self.hashed
+        hashed_tags, hashed_oids = self.hashed_tags, self.hashed_oids
         slot = self._open_slot()
         for (_, path, mode, _, tag), data, oid in zip(batch, datas, oids, strict=True):
             found = new_objects.get(oid) or stored.get(oid)
@@ -314,7 +317,8 @@ class Ingester:
                 self.store.put_soon(data, oid)
                 self._record(StoredObject(oid, size, None, None))
                 rows.add(path, mode, size, oid, None, None)
-            hashed.append((tag, oid))
+            hashed_tags.append(tag)
+            hashed_oids.append(oid)
             if self.on_hashed is not None:
                 self.on_hashed(tag, oid)
 
@@ -438,6 +442,10 @@ class Ingester:
             done: Future[Oid] = Future()
             done.set_result(self.store.put(b"".join(parts)))
             slot.writing = done
+        # At most two packs' bytes wait for their writer: memory stays bounded however many
+        # files there are, and each written pack's members are named (and forgotten) early.
+        while len(self._slots) > 2:
+            self._resolve(self._slots.pop(0))
 
     def _write_pack(self, parts: list[bytes]) -> Oid:
         """Write a pack to a temporary file while hashing it, flush it, and rename it to its
@@ -486,22 +494,28 @@ class Ingester:
         store.written(target, synced=True)
         return pack
 
+    def _resolve(self, slot: _PackSlot) -> None:
+        """Wait for a pack's write and name it in its members' rows and objects."""
+        assert slot.writing is not None
+        pack = slot.writing.result()
+        self._record(StoredObject(pack, slot.size, None, None))
+        new_objects, rows, member_slot = self.new_objects, self._rows, self._member_slot
+        for row in slot.rows:
+            rows.pack[row] = pack
+            oid = Oid(rows.oid[row])
+            if not new_objects[oid].pack:  # "" (not named yet), or None: the pack is this blob
+                new_objects[oid] = StoredObject(oid, rows.size[row], pack, rows.offset[row])
+            if member_slot.get(oid) is slot:
+                del member_slot[oid]
+        slot.rows = []
+
     def _wait_threads(self) -> None:
         """Wait for the pack writes and name each pack's members; the first failure is raised."""
         try:
-            for slot in self._slots:
-                if slot.writing is None:
-                    continue
-                pack = slot.writing.result()
-                self._record(StoredObject(pack, slot.size, None, None))
-                new_objects = self.new_objects
-                for row in slot.rows:
-                    self._rows.pack[row] = pack
-                    oid = Oid(self._rows.oid[row])
-                    obj = new_objects[oid]
-                    if not obj.pack:
-                        new_objects[oid] = StoredObject(oid, obj.size, pack, obj.offset)
-            self._slots = []
+            slots, self._slots = self._slots, []
+            for slot in slots:
+                if slot.writing is not None:
+                    self._resolve(slot)
             self._member_slot = {}
         finally:
             if self._threads is not None:

@@ -85,8 +85,12 @@ def build(
     known_others = known.take(pa.array(others, pa.int64())).to_pylist()
     types, col_paths, col_modes, col_sizes = cols.type, cols.path, cols.mode, cols.size
     plain: list[int] = []
-    files = [i for i in others if types[i] == "file"]
-    progress.start("committing", files=len(files), bytes=sum(col_sizes[i] for i in files))
+    todo = pc.and_(is_file, pc.invert(reuse))
+    progress.start(
+        "committing",
+        files=pc.sum(todo).as_py() or 0,
+        bytes=pc.sum(pa.array(col_sizes, pa.int64()).filter(todo)).as_py() or 0,
+    )
     prefix = os.path.join(base_abs, "")
     for i, oid in zip(others, known_others, strict=True):
         if types[i] != "file":
@@ -127,7 +131,7 @@ def build(
 
     oids: list[Oid | None] = known.to_pylist()
     mtimes = cols.mtime_ns
-    for i, oid in ingester.hashed:
+    for i, oid in zip(ingester.hashed_tags, ingester.hashed_oids, strict=True):
         assert isinstance(i, int)
         # A file changed within the clock's granularity of the scan could change again
         # unseen: the cache does not vouch for it.
