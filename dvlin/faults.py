@@ -14,7 +14,7 @@ BEFORE_CATALOG = "DVLIN_TEST_PAUSE_BEFORE_CATALOG"
 IN_GC = "DVLIN_TEST_PAUSE_IN_GC"
 IN_CHECKOUT = "DVLIN_TEST_PAUSE_IN_CHECKOUT"
 BEFORE_REFS = "DVLIN_TEST_PAUSE_BEFORE_REFS"  # push: objects and segment up, refs not moved
-IN_PACK = "DVLIN_TEST_PAUSE_IN_PACK"  # commit: a chunk pack half written, not yet renamed
+IN_PACK = "DVLIN_TEST_PAUSE_IN_PACK"  # commit: a pack (chunks or small files) half written, not yet renamed
 
 
 def pause_point(variable: str) -> None:

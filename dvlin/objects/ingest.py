@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dvlin.errors import ConflictError, DvlinError, FileSystemError
+from dvlin.faults import IN_PACK, pause_point
 from dvlin.objects.cdc import CutHelper, Cutter
 from dvlin.objects.hashing import Hasher, Oid, hasher_factory
 from dvlin.objects.manifest import Chunk, Entry
 from dvlin.objects.packs import PACK_TARGET, PackWriter
 from dvlin.objects.store import ObjectIndex, ObjectStore, StoredObject
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["ObjectIndex", "Ingester", "unreadable"]
 
@@ -44,18 +51,8 @@ _HELPER_CORES = 4
 
 
 _BATCH_BYTES = 16 * 1024 * 1024
-
-
-def _read_all(fd: int) -> bytes:
-    """Read a file descriptor to its end (os.read: no buffered-reader object per file)."""
-    size = os.fstat(fd).st_size
-    data = os.read(fd, size + 1) if size else b""
-    if len(data) <= size:
-        parts = [data]
-        while chunk := os.read(fd, _READ_BLOCK):
-            parts.append(chunk)
-        data = b"".join(parts)
-    return data
+_READS_AHEAD = 2  # batches read ahead of the one being stored
+_IOV_MAX = 1024  # buffers per os.writev (Linux's IOV_MAX)
 
 
 @dataclass(slots=True)
@@ -201,13 +198,25 @@ class Ingester:
     new_objects: dict[str, StoredObject] = field(default_factory=dict)
     new_bytes: int = 0
     entries: list[Entry] = field(default_factory=list)
-    _pending: list[_Pending] = field(default_factory=list)
-    _pack: bytearray = field(default_factory=bytearray)
-    _pack_members: dict[Oid, int] = field(default_factory=dict)
+    """Files stored whole or in chunks (big files), as entries; small files are in ``_rows``."""
+    hashed_tags: list[object] = field(default_factory=list)
+    """The tag of every file read and hashed, in the order they were read."""
+    hashed_oids: list[Oid] = field(default_factory=list)
+    """Their oids (two lists rather than a tuple per file: a million files commit)."""
+    catalog_empty: bool = False
+    """The catalog knows no object yet (a first commit): skip looking oids up in it."""
+    _rows: _Rows = field(default_factory=lambda: _Rows())
+    _slots: list[_PackSlot] = field(default_factory=list)
+    _member_slot: dict[Oid, _PackSlot] = field(default_factory=dict)
     _new_hasher: Callable[[], Hasher] | None = None
+    _hash_once: Callable[[bytes], str] | None = None
     on_hashed: Callable[[object, str], None] | None = None
-    _batch: list[tuple[str, str, int, object]] = field(default_factory=list)
+    _batch: list[tuple[str, str, int, int, object]] = field(default_factory=list)
     _batch_bytes: int = 0
+    _reading: deque[tuple[_Batch, Future[tuple[list[bytes], list[Oid]]]]] = field(
+        default_factory=deque
+    )
+    _threads: ThreadPoolExecutor | None = None
     _packer: PackWriter | None = None
     _in_packs: set[str] = field(default_factory=set)
     _pending_chunks: list[_Pending] = field(default_factory=list)
@@ -233,72 +242,152 @@ class Ingester:
         return True
 
     def _add_stored(self, path: str, mode: int, size: int, found: StoredObject) -> None:
-        if found.oid in self._pack_members:
-            self._pending.append(_Pending(path, mode, size, found.oid))
+        rows = self._rows
+        slot = self._member_slot.get(found.oid)
+        if slot is not None:  # in a pack not named yet: finish_table() fills the pack in
+            slot.rows.append(len(rows.path))
+            rows.add(path, mode, size, found.oid, None, found.offset)
         elif found.oid in self._in_packs:
             # Equal to a chunk whose pack is not closed yet: finish() knows where it is.
             self._pending_chunks.append(_Pending(path, mode, size, found.oid))
         elif found.pack is not None:
-            self.entries.append(
-                Entry(path, "file", mode, size, found.oid, None, found.pack, found.offset)
-            )
+            rows.add(path, mode, size, found.oid, found.pack, found.offset)
         else:
-            self.entries.append(Entry(path, "file", mode, size, found.oid))
+            rows.add(path, mode, size, found.oid, None, None)
 
     def add_file(self, abs_path: str, path: str, mode: int, size: int, tag: object = None) -> None:
-        """Queue one file to be read, hashed and stored; ``on_hashed(tag, oid)`` reports it.
+        """Queue one file to be read, hashed and stored; ``(tag, oid)`` lands in :attr:`hashed`.
 
         Small files are read in batches so that their oids are looked up in the catalog with
-        one query per batch rather than one per file.
+        one query per batch rather than one per file. ``size`` is what the scan saw: the file
+        is read to its end whatever it is now.
         """
         if size >= CHUNK_MIN_FILE:
             self._report(tag, self._add_chunked(abs_path, path, mode))
             return
-        self._batch.append((abs_path, path, mode, tag))
+        self._batch.append((abs_path, path, mode, size, tag))
         self._batch_bytes += size
         if len(self._batch) >= _BATCH_FILES or self._batch_bytes >= _BATCH_BYTES:
-            self._drain()
+            self._drain(wait=False)
 
     def _report(self, tag: object, oid: str) -> None:
+        self.hashed_tags.append(tag)
+        self.hashed_oids.append(Oid(oid))
         if self.on_hashed is not None:
             self.on_hashed(tag, oid)
 
-    def _drain(self) -> None:
+    def _drain(self, *, wait: bool = True) -> None:
+        """Hand the queued batch to a reader thread; store the batches already read.
+
+        ``os.open``/``os.read`` release the GIL, so the next batches are read while this thread
+        does the per-file bookkeeping of the last. ``wait``: store everything queued now.
+        """
         batch, self._batch, self._batch_bytes = self._batch, [], 0
-        read: list[tuple[str, int, bytes, Oid, object]] = []
-        new_hasher = self._hasher_class()
-        for abs_path, path, mode, tag in batch:
+        if batch:
+            self._reading.append((batch, self._pool().submit(self._read, batch, self._one_shot())))
+        while self._reading and (wait or len(self._reading) > _READS_AHEAD):
+            done, future = self._reading.popleft()
+            self._store(done, *future.result())
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(_READS_AHEAD + 1, thread_name_prefix="dvlin-ingest")
+        return self._threads
+
+    @staticmethod
+    def _read(
+        batch: list[tuple[str, str, int, int, object]], hash_once: Callable[[bytes], str]
+    ) -> tuple[list[bytes], list[Oid]]:
+        """Read and hash a batch of small files (on the reader thread)."""
+        datas: list[bytes] = []
+        oids: list[Oid] = []
+        for abs_path, path, _, size, _ in batch:
+            # One open, one read (the scan's size plus one byte shows a file that grew), one
+            # close: no stat, no buffered reader per file.
             try:
                 fd = os.open(abs_path, os.O_RDONLY)
                 try:
-                    data = _read_all(fd)
+                    data = os.read(fd, size + 1)
+                    if len(data) > size:
+                        data = _read_rest(fd, data)
                 finally:
                     os.close(fd)
             except OSError as exc:
                 raise unreadable(exc, path, abs_path) from None
-            h = new_hasher()
-            h.update(data)
-            read.append((path, mode, data, Oid(h.hexdigest()), tag))
-        unknown = {oid for _, _, _, oid, _ in read if oid not in self.new_objects}
-        stored = self.catalog.find_objects(unknown) if unknown else {}
-        for path, mode, data, oid, tag in read:
-            found = self.new_objects.get(oid) or stored.get(oid)
+            datas.append(data)
+            oids.append(Oid(hash_once(data)))
+        return datas, oids
+
+    def _store(
+        self,
+        batch: list[tuple[str, str, int, int, object]],
+        datas: list[bytes],
+        oids: list[Oid],
+    ) -> None:
+        """Place a batch read by :meth:`_read`: known objects by reference, new ones in packs."""
+        new_objects = self.new_objects
+        stored: Mapping[str, StoredObject] = {}
+        if not self.catalog_empty:
+            unknown = {oid for oid in oids if oid not in new_objects}
+            stored = self.catalog.find_objects(unknown) if unknown else {}
+        rows = self._rows
+        hashed_tags, hashed_oids = self.hashed_tags, self.hashed_oids
+        slot = self._open_slot()
+        for (_, path, mode, _, tag), data, oid in zip(batch, datas, oids, strict=True):
+            found = new_objects.get(oid) or stored.get(oid)
+            size = len(data)
             if found is not None:
-                self._add_stored(path, mode, len(data), found)
-            elif len(data) < PACK_MAX_BLOB:
-                self._pack_members[oid] = len(self._pack)
-                self.new_objects[oid] = StoredObject(
-                    oid, len(data), Oid(""), len(self._pack)
-                )  # "": the pack is not written yet
-                self._pack += data
-                self._pending.append(_Pending(path, mode, len(data), oid))
-                if len(self._pack) >= PACK_TARGET:
+                self._add_stored(path, mode, size, found)
+            elif size < PACK_MAX_BLOB:
+                offset = slot.size
+                self._member_slot[oid] = slot
+                # Oid(""): the pack is named once it is written (finish_table).
+                new_objects[oid] = StoredObject(oid, size, Oid(""), offset)
+                slot.parts.append(data)
+                slot.size += size
+                slot.rows.append(len(rows.path))
+                rows.path.append(path)
+                rows.mode.append(mode)
+                rows.size.append(size)
+                rows.oid.append(oid)
+                rows.pack.append(None)
+                rows.offset.append(offset)
+                if slot.size >= PACK_TARGET:
                     self._flush_pack()
+                    slot = self._open_slot()
             else:
-                self.store.put(data, Oid(oid))
-                self._record(StoredObject(oid, len(data), None, None))
-                self.entries.append(Entry(path, "file", mode, len(data), oid))
-            self._report(tag, oid)
+                self.store.put_soon(data, oid)
+                self._record(StoredObject(oid, size, None, None))
+                rows.add(path, mode, size, oid, None, None)
+            hashed_tags.append(tag)
+            hashed_oids.append(oid)
+            if self.on_hashed is not None:
+                self.on_hashed(tag, oid)
+
+    def _open_slot(self) -> _PackSlot:
+        """The pack being filled (a new one after the last was handed to its writer)."""
+        if not self._slots or self._slots[-1].writing is not None:
+            self._slots.append(_PackSlot())
+        return self._slots[-1]
+
+    def _one_shot(self) -> Callable[[bytes], str]:
+        """A function from bytes to their hex digest: one call per small file."""
+        if self._hash_once is not None:
+            return self._hash_once
+        if self.store.algorithm == "xxh3-128":
+            import xxhash
+
+            self._hash_once = xxhash.xxh3_128_hexdigest
+        else:
+            new_hasher = self._hasher_class()
+
+            def hash_once(data: bytes) -> str:
+                h = new_hasher()
+                h.update(data)
+                return h.hexdigest()
+
+            self._hash_once = hash_once
+        return self._hash_once
 
     def _hasher_class(self) -> Callable[[], Hasher]:
         if self._new_hasher is None:
@@ -401,29 +490,119 @@ class Ingester:
         return Oid(h.hexdigest())
 
     def _flush_pack(self) -> None:
-        if not self._pack_members:
+        """Hand the open pack to a thread that hashes and writes it (``os.writev`` of its
+        members, no joined copy), so writing overlaps with reading the next files."""
+        if not self._slots or self._slots[-1].writing is not None or not self._slots[-1].parts:
             return
-        pack = self.store.put(bytes(self._pack))
-        self._record(StoredObject(pack, len(self._pack), None, None))
-        for oid, offset in self._pack_members.items():
-            self.new_objects[oid] = StoredObject(oid, self.new_objects[oid].size, pack, offset)
-        for p in self._pending:
-            obj = self.new_objects[p.oid]
-            self.entries.append(
-                Entry(p.path, "file", p.mode, p.size, p.oid, None, pack, obj.offset)
-            )
-        self._pending.clear()
-        self._pack = bytearray()
-        self._pack_members = {}
+        slot = self._slots[-1]
+        parts, slot.parts = slot.parts, []
+        if self.store.is_local:
+            slot.writing = self._pool().submit(self._write_pack, parts)
+        else:
+            done: Future[Oid] = Future()
+            done.set_result(self.store.put(b"".join(parts)))
+            slot.writing = done
+        # At most two packs' bytes wait for their writer: memory stays bounded however many
+        # files there are, and each written pack's members are named (and forgotten) early.
+        while len(self._slots) > 2:
+            self._resolve(self._slots.pop(0))
 
-    def finish(self) -> list[Entry]:
-        """Write the last packs, and return every file entry.
+    def _write_pack(self, parts: list[bytes]) -> Oid:
+        """Write a pack to a temporary file while hashing it, flush it, and rename it to its
+        content address; return its oid.
 
-        Chunk packs are written and flushed here; the caller's ``store.sync()`` flushes the
-        rest (and the folders) before the catalog names any of it.
+        Nothing names the pack until the commit's catalog transaction: a crash leaves at worst
+        a temporary file or an unreferenced pack (gc removes both).
         """
-        self._drain()
-        self._flush_pack()
+        store = self.store
+        hasher = self._hasher()
+        os.makedirs(f"{store.root}/tmp", exist_ok=True)
+        tmp = f"{store.root}/tmp/{uuid.uuid4().hex}"
+        target = tmp
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)  # read-only object
+            try:
+                for at in range(0, len(parts), _IOV_MAX):
+                    group = parts[at : at + _IOV_MAX]
+                    for part in group:
+                        hasher.update(part)
+                    left = sum(len(p) for p in group) - os.writev(fd, group)
+                    if left:  # a short write: the rest one piece at a time
+                        view = memoryview(b"".join(group))[-left:]
+                        while view:
+                            view = view[os.write(fd, view) :]
+                pause_point(IN_PACK)
+                if store.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            pack = Oid(hasher.hexdigest())
+            target = store.path(pack)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if os.path.exists(target):
+                os.unlink(tmp)  # the same pack exists: bytes equal by their hash
+            else:
+                os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise FileSystemError.from_os(exc, action="write", path=target) from None
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        store.written(target, synced=True)
+        return pack
+
+    def _resolve(self, slot: _PackSlot) -> None:
+        """Wait for a pack's write and name it in its members' rows and objects."""
+        assert slot.writing is not None
+        pack = slot.writing.result()
+        self._record(StoredObject(pack, slot.size, None, None))
+        new_objects, rows, member_slot = self.new_objects, self._rows, self._member_slot
+        for row in slot.rows:
+            rows.pack[row] = pack
+            oid = Oid(rows.oid[row])
+            if not new_objects[oid].pack:  # "" (not named yet), or None: the pack is this blob
+                new_objects[oid] = StoredObject(oid, rows.size[row], pack, rows.offset[row])
+            if member_slot.get(oid) is slot:
+                del member_slot[oid]
+        slot.rows = []
+
+    def _wait_threads(self) -> None:
+        """Wait for the pack writes and name each pack's members; the first failure is raised."""
+        try:
+            slots, self._slots = self._slots, []
+            for slot in slots:
+                if slot.writing is not None:
+                    self._resolve(slot)
+            self._member_slot = {}
+        finally:
+            if self._threads is not None:
+                self._threads.shutdown(wait=True)
+                self._threads = None
+
+    def finish_table(self) -> pa.Table:
+        """Write the last packs, and return every file as manifest rows (sorted by path).
+
+        Chunk packs are written and flushed here; the caller's ``store.sync()`` waits for the
+        small-file packs and flushes them (and the folders) before the catalog names any of it.
+        """
+        import pyarrow as pa
+
+        from dvlin.objects.manifest import Manifest
+
+        try:
+            self._drain()
+            self._flush_pack()
+        except BaseException:
+            for _, future in self._reading:
+                future.cancel()
+            self._reading.clear()
+            with contextlib.suppress(BaseException):
+                self._wait_threads()
+            raise
+        self._wait_threads()
         if self._packer is not None:
             packer, self._packer = self._packer, None
             for obj in packer.finish():
@@ -434,8 +613,76 @@ class Ingester:
             self._in_packs.clear()
         for p in self._pending_chunks:
             obj = self.new_objects[p.oid]
-            self.entries.append(
-                Entry(p.path, "file", p.mode, p.size, p.oid, None, obj.pack, obj.offset)
-            )
+            self._rows.add(p.path, p.mode, p.size, p.oid, obj.pack, obj.offset)
         self._pending_chunks.clear()
-        return self.entries
+        rows, self._rows = self._rows, _Rows()
+        n = len(rows.path)
+        table = Manifest.from_columns(
+            path=rows.path,
+            type=pa.DictionaryArray.from_arrays(  # code 0 of the fixed dictionary: "file"
+                pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(bytes(n))]),
+                pa.array(["file", "dir", "link"], pa.string()),
+            ),
+            mode=rows.mode,
+            size=rows.size,
+            oid=rows.oid,
+            pack=rows.pack,
+            offset=rows.offset,
+        ).table
+        if self.entries:
+            table = pa.concat_tables([table, Manifest.from_entries(self.entries).table])
+            self.entries = []
+            table = Manifest.from_columns(
+                **{name: table.column(name) for name in table.column_names}
+            ).table
+        return table
+
+    def finish(self) -> list[Entry]:
+        """:meth:`finish_table` as entries (for small callers and tests)."""
+        from dvlin.objects.manifest import table_entries
+
+        return list(table_entries(self.finish_table()))
+
+
+def _read_rest(fd: int, head: bytes) -> bytes:
+    """``head`` and what follows it up to the end of the file (one that grew since its scan)."""
+    parts = [head]
+    while chunk := os.read(fd, _READ_BLOCK):
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+_Batch = list[tuple[str, str, int, int, object]]
+
+
+@dataclass(slots=True)
+class _PackSlot:
+    """A pack of small files: filled, then written (and named) by a thread."""
+
+    parts: list[bytes] = field(default_factory=list)
+    size: int = 0
+    rows: list[int] = field(default_factory=list)
+    """Rows of ``Ingester._rows`` whose bytes are in this pack."""
+    writing: Future[Oid] | None = None
+
+
+@dataclass(slots=True)
+class _Rows:
+    """Manifest columns of the small files stored so far, one list per column."""
+
+    path: list[str] = field(default_factory=list)
+    mode: list[int] = field(default_factory=list)
+    size: list[int] = field(default_factory=list)
+    oid: list[str] = field(default_factory=list)
+    pack: list[str | None] = field(default_factory=list)
+    offset: list[int | None] = field(default_factory=list)
+
+    def add(
+        self, path: str, mode: int, size: int, oid: str, pack: str | None, offset: int | None
+    ) -> None:
+        self.path.append(path)
+        self.mode.append(mode)
+        self.size.append(size)
+        self.oid.append(oid)
+        self.pack.append(pack)
+        self.offset.append(offset)

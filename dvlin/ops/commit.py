@@ -148,7 +148,7 @@ def prepare(
         )
     parent_manifest = load_manifest(repo, parent) if parent else Manifest.empty()
     described = dict(parent.info.files) if parent else {}
-    ingester = Ingester(repo.store, catalog)
+    ingester = Ingester(repo.store, catalog, catalog_empty=not catalog.has_objects())
     new = commit_tree.build(
         cols,
         cache,

@@ -10,6 +10,7 @@ vouched for — are read, hashed and stored one by one.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from dvlin.objects.hashing import Oid
 from dvlin.objects.manifest import Manifest
 from dvlin.progress import Progress
 from dvlin.values import sealed
-from dvlin.workspace.scan import Columns, Item
+from dvlin.workspace.scan import Columns
 from dvlin.workspace.statcache import StatCache, is_racy
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ class NewTree:
     oids: list[Oid | None]
     """Per scanned row, the oid the stat cache may remember (None: racy, vanished, not a file)."""
     changed: dict[str, Oid]
-    """Files not taken from the parent (new, changed, or stored again), with their oids."""
+    """Tables and arrays (the files a version describes) not taken from the parent (new,
+    changed, or stored again), with their oids."""
     kept: frozenset[str]
     """Of ``wanted``, the paths taken unchanged from the parent."""
 
@@ -81,52 +83,61 @@ def build(
     # Per-row Python work from here on only for rows not taken from the parent.
     others = pc.indices_nonzero(pc.invert(reuse)).to_pylist()
     known_others = known.take(pa.array(others, pa.int64())).to_pylist()
-    hashed: dict[str, Oid] = {}
-
-    def on_hashed(tag: object, oid: str) -> None:
-        item = tag if isinstance(tag, Item) else None
-        if item is not None and not is_racy(item.mtime_ns, started_ns):
-            hashed[item.path] = Oid(oid)
-
-    ingester.on_hashed = on_hashed
-    plain: list[tuple[str, str, int, str | None]] = []
-    files = [i for i in others if cols.type[i] == "file"]
-    progress.start("committing", files=len(files), bytes=sum(cols.size[i] for i in files))
+    types, col_paths, col_modes, col_sizes = cols.type, cols.path, cols.mode, cols.size
+    plain: list[int] = []
+    todo = pc.and_(is_file, pc.invert(reuse))
+    progress.start(
+        "committing",
+        files=pc.sum(todo).as_py() or 0,
+        bytes=pc.sum(pa.array(col_sizes, pa.int64()).filter(todo)).as_py() or 0,
+    )
+    prefix = os.path.join(base_abs, "")
     for i, oid in zip(others, known_others, strict=True):
-        item = cols.item(i)
-        if item.type != "file":
-            plain.append((item.path, item.type, item.mode, item.target))
+        if types[i] != "file":
+            plain.append(i)
             continue
-        if oid is None or not ingester.add_known(item.path, item.mode, item.size, oid):
-            ingester.add_file(
-                os.path.join(base_abs, item.path), item.path, item.mode, item.size, tag=item
-            )
-        progress.advance(files=1, bytes=item.size)
-    stored = ingester.finish()
+        path, mode, size = col_paths[i], col_modes[i], col_sizes[i]
+        if oid is None or not ingester.add_known(path, mode, size, oid):
+            ingester.add_file(prefix + path, path, mode, size, tag=i)
+        progress.advance(files=1, bytes=size)
+    added = ingester.finish_table()
     progress.finish()
-    changed = {e.path: Oid(e.oid) for e in stored if e.oid is not None}
 
-    added = Manifest.from_entries(stored).table
     if plain:
         added = pa.concat_tables(
             [
-                added,
-                Manifest.from_columns(
-                    path=[p[0] for p in plain],
-                    type=[p[1] for p in plain],
-                    mode=[p[2] for p in plain],
-                    size=[0] * len(plain),
-                    oid=[None] * len(plain),
-                    target=[p[3] for p in plain],
-                ).table,
+                _plain_types(added),
+                _plain_types(
+                    Manifest.from_columns(
+                        path=[col_paths[i] for i in plain],
+                        type=[types[i] for i in plain],
+                        mode=[col_modes[i] for i in plain],
+                        size=[0] * len(plain),
+                        oid=[None] * len(plain),
+                        target=[cols.target[i] for i in plain],
+                    ).table
+                ),
             ]
         )
-    table = pa.concat_tables([_plain_types(reused), _plain_types(added)])
-    manifest = Manifest.from_columns(**{name: table.column(name) for name in table.column_names})
+    if len(reused):
+        table = pa.concat_tables([_plain_types(reused), _plain_types(added)])
+        manifest = Manifest.from_columns(
+            **{name: table.column(name) for name in table.column_names}
+        )
+    elif plain:
+        manifest = Manifest.from_columns(**{n: added.column(n) for n in added.column_names})
+    else:
+        manifest = Manifest(added)  # finish_table's rows are sorted and in the on-disk schema
 
     oids: list[Oid | None] = known.to_pylist()
-    for i in others:
-        oids[i] = hashed.get(cols.path[i], oids[i])
+    mtimes = cols.mtime_ns
+    for i, oid in zip(ingester.hashed_tags, ingester.hashed_oids, strict=True):
+        assert isinstance(i, int)
+        # A file changed within the clock's granularity of the scan could change again
+        # unseen: the cache does not vouch for it.
+        if not is_racy(mtimes[i], started_ns):
+            oids[i] = oid
+    changed = _described(added)
     kept: frozenset[str] = frozenset()
     if wanted:
         asked = pa.array(sorted(wanted), pa.string())
@@ -143,3 +154,30 @@ def _plain_types(table: object) -> object:
     assert isinstance(table, pa.Table)
     at = table.schema.get_field_index("type")
     return table.set_column(at, "type", strings(table.column("type")))
+
+
+def _described(added: object) -> dict[str, Oid]:
+    """Of the files ``added`` lists, the tables and arrays (by name), with their oids."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from dvlin.inspect.tables import TABLE_SUFFIXES, is_described
+    from dvlin.objects.columns import strings
+
+    assert isinstance(added, pa.Table)
+    if not added.num_rows:
+        return {}
+    words = "|".join(re.escape(s.lstrip(".")) for s in [*TABLE_SUFFIXES, "npy"])
+    paths = added.column("path")
+    mask = pc.and_(
+        pc.match_substring_regex(paths, f"\\.(?:{words})$", ignore_case=True),
+        pc.equal(strings(added.column("type")), "file"),
+    )
+    rows = added.filter(mask)
+    return {
+        p: Oid(o)
+        for p, o in zip(
+            rows.column("path").to_pylist(), rows.column("oid").to_pylist(), strict=True
+        )
+        if o is not None and is_described(p)
+    }
