@@ -108,6 +108,34 @@ def fingerprint(cols: Columns) -> str:
     return h.hexdigest()
 
 
+def prune(dvlin_dir: str | os.PathLike[str], layouts: Iterable[tuple[str, Sequence[str]]]) -> int:
+    """Remove the cache files of every layout but ``layouts``; how many files went.
+
+    Called once every asset was looked at: a layout no asset uses any more (an asset removed,
+    or committed again over other roots) would otherwise keep its rows forever. A file being
+    written (its temporary name) is left alone; removing a cache costs at most a re-hash.
+    """
+    folder = Path(dvlin_dir) / FOLDER
+    keep = {cache_file(dvlin_dir, base, roots).stem for base, roots in layouts}
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    removed = 0
+    for name in names:
+        stem, _, ext = name.partition(".")
+        if ext not in ("arrow", "tree") or stem in keep:
+            continue
+        try:
+            os.unlink(folder / name)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return removed  # a folder we may not write: keep everything
+        removed += 1
+    return removed
+
+
 class StatCache:
     """The stat cache of one layout, plus the hashes found this run.
 
