@@ -119,7 +119,7 @@ class Columns(Sequence[Item]):
     (Arrow, vectorised) and builds no per-file Python object when nothing changed.
     """
 
-    __slots__ = ("inode", "mode", "mtime_ns", "oid", "path", "size", "target", "type")
+    __slots__ = ("ctime_ns", "inode", "mode", "mtime_ns", "oid", "path", "size", "target", "type")
 
     def __init__(self) -> None:
         self.path: list[str] = []
@@ -130,6 +130,9 @@ class Columns(Sequence[Item]):
         self.inode: list[int] = []
         self.target: list[str | None] = []
         self.oid: list[Oid | None] = []
+        self.ctime_ns: list[int] = []
+        """The inode change time of each regular file (0 for the rest, and where unknown): a
+        rewrite that puts the old mtime back still moves it. Not part of :class:`Item`."""
 
     def __len__(self) -> int:
         return len(self.path)
@@ -149,7 +152,7 @@ class Columns(Sequence[Item]):
         return self.items()
 
     def lists(self) -> tuple[list[Any], ...]:
-        """The columns, in :class:`Item`'s field order."""
+        """The columns, in :class:`Item`'s field order, then ``ctime_ns``."""
         return (
             self.path,
             self.type,
@@ -159,10 +162,11 @@ class Columns(Sequence[Item]):
             self.inode,
             self.target,
             self.oid,
+            self.ctime_ns,
         )
 
-    def add(self, item: Item) -> None:
-        """Append one item."""
+    def add(self, item: Item, ctime_ns: int = 0) -> None:
+        """Append one item (``ctime_ns``: a regular file's inode change time)."""
         self.path.append(item.path)
         self.type.append(item.type)
         self.mode.append(item.mode)
@@ -171,6 +175,7 @@ class Columns(Sequence[Item]):
         self.inode.append(item.inode)
         self.target.append(item.target)
         self.oid.append(item.oid)
+        self.ctime_ns.append(ctime_ns)
 
     def item(self, i: int) -> Item:
         """Row ``i`` as an :class:`Item`."""
@@ -247,7 +252,7 @@ def scan_columns(
         except FileNotFoundError:
             continue
         item = _item(root, st, base_abs, store_root, strict, follow_links)
-        cols.add(item)
+        cols.add(item, st.st_ctime_ns if stat.S_ISREG(st.st_mode) else 0)
         if item.type == "dir":
             _walk(cols, base_abs, root, store_root, strict, follow_links)
     return cols
@@ -304,6 +309,7 @@ def _read_folder(
     """Add one folder's entries to ``cols``; its subfolders, in listing order."""
     paths, types, modes, sizes = cols.path, cols.type, cols.mode, cols.size
     mtimes, inodes, targets, oids = cols.mtime_ns, cols.inode, cols.target, cols.oid
+    ctimes = cols.ctime_ns
     is_reg = stat.S_ISREG
     skip = SKIP_NAMES
     subfolders: list[str] = []
@@ -338,6 +344,7 @@ def _read_folder(
                 inodes.append(st.st_ino)
                 targets.append(None)
                 oids.append(None)
+                ctimes.append(st.st_ctime_ns)
                 continue
             item = _item(path, st, base_abs, store_root, strict, follow)
             cols.add(item)
