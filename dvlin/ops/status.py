@@ -175,9 +175,7 @@ def scanned_manifest(
                 continue
             oids[i] = oid
             # A file modified within the racy window may change again unseen: not vouched for.
-            # The ctime too: a rewrite that put the old mtime back moves only the ctime.
-            changed = max(cols.mtime_ns[i], cols.ctime_ns[i])
-            remembered[i] = None if is_racy(changed, started) else oid
+            remembered[i] = None if is_racy(cols.mtime_ns[i], started) else oid
             progress.advance(files=1, bytes=cols.size[i])
         progress.finish()
     cache.snapshot(cols, remembered, "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from array import array
 
 import pytest
 
@@ -164,11 +165,11 @@ def test_a_damaged_file_is_no_cache(repo: Repo) -> None:
 def test_a_row_vouches_only_while_its_ctime_is_the_scanned_one(repo: Repo) -> None:
     c = cache(repo)
     scanned = columns(item("a"), item("b"))
-    scanned.ctime_ns[:] = [OLD, OLD]
+    scanned.ctime_ns = array("q", [OLD, OLD])
     c.snapshot(scanned, ["a" * 32, "b" * 32], "t" * 32)
     c.save()
     again = columns(item("a"), item("b"))
-    again.ctime_ns[:] = [OLD, OLD + 1]  # b rewritten, its mtime put back
+    again.ctime_ns = array("q", [OLD, OLD + 1])  # b rewritten, its mtime put back
     assert cache(repo).lookup_all(again) == ["a" * 32, None]
 
 
@@ -177,7 +178,7 @@ def test_rows_recorded_one_by_one_vouch_without_a_ctime(repo: Repo) -> None:
     c.record(item("a"), "a" * 32)  # a checkout's write: its ctime is not known
     c.save()
     scanned = columns(item("a"))
-    scanned.ctime_ns[:] = [OLD + 5]
+    scanned.ctime_ns = array("q", [OLD + 5])
     assert cache(repo).lookup_all(scanned) == ["a" * 32]
 
 
@@ -209,7 +210,7 @@ def test_a_format_1_file_is_read_without_ctimes_and_rewritten_as_format_2(repo: 
     old = cache(repo)
     assert old.tree == ""  # a format-1 fingerprint is not this format's
     scanned = columns(item("a"), item("b", size=3))
-    scanned.ctime_ns[:] = [OLD, OLD]
+    scanned.ctime_ns = array("q", [OLD, OLD])
     assert old.lookup_all(scanned) == ["a" * 32, None]
     old.snapshot(scanned, ["a" * 32, "c" * 32], "u" * 32)
     old.save()
