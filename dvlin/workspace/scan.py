@@ -384,9 +384,7 @@ class _Child:
         follow: bool,
     ) -> _Child | None:
         """Fork a walker, or None where forking is not safe or not possible."""
-        import threading
-
-        if _workers() < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
+        if _workers() < 2 or not hasattr(os, "fork") or _threads_running():
             return None  # a fork with other threads running could inherit a held lock
         read_fd, write_fd = os.pipe()
         try:
@@ -445,6 +443,13 @@ class _Child:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)
             self.pid = 0
+
+
+def _threads_running() -> bool:
+    """True when this process runs more threads than the main one."""
+    import threading
+
+    return threading.active_count() > 1
 
 
 def _read_into(fd: int, buffer: bytearray) -> bytearray | None:

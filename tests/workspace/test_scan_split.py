@@ -23,6 +23,8 @@ def rows(cols: Columns) -> list[tuple[object, ...]]:
 def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The pids of the walkers forked (and the walk runs with two workers)."""
     monkeypatch.setenv("DVLIN_SCAN_WORKERS", "2")
+    # Threads other tests left behind would rightly stop the fork; these tests are about it.
+    monkeypatch.setattr(scan_module, "_threads_running", lambda: False)
     started: list[int] = []
     real = scan_module._Child.start
 
@@ -65,11 +67,18 @@ TREE = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(TREE)
 def test_a_split_walk_gives_the_rows_of_a_single_walk(
-    tmp_path_factory: pytest.TempPathFactory, tree: list[tuple[list[str], str]]
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    tree: list[tuple[list[str], str]],
 ) -> None:
+    monkeypatch.setattr(scan_module, "_threads_running", lambda: False)
     base = tmp_path_factory.mktemp("t")
     for parts, kind in tree:
         path = base.joinpath(*parts)
@@ -171,3 +180,25 @@ def test_one_worker_never_forks(tmp_path: Path, forks: list[int]) -> None:
         (tmp_path / f"d{i}").mkdir()
     walk(tmp_path, workers="1")
     assert forks == []
+
+
+def test_no_fork_while_another_thread_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    monkeypatch.setattr(scan_module.os, "fork", _no_fork)
+    for i in range(4):
+        (tmp_path / f"d{i}").mkdir()
+        (tmp_path / f"d{i}" / "f").write_text(str(i))
+    expected = rows(walk(tmp_path, workers="1"))
+    done = threading.Event()
+    other = threading.Thread(target=done.wait)
+    other.start()
+    try:
+        assert rows(walk(tmp_path, workers="2")) == expected  # _no_fork was not called
+    finally:
+        done.set()
+        other.join()
+
+
+def _no_fork() -> int:
+    raise AssertionError("forked while another thread ran")
