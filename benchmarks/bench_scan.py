@@ -5,6 +5,7 @@
 
 Every method returns the same columns (path, mode, size, mtime_ns, inode) and is checked
 against dvlin's own scanner (``dvlin.workspace.scan.scan_columns``) before its time counts.
+CPU time includes children (the forked walker of the split scan, ``find``).
 Best of ``--repeat`` runs, warm cache (the walk is what every status and commit pays; a cold
 cache measures the disk instead). stdlib + dvlin only.
 """
@@ -43,6 +44,21 @@ def make_tree(root: Path, files: int, folders: int = 1000) -> None:
 
 def dvlin_scan(root: str) -> Columns:
     return scan_columns(root, ["."])
+
+
+def _with_workers(workers: str) -> Callable[[str], Columns]:
+    def walk(root: str) -> Columns:
+        old = os.environ.get("DVLIN_SCAN_WORKERS")
+        os.environ["DVLIN_SCAN_WORKERS"] = workers
+        try:
+            return scan_columns(root, ["."])
+        finally:
+            if old is None:
+                del os.environ["DVLIN_SCAN_WORKERS"]
+            else:
+                os.environ["DVLIN_SCAN_WORKERS"] = old
+
+    return walk
 
 
 def rows_of(c: Columns) -> Rows:
@@ -134,7 +150,8 @@ def find_only(root: str) -> None:
 METHODS: dict[str, Callable[[str], Rows | Columns | None]] = {
     "find -printf (no parsing)": find_only,
     "find -printf, parsed in Python": find_printf,
-    "dvlin scan_columns (os.scandir, columns)": dvlin_scan,
+    "dvlin scan_columns, one process": _with_workers("1"),
+    "dvlin scan_columns, split across 2 processes": _with_workers("2"),
     "os.scandir recursion (tuples)": scandir_recursive,
     "thread pool across folders (4)": thread_pool,
     "os.fwalk + stat(dir_fd)": fwalk,

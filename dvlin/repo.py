@@ -169,7 +169,9 @@ class Repo:
         """The SQLite catalog (opened on first use)."""
         if self._catalog is None:
             catalog = Catalog.open(self.dvlin_dir / "catalog.db", timeout=lock_timeout())
-            if not catalog.read_only:  # a read-only repo is read as it is
+            # A read-only repo is read as it is; the audit layer is only imported (3 ms) when an
+            # upgrade left records to adopt.
+            if not catalog.read_only and catalog.get_meta("audit_adopt_pending") is not None:
                 from dvlin.audit.adopt import adopt_pending
 
                 adopt_pending(catalog)

@@ -23,7 +23,7 @@ from dvlin.values import sealed
 from dvlin.workspace import pending
 from dvlin.workspace.pending import PendingCheckout
 from dvlin.workspace.scan import Columns, scan_columns
-from dvlin.workspace.statcache import StatCache, is_racy
+from dvlin.workspace.statcache import StatCache, is_racy, prune
 
 if TYPE_CHECKING:
     from dvlin.ops.lock import Drift
@@ -274,6 +274,11 @@ def status(
     if not catalog.read_only:
         for c in caches:
             c.save()
+        if not names:  # every asset was looked at: drop the caches of layouts none uses
+            prune(
+                repo.dvlin_dir,
+                [(v.base, v.roots) for r in results for v in (r.version, r.latest)],
+            )
     stopped = [
         p
         for p in pending.pending_checkouts(repo.dvlin_dir)

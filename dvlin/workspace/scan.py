@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import marshal
 import os
+import signal
 import stat
+import sys
+from array import array
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple, overload
+from typing import Any, NamedTuple, overload
 
 from dvlin.errors import FileSystemError, IntegrityError, UsageError
 from dvlin.objects.hashing import Oid
@@ -115,7 +120,7 @@ class Columns(Sequence[Item]):
     (Arrow, vectorised) and builds no per-file Python object when nothing changed.
     """
 
-    __slots__ = ("inode", "mode", "mtime_ns", "oid", "path", "size", "target", "type")
+    __slots__ = ("ctime_ns", "inode", "mode", "mtime_ns", "oid", "path", "size", "target", "type")
 
     def __init__(self) -> None:
         self.path: list[str] = []
@@ -126,6 +131,10 @@ class Columns(Sequence[Item]):
         self.inode: list[int] = []
         self.target: list[str | None] = []
         self.oid: list[Oid | None] = []
+        self.ctime_ns = array("q")
+        """The inode change time of each regular file (0 for the rest, and where unknown): a
+        rewrite that puts the old mtime back still moves it. Not part of :class:`Item`; an
+        array, not a list, as it is only compared (8 bytes a row, not 40)."""
 
     def __len__(self) -> int:
         return len(self.path)
@@ -144,8 +153,22 @@ class Columns(Sequence[Item]):
     def __iter__(self) -> Iterator[Item]:
         return self.items()
 
-    def add(self, item: Item) -> None:
-        """Append one item."""
+    def lists(self) -> tuple[Any, ...]:
+        """The columns, in :class:`Item`'s field order, then ``ctime_ns``."""
+        return (
+            self.path,
+            self.type,
+            self.mode,
+            self.size,
+            self.mtime_ns,
+            self.inode,
+            self.target,
+            self.oid,
+            self.ctime_ns,
+        )
+
+    def add(self, item: Item, ctime_ns: int = 0) -> None:
+        """Append one item (``ctime_ns``: a regular file's inode change time)."""
         self.path.append(item.path)
         self.type.append(item.type)
         self.mode.append(item.mode)
@@ -154,6 +177,7 @@ class Columns(Sequence[Item]):
         self.inode.append(item.inode)
         self.target.append(item.target)
         self.oid.append(item.oid)
+        self.ctime_ns.append(ctime_ns)
 
     def item(self, i: int) -> Item:
         """Row ``i`` as an :class:`Item`."""
@@ -230,7 +254,7 @@ def scan_columns(
         except FileNotFoundError:
             continue
         item = _item(root, st, base_abs, store_root, strict, follow_links)
-        cols.add(item)
+        cols.add(item, st.st_ctime_ns if stat.S_ISREG(st.st_mode) else 0)
         if item.type == "dir":
             _walk(cols, base_abs, root, store_root, strict, follow_links)
     return cols
@@ -244,48 +268,214 @@ def _walk(
     strict: bool,
     follow: bool = False,
 ) -> None:
-    # The floor of every command: one lstat per entry, appended to eight lists. A thread pool
-    # and a process pool across folders measured no faster on two cores (the loop holds the
-    # GIL for most of its time); see benchmarks/bench_scan.py.
+    # The walk is the floor of every command, and most of it is one lstat per entry. Two
+    # processes halve it on two cores (threads do not: the loop holds the GIL). The order of
+    # the rows is a function of the tree alone, forked or not: the folder itself (and any chain
+    # of lone subfolders) first, then every other subfolder from the first one, then the rest
+    # (walked in a child process when there is one). The stat cache's fingerprint relies on it.
+    folders = [rel]
+    while len(folders) == 1:
+        folders = _read_folder(cols, base_abs, folders[0], store_root, strict, follow)
+    mine, theirs = folders[::2], folders[1::2]
+    child = _Child.start(base_abs, theirs, store_root, strict, follow) if theirs else None
+    try:
+        _walk_folders(cols, base_abs, mine, store_root, strict, follow)
+        if child is None or not child.collect(cols):
+            _walk_folders(cols, base_abs, theirs, store_root, strict, follow)
+    finally:
+        if child is not None:
+            child.stop()
+
+
+def _walk_folders(
+    cols: Columns,
+    base_abs: str,
+    folders: list[str],
+    store_root: str | None,
+    strict: bool,
+    follow: bool,
+) -> None:
+    stack = folders[::-1]
+    while stack:
+        stack.extend(_read_folder(cols, base_abs, stack.pop(), store_root, strict, follow))
+
+
+def _read_folder(
+    cols: Columns,
+    base_abs: str,
+    folder: str,
+    store_root: str | None,
+    strict: bool,
+    follow: bool,
+) -> list[str]:
+    """Add one folder's entries to ``cols``; its subfolders, in listing order."""
     paths, types, modes, sizes = cols.path, cols.type, cols.mode, cols.size
     mtimes, inodes, targets, oids = cols.mtime_ns, cols.inode, cols.target, cols.oid
+    ctimes = cols.ctime_ns
     is_reg = stat.S_ISREG
-    stack = [rel]
-    while stack:
-        folder = stack.pop()
-        where = os.path.join(base_abs, folder) if folder else base_abs
+    skip = SKIP_NAMES
+    subfolders: list[str] = []
+    where = os.path.join(base_abs, folder) if folder else base_abs
+    try:
+        it = os.scandir(where)
+    except FileNotFoundError:
+        return subfolders
+    except OSError as exc:  # a folder the user may not read
+        raise FileSystemError.from_os(exc, action="read", path=where) from None
+    prefix = f"{folder}/" if folder else ""
+    with it:
+        for d in it:
+            name = d.name
+            if name in skip:
+                continue
+            path = prefix + name
+            if not name.isascii() or "\\" in name:
+                _check_name(path)
+            try:
+                st = d.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed since the folder was listed: not part of this snapshot
+            mode = st.st_mode
+            if is_reg(mode):
+                # The common case, kept inline.
+                paths.append(path)
+                types.append("file")
+                modes.append(EXEC_MODE if mode & 0o111 else FILE_MODE)
+                sizes.append(st.st_size)
+                mtimes.append(st.st_mtime_ns)
+                inodes.append(st.st_ino)
+                targets.append(None)
+                oids.append(None)
+                ctimes.append(st.st_ctime_ns)
+                continue
+            item = _item(path, st, base_abs, store_root, strict, follow)
+            cols.add(item)
+            if item.type == "dir":
+                subfolders.append(path)
+    return subfolders
+
+
+def _workers() -> int:
+    """How many processes may walk a tree: ``DVLIN_SCAN_WORKERS`` (1 or 2, default 2)."""
+    return 1 if os.environ.get("DVLIN_SCAN_WORKERS", "2").strip() == "1" else 2
+
+
+class _Child:
+    """A forked process walking some folders and sending their columns back (marshal).
+
+    Anything that goes wrong in the child (an unreadable folder, a bad name, Ctrl-C) makes it
+    exit without an answer; the parent then walks those folders itself, so errors are raised
+    (and worded) exactly as in a single walk.
+    """
+
+    __slots__ = ("pid", "read_fd")
+
+    def __init__(self, pid: int, read_fd: int) -> None:
+        self.pid = pid
+        self.read_fd = read_fd
+
+    @classmethod
+    def start(
+        cls,
+        base_abs: str,
+        folders: list[str],
+        store_root: str | None,
+        strict: bool,
+        follow: bool,
+    ) -> _Child | None:
+        """Fork a walker, or None where forking is not safe or not possible."""
+        if _workers() < 2 or not hasattr(os, "fork") or _threads_running():
+            return None  # a fork with other threads running could inherit a held lock
+        read_fd, write_fd = os.pipe()
         try:
-            it = os.scandir(where)
-        except FileNotFoundError:
-            continue
-        except OSError as exc:  # a folder the user may not read
-            raise FileSystemError.from_os(exc, action="read", path=where) from None
-        prefix = f"{folder}/" if folder else ""
-        with it:
-            for d in it:
-                name = d.name
-                if name in SKIP_NAMES:
-                    continue
-                path = prefix + name
-                if not name.isascii() or "\\" in name:
-                    _check_name(path)
-                try:
-                    st = d.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue  # removed since the folder was listed: not part of this snapshot
-                mode = st.st_mode
-                if is_reg(mode):
-                    # The common case, kept inline.
-                    paths.append(path)
-                    types.append("file")
-                    modes.append(EXEC_MODE if mode & 0o111 else FILE_MODE)
-                    sizes.append(st.st_size)
-                    mtimes.append(st.st_mtime_ns)
-                    inodes.append(st.st_ino)
-                    targets.append(None)
-                    oids.append(None)
-                    continue
-                item = _item(path, st, base_abs, store_root, strict, follow)
-                cols.add(item)
-                if item.type == "dir":
-                    stack.append(path)
+            pid = os.fork()
+        except OSError:
+            os.close(read_fd)
+            os.close(write_fd)
+            return None
+        if pid == 0:  # pragma: no cover - the child (measured through the parent's answer)
+            code = 1
+            try:
+                os.close(read_fd)
+                _die_with_parent()
+                cols = Columns()
+                _walk_folders(cols, base_abs, folders, store_root, strict, follow)
+                lists = cols.lists()
+                data = marshal.dumps((*lists[:-1], lists[-1].tobytes()))
+                os.write(write_fd, len(data).to_bytes(8, "little"))
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(write_fd, view) :]
+                code = 0
+            except BaseException:  # noqa: BLE001 - the parent walks these folders again
+                pass
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        return cls(pid, read_fd)
+
+    def collect(self, cols: Columns) -> bool:
+        """Append the child's rows to ``cols``; False when it had no answer."""
+        # The size first, then the rows straight into one buffer (no second copy of them).
+        head = _read_into(self.read_fd, bytearray(8))
+        data = _read_into(self.read_fd, bytearray(int.from_bytes(head, "little"))) if head else None
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        if status != 0 or not data:
+            return False
+        try:
+            lists = marshal.loads(data)
+            del data
+            ctimes = array("q")
+            ctimes.frombytes(lists[-1])
+        except (EOFError, ValueError, TypeError):
+            return False
+        for own, theirs in zip(cols.lists(), (*lists[:-1], ctimes), strict=True):
+            own.extend(theirs)
+        return True
+
+    def stop(self) -> None:
+        """Close the pipe; kill and reap the child if it is still there (Ctrl-C, an error)."""
+        os.close(self.read_fd)
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+
+
+def _threads_running() -> bool:
+    """True when this process runs more threads than the main one."""
+    import threading
+
+    return threading.active_count() > 1
+
+
+def _read_into(fd: int, buffer: bytearray) -> bytearray | None:
+    """Fill ``buffer`` from ``fd``; None if the writer stopped short."""
+    view = memoryview(buffer)
+    done = 0
+    while done < len(buffer):
+        got = os.readv(fd, [view[done:]])
+        if not got:
+            return None
+        done += got
+    view.release()
+    return buffer
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: have the kernel kill this child if the parent dies (kill -9) mid-walk."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)

@@ -74,3 +74,42 @@ def test_exec_bit_change_is_a_change(repo: Repo) -> None:
     repo.commit(["d"], name="d")
     os.chmod(repo.root / "d/a.txt", 0o755)
     assert repo.status().assets[0].diff.changed == ("a.txt",)
+
+
+def _cache_files(repo: Repo) -> set[str]:
+    folder = repo.dvlin_dir / "statcache"
+    return {p.name for p in folder.iterdir()} if folder.exists() else set()
+
+
+def test_the_stat_cache_of_a_replaced_layout_is_removed(repo: Repo) -> None:
+    _aged_tree(repo)
+    repo.commit(["d/a.txt", "d/b.txt"], name="d")
+    assert repo.status().clean
+    old = _cache_files(repo)
+    assert old
+    repo.commit(["d"], name="d")  # the asset now covers the whole folder: another layout
+    assert repo.status().clean
+    now = _cache_files(repo)
+    assert now and not now & old
+    assert {name.partition(".")[2] for name in now} == {"arrow", "tree"}
+    second = repo.status()  # the surviving cache is the one in use
+    assert second.clean and second.hashed_files == 0
+
+
+def test_the_stat_cache_of_a_removed_asset_is_removed(repo: Repo) -> None:
+    from dvlin.ops.asset import rm
+
+    _aged_tree(repo)
+    write_tree(repo.root, {"e/x.txt": "x"})
+    _age(repo.root / "e/x.txt")
+    repo.commit(["d"], name="d")
+    repo.commit(["e"], name="e")
+    assert repo.status().clean
+    both = _cache_files(repo)
+    rm(repo, "e", keep_files=True)
+    repo.status(["d"])  # a status of some assets leaves the others' caches alone
+    assert _cache_files(repo) == both
+    assert repo.status().clean
+    left = _cache_files(repo)
+    assert left and left < both
+    assert repo.status().hashed_files == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from array import array
 
 import pytest
 
@@ -159,3 +160,61 @@ def test_a_damaged_file_is_no_cache(repo: Repo) -> None:
     cache_file(repo.dvlin_dir, "data", (".",)).write_bytes(b"not arrow")
     again = cache(repo)
     assert again.lookup(item()) is None and again.tree == ""
+
+
+def test_a_row_vouches_only_while_its_ctime_is_the_scanned_one(repo: Repo) -> None:
+    c = cache(repo)
+    scanned = columns(item("a"), item("b"))
+    scanned.ctime_ns = array("q", [OLD, OLD])
+    c.snapshot(scanned, ["a" * 32, "b" * 32], "t" * 32)
+    c.save()
+    again = columns(item("a"), item("b"))
+    again.ctime_ns = array("q", [OLD, OLD + 1])  # b rewritten, its mtime put back
+    assert cache(repo).lookup_all(again) == ["a" * 32, None]
+
+
+def test_rows_recorded_one_by_one_vouch_without_a_ctime(repo: Repo) -> None:
+    c = cache(repo)
+    c.record(item("a"), "a" * 32)  # a checkout's write: its ctime is not known
+    c.save()
+    scanned = columns(item("a"))
+    scanned.ctime_ns = array("q", [OLD + 5])
+    assert cache(repo).lookup_all(scanned) == ["a" * 32]
+
+
+def test_a_format_1_file_is_read_without_ctimes_and_rewritten_as_format_2(repo: Repo) -> None:
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    from dvlin.workspace import statcache
+
+    old_schema = pa.schema(list(statcache._schema())[:-1])
+    rows = {
+        "path": ["a", "b"],
+        "type": ["file", "file"],
+        "mode": [0o644, 0o644],
+        "size": [10, 10],
+        "mtime_ns": [OLD, OLD],
+        "inode": [7, 7],
+        "target": [None, None],
+        "oid": ["a" * 32, "b" * 32],
+    }
+    table = pa.Table.from_pydict(rows, schema=old_schema).replace_schema_metadata(
+        {"dvlin.statcache": "1", "algorithm": repo.config.hash}
+    )
+    path = cache_file(repo.dvlin_dir, "data", (".",))
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "wb") as f, ipc.new_file(f, table.schema) as writer:
+        writer.write_table(table)
+    path.with_suffix(".tree").write_text(f"dvlin-statcache 1 {repo.config.hash} x {'t' * 32}\n")
+    old = cache(repo)
+    assert old.tree == ""  # a format-1 fingerprint is not this format's
+    scanned = columns(item("a"), item("b", size=3))
+    scanned.ctime_ns = array("q", [OLD, OLD])
+    assert old.lookup_all(scanned) == ["a" * 32, None]
+    old.snapshot(scanned, ["a" * 32, "c" * 32], "u" * 32)
+    old.save()
+    new = cache(repo)
+    assert new.tree == "u" * 32 and new.matches(scanned)
+    assert new.table is not None and new.table.schema.metadata[b"dvlin.statcache"] == b"2"
+    assert new.table.column("ctime_ns").to_pylist() == [OLD, OLD]
