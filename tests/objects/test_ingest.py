@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dvlin.objects import ingest
+from dvlin.objects import bigfile, ingest
 from dvlin.objects.hashing import hash_bytes
 from dvlin.objects.manifest import Entry
 from dvlin.objects.store import ObjectStore, StoredObject
@@ -34,13 +34,13 @@ def test_windowed_chunks_match_a_whole_file_pass(
 ) -> None:
     from fastcdc import fastcdc
 
-    monkeypatch.setattr(ingest, "_CDC_WINDOW", 5 * 1024 * 1024)  # several windows per file
+    monkeypatch.setattr(bigfile, "_CDC_WINDOW", 5 * 1024 * 1024)  # several windows per file
     data = random.Random(seed).randbytes(23 * 1024 * 1024 + seed * 777)
     (tmp_path / "f").write_bytes(data)
     expected = [
         c.length
         for c in fastcdc(
-            data, min_size=ingest.CHUNK_MIN, avg_size=ingest.CHUNK_AVG, max_size=ingest.CHUNK_MAX
+            data, min_size=bigfile.CHUNK_MIN, avg_size=bigfile.CHUNK_AVG, max_size=bigfile.CHUNK_MAX
         )
     ]
     index = _Index()
@@ -72,7 +72,7 @@ def _whole_file_cuts(data: bytes) -> list[int]:
     return [
         c.length
         for c in fastcdc(
-            data, min_size=ingest.CHUNK_MIN, avg_size=ingest.CHUNK_AVG, max_size=ingest.CHUNK_MAX
+            data, min_size=bigfile.CHUNK_MIN, avg_size=bigfile.CHUNK_AVG, max_size=bigfile.CHUNK_MAX
         )
     ]
 
@@ -97,7 +97,7 @@ WINDOW = 5 * MIB
 def test_a_file_round_trips_byte_for_byte_whatever_its_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, kind: str
 ) -> None:
-    monkeypatch.setattr(ingest, "_CDC_WINDOW", WINDOW)
+    monkeypatch.setattr(bigfile, "_CDC_WINDOW", WINDOW)
     data = bytes(size) if kind == "zero" else random.Random(size).randbytes(size)
     entry, store = _commit_one(tmp_path, data)
     assert entry.size == size
@@ -118,8 +118,8 @@ def test_window_buffers_are_reused_only_once_the_pack_writer_wrote_them(
 
     from dvlin.objects import packs
 
-    monkeypatch.setattr(ingest, "_CDC_WINDOW", WINDOW)
-    monkeypatch.setattr(ingest, "_MAX_WINDOWS", 2)
+    monkeypatch.setattr(bigfile, "_CDC_WINDOW", WINDOW)
+    monkeypatch.setattr(bigfile, "_MAX_WINDOWS", 2)
     real_write = packs.PackWriter._write
 
     def slow_write(self: packs.PackWriter, pack: object, data: memoryview) -> None:
@@ -146,8 +146,8 @@ def test_a_failed_pack_write_does_not_leave_the_reader_waiting(
     from dvlin.errors import FileSystemError
     from dvlin.objects import packs
 
-    monkeypatch.setattr(ingest, "_CDC_WINDOW", WINDOW)
-    monkeypatch.setattr(ingest, "_MAX_WINDOWS", 2)
+    monkeypatch.setattr(bigfile, "_CDC_WINDOW", WINDOW)
+    monkeypatch.setattr(bigfile, "_MAX_WINDOWS", 2)
 
     def disk_full(_: str) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -171,9 +171,9 @@ def test_a_failed_pack_write_does_not_leave_the_reader_waiting(
 
 
 def _with_helper(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "_CDC_WINDOW", WINDOW)
-    monkeypatch.setattr(ingest, "_HELPER_MIN", 2 * MIB)  # every chunked file gets a helper
-    monkeypatch.setattr(ingest, "_cores", lambda: ingest._HELPER_CORES)
+    monkeypatch.setattr(bigfile, "_CDC_WINDOW", WINDOW)
+    monkeypatch.setattr(bigfile, "_HELPER_MIN", 2 * MIB)  # every chunked file gets a helper
+    monkeypatch.setattr(bigfile, "_cores", lambda: bigfile._HELPER_CORES)
 
 
 @pytest.mark.parametrize(
@@ -211,8 +211,8 @@ def test_the_helper_process_reports_the_cuts_of_a_pass_from_its_start(tmp_path: 
     (tmp_path / "f").write_bytes(data)
     fd = os.open(tmp_path / "f", os.O_RDONLY)
     try:
-        sizes = {"min_size": ingest.CHUNK_MIN, "avg_size": ingest.CHUNK_AVG}
-        helper = cdc.CutHelper.start(fd, 4 * MIB, window=WINDOW, max_size=ingest.CHUNK_MAX, **sizes)
+        sizes = {"min_size": bigfile.CHUNK_MIN, "avg_size": bigfile.CHUNK_AVG}
+        helper = cdc.CutHelper.start(fd, 4 * MIB, window=WINDOW, max_size=bigfile.CHUNK_MAX, **sizes)
         assert helper is not None
         while (cuts := helper.poll()) is None:
             pass
@@ -253,7 +253,7 @@ def test_a_helper_that_failed_or_saw_other_bytes_costs_time_not_correctness(
         "the truth": true_ends,
         "nothing": [],
         "other bytes": mixed,
-        "nonsense": [middle + 1, middle + 2 * ingest.CHUNK_MAX, len(data)],
+        "nonsense": [middle + 1, middle + 2 * bigfile.CHUNK_MAX, len(data)],
     }[helper_says]
     monkeypatch.setattr(cdc.CutHelper, "poll", lambda self: array("q", said))
     synced: list[bool] = []
@@ -266,7 +266,7 @@ def test_a_helper_that_failed_or_saw_other_bytes_costs_time_not_correctness(
     monkeypatch.setattr(cdc.Cutter, "_synced", spy)
     entry, store = _commit_one(tmp_path, data)
     chunks = entry.chunks or ()
-    assert all(c.size <= ingest.CHUNK_MAX for c in chunks)
+    assert all(c.size <= bigfile.CHUNK_MAX for c in chunks)
     assert sum(c.size for c in chunks) == len(data)
     assert entry.oid == hash_bytes("xxh3-128", data)
     assert b"".join(store.read_chunks([c.oid for c in chunks])) == data

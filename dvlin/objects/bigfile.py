@@ -1,0 +1,241 @@
+"""Big files: cut into content-defined chunks a window at a time, the chunks into packs.
+
+A file of ``CHUNK_MIN_FILE`` or more (:mod:`dvlin.objects.ingest` decides) is read by a thread of
+its own that also hashes the whole file, cut by FastCDC on the caller's thread (a helper process
+cuts the second half on machines with CPUs to spare, :mod:`dvlin.objects.cdc`), and each new
+chunk is handed to a :class:`~dvlin.objects.packs.PackWriter`. Memory stays at a few windows
+however big the file is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+
+from dvlin.errors import ConflictError, DvlinError, FileSystemError
+from dvlin.objects.cdc import CutHelper, Cutter
+from dvlin.objects.entry import Chunk
+from dvlin.objects.hashing import Hasher, Oid
+from dvlin.objects.packs import PackWriter
+from dvlin.objects.store import StoredObject
+
+CHUNK_MIN, CHUNK_AVG, CHUNK_MAX = 256 * 1024, 1024 * 1024, 4 * 1024 * 1024
+_CDC_WINDOW = 16 * 1024 * 1024
+# Window buffers (20 MiB each) alive at once: the one being read, the two queued, the one being
+# cut, and those whose chunks the pack writer has not written yet; when the writer is that far
+# behind, the reader waits for it. Peak RSS of a 1 GiB commit: 212 MiB with 6, 272 with 10.
+_MAX_WINDOWS = 6
+# Files this big are cut from both ends at once: the second half by a helper process
+# (dvlin/objects/cdc.py). Below it the helper's start-up is not worth it.
+_HELPER_MIN = 64 * 1024 * 1024
+# ... on machines with this many CPUs. A big file's commit already keeps about two busy (the
+# cutting thread, the reader, the pack writer); the helper moves ~0.3 s per GiB off the cutting
+# thread but adds ~0.35 s of CPU (its start-up, its own read), so on two or three CPUs it made
+# the commit slower (docs/benchmarks.md, "Issue 12, third pass").
+_HELPER_CORES = 4
+
+
+def unreadable(exc: OSError, path: str, abs_path: str) -> DvlinError:
+    """The error for a file that could not be read while it was being committed."""
+    if isinstance(exc, FileNotFoundError):
+        return ConflictError(
+            f"{abs_path} was removed while it was being committed",
+            hint="commit again once nothing else is changing the folder",
+            paths=[path],
+        )
+    return FileSystemError.from_os(exc, action="read", path=abs_path)
+
+
+def cut_file(
+    abs_path: str,
+    path: str,
+    *,
+    hasher: Hasher,
+    hash_chunk: Callable[[memoryview], Oid],
+    packs: PackWriter,
+    known: Callable[[str], StoredObject | None],
+    on_new: Callable[[Oid, int, int], None],
+) -> tuple[Oid, int, tuple[Chunk, ...]]:
+    """Cut the file at ``abs_path`` into chunks; return its oid, size and chunks.
+
+    Chunks ``known`` does not find are added to ``packs`` and reported to ``on_new`` as
+    (oid, size, offset in the pack being filled). A cut that falls exactly at the end of a
+    window may only be there because the data ran out, so that last piece is carried into the
+    next window and cut again: the chunks match a whole-file pass.
+
+    Three threads share the work (measured in docs/benchmarks.md): one reads windows and hashes
+    the whole file, this one cuts and hashes chunks (FastCDC holds the GIL), and the pack
+    writer writes and flushes new chunks into packs. On an error the caller aborts ``packs``.
+    """
+    chunks: list[Chunk] = []
+    size = 0
+    try:
+        fd = os.open(abs_path, os.O_RDONLY)
+    except OSError as exc:
+        raise unreadable(exc, path, abs_path) from None
+    try:
+        cutter = _cutter(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    reader = _WindowReader(fd, hasher, abs_path, path, packs.written)
+    try:
+        tail = memoryview(b"")
+        previous: bytearray | None = None
+        base = 0  # file offset of the first byte of view
+        for window in reader:
+            eof = window is None
+            if window is None:
+                view = tail
+            else:
+                buf, filled = window
+                start = CHUNK_MAX - len(tail)
+                buf[start:CHUNK_MAX] = tail
+                if previous is not None:
+                    # Its tail is copied; its chunks are the pack writer's to write.
+                    reader.retire(previous, packs.added)
+                previous = buf
+                view = memoryview(buf)[start:filled]
+            if not view:
+                break
+            consumed = 0
+            for end in cutter.cut(view, base, eof=eof):
+                piece = view[consumed:end]
+                coid = hash_chunk(piece)
+                if known(coid) is None:
+                    on_new(coid, len(piece), packs.add(piece, coid))
+                chunks.append(Chunk(coid, len(piece)))
+                size += len(piece)
+                consumed = end
+            tail = view[consumed:]
+            base += consumed
+            if eof:
+                break
+    except BaseException:
+        reader.stop()
+        raise
+    finally:
+        cutter.close()
+        os.close(fd)
+    return reader.oid(), size, tuple(chunks)
+
+
+def _cutter(fd: int) -> Cutter:
+    """Cuts for the file behind ``fd``; a big one's second half is cut by a helper process."""
+    sizes = {"min_size": CHUNK_MIN, "avg_size": CHUNK_AVG, "max_size": CHUNK_MAX}
+    split = os.fstat(fd).st_size // 2
+    helper = None
+    if split >= _HELPER_MIN // 2 and _cores() >= _HELPER_CORES:
+        helper = CutHelper.start(fd, split, window=_CDC_WINDOW, **sizes)
+    return Cutter(**sizes, helper=helper, split=split)
+
+
+class _WindowReader:
+    """Read a file a window at a time on a thread of its own, hashing the whole as it goes.
+
+    ``os.read`` and xxhash over big buffers release the GIL, so reading and the file's hash
+    overlap with the chunking on the caller's thread.
+
+    Window buffers are recycled: a fresh 20 MiB buffer per window cost a zero-fill and a page
+    fault per page, about 0.3 s of CPU per GiB (docs/benchmarks.md). The caller hands each
+    window back with :meth:`retire` and the count of blobs the pack writer must have written
+    before its bytes may be overwritten (the writer writes from the buffer, later).
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        hasher: Hasher,
+        abs_path: str,
+        path: str,
+        written: Callable[[], int] = lambda: 0,
+    ) -> None:
+        import queue
+        import threading
+
+        self._fd = fd
+        self._hasher = hasher
+        self._where = (abs_path, path)
+        self._queue: queue.Queue[tuple[bytearray, int] | BaseException | None] = queue.Queue(
+            maxsize=2
+        )
+        self._written = written
+        self._retired: deque[tuple[bytearray, int]] = deque()
+        self._made = 0
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dvlin-read", daemon=True)
+        self._thread.start()
+
+    def retire(self, buf: bytearray, mark: int) -> None:
+        """Give ``buf`` back once the pack writer has written ``mark`` blobs."""
+        self._retired.append((buf, mark))
+
+    def _buffer(self) -> bytearray | None:
+        """A window buffer: a retired one the writer is done with, else a new one (bounded)."""
+        while not self._stopped.is_set():
+            if self._retired and self._retired[0][1] <= self._written():
+                return self._retired.popleft()[0]
+            if self._made < _MAX_WINDOWS:
+                self._made += 1
+                return bytearray(CHUNK_MAX + _CDC_WINDOW)
+            self._stopped.wait(0.002)  # the writer is behind: wait for it
+        return None
+
+    def _run(self) -> None:
+        try:
+            while (buf := self._buffer()) is not None:
+                # Room before the bytes for the piece the previous window carries over, so
+                # the caller joins the two without copying the window.
+                view = memoryview(buf)
+                filled = CHUNK_MAX
+                while filled < len(buf):
+                    n = os.readv(self._fd, [view[filled:]])
+                    if not n:
+                        break
+                    filled += n
+                if filled == CHUNK_MAX:
+                    break
+                self._hasher.update(view[CHUNK_MAX:filled])
+                view.release()
+                self._queue.put((buf, filled))
+            self._queue.put(None)
+        except BaseException as exc:  # handed to the caller's thread
+            self._queue.put(exc)
+
+    def __iter__(self) -> Iterator[tuple[bytearray, int] | None]:
+        """Each window as (buffer, end): its bytes are ``buffer[CHUNK_MAX:end]``; then None."""
+        while True:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._thread.join()
+                if isinstance(item, OSError):
+                    raise unreadable(item, self._where[1], self._where[0]) from None
+                raise item
+            yield item
+            if item is None:
+                self._thread.join()
+                return
+
+    def oid(self) -> Oid:
+        """The whole file's hash (once every window was read)."""
+        return Oid(self._hasher.hexdigest())
+
+    def stop(self) -> None:
+        """Abandon the file: let the thread end before its descriptor is closed."""
+        import queue
+
+        self._stopped.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+
+def _cores() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
