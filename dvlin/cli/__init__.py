@@ -47,6 +47,9 @@ class DvlinGroup(TyperGroup):
                 raise
             typer.echo("error: interrupted", err=True)
             sys.exit(int(ExitCode.INTERRUPTED))
+        except EOFError as exc:
+            # click would turn it into a bare "Aborted!" and exit 1, hiding a bug: show it.
+            raise RuntimeError(f"unexpected end of data: {exc}") from exc
 
 
 try:  # typer >= 0.24 carries its own copy of click; its exceptions are not click's

@@ -162,7 +162,7 @@ def profile_npy(abs_path: str) -> dict[str, Any]:
 
     try:
         array = np.load(abs_path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
         return {"profiler": PROFILER, "format": "npy", "error": str(exc)[:200]}
     if array.ndim != 2:
         return {

@@ -213,7 +213,7 @@ def _scan_npy(full: str, path: str, emb: EmbeddingQuality) -> None:
     np = _numpy()
     try:
         array = np.load(full, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
         emb.start_file(path, dim=None, dtype="?")
         emb.note(f"cannot read {path}: {str(exc)[:120]}")
         return

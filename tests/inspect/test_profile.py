@@ -183,3 +183,10 @@ def test_a_type_no_kernel_handles_is_counted_and_noted(tmp_path: Path) -> None:
     (c,) = p["columns"]
     assert (c["kind"], c["count"], c["nulls"]) == ("other", 1, 1)
     assert c["note"].startswith("not profiled: ")
+
+
+@pytest.mark.parametrize("content", [b"", b"not an array", b"\x93NUMPY"])
+def test_an_empty_or_broken_npy_is_an_error_in_the_profile(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "x.npy").write_bytes(content)
+    p = profile_file(str(tmp_path / "x.npy"), "x.npy")
+    assert p is not None and p["format"] == "npy" and "error" in p

@@ -212,7 +212,9 @@ def test_the_helper_process_reports_the_cuts_of_a_pass_from_its_start(tmp_path: 
     fd = os.open(tmp_path / "f", os.O_RDONLY)
     try:
         sizes = {"min_size": bigfile.CHUNK_MIN, "avg_size": bigfile.CHUNK_AVG}
-        helper = cdc.CutHelper.start(fd, 4 * MIB, window=WINDOW, max_size=bigfile.CHUNK_MAX, **sizes)
+        helper = cdc.CutHelper.start(
+            fd, 4 * MIB, window=WINDOW, max_size=bigfile.CHUNK_MAX, **sizes
+        )
         assert helper is not None
         while (cuts := helper.poll()) is None:
             pass
