@@ -25,7 +25,10 @@ from dvlin.objects.manifest import (
 
 # Never versioned: dvlin's own folder, git's, and the lock dvlin rewrites after each commit
 # (an asset at the repo root would otherwise never be clean).
-SKIP_NAMES = frozenset({".dvlin", ".git", "dvlin.lock"})
+SKIP_NAMES = frozenset({".dvlin", ".git"})
+# The repo's own pins file, skipped only beside ``.dvlin`` (the repo root): a file or folder of
+# that name deeper in the data is data like any other.
+LOCK_NAME = "dvlin.lock"
 
 
 class Item(NamedTuple):
@@ -326,7 +329,7 @@ def _read_folder(
     with it:
         for d in it:
             name = d.name
-            if name in skip:
+            if name in skip or (name == LOCK_NAME and os.path.isdir(os.path.join(where, ".dvlin"))):
                 continue
             path = prefix + name
             if not name.isascii() or "\\" in name:
