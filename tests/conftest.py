@@ -14,9 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from typer.testing import CliRunner
 
 from dvlin import Repo
+
+# CI runs the property tests on fixed examples (.ci/run sets HYPOTHESIS_PROFILE=ci): whether a
+# change lands must not hang on a lucky draw. Other runs keep drawing new examples, and a
+# failure they find is replayed from .hypothesis/ until it is fixed.
+hypothesis_settings.register_profile("ci", derandomize=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)
