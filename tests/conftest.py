@@ -275,3 +275,25 @@ def build_pipeline(work: Path, cli: Cli) -> Pipeline:
 def pipeline(work: Path, cli: Cli) -> Pipeline:
     """The three-stage pipeline, recorded."""
     return build_pipeline(work, cli)
+
+
+def kill_when_paused(args: list[str], cwd: Path, pause_env: str, marker: Path) -> None:
+    """Run ``python -m dvlin ARGS`` until it reaches the pause point ``pause_env``, then kill -9."""
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvlin", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, pause_env: str(marker)},
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate()
+    time.sleep(0.2)  # the pid is written before the pause; let the write land
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()

@@ -9,10 +9,6 @@ commit; files that grew or shrank after the scan; a pack killed half written.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +21,7 @@ from dvlin.objects.hashing import hash_bytes
 from dvlin.objects.manifest import FILE_MODE, Entry, tree_digest
 from dvlin.ops.fsck import fsck
 from dvlin.ops.manifests import load_manifest
-from tests.conftest import write_tree
+from tests.conftest import kill_when_paused, write_tree
 
 NAMES = ["a", "b.txt", "sub/c", "sub/deep/d.csv", "ünï/é", "tab\tx", "new\nline", "-x", "z" * 90]
 BLOBS = [b"", b"1", b"22", b"hello", b"x" * 70, bytes(range(256)), b"y" * 3000]
@@ -141,20 +137,7 @@ def test_killed_while_a_small_file_pack_is_written_leaves_a_usable_repo(
 ) -> None:
     write_tree(repo.root, {f"d/f{j}.bin": os.urandom(3000 + j) for j in range(300)})
     marker = tmp_path / "paused"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dvlin", "commit", "d", "--name", "d"],
-        cwd=repo.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "DVLIN_TEST_PAUSE_IN_PACK": str(marker)},
-    )
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert marker.exists(), proc.communicate()
-    time.sleep(0.2)  # the pid is written before the pause; let the write land
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    kill_when_paused(["commit", "d", "--name", "d"], repo.root, "DVLIN_TEST_PAUSE_IN_PACK", marker)
     repo.close()
 
     assert repo.catalog.asset_names() == []

@@ -5,9 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,7 +21,7 @@ from dvlin.objects.store import ObjectError, ObjectStore, StoredObject
 from dvlin.ops import gc
 from dvlin.ops.du import du
 from dvlin.ops.fsck import fsck
-from tests.conftest import Cli
+from tests.conftest import Cli, kill_when_paused
 
 ALG = "xxh3-128"
 MIB = 1024 * 1024
@@ -196,20 +193,9 @@ def test_killed_mid_pack_leaves_a_usable_repo(repo: Repo, tmp_path: Path, cli: C
     data = random.Random(4).randbytes(CHUNK_MIN_FILE + 4 * MIB)
     (repo.root / "big.bin").write_bytes(data)
     marker = tmp_path / "paused"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dvlin", "commit", "big.bin", "--name", "big"],
-        cwd=repo.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "DVLIN_TEST_PAUSE_IN_PACK": str(marker)},
+    kill_when_paused(
+        ["commit", "big.bin", "--name", "big"], repo.root, "DVLIN_TEST_PAUSE_IN_PACK", marker
     )
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert marker.exists(), proc.communicate()
-    time.sleep(0.2)  # the pid is written before the pause; let the write land
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
     repo.close()
     assert repo.catalog.asset_names() == []
     assert repo.catalog.conn.execute("SELECT COUNT(*) FROM objects").fetchone()[0] == 0
