@@ -64,6 +64,30 @@ def is_sorted_unique(paths: pa.Array) -> bool:
     return bool(pc.all(pc.less(binary[:-1], binary[1:])).as_py())
 
 
+def insertion_points(haystack: Any, needles: Any) -> np.ndarray:
+    """For each of ``needles``, how many of the sorted ``haystack`` paths sort before it.
+
+    ``bisect_left`` in path byte order, for every needle at once: each halving is one
+    ``take`` and one ``less`` over the needles, so placing k rows among n costs ~k log n,
+    not the n log n of sorting them all together.
+    """
+    hay = strings(haystack).cast(pa.binary())
+    keys = strings(needles).cast(pa.binary())
+    lo = np.zeros(len(keys), dtype=np.int64)
+    hi = np.full(len(keys), len(hay), dtype=np.int64)
+    if not len(hay):
+        return lo
+    while True:
+        active = lo < hi
+        if not active.any():
+            return lo
+        mid = (lo + hi) // 2
+        probe = hay.take(pa.array(np.minimum(mid, len(hay) - 1)))
+        before = pc.fill_null(pc.less(probe, keys), False).to_numpy(zero_copy_only=False)
+        lo = np.where(active & before, mid + 1, lo)
+        hi = np.where(active & ~before, mid, hi)
+
+
 def sort_table(table: pa.Table) -> pa.Table:
     """The table sorted by path bytes (stable: duplicate paths keep their order)."""
     paths = column(table, "path")
