@@ -151,9 +151,16 @@ def build(
     if wanted:
         asked = pa.array(sorted(wanted), pa.string())
         kept = frozenset(asked.filter(pc.is_in(asked, value_set=paths.filter(reuse))).to_pylist())
-    # Where each fresh row was in the parent (None: a new path); fresh rows are few.
-    parent_rows = where.take(pa.array(others, pa.int64())).to_pylist()
-    previous = dict(zip([col_paths[i] for i in others], parent_rows, strict=True))
+    # Where each fresh row that is not a new path was in the parent (a first commit: none).
+    matched = where.take(pa.array(others, pa.int64()))
+    at = pc.indices_nonzero(pc.is_valid(matched)).to_pylist()
+    previous = dict(
+        zip(
+            [col_paths[others[i]] for i in at],
+            matched.take(pa.array(at, pa.int64())).to_pylist(),
+            strict=True,
+        )
+    )
     diff = _diff(parent, fresh, where, reuse, modes, previous)
     return NewTree(manifest, oids, changed, kept, diff)
 
@@ -217,7 +224,7 @@ def _diff(
     where: pa.Array,
     reuse: pa.Array,
     modes: pa.Array,
-    previous: dict[str, int | None],
+    previous: dict[str, int],
 ) -> Diff:
     """The parent against the new tree from what the build knows: the reused rows differ at
     most in mode, every other scanned row is one of ``fresh``'s, and a parent row no scanned
@@ -245,7 +252,10 @@ def _diff(
     moded = rows.filter(pc.fill_null(mode_changed, True))
     # Fresh rows: new paths (added), or in the parent with other content (changed).
     fresh_paths = fresh.paths()
-    before = pa.array([previous[p] for p in fresh_paths.to_pylist()], pa.int64())
+    if previous:
+        before = pa.array([previous.get(p) for p in fresh_paths.to_pylist()], pa.int64())
+    else:
+        before = pa.nulls(len(fresh_paths), pa.int64())
     is_new = pc.is_null(before)
     added = pc.indices_nonzero(is_new)
     added = added.filter(
