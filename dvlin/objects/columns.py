@@ -249,10 +249,15 @@ def storage_oids(table: pa.Table) -> set[str]:
     """Every object the rows' bytes live in: chunks, else the pack, else the oid itself."""
     chunks = table.column("chunks")
     chunks = chunks.combine_chunks() if isinstance(chunks, pa.ChunkedArray) else chunks
-    pack = column(table, "pack")
-    whole = pc.coalesce(pack, column(table, "oid"))
-    whole = whole.filter(pc.is_null(chunks))
-    parts = [pc.unique(whole.drop_null())]
+    pack, oid = column(table, "pack"), column(table, "oid")
+    # The packs (a few dozen distinct values) straight from their column, and only the
+    # unpacked rows' oids copied out: coalescing the two columns first copied every oid.
+    if chunks.null_count != len(chunks):
+        whole = pc.is_null(chunks)
+        pack = pack.filter(whole)
+        oid = oid.filter(whole)
+    loose = oid.filter(pc.is_null(pack)) if pack.null_count != len(pack) else oid
+    parts = [pc.unique(pack).drop_null(), pc.unique(loose).drop_null()]
     if chunks.null_count != len(chunks):
         parts.append(pc.unique(pc.struct_field(pc.list_flatten(chunks), "oid").drop_null()))
     return {oid for part in parts for oid in part.to_pylist()}

@@ -100,7 +100,7 @@ def build(
     progress.start(
         "committing",
         files=pc.sum(todo).as_py() or 0,
-        bytes=pc.sum(pa.array(col_sizes, pa.int64()).filter(todo)).as_py() or 0,
+        bytes=sum(col_sizes[i] for i in others if types[i] == "file"),
     )
     prefix = os.path.join(base_abs, "")
     for i, oid in zip(others, known_others, strict=True):
@@ -135,7 +135,9 @@ def build(
     # The parent's rows passed validation; the new rows are checked here, and the whole for
     # what no row shows alone (a path twice, a path under a link).
     fresh.validate(algorithm)
-    manifest = Manifest(_merge(reused, fresh.table)) if len(reused) else fresh
+    # One copy of the merged rows, so every column is one array for what follows (digest,
+    # structure checks, the Parquet writer).
+    manifest = Manifest(_merge(reused, fresh.table).combine_chunks()) if len(reused) else fresh
     manifest.validate_structure()
 
     oids: list[Oid | None] = known.to_pylist()
@@ -167,7 +169,11 @@ def build(
 
 def _reused(parent: Manifest, rows: pa.Array, modes: pa.Array) -> pa.Table:
     """The parent's ``rows`` (each at most once), in the parent's (path) order, with ``modes``
-    (given in the order of ``rows``) as their new modes."""
+    (given in the order of ``rows``) as their new modes.
+
+    The rows go through as slices of the parent's table, runs between the rows left out, not
+    copied: the merged table is copied once, whole, after the new rows are in place.
+    """
     import numpy as np
     import pyarrow as pa
 
@@ -179,9 +185,15 @@ def _reused(parent: Manifest, rows: pa.Array, modes: pa.Array) -> pa.Table:
     keep[at] = True
     new_modes = np.zeros(len(table), dtype=np.int32)
     new_modes[at] = modes.to_numpy()
-    kept = table.filter(pa.array(keep))
-    index = kept.schema.get_field_index("mode")
-    return kept.set_column(index, "mode", pa.array(new_modes[keep], pa.int32()))
+    index = table.schema.get_field_index("mode")
+    table = table.set_column(index, table.schema.field(index), pa.array(new_modes))
+    edges = np.flatnonzero(np.diff(keep.astype(np.int8), prepend=0, append=0))
+    starts, ends = edges[0::2], edges[1::2]
+    if len(starts) > max(len(table) // 64, 1024):
+        return table.filter(pa.array(keep))  # scattered: slicing would cost more than copying
+    return pa.concat_tables(
+        [table.slice(s, e - s) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    )
 
 
 def _merge(old: pa.Table, new: pa.Table) -> pa.Table:
