@@ -34,11 +34,14 @@ class ManifestCheckQueries(Db):
             "INSERT OR REPLACE INTO manifest_checks (oid, validator, file, checked_at)"
             " VALUES (?, ?, ?, ?)"
         )
-        if self.conn.in_transaction:
-            self.conn.execute(sql, row)
-            return True
         if self.read_only:
             return False
+        if self.conn.in_transaction:  # the caller's unit of work: the row goes with it
+            try:
+                self.conn.execute(sql, row)
+            except sqlite3.Error:
+                return False
+            return True
         # A reader waits at most a moment for a writer (a long commit): never for its timeout.
         timeout = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
         self.conn.execute("PRAGMA busy_timeout = 200")

@@ -386,9 +386,12 @@ def differing(
     old: pa.Table, new: pa.Table, old_rows: pa.Array, new_rows: pa.Array, names: Iterable[str]
 ) -> pa.Array:
     """A mask over matched row pairs: true where any of the named columns differ."""
-    names = list(names)
     olds = {name: column(old, name) for name in names}
     news = {name: column(new, name) for name in names}
+    # A column null on both sides (link targets in a tree without links) cannot differ.
+    names = [
+        n for n in olds if olds[n].null_count != len(olds[n]) or news[n].null_count != len(news[n])
+    ]
     steps = []
     for start in range(0, len(new_rows), PAIRS_PER_STEP):
         a_rows = new_rows.slice(start, PAIRS_PER_STEP)
