@@ -137,8 +137,10 @@ def build(
     fresh.validate(algorithm)
     # One copy of the merged rows, so every column is one array for what follows (digest,
     # structure checks, the Parquet writer).
-    manifest = Manifest(_merge(reused, fresh.table).combine_chunks()) if len(reused) else fresh
-    manifest.validate_structure()
+    manifest = fresh
+    if len(reused):
+        manifest = Manifest(_merge(reused, fresh.table).combine_chunks())
+        manifest.validate_structure()
 
     oids: list[Oid | None] = known.to_pylist()
     mtimes = cols.mtime_ns
