@@ -215,8 +215,20 @@ def _v9(db) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+def _v10(db) -> None:  # type: ignore[no-untyped-def]
+    """Manifest checks: which manifest objects passed validation, by which validator, in
+    which file of the local store (so reads can skip validating them again)."""
+    # A cache, not a record of the repo's history: rows are local, never synced or audited,
+    # and a missing or stale row only costs one more validation.
+    db["manifest_checks"].create(
+        {"oid": str, "validator": int, "file": str, "checked_at": str},
+        pk="oid",
+        not_null={"validator", "file", "checked_at"},
+    )
+
+
 # Append-only: a new migration goes at the end (the remotes one may be renumbered on merge).
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

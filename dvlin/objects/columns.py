@@ -64,6 +64,30 @@ def is_sorted_unique(paths: pa.Array) -> bool:
     return bool(pc.all(pc.less(binary[:-1], binary[1:])).as_py())
 
 
+def insertion_points(haystack: Any, needles: Any) -> np.ndarray:
+    """For each of ``needles``, how many of the sorted ``haystack`` paths sort before it.
+
+    ``bisect_left`` in path byte order, for every needle at once: each halving is one
+    ``take`` and one ``less`` over the needles, so placing k rows among n costs ~k log n,
+    not the n log n of sorting them all together.
+    """
+    hay = strings(haystack).cast(pa.binary())
+    keys = strings(needles).cast(pa.binary())
+    lo = np.zeros(len(keys), dtype=np.int64)
+    hi = np.full(len(keys), len(hay), dtype=np.int64)
+    if not len(hay):
+        return lo
+    while True:
+        active = lo < hi
+        if not active.any():
+            return lo
+        mid = (lo + hi) // 2
+        probe = hay.take(pa.array(np.minimum(mid, len(hay) - 1)))
+        before = pc.fill_null(pc.less(probe, keys), False).to_numpy(zero_copy_only=False)
+        lo = np.where(active & before, mid + 1, lo)
+        hi = np.where(active & ~before, mid, hi)
+
+
 def sort_table(table: pa.Table) -> pa.Table:
     """The table sorted by path bytes (stable: duplicate paths keep their order)."""
     paths = column(table, "path")
@@ -225,10 +249,15 @@ def storage_oids(table: pa.Table) -> set[str]:
     """Every object the rows' bytes live in: chunks, else the pack, else the oid itself."""
     chunks = table.column("chunks")
     chunks = chunks.combine_chunks() if isinstance(chunks, pa.ChunkedArray) else chunks
-    pack = column(table, "pack")
-    whole = pc.coalesce(pack, column(table, "oid"))
-    whole = whole.filter(pc.is_null(chunks))
-    parts = [pc.unique(whole.drop_null())]
+    pack, oid = column(table, "pack"), column(table, "oid")
+    # The packs (a few dozen distinct values) straight from their column, and only the
+    # unpacked rows' oids copied out: coalescing the two columns first copied every oid.
+    if chunks.null_count != len(chunks):
+        whole = pc.is_null(chunks)
+        pack = pack.filter(whole)
+        oid = oid.filter(whole)
+    loose = oid.filter(pc.is_null(pack)) if pack.null_count != len(pack) else oid
+    parts = [pc.unique(pack).drop_null(), pc.unique(loose).drop_null()]
     if chunks.null_count != len(chunks):
         parts.append(pc.unique(pc.struct_field(pc.list_flatten(chunks), "oid").drop_null()))
     return {oid for part in parts for oid in part.to_pylist()}
@@ -357,9 +386,12 @@ def differing(
     old: pa.Table, new: pa.Table, old_rows: pa.Array, new_rows: pa.Array, names: Iterable[str]
 ) -> pa.Array:
     """A mask over matched row pairs: true where any of the named columns differ."""
-    names = list(names)
     olds = {name: column(old, name) for name in names}
     news = {name: column(new, name) for name in names}
+    # A column null on both sides (link targets in a tree without links) cannot differ.
+    names = [
+        n for n in olds if olds[n].null_count != len(olds[n]) or news[n].null_count != len(news[n])
+    ]
     steps = []
     for start in range(0, len(new_rows), PAIRS_PER_STEP):
         a_rows = new_rows.slice(start, PAIRS_PER_STEP)

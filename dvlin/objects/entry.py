@@ -132,11 +132,9 @@ def validate(entries: Sequence[Entry], algorithm: str) -> None:
 
     oid_ok = re.compile(f"[0-9a-f]{{{digest_length(algorithm)}}}\\Z").match
     unsafe = _UNSAFE_PATH.search
-    seen: set[str] = set()
     for e in entries:
         if unsafe(e.path):
             check_path(e.path)
-        seen.add(e.path)
         if e.type == "file":
             if e.oid is None or not oid_ok(e.oid):
                 raise IntegrityError(f"manifest entry {e.path!r} has a malformed oid {e.oid!r}")
@@ -147,7 +145,13 @@ def validate(entries: Sequence[Entry], algorithm: str) -> None:
             check_link(e.path, e.target or "")
         elif e.type != "dir":
             raise IntegrityError(f"manifest entry {e.path!r} has unknown type {e.type!r}")
-    if len(seen) != len(entries):
+    validate_structure(entries)
+
+
+def validate_structure(entries: Sequence[Entry]) -> None:
+    """The checks of :func:`validate` that no entry shows alone: a path listed twice, a path
+    under a link."""
+    if len({e.path for e in entries}) != len(entries):
         raise IntegrityError("manifest lists a path twice")
     links = {e.path for e in entries if e.type == "link"}
     if links:

@@ -26,8 +26,10 @@ from dvlin.objects.entry import (
     normal_mode,
     tree_digest,
     validate,
+    validate_structure,
 )
 from dvlin.objects.manifest_io import (
+    PARTIAL_FROM,
     _schema,
     _type_array,
     arrow_owned,
@@ -50,6 +52,7 @@ __all__ = [
     "MANIFEST_FORMAT",
     "DIFF_COLUMNS",
     "SMALL",
+    "VALIDATOR",
     "Chunk",
     "Entry",
     "EntryType",
@@ -67,12 +70,19 @@ __all__ = [
     "to_parquet",
     "tree_digest",
     "validate",
+    "validate_structure",
 ]
 
 
 DIFF_COLUMNS = ("path", "type", "mode", "size", "oid", "target")
 """What a comparison of two versions (and ``dvlin ls``) reads: what each path is and its
 content, not where the bytes are stored (``pack``, ``offset``, ``chunks``)."""
+
+VALIDATOR = 1
+"""The version of the rules :meth:`Manifest.validate` applies (:func:`validate` and
+:func:`dvlin.objects.columns.row_errors`). A read skips validating a manifest only when the
+catalog records that it passed this version: bump it whenever those rules change, and every
+manifest is validated again on its next read."""
 
 SMALL = 4096
 """Below this many rows, Manifest methods use the reference functions: building a few thousand
@@ -304,8 +314,20 @@ class Manifest:
                 f"manifest entry {self.paths()[bad].as_py()!r} is malformed",
                 hint="the version or remote is corrupt or hostile; nothing was written",
             )
-        if columns.has_adjacent_duplicates(self.paths()):
-            raise IntegrityError("manifest lists a path twice")
+        self.validate_structure()
+
+    def validate_structure(self) -> None:
+        """The checks of :meth:`validate` that no row shows alone: a path listed twice, a
+        path under a link. For a manifest built of rows each already validated."""
+        if len(self) < SMALL and not self.partial:
+            validate_structure(list(self.entries()))
+            return
+        from dvlin.objects import columns
+
+        if not columns.is_sorted_unique(self.paths()):
+            if columns.has_adjacent_duplicates(self.paths()):
+                raise IntegrityError("manifest lists a path twice")
+            raise IntegrityError("manifest paths are not in order")
         under = columns.under_links(self.table)
         row = None if under is None else columns.first_true(under)
         if row is not None:
@@ -318,6 +340,13 @@ class Manifest:
                 f"manifest entry {path!r} lies under the link {parent!r}",
                 hint="the version or remote is corrupt or hostile; nothing was written",
             )
+
+    def select(self, columns: Sequence[str] | None) -> Manifest:
+        """The same rows with only ``columns`` (in schema order), as a partial read gives."""
+        if columns is None or len(self) < PARTIAL_FROM:
+            return self  # as a partial read of a small manifest: every column
+        wanted = set(columns)
+        return Manifest(self.table.select([f.name for f in _schema() if f.name in wanted]))
 
     def file_count(self) -> int:
         """How many rows are files."""

@@ -16,13 +16,13 @@ from dvlin.faults import BEFORE_CATALOG, pause_point
 from dvlin.git import code_info
 from dvlin.identity import author as current_author
 from dvlin.identity import utc_now
-from dvlin.objects.diff import Diff, diff_manifests
+from dvlin.objects.diff import Diff
 from dvlin.objects.ingest import Ingester
 from dvlin.objects.manifest import Manifest
 from dvlin.objects.store import StoredObject
 from dvlin.ops import commit_tree, lock
 from dvlin.ops.commit_request import CommitRequest, Layout
-from dvlin.ops.manifests import load_manifest
+from dvlin.ops.manifests import load_manifest, remember_written
 from dvlin.progress import NullProgress, Progress
 from dvlin.values import sealed
 from dvlin.workspace import pending
@@ -154,6 +154,7 @@ def prepare(
         cache,
         parent_manifest,
         ingester,
+        algorithm=repo.config.hash,
         base_abs=base_abs,
         started_ns=started,
         progress=progress,
@@ -163,7 +164,7 @@ def prepare(
     algorithm = repo.config.hash
     tree = manifest.digest(algorithm)
     cache.snapshot(cols, new.oids, tree)
-    diff = diff_manifests(parent_manifest, manifest)
+    diff = new.diff
     if (
         parent is not None
         and parent.tree == tree
@@ -202,6 +203,7 @@ def prepare(
     manifest_data = manifest.to_parquet()
     manifest_oid = repo.store.put(manifest_data)
     repo.store.sync()  # objects are durable before the catalog references them
+    remember_written(repo, manifest_oid, manifest_data)  # build() validated it
 
     created_at = utc_now()
     who = current_author()

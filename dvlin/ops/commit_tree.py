@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dvlin.objects.diff import Diff
 from dvlin.objects.hashing import Oid
 from dvlin.objects.manifest import Manifest
 from dvlin.progress import Progress
@@ -22,6 +23,8 @@ from dvlin.workspace.scan import Columns
 from dvlin.workspace.statcache import StatCache, is_racy
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from dvlin.objects.ingest import Ingester
 
 
@@ -38,6 +41,8 @@ class NewTree:
     changed, or stored again), with their oids."""
     kept: frozenset[str]
     """Of ``wanted``, the paths taken unchanged from the parent."""
+    diff: Diff
+    """The parent's manifest against the new one (what :func:`diff_manifests` gives)."""
 
 
 def build(
@@ -46,6 +51,7 @@ def build(
     parent: Manifest,
     ingester: Ingester,
     *,
+    algorithm: str,
     base_abs: str,
     started_ns: int,
     progress: Progress,
@@ -54,7 +60,9 @@ def build(
     """The manifest of the scanned tree; files not vouched for go through ``ingester``.
 
     ``wanted`` are paths the caller wants to know about (the parent's described files): the
-    ones taken unchanged are returned in :attr:`NewTree.kept`.
+    ones taken unchanged are returned in :attr:`NewTree.kept`. ``parent`` has been validated
+    (``load_manifest``); the rows that are not its own are validated here, so the new manifest
+    is valid as a whole (the commit records it as checked).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -68,17 +76,20 @@ def build(
     if cols.oid.count(None) != n:  # links into the store stand for their objects
         known = pc.coalesce(pa.array(cols.oid, pa.string()), known)
     is_file = pc.equal(kinds, "file")
-    parent_rows = parent.table.take(pc.index_in(paths, value_set=parent.paths()))
+    # The parent's row of each scanned path, and only the columns that decide reuse: the
+    # parent's rows stay where they are, in path order.
+    where = pc.index_in(paths, value_set=parent.paths())
     reuse = pc.fill_null(
         pc.and_kleene(
-            pc.and_kleene(is_file, pc.equal(strings(parent_rows.column("type")), "file")),
-            pc.equal(strings(parent_rows.column("oid")), known),
+            pc.and_kleene(
+                is_file, pc.equal(strings(parent.table.column("type")).take(where), "file")
+            ),
+            pc.equal(strings(parent.table.column("oid")).take(where), known),
         ),
         False,
     )
     modes = pa.array(cols.mode, pa.int32())
-    reused = parent_rows.filter(reuse)
-    reused = reused.set_column(reused.schema.get_field_index("mode"), "mode", modes.filter(reuse))
+    reused = _reused(parent, where.filter(reuse), modes.filter(reuse))
 
     # Per-row Python work from here on only for rows not taken from the parent.
     others = pc.indices_nonzero(pc.invert(reuse)).to_pylist()
@@ -89,7 +100,7 @@ def build(
     progress.start(
         "committing",
         files=pc.sum(todo).as_py() or 0,
-        bytes=pc.sum(pa.array(col_sizes, pa.int64()).filter(todo)).as_py() or 0,
+        bytes=sum(col_sizes[i] for i in others if types[i] == "file"),
     )
     prefix = os.path.join(base_abs, "")
     for i, oid in zip(others, known_others, strict=True):
@@ -103,8 +114,9 @@ def build(
     added = ingester.finish_table()
     progress.finish()
 
+    fresh = Manifest(added)  # finish_table's rows are sorted and in the on-disk schema
     if plain:
-        added = pa.concat_tables(
+        table = pa.concat_tables(
             [
                 _plain_types(added),
                 _plain_types(
@@ -119,15 +131,16 @@ def build(
                 ),
             ]
         )
+        fresh = Manifest.from_columns(**{name: table.column(name) for name in table.column_names})
+    # The parent's rows passed validation; the new rows are checked here, and the whole for
+    # what no row shows alone (a path twice, a path under a link).
+    fresh.validate(algorithm)
+    # One copy of the merged rows, so every column is one array for what follows (digest,
+    # structure checks, the Parquet writer).
+    manifest = fresh
     if len(reused):
-        table = pa.concat_tables([_plain_types(reused), _plain_types(added)])
-        manifest = Manifest.from_columns(
-            **{name: table.column(name) for name in table.column_names}
-        )
-    elif plain:
-        manifest = Manifest.from_columns(**{n: added.column(n) for n in added.column_names})
-    else:
-        manifest = Manifest(added)  # finish_table's rows are sorted and in the on-disk schema
+        manifest = Manifest(_merge(reused, fresh.table).combine_chunks())
+        manifest.validate_structure()
 
     oids: list[Oid | None] = known.to_pylist()
     mtimes = cols.mtime_ns
@@ -142,7 +155,146 @@ def build(
     if wanted:
         asked = pa.array(sorted(wanted), pa.string())
         kept = frozenset(asked.filter(pc.is_in(asked, value_set=paths.filter(reuse))).to_pylist())
-    return NewTree(manifest, oids, changed, kept)
+    # Where each fresh row that is not a new path was in the parent (a first commit: none).
+    matched = where.take(pa.array(others, pa.int64()))
+    at = pc.indices_nonzero(pc.is_valid(matched)).to_pylist()
+    previous = dict(
+        zip(
+            [col_paths[others[i]] for i in at],
+            matched.take(pa.array(at, pa.int64())).to_pylist(),
+            strict=True,
+        )
+    )
+    diff = _diff(parent, fresh, where, reuse, modes, previous)
+    return NewTree(manifest, oids, changed, kept, diff)
+
+
+def _reused(parent: Manifest, rows: pa.Array, modes: pa.Array) -> pa.Table:
+    """The parent's ``rows`` (each at most once), in the parent's (path) order, with ``modes``
+    (given in the order of ``rows``) as their new modes.
+
+    The rows go through as slices of the parent's table, runs between the rows left out, not
+    copied: the merged table is copied once, whole, after the new rows are in place.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    table = parent.table
+    if not len(rows):
+        return table.slice(0, 0)
+    at = rows.to_numpy()
+    keep = np.zeros(len(table), dtype=bool)
+    keep[at] = True
+    new_modes = np.zeros(len(table), dtype=np.int32)
+    new_modes[at] = modes.to_numpy()
+    index = table.schema.get_field_index("mode")
+    table = table.set_column(index, table.schema.field(index), pa.array(new_modes))
+    edges = np.flatnonzero(np.diff(keep.astype(np.int8), prepend=0, append=0))
+    starts, ends = edges[0::2], edges[1::2]
+    if len(starts) > max(len(table) // 64, 1024):
+        return table.filter(pa.array(keep))  # scattered: slicing would cost more than copying
+    return pa.concat_tables(
+        [table.slice(s, e - s) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    )
+
+
+def _merge(old: pa.Table, new: pa.Table) -> pa.Table:
+    """Two tables sorted by path with no path in both, as one sorted table (no full sort).
+
+    Each new row's place among the old ones comes from a binary search run on all new rows
+    at once (a few ``take`` and ``less`` calls over the new rows per halving); the old rows
+    go through in runs, sliced, not copied, between the new ones.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    from dvlin.objects.columns import insertion_points
+
+    if not len(new):
+        return old
+    at = insertion_points(old.column("path"), new.column("path"))
+    new = new.cast(old.schema)
+    pieces = []
+    previous, j = 0, 0
+    # Runs of new rows that go between the same two old rows are sliced together.
+    starts = np.flatnonzero(np.diff(at, prepend=-1)) if len(at) else np.zeros(0, np.int64)
+    ends = [*starts[1:].tolist(), len(at)]
+    for first, last in zip(starts.tolist(), ends, strict=True):
+        place = int(at[first])
+        if place > previous:
+            pieces.append(old.slice(previous, place - previous))
+        pieces.append(new.slice(first, last - first))
+        previous = place
+        j = last
+    if previous < len(old):
+        pieces.append(old.slice(previous))
+    assert j == len(new)
+    return pa.concat_tables(pieces)
+
+
+def _diff(
+    parent: Manifest,
+    fresh: Manifest,
+    where: pa.Array,
+    reuse: pa.Array,
+    modes: pa.Array,
+    previous: dict[str, int],
+) -> Diff:
+    """The parent against the new tree from what the build knows: the reused rows differ at
+    most in mode, every other scanned row is one of ``fresh``'s, and a parent row no scanned
+    row points at was removed. The paths are :func:`diff_entries`'s."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from dvlin.objects import columns
+
+    table = parent.table
+    hit = np.zeros(len(table), dtype=bool)
+    hit[where.drop_null().to_numpy()] = True
+    removed = pa.array(np.flatnonzero(~hit))
+    removed = removed.filter(
+        pc.invert(
+            columns.implied_folders(
+                parent.paths().take(removed), columns.column(table, "type").take(removed)
+            )
+        )
+    )
+    # Reused rows: the same content unless the mode changed.
+    rows = where.filter(reuse)
+    mode_changed = pc.not_equal(columns.column(table, "mode").take(rows), modes.filter(reuse))
+    moded = rows.filter(pc.fill_null(mode_changed, True))
+    # Fresh rows: new paths (added), or in the parent with other content (changed).
+    fresh_paths = fresh.paths()
+    if previous:
+        before = pa.array([previous.get(p) for p in fresh_paths.to_pylist()], pa.int64())
+    else:
+        before = pa.nulls(len(fresh_paths), pa.int64())
+    is_new = pc.is_null(before)
+    added = pc.indices_nonzero(is_new)
+    added = added.filter(
+        pc.invert(
+            columns.implied_folders(
+                fresh_paths.take(added), columns.column(fresh.table, "type").take(added)
+            )
+        )
+    )
+    matched = pc.indices_nonzero(pc.invert(is_new))
+    differs = columns.differing(
+        table,
+        fresh.table,
+        before.filter(pc.invert(is_new)),
+        matched,
+        ("type", "mode", "oid", "target"),
+    )
+    changed = pa.concat_arrays(
+        [fresh_paths.take(matched.filter(differs)), parent.paths().take(moded)]
+    )
+    return Diff(
+        tuple(fresh_paths.take(added).to_pylist()),
+        tuple(sorted(changed.to_pylist())),
+        tuple(parent.paths().take(removed).to_pylist()),
+    )
 
 
 def _plain_types(table: object) -> object:

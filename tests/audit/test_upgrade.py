@@ -60,8 +60,8 @@ def _make_old(db: Path, repo_id: str) -> list[str]:
         )
         prev = digest
         hashes.append(digest)
-    # What later migrations (7: asset aliases and removals, 8: profiles, 9: remotes) added
-    # goes too.
+    # What later migrations (7: asset aliases and removals, 8: profiles, 9: remotes,
+    # 10: manifest checks) added goes too.
     for table in (
         "asset_aliases",
         "profiles",
@@ -69,6 +69,7 @@ def _make_old(db: Path, repo_id: str) -> list[str]:
         "remote_records",
         "remote_objects",
         "remote_audit",
+        "manifest_checks",
     ):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("ALTER TABLE assets DROP COLUMN removed_at")
