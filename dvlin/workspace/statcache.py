@@ -88,19 +88,16 @@ def fingerprint(cols: Columns) -> str:
     inodes, file ctimes, link targets, store links).
 
     Equal fingerprints mean equal scans: a clean status compares one string, not a million
-    rows, and imports no Arrow. Each list is turned into bytes in C (``str.join``,
-    ``array``): about 50 ms for 200,000 files.
+    rows, and imports no Arrow. Each column is turned into bytes in C (``str.join``; the
+    numbers are arrays already): about 50 ms for 200,000 files.
     """
     import xxhash
 
     h = xxhash.xxh3_128()
     h.update("\0".join(cols.path).encode("utf-8", "surrogateescape"))
     h.update("\0".join(cols.type).encode())
-    h.update(array("q", cols.mode))
-    h.update(array("q", cols.size))
-    h.update(array("q", cols.mtime_ns))
-    h.update(array("Q", cols.inode))
-    h.update(cols.ctime_ns)
+    for numbers in (cols.mode, cols.size, cols.mtime_ns, cols.inode, cols.ctime_ns):
+        h.update(numbers)  # 8-byte arrays: the bytes of array("q"/"Q", the values)
     n = len(cols)
     for extra in (cols.target, cols.oid):  # links are rare: skip the all-None lists
         if extra.count(None) != n:
