@@ -162,10 +162,14 @@ def prepare(
         progress=progress,
         wanted=frozenset(described),
     )
-    manifest = new.manifest
+    manifest, changed, kept = new.manifest, new.changed, new.kept
     algorithm = repo.config.hash
     tree = manifest.digest(algorithm)
     cache.snapshot(cols, new.oids, tree)
+    stored, new_bytes = ingester.new_object_table(), ingester.new_bytes
+    # The snapshot holds the scan as Arrow columns now: a million files' paths and oids as
+    # Python objects (about 250 MB) are freed before the manifest is diffed and written.
+    del cols, new, ingester
     diff = diff_manifests(parent_manifest, manifest)
     if (
         parent is not None
@@ -186,11 +190,10 @@ def prepare(
             [],
             set(),
             0,
-            cols,
         )
 
     info = {
-        **_describe(base_abs, new.changed, {p: described[p] for p in new.kept}, described),
+        **_describe(base_abs, changed, {p: described[p] for p in kept}, described),
         **checks,
         **code_info(repo.root),
     }
@@ -251,9 +254,9 @@ def prepare(
         cache,
         new_objects,
         storage,
-        ingester.new_bytes,
+        new_bytes,
         (),  # the scan went to the stat cache's snapshot: not held twice
-        ingester.new_object_table(),
+        stored,
     )
 
 
