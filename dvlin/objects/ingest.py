@@ -73,12 +73,14 @@ class Ingester:
     """The catalog knows no object yet (a first commit): skip looking oids up in it."""
     _rows: _Rows = field(default_factory=lambda: _Rows())
     _first: dict[str, int] = field(default_factory=dict)
-    """New blobs of small files: oid -> the row of ``_rows`` that stored it. Their catalog
-    rows are taken from those rows by columns (:meth:`new_object_table`): no
-    :class:`StoredObject` per blob (a million-file commit)."""
+    """New blobs of small files while files are added: oid -> the row of ``_rows`` that
+    stored it. No :class:`StoredObject` per blob (a million-file commit): their catalog rows
+    are taken from the manifest by columns at the end (:meth:`new_object_table`)."""
     _other_new: dict[str, StoredObject] = field(default_factory=dict)
     """Other new objects: packs and the chunks of big files (one per MiB or more)."""
-    _new_table: pa.Table | None = None
+    _new_loose: set[str] = field(default_factory=set)
+    """New blobs stored as objects of their own (128 KiB or more: few)."""
+    _finished: pa.Table | None = None
     _pack_names: list[Oid] = field(default_factory=list)
     """Packs that rows point at (``_rows.pack`` holds an index into this list)."""
     _pack_ids: dict[str, int] = field(default_factory=dict)
@@ -128,10 +130,10 @@ class Ingester:
     def new_objects(self) -> dict[str, StoredObject]:
         """Every object this commit stored, by oid (built on demand: for tests and small
         callers; a commit records :meth:`new_object_table`)."""
-        if self._new_table is not None:
+        if self._finished is not None:
             return {
                 r["oid"]: StoredObject(r["oid"], r["size"], r["pack"], r["offset"])
-                for r in self._new_table.to_pylist()
+                for r in self.new_object_table(self._finished).to_pylist()
             }
         found = dict(self._other_new)
         for oid in self._first:  # a pack of one blob: the blob's row stands for both
@@ -275,6 +277,7 @@ class Ingester:
             else:
                 self.store.put_soon(data, oid)
                 first[oid] = len(rows.path)
+                self._new_loose.add(oid)
                 self.new_bytes += size
                 rows.add(path, mode, size, oid, _NO_PACK, None)
             hashed_tags.append(tag)
@@ -484,15 +487,7 @@ class Ingester:
         offsets = _nullable(rows.offset)
         oids = pa.array(rows.oid, pa.string())
         rows.oid = []
-        first, self._first = self._first, {}
-        self._new_table = _object_rows(
-            Int64s(first.values()), oids, rows.size.__arrow_array__(), packs, offsets
-        )
-        # A pack of one blob has the blob's oid: its row (pack = itself) stands for both.
-        others = [o for o in self._other_new.values() if o.oid not in first]
-        del first
-        if others:
-            self._new_table = pa.concat_tables([self._new_table, _stored_rows(others)])
+        self._first = {}
         table = Manifest.from_columns(
             path=rows.path,
             type=pa.DictionaryArray.from_arrays(  # code 0 of the fixed dictionary: "file"
@@ -523,18 +518,51 @@ class Ingester:
         at = ids.__arrow_array__()
         return names.take(pc.if_else(pc.less(at, 0), pa.scalar(None, pa.int64()), at))
 
-    def new_object_table(self) -> pa.Table:
-        """The catalog rows (oid, size, pack, offset) of every object this commit stored, once
-        :meth:`finish_table` ran: the first row of each new small blob, then packs, loose
-        objects and chunks. Columns, not one :class:`StoredObject` per blob."""
-        assert self._new_table is not None, "finish_table() first"
-        return self._new_table
+    def new_object_table(self, manifest: pa.Table) -> pa.Table:
+        """The catalog rows (oid, size, pack, offset) of every object this commit stored.
+
+        ``manifest`` holds :meth:`finish_table`'s rows (the version's manifest does): a new
+        small blob is a row in a pack this commit wrote, or a new loose object; each oid once,
+        where it was first stored. Then the packs and the chunks of big files. By columns,
+        and only now: the table is not held while the manifest is sorted, diffed and written.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from dvlin.objects.columns import column
+
+        packs = pa.array([o.oid for o in self._other_new.values() if o.pack is None], pa.string())
+        pack, oid = column(manifest, "pack"), column(manifest, "oid")
+        mine = pc.is_in(pack, value_set=packs)
+        if self._new_loose:
+            loose = pa.array(sorted(self._new_loose), pa.string())
+            mine = pc.or_(mine, pc.and_(pc.is_null(pack), pc.is_in(oid, value_set=loose)))
+        rows = pa.table(
+            {
+                "oid": oid,
+                "size": column(manifest, "size").cast(pa.int64()),
+                "pack": pack,
+                "offset": column(manifest, "offset").cast(pa.int64()),
+            }
+        ).filter(pc.fill_null(mine, False))
+        oids = rows.column("oid")
+        distinct = pc.unique(oids)
+        rows = rows.take(pc.index_in(distinct, value_set=oids))  # duplicates: the first row
+        others = list(self._other_new.values())
+        if not others:
+            return rows
+        # A pack of one blob has the blob's oid: its row (pack = itself) stands for both; a
+        # chunk equal to a small file, likewise.
+        again = pc.is_in(pa.array([o.oid for o in others], pa.string()), value_set=distinct)
+        others = [o for o, dup in zip(others, again.to_pylist(), strict=True) if not dup]
+        return pa.concat_tables([rows, _stored_rows(others)]) if others else rows
 
     def finish(self) -> list[Entry]:
         """:meth:`finish_table` as entries (for small callers and tests)."""
         from dvlin.objects.manifest import table_entries
 
-        return list(table_entries(self.finish_table()))
+        self._finished = self.finish_table()
+        return list(table_entries(self._finished))
 
 
 def _read_rest(fd: int, head: bytes) -> bytes:
@@ -602,22 +630,5 @@ def _stored_rows(objects: list[StoredObject]) -> pa.Table:
             "size": pa.array([o.size for o in objects], pa.int64()),
             "pack": pa.array([o.pack for o in objects], pa.string()),
             "offset": pa.array([o.offset for o in objects], pa.int64()),
-        }
-    )
-
-
-def _object_rows(
-    rows: Int64s, oids: pa.Array, sizes: pa.Array, packs: pa.Array, offsets: pa.Array
-) -> pa.Table:
-    """Catalog object rows (oid, size, pack, offset) of the manifest rows ``rows``."""
-    import pyarrow as pa
-
-    at = rows.__arrow_array__()
-    return pa.table(
-        {
-            "oid": oids.take(at),
-            "size": sizes.take(at),
-            "pack": packs.take(at),
-            "offset": offsets.take(at),
         }
     )

@@ -166,10 +166,9 @@ def prepare(
     algorithm = repo.config.hash
     tree = manifest.digest(algorithm)
     cache.snapshot(cols, new.oids, tree)
-    stored, new_bytes = ingester.new_object_table(), ingester.new_bytes
     # The snapshot holds the scan as Arrow columns now: a million files' paths and oids as
     # Python objects (about 250 MB) are freed before the manifest is diffed and written.
-    del cols, new, ingester
+    del cols, new
     diff = diff_manifests(parent_manifest, manifest)
     if (
         parent is not None
@@ -243,6 +242,7 @@ def prepare(
     storage.add(manifest_oid)
     storage.update(p.oid for p in profiles)
     new_objects = [StoredObject(manifest_oid, len(manifest_data), None, None), *profiles]
+    stored = ingester.new_object_table(manifest.table)
     return PreparedCommit(
         name,
         resolved_kind,
@@ -254,7 +254,7 @@ def prepare(
         cache,
         new_objects,
         storage,
-        new_bytes,
+        ingester.new_bytes,
         (),  # the scan went to the stat cache's snapshot: not held twice
         stored,
     )
