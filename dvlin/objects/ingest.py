@@ -537,17 +537,12 @@ class Ingester:
         if self._new_loose:
             loose = pa.array(sorted(self._new_loose), pa.string())
             mine = pc.or_(mine, pc.and_(pc.is_null(pack), pc.is_in(oid, value_set=loose)))
-        rows = pa.table(
-            {
-                "oid": oid,
-                "size": column(manifest, "size").cast(pa.int64()),
-                "pack": pack,
-                "offset": column(manifest, "offset").cast(pa.int64()),
-            }
-        ).filter(pc.fill_null(mine, False))
+        # One copy of the four columns, of the rows wanted only (the manifest is big).
+        rows = manifest.select(["oid", "size", "pack", "offset"]).filter(pc.fill_null(mine, False))
         oids = rows.column("oid")
         distinct = pc.unique(oids)
-        rows = rows.take(pc.index_in(distinct, value_set=oids))  # duplicates: the first row
+        if len(distinct) != rows.num_rows:
+            rows = rows.take(pc.index_in(distinct, value_set=oids))  # duplicates: the first row
         others = list(self._other_new.values())
         if not others:
             return rows

@@ -169,6 +169,8 @@ def prepare(
     # The snapshot holds the scan as Arrow columns now: a million files' paths and oids as
     # Python objects (about 250 MB) are freed before the manifest is diffed and written.
     del cols, new
+    ingester.hashed_tags.clear()  # the oids went to the snapshot too
+    ingester.hashed_oids.clear()
     diff = diff_manifests(parent_manifest, manifest)
     if (
         parent is not None
