@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from dvlin.catalog.db import Db, select_in
 from dvlin.objects.hashing import Oid
 from dvlin.objects.store import StoredObject
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class ObjectQueries(Db):
@@ -43,6 +47,29 @@ class ObjectQueries(Db):
         self.conn.executemany(
             "INSERT OR IGNORE INTO objects (oid, size, pack, offset) VALUES (?, ?, ?, ?)", rows
         )
+
+    def add_object_table(self, table: pa.Table, *, batch: int = 65536) -> None:
+        """Record stored objects given as columns ``oid, size, pack, offset`` (inside the
+        caller's transaction), in oid order as :meth:`add_objects` does.
+
+        Rows are turned into tuples one batch at a time: a million-file commit never holds a
+        million tuples (about 100 MB) at once.
+        """
+        import pyarrow.compute as pc
+
+        if not table.num_rows:
+            return
+        table = table.take(pc.sort_indices(table.column("oid")))
+        insert = "INSERT OR IGNORE INTO objects (oid, size, pack, offset) VALUES (?, ?, ?, ?)"
+        for at in range(0, table.num_rows, batch):
+            part = table.slice(at, batch)
+            self.conn.executemany(
+                insert,
+                zip(
+                    *(part.column(c).to_pylist() for c in ("oid", "size", "pack", "offset")),
+                    strict=True,
+                ),
+            )
 
     def link_version_objects(self, version_id: str, oids: Iterable[str]) -> None:
         """Record which storage objects a version needs (inside the caller's transaction)."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from dvlin.errors import FileSystemError
 from dvlin.faults import IN_PACK, pause_point
+from dvlin.objects.arrays import Int64s
 from dvlin.objects.bigfile import cut_file, unreadable
 from dvlin.objects.hashing import Hasher, Oid, hasher_factory
 from dvlin.objects.manifest import Entry
@@ -37,6 +38,8 @@ _READ_BLOCK = 1024 * 1024
 _BATCH_BYTES = 16 * 1024 * 1024
 _READS_AHEAD = 2  # batches read ahead of the one being stored
 _IOV_MAX = 1024  # buffers per os.writev (Linux's IOV_MAX)
+_NO_PACK = -1  # a row's blob is a loose object
+_PACK_UNNAMED = -2  # a row's blob is in a pack still being written
 
 
 @dataclass(slots=True)
@@ -59,7 +62,6 @@ class Ingester:
 
     store: ObjectStore
     catalog: ObjectIndex
-    new_objects: dict[str, StoredObject] = field(default_factory=dict)
     new_bytes: int = 0
     entries: list[Entry] = field(default_factory=list)
     """Files stored whole or in chunks (big files), as entries; small files are in ``_rows``."""
@@ -70,6 +72,18 @@ class Ingester:
     catalog_empty: bool = False
     """The catalog knows no object yet (a first commit): skip looking oids up in it."""
     _rows: _Rows = field(default_factory=lambda: _Rows())
+    _first: dict[str, int] = field(default_factory=dict)
+    """New blobs of small files while files are added: oid -> the row of ``_rows`` that
+    stored it. No :class:`StoredObject` per blob (a million-file commit): their catalog rows
+    are taken from the manifest by columns at the end (:meth:`new_object_table`)."""
+    _other_new: dict[str, StoredObject] = field(default_factory=dict)
+    """Other new objects: packs and the chunks of big files (one per MiB or more)."""
+    _new_loose: set[str] = field(default_factory=set)
+    """New blobs stored as objects of their own (128 KiB or more: few)."""
+    _finished: pa.Table | None = None
+    _pack_names: list[Oid] = field(default_factory=list)
+    """Packs that rows point at (``_rows.pack`` holds an index into this list)."""
+    _pack_ids: dict[str, int] = field(default_factory=dict)
     _slots: list[_PackSlot] = field(default_factory=list)
     _member_slot: dict[Oid, _PackSlot] = field(default_factory=dict)
     _new_hasher: Callable[[], Hasher] | None = None
@@ -92,7 +106,53 @@ class Ingester:
 
     def known(self, oid: str) -> StoredObject | None:
         """Where ``oid`` is stored already, by this commit or an earlier one."""
-        return self.new_objects.get(oid) or self.catalog.find_object(oid)
+        return self._known_new(oid) or self.catalog.find_object(oid)
+
+    def _known_new(self, oid: str) -> StoredObject | None:
+        """Where this commit stored ``oid`` (pack ``""``: in a pack not named yet)."""
+        row = self._first.get(oid)
+        if row is None:
+            return self._other_new.get(oid)
+        rows = self._rows
+        pack, offset = rows.pack[row], rows.offset[row]
+        return StoredObject(
+            Oid(oid),
+            rows.size[row],
+            None
+            if pack == _NO_PACK
+            else Oid("")
+            if pack == _PACK_UNNAMED
+            else self._pack_names[pack],
+            None if offset < 0 else offset,
+        )
+
+    @property
+    def new_objects(self) -> dict[str, StoredObject]:
+        """Every object this commit stored, by oid (built on demand: for tests and small
+        callers; a commit records :meth:`new_object_table`)."""
+        if self._finished is not None:
+            return {
+                r["oid"]: StoredObject(r["oid"], r["size"], r["pack"], r["offset"])
+                for r in self.new_object_table(self._finished).to_pylist()
+            }
+        found = dict(self._other_new)
+        for oid in self._first:  # a pack of one blob: the blob's row stands for both
+            obj = self._known_new(oid)
+            if obj is not None:
+                found[oid] = obj
+        return found
+
+    def _pack_id(self, pack: str | None) -> int:
+        """The index of ``pack`` in ``_pack_names`` (-1 for None, -2 for a pack not named yet)."""
+        if pack is None:
+            return _NO_PACK
+        if not pack:
+            return _PACK_UNNAMED
+        at = self._pack_ids.get(pack)
+        if at is None:
+            at = self._pack_ids[pack] = len(self._pack_names)
+            self._pack_names.append(Oid(pack))
+        return at
 
     def add_known(self, path: str, mode: int, size: int, oid: str) -> bool:
         """Add a file whose oid the stat cache knows; False when its bytes must be read."""
@@ -110,14 +170,14 @@ class Ingester:
         slot = self._member_slot.get(found.oid)
         if slot is not None:  # in a pack not named yet: finish_table() fills the pack in
             slot.rows.append(len(rows.path))
-            rows.add(path, mode, size, found.oid, None, found.offset)
+            rows.add(path, mode, size, found.oid, _PACK_UNNAMED, found.offset)
         elif found.oid in self._in_packs:
             # Equal to a chunk whose pack is not closed yet: finish() knows where it is.
             self._pending_chunks.append(_Pending(path, mode, size, found.oid))
         elif found.pack is not None:
-            rows.add(path, mode, size, found.oid, found.pack, found.offset)
+            rows.add(path, mode, size, found.oid, self._pack_id(found.pack), found.offset)
         else:
-            rows.add(path, mode, size, found.oid, None, None)
+            rows.add(path, mode, size, found.oid, _NO_PACK, None)
 
     def add_file(self, abs_path: str, path: str, mode: int, size: int, tag: object = None) -> None:
         """Queue one file to be read, hashed and stored; ``(tag, oid)`` lands in :attr:`hashed`.
@@ -189,40 +249,37 @@ class Ingester:
         oids: list[Oid],
     ) -> None:
         """Place a batch read by :meth:`_read`: known objects by reference, new ones in packs."""
-        new_objects = self.new_objects
+        first, other_new = self._first, self._other_new
         stored: Mapping[str, StoredObject] = {}
         if not self.catalog_empty:
-            unknown = {oid for oid in oids if oid not in new_objects}
+            unknown = {oid for oid in oids if oid not in first and oid not in other_new}
             stored = self.catalog.find_objects(unknown) if unknown else {}
         rows = self._rows
         hashed_tags, hashed_oids = self.hashed_tags, self.hashed_oids
         slot = self._open_slot()
         for (_, path, mode, _, tag), data, oid in zip(batch, datas, oids, strict=True):
-            found = new_objects.get(oid) or stored.get(oid)
             size = len(data)
-            if found is not None:
+            if oid in first or oid in other_new or oid in stored:
+                found = self._known_new(oid) or stored[oid]
                 self._add_stored(path, mode, size, found)
             elif size < PACK_MAX_BLOB:
                 offset = slot.size
                 self._member_slot[oid] = slot
-                # Oid(""): the pack is named once it is written (finish_table).
-                new_objects[oid] = StoredObject(oid, size, Oid(""), offset)
+                first[oid] = row = len(rows.path)
                 slot.parts.append(data)
                 slot.size += size
-                slot.rows.append(len(rows.path))
-                rows.path.append(path)
-                rows.mode.append(mode)
-                rows.size.append(size)
-                rows.oid.append(oid)
-                rows.pack.append(None)
-                rows.offset.append(offset)
+                slot.rows.append(row)
+                # _PACK_UNNAMED: the pack is named once it is written (_resolve).
+                rows.add(path, mode, size, oid, _PACK_UNNAMED, offset)
                 if slot.size >= PACK_TARGET:
                     self._flush_pack()
                     slot = self._open_slot()
             else:
                 self.store.put_soon(data, oid)
-                self._record(StoredObject(oid, size, None, None))
-                rows.add(path, mode, size, oid, None, None)
+                first[oid] = len(rows.path)
+                self._new_loose.add(oid)
+                self.new_bytes += size
+                rows.add(path, mode, size, oid, _NO_PACK, None)
             hashed_tags.append(tag)
             hashed_oids.append(oid)
             if self.on_hashed is not None:
@@ -259,7 +316,7 @@ class Ingester:
         return self._new_hasher
 
     def _record(self, obj: StoredObject) -> None:
-        self.new_objects[obj.oid] = obj
+        self._other_new[obj.oid] = obj
         self.new_bytes += obj.size
 
     def _add_chunked(self, abs_path: str, path: str, mode: int) -> str:
@@ -286,7 +343,7 @@ class Ingester:
     def _new_chunk(self, oid: Oid, size: int, offset: int) -> None:
         # "": the pack is named when it closes (finish fills it in); its bytes are counted
         # then, once, as the pack's.
-        self.new_objects[oid] = StoredObject(oid, size, Oid(""), offset)
+        self._other_new[oid] = StoredObject(oid, size, Oid(""), offset)
         self._in_packs.add(oid)
 
     def _packs(self) -> PackWriter:
@@ -369,12 +426,11 @@ class Ingester:
         assert slot.writing is not None
         pack = slot.writing.result()
         self._record(StoredObject(pack, slot.size, None, None))
-        new_objects, rows, member_slot = self.new_objects, self._rows, self._member_slot
+        rows, member_slot = self._rows, self._member_slot
+        at = self._pack_id(pack)
         for row in slot.rows:
-            rows.pack[row] = pack
+            rows.pack[row] = at  # the new blob's object row is this row: named with it
             oid = Oid(rows.oid[row])
-            if not new_objects[oid].pack:  # "" (not named yet), or None: the pack is this blob
-                new_objects[oid] = StoredObject(oid, rows.size[row], pack, rows.offset[row])
             if member_slot.get(oid) is slot:
                 del member_slot[oid]
         slot.rows = []
@@ -419,14 +475,19 @@ class Ingester:
                 if obj.pack is None:
                     self._record(obj)
                 else:
-                    self.new_objects[obj.oid] = obj
+                    self._other_new[obj.oid] = obj
             self._in_packs.clear()
         for p in self._pending_chunks:
-            obj = self.new_objects[p.oid]
-            self._rows.add(p.path, p.mode, p.size, p.oid, obj.pack, obj.offset)
+            obj = self._other_new[p.oid]
+            self._rows.add(p.path, p.mode, p.size, p.oid, self._pack_id(obj.pack), obj.offset)
         self._pending_chunks.clear()
         rows, self._rows = self._rows, _Rows()
         n = len(rows.path)
+        packs = self._pack_column(rows.pack)
+        offsets = _nullable(rows.offset)
+        oids = pa.array(rows.oid, pa.string())
+        rows.oid = []
+        self._first = {}
         table = Manifest.from_columns(
             path=rows.path,
             type=pa.DictionaryArray.from_arrays(  # code 0 of the fixed dictionary: "file"
@@ -435,9 +496,9 @@ class Ingester:
             ),
             mode=rows.mode,
             size=rows.size,
-            oid=rows.oid,
-            pack=rows.pack,
-            offset=rows.offset,
+            oid=oids,
+            pack=packs,
+            offset=offsets,
         ).table
         if self.entries:
             table = pa.concat_tables([table, Manifest.from_entries(self.entries).table])
@@ -447,11 +508,56 @@ class Ingester:
             ).table
         return table
 
+    def _pack_column(self, ids: Int64s) -> pa.Array:
+        """The pack name of each row (null for a loose blob), from the rows' pack indices."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        assert _PACK_UNNAMED not in ids, "a pack was left unnamed"
+        names = pa.array(self._pack_names, pa.string())
+        at = ids.__arrow_array__()
+        return names.take(pc.if_else(pc.less(at, 0), pa.scalar(None, pa.int64()), at))
+
+    def new_object_table(self, manifest: pa.Table) -> pa.Table:
+        """The catalog rows (oid, size, pack, offset) of every object this commit stored.
+
+        ``manifest`` holds :meth:`finish_table`'s rows (the version's manifest does): a new
+        small blob is a row in a pack this commit wrote, or a new loose object; each oid once,
+        where it was first stored. Then the packs and the chunks of big files. By columns,
+        and only now: the table is not held while the manifest is sorted, diffed and written.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from dvlin.objects.columns import column
+
+        packs = pa.array([o.oid for o in self._other_new.values() if o.pack is None], pa.string())
+        pack, oid = column(manifest, "pack"), column(manifest, "oid")
+        mine = pc.is_in(pack, value_set=packs)
+        if self._new_loose:
+            loose = pa.array(sorted(self._new_loose), pa.string())
+            mine = pc.or_(mine, pc.and_(pc.is_null(pack), pc.is_in(oid, value_set=loose)))
+        # One copy of the four columns, of the rows wanted only (the manifest is big).
+        rows = manifest.select(["oid", "size", "pack", "offset"]).filter(pc.fill_null(mine, False))
+        oids = rows.column("oid")
+        distinct = pc.unique(oids)
+        if len(distinct) != rows.num_rows:
+            rows = rows.take(pc.index_in(distinct, value_set=oids))  # duplicates: the first row
+        others = list(self._other_new.values())
+        if not others:
+            return rows
+        # A pack of one blob has the blob's oid: its row (pack = itself) stands for both; a
+        # chunk equal to a small file, likewise.
+        again = pc.is_in(pa.array([o.oid for o in others], pa.string()), value_set=distinct)
+        others = [o for o, dup in zip(others, again.to_pylist(), strict=True) if not dup]
+        return pa.concat_tables([rows, _stored_rows(others)]) if others else rows
+
     def finish(self) -> list[Entry]:
         """:meth:`finish_table` as entries (for small callers and tests)."""
         from dvlin.objects.manifest import table_entries
 
-        return list(table_entries(self.finish_table()))
+        self._finished = self.finish_table()
+        return list(table_entries(self._finished))
 
 
 def _read_rest(fd: int, head: bytes) -> bytes:
@@ -478,21 +584,46 @@ class _PackSlot:
 
 @dataclass(slots=True)
 class _Rows:
-    """Manifest columns of the small files stored so far, one list per column."""
+    """Manifest columns of the small files stored so far: paths and oids in lists (shared
+    with the scan and the hasher), numbers in 8-byte arrays (a million files: 40 bytes an int
+    in a list)."""
 
     path: list[str] = field(default_factory=list)
-    mode: list[int] = field(default_factory=list)
-    size: list[int] = field(default_factory=list)
+    mode: Int64s = field(default_factory=Int64s)
+    size: Int64s = field(default_factory=Int64s)
     oid: list[str] = field(default_factory=list)
-    pack: list[str | None] = field(default_factory=list)
-    offset: list[int | None] = field(default_factory=list)
+    pack: Int64s = field(default_factory=Int64s)
+    """Index into ``Ingester._packs``; -1: a loose object; -2: a pack not named yet."""
+    offset: Int64s = field(default_factory=Int64s)
+    """-1: none (a loose object)."""
 
-    def add(
-        self, path: str, mode: int, size: int, oid: str, pack: str | None, offset: int | None
-    ) -> None:
+    def add(self, path: str, mode: int, size: int, oid: str, pack: int, offset: int | None) -> None:
         self.path.append(path)
         self.mode.append(mode)
         self.size.append(size)
         self.oid.append(oid)
         self.pack.append(pack)
-        self.offset.append(offset)
+        self.offset.append(-1 if offset is None else offset)
+
+
+def _nullable(values: Int64s) -> pa.Array:
+    """An int64 column with -1 as null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    at = values.__arrow_array__()
+    return pc.if_else(pc.less(at, 0), pa.scalar(None, pa.int64()), at)
+
+
+def _stored_rows(objects: list[StoredObject]) -> pa.Table:
+    """Catalog object rows of a few stored objects."""
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "oid": pa.array([o.oid for o in objects], pa.string()),
+            "size": pa.array([o.size for o in objects], pa.int64()),
+            "pack": pa.array([o.pack for o in objects], pa.string()),
+            "offset": pa.array([o.offset for o in objects], pa.int64()),
+        }
+    )

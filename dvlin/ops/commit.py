@@ -82,6 +82,9 @@ class PreparedCommit:
     new_bytes: int
     items: Sequence[Item] = field(default_factory=list)
     """What was scanned, for checks that look at the files before they are committed."""
+    stored: Any = None
+    """The objects the ingester stored, as catalog rows (an Arrow table: no object per blob
+    in a million-file commit); :attr:`new_objects` holds the few others (manifest, profiles)."""
 
 
 def prepare(
@@ -160,11 +163,16 @@ def prepare(
         progress=progress,
         wanted=frozenset(described),
     )
-    manifest = new.manifest
+    manifest, changed, kept = new.manifest, new.changed, new.kept
     algorithm = repo.config.hash
     tree = manifest.digest(algorithm)
     cache.snapshot(cols, new.oids, tree)
     diff = new.diff
+    # The snapshot holds the scan as Arrow columns now: a million files' paths and oids as
+    # Python objects (about 250 MB) are freed before the manifest is written.
+    del cols, new
+    ingester.hashed_tags.clear()  # the oids went to the snapshot too
+    ingester.hashed_oids.clear()
     if (
         parent is not None
         and parent.tree == tree
@@ -184,11 +192,10 @@ def prepare(
             [],
             set(),
             0,
-            cols,
         )
 
     info = {
-        **_describe(base_abs, new.changed, {p: described[p] for p in new.kept}, described),
+        **_describe(base_abs, changed, {p: described[p] for p in kept}, described),
         **checks,
         **code_info(repo.root),
     }
@@ -238,11 +245,8 @@ def prepare(
     storage = manifest.storage_oids()
     storage.add(manifest_oid)
     storage.update(p.oid for p in profiles)
-    new_objects = [
-        *ingester.new_objects.values(),
-        StoredObject(manifest_oid, len(manifest_data), None, None),
-        *profiles,
-    ]
+    new_objects = [StoredObject(manifest_oid, len(manifest_data), None, None), *profiles]
+    stored = ingester.new_object_table(manifest.table)
     return PreparedCommit(
         name,
         resolved_kind,
@@ -255,7 +259,8 @@ def prepare(
         new_objects,
         storage,
         ingester.new_bytes,
-        cols,
+        (),  # the scan went to the stat cache's snapshot: not held twice
+        stored,
     )
 
 
@@ -301,6 +306,8 @@ def record(repo: Repo, prepared: PreparedCommit, tx: Change) -> CommitResult:
         created_at=version.created_at,
     )
     catalog.insert_version(version)
+    if prepared.stored is not None:
+        catalog.add_object_table(prepared.stored)
     catalog.add_objects(prepared.new_objects)
     catalog.link_version_objects(version.id, prepared.storage)
     tx.audit(
@@ -334,7 +341,7 @@ def record(repo: Repo, prepared: PreparedCommit, tx: Change) -> CommitResult:
         True,
         version,
         prepared.diff,
-        new_objects=sum(1 for o in prepared.new_objects if o.pack in (None, o.oid)),
+        new_objects=_loose_count(prepared),
         new_bytes=prepared.new_bytes,
         tags=prepared.tags,
     )
@@ -385,6 +392,19 @@ def commit(
             result = record(repo, prepared, tx)
         lock.sync(repo)  # dvlin.lock (and the .gitignore block) name the new version
         return result
+
+
+def _loose_count(prepared: PreparedCommit) -> int:
+    """How many objects the commit stored as files of their own (not inside a pack)."""
+    count = sum(1 for o in prepared.new_objects if o.pack in (None, o.oid))
+    stored = prepared.stored
+    if stored is not None and stored.num_rows:
+        import pyarrow.compute as pc
+
+        pack = stored.column("pack")
+        alone = pc.or_kleene(pc.is_null(pack), pc.equal(pack, stored.column("oid")))
+        count += pc.sum(pc.fill_null(alone, False)).as_py() or 0
+    return count
 
 
 def _insert_tags(repo: Repo, tx: Change, name: str, version_id: str, tags: Sequence[str]) -> None:

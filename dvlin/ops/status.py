@@ -179,7 +179,7 @@ def scanned_manifest(
             progress.advance(files=1, bytes=cols.size[i])
         progress.finish()
     cache.snapshot(cols, remembered, "")
-    columns: dict[str, list[Any]] = {
+    columns: dict[str, Sequence[Any]] = {
         "path": cols.path,
         "type": cols.type,
         "mode": cols.mode,

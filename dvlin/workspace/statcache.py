@@ -22,7 +22,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Protocol
 
 from dvlin.objects.hashing import Oid
 from dvlin.workspace.scan import Columns, Item
@@ -88,19 +88,16 @@ def fingerprint(cols: Columns) -> str:
     inodes, file ctimes, link targets, store links).
 
     Equal fingerprints mean equal scans: a clean status compares one string, not a million
-    rows, and imports no Arrow. Each list is turned into bytes in C (``str.join``,
-    ``array``): about 50 ms for 200,000 files.
+    rows, and imports no Arrow. Each column is turned into bytes in C (``str.join``; the
+    numbers are arrays already): about 50 ms for 200,000 files.
     """
     import xxhash
 
     h = xxhash.xxh3_128()
     h.update("\0".join(cols.path).encode("utf-8", "surrogateescape"))
     h.update("\0".join(cols.type).encode())
-    h.update(array("q", cols.mode))
-    h.update(array("q", cols.size))
-    h.update(array("q", cols.mtime_ns))
-    h.update(array("Q", cols.inode))
-    h.update(cols.ctime_ns)
+    for numbers in (cols.mode, cols.size, cols.mtime_ns, cols.inode, cols.ctime_ns):
+        h.update(numbers)  # 8-byte arrays: the bytes of array("q"/"Q", the values)
     n = len(cols)
     for extra in (cols.target, cols.oid):  # links are rare: skip the all-None lists
         if extra.count(None) != n:
@@ -167,7 +164,7 @@ class StatCache:
         self._legacy: dict[str, tuple[int, int, int, Oid]] | None = None
         self._index: dict[str, int] | None = None
         self.updates: dict[str, tuple[Item, Oid]] = {}
-        self._snapshot: tuple[Columns, list[Oid | None], str] | None = None
+        self._snapshot: _Snapshot | None = None
         if self.enabled:
             self._read_head()
 
@@ -332,22 +329,34 @@ class StatCache:
             return
         self.updates[item.path] = (item, Oid(oid))
 
-    def snapshot(self, cols: Columns, oids: list[Oid | None], tree: str) -> None:
+    def snapshot(self, cols: Columns, oids: Sequence[Oid | None], tree: str) -> None:
         """Replace the cache with this scan on the next :meth:`save`.
 
         ``oids`` are per row (None for files not to vouch for: racy, vanished); ``tree`` is
         the digest the rows make, kept only when every file has an oid.
+
+        The rows become the Arrow table to write at once, and with a ``tree`` (a commit) the
+        scan's fingerprint is taken now: the caller may then drop the scan's lists and the
+        oids (a million-file commit holds them as Arrow columns, not Python objects, while
+        it writes its manifest). Without one, the scan is kept for :meth:`vouch`.
         """
         if not self.enabled:
             return
-        complete = all(o is not None or t != "file" for o, t in zip(oids, cols.type, strict=True))
-        self._snapshot = (cols, oids, tree if complete else "")
+        table = _scan_table(cols, oids)
+        import pyarrow.compute as pc
+
+        unvouched = pc.and_(pc.is_null(table.column("oid")), pc.equal(table.column("type"), "file"))
+        complete = not pc.any(unvouched).as_py()
+        if complete and tree:
+            self._snapshot = _Snapshot(table, None, fingerprint(cols), tree)
+        else:
+            self._snapshot = _Snapshot(table, cols if complete else None, "", "")
 
     def vouch(self, tree: str) -> None:
         """Record the tree digest the pending snapshot's rows make."""
-        if self._snapshot is not None:
-            cols, oids, _ = self._snapshot
-            self.snapshot(cols, oids, tree)
+        snap = self._snapshot
+        if snap is not None and snap.cols is not None:
+            self._snapshot = _Snapshot(snap.table, None, fingerprint(snap.cols), tree)
 
     @property
     def dirty(self) -> bool:
@@ -363,14 +372,14 @@ class StatCache:
         del catalog  # rows no longer go to the catalog
         if not self.dirty:
             return
-        vouched = self._snapshot is not None and bool(self._snapshot[2]) and not self.updates
+        snap = self._snapshot
+        vouched = snap is not None and bool(snap.tree) and not self.updates
         try:
             table = self._table_to_write()
             self._write(table)
             if vouched:
-                assert self._snapshot is not None
-                cols, _, tree = self._snapshot
-                self._write_head(fingerprint(cols), tree)
+                assert snap is not None
+                self._write_head(snap.scanned, snap.tree)
         except OSError:
             pass
         self.updates = {}
@@ -382,14 +391,7 @@ class StatCache:
         schema = _schema()
         base: pa.Table | None = None
         if self._snapshot is not None:
-            cols, oids, _ = self._snapshot
-            arrays = [
-                pa.array(getattr(cols, f.name) if f.name != "oid" else oids, f.type)
-                if f.name != "ctime_ns"
-                else _int64(cols.ctime_ns)
-                for f in schema
-            ]
-            base = pa.Table.from_arrays(arrays, schema=schema)
+            base = self._snapshot.table
             if not self.updates:
                 return base
         new = Columns()
@@ -438,6 +440,27 @@ class StatCache:
         line = f"dvlin-statcache {CACHE_FORMAT} {self.algorithm} {scanned} {tree}\n"
         _replace(self.head, lambda f: f.write(line.encode("ascii")))
         self.scanned, self.tree = scanned, tree
+
+
+class _Snapshot(NamedTuple):
+    """A scan waiting for :meth:`StatCache.save`: its rows as the table to write; the scan
+    itself only while a tree may still be vouched for (:meth:`StatCache.vouch`)."""
+
+    table: pa.Table
+    cols: Columns | None
+    scanned: str
+    """The scan's fingerprint ("" until a tree is vouched for)."""
+    tree: str
+
+
+def _scan_table(cols: Columns, oids: Sequence[Oid | None]) -> pa.Table:
+    """A scan and its oids as stat-cache rows (numbers from the arrays' bytes, no per-row
+    conversion)."""
+    import pyarrow as pa
+
+    schema = _schema()
+    arrays = [pa.array(getattr(cols, f.name) if f.name != "oid" else oids, f.type) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _int64(values: array[int]) -> pa.Array:
