@@ -169,6 +169,10 @@ from dvlin.cli import tags as _tags  # noqa: E402,F401
 def main() -> None:
     """Console-script entry point."""
     arrow_shim.install()
+    if _command_word(sys.argv[1:]) in _LEAN_COMMANDS:
+        from dvlin import lean
+
+        lean.allow()
     # typer builds a click command for every registered command on each start (~15 ms for
     # 35 of them); a process runs one, so only that one is built when the name is exact.
     saved = app.registered_commands, app.registered_groups
@@ -179,6 +183,14 @@ def main() -> None:
         app.registered_commands, app.registered_groups = saved
 
 
+_LEAN_COMMANDS = ("commit", "checkout")
+"""Commands that run one op, which may run without NumPy on a small tree (:mod:`dvlin.lean`)."""
+
+
+def _command_word(args: list[str]) -> str | None:
+    return next((a for a in args if not a.startswith("-")), None)
+
+
 def _only_invoked(args: list[str]) -> None:
     """Keep only the command ``args`` invoke, when that is certain.
 
@@ -187,7 +199,7 @@ def _only_invoked(args: list[str]) -> None:
     """
     if any(k.endswith("_COMPLETE") for k in os.environ):
         return
-    word = next((a for a in args if not a.startswith("-")), None)
+    word = _command_word(args)
     if word is None or any(a in ("-h", "--help", "--version") for a in args[: args.index(word)]):
         return
     from typer.main import get_command_name

@@ -5,27 +5,47 @@ Each function here has a straightforward reference in :mod:`dvlin.objects.manife
 ``tests/objects/`` check that both agree on random trees, hostile paths included. These work
 on columns with ``pyarrow.compute`` and never build a Python object per row, so they are the
 ones used on big trees. ``pyarrow.compute`` costs ~70 ms to import: this module imports it at
-the top, and is itself imported only when a kernel is needed.
+the top, and is itself imported only when a kernel is needed. NumPy is imported only by the
+kernels that need it, and not at all in a process that runs without it (:mod:`dvlin.lean`):
+there the path join is a hash join instead of NumPy's merge of two sorted runs.
 """
 
 from __future__ import annotations
 
+from array import array
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dvlin.lean import numpy_blocked
 from dvlin.objects.hashing import digest_length, hasher_factory
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    import numpy as np
 
 # The reference `_UNSAFE_PATH` in RE2 syntax: RE2 has no `\Z`, and its `$` (without the m flag)
 # matches only at the very end of the text, as Python's `\Z` does.
 UNSAFE_PATH_RE2 = r"^$|^/|//|/$|(?:^|/)\.{1,2}(?:/|$)|[\\\x00]"
 
 TYPES = ("file", "dir", "link")
+
+
+def _bools(n: int, value: bool) -> pa.Array:
+    """``n`` times ``value`` as a boolean array (straight from a buffer: no NumPy, no loop)."""
+    bits = pa.py_buffer((b"\xff" if value else b"\x00") * ((n + 7) // 8))
+    return pa.Array.from_buffers(pa.bool_(), n, [None, bits])
+
+
+def _indices(n: int) -> pa.Array:
+    """``0 … n-1`` as an int64 array."""
+    if numpy_blocked():
+        return pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(array("q", range(n)))])
+    import numpy as np
+
+    return pa.array(np.arange(n, dtype=np.int64))
 
 
 def strings(column: Any) -> pa.Array:
@@ -64,15 +84,23 @@ def is_sorted_unique(paths: pa.Array) -> bool:
     return bool(pc.all(pc.less(binary[:-1], binary[1:])).as_py())
 
 
-def insertion_points(haystack: Any, needles: Any) -> np.ndarray:
+def insertion_points(haystack: Any, needles: Any) -> np.ndarray | list[int]:
     """For each of ``needles``, how many of the sorted ``haystack`` paths sort before it.
 
     ``bisect_left`` in path byte order, for every needle at once: each halving is one
     ``take`` and one ``less`` over the needles, so placing k rows among n costs ~k log n,
-    not the n log n of sorting them all together.
+    not the n log n of sorting them all together. Without NumPy (a small tree, see
+    :mod:`dvlin.lean`) it is :func:`bisect.bisect_left` per needle, as a list.
     """
     hay = strings(haystack).cast(pa.binary())
     keys = strings(needles).cast(pa.binary())
+    if numpy_blocked():
+        from bisect import bisect_left
+
+        sorted_hay = hay.to_pylist()
+        return [bisect_left(sorted_hay, key) for key in keys.to_pylist()]
+    import numpy as np
+
     lo = np.zeros(len(keys), dtype=np.int64)
     hi = np.full(len(keys), len(hay), dtype=np.int64)
     if not len(hay):
@@ -171,7 +199,7 @@ def row_errors(table: pa.Table, algorithm: str) -> pa.Array:
         bad_chunk = pc.fill_null(bad_chunk, False)
         if pc.any(bad_chunk).as_py():
             owners = pc.list_parent_indices(chunks).filter(bad_chunk)
-            per_row = pc.is_in(pa.array(np.arange(len(chunks), dtype=np.int64)), value_set=owners)
+            per_row = pc.is_in(_indices(len(chunks)), value_set=owners)
             bad_storage = pc.or_(bad_storage, per_row)
     target = column(table, "target")
     bad_target = pc.or_(
@@ -196,8 +224,8 @@ def all_hex(values: pa.Array) -> bool:
     """
     if not len(values):
         return True
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)
-    start, end = int(offsets[values.offset]), int(offsets[values.offset + len(values)])
+    offsets = memoryview(values.buffers()[1]).cast("B").cast("i")
+    start, end = offsets[values.offset], offsets[values.offset + len(values)]
     data = values.buffers()[2]
     if end == start or data is None:
         return True
@@ -206,7 +234,7 @@ def all_hex(values: pa.Array) -> bool:
         1,
         [
             None,
-            pa.py_buffer(np.array([0, end - start], dtype=np.int32)),
+            pa.py_buffer(array("i", [0, end - start])),
             data.slice(start, end - start),
         ],
     )
@@ -239,7 +267,7 @@ def under_links(table: pa.Table) -> pa.Array | None:
     links = paths.filter(pc.fill_null(pc.equal(kinds, "link"), False))
     if not len(links):
         return None
-    hit = pa.array(np.zeros(len(paths), dtype=bool))
+    hit = _bools(len(paths), False)
     for parents in parent_levels(paths):
         hit = pc.or_(hit, pc.fill_null(pc.is_in(parents, value_set=links), False))
     return hit
@@ -269,7 +297,7 @@ def implied_folders(paths: pa.Array, kinds: pa.Array) -> pa.Array:
         return pa.array([], pa.bool_())
     ancestors = [level.drop_null() for level in parent_levels(paths)]
     if not ancestors:
-        return pa.array(np.zeros(len(paths), dtype=bool))
+        return _bools(len(paths), False)
     folders = pc.unique(pa.concat_arrays(ancestors))
     is_dir = pc.fill_null(pc.equal(kinds, "dir"), False)
     return pc.and_(is_dir, pc.fill_null(pc.is_in(paths, value_set=folders), False))
@@ -287,6 +315,8 @@ def _fixed_width(parts: list[pa.Array]) -> np.ndarray | None:
     path is null or holds a NUL (it would compare equal to padding), or when a few long paths
     would make the array too wide (see :data:`MERGE_BYTES`).
     """
+    import numpy as np
+
     rows = sum(len(part) for part in parts)
     width, total = 0, 0
     for part in parts:
@@ -327,6 +357,8 @@ def _merge_paths(old: pa.Array, new: pa.Array) -> tuple[np.ndarray, np.ndarray] 
     columns are not fit for it (too wide, a NUL, a path twice on one side): the caller joins
     by hashing instead.
     """
+    import numpy as np
+
     both = _fixed_width([strings(old), strings(new)])
     if both is None:
         return None
@@ -351,7 +383,22 @@ def _merge_paths(old: pa.Array, new: pa.Array) -> tuple[np.ndarray, np.ndarray] 
 
 def match_paths(old: pa.Array, new: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
     """Join two unique path columns: (only in new, in both: new rows, old rows, only in old)."""
-    merged = _merge_paths(old, new) if len(old) >= 2 and len(new) >= 2 else None
+    lean = numpy_blocked()
+    merged = _merge_paths(old, new) if len(old) >= 2 and len(new) >= 2 and not lean else None
+    if lean:  # the same answer as the hash join below, on Arrow alone
+        where = pc.index_in(new, value_set=old)
+        in_old = pc.is_valid(where)
+        indices = _indices(len(new))
+        previous = where.filter(in_old).cast(pa.int64())
+        every_old = _indices(len(old))
+        return (
+            indices.filter(pc.invert(in_old)),
+            indices.filter(in_old),
+            previous,
+            every_old.filter(pc.invert(pc.is_in(every_old, value_set=previous))),
+        )
+    import numpy as np
+
     if merged is not None:
         old_rows, new_rows = merged
         in_new = np.zeros(len(new), dtype=bool)
@@ -396,7 +443,7 @@ def differing(
     for start in range(0, len(new_rows), PAIRS_PER_STEP):
         a_rows = new_rows.slice(start, PAIRS_PER_STEP)
         b_rows = old_rows.slice(start, PAIRS_PER_STEP)
-        differs = pa.array(np.zeros(len(a_rows), dtype=bool))
+        differs = _bools(len(a_rows), False)
         for name in names:
             same_here = same(news[name].take(a_rows), olds[name].take(b_rows))
             differs = pc.or_(differs, pc.invert(same_here))
@@ -428,7 +475,7 @@ def within(table: pa.Table, prefix: str | None, kinds: Iterable[str] | None = No
     The same rule as :func:`dvlin.ops.stats.within`: no prefix (or ``.``) takes every row.
     """
     paths = column(table, "path")
-    mask = pa.array(np.ones(len(paths), dtype=bool))
+    mask = _bools(len(paths), True)
     if prefix and prefix not in (".", "./"):
         prefix = prefix.strip("/")
         mask = pc.or_(pc.equal(paths, prefix), pc.starts_with(paths, prefix + "/"))

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dvlin.lean import numpy_blocked
 from dvlin.objects.diff import Diff
 from dvlin.objects.hashing import Oid
 from dvlin.objects.manifest import Manifest
@@ -176,19 +177,27 @@ def _reused(parent: Manifest, rows: pa.Array, modes: pa.Array) -> pa.Table:
     The rows go through as slices of the parent's table, runs between the rows left out, not
     copied: the merged table is copied once, whole, after the new rows are in place.
     """
-    import numpy as np
     import pyarrow as pa
 
     table = parent.table
     if not len(rows):
         return table.slice(0, 0)
+    index = table.schema.get_field_index("mode")
+    field = table.schema.field(index)
+    if numpy_blocked():  # a small tree (dvlin.lean): plain lists, then one filter
+        keep_list, modes_list = [False] * len(table), [0] * len(table)
+        for row, mode in zip(rows.to_pylist(), modes.to_pylist(), strict=True):
+            keep_list[row], modes_list[row] = True, mode
+        table = table.set_column(index, field, pa.array(modes_list, field.type))
+        return table.filter(pa.array(keep_list, pa.bool_()))
+    import numpy as np
+
     at = rows.to_numpy()
     keep = np.zeros(len(table), dtype=bool)
     keep[at] = True
     new_modes = np.zeros(len(table), dtype=np.int32)
     new_modes[at] = modes.to_numpy()
-    index = table.schema.get_field_index("mode")
-    table = table.set_column(index, table.schema.field(index), pa.array(new_modes))
+    table = table.set_column(index, field, pa.array(new_modes))
     edges = np.flatnonzero(np.diff(keep.astype(np.int8), prepend=0, append=0))
     starts, ends = edges[0::2], edges[1::2]
     if len(starts) > max(len(table) // 64, 1024):
@@ -205,7 +214,6 @@ def _merge(old: pa.Table, new: pa.Table) -> pa.Table:
     at once (a few ``take`` and ``less`` calls over the new rows per halving); the old rows
     go through in runs, sliced, not copied, between the new ones.
     """
-    import numpy as np
     import pyarrow as pa
 
     from dvlin.objects.columns import insertion_points
@@ -217,9 +225,15 @@ def _merge(old: pa.Table, new: pa.Table) -> pa.Table:
     pieces = []
     previous, j = 0, 0
     # Runs of new rows that go between the same two old rows are sliced together.
-    starts = np.flatnonzero(np.diff(at, prepend=-1)) if len(at) else np.zeros(0, np.int64)
-    ends = [*starts[1:].tolist(), len(at)]
-    for first, last in zip(starts.tolist(), ends, strict=True):
+    starts: list[int]
+    if isinstance(at, list):  # without NumPy (dvlin.lean)
+        starts = [i for i in range(len(at)) if not i or at[i] != at[i - 1]]
+    else:
+        import numpy as np
+
+        starts = np.flatnonzero(np.diff(at, prepend=-1)).tolist() if len(at) else []
+    ends = [*starts[1:], len(at)]
+    for first, last in zip(starts, ends, strict=True):
         place = int(at[first])
         if place > previous:
             pieces.append(old.slice(previous, place - previous))
@@ -243,16 +257,23 @@ def _diff(
     """The parent against the new tree from what the build knows: the reused rows differ at
     most in mode, every other scanned row is one of ``fresh``'s, and a parent row no scanned
     row points at was removed. The paths are :func:`diff_entries`'s."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from dvlin.objects import columns
 
     table = parent.table
-    hit = np.zeros(len(table), dtype=bool)
-    hit[where.drop_null().to_numpy()] = True
-    removed = pa.array(np.flatnonzero(~hit))
+    if numpy_blocked():  # a small tree (dvlin.lean): the same rows by a hash lookup
+        every = pa.array(range(len(table)), pa.int64())
+        removed = every.filter(
+            pc.invert(pc.is_in(every, value_set=where.drop_null().cast(pa.int64())))
+        )
+    else:
+        import numpy as np
+
+        hit = np.zeros(len(table), dtype=bool)
+        hit[where.drop_null().to_numpy()] = True
+        removed = pa.array(np.flatnonzero(~hit))
     removed = removed.filter(
         pc.invert(
             columns.implied_folders(
