@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dvlin.errors import ConflictError, DvlinError, FileSystemError
 from dvlin.objects.cdc import CutHelper, Cutter
 from dvlin.objects.entry import Chunk
-from dvlin.objects.hashing import Hasher, Oid
+from dvlin.objects.hashing import Hasher, Oid, unlocked_hasher_factory
 from dvlin.objects.packs import PackWriter
 from dvlin.objects.store import StoredObject
 
@@ -52,8 +52,6 @@ def cut_file(
     abs_path: str,
     path: str,
     *,
-    hasher: Hasher,
-    hash_chunk: Callable[[memoryview], Oid],
     packs: PackWriter,
     known: Callable[[str], StoredObject | None],
     on_new: Callable[[Oid, int, int], None],
@@ -65,11 +63,34 @@ def cut_file(
     window may only be there because the data ran out, so that last piece is carried into the
     next window and cut again: the chunks match a whole-file pass.
 
-    Three threads share the work (measured in docs/benchmarks.md): one reads windows and hashes
-    the whole file, this one cuts and hashes chunks (FastCDC holds the GIL), and the pack
-    writer writes and flushes new chunks into packs. On an error the caller aborts ``packs``.
+    Four threads share the work (measured in docs/benchmarks.md): one reads windows and hashes
+    the whole file, this one cuts (FastCDC holds the GIL), one hashes each chunk as it is cut,
+    and the pack writer copies new chunks into packs, hashes and writes them (and a fifth
+    flushes them). The hashes release the GIL (:func:`unlocked_hasher_factory`), so only the
+    cutting holds it for long. Hashed in the store's algorithm; on an error the caller aborts
+    ``packs``.
     """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    new_hasher = unlocked_hasher_factory(packs.store.algorithm)
+
+    def hash_piece(piece: memoryview) -> Oid:
+        h = new_hasher()
+        h.update(piece)
+        return Oid(h.hexdigest())
+
     chunks: list[Chunk] = []
+    hashing: deque[tuple[memoryview, Future[Oid]]] = deque()
+
+    def settle(*, wait: bool) -> None:
+        """Store the hashed chunks (in cut order): all of them, or those hashed by now."""
+        while hashing and (wait or hashing[0][1].done()):
+            piece, done = hashing.popleft()
+            coid = done.result()
+            if known(coid) is None:
+                on_new(coid, len(piece), packs.add(piece, coid))
+            chunks.append(Chunk(coid, len(piece)))
+
     size = 0
     try:
         fd = os.open(abs_path, os.O_RDONLY)
@@ -80,7 +101,8 @@ def cut_file(
     except BaseException:
         os.close(fd)
         raise
-    reader = _WindowReader(fd, hasher, abs_path, path, packs.written)
+    reader = _WindowReader(fd, new_hasher(), abs_path, path, packs.written)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="dvlin-chunk-hash")
     try:
         tail = memoryview(b"")
         previous: bytearray | None = None
@@ -94,7 +116,8 @@ def cut_file(
                 start = CHUNK_MAX - len(tail)
                 buf[start:CHUNK_MAX] = tail
                 if previous is not None:
-                    # Its tail is copied; its chunks are the pack writer's to write.
+                    # Its tail is copied and its chunks settled; the pack writer may still
+                    # have to write some from it.
                     reader.retire(previous, packs.added)
                 previous = buf
                 view = memoryview(buf)[start:filled]
@@ -103,12 +126,12 @@ def cut_file(
             consumed = 0
             for end in cutter.cut(view, base, eof=eof):
                 piece = view[consumed:end]
-                coid = hash_chunk(piece)
-                if known(coid) is None:
-                    on_new(coid, len(piece), packs.add(piece, coid))
-                chunks.append(Chunk(coid, len(piece)))
+                hashing.append((piece, pool.submit(hash_piece, piece)))
                 size += len(piece)
                 consumed = end
+                settle(wait=False)
+            # Before the next window: the reader may be waiting for this one's buffer.
+            settle(wait=True)
             tail = view[consumed:]
             base += consumed
             if eof:
@@ -117,6 +140,7 @@ def cut_file(
         reader.stop()
         raise
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         cutter.close()
         os.close(fd)
     return reader.oid(), size, tuple(chunks)
