@@ -97,6 +97,7 @@ def cut_file(
     except OSError as exc:
         raise unreadable(exc, path, abs_path) from None
     try:
+        before = os.fstat(fd)
         cutter = _cutter(fd)
     except BaseException:
         os.close(fd)
@@ -136,6 +137,7 @@ def cut_file(
             base += consumed
             if eof:
                 break
+        _check_unchanged(fd, before, size, abs_path, path)
     except BaseException:
         reader.stop()
         raise
@@ -144,6 +146,23 @@ def cut_file(
         cutter.close()
         os.close(fd)
     return reader.oid(), size, tuple(chunks)
+
+
+def _check_unchanged(fd: int, before: os.stat_result, size: int, abs_path: str, path: str) -> None:
+    """Refuse a file that changed while it was read: its bytes may be a mix never on disk.
+
+    The reads take a while for a big file, so a writer meanwhile would leave a version of
+    bytes the file never held at once. A change of size always shows; a rewrite in place shows
+    by its modification time (to the file system's clock granularity).
+    """
+    after = os.fstat(fd)
+    seen = (before.st_size, before.st_mtime_ns, before.st_ctime_ns)
+    if size != after.st_size or seen != (after.st_size, after.st_mtime_ns, after.st_ctime_ns):
+        raise ConflictError(
+            f"{abs_path} changed while it was being committed",
+            hint="commit again once nothing else is writing to it",
+            paths=[path],
+        )
 
 
 def _cutter(fd: int) -> Cutter:
