@@ -10,6 +10,7 @@ however big the file is.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -104,6 +105,11 @@ def cut_file(
         raise
     reader = _WindowReader(fd, new_hasher(), abs_path, path, packs.written)
     pool = ThreadPoolExecutor(1, thread_name_prefix="dvlin-chunk-hash")
+    # The few objects made per chunk are freed by reference counting, but they set off ~40
+    # full cyclic collections per GiB over everything the commit imported: 0.12 s on the
+    # cutting thread (measured with gc.callbacks).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         tail = memoryview(b"")
         previous: bytearray | None = None
@@ -142,6 +148,8 @@ def cut_file(
         reader.stop()
         raise
     finally:
+        if collecting:
+            gc.enable()
         pool.shutdown(wait=True, cancel_futures=True)
         cutter.close()
         os.close(fd)
