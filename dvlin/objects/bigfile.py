@@ -25,9 +25,10 @@ from dvlin.objects.store import StoredObject
 CHUNK_MIN, CHUNK_AVG, CHUNK_MAX = 256 * 1024, 1024 * 1024, 4 * 1024 * 1024
 _CDC_WINDOW = 16 * 1024 * 1024
 # Window buffers (20 MiB each) alive at once: the one being read, the two queued, the one being
-# cut, and those whose chunks the pack writer has not written yet; when the writer is that far
-# behind, the reader waits for it. Peak RSS of a 1 GiB commit: 212 MiB with 6, 272 with 10.
-_MAX_WINDOWS = 6
+# cut, and those whose chunks the pack writer has not copied out yet; when the writer is that
+# far behind, the reader waits for it. Peak RSS of a 1 GiB commit: 212 MiB with 6, 272 with 10;
+# 5 since the writer copies chunks into staging buffers as they come (8 MiB, packs.py).
+_MAX_WINDOWS = 5
 # Files this big are cut from both ends at once: the second half by a helper process
 # (dvlin/objects/cdc.py). Below it the helper's start-up is not worth it.
 _HELPER_MIN = 64 * 1024 * 1024

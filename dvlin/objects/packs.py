@@ -44,9 +44,12 @@ from dvlin.objects.store import ObjectStore, StoredObject
 PACK_TARGET = 32 * 1024 * 1024
 # Bytes handed to the writer thread and not yet written: bounds memory whatever the file size.
 _MAX_QUEUED = 64 * 1024 * 1024
-# Bytes gathered before one write: big enough that a direct write streams at the disk's speed,
-# small enough to stay in the CPU's cache between the copy in and the hash.
-_STAGE = 4 * 1024 * 1024
+# Bytes gathered before one write: big enough for the disk to stream, small enough to stay in
+# the CPU's cache between the copy in and the hash.
+_STAGE = 2 * 1024 * 1024
+# Staging buffers in rotation: while one fills, the others' writes are in flight (a direct write
+# waits for the disk, and one at a time left a virtual disk idle between requests).
+_STAGES = 4
 # Direct writes start, and are as long as, a multiple of this (the largest logical block size
 # of common disks); the last block of a pack is padded, then the file is cut back to its size.
 _ALIGN = 4096
@@ -64,8 +67,10 @@ class _Pack:
     buffer: bytearray = field(default_factory=bytearray)  # stores without a local disk
     oid: Oid = Oid("")
     direct: bool = False  # fd was opened with O_DIRECT
-    staged: int = 0  # bytes in the writer's staging buffer, not written yet
-    drained: int = 0  # bytes written from the staging buffer (without any padding)
+    staged: int = 0  # bytes in the current staging buffer, not written yet
+    drained: int = 0  # bytes handed to writes (without any padding): the next write's offset
+    writes: list[Future[None]] = field(default_factory=list)  # in flight or done
+    padded: bool = False  # a write went out padded: cut the file back before it is flushed
 
 
 class PackWriter:
@@ -90,7 +95,10 @@ class PackWriter:
         self.added = 0  # blobs handed to add()
         self._written = 0  # of which written to their pack: their buffers may be reused
         self._failed = False  # a write failed: the rest is abandoned, nothing more is written
-        self._stage: mmap.mmap | None = None  # the writer thread's (page-aligned) buffer
+        self._stages: list[mmap.mmap] = []  # the writer thread's (page-aligned) buffers
+        self._stage_writes: list[Future[None] | None] = []  # the last write from each
+        self._at = 0  # the stage being filled
+        self._io: ThreadPoolExecutor | None = None  # the writes from the stages
 
     def written(self) -> int:
         """How many of the blobs given to :meth:`add` are written (and need no buffer now).
@@ -215,13 +223,13 @@ class PackWriter:
         self._published = []
 
     def _shutdown(self) -> None:
-        for pool in (self._writer, self._flusher):
+        for pool in (self._writer, self._io, self._flusher):
             if pool is not None:
                 pool.shutdown(wait=True)
-        self._writer = self._flusher = None
-        if self._stage is not None:
-            self._stage.close()
-            self._stage = None
+        self._writer = self._io = self._flusher = None
+        for stage in self._stages:
+            stage.close()
+        self._stages, self._stage_writes, self._at = [], [], 0
 
     # -- the writer thread ---------------------------------------------------------------------
 
@@ -229,12 +237,11 @@ class PackWriter:
         if self._failed:
             return
         try:
-            if self._stage is None:
-                self._stage = mmap.mmap(-1, _STAGE)  # page-aligned, as O_DIRECT needs
             view = memoryview(data)
             while view:
+                stage = self._stage()
                 n = min(_STAGE - pack.staged, len(view))
-                _copy(self._stage, pack.staged, view[:n])
+                _copy(stage, pack.staged, view[:n])
                 pack.staged += n
                 view = view[n:]
                 if pack.staged == _STAGE:
@@ -248,34 +255,38 @@ class PackWriter:
             self._failed = True
             raise
 
+    def _stage(self) -> mmap.mmap:
+        """The staging buffer being filled, once its last write is done."""
+        if not self._stages:
+            # mmap: page-aligned, as O_DIRECT needs.
+            self._stages = [mmap.mmap(-1, _STAGE) for _ in range(_STAGES)]
+            self._stage_writes = [None] * _STAGES
+        last = self._stage_writes[self._at]
+        if last is not None:
+            last.result()
+            self._stage_writes[self._at] = None
+        return self._stages[self._at]
+
     def _drain(self, pack: _Pack) -> None:
-        """Hash and write the staged bytes (a direct write of a partial block is padded)."""
-        assert self._stage is not None
-        size = pack.staged
-        block = memoryview(self._stage)
+        """Hash the staged bytes (in order) and hand them to a write at their offset."""
+        size, stage = pack.staged, self._stages[self._at]
+        block = memoryview(stage)
         try:
             pack.hasher.update(block[:size])
-            end = size
-            if pack.direct and size % _ALIGN:
-                end = size + _ALIGN - size % _ALIGN
-                block[size:end] = bytes(end - size)
-            start = 0
-            while start < end:
-                try:
-                    start += os.write(pack.fd, block[start:end])
-                except OSError as exc:
-                    if not pack.direct or exc.errno != errno.EINVAL:
-                        raise
-                    # Refused after all (an unaligned short write, an odd device): write on
-                    # through the page cache, without the padding.
-                    _stop_direct(pack.fd)
-                    pack.direct = False
-                    end = max(start, size)
-            pack.drained += size
-            if start > size:  # padding went out: cut the file back to the pack's bytes
-                os.ftruncate(pack.fd, pack.drained)
         finally:
             block.release()
+        end = size
+        if pack.direct and size % _ALIGN:
+            end = size + _ALIGN - size % _ALIGN
+            stage[size:end] = bytes(end - size)
+            pack.padded = True
+        if self._io is None:
+            self._io = ThreadPoolExecutor(_STAGES - 1, thread_name_prefix="dvlin-pack-io")
+        done = self._io.submit(_write_at, pack, stage, size, end, pack.drained)
+        pack.writes.append(done)
+        self._stage_writes[self._at] = done
+        self._at = (self._at + 1) % _STAGES
+        pack.drained += size
         pack.staged = 0
 
     def _seal(self, pack: _Pack) -> None:
@@ -283,10 +294,19 @@ class PackWriter:
             return  # its bytes may be incomplete: never publish it
         try:
             if pack.staged:
+                self._stage()
                 self._drain(pack)
+            for done in pack.writes:
+                done.result()
+            pack.writes = []
+            if pack.padded:  # the padding of its last block went out: cut the file back
+                os.ftruncate(pack.fd, pack.drained)
         except OSError as exc:
             self._failed = True
             raise FileSystemError.from_os(exc, action="write", path=pack.tmp) from None
+        except BaseException:
+            self._failed = True
+            raise
         pack.oid = Oid(pack.hasher.hexdigest())
         if self._flusher is None:
             self._flusher = ThreadPoolExecutor(1, thread_name_prefix="dvlin-flush")
@@ -321,6 +341,28 @@ def _stop_direct(fd: int) -> None:
     import fcntl
 
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_DIRECT)
+
+
+def _write_at(pack: _Pack, stage: mmap.mmap, size: int, end: int, offset: int) -> None:
+    """Write ``stage[:end]`` (``size`` bytes and any padding) at ``offset`` of the pack's file.
+
+    A direct write that is refused after all (an odd device, an unaligned short write) goes
+    on through the page cache, without the padding.
+    """
+    block = memoryview(stage)
+    try:
+        done = 0
+        while done < end:
+            try:
+                done += os.pwrite(pack.fd, block[done:end], offset + done)
+            except OSError as exc:
+                if not pack.direct or exc.errno != errno.EINVAL:
+                    raise
+                _stop_direct(pack.fd)
+                pack.direct = False
+                end = max(done, size)
+    finally:
+        block.release()
 
 
 def _fdatasync(fd: int) -> None:

@@ -262,7 +262,7 @@ def test_packs_hold_exactly_their_blobs_however_direct_writes_go(
 ) -> None:
     # A stage of three blocks: blobs span stages, packs end mid-block (padded, then cut back).
     monkeypatch.setattr(packs, "_STAGE", 3 * packs._ALIGN)
-    real_open, real_write = os.open, os.write
+    real_open, real_write = os.open, os.pwrite
     direct_writes = 0
 
     def open_(path: str, flags: int, mode: int = 0o777) -> int:
@@ -270,20 +270,20 @@ def test_packs_hold_exactly_their_blobs_however_direct_writes_go(
             raise OSError(errno.EINVAL, "Invalid argument")
         return real_open(path, flags, mode)
 
-    def write(fd: int, data: memoryview) -> int:
+    def write(fd: int, data: memoryview, offset: int) -> int:
         nonlocal direct_writes
         import fcntl
 
         if fcntl.fcntl(fd, fcntl.F_GETFL) & packs._DIRECT:
             direct_writes += 1
-            assert len(data) % packs._ALIGN == 0  # what O_DIRECT needs
+            assert len(data) % packs._ALIGN == 0 == offset % packs._ALIGN  # O_DIRECT's rule
             late = refused == "at a later write" and direct_writes == 3
             if late or refused == "at the first write":
                 raise OSError(errno.EINVAL, "Invalid argument")
-        return real_write(fd, data)
+        return real_write(fd, data, offset)
 
     monkeypatch.setattr(os, "open", open_)
-    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "pwrite", write)
     rng = random.Random(5)
     blobs = [rng.randbytes(rng.randrange(1, 5 * packs._ALIGN)) for _ in range(30)]
     store = ObjectStore.local(str(tmp_path / "objects"), algorithm=ALG)
