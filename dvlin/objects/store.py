@@ -361,10 +361,8 @@ class ObjectStore:
         read through one open file (they sit one after another there), older loose chunks
         one object each.
         """
-        from dvlin.objects.packs import PackReader  # packs imports this module
-
         where = self.index.find_objects(set(oids)) if self.index is not None else {}
-        open_pack: tuple[str, PackReader] | None = None
+        open_pack: tuple[str, Any] | None = None
         try:
             for oid in oids:
                 found = where.get(oid)
@@ -378,11 +376,13 @@ class ObjectStore:
                         open_pack[1].close()
                         open_pack = None
                     try:
-                        open_pack = (pack, PackReader(self.path(pack)))
+                        open_pack = (pack, open(self.path(pack), "rb", buffering=0))  # noqa: SIM115
                     except FileNotFoundError:
                         yield self.get(oid)  # raises the error that names the missing pack
                         continue
-                data = open_pack[1].read(found.offset or 0, found.size)
+                f = open_pack[1]
+                f.seek(found.offset or 0)
+                data = f.read(found.size)
                 self.verify(oid, data, pack=pack)
                 yield data
         finally:

@@ -323,38 +323,3 @@ def test_a_store_that_does_not_flush_writes_through_the_page_cache(
     [pack, _] = sorted(writer.finish(), key=lambda o: o.pack is not None)
     assert Path(store.path(pack.oid)).read_bytes() == b"abc" * 1000
     assert flags_seen and not any(f & packs._DIRECT for f in flags_seen if packs._DIRECT)
-
-
-@pytest.mark.parametrize("refused", ["never", "at open", "at a read"])
-def test_a_pack_reader_returns_every_slice_whatever_the_blocks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: str
-) -> None:
-    monkeypatch.setattr(packs, "_READ_BLOCK", 3 * packs._ALIGN)
-    rng = random.Random(9)
-    data = rng.randbytes(20 * packs._ALIGN + 123)
-    (tmp_path / "pack").write_bytes(data)
-    real_open, real_preadv = os.open, os.preadv
-
-    def open_(path: str, flags: int, mode: int = 0o777) -> int:
-        if refused == "at open" and flags & packs._DIRECT:
-            raise OSError(errno.EINVAL, "Invalid argument")
-        return real_open(path, flags, mode)
-
-    def preadv(fd: int, buffers: list[object], offset: int) -> int:
-        if refused == "at a read" and offset > 5 * packs._ALIGN:
-            raise OSError(errno.EINVAL, "Invalid argument")
-        return real_preadv(fd, buffers, offset)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "open", open_)
-    monkeypatch.setattr(os, "preadv", preadv)
-    # In order (chunks one after another, some running across blocks), then anywhere.
-    cuts = sorted(rng.sample(range(1, len(data)), 12))
-    spans = list(zip([0, *cuts], [*cuts, len(data)], strict=True))
-    spans += [(a, min(len(data), a + rng.randrange(1, 2 * packs._ALIGN))) for a in cuts[::-1]]
-    spans += [(0, len(data)), (len(data) - 5, len(data) + 100)]  # bigger than a block; past the end
-    reader = packs.PackReader(str(tmp_path / "pack"))
-    try:
-        for start, end in spans:
-            assert reader.read(start, end - start) == data[start:end]
-    finally:
-        reader.close()
