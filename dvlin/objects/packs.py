@@ -50,6 +50,11 @@ _STAGE = 2 * 1024 * 1024
 # Staging buffers in rotation: while one fills, the others' writes are in flight (a direct write
 # waits for the disk, and one at a time left a virtual disk idle between requests).
 _STAGES = 4
+# Packs bypass the page cache when the store flushes (see the module's docstring). The price:
+# the packs are not cached afterwards, so a checkout soon after reads them from the disk (on
+# this VM ~0.6 s more CPU per GiB, the pages allocated then instead of now; see
+# docs/benchmarks.md, "Issue 12, fourth pass"). False writes through the page cache as before.
+DIRECT_WRITES = True
 # Direct writes start, and are as long as, a multiple of this (the largest logical block size
 # of common disks); the last block of a pack is padded, then the file is cut back to its size.
 _ALIGN = 4096
@@ -181,7 +186,7 @@ class PackWriter:
             pack.tmp = f"{root}/tmp/{uuid.uuid4().hex}"
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
             # Unflushed stores keep the page cache's fast return: direct writes wait for the disk.
-            direct = self.store.fsync and _DIRECT != 0
+            direct = DIRECT_WRITES and self.store.fsync and _DIRECT != 0
             try:
                 # Read-only like every object (see ObjectStore.put).
                 pack.fd = os.open(pack.tmp, flags | (_DIRECT if direct else 0), 0o444)

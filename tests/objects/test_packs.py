@@ -256,12 +256,15 @@ def _pack_files(store: ObjectStore, found: list[StoredObject]) -> dict[str, byte
     return {o.oid: Path(store.path(o.oid)).read_bytes() for o in found if o.pack is None}
 
 
-@pytest.mark.parametrize("refused", ["never", "at open", "at the first write", "at a later write"])
+@pytest.mark.parametrize(
+    "refused", ["never", "at open", "at the first write", "at a later write", "switched off"]
+)
 def test_packs_hold_exactly_their_blobs_however_direct_writes_go(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: str
 ) -> None:
     # A stage of three blocks: blobs span stages, packs end mid-block (padded, then cut back).
     monkeypatch.setattr(packs, "_STAGE", 3 * packs._ALIGN)
+    monkeypatch.setattr(packs, "DIRECT_WRITES", refused != "switched off")
     real_open, real_write = os.open, os.pwrite
     direct_writes = 0
 
@@ -302,7 +305,8 @@ def test_packs_hold_exactly_their_blobs_however_direct_writes_go(
         assert o.pack is not None and o.offset is not None
         assert files[o.pack][o.offset : o.offset + o.size] == by_oid[o.oid]
     assert sorted(offsets) == sorted(o.offset or 0 for o in members)
-    assert (direct_writes > 0) == (refused != "at open" and packs._DIRECT != 0)
+    direct = refused not in ("at open", "switched off") and packs._DIRECT != 0
+    assert (direct_writes > 0) == direct
     assert os.listdir(tmp_path / "objects" / "tmp") == []
 
 
