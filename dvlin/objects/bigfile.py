@@ -10,6 +10,7 @@ however big the file is.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -17,16 +18,17 @@ from collections.abc import Callable, Iterator
 from dvlin.errors import ConflictError, DvlinError, FileSystemError
 from dvlin.objects.cdc import CutHelper, Cutter
 from dvlin.objects.entry import Chunk
-from dvlin.objects.hashing import Hasher, Oid
+from dvlin.objects.hashing import Hasher, Oid, unlocked_hasher_factory
 from dvlin.objects.packs import PackWriter
 from dvlin.objects.store import StoredObject
 
 CHUNK_MIN, CHUNK_AVG, CHUNK_MAX = 256 * 1024, 1024 * 1024, 4 * 1024 * 1024
 _CDC_WINDOW = 16 * 1024 * 1024
 # Window buffers (20 MiB each) alive at once: the one being read, the two queued, the one being
-# cut, and those whose chunks the pack writer has not written yet; when the writer is that far
-# behind, the reader waits for it. Peak RSS of a 1 GiB commit: 212 MiB with 6, 272 with 10.
-_MAX_WINDOWS = 6
+# cut, and those whose chunks the pack writer has not copied out yet; when the writer is that
+# far behind, the reader waits for it. Peak RSS of a 1 GiB commit: 212 MiB with 6, 272 with 10;
+# 5 since the writer copies chunks into staging buffers as they come (8 MiB, packs.py).
+_MAX_WINDOWS = 5
 # Files this big are cut from both ends at once: the second half by a helper process
 # (dvlin/objects/cdc.py). Below it the helper's start-up is not worth it.
 _HELPER_MIN = 64 * 1024 * 1024
@@ -52,8 +54,6 @@ def cut_file(
     abs_path: str,
     path: str,
     *,
-    hasher: Hasher,
-    hash_chunk: Callable[[memoryview], Oid],
     packs: PackWriter,
     known: Callable[[str], StoredObject | None],
     on_new: Callable[[Oid, int, int], None],
@@ -65,22 +65,52 @@ def cut_file(
     window may only be there because the data ran out, so that last piece is carried into the
     next window and cut again: the chunks match a whole-file pass.
 
-    Three threads share the work (measured in docs/benchmarks.md): one reads windows and hashes
-    the whole file, this one cuts and hashes chunks (FastCDC holds the GIL), and the pack
-    writer writes and flushes new chunks into packs. On an error the caller aborts ``packs``.
+    Four threads share the work (measured in docs/benchmarks.md): one reads windows and hashes
+    the whole file, this one cuts (FastCDC holds the GIL), one hashes each chunk as it is cut,
+    and the pack writer copies new chunks into packs, hashes and writes them (and a fifth
+    flushes them). The hashes release the GIL (:func:`unlocked_hasher_factory`), so only the
+    cutting holds it for long. Hashed in the store's algorithm; on an error the caller aborts
+    ``packs``.
     """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    new_hasher = unlocked_hasher_factory(packs.store.algorithm)
+
+    def hash_piece(piece: memoryview) -> Oid:
+        h = new_hasher()
+        h.update(piece)
+        return Oid(h.hexdigest())
+
     chunks: list[Chunk] = []
+    hashing: deque[tuple[memoryview, Future[Oid]]] = deque()
+
+    def settle(*, wait: bool) -> None:
+        """Store the hashed chunks (in cut order): all of them, or those hashed by now."""
+        while hashing and (wait or hashing[0][1].done()):
+            piece, done = hashing.popleft()
+            coid = done.result()
+            if known(coid) is None:
+                on_new(coid, len(piece), packs.add(piece, coid))
+            chunks.append(Chunk(coid, len(piece)))
+
     size = 0
     try:
         fd = os.open(abs_path, os.O_RDONLY)
     except OSError as exc:
         raise unreadable(exc, path, abs_path) from None
     try:
+        before = os.fstat(fd)
         cutter = _cutter(fd)
     except BaseException:
         os.close(fd)
         raise
-    reader = _WindowReader(fd, hasher, abs_path, path, packs.written)
+    reader = _WindowReader(fd, new_hasher(), abs_path, path, packs.written)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="dvlin-chunk-hash")
+    # The few objects made per chunk are freed by reference counting, but they set off ~40
+    # full cyclic collections per GiB over everything the commit imported: 0.12 s on the
+    # cutting thread (measured with gc.callbacks).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         tail = memoryview(b"")
         previous: bytearray | None = None
@@ -94,7 +124,8 @@ def cut_file(
                 start = CHUNK_MAX - len(tail)
                 buf[start:CHUNK_MAX] = tail
                 if previous is not None:
-                    # Its tail is copied; its chunks are the pack writer's to write.
+                    # Its tail is copied and its chunks settled; the pack writer may still
+                    # have to write some from it.
                     reader.retire(previous, packs.added)
                 previous = buf
                 view = memoryview(buf)[start:filled]
@@ -103,23 +134,44 @@ def cut_file(
             consumed = 0
             for end in cutter.cut(view, base, eof=eof):
                 piece = view[consumed:end]
-                coid = hash_chunk(piece)
-                if known(coid) is None:
-                    on_new(coid, len(piece), packs.add(piece, coid))
-                chunks.append(Chunk(coid, len(piece)))
+                hashing.append((piece, pool.submit(hash_piece, piece)))
                 size += len(piece)
                 consumed = end
+                settle(wait=False)
+            # Before the next window: the reader may be waiting for this one's buffer.
+            settle(wait=True)
             tail = view[consumed:]
             base += consumed
             if eof:
                 break
+        _check_unchanged(fd, before, size, abs_path, path)
     except BaseException:
         reader.stop()
         raise
     finally:
+        if collecting:
+            gc.enable()
+        pool.shutdown(wait=True, cancel_futures=True)
         cutter.close()
         os.close(fd)
     return reader.oid(), size, tuple(chunks)
+
+
+def _check_unchanged(fd: int, before: os.stat_result, size: int, abs_path: str, path: str) -> None:
+    """Refuse a file that changed while it was read: its bytes may be a mix never on disk.
+
+    The reads take a while for a big file, so a writer meanwhile would leave a version of
+    bytes the file never held at once. A change of size always shows; a rewrite in place shows
+    by its modification time (to the file system's clock granularity).
+    """
+    after = os.fstat(fd)
+    seen = (before.st_size, before.st_mtime_ns, before.st_ctime_ns)
+    if size != after.st_size or seen != (after.st_size, after.st_mtime_ns, after.st_ctime_ns):
+        raise ConflictError(
+            f"{abs_path} changed while it was being committed",
+            hint="commit again once nothing else is writing to it",
+            paths=[path],
+        )
 
 
 def _cutter(fd: int) -> Cutter:

@@ -327,8 +327,6 @@ class Ingester:
             oid, size, chunks = cut_file(
                 abs_path,
                 path,
-                hasher=self._hasher(),
-                hash_chunk=self._hash,
                 packs=packs,
                 known=self.known,
                 on_new=self._new_chunk,
@@ -350,11 +348,6 @@ class Ingester:
         if self._packer is None:
             self._packer = PackWriter(self.store)
         return self._packer
-
-    def _hash(self, data: bytes | memoryview) -> Oid:
-        h = self._hasher()
-        h.update(data)
-        return Oid(h.hexdigest())
 
     def _flush_pack(self) -> None:
         """Hand the open pack to a thread that hashes and writes it (``os.writev`` of its

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dvlin.objects import bigfile, ingest
 from dvlin.objects.hashing import hash_bytes
@@ -277,3 +279,79 @@ def test_a_helper_that_failed_or_saw_other_bytes_costs_time_not_correctness(
         assert [c.size for c in chunks] != _whole_file_cuts(data)  # it followed the helper
     else:
         assert [c.size for c in chunks] == _whole_file_cuts(data)
+
+
+@pytest.mark.parametrize("change", ["grows", "shrinks", "is rewritten"])
+def test_a_big_file_changed_while_it_is_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    from dvlin.errors import ConflictError
+
+    monkeypatch.setattr(bigfile, "_CDC_WINDOW", WINDOW)
+    data = random.Random(11).randbytes(3 * WINDOW)
+    (tmp_path / "f").write_bytes(data)
+    real_cutter = bigfile._cutter
+
+    def change_meanwhile(fd: int) -> object:
+        # Runs once the file is open, before its first byte is read.
+        with open(tmp_path / "f", "r+b") as f:
+            if change == "grows":
+                f.seek(0, os.SEEK_END)
+                f.write(b"more")
+            elif change == "shrinks":
+                f.truncate(len(data) - 1)
+            else:
+                f.write(b"x")
+                os.utime(f.fileno(), ns=(1, 1))  # the clock may not tick between the writes
+        return real_cutter(fd)
+
+    monkeypatch.setattr(bigfile, "_cutter", change_meanwhile)
+    index = _Index()
+    store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
+    ing = ingest.Ingester(store, index)
+    with pytest.raises(ConflictError, match="changed while it was being committed") as got:
+        ing.add_file(str(tmp_path / "f"), "f", 0o644, len(data))
+    assert got.value.paths == ("f",)
+    assert os.listdir(tmp_path / "objects" / "tmp") == []
+
+
+_DATA_KINDS = ["random", "zeros", "repeated block", "random with zero runs"]
+
+
+def _data(seed: int, size: int, kind: str) -> bytes:
+    rng = random.Random(seed)
+    if kind == "zeros":
+        return bytes(size)
+    if kind == "repeated block":  # the same chunks again and again: dedup within the file
+        block = rng.randbytes(rng.randrange(300_000, 3 * MIB))
+        return (block * (size // len(block) + 1))[:size]
+    out = bytearray(rng.randbytes(size))
+    if kind == "random with zero runs":  # cuts forced at CHUNK_MAX inside the runs
+        for _ in range(3):
+            at, n = rng.randrange(size), rng.randrange(5 * MIB)
+            out[at : at + n] = bytes(len(out[at : at + n]))
+    return bytes(out)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    size=st.integers(ingest.CHUNK_MIN_FILE, 4 * WINDOW + 3 * MIB),
+    kind=st.sampled_from(_DATA_KINDS),
+    window=st.sampled_from([4 * MIB + 1, WINDOW, 16 * MIB]),
+)
+def test_chunks_equal_the_reference_fastcdc_pass_and_round_trip(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, size: int, kind: str, window: int
+) -> None:
+    data = _data(seed, size, kind)
+    tmp_path = tmp_path_factory.mktemp("prop")
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(bigfile, "_CDC_WINDOW", window)
+        entry, store = _commit_one(tmp_path, data)
+    assert entry.oid == hash_bytes("xxh3-128", data)
+    chunks = entry.chunks or ()
+    assert [c.size for c in chunks] == _whole_file_cuts(data)
+    starts = [sum(c.size for c in chunks[:i]) for i in range(len(chunks))]
+    for c, at in zip(chunks, starts, strict=True):
+        assert c.oid == hash_bytes("xxh3-128", data[at : at + c.size])
+    assert b"".join(store.read_chunks([c.oid for c in chunks])) == data

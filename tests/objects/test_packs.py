@@ -250,3 +250,80 @@ def test_a_packed_chunk_reads_from_a_worker_thread(repo: Repo) -> None:
     assert sum(len(r) for r in read) == len(data)
     assert fresh.catalog.asset_names() == ["big"]  # still usable on this thread
     fresh.close()
+
+
+def _pack_files(store: ObjectStore, found: list[StoredObject]) -> dict[str, bytes]:
+    return {o.oid: Path(store.path(o.oid)).read_bytes() for o in found if o.pack is None}
+
+
+@pytest.mark.parametrize(
+    "refused", ["never", "at open", "at the first write", "at a later write", "switched off"]
+)
+def test_packs_hold_exactly_their_blobs_however_direct_writes_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: str
+) -> None:
+    # A stage of three blocks: blobs span stages, packs end mid-block (padded, then cut back).
+    monkeypatch.setattr(packs, "_STAGE", 3 * packs._ALIGN)
+    monkeypatch.setattr(packs, "DIRECT_WRITES", refused != "switched off")
+    real_open, real_write = os.open, os.pwrite
+    direct_writes = 0
+
+    def open_(path: str, flags: int, mode: int = 0o777) -> int:
+        if refused == "at open" and flags & packs._DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_open(path, flags, mode)
+
+    def write(fd: int, data: memoryview, offset: int) -> int:
+        nonlocal direct_writes
+        import fcntl
+
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & packs._DIRECT:
+            direct_writes += 1
+            assert len(data) % packs._ALIGN == 0 == offset % packs._ALIGN  # O_DIRECT's rule
+            late = refused == "at a later write" and direct_writes == 3
+            if late or refused == "at the first write":
+                raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data, offset)
+
+    monkeypatch.setattr(os, "open", open_)
+    monkeypatch.setattr(os, "pwrite", write)
+    rng = random.Random(5)
+    blobs = [rng.randbytes(rng.randrange(1, 5 * packs._ALIGN)) for _ in range(30)]
+    store = ObjectStore.local(str(tmp_path / "objects"), algorithm=ALG)
+    writer = packs.PackWriter(store, target=40_000)
+    offsets = [writer.add(b, hash_bytes(ALG, b)) for b in blobs]
+    found = writer.finish()
+    store.sync()
+    files = _pack_files(store, found)
+    assert len(files) > 3
+    for oid, raw in files.items():
+        assert hash_bytes(ALG, raw) == oid  # no padding left: the bytes are the pack's
+    by_oid = {hash_bytes(ALG, b): b for b in blobs}
+    members = [o for o in found if o.pack is not None and o.offset is not None]
+    assert len(members) == len(by_oid)
+    for o in members:
+        assert o.pack is not None and o.offset is not None
+        assert files[o.pack][o.offset : o.offset + o.size] == by_oid[o.oid]
+    assert sorted(offsets) == sorted(o.offset or 0 for o in members)
+    direct = refused not in ("at open", "switched off") and packs._DIRECT != 0
+    assert (direct_writes > 0) == direct
+    assert os.listdir(tmp_path / "objects" / "tmp") == []
+
+
+def test_a_store_that_does_not_flush_writes_through_the_page_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flags_seen: list[int] = []
+    real_open = os.open
+
+    def open_(path: str, flags: int, mode: int = 0o777) -> int:
+        flags_seen.append(flags)
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", open_)
+    store = ObjectStore.local(str(tmp_path / "objects"), algorithm=ALG, fsync=False)
+    writer = packs.PackWriter(store)
+    writer.add(b"abc" * 1000, hash_bytes(ALG, b"abc" * 1000))
+    [pack, _] = sorted(writer.finish(), key=lambda o: o.pack is not None)
+    assert Path(store.path(pack.oid)).read_bytes() == b"abc" * 1000
+    assert flags_seen and not any(f & packs._DIRECT for f in flags_seen if packs._DIRECT)
