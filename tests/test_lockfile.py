@@ -13,12 +13,15 @@ from dvlin.errors import UsageError
 from dvlin.ids import Oid, VersionId
 from dvlin.lockfile import Pin
 
+# Hex ids drawn as text over the hex alphabet: the same values as a [0-9a-f]{32} regex, at a
+# fraction of from_regex's cost per example.
+_hex32 = st.text("0123456789abcdef", min_size=32, max_size=32)
 _pin = st.builds(
     Pin,
     asset=st.from_regex(r"[a-z][a-z0-9_./-]{0,12}", fullmatch=True),
-    id=st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
+    id=_hex32,
     number=st.integers(1, 10_000),
-    tree=st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
+    tree=_hex32,
 )
 
 

@@ -1,4 +1,4 @@
-"""Remote fixtures: one moto S3 server per session, and a remote URL per backend."""
+"""Remote fixtures: the session's moto S3 server, and a remote URL per backend."""
 
 from __future__ import annotations
 
@@ -10,17 +10,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's S3 server on a loopback port chosen by the OS."""
-    pytest.importorskip("s3fs")
-    server_mod = pytest.importorskip("moto.server")
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server._server.server_address[:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def moto_endpoint(s3_endpoint: str) -> str:
+    """moto's S3 server on a loopback port chosen by the OS: the session's one (conftest)."""
+    return s3_endpoint
 
 
 @pytest.fixture

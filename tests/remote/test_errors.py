@@ -147,7 +147,12 @@ def test_unsupported_protocol(work: Path, cli: Cli) -> None:
     assert "compare-and-swap" in ran.stderr
 
 
-def test_unreachable_endpoint(work: Path, cli: Cli, tmp_path: Path, aws_env: None) -> None:
+def test_unreachable_endpoint(
+    work: Path, cli: Cli, tmp_path: Path, aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One attempt per request in botocore (its default is five, with backoff: ~13 s here);
+    # what is tested is the message once the store gives up, not how long it tries.
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     flags = ("--option", "endpoint_url=http://127.0.0.1:9")
     cli("remote", "add", "origin", "s3://bucket/x", *flags, ok=True)
     catalog = (work / ".dvlin/catalog.db").read_bytes()
