@@ -71,7 +71,8 @@ class _Pack:
     fd: int = -1
     buffer: bytearray = field(default_factory=bytearray)  # stores without a local disk
     oid: Oid = Oid("")
-    direct: bool = False  # fd was opened with O_DIRECT
+    direct: bool = False  # fd has O_DIRECT on (until a write is refused with it)
+    opened_direct: bool = False  # fd was opened with O_DIRECT
     staged: int = 0  # bytes in the current staging buffer, not written yet
     drained: int = 0  # bytes handed to writes (without any padding): the next write's offset
     writes: list[Future[None]] = field(default_factory=list)  # in flight or done
@@ -190,7 +191,7 @@ class PackWriter:
             try:
                 # Read-only like every object (see ObjectStore.put).
                 pack.fd = os.open(pack.tmp, flags | (_DIRECT if direct else 0), 0o444)
-                pack.direct = direct
+                pack.direct = pack.opened_direct = direct
             except OSError as exc:
                 if not direct or exc.errno != errno.EINVAL:
                     raise FileSystemError.from_os(exc, action="write", path=pack.tmp) from None
@@ -233,7 +234,10 @@ class PackWriter:
                 pool.shutdown(wait=True)
         self._writer = self._io = self._flusher = None
         for stage in self._stages:
-            stage.close()
+            # A failed write's traceback may still hold a view of it: then it is unmapped
+            # when that goes, not now.
+            with contextlib.suppress(BufferError):
+                stage.close()
         self._stages, self._stage_writes, self._at = [], [], 0
 
     # -- the writer thread ---------------------------------------------------------------------
@@ -356,13 +360,17 @@ def _write_at(pack: _Pack, stage: mmap.mmap, size: int, end: int, offset: int) -
     """
     block = memoryview(stage)
     try:
-        done = 0
+        done, retried = 0, False
         while done < end:
             try:
                 done += os.pwrite(pack.fd, block[done:end], offset + done)
             except OSError as exc:
-                if not pack.direct or exc.errno != errno.EINVAL:
+                # Another write of the same pack may have turned O_DIRECT off already (writes
+                # run side by side): whether this one was refused for being direct is known by
+                # trying once more without it.
+                if retried or not pack.opened_direct or exc.errno != errno.EINVAL:
                     raise
+                retried = True
                 _stop_direct(pack.fd)
                 pack.direct = False
                 end = max(done, size)
