@@ -297,3 +297,23 @@ def kill_when_paused(args: list[str], cwd: Path, pause_env: str, marker: Path) -
     time.sleep(0.2)  # the pid is written before the pause; let the write land
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
+
+
+def forge_version(repo: Repo, entries: list[Any]) -> Any:
+    """A new version of asset d pointing at a hand-made manifest (a hostile remote, say)."""
+    from dataclasses import replace
+
+    from dvlin.objects.manifest import to_parquet
+
+    latest = repo.catalog.latest_version("d")
+    assert latest is not None
+    number = latest.number + 1
+    forged = replace(
+        latest,
+        id=f"{number:x}".rjust(32, "f"),
+        number=number,
+        manifest=repo.store.put(to_parquet(entries)),
+    )
+    with repo.catalog.transaction():
+        repo.catalog.insert_version(forged)
+    return forged

@@ -4,33 +4,20 @@ hostile manifest (exit 4) before comparing anything."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 
 from dvlin import Repo
 from dvlin.objects import manifest_io
-from dvlin.objects.manifest import Entry, to_parquet
-from tests.conftest import Cli, write_tree
+from dvlin.objects.manifest import Entry
+from tests.conftest import Cli, forge_version, write_tree
 
 OID = "1" * 32
 ROWS = manifest_io.PARTIAL_FROM + 10  # big enough for the partial read
 
 
 def _forge(repo: Repo, entries: list[Entry]) -> str:
-    """A new version of asset d pointing at a hand-made manifest (a hostile remote, say)."""
-    latest = repo.catalog.latest_version("d")
-    assert latest is not None
-    number = latest.number + 1
-    forged = replace(
-        latest,
-        id=f"{number:x}".rjust(32, "f"),
-        number=number,
-        manifest=repo.store.put(to_parquet(entries)),
-    )
-    with repo.catalog.transaction():
-        repo.catalog.insert_version(forged)
-    return f"d@v{number}"
+    return f"d@v{forge_version(repo, entries).number}"
 
 
 def _big(extra: list[Entry]) -> list[Entry]:

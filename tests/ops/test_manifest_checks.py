@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from dvlin import Repo
 from dvlin.catalog import Version
 from dvlin.objects.manifest import VALIDATOR, Entry, Manifest, to_parquet
 from dvlin.ops.manifests import load_manifest
-from tests.conftest import Cli, write_tree
+from tests.conftest import Cli, forge_version, write_tree
 
 OID = "1" * 32
 
@@ -47,18 +46,7 @@ def _count_validations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def _forge(repo: Repo, entries: list[Entry]) -> Version:
-    """A new version of asset d pointing at a hand-made manifest (a hostile remote, say)."""
-    latest = repo.catalog.latest_version("d")
-    assert latest is not None
-    number = latest.number + 1
-    forged = replace(
-        latest,
-        id=f"{number:x}".rjust(32, "f"),
-        number=number,
-        manifest=repo.store.put(to_parquet(entries)),
-    )
-    with repo.catalog.transaction():
-        repo.catalog.insert_version(forged)
+    forged: Version = forge_version(repo, entries)
     return forged
 
 
