@@ -45,21 +45,33 @@ def without_numpy() -> bool:
         return True
     if not _allowed or "numpy" in sys.modules or "pyarrow" in sys.modules:
         return False
-    sys.meta_path.insert(0, _NoNumpy())
+    sys.meta_path.insert(0, Unimportable("numpy", "this dvlin command runs without numpy"))
     return True
 
 
 def numpy_blocked() -> bool:
     """True when :func:`without_numpy` made NumPy unimportable in this process."""
-    return any(isinstance(f, _NoNumpy) for f in sys.meta_path)
+    return blocked("numpy")
 
 
-class _NoNumpy(importlib.abc.MetaPathFinder):
-    """A finder that answers "not installed" for numpy and its submodules."""
+def blocked(package: str) -> bool:
+    """True when an :class:`Unimportable` finder for ``package`` is installed in this process."""
+    return any(isinstance(f, Unimportable) and f.package == package for f in sys.meta_path)
+
+
+class Unimportable(importlib.abc.MetaPathFinder):
+    """A finder that answers "not installed" for ``package`` and its submodules.
+
+    Used for NumPy here and for pandas by :mod:`dvlin.cli.arrow_shim`: pyarrow imports both
+    whenever they are installed, and runs without them, a configuration it supports.
+    """
+
+    def __init__(self, package: str, reason: str) -> None:
+        self.package, self.reason = package, reason
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname == "numpy" or fullname.startswith("numpy."):
-            raise ModuleNotFoundError("this dvlin command runs without numpy", name=fullname)
+        if fullname == self.package or fullname.startswith(self.package + "."):
+            raise ModuleNotFoundError(self.reason, name=fullname)
         return None

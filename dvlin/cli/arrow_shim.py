@@ -11,26 +11,13 @@ pandas together is not touched.
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import sys
-from collections.abc import Sequence
-from types import ModuleType
+
+from dvlin.lean import Unimportable, blocked
 
 
 def install() -> None:
     """Make ``import pandas`` fail in this process, unless pandas is already imported."""
-    if "pandas" in sys.modules or any(isinstance(f, _NoPandas) for f in sys.meta_path):
+    if "pandas" in sys.modules or blocked("pandas"):
         return
-    sys.meta_path.insert(0, _NoPandas())
-
-
-class _NoPandas(importlib.abc.MetaPathFinder):
-    """A finder that answers "not installed" for pandas and its submodules."""
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname == "pandas" or fullname.startswith("pandas."):
-            raise ModuleNotFoundError("the dvlin command does not use pandas", name=fullname)
-        return None
+    sys.meta_path.insert(0, Unimportable("pandas", "the dvlin command does not use pandas"))
