@@ -33,18 +33,18 @@ from dvlin.ops.status import follows, scanned_manifest, stat_cache
 from dvlin.progress import NullProgress, Progress
 from dvlin.values import sealed
 from dvlin.workspace import pending
-from dvlin.workspace.materialize import (
-    LINK_MODES,
-    LinkMode,
-    Writer,
-    is_torn,
+from dvlin.workspace.folders import (
     make_folders,
+    make_staging,
+    publish,
     remove,
     remove_empty,
-    write_link,
+    remove_staging,
 )
+from dvlin.workspace.materialize import LINK_MODES, LinkMode, Writer, write_link
 from dvlin.workspace.scan import scan_columns
 from dvlin.workspace.target import check_path_column, check_target
+from dvlin.workspace.torn import is_torn
 
 if TYPE_CHECKING:
     from dvlin.repo import Repo
@@ -248,11 +248,18 @@ def checkout(
                     pid=os.getpid(),
                 ),
             )
-        created = make_folders(target)
-        writer = Writer(repo.store, target, link=link, fresh_root=target in created, record=in_repo)
+        # A folder that does not exist yet is written aside and published whole by one
+        # rename (workspace/folders): killed at any point, the checkout leaves no file under
+        # the target, and nothing in the staging folder needs a temporary name.
+        fresh = not os.path.lexists(target)
+        if fresh and interrupted:
+            remove_staging(target)  # what a killed checkout into it left beside it
+        created = make_folders(os.path.dirname(target) if fresh else target)
+        root = make_staging(target) if fresh else target
+        writer = Writer(repo.store, root, link=link, fresh_root=fresh, record=in_repo)
         try:
-            remove(target, leftovers)
-            removed = remove(target, removals)
+            remove(root, leftovers)
+            removed = remove(root, removals)
             for d in dirs:
                 writer.make_dir(d)
             progress.start("checking out", files=len(files), bytes=sum(e.size for e in files))
@@ -263,7 +270,10 @@ def checkout(
             finally:
                 progress.finish()
             for e in links:
-                write_link(target, e)
+                write_link(root, e)
+            if fresh:
+                publish(root, target)
+                fresh = False
 
             if in_repo:
                 _remember(cache, target, files, writer.written)
@@ -275,6 +285,8 @@ def checkout(
                         )
                 lock.sync(repo)  # dvlin.lock names what the asset's folder now holds
         except BaseException as exc:
+            if fresh:  # not published: nothing of it is visible, and none of it is needed
+                remove_staging(target, root)
             if remove_empty(created) and not os.path.lexists(target):
                 pending.finish(repo.dvlin_dir, target)  # nothing of it is left to finish
             if isinstance(exc, OSError):  # disk full, permission denied, read-only target
