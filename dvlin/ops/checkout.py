@@ -11,6 +11,7 @@ through a symlink, every file appears whole (temporary name, then rename), and a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable, Iterator, Sequence
@@ -42,7 +43,7 @@ from dvlin.workspace.folders import (
     remove_staging,
 )
 from dvlin.workspace.materialize import LINK_MODES, LinkMode, Writer, write_link
-from dvlin.workspace.scan import scan_columns
+from dvlin.workspace.scan import LaterScan, scan_columns_later
 from dvlin.workspace.target import check_path_column, check_target
 from dvlin.workspace.torn import is_torn
 
@@ -131,15 +132,6 @@ def checkout(
         )
     if version.files <= lean.MAX_ROWS:
         lean.without_numpy()  # nothing a checkout does needs NumPy: ~0.1 s less start-up
-    every = load_manifest(repo, version)  # a missing manifest is fetched from a remote
-    check_path_column(every.paths())
-    wanted = select(every, paths)
-    if repo.config.remotes:
-        # Bytes only on a remote: fetch exactly what the chosen paths need, verified, before
-        # anything in the workspace is touched.
-        from dvlin.ops.fetch import fetch_entries
-
-        fetch_entries(repo, wanted.entries(), progress=progress)
     in_repo = to is None
     target = str(repo.root / version.base) if in_repo else os.path.abspath(to or ".")
     check_target(
@@ -150,7 +142,16 @@ def checkout(
         in_place=in_repo,
     )
 
-    with repo.lock():
+    with repo.lock(), _walking(target, version, repo.local_store_root, in_repo) as walking:
+        every = load_manifest(repo, version)  # a missing manifest is fetched from a remote
+        check_path_column(every.paths())
+        wanted = select(every, paths)
+        if repo.config.remotes:
+            # Bytes only on a remote: fetch exactly what the chosen paths need, verified,
+            # before anything in the workspace is touched.
+            from dvlin.ops.fetch import fetch_entries
+
+            fetch_entries(repo, wanted.entries(), progress=progress)
         catalog = repo.catalog
         synced = Manifest.empty()
         if in_repo:
@@ -175,13 +176,7 @@ def checkout(
             )
         # The folder as a manifest, straight from the scan's columns: no entry per path.
         cache = stat_cache(repo, version.base, version.roots, enabled=in_repo)
-        cols = scan_columns(
-            target,
-            version.roots,
-            store_root=repo.local_store_root,
-            strict=False,
-            follow_links=in_repo and follows(version),
-        )
+        cols = walking.result()
         current, _ = scanned_manifest(repo, cols, cache, base_abs=target)
         del cols
         leftovers: list[Entry] = []
@@ -290,9 +285,10 @@ def checkout(
             if remove_empty(created) and not os.path.lexists(target):
                 pending.finish(repo.dvlin_dir, target)  # nothing of it is left to finish
             if isinstance(exc, OSError):  # disk full, permission denied, read-only target
-                raise FileSystemError.from_os(
-                    exc, action="write", path=exc.filename or target
-                ) from None
+                where = str(exc.filename or target)
+                if root != target and where.startswith(root):  # named as the user knows it
+                    where = target + where[len(root) :]
+                raise FileSystemError.from_os(exc, action="write", path=where) from None
             raise
         pending.finish(repo.dvlin_dir, target)
         return CheckoutResult(
@@ -309,6 +305,26 @@ def checkout(
             planned_writes=planned_writes,
             planned_removals=planned_removals,
         )
+
+
+@contextlib.contextmanager
+def _walking(
+    target: str, version: Version, store_root: str | None, in_repo: bool
+) -> Iterator[LaterScan]:
+    """The target's walk, started in a forked process before pyarrow is imported and the
+    manifests read (under the repo lock, so no other checkout changes the folder meanwhile):
+    ~0.1 s of a 20,000-file switch. Stopped if the checkout ends before it is taken."""
+    walking = scan_columns_later(
+        target,
+        version.roots,
+        store_root=store_root,
+        strict=False,
+        follow_links=in_repo and follows(version),
+    )
+    try:
+        yield walking
+    finally:
+        walking.stop()
 
 
 def _advance(progress: Progress) -> Callable[[Entry], None]:
