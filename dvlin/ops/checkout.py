@@ -4,7 +4,8 @@ Nothing is written until the whole plan is known: every manifest path is validat
 target is checked (never ``.dvlin``, the store or a folder holding the repo), compared with
 the version it was last synced to, and changes that would be lost stop the checkout (unless
 ``force``); paths no version of the asset tracked are never removed. Writes never pass
-through a symlink, every file appears whole (temporary name, then rename), and a marker in
+through a symlink, every file appears whole (temporary name, then rename; a target that does
+not exist yet appears whole, a staging folder renamed into place), and a marker in
 ``.dvlin`` records the checkout from its first change to its last (see
 :mod:`dvlin.workspace.pending`).
 """
