@@ -28,7 +28,7 @@ from dvlin.identity import utc_now
 from dvlin.objects.manifest import Entry, Manifest
 from dvlin.objects.store import ObjectError
 from dvlin.ops import lock
-from dvlin.ops.checkout_plan import plan_checkout, select, unknown_paths, within
+from dvlin.ops.checkout_plan import manifest_of, never_tracked, plan_checkout, select, within
 from dvlin.ops.manifests import load_manifest, with_versions
 from dvlin.ops.refs import resolve
 from dvlin.ops.status import follows, scanned_manifest, stat_cache
@@ -173,7 +173,7 @@ def checkout(
             ours = (
                 every
                 if interrupted.version_id == version.id
-                else _manifest_of(repo, interrupted.version_id)
+                else manifest_of(repo, interrupted.version_id)
             )
         # The folder as a manifest, straight from the scan's columns: no entry per path.
         cache = stat_cache(repo, version.base, version.roots, enabled=in_repo)
@@ -186,7 +186,7 @@ def checkout(
         current = within(current, paths)
         plan = plan_checkout(wanted, every, current, synced, ours)
         writes, removals = plan.writes, plan.removals
-        strangers = _never_tracked(repo, version, plan.unvouched)
+        strangers = never_tracked(repo, version, plan.unvouched)
         if strangers:
             raise ConflictError(
                 f"{_where(version, target, in_repo)} holds {_listed(strangers)}, which no version"
@@ -362,41 +362,6 @@ def _where(version: Version, target: str, in_repo: bool) -> str:
 def _listed(paths: Sequence[str]) -> str:
     shown = ", ".join(paths[:10])
     return shown + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
-
-
-def _manifest_of(repo: Repo, version_id: str) -> Manifest:
-    """A version's manifest, or an empty one when it is gone (expired, or its manifest lost)."""
-    version = repo.catalog.version(version_id)
-    if version is None or version.id in GcStore(repo.catalog).expired():
-        return Manifest.empty()
-    try:
-        return load_manifest(repo, version)
-    except ObjectError:
-        return Manifest.empty()
-
-
-def _never_tracked(repo: Repo, version: Version, candidates: Sequence[str]) -> list[str]:
-    """The ``candidates`` no version of ``version.asset`` ever tracked (sorted).
-
-    Only asked about paths that neither the version, the synced version nor an interrupted
-    checkout has, so the common case reads no manifest. Otherwise manifests are read newest
-    first, only while some candidate is unexplained, and only their path column: the cost is
-    one hash probe per candidate per version, never an entry per path per version.
-    """
-    if not candidates:
-        return []
-    expired = GcStore(repo.catalog).expired()
-
-    def manifests() -> Iterator[bytes]:
-        for v in repo.catalog.versions(version.asset):
-            if v.id in expired:
-                continue
-            try:
-                yield repo.store.get(v.manifest)
-            except ObjectError:
-                continue  # a manifest we cannot read cannot vouch for a path
-
-    return unknown_paths(candidates, manifests())
 
 
 def _remember(
