@@ -6,23 +6,37 @@ interrupted checkout into it was writing. Each comparison is a hash lookup of on
 in another (``pyarrow.compute.index_in``) followed by element-wise compares of type, mode, oid
 and link target, so no Python object is built per path; :class:`Entry` objects are made only
 for the rows that change. ``tests/ops/test_checkout_plan.py`` checks the result against a
-straightforward per-entry reference on random trees.
+straightforward per-entry reference on random trees. :func:`never_tracked` asks the asset's
+history about the removals no manifest at hand vouches for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dvlin.catalog import Version
+from dvlin.catalog.gc import GcStore
 from dvlin.errors import NotFoundError
 from dvlin.objects.manifest import Entry, Manifest, table_entries
+from dvlin.objects.store import ObjectError
+from dvlin.ops.manifests import load_manifest
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["CheckoutPlan", "plan_checkout", "select", "unknown_paths"]
+    from dvlin.repo import Repo
+
+__all__ = [
+    "CheckoutPlan",
+    "manifest_of",
+    "never_tracked",
+    "plan_checkout",
+    "select",
+    "unknown_paths",
+]
 
 
 @sealed
@@ -202,3 +216,38 @@ def _path_column(data: bytes) -> pa.Array:
     except (pa.ArrowException, KeyError, ValueError) as exc:
         raise IntegrityError(f"manifest is unreadable: {exc}") from None
     return _kernels().column(table, "path")
+
+
+def manifest_of(repo: Repo, version_id: str) -> Manifest:
+    """A version's manifest, or an empty one when it is gone (expired, or its manifest lost)."""
+    version = repo.catalog.version(version_id)
+    if version is None or version.id in GcStore(repo.catalog).expired():
+        return Manifest.empty()
+    try:
+        return load_manifest(repo, version)
+    except ObjectError:
+        return Manifest.empty()
+
+
+def never_tracked(repo: Repo, version: Version, candidates: Sequence[str]) -> list[str]:
+    """The ``candidates`` no version of ``version.asset`` ever tracked (sorted).
+
+    Only asked about paths that neither the version, the synced version nor an interrupted
+    checkout has, so the common case reads no manifest. Otherwise manifests are read newest
+    first, only while some candidate is unexplained, and only their path column: the cost is
+    one hash probe per candidate per version, never an entry per path per version.
+    """
+    if not candidates:
+        return []
+    expired = GcStore(repo.catalog).expired()
+
+    def manifests() -> Iterator[bytes]:
+        for v in repo.catalog.versions(version.asset):
+            if v.id in expired:
+                continue
+            try:
+                yield repo.store.get(v.manifest)
+            except ObjectError:
+                continue  # a manifest we cannot read cannot vouch for a path
+
+    return unknown_paths(candidates, manifests())

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
-import stat
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Literal
 
-from dvlin.errors import ConflictError, IntegrityError
+from dvlin.errors import IntegrityError
 from dvlin.objects.files import write_and_publish
 from dvlin.objects.hashing import hasher_factory
 from dvlin.objects.manifest import EXEC_MODE, Entry
 from dvlin.objects.store import ObjectStore
+from dvlin.workspace.folders import safe_parent
 
 LinkMode = Literal["copy", "hardlink", "reflink", "symlink"]
 LINK_MODES: tuple[LinkMode, ...] = ("copy", "hardlink", "reflink", "symlink")
@@ -32,79 +31,6 @@ PARALLEL_MIN_FILES = 256
 """Fewer packed files than this are written by the calling thread alone."""
 _BATCH = 64  # files handed to a writer thread at a time
 _IN_FLIGHT = 8  # batches queued at most: bounds the packs held in memory to about two
-
-
-def safe_parent(
-    root: str, path: str, verified: set[str] | None = None, made: set[str] | None = None
-) -> str:
-    """Make sure every folder above ``path`` under ``root`` is a real folder; return its OS path.
-
-    ``verified`` remembers folders already checked during this checkout; missing ones are made
-    (and added to ``made``, as paths relative to ``root``).
-
-    Raises:
-        IntegrityError: an ancestor is a symlink or a file (writing would escape or clobber).
-    """
-    found = _real_parent(root, path, verified, create=True, made=made)
-    assert found is not None
-    return found
-
-
-def _real_parent(
-    root: str,
-    path: str,
-    verified: set[str] | None,
-    *,
-    create: bool,
-    made: set[str] | None = None,
-) -> str | None:
-    parent, _, _ = path.rpartition("/")
-    if parent and (verified is None or parent not in verified):
-        current = root
-        for part in parent.split("/"):
-            current = os.path.join(current, part)
-            try:
-                st = os.lstat(current)
-            except FileNotFoundError:
-                if not create:
-                    return None  # nothing can be there to remove
-                os.mkdir(current)
-                if made is not None:
-                    made.add(os.path.relpath(current, root).replace(os.sep, "/"))
-                continue
-            if not stat.S_ISDIR(st.st_mode):
-                raise IntegrityError(
-                    f"refusing to write {path}: {os.path.relpath(current, root)} is not a real "
-                    "folder",
-                    hint="a link or file stands where the version has a folder",
-                )
-        if verified is not None:
-            verified.add(parent)
-    return f"{root}/{path}"
-
-
-def remove(root: str, entries: Iterable[Entry]) -> int:
-    """Remove paths under ``root``: deepest first, folders only once they are empty."""
-    count = 0
-    for e in sorted(entries, key=lambda e: e.path.count("/"), reverse=True):
-        full = _real_parent(root, e.path, None, create=False)
-        if full is None:
-            continue
-        try:
-            if e.type == "dir" and not os.path.islink(full):
-                os.rmdir(full)
-            else:
-                os.unlink(full)
-            count += 1
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                raise ConflictError(
-                    f"{e.path} is not empty", hint="files appeared there during the checkout"
-                ) from None
-            raise
-    return count
 
 
 def _tmp_name(full: str) -> str:
@@ -125,16 +51,17 @@ class Writer:
         record: bool = False,
         threads: int | None = None,
     ) -> None:
-        """``fresh_root``: ``root`` was just created empty by this checkout. ``record``: keep
-        the stat of every file written (see :attr:`written`). ``threads``: writer threads for
-        packed small files (:data:`WRITER_THREADS` when not given; 1 writes sequentially)."""
+        """``fresh_root``: ``root`` is a staging folder this checkout created empty and
+        publishes only once complete (:func:`dvlin.workspace.folders.make_staging`): nothing
+        in it can be overwritten and no one sees it half written, so files are created under
+        their own names (O_EXCL), a rename less per file. ``record``: keep the stat of every
+        file written (see :attr:`written`). ``threads``: writer threads for packed small
+        files (:data:`WRITER_THREADS` when not given; 1 writes sequentially)."""
         self.store = store
         self.root = root
         self.link = link
         self._verified: set[str] = set()
-        self.made: set[str] = {""} if fresh_root else set()
-        """Folders (relative to ``root``, ``""`` for itself) this writer created empty: no file
-        there can be overwritten, so files are written under their own name (O_EXCL)."""
+        self.fresh = fresh_root
         self.record = record
         self.written: list[tuple[Entry, int, int, int]] = []
         """``(entry, size, mtime_ns, inode)`` of each file copied, when ``record`` is set."""
@@ -186,7 +113,7 @@ class Writer:
         """
         for members in by_pack.values():
             for e in members:
-                safe_parent(self.root, e.path, self._verified, self.made)
+                safe_parent(self.root, e.path, self._verified)
         stop = threading.Event()
 
         def work(pack: str, batch: list[tuple[Entry, bytes | memoryview | None]]) -> list[Entry]:
@@ -290,7 +217,7 @@ class Writer:
         self._write_bytes(e, data)
 
     def _link(self, e: Entry, source: str) -> bool:
-        full = safe_parent(self.root, e.path, self._verified, self.made)
+        full = safe_parent(self.root, e.path, self._verified)
         tmp = _tmp_name(full)
         try:
             if not os.path.exists(source):
@@ -319,20 +246,18 @@ class Writer:
                 os.close(fd)
 
     def _open_target(self, e: Entry) -> tuple[int, str, str]:
-        """Open the file to write: under a temporary name beside it, or its own in a new folder.
+        """Open the file to write: under a temporary name beside it, or its own when fresh.
 
-        A path that may exist goes through a temporary name, renamed into place by the caller:
-        a process killed mid-write (Ctrl-C between two system calls, SIGKILL, power loss) must
-        never leave a short file under a name that held data. In a folder this checkout
-        created empty nothing can be overwritten, so the file is written under its own name
-        (a rename less per file); a Ctrl-C removes the partial file, and a killed writer
-        leaves at most a file whose bytes are a prefix of the version's, which the rerun
-        (under the pending-checkout marker) recognises as its own work. O_EXCL and O_NOFOLLOW
-        make sure nothing else is opened in its place.
+        A file goes through a temporary name, renamed into place by the caller: a process
+        killed mid-write (Ctrl-C between two system calls, SIGKILL, power loss) must never
+        leave a short file under the file's name — not over data, not in a folder the
+        checkout just made. In a staging folder (``fresh_root``) nothing can be overwritten
+        and nothing is visible until the whole folder is published, so the file is written
+        under its own name, a rename less per file; a Ctrl-C removes the partial file.
+        O_EXCL and O_NOFOLLOW make sure nothing else is opened in its place.
         """
-        full = safe_parent(self.root, e.path, self._verified, self.made)
-        fresh = e.path.rpartition("/")[0] in self.made
-        tmp = full if fresh else _tmp_name(full)
+        full = safe_parent(self.root, e.path, self._verified)
+        tmp = full if self.fresh else _tmp_name(full)
         fd = os.open(
             tmp,
             os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
@@ -362,9 +287,8 @@ class Writer:
             self.bytes += e.size
 
     def make_dir(self, e: Entry) -> None:
-        """Create a folder entry (see :func:`make_dir`), remembering it when it is new."""
-        if make_dir(self.root, e, self._verified, self.made):
-            self.made.add(e.path)
+        """Create a folder entry (see :func:`make_dir`)."""
+        make_dir(self.root, e, self._verified)
 
     def _write_chunked(self, e: Entry) -> None:
         """Stream a chunked file, one verified chunk at a time, checking the whole at the end."""
@@ -400,11 +324,9 @@ def write_link(root: str, e: Entry) -> None:
         raise
 
 
-def make_dir(
-    root: str, e: Entry, verified: set[str] | None = None, made: set[str] | None = None
-) -> bool:
+def make_dir(root: str, e: Entry, verified: set[str] | None = None) -> bool:
     """Create a folder entry (its parents must be real folders); True when it was created."""
-    full = safe_parent(root, e.path, verified, made)
+    full = safe_parent(root, e.path, verified)
     try:
         os.mkdir(full)
     except FileExistsError:
@@ -414,62 +336,4 @@ def make_dir(
                 hint="re-run with --force to replace it",
             ) from None
         return False
-    return True
-
-
-def read_prefix(store: ObjectStore, e: Entry, size: int) -> bytes:
-    """The first ``size`` bytes of a file entry's content, read from the store (verified)."""
-    assert e.oid is not None
-    if e.chunks is not None:
-        pieces, have = [], 0
-        for chunk in e.chunks:
-            if have >= size:
-                break
-            pieces.append(store.get(chunk.oid))
-            have += chunk.size
-        return b"".join(pieces)[:size]
-    if e.pack is not None and not store.has(e.oid):
-        return store.get_slice(e.pack, e.offset or 0, e.size, e.oid)[:size]
-    return store.get(e.oid)[:size]
-
-
-def is_torn(store: ObjectStore, root: str, e: Entry, theirs: Entry | None) -> bool:
-    """True when the file ``e`` under ``root`` holds a strict prefix of ``theirs``'s bytes.
-
-    A writer killed in a folder its checkout created leaves such a file under its own name;
-    it holds no byte the rerun does not write back, so it is that checkout's work, not a change.
-    """
-    if e.type != "file" or theirs is None or theirs.type != "file" or e.size >= theirs.size:
-        return False
-    try:
-        with open(os.path.join(root, e.path), "rb") as f:
-            found = f.read(theirs.size + 1)
-        return read_prefix(store, theirs, len(found)) == found
-    except (OSError, IntegrityError):
-        return False
-
-
-def make_folders(target: str) -> list[str]:
-    """Create ``target`` and any missing parents; return the ones created, outermost first."""
-    missing = []
-    folder = target
-    while not os.path.lexists(folder):
-        missing.append(folder)
-        folder = os.path.dirname(folder)
-    missing.reverse()
-    for folder in missing:
-        try:
-            os.mkdir(folder)
-        except FileExistsError:
-            continue
-    return missing
-
-
-def remove_empty(created: list[str]) -> bool:
-    """Remove the folders a failed checkout created, innermost first, while they are empty."""
-    for folder in reversed(created):
-        try:
-            os.rmdir(folder)
-        except OSError:
-            return False
     return True

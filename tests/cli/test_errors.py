@@ -266,12 +266,17 @@ def test_a_failing_checkout_write_names_the_path(
     out = tmp_path / "out"
 
     def os_open(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if str(path).startswith(str(out)) and flags & os.O_CREAT:
+        # A new folder is written into a staging folder beside it (".out.dvlin-…").
+        mine = str(path).startswith(str(tmp_path)) and not str(path).startswith(str(work))
+        if mine and flags & os.O_CREAT:
             raise OSError(code, os.strerror(code), str(path))
         return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", os_open)
-    _assert_error(cli("checkout", "d", "--to", str(out)), ExitCode.USAGE, words, str(out))
+    ran = cli("checkout", "d", "--to", str(out))
+    _assert_error(ran, ExitCode.USAGE, words, str(out) + "/")
+    assert ".dvlin-" not in ran.stderr and not out.exists()
+    assert not [n for n in os.listdir(tmp_path) if ".dvlin-" in n]
 
 
 def test_a_folder_that_cannot_be_read(

@@ -113,42 +113,62 @@ def test_user_edits_still_count_after_an_interruption(two: Repo) -> None:
     assert err.value.paths == ("f00.bin",)
 
 
-def test_ctrl_c_into_a_new_folder(two: Repo, cli: Cli) -> None:
+def _staging(folder: Path) -> list[str]:
+    """The staging folders a checkout into a new folder left in ``folder``."""
+    return sorted(n for n in os.listdir(folder) if pending.is_temporary_name(n))
+
+
+def test_ctrl_c_into_a_new_folder_leaves_no_folder(two: Repo, cli: Cli) -> None:
     out = two.root.parent / "out"
     with pytest.raises(KeyboardInterrupt):
         two.checkout("d@v1", to=out, progress=StopAfter(2))
-    names = sorted(os.listdir(out))
-    assert len(names) == 2 and all((out / n).stat().st_size == 1024 for n in names)
+    # The tree was written aside and never published: nothing under its name, nothing beside.
+    assert not out.exists() and _staging(out.parent) == []
     report = two.status()
-    assert [p.target for p in report.interrupted] == [str(out)]
-    assert report.clean  # the asset's own folder is untouched; hooks need not fail
-    ran = cli("status", "--exit-code", ok=True)
-    assert f"{out}: checkout of d@v1 interrupted; rerun it or" in ran.stdout
+    assert report.interrupted == () and report.clean
     two.checkout("d@v1", to=out)
     assert sorted(os.listdir(out)) == sorted(Path(rel).name for rel in V1)
     assert all((out / Path(rel).name).read_bytes() == V1[rel] for rel in V1)
     assert two.status().interrupted == ()
 
 
+def _left_by_an_earlier_dvlin(two: Repo, out: Path) -> list[str]:
+    """What an earlier dvlin, killed while restoring d@v1 into ``out``, could leave: a marker,
+    some whole files and two torn ones (a prefix of the version's bytes, an empty file)."""
+    v1 = two.catalog.version_by_number("d", 1)
+    assert v1 is not None
+    pending.begin(
+        two.dvlin_dir,
+        pending.PendingCheckout(
+            asset="d",
+            version=v1.label,
+            version_id=v1.id,
+            target=str(out),
+            started_at="2026-01-01T00:00:00Z",
+            pid=2**22 + 1,
+        ),
+    )
+    out.mkdir()
+    names = sorted(Path(rel).name for rel in V1)
+    for name in names[:3]:
+        (out / name).write_bytes(V1[f"d/{name}"])
+    return names[3:]
+
+
 def test_a_torn_file_in_a_new_folder_is_finished_by_a_rerun(two: Repo) -> None:
     out = two.root.parent / "out"
-    with pytest.raises(KeyboardInterrupt):
-        two.checkout("d@v1", to=out, progress=StopAfter(2))
-    # What a writer killed mid-file leaves in a folder its checkout created: a prefix of the
-    # version's bytes under the file's own name (an empty file, or the first bytes).
-    missing = sorted(Path(rel).name for rel in V1 if not (out / Path(rel).name).exists())
+    missing = _left_by_an_earlier_dvlin(two, out)
     (out / missing[0]).write_bytes(V1[f"d/{missing[0]}"][:100])
     (out / missing[1]).write_bytes(b"")
     result = two.checkout("d@v1", to=out)
     assert result.discarded == ()
     assert all((out / Path(rel).name).read_bytes() == V1[rel] for rel in V1)
+    assert two.status().interrupted == ()
 
 
 def test_a_file_that_is_not_a_prefix_still_counts_as_a_change(two: Repo) -> None:
     out = two.root.parent / "out"
-    with pytest.raises(KeyboardInterrupt):
-        two.checkout("d@v1", to=out, progress=StopAfter(2))
-    missing = sorted(Path(rel).name for rel in V1 if not (out / Path(rel).name).exists())
+    missing = _left_by_an_earlier_dvlin(two, out)
     (out / missing[0]).write_bytes(b"not what the version holds")
     with pytest.raises(ConflictError) as err:
         two.checkout("d@v1", to=out)
@@ -215,6 +235,7 @@ def test_failed_checkout_removes_the_folder_it_created(two: Repo) -> None:
     with pytest.raises(IntegrityError):
         two.checkout("d@v1", to=out)
     assert not out.exists() and not out.parent.exists()
+    assert _staging(two.root.parent) == []
     assert pending.pending_checkouts(two.dvlin_dir) == []
     kept = two.root.parent / "kept"
     kept.mkdir()
@@ -265,11 +286,41 @@ def test_killed_parallel_restore_is_finished_by_a_rerun(repo: Repo, tmp_path: Pa
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
-    written = [Path(f, n) for f, _, names in os.walk(out) for n in names]
+    # Killed mid-tree: no file at all under the target (neither whole nor torn); the work so
+    # far waits in one staging folder beside it, which the rerun removes.
+    assert not out.exists()
+    (staging,) = _staging(tmp_path)
+    written = [Path(f, n) for f, _, names in os.walk(tmp_path / staging) for n in names]
     assert 0 < len(written) < len(tree)
-    for path in written:  # whole, or a prefix of the version's bytes (killed mid-file)
-        assert tree["d/" + path.relative_to(out).as_posix()].startswith(path.read_bytes())
     assert [p.target for p in repo.status().interrupted] == [str(out)]
     repo.checkout("d", to=out)
     assert snapshot(out) == snapshot(repo.root / "d")
     assert repo.status().interrupted == ()
+    assert _staging(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_killed_restore_of_a_deleted_folder_is_finished_by_a_rerun(two: Repo) -> None:
+    import shutil
+
+    shutil.rmtree(two.root / "d")
+    paused = two.root.parent / "paused"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvlin", "checkout", "d@v1"],
+        cwd=two.root,
+        env={**os.environ, "DVLIN_TEST_PAUSE_IN_CHECKOUT": str(paused)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not paused.exists() or not paused.read_text():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert not (two.root / "d").exists() and len(_staging(two.root)) == 1
+    assert two.status().assets[0].state == "interrupted"
+    two.checkout("d@v1")
+    assert all((two.root / rel).read_bytes() == V1[rel] for rel in V1)
+    assert _staging(two.root) == [] and two.status().clean

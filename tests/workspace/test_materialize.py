@@ -15,7 +15,8 @@ from dvlin.errors import ConflictError, IntegrityError
 from dvlin.objects.hashing import hash_bytes
 from dvlin.objects.manifest import DIR_MODE, EXEC_MODE, FILE_MODE, LINK_MODE, Chunk, Entry
 from dvlin.objects.store import ObjectStore
-from dvlin.workspace.materialize import Writer, make_dir, remove, safe_parent, write_link
+from dvlin.workspace.folders import remove, safe_parent
+from dvlin.workspace.materialize import Writer, make_dir, write_link
 
 ALG = "xxh3-128"
 

@@ -107,21 +107,34 @@ def test_new_files_are_written_under_a_temporary_name(
     assert sorted(os.listdir(out)) == sorted(e.path for e in files)
 
 
-def test_files_in_a_folder_it_created_are_written_under_their_own_name(
+def test_files_in_a_folder_it_created_still_go_through_a_temporary_name(
     mixed: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A new folder inside a visible target is seen at once: a killed writer must not leave a
+    # short file under a file's name there either (only a staging folder is exempt).
     out = tmp_path / "out"
     out.mkdir()
     files = [e._replace(path=f"new/{e.path}") for e in _entries(mixed)]
     created = _created_names(monkeypatch)
     writer = Writer(mixed.store, str(out), link="copy", record=True)
     writer.write_all(files, lambda e: None)
-    assert sorted(created) == sorted(e.path.rpartition("/")[2] for e in files)
-    assert writer.made == {"new"}
+    assert len(created) == len(files) and all(pending.is_temporary_name(n) for n in created)
+    assert sorted(os.listdir(out / "new")) == sorted(e.path[4:] for e in files)
     for e, size, mtime_ns, inode in writer.written:
         st = os.lstat(out / e.path)
         assert (size, mtime_ns, inode) == (st.st_size, st.st_mtime_ns, st.st_ino)
     assert len(writer.written) == len(files)
+
+
+def test_a_fresh_root_writes_under_the_files_own_names(
+    mixed: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    files = [e._replace(path=f"new/{e.path}") for e in _entries(mixed)]
+    created = _created_names(monkeypatch)
+    Writer(mixed.store, str(out), link="copy", fresh_root=True).write_all(files, lambda e: None)
+    assert sorted(created) == sorted(e.path.rpartition("/")[2] for e in files)
 
 
 def test_a_fresh_root_never_overwrites(mixed: Repo, tmp_path: Path) -> None:
@@ -151,7 +164,7 @@ def test_ctrl_c_in_a_fresh_folder_leaves_no_partial_file(
 
 
 def test_remove_never_creates_folders(tmp_path: Path) -> None:
-    from dvlin.workspace.materialize import remove
+    from dvlin.workspace.folders import remove
 
     gone = [Entry("a/b/c.txt", "file", 0o644, 1, "0" * 32), Entry("a/b", "dir", 0o755, 0, None)]
     assert remove(str(tmp_path), gone) == 0

@@ -1,0 +1,180 @@
+"""Folders a checkout writes into: real parents only, removals, and the staging folder.
+
+A checkout into a folder that does not exist yet (a restore of a deleted tree, a new ``--to``
+folder) writes the whole tree into a hidden staging folder beside it,
+``.NAME.dvlin-XXXXXXXX``, and publishes it with one rename at the end: until then the
+target does not exist, so a process killed at any point (SIGKILL, power loss) leaves no file
+under the target at all, never a torn one, and inside the staging folder nothing can be
+overwritten, so files are created under their own names (``O_EXCL``), no rename per file.
+A rerun under the interrupted checkout's marker removes a staging folder left behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import stat
+from collections.abc import Iterable
+
+from dvlin.errors import ConflictError, IntegrityError
+from dvlin.objects.manifest import Entry
+
+__all__ = [
+    "make_folders",
+    "make_staging",
+    "publish",
+    "remove",
+    "remove_empty",
+    "remove_staging",
+    "safe_parent",
+]
+
+
+def safe_parent(root: str, path: str, verified: set[str] | None = None) -> str:
+    """Make sure every folder above ``path`` under ``root`` is a real folder; return its OS path.
+
+    ``verified`` remembers folders already checked during this checkout; missing ones are made.
+
+    Raises:
+        IntegrityError: an ancestor is a symlink or a file (writing would escape or clobber).
+    """
+    found = _real_parent(root, path, verified, create=True)
+    assert found is not None
+    return found
+
+
+def _real_parent(
+    root: str,
+    path: str,
+    verified: set[str] | None,
+    *,
+    create: bool,
+) -> str | None:
+    parent, _, _ = path.rpartition("/")
+    if parent and (verified is None or parent not in verified):
+        current = root
+        for part in parent.split("/"):
+            current = os.path.join(current, part)
+            try:
+                st = os.lstat(current)
+            except FileNotFoundError:
+                if not create:
+                    return None  # nothing can be there to remove
+                os.mkdir(current)
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                raise IntegrityError(
+                    f"refusing to write {path}: {os.path.relpath(current, root)} is not a real "
+                    "folder",
+                    hint="a link or file stands where the version has a folder",
+                )
+        if verified is not None:
+            verified.add(parent)
+    return f"{root}/{path}"
+
+
+def remove(root: str, entries: Iterable[Entry]) -> int:
+    """Remove paths under ``root``: deepest first, folders only once they are empty."""
+    count = 0
+    for e in sorted(entries, key=lambda e: e.path.count("/"), reverse=True):
+        full = _real_parent(root, e.path, None, create=False)
+        if full is None:
+            continue
+        try:
+            if e.type == "dir" and not os.path.islink(full):
+                os.rmdir(full)
+            else:
+                os.unlink(full)
+            count += 1
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                raise ConflictError(
+                    f"{e.path} is not empty", hint="files appeared there during the checkout"
+                ) from None
+            raise
+    return count
+
+
+def make_folders(target: str) -> list[str]:
+    """Create ``target`` and any missing parents; return the ones created, outermost first."""
+    missing = []
+    folder = target
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    missing.reverse()
+    for folder in missing:
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            continue
+    return missing
+
+
+def remove_empty(created: list[str]) -> bool:
+    """Remove the folders a failed checkout created, innermost first, while they are empty."""
+    for folder in reversed(created):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return False
+    return True
+
+
+def _staging_prefix(target: str) -> tuple[str, str]:
+    folder, name = os.path.split(target.rstrip(os.sep))
+    return folder, f".{name[:60]}.dvlin-"
+
+
+def make_staging(target: str) -> str:
+    """Create an empty, hidden staging folder beside ``target`` (its parent must exist)."""
+    folder, prefix = _staging_prefix(target)
+    while True:
+        staging = os.path.join(folder, prefix + os.urandom(4).hex())
+        try:
+            os.mkdir(staging)
+            return staging
+        except FileExistsError:
+            continue
+
+
+def publish(staging: str, target: str) -> None:
+    """Move a complete staging folder to ``target`` in one rename.
+
+    Raises:
+        ConflictError: something other than an empty folder appeared at ``target`` meanwhile.
+    """
+    try:
+        os.rename(staging, target)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+            raise
+        raise ConflictError(
+            f"{target} appeared during the checkout", hint="move it away and rerun the checkout"
+        ) from None
+
+
+def remove_staging(target: str, staging: str | None = None) -> None:
+    """Remove ``staging``, or every staging folder of ``target`` a killed checkout left.
+
+    Only real folders named exactly as :func:`make_staging` names them are removed; links
+    are never followed.
+    """
+    folder, prefix = _staging_prefix(target)
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    pattern = re.compile(re.escape(prefix) + "[0-9a-f]{8}")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if pattern.fullmatch(name):
+            full = os.path.join(folder, name)
+            if stat.S_ISDIR(os.lstat(full).st_mode):
+                shutil.rmtree(full, ignore_errors=True)
