@@ -9,15 +9,14 @@ import os
 import stat
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Literal
 
 from dvlin.errors import ConflictError, IntegrityError
-from dvlin.objects.files import write_and_publish
-from dvlin.objects.hashing import hasher_factory
 from dvlin.objects.manifest import EXEC_MODE, Entry
 from dvlin.objects.store import ObjectStore
+from dvlin.workspace.chunked import write_chunked
 
 LinkMode = Literal["copy", "hardlink", "reflink", "symlink"]
 LINK_MODES: tuple[LinkMode, ...] = ("copy", "hardlink", "reflink", "symlink")
@@ -141,7 +140,6 @@ class Writer:
         self.fallbacks: Counter[str] = Counter()
         """Files copied although a link mode was asked for, by reason."""
         self.bytes = 0
-        self._new_hasher = hasher_factory(store.algorithm)
         self._packs: dict[str, bool] = {}
         self.threads = WRITER_THREADS if threads is None else max(1, threads)
 
@@ -367,23 +365,9 @@ class Writer:
             self.made.add(e.path)
 
     def _write_chunked(self, e: Entry) -> None:
-        """Stream a chunked file, one verified chunk at a time, checking the whole at the end."""
-        whole = self._new_hasher()
-
-        def pieces() -> Iterator[bytes]:
-            for data in self.store.read_chunks([c.oid for c in e.chunks or ()]):
-                whole.update(data)
-                yield data
-
-        def check() -> None:
-            if whole.hexdigest() != e.oid:
-                raise IntegrityError(
-                    f"chunks of {e.path} do not add up to object {e.oid}",
-                    hint="the manifest is corrupt; `dvlin fsck` checks the store",
-                )
-
+        """Stream a chunked file (:mod:`dvlin.workspace.chunked`)."""
         fd, tmp, full = self._open_target(e)
-        write_and_publish(fd, tmp, full, pieces(), check=check)
+        write_chunked(self.store, e, fd, tmp, full)
         self.bytes += e.size
 
 
