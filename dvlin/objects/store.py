@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from dvlin.errors import FileSystemError, IntegrityError, ReadOnlyRepoError
 from dvlin.objects.files import write_and_publish
-from dvlin.objects.hashing import Oid, hash_bytes
+from dvlin.objects.hashing import Oid, hash_bytes, unlocked_hasher_factory
 from dvlin.values import sealed
 
 # Object stores whose single-request upload is already atomic (a reader sees the whole object
@@ -389,9 +389,24 @@ class ObjectStore:
             if open_pack is not None:
                 open_pack[1].close()
 
-    def verify(self, oid: str, data: bytes | memoryview, *, pack: str | None = None) -> None:
-        """Raise :class:`ObjectError` unless ``data`` hashes to ``oid``."""
-        found = hash_bytes(self.algorithm, data)
+    def chunk_reader(self) -> ChunkReader:
+        """A reader of big files' chunks into the caller's buffers (:class:`ChunkReader`)."""
+        return ChunkReader(self)
+
+    def verify(
+        self, oid: str, data: bytes | memoryview, *, pack: str | None = None, unlocked: bool = False
+    ) -> None:
+        """Raise :class:`ObjectError` unless ``data`` hashes to ``oid``.
+
+        ``unlocked``: hash without holding the GIL (worth its ``ctypes`` call for big buffers
+        read on a thread of their own, :func:`~dvlin.objects.hashing.unlocked_hasher_factory`).
+        """
+        if unlocked:
+            h = unlocked_hasher_factory(self.algorithm)()
+            h.update(data)
+            found = Oid(h.hexdigest())
+        else:
+            found = hash_bytes(self.algorithm, data)
         if found != oid:
             where = f" (in pack {pack})" if pack else ""
             raise ObjectError(
@@ -439,3 +454,67 @@ class ObjectStore:
             fan, _, rest = rel.partition("/")
             if len(fan) == 2 and rest and "/" not in rest and fan != "tm":
                 yield Oid(fan + rest)
+
+
+class ChunkReader:
+    """Read chunks of big files into the caller's buffers, each verified against its oid.
+
+    :meth:`locate` asks the index where the chunks are in one query; chunks in the same pack
+    are then read through one open file with the kernel told to read ahead (they sit one after
+    another there, in the order a file is written back), with no allocation per chunk.
+    Chunks that are loose or on a remote store are read whole by :meth:`ObjectStore.get`.
+    """
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+        self._where: Mapping[str, StoredObject] = {}
+        self._pack: tuple[str, int] | None = None
+
+    def locate(self, oids: Iterable[str]) -> None:
+        """Look up where ``oids`` are (in one query), before they are read."""
+        store = self._store
+        if store.index is not None and store.is_local:
+            self._where = store.index.find_objects(set(oids))
+
+    def read_into(self, oid: str, view: memoryview) -> memoryview | bytes:
+        """Chunk ``oid`` (of ``len(view)`` bytes): read into ``view`` and return it, verified.
+
+        A chunk not in a local pack (or whose size there differs) comes back as the verified
+        bytes of :meth:`ObjectStore.get` instead, not in ``view``.
+        """
+        found = self._where.get(oid)
+        pack = found.pack if found is not None else None
+        if found is None or pack in (None, "", oid) or found.size != len(view):
+            return self._store.get(oid)
+        assert pack is not None
+        fd = self._open(pack)
+        if fd < 0:
+            return self._store.get(oid)  # raises the error that names the missing pack
+        done, at = 0, found.offset or 0
+        while done < len(view):
+            n = os.preadv(fd, [view[done:]], at + done)
+            if not n:
+                break
+            done += n
+        self._store.verify(oid, view[:done], pack=pack, unlocked=True)
+        return view
+
+    def _open(self, pack: str) -> int:
+        if self._pack is not None and self._pack[0] == pack:
+            return self._pack[1]
+        self.close()
+        try:
+            fd = os.open(self._store.path(pack), os.O_RDONLY)
+        except FileNotFoundError:
+            return -1
+        if hasattr(os, "posix_fadvise"):
+            with contextlib.suppress(OSError):
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        self._pack = (pack, fd)
+        return fd
+
+    def close(self) -> None:
+        """Close the pack being read, if any."""
+        if self._pack is not None:
+            os.close(self._pack[1])
+            self._pack = None

@@ -249,7 +249,14 @@ def checkout(
                 ),
             )
         created = make_folders(target)
-        writer = Writer(repo.store, target, link=link, fresh_root=target in created, record=in_repo)
+        writer = Writer(
+            repo.store,
+            target,
+            link=link,
+            fresh_root=target in created,
+            record=in_repo,
+            present=_clean_chunked(files, current, synced),
+        )
         try:
             remove(target, leftovers)
             removed = remove(target, removals)
@@ -297,6 +304,29 @@ def checkout(
             planned_writes=planned_writes,
             planned_removals=planned_removals,
         )
+
+
+def _clean_chunked(files: list[Entry], current: Manifest, synced: Manifest) -> dict[str, Entry]:
+    """For each big file to write, the synced version's entry when the folder still holds it.
+
+    The folder's oid comes from the stat cache; the writer trusts it for nothing (it hashes
+    what it copies from the file), but a clean copy lets it take the chunks both versions
+    share from the file instead of the store (:mod:`dvlin.workspace.chunked`).
+    """
+    found: dict[str, Entry] = {}
+    for e in files:
+        if e.chunks is None:
+            continue
+        now, then = current.get(e.path), synced.get(e.path)
+        if (
+            now is not None
+            and then is not None
+            and then.chunks
+            and now.type == then.type == "file"
+            and (now.oid, now.size) == (then.oid, then.size)
+        ):
+            found[e.path] = then
+    return found
 
 
 def _advance(progress: Progress) -> Callable[[Entry], None]:

@@ -9,7 +9,7 @@ import os
 import stat
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Literal
 
@@ -123,10 +123,14 @@ class Writer:
         fresh_root: bool = False,
         record: bool = False,
         threads: int | None = None,
+        present: Mapping[str, Entry] | None = None,
     ) -> None:
         """``fresh_root``: ``root`` was just created empty by this checkout. ``record``: keep
         the stat of every file written (see :attr:`written`). ``threads``: writer threads for
-        packed small files (:data:`WRITER_THREADS` when not given; 1 writes sequentially)."""
+        packed small files (:data:`WRITER_THREADS` when not given; 1 writes sequentially).
+        ``present``: by path, the committed (chunked) entry the file there holds now; the
+        chunks a new version shares with it are copied from it (:mod:`dvlin.workspace.chunked`).
+        """
         self.store = store
         self.root = root
         self.link = link
@@ -142,6 +146,9 @@ class Writer:
         self.bytes = 0
         self._packs: dict[str, bool] = {}
         self.threads = WRITER_THREADS if threads is None else max(1, threads)
+        self.present = present or {}
+        self.reused = 0
+        """Bytes of chunked files copied from the file they replace, not read from the store."""
 
     def write_all(self, files: list[Entry], advance: Callable[[Entry], None]) -> None:
         """Write every file entry; packed blobs are read a pack at a time."""
@@ -367,7 +374,7 @@ class Writer:
     def _write_chunked(self, e: Entry) -> None:
         """Stream a chunked file (:mod:`dvlin.workspace.chunked`)."""
         fd, tmp, full = self._open_target(e)
-        write_chunked(self.store, e, fd, tmp, full)
+        self.reused += write_chunked(self.store, e, fd, tmp, full, present=self.present.get(e.path))
         self.bytes += e.size
 
 
