@@ -457,12 +457,13 @@ class ObjectStore:
 
 
 class ChunkReader:
-    """Read chunks of big files into the caller's buffers, each verified against its oid.
+    """Where the chunks of big files are on this machine's disk, for copying them out.
 
-    :meth:`locate` asks the index where the chunks are in one query; chunks in the same pack
-    are then read through one open file with the kernel told to read ahead (they sit one after
-    another there, in the order a file is written back), with no allocation per chunk.
-    Chunks that are loose or on a remote store are read whole by :meth:`ObjectStore.get`.
+    :meth:`locate` asks the index where the chunks are in one query; :meth:`place` opens the
+    pack a chunk is in (one pack at a time: a file's chunks sit one after another in its
+    packs, in the order the file is written back), with the kernel told to read ahead. The
+    caller copies the bytes and verifies them (:meth:`ObjectStore.verify`). Chunks that are
+    loose or on a remote store have no place: read them with :meth:`ObjectStore.get`.
     """
 
     def __init__(self, store: ObjectStore) -> None:
@@ -471,47 +472,32 @@ class ChunkReader:
         self._pack: tuple[str, int] | None = None
 
     def locate(self, oids: Iterable[str]) -> None:
-        """Look up where ``oids`` are (in one query), before they are read."""
+        """Look up where ``oids`` are (in one query), before they are placed."""
         store = self._store
         if store.index is not None and store.is_local:
             self._where = store.index.find_objects(set(oids))
 
-    def read_into(self, oid: str, view: memoryview) -> memoryview | bytes:
-        """Chunk ``oid`` (of ``len(view)`` bytes): read into ``view`` and return it, verified.
+    def place(self, oid: str, size: int) -> tuple[int, int, str] | None:
+        """``(descriptor, offset, pack)`` of chunk ``oid`` of ``size`` bytes in a local pack.
 
-        A chunk not in a local pack (or whose size there differs) comes back as the verified
-        bytes of :meth:`ObjectStore.get` instead, not in ``view``.
+        None when it is not in a pack here (or the index gives it another size), or when its
+        pack is missing (then :meth:`ObjectStore.get` raises the error that names it).
         """
         found = self._where.get(oid)
         pack = found.pack if found is not None else None
-        if found is None or pack in (None, "", oid) or found.size != len(view):
-            return self._store.get(oid)
-        assert pack is not None
-        fd = self._open(pack)
-        if fd < 0:
-            return self._store.get(oid)  # raises the error that names the missing pack
-        done, at = 0, found.offset or 0
-        while done < len(view):
-            n = os.preadv(fd, [view[done:]], at + done)
-            if not n:
-                break
-            done += n
-        self._store.verify(oid, view[:done], pack=pack, unlocked=True)
-        return view
-
-    def _open(self, pack: str) -> int:
-        if self._pack is not None and self._pack[0] == pack:
-            return self._pack[1]
-        self.close()
-        try:
-            fd = os.open(self._store.path(pack), os.O_RDONLY)
-        except FileNotFoundError:
-            return -1
-        if hasattr(os, "posix_fadvise"):
-            with contextlib.suppress(OSError):
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        self._pack = (pack, fd)
-        return fd
+        if found is None or pack is None or pack in ("", oid) or found.size != size:
+            return None
+        if self._pack is None or self._pack[0] != pack:
+            self.close()
+            try:
+                fd = os.open(self._store.path(pack), os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+            if hasattr(os, "posix_fadvise"):
+                with contextlib.suppress(OSError):
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            self._pack = (pack, fd)
+        return self._pack[1], found.offset or 0, pack
 
     def close(self) -> None:
         """Close the pack being read, if any."""

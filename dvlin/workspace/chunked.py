@@ -17,30 +17,32 @@ cache. The working file is trusted for nothing: every byte copied from it is has
 whole, and when the whole does not come out as the entry's oid (the file changed after the
 stat check, or under us) the temporary file is emptied and written again from the store alone.
 
-One thread reads (the chunks into recycled buffers, each store chunk verified against its
-oid, the whole hashed), the caller's thread writes; reads, hashes (``ctypes``) and writes
-release the GIL, so the two overlap.
+Each chunk is copied by the kernel (``os.copy_file_range``, from the working file or from its
+pack) and then read back from the temporary file to be hashed: what is checked (each store
+chunk against its oid, the whole against the entry's) is what the file holds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import queue
 import stat
-import threading
-from collections.abc import Iterator
+from collections import deque
+from concurrent.futures import Future
 
 from dvlin.errors import IntegrityError
 from dvlin.faults import IN_CHUNKED, pause_point
-from dvlin.objects.hashing import Hasher, unlocked_hasher_factory
+from dvlin.objects.hashing import unlocked_hasher_factory
 from dvlin.objects.manifest import Entry
-from dvlin.objects.store import ChunkReader, ObjectStore
+from dvlin.objects.store import ObjectStore
 
-# Read buffers in rotation: the one being written, the ones queued, the one being read. Each
-# holds a chunk (at most 4 MiB, dvlin.objects.bigfile.CHUNK_MAX); a bigger chunk gets its own.
-_BUFFERS = 4
+# The buffer each chunk is read back into (at most 4 MiB, dvlin.objects.bigfile.CHUNK_MAX); a
+# bigger chunk gets its own.
 _BUFFER_SIZE = 4 * 1024 * 1024
+# Chunks copied and not yet read back, at most: the reading thread stays close behind, so what
+# it reads is still in the CPU's caches or at least the page cache's recent pages.
+_BEHIND = 8
 
 
 def write_chunked(
@@ -62,7 +64,7 @@ def write_chunked(
             source = _open_present(full, present) if present is not None else None
             if source is not None:
                 try:
-                    reused = _write(store, e, fd, source)
+                    reused = _write(store, e, fd, tmp, source)
                 finally:
                     os.close(source[0])
                 if reused < 0:  # the file was not what present says: start again
@@ -70,7 +72,7 @@ def write_chunked(
                     os.lseek(fd, 0, os.SEEK_SET)
             if source is None or reused < 0:
                 reused = 0
-                if _write(store, e, fd, None) < 0:
+                if _write(store, e, fd, tmp, None) < 0:
                     raise IntegrityError(
                         f"chunks of {e.path} do not add up to object {e.oid}",
                         hint="the manifest is corrupt; `dvlin fsck` checks the store",
@@ -111,121 +113,125 @@ def _open_present(full: str, present: Entry) -> tuple[int, dict[str, int]] | Non
     return fd, at
 
 
-def _write(store: ObjectStore, e: Entry, fd: int, source: tuple[int, dict[str, int]] | None) -> int:
+def _write(
+    store: ObjectStore, e: Entry, fd: int, tmp: str, source: tuple[int, dict[str, int]] | None
+) -> int:
     """Write every chunk of ``e`` to ``fd``; return the bytes taken from ``source``'s file.
 
     -1 when the bytes written do not hash to ``e.oid`` (then ``fd`` holds a wrong file).
+    Each chunk is copied by the kernel (from the working file or its pack), then read back
+    from ``tmp`` and hashed, a few chunks behind, on another thread (:class:`_ReadBack`): the
+    hashes are of the bytes the file holds, whatever changes in the source meanwhile.
     """
-    reader = _Reader(store, e, source)
+    src, at = source if source is not None else (-1, {})
+    chunks = e.chunks or ()
+    packs = store.chunk_reader()
+    packs.locate(c.oid for c in chunks if c.oid not in at)
+    back = _ReadBack(store, tmp)
+    reused = pos = 0
     try:
-        for view, buf in reader:
-            while view:
-                view = view[os.write(fd, view) :]
-            reader.free(buf)
-    finally:
-        reader.stop()
-    return reader.reused if reader.whole.hexdigest() == e.oid else -1
-
-
-class _Reader:
-    """Read the chunks of ``e`` in order on a thread of its own, hashing the whole as it goes.
-
-    Iterating yields ``(bytes, buffer)``: the caller writes the bytes, then gives the buffer
-    back (:meth:`free`) for the next read. An error of the reading thread is raised here.
-    """
-
-    def __init__(
-        self, store: ObjectStore, e: Entry, source: tuple[int, dict[str, int]] | None
-    ) -> None:
-        new_hasher = unlocked_hasher_factory(store.algorithm)
-        self.whole: Hasher = new_hasher()
-        self.reused = 0
-        self._store = store
-        self._chunks = e.chunks or ()
-        self._source = source
-        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        self._made = 0
-        self._out: queue.Queue[tuple[memoryview | bytes, bytearray | None] | BaseException | None]
-        self._out = queue.Queue(maxsize=_BUFFERS)
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="dvlin-chunk-read", daemon=True)
-        self._thread.start()
-
-    def __iter__(self) -> Iterator[tuple[memoryview | bytes, bytearray | None]]:
-        while True:
-            item = self._out.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def free(self, buf: bytearray | None) -> None:
-        if buf is not None:
-            self._free.put(buf)
-
-    def stop(self) -> None:
-        """Let the thread end (it may be waiting for a buffer or for room in the queue)."""
-        self._stopped.set()
-        while self._thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                self._out.get(timeout=0.05)
-        self._thread.join()
-
-    def _buffer(self, size: int) -> bytearray | None:
-        if size > _BUFFER_SIZE:
-            return bytearray(size)
-        while not self._stopped.is_set():
-            if self._made < _BUFFERS:
-                self._made += 1
-                return bytearray(_BUFFER_SIZE)
-            with contextlib.suppress(queue.Empty):
-                return self._free.get(timeout=0.05)
-        return None
-
-    def _put(
-        self, item: tuple[memoryview | bytes, bytearray | None] | BaseException | None
-    ) -> None:
-        while not self._stopped.is_set():
-            with contextlib.suppress(queue.Full):
-                self._out.put(item, timeout=0.05)
-                return
-
-    def _run(self) -> None:
-        try:
-            packs = self._store.chunk_reader()
-            try:
-                self._read_all(packs)
-            finally:
-                packs.close()
-            self._put(None)
-        except BaseException as exc:  # handed to the caller's thread
-            self._put(exc)
-
-    def _read_all(self, packs: ChunkReader) -> None:
-        src, at = self._source if self._source is not None else (-1, {})
-        packs.locate([c.oid for c in self._chunks if c.oid not in at])
-        for c in self._chunks:
-            if self._stopped.is_set():
-                return
-            buf = self._buffer(c.size)
-            if buf is None:
-                return
-            view = memoryview(buf)[: c.size]
-            offset = at.get(c.oid)
+        for c in chunks:
+            offset, pack = at.get(c.oid), None
             if offset is not None:
-                if _pread_into(src, view, offset) != c.size:
-                    return  # the file is shorter now: the whole will not match
-                self.reused += c.size
+                if _copy(src, fd, offset, pos, c.size) != c.size:
+                    return -1  # the file is shorter now: it is not what the cache said
+                reused += c.size
             else:
-                got = packs.read_into(c.oid, view)
-                if got is not view:  # not in a local pack: read (and verified) on its own
-                    self.free(buf)
-                    self.whole.update(got)
-                    self._put((got, None))
-                    continue
-            self.whole.update(view)
-            self._put((view, buf))
+                place = packs.place(c.oid, c.size)
+                if place is None:  # loose, or not on this machine's disk: read it whole
+                    _pwrite_all(fd, memoryview(store.get(c.oid)), pos)  # verified
+                else:
+                    from_fd, offset, pack = place
+                    _copy(from_fd, fd, offset, pos, c.size)  # short if the pack is: caught
+            back.add(pos, c.size, c.oid, pack)
+            pos += c.size
+        whole = back.finish()
+    finally:
+        back.close()
+        packs.close()
+    return reused if whole == e.oid else -1
+
+
+class _ReadBack:
+    """Read back what was written and hash it: each chunk from a pack against its oid, and the
+    whole, in order, on a thread of its own (``preadv`` and the ``ctypes`` hashes release the
+    GIL, so this overlaps with the next copies)."""
+
+    def __init__(self, store: ObjectStore, tmp: str) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._store = store
+        self._whole = unlocked_hasher_factory(store.algorithm)()
+        self._fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)
+        self._buf = bytearray(_BUFFER_SIZE)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="dvlin-read-back")
+        self._queued: deque[Future[None]] = deque()
+
+    def add(self, pos: int, size: int, oid: str, pack: str | None) -> None:
+        """Hash ``size`` bytes at ``pos`` (verified against ``oid`` when from ``pack``)."""
+        while len(self._queued) >= _BEHIND or (self._queued and self._queued[0].done()):
+            self._queued.popleft().result()  # raises a corrupt chunk's error
+        self._queued.append(self._pool.submit(self._hash, pos, size, oid, pack))
+
+    def finish(self) -> str:
+        """The whole's hash, once every chunk was read back."""
+        while self._queued:
+            self._queued.popleft().result()
+        return self._whole.hexdigest()
+
+    def close(self) -> None:
+        for future in self._queued:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+        os.close(self._fd)
+
+    def _hash(self, pos: int, size: int, oid: str, pack: str | None) -> None:
+        view = memoryview(self._buf if size <= len(self._buf) else bytearray(size))[:size]
+        got = view[: _pread_into(self._fd, view, pos)]
+        if pack is not None:
+            self._store.verify(oid, got, pack=pack, unlocked=True)
+        self._whole.update(got)
+
+
+_COPY_REFUSED = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF}
+_kernel_copy = [hasattr(os, "copy_file_range")]
+
+
+def _copy(src: int, dst: int, src_at: int, dst_at: int, size: int) -> int:
+    """Copy ``size`` bytes from ``src`` at ``src_at`` to ``dst`` at ``dst_at``; return the count.
+
+    ``os.copy_file_range`` keeps the bytes in the kernel (a quarter of the system time of a
+    read and a write through a buffer on this project's VM; docs/benchmarks.md, "Issue 12,
+    fifth pass"). Where it is refused (another file system, an old kernel), a buffer carries
+    them. Fewer than ``size`` at the end of ``src``.
+    """
+    done = 0
+    while done < size and _kernel_copy[0]:
+        try:
+            n = os.copy_file_range(src, dst, size - done, src_at + done, dst_at + done)
+        except OSError as exc:
+            if exc.errno not in _COPY_REFUSED:
+                raise
+            _kernel_copy[0] = False
+            break
+        if not n:
+            return done
+        done += n
+    if done < size:
+        piece = memoryview(bytearray(min(size - done, _BUFFER_SIZE)))
+        while done < size:
+            n = _pread_into(src, piece[: size - done], src_at + done)
+            if not n:
+                break
+            _pwrite_all(dst, piece[:n], dst_at + done)
+            done += n
+    return done
+
+
+def _pwrite_all(fd: int, view: memoryview, at: int) -> None:
+    while view:
+        n = os.pwrite(fd, view, at)
+        view, at = view[n:], at + n
 
 
 def _pread_into(fd: int, view: memoryview, offset: int) -> int:

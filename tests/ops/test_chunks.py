@@ -101,13 +101,13 @@ def test_switching_a_big_file_in_place_round_trips(
 
     v1, v2 = _two_versions(repo)
     read: list[str] = []
-    real = ChunkReader.read_into
+    real = ChunkReader.place
 
-    def counted(self: ChunkReader, oid: str, view: memoryview) -> memoryview | bytes:
+    def counted(self: ChunkReader, oid: str, size: int) -> tuple[int, int, str] | None:
         read.append(oid)
-        return real(self, oid, view)
+        return real(self, oid, size)
 
-    monkeypatch.setattr(ChunkReader, "read_into", counted)
+    monkeypatch.setattr(ChunkReader, "place", counted)
     repo.checkout("big@v1")
     # Only the chunks v2 does not share came from the store; the rest from the file itself.
     assert 0 < len(read) <= 3

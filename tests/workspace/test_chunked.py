@@ -17,6 +17,7 @@ from dvlin.objects.hashing import Oid, hash_bytes
 from dvlin.objects.manifest import Entry
 from dvlin.objects.packs import PackWriter
 from dvlin.objects.store import ObjectStore, StoredObject
+from dvlin.workspace import chunked
 from dvlin.workspace.chunked import write_chunked
 
 ALG = "xxh3-128"
@@ -75,8 +76,13 @@ def _leftovers(folder: Path) -> list[str]:
 BLOBS = [random.Random(i).randbytes(random.Random(-i).randint(1, 200_000)) for i in range(10)]
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> ObjectStore:
+@pytest.fixture(params=["kernel copy", "buffer copy"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> ObjectStore:
+    """The store, and the copy: by the kernel, or through a buffer where it is refused."""
+    if request.param == "buffer copy":
+        monkeypatch.setattr(chunked, "_kernel_copy", [False])
     return _store(tmp_path / "objects", BLOBS, loose=[9])
 
 
