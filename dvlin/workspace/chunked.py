@@ -17,9 +17,12 @@ cache. The working file is trusted for nothing: every byte copied from it is has
 whole, and when the whole does not come out as the entry's oid (the file changed after the
 stat check, or under us) the temporary file is emptied and written again from the store alone.
 
-Each chunk is copied by the kernel (``os.copy_file_range``, from the working file or from its
-pack) and then read back from the temporary file to be hashed: what is checked (each store
-chunk against its oid, the whole against the entry's) is what the file holds.
+The chunks of the working file are copied by the kernel (``os.copy_file_range``, from its
+page cache) and read back from the temporary file to be hashed; the chunks of the store are
+read into memory, written and hashed from there (copying them in the kernel from packs that
+are not in the page cache cost more CPU here; docs/benchmarks.md, "Issue 12, fifth pass").
+Either way what is hashed (store chunks against their oids, the whole against the entry's)
+is what the file holds. The hashing runs on a thread of its own, a few chunks behind.
 """
 
 from __future__ import annotations
@@ -119,9 +122,10 @@ def _write(
     """Write every chunk of ``e`` to ``fd``; return the bytes taken from ``source``'s file.
 
     -1 when the bytes written do not hash to ``e.oid`` (then ``fd`` holds a wrong file).
-    Each chunk is copied by the kernel (from the working file or its pack), then read back
-    from ``tmp`` and hashed, a few chunks behind, on another thread (:class:`_ReadBack`): the
-    hashes are of the bytes the file holds, whatever changes in the source meanwhile.
+    A chunk of the working file is copied by the kernel and read back from ``tmp`` to be
+    hashed: what is hashed is what the file holds, whatever changes in the source meanwhile.
+    A chunk of the store is read into memory, written, and those bytes hashed. The hashing
+    runs a few chunks behind, on another thread (:class:`_ReadBack`).
     """
     src, at = source if source is not None else (-1, {})
     chunks = e.chunks or ()
@@ -131,19 +135,21 @@ def _write(
     reused = pos = 0
     try:
         for c in chunks:
-            offset, pack = at.get(c.oid), None
+            offset = at.get(c.oid)
             if offset is not None:
                 if _copy(src, fd, offset, pos, c.size) != c.size:
                     return -1  # the file is shorter now: it is not what the cache said
                 reused += c.size
+                back.add(pos, c.size)
             else:
                 place = packs.place(c.oid, c.size)
                 if place is None:  # loose, or not on this machine's disk: read it whole
-                    _pwrite_all(fd, memoryview(store.get(c.oid)), pos)  # verified
+                    data, pack = store.get(c.oid), None  # verified
                 else:
                     from_fd, offset, pack = place
-                    _copy(from_fd, fd, offset, pos, c.size)  # short if the pack is: caught
-            back.add(pos, c.size, c.oid, pack)
+                    data = _pread(from_fd, c.size, offset)  # short if the pack is: caught
+                _pwrite_all(fd, memoryview(data), pos)
+                back.add(pos, c.size, data, c.oid, pack)
             pos += c.size
         whole = back.finish()
     finally:
@@ -167,11 +173,19 @@ class _ReadBack:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="dvlin-read-back")
         self._queued: deque[Future[None]] = deque()
 
-    def add(self, pos: int, size: int, oid: str, pack: str | None) -> None:
-        """Hash ``size`` bytes at ``pos`` (verified against ``oid`` when from ``pack``)."""
+    def add(
+        self,
+        pos: int,
+        size: int,
+        data: bytes | None = None,
+        oid: str = "",
+        pack: str | None = None,
+    ) -> None:
+        """Hash the ``size`` bytes written at ``pos``: ``data`` when given (what was written
+        from memory), else read back. Bytes from ``pack`` are verified against ``oid``."""
         while len(self._queued) >= _BEHIND or (self._queued and self._queued[0].done()):
             self._queued.popleft().result()  # raises a corrupt chunk's error
-        self._queued.append(self._pool.submit(self._hash, pos, size, oid, pack))
+        self._queued.append(self._pool.submit(self._hash, pos, size, data, oid, pack))
 
     def finish(self) -> str:
         """The whole's hash, once every chunk was read back."""
@@ -185,9 +199,13 @@ class _ReadBack:
         self._pool.shutdown(wait=True)
         os.close(self._fd)
 
-    def _hash(self, pos: int, size: int, oid: str, pack: str | None) -> None:
-        view = memoryview(self._buf if size <= len(self._buf) else bytearray(size))[:size]
-        got = view[: _pread_into(self._fd, view, pos)]
+    def _hash(self, pos: int, size: int, data: bytes | None, oid: str, pack: str | None) -> None:
+        got: bytes | memoryview
+        if data is None:
+            view = memoryview(self._buf if size <= len(self._buf) else bytearray(size))[:size]
+            got = view[: _pread_into(self._fd, view, pos)]
+        else:
+            got = data
         if pack is not None:
             self._store.verify(oid, got, pack=pack, unlocked=True)
         self._whole.update(got)
@@ -226,6 +244,14 @@ def _copy(src: int, dst: int, src_at: int, dst_at: int, size: int) -> int:
             _pwrite_all(dst, piece[:n], dst_at + done)
             done += n
     return done
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """``size`` bytes of ``fd`` at ``offset`` (fewer at its end)."""
+    data = os.pread(fd, size, offset)
+    while len(data) < size and (more := os.pread(fd, size - len(data), offset + len(data))):
+        data += more
+    return data
 
 
 def _pwrite_all(fd: int, view: memoryview, at: int) -> None:
