@@ -205,3 +205,27 @@ def test_random_chunk_lists_round_trip(
     if tamper is None:
         assert reused == sum(len(BLOBS[i]) for i in new if i in old)
     assert _leftovers(folder) == []
+
+
+def test_a_kernel_copy_refused_midway_goes_on_through_a_buffer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    store = _store(tmp_path / "objects", BLOBS)
+    calls = []
+
+    def refused(*args: object) -> int:
+        calls.append(args)
+        raise OSError(errno.EXDEV, "cross-device")  # what another file system answers
+
+    monkeypatch.setattr(chunked, "_kernel_copy", [True])
+    monkeypatch.setattr(chunked.os, "copy_file_range", refused)
+    folder = tmp_path / "w"
+    folder.mkdir()
+    present, old_bytes = _entry("big.bin", BLOBS, [0, 1, 2, 3])
+    e, want = _entry("big.bin", BLOBS, [0, 1, 8, 3])
+    (folder / "big.bin").write_bytes(old_bytes)
+    assert _write(store, folder, e, present) == sum(len(BLOBS[i]) for i in (0, 1, 3))
+    assert (folder / "big.bin").read_bytes() == want
+    assert len(calls) == 1  # refused once, then not asked again
