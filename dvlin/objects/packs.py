@@ -51,9 +51,12 @@ _STAGE = 2 * 1024 * 1024
 # waits for the disk, and one at a time left a virtual disk idle between requests).
 _STAGES = 4
 # Packs bypass the page cache when the store flushes (see the module's docstring). The price:
-# the packs are not cached afterwards, so a checkout soon after reads them from the disk (on
-# this VM ~0.6 s more CPU per GiB, the pages allocated then instead of now; see
-# docs/benchmarks.md, "Issue 12, fourth pass"). False writes through the page cache as before.
+# the packs are not cached afterwards, so a checkout soon after reads them from the disk. A
+# switch between versions of a big file takes the chunks they share from the working file
+# instead (dvlin/workspace/chunked.py), so only a restore of a deleted file pays it. Alternated
+# runs with the switch in place kept this on: the 1 GiB commit took half the time, and the
+# switch back beat DVC either way (docs/benchmarks.md, "Issue 12, fifth pass: the 1 GiB
+# file"). False writes through the page cache as before.
 DIRECT_WRITES = True
 # Direct writes start, and are as long as, a multiple of this (the largest logical block size
 # of common disks); the last block of a pack is padded, then the file is cut back to its size.

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from dvlin.errors import FileSystemError, IntegrityError, ReadOnlyRepoError
 from dvlin.objects.files import write_and_publish
-from dvlin.objects.hashing import Oid, hash_bytes
+from dvlin.objects.hashing import Oid, hash_bytes, unlocked_hasher_factory
 from dvlin.values import sealed
 
 # Object stores whose single-request upload is already atomic (a reader sees the whole object
@@ -389,9 +389,24 @@ class ObjectStore:
             if open_pack is not None:
                 open_pack[1].close()
 
-    def verify(self, oid: str, data: bytes | memoryview, *, pack: str | None = None) -> None:
-        """Raise :class:`ObjectError` unless ``data`` hashes to ``oid``."""
-        found = hash_bytes(self.algorithm, data)
+    def chunk_reader(self) -> ChunkReader:
+        """A reader of big files' chunks into the caller's buffers (:class:`ChunkReader`)."""
+        return ChunkReader(self)
+
+    def verify(
+        self, oid: str, data: bytes | memoryview, *, pack: str | None = None, unlocked: bool = False
+    ) -> None:
+        """Raise :class:`ObjectError` unless ``data`` hashes to ``oid``.
+
+        ``unlocked``: hash without holding the GIL (worth its ``ctypes`` call for big buffers
+        read on a thread of their own, :func:`~dvlin.objects.hashing.unlocked_hasher_factory`).
+        """
+        if unlocked:
+            h = unlocked_hasher_factory(self.algorithm)()
+            h.update(data)
+            found = Oid(h.hexdigest())
+        else:
+            found = hash_bytes(self.algorithm, data)
         if found != oid:
             where = f" (in pack {pack})" if pack else ""
             raise ObjectError(
@@ -439,3 +454,53 @@ class ObjectStore:
             fan, _, rest = rel.partition("/")
             if len(fan) == 2 and rest and "/" not in rest and fan != "tm":
                 yield Oid(fan + rest)
+
+
+class ChunkReader:
+    """Where the chunks of big files are on this machine's disk, for copying them out.
+
+    :meth:`locate` asks the index where the chunks are in one query; :meth:`place` opens the
+    pack a chunk is in (one pack at a time: a file's chunks sit one after another in its
+    packs, in the order the file is written back), with the kernel told to read ahead. The
+    caller copies the bytes and verifies them (:meth:`ObjectStore.verify`). Chunks that are
+    loose or on a remote store have no place: read them with :meth:`ObjectStore.get`.
+    """
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+        self._where: Mapping[str, StoredObject] = {}
+        self._pack: tuple[str, int] | None = None
+
+    def locate(self, oids: Iterable[str]) -> None:
+        """Look up where ``oids`` are (in one query), before they are placed."""
+        store = self._store
+        if store.index is not None and store.is_local:
+            self._where = store.index.find_objects(set(oids))
+
+    def place(self, oid: str, size: int) -> tuple[int, int, str] | None:
+        """``(descriptor, offset, pack)`` of chunk ``oid`` of ``size`` bytes in a local pack.
+
+        None when it is not in a pack here (or the index gives it another size), or when its
+        pack is missing (then :meth:`ObjectStore.get` raises the error that names it).
+        """
+        found = self._where.get(oid)
+        pack = found.pack if found is not None else None
+        if found is None or pack is None or pack in ("", oid) or found.size != size:
+            return None
+        if self._pack is None or self._pack[0] != pack:
+            self.close()
+            try:
+                fd = os.open(self._store.path(pack), os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+            if hasattr(os, "posix_fadvise"):
+                with contextlib.suppress(OSError):
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            self._pack = (pack, fd)
+        return self._pack[1], found.offset or 0, pack
+
+    def close(self) -> None:
+        """Close the pack being read, if any."""
+        if self._pack is not None:
+            os.close(self._pack[1])
+            self._pack = None

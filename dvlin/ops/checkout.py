@@ -28,7 +28,14 @@ from dvlin.identity import utc_now
 from dvlin.objects.manifest import Entry, Manifest
 from dvlin.objects.store import ObjectError
 from dvlin.ops import lock
-from dvlin.ops.checkout_plan import manifest_of, never_tracked, plan_checkout, select, within
+from dvlin.ops.checkout_plan import (
+    clean_chunked,
+    manifest_of,
+    never_tracked,
+    plan_checkout,
+    select,
+    within,
+)
 from dvlin.ops.manifests import load_manifest, with_versions
 from dvlin.ops.refs import resolve
 from dvlin.ops.status import follows, scanned_manifest, stat_cache
@@ -252,7 +259,14 @@ def checkout(
             remove_staging(target)  # what a killed checkout into it left beside it
         created = make_folders(os.path.dirname(target) if fresh else target)
         root = make_staging(target) if fresh else target
-        writer = Writer(repo.store, root, link=link, fresh_root=fresh, record=in_repo)
+        writer = Writer(
+            repo.store,
+            root,
+            link=link,
+            fresh_root=fresh,
+            record=in_repo,
+            present={} if fresh else clean_chunked(files, current, synced),
+        )
         try:
             remove(root, leftovers)
             removed = remove(root, removals)

@@ -251,3 +251,26 @@ def never_tracked(repo: Repo, version: Version, candidates: Sequence[str]) -> li
                 continue  # a manifest we cannot read cannot vouch for a path
 
     return unknown_paths(candidates, manifests())
+
+
+def clean_chunked(files: list[Entry], current: Manifest, synced: Manifest) -> dict[str, Entry]:
+    """For each big file to write, the synced version's entry when the folder still holds it.
+
+    The folder's oid comes from the stat cache; the writer trusts it for nothing (it hashes
+    what it copies from the file), but a clean copy lets it take the chunks both versions
+    share from the file instead of the store (:mod:`dvlin.workspace.chunked`).
+    """
+    found: dict[str, Entry] = {}
+    for e in files:
+        if e.chunks is None:
+            continue
+        now, then = current.get(e.path), synced.get(e.path)
+        if (
+            now is not None
+            and then is not None
+            and then.chunks
+            and now.type == then.type == "file"
+            and (now.oid, now.size) == (then.oid, then.size)
+        ):
+            found[e.path] = then
+    return found

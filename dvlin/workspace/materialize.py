@@ -7,15 +7,14 @@ import fcntl
 import os
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Literal
 
 from dvlin.errors import IntegrityError
-from dvlin.objects.files import write_and_publish
-from dvlin.objects.hashing import hasher_factory
 from dvlin.objects.manifest import EXEC_MODE, Entry
 from dvlin.objects.store import ObjectStore
+from dvlin.workspace.chunked import write_chunked
 from dvlin.workspace.folders import safe_parent
 
 LinkMode = Literal["copy", "hardlink", "reflink", "symlink"]
@@ -50,13 +49,17 @@ class Writer:
         fresh_root: bool = False,
         record: bool = False,
         threads: int | None = None,
+        present: Mapping[str, Entry] | None = None,
     ) -> None:
         """``fresh_root``: ``root`` is a staging folder this checkout created empty and
         publishes only once complete (:func:`dvlin.workspace.folders.make_staging`): nothing
         in it can be overwritten and no one sees it half written, so files are created under
         their own names (O_EXCL), a rename less per file. ``record``: keep the stat of every
         file written (see :attr:`written`). ``threads``: writer threads for packed small
-        files (:data:`WRITER_THREADS` when not given; 1 writes sequentially)."""
+        files (:data:`WRITER_THREADS` when not given; 1 writes sequentially). ``present``: by
+        path, the committed (chunked) entry the file there holds now; the chunks a new
+        version shares with it are copied from it (:mod:`dvlin.workspace.chunked`).
+        """
         self.store = store
         self.root = root
         self.link = link
@@ -68,9 +71,11 @@ class Writer:
         self.fallbacks: Counter[str] = Counter()
         """Files copied although a link mode was asked for, by reason."""
         self.bytes = 0
-        self._new_hasher = hasher_factory(store.algorithm)
         self._packs: dict[str, bool] = {}
         self.threads = WRITER_THREADS if threads is None else max(1, threads)
+        self.present = present or {}
+        self.reused = 0
+        """Bytes of chunked files copied from the file they replace, not read from the store."""
 
     def write_all(self, files: list[Entry], advance: Callable[[Entry], None]) -> None:
         """Write every file entry; packed blobs are read a pack at a time."""
@@ -291,23 +296,10 @@ class Writer:
         make_dir(self.root, e, self._verified)
 
     def _write_chunked(self, e: Entry) -> None:
-        """Stream a chunked file, one verified chunk at a time, checking the whole at the end."""
-        whole = self._new_hasher()
-
-        def pieces() -> Iterator[bytes]:
-            for data in self.store.read_chunks([c.oid for c in e.chunks or ()]):
-                whole.update(data)
-                yield data
-
-        def check() -> None:
-            if whole.hexdigest() != e.oid:
-                raise IntegrityError(
-                    f"chunks of {e.path} do not add up to object {e.oid}",
-                    hint="the manifest is corrupt; `dvlin fsck` checks the store",
-                )
-
+        """Stream a chunked file (:mod:`dvlin.workspace.chunked`)."""
         fd, tmp, full = self._open_target(e)
-        write_and_publish(fd, tmp, full, pieces(), check=check)
+        present = None if self.fresh else self.present.get(e.path)
+        self.reused += write_chunked(self.store, e, fd, tmp, full, present=present)
         self.bytes += e.size
 
 
