@@ -171,7 +171,7 @@ def prepare(
     manifest, changed, kept = new.manifest, new.changed, new.kept
     algorithm = repo.config.hash
     tree = manifest.digest(algorithm)
-    cache.snapshot(cols, new.oids, tree)
+    cache.snapshot(cols, new.oids, tree, new.arrays)
     diff = new.diff
     # The snapshot holds the scan as Arrow columns now: a million files' paths and oids as
     # Python objects (about 250 MB) are freed before the manifest is written.

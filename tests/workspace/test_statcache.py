@@ -186,9 +186,9 @@ def test_a_format_1_file_is_read_without_ctimes_and_rewritten_as_format_2(repo: 
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
-    from dvlin.workspace import statcache
+    from dvlin.workspace import statfile
 
-    old_schema = pa.schema(list(statcache._schema())[:-1])
+    old_schema = pa.schema(list(statfile.schema())[:-1])
     rows = {
         "path": ["a", "b"],
         "type": ["file", "file"],
