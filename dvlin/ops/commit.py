@@ -167,11 +167,12 @@ def prepare(
         started_ns=started,
         progress=progress,
         wanted=frozenset(described),
+        parent_tree=parent.tree if parent is not None else "",
     )
     manifest, changed, kept = new.manifest, new.changed, new.kept
     algorithm = repo.config.hash
     tree = manifest.digest(algorithm)
-    cache.snapshot(cols, new.oids, tree, new.arrays)
+    cache.snapshot(cols, new.oids, tree, new.arrays, new.rows)
     diff = new.diff
     # The snapshot holds the scan as Arrow columns now: a million files' paths and oids as
     # Python objects (about 250 MB) are freed before the manifest is written.

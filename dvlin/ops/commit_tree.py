@@ -41,6 +41,9 @@ class NewTree:
     arrays: dict[str, pa.Array]
     """The scan's columns converted to Arrow on the way (path, type, mode, …), for the stat
     cache's snapshot to reuse."""
+    rows: pa.Array | None
+    """Where each scanned path sits in the new manifest, when the build knows it for free
+    (the paths are the parent's, so their rows are too); None otherwise."""
     changed: dict[str, Oid]
     """Tables and arrays (the files a version describes) not taken from the parent (new,
     changed, or stored again), with their oids."""
@@ -61,6 +64,7 @@ def build(
     started_ns: int,
     progress: Progress,
     wanted: frozenset[str] = frozenset(),
+    parent_tree: str = "",
 ) -> NewTree:
     """The manifest of the scanned tree; files not vouched for go through ``ingester``.
 
@@ -84,8 +88,12 @@ def build(
         known = pc.coalesce(pa.array(cols.oid, pa.string()), known)
     is_file = pc.equal(kinds, "file")
     # The parent's row of each scanned path, and only the columns that decide reuse: the
-    # parent's rows stay where they are, in path order.
-    where = pc.index_in(paths, value_set=parent.paths())
+    # parent's rows stay where they are, in path order. The stat cache may know the rows
+    # (``parent_tree``'s, when the last commit had the same paths): checked, they save a hash
+    # join of every path.
+    where = _remembered_rows(cache.parent_rows(cols, parent_tree), paths, parent)
+    if where is None:
+        where = pc.index_in(paths, value_set=parent.paths())
     reuse = pc.fill_null(
         pc.and_kleene(
             pc.and_kleene(
@@ -173,7 +181,24 @@ def build(
         )
     )
     diff = _diff(parent, fresh, where, reuse, modes, previous)
-    return NewTree(manifest, oids, arrays, changed, kept, diff)
+    # Every scanned path in the parent, one row each, and as many rows as the parent's: the
+    # new manifest lists the parent's paths, so each path keeps its row.
+    same_paths = n == len(parent) == len(manifest) and where.null_count == 0
+    return NewTree(manifest, oids, arrays, where if same_paths else None, changed, kept, diff)
+
+
+def _remembered_rows(rows: pa.Array | None, paths: pa.Array, parent: Manifest) -> pa.Array | None:
+    """The stat cache's parent rows of the scanned ``paths``, if each points at its own path
+    in ``parent`` (one ``take`` and a comparison, not a hash join); None otherwise."""
+    import pyarrow as pa
+
+    if rows is None or len(rows) != len(paths) or rows.null_count:
+        return None
+    try:
+        found = parent.paths().take(rows)
+    except (pa.ArrowException, IndexError):
+        return None  # a row past the parent's end: not this parent's rows
+    return rows if found.equals(paths) else None
 
 
 def _with_oids(known: pa.Array, fresh: dict[int, Oid]) -> pa.Array:

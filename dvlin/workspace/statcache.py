@@ -97,6 +97,8 @@ class StatCache:
         self.updates: dict[str, tuple[Item, Oid]] = {}
         self._snapshot: _Snapshot | None = None
         self._seen: tuple[Columns, str] | None = None
+        self._aligned: Columns | None = None
+        """The scan :meth:`lookup_array` found row for row in the cached table."""
         """The last scan fingerprinted, and its fingerprint (a commit asks twice)."""
         if self.enabled:
             self.scanned, self.tree = statfile.read_head(self.head, self.algorithm)
@@ -175,6 +177,7 @@ class StatCache:
         paths = column("path")
         if table.num_rows == len(cols) and table.column("path").equals(pa.chunked_array([paths])):
             rows = table  # the same rows in the same order: compare in place
+            self._aligned = cols
         else:
             rows = table.take(pc.index_in(paths, value_set=table.column("path")))
         same = pc.and_kleene(
@@ -197,6 +200,21 @@ class StatCache:
         )
         oids = pc.if_else(pc.fill_null(same, False), rows.column("oid"), None)
         return oids.combine_chunks() if isinstance(oids, pa.ChunkedArray) else oids
+
+    def parent_rows(self, cols: Columns, tree: str) -> pa.Array | None:
+        """Where each row of a scan sits in the manifest of ``tree`` (null: not in it), as
+        the cache remembers it, or None when it does not know.
+
+        Known only after :meth:`lookup_array` found the scan's paths, in order, in the cached
+        rows, and when those rows point into ``tree``'s manifest. A caller must still check
+        the rows (the paths they point at are the scan's): the cache is only a shortcut.
+        """
+        table = self.table
+        if not tree or table is None or self._aligned is not cols:
+            return None
+        if statfile.rows_of(table) != tree:
+            return None
+        return table.column("row").combine_chunks()
 
     def lookup(self, item: Item) -> Oid | None:
         """The cached oid of one file that stats exactly as it did when it was hashed."""
@@ -238,12 +256,16 @@ class StatCache:
         oids: Sequence[Oid | None] | pa.Array,
         tree: str,
         arrays: Mapping[str, pa.Array] | None = None,
+        rows: pa.Array | None = None,
     ) -> None:
         """Replace the cache with this scan on the next :meth:`save`.
 
         ``oids`` are per row (None for files not to vouch for: racy, vanished), a list or an
         Arrow array; ``tree`` is the digest the rows make, kept only when every file has an
         oid. ``arrays`` are scan columns already in Arrow (:meth:`lookup_array` fills them).
+        ``rows`` (a commit whose paths are its parent's) are where each scanned path sits in
+        the manifest of ``tree``, kept with the rows for the next commit (:meth:`parent_rows`);
+        without them, a scan with the cached paths keeps the cached ``row`` column.
 
         The rows become the Arrow table to write at once, and with a ``tree`` (a commit) the
         scan's fingerprint is taken now: the caller may then drop the scan's lists and the
@@ -252,22 +274,34 @@ class StatCache:
         """
         if not self.enabled:
             return
-        table = statfile.scan_table(cols, oids, arrays or {})
+        given = dict(arrays or {})
+        rows_of = tree if rows is not None else ""
+        if rows is None and self._aligned is cols and self.table is not None:
+            # The same paths as the cached rows: where they sit in that tree's manifest holds.
+            rows_of = statfile.rows_of(self.table)
+            rows = self.table.column("row").combine_chunks() if rows_of else None
+        if rows is not None and rows_of:
+            import pyarrow as pa
+
+            given["row"] = rows.cast(pa.int64())
+        table = statfile.scan_table(cols, oids, given)
         import pyarrow.compute as pc
 
         unvouched = pc.and_(pc.is_null(table.column("oid")), pc.equal(table.column("type"), "file"))
         complete = not pc.any(unvouched).as_py()
         if complete and tree:
-            self._snapshot = _Snapshot(table, None, self.fingerprint(cols), tree)
-            self._seen = None  # the caller may now free the scan
+            self._snapshot = _Snapshot(table, None, self.fingerprint(cols), tree, rows_of)
+            self._seen = self._aligned = None  # the caller may now free the scan
         else:
-            self._snapshot = _Snapshot(table, cols if complete else None, "", "")
+            self._snapshot = _Snapshot(table, cols if complete else None, "", "", rows_of)
 
     def vouch(self, tree: str) -> None:
         """Record the tree digest the pending snapshot's rows make."""
         snap = self._snapshot
         if snap is not None and snap.cols is not None:
-            self._snapshot = _Snapshot(snap.table, None, self.fingerprint(snap.cols), tree)
+            self._snapshot = snap._replace(
+                cols=None, scanned=self.fingerprint(snap.cols), tree=tree
+            )
             self._seen = None
 
     @property
@@ -288,7 +322,8 @@ class StatCache:
         vouched = snap is not None and bool(snap.tree) and not self.updates
         try:
             assert self.file is not None
-            table = statfile.write_rows(self.file, self._table_to_write(), self.algorithm)
+            rows, rows_of = self._table_to_write()
+            table = statfile.write_rows(self.file, rows, self.algorithm, rows_of)
             self._table, self._loaded, self._index = table, True, None
             if vouched:
                 assert snap is not None
@@ -298,9 +333,10 @@ class StatCache:
             pass
         self.updates = {}
         self._snapshot = None
-        self._seen = None
+        self._seen = self._aligned = None
 
-    def _table_to_write(self) -> pa.Table:
+    def _table_to_write(self) -> tuple[pa.Table, str]:
+        """The rows to write, and the tree their ``row`` column points into."""
         import pyarrow as pa
 
         schema = statfile.schema()
@@ -308,7 +344,7 @@ class StatCache:
         if self._snapshot is not None:
             base = self._snapshot.table
             if not self.updates:
-                return base
+                return base, self._snapshot.rows_of
         new = Columns()
         new_oids: list[Oid | None] = []
         for item, oid in self.updates.values():
@@ -318,7 +354,7 @@ class StatCache:
         added = pa.Table.from_arrays(
             [
                 pa.array(getattr(new, f.name) if f.name != "oid" else new_oids, f.type)
-                if f.name != "ctime_ns"
+                if f.name not in ("ctime_ns", "row")
                 else pa.nulls(len(new), f.type)
                 for f in schema
             ],
@@ -334,7 +370,7 @@ class StatCache:
                 pc.invert(pc.is_in(old.column("path"), value_set=added.column("path")))
             )
             added = pa.concat_tables([kept.replace_schema_metadata(None), added])
-        return added
+        return added, ""  # rows recorded one by one: no row column to vouch for
 
 
 class _Snapshot(NamedTuple):
@@ -346,6 +382,8 @@ class _Snapshot(NamedTuple):
     scanned: str
     """The scan's fingerprint ("" until a tree is vouched for)."""
     tree: str
+    rows_of: str = ""
+    """The tree whose manifest the rows' ``row`` column points into ("" for none)."""
 
 
 def _converter(cols: Columns, arrays: dict[str, pa.Array]) -> Callable[[str], pa.Array]:

@@ -3,11 +3,14 @@
 One Arrow IPC file per asset layout (base folder + roots) under ``.dvlin/statcache/``, read
 memory-mapped and replaced whole (temp name, fsync, rename: a crash leaves the old file). Its
 rows are the last scan of the folder, in scan order: path, type, mode, size, mtime_ns, inode,
-target, the oid each file hashed to and its inode change time (ctime_ns; null where unknown,
-as in files of format 1, which are still read). Beside it a one-line ``.tree`` file (the head)
-says which tree digest a scan with a given fingerprint makes, so a clean ``dvlin status``
-compares one string and imports no Arrow. :class:`dvlin.workspace.statcache.StatCache` is the
-cache itself.
+target, the oid each file hashed to, its inode change time (ctime_ns; null where unknown, as in
+files of format 1) and, since format 3, ``row``: where the path sits in the manifest of the tree
+the schema's metadata names (``dvlin.rows_of``; null: not in it), so the next commit of that
+tree's child finds each path's parent row without a hash join of a million paths. Files of
+formats 1 and 2 are still read (the missing columns null). Beside it a one-line ``.tree`` file
+(the head) says which tree digest a scan with a given fingerprint makes, so a clean ``dvlin
+status`` compares one string and imports no Arrow. :class:`dvlin.workspace.statcache.StatCache`
+is the cache itself.
 """
 
 from __future__ import annotations
@@ -26,9 +29,14 @@ from dvlin.workspace.scan import Columns
 if TYPE_CHECKING:
     import pyarrow as pa
 
-CACHE_FORMAT = "2"
-"""Format 2 added ``ctime_ns``; a format-1 file is read with it null (not compared)."""
+CACHE_FORMAT = "3"
+"""Format 2 added ``ctime_ns`` (a format-1 file is read with it null: not compared), format 3
+``row`` (read as null from older files: the commit joins on paths instead)."""
+HEAD_FORMAT = "2"
+"""The head line's own format (unchanged by format 3: old heads still vouch)."""
 FOLDER = "statcache"
+ROWS_OF = b"dvlin.rows_of"
+"""Schema metadata: the tree whose manifest the ``row`` column points into ("" for none)."""
 
 
 def cache_file(dvlin_dir: str | os.PathLike[str], base: str, roots: Sequence[str]) -> Path:
@@ -52,6 +60,7 @@ def schema() -> Any:
             ("target", pa.string()),
             ("oid", pa.string()),
             ("ctime_ns", pa.int64()),
+            ("row", pa.int64()),
         ]
     )
 
@@ -112,14 +121,14 @@ def read_head(head: Path, algorithm: str) -> tuple[str, str]:
         words = head.read_text(encoding="ascii").split()
     except (OSError, UnicodeDecodeError):
         return "", ""
-    if len(words) == 5 and words[:3] == ["dvlin-statcache", CACHE_FORMAT, algorithm]:
+    if len(words) == 5 and words[:3] == ["dvlin-statcache", HEAD_FORMAT, algorithm]:
         return words[3], words[4]
     return "", ""
 
 
 def write_head(head: Path, algorithm: str, scanned: str, tree: str) -> None:
     """Say that a scan with fingerprint ``scanned`` makes tree ``tree``."""
-    line = f"dvlin-statcache {CACHE_FORMAT} {algorithm} {scanned} {tree}\n"
+    line = f"dvlin-statcache {HEAD_FORMAT} {algorithm} {scanned} {tree}\n"
     replace(head, lambda f: f.write(line.encode("ascii")))
 
 
@@ -128,7 +137,8 @@ def read_rows(file: Path, algorithm: str) -> tuple[pa.Table | None, bool]:
 
     The rows are None when the file is missing or damaged (found False: an older cache may
     stand in) or holds another algorithm's oids or an unknown format (found True): the files
-    are then hashed again.
+    are then hashed again. Rows of formats 1 and 2 come back in format 3's schema, the
+    columns they lack null.
     """
     import pyarrow as pa
 
@@ -143,21 +153,30 @@ def read_rows(file: Path, algorithm: str) -> tuple[pa.Table | None, bool]:
     wanted = schema()
     if meta.get(b"algorithm", b"").decode() != algorithm:
         return None, True
-    if meta.get(b"dvlin.statcache") == b"1" and table.schema.remove_metadata().equals(
-        pa.schema(list(wanted)[:-1])
-    ):
-        # Format 1 had no ctime: its rows vouch as they did, until the next snapshot.
-        table = table.append_column(wanted.field("ctime_ns"), pa.nulls(table.num_rows, pa.int64()))
-    elif meta.get(b"dvlin.statcache") != CACHE_FORMAT.encode():
+    version = meta.get(b"dvlin.statcache", b"").decode()
+    # Format 1 lacks ctime_ns and row, format 2 row: their rows vouch as they did (an
+    # unknown ctime is not compared) until the next snapshot rewrites them.
+    have = {"1": len(wanted) - 2, "2": len(wanted) - 1, CACHE_FORMAT: len(wanted)}.get(version)
+    if have is None or not table.schema.remove_metadata().equals(pa.schema(list(wanted)[:have])):
         return None, True
-    return (table if table.schema.remove_metadata().equals(wanted) else None), True
+    for field in list(wanted)[have:]:
+        table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table, True
 
 
-def write_rows(file: Path, table: pa.Table, algorithm: str) -> pa.Table:
-    """Replace a cache file by ``table``'s rows; the table as written (with its metadata)."""
+def rows_of(table: pa.Table) -> str:
+    """The tree whose manifest a table's ``row`` column points into ("" for none)."""
+    return bytes((table.schema.metadata or {}).get(ROWS_OF, b"")).decode()
+
+
+def write_rows(file: Path, table: pa.Table, algorithm: str, tree: str = "") -> pa.Table:
+    """Replace a cache file by ``table``'s rows, their ``row`` column pointing into the
+    manifest of ``tree`` (empty: none); the table as written (with its metadata)."""
     import pyarrow.ipc as ipc
 
-    table = table.replace_schema_metadata({"dvlin.statcache": CACHE_FORMAT, "algorithm": algorithm})
+    table = table.replace_schema_metadata(
+        {"dvlin.statcache": CACHE_FORMAT, "algorithm": algorithm, ROWS_OF.decode(): tree}
+    )
 
     def arrow(f: BinaryIO) -> None:
         with ipc.new_file(f, table.schema) as writer:
@@ -185,6 +204,8 @@ def scan_table(
             arrays.append(given[f.name])
         elif f.name == "oid":
             arrays.append(oids if isinstance(oids, pa.Array) else pa.array(oids, f.type))
+        elif f.name == "row":
+            arrays.append(pa.nulls(len(cols), f.type))
         else:
             arrays.append(pa.array(getattr(cols, f.name), f.type))
     return pa.Table.from_arrays(arrays, schema=fields)
@@ -232,6 +253,7 @@ def legacy_table(rows: Mapping[str, tuple[int, int, int, Oid]]) -> pa.Table:
         "target": [None] * n,
         "oid": [r[3] for r in values],
         "ctime_ns": [None] * n,
+        "row": [None] * n,
     }
     return pa.Table.from_arrays(
         [pa.array(list(columns[f.name]), f.type) for f in fields], schema=fields
