@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from dvlin.faults import IN_STATCACHE, pause_point
 from dvlin.objects.hashing import Oid
 from dvlin.workspace import statfile
 from dvlin.workspace.scan import Columns, Item
@@ -327,6 +328,7 @@ class StatCache:
             self._table, self._loaded, self._index = table, True, None
             if vouched:
                 assert snap is not None
+                pause_point(IN_STATCACHE)
                 statfile.write_head(self.head, self.algorithm, snap.scanned, snap.tree)
                 self.scanned, self.tree = snap.scanned, snap.tree
         except OSError:
