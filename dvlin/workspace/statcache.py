@@ -295,6 +295,9 @@ class StatCache:
             self._seen = self._aligned = None  # the caller may now free the scan
         else:
             self._snapshot = _Snapshot(table, cols if complete else None, "", "", rows_of)
+            self._aligned = None  # only the snapshot may keep the scan (for vouch)
+            if not complete:
+                self._seen = None
 
     def vouch(self, tree: str) -> None:
         """Record the tree digest the pending snapshot's rows make."""
