@@ -16,6 +16,7 @@ IN_CHECKOUT = "DVLIN_TEST_PAUSE_IN_CHECKOUT"
 BEFORE_REFS = "DVLIN_TEST_PAUSE_BEFORE_REFS"  # push: objects and segment up, refs not moved
 IN_PACK = "DVLIN_TEST_PAUSE_IN_PACK"  # commit: a pack (chunks or small files) half written, not yet renamed
 IN_CHUNKED = "DVLIN_TEST_PAUSE_IN_CHUNKED"  # checkout: a big file written under its temporary name
+IN_STATCACHE = "DVLIN_TEST_PAUSE_IN_STATCACHE"  # the stat cache's rows replaced, its head not yet
 
 
 def pause_point(variable: str) -> None:

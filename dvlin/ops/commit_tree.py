@@ -35,8 +35,15 @@ class NewTree:
     """What :func:`build` made."""
 
     manifest: Manifest
-    oids: list[Oid | None]
-    """Per scanned row, the oid the stat cache may remember (None: racy, vanished, not a file)."""
+    oids: pa.Array
+    """Per scanned row, the oid the stat cache may remember (null: racy, vanished, not a
+    file), as Arrow strings: a million oids are never Python objects."""
+    arrays: dict[str, pa.Array]
+    """The scan's columns converted to Arrow on the way (path, type, mode, …), for the stat
+    cache's snapshot to reuse."""
+    rows: pa.Array | None
+    """Where each scanned path sits in the new manifest, when the build knows it for free
+    (the paths are the parent's, so their rows are too); None otherwise."""
     changed: dict[str, Oid]
     """Tables and arrays (the files a version describes) not taken from the parent (new,
     changed, or stored again), with their oids."""
@@ -57,6 +64,7 @@ def build(
     started_ns: int,
     progress: Progress,
     wanted: frozenset[str] = frozenset(),
+    parent_tree: str = "",
 ) -> NewTree:
     """The manifest of the scanned tree; files not vouched for go through ``ingester``.
 
@@ -73,13 +81,19 @@ def build(
     n = len(cols)
     paths = pa.array(cols.path, pa.string())
     kinds = pa.array(cols.type, pa.string())
-    known = cache.lookup_array(cols, paths)
+    modes = pa.array(cols.mode, pa.int32())
+    arrays = {"path": paths, "type": kinds, "mode": modes}
+    known = cache.lookup_array(cols, arrays)
     if cols.oid.count(None) != n:  # links into the store stand for their objects
         known = pc.coalesce(pa.array(cols.oid, pa.string()), known)
     is_file = pc.equal(kinds, "file")
     # The parent's row of each scanned path, and only the columns that decide reuse: the
-    # parent's rows stay where they are, in path order.
-    where = pc.index_in(paths, value_set=parent.paths())
+    # parent's rows stay where they are, in path order. The stat cache may know the rows
+    # (``parent_tree``'s, when the last commit had the same paths): checked, they save a hash
+    # join of every path.
+    where = _remembered_rows(cache.parent_rows(cols, parent_tree), paths, parent)
+    if where is None:
+        where = pc.index_in(paths, value_set=parent.paths())
     reuse = pc.fill_null(
         pc.and_kleene(
             pc.and_kleene(
@@ -89,7 +103,6 @@ def build(
         ),
         False,
     )
-    modes = pa.array(cols.mode, pa.int32())
     reused = _reused(parent, where.filter(reuse), modes.filter(reuse))
 
     # Per-row Python work from here on only for rows not taken from the parent.
@@ -143,14 +156,15 @@ def build(
         manifest = Manifest(_merge(reused, fresh.table).combine_chunks())
         manifest.validate_structure()
 
-    oids: list[Oid | None] = known.to_pylist()
     mtimes = cols.mtime_ns
+    fresh_oids: dict[int, Oid] = {}
     for i, oid in zip(ingester.hashed_tags, ingester.hashed_oids, strict=True):
         assert isinstance(i, int)
         # A file changed within the clock's granularity of the scan could change again
         # unseen: the cache does not vouch for it.
         if not is_racy(mtimes[i], started_ns):
-            oids[i] = oid
+            fresh_oids[i] = oid
+    oids = _with_oids(known, fresh_oids)
     changed = _described(added)
     kept: frozenset[str] = frozenset()
     if wanted:
@@ -167,7 +181,46 @@ def build(
         )
     )
     diff = _diff(parent, fresh, where, reuse, modes, previous)
-    return NewTree(manifest, oids, changed, kept, diff)
+    # Every scanned path in the parent, one row each, and as many rows as the parent's: the
+    # new manifest lists the parent's paths, so each path keeps its row.
+    same_paths = n == len(parent) == len(manifest) and where.null_count == 0
+    return NewTree(manifest, oids, arrays, where if same_paths else None, changed, kept, diff)
+
+
+def _remembered_rows(rows: pa.Array | None, paths: pa.Array, parent: Manifest) -> pa.Array | None:
+    """The stat cache's parent rows of the scanned ``paths``, if each points at its own path
+    in ``parent`` (one ``take`` and a comparison, not a hash join); None otherwise."""
+    import pyarrow as pa
+
+    if rows is None or len(rows) != len(paths) or rows.null_count:
+        return None
+    try:
+        found = parent.paths().take(rows)
+    except (pa.ArrowException, IndexError):
+        return None  # a row past the parent's end: not this parent's rows
+    return rows if found.equals(paths) else None
+
+
+def _with_oids(known: pa.Array, fresh: dict[int, Oid]) -> pa.Array:
+    """``known`` with the rows of ``fresh`` (row → oid) replaced by their oids."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not fresh:
+        return known
+    rows = sorted(fresh)
+    if numpy_blocked():  # a small tree (dvlin.lean)
+        flags = [False] * len(known)
+        for row in rows:
+            flags[row] = True
+        mask = pa.array(flags, pa.bool_())
+    else:
+        import numpy as np
+
+        marks = np.zeros(len(known), dtype=bool)
+        marks[rows] = True
+        mask = pa.array(marks)
+    return pc.replace_with_mask(known, mask, pa.array([fresh[r] for r in rows], pa.string()))
 
 
 def _reused(parent: Manifest, rows: pa.Array, modes: pa.Array) -> pa.Table:

@@ -1,12 +1,10 @@
 """The stat cache: skip re-reading files whose size, mtime and inode have not changed.
 
-One Arrow IPC file per asset layout (base folder + roots) under ``.dvlin/statcache/``, read
-memory-mapped and replaced whole (temp name, fsync, rename: a crash leaves the old file). Its
-rows are the last scan of the folder, in scan order: path, type, mode, size, mtime_ns, inode,
-target, the oid each file hashed to and its inode change time (ctime_ns; null where unknown,
-as in files of format 1, which are still read). When every file has an oid, the file also records the
-tree digest those rows make, so a scan whose columns equal the cached ones is that tree — a
-clean ``dvlin status`` builds no per-file object and reads no manifest.
+The rows of the last scan of each asset layout, with the oid each file hashed to, kept in a
+memory-mapped Arrow file (:mod:`dvlin.workspace.statfile` has the format). When every file has
+an oid the cache also records the tree digest those rows make, so a scan whose columns equal
+the cached ones is that tree — a clean ``dvlin status`` builds no per-file object and reads no
+manifest.
 
 Repos from before kept one SQLite row per path (table ``stat_cache``); those rows are read
 when a layout has no file yet, and the next save writes the file. The table is no longer
@@ -15,17 +13,17 @@ written.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import time
-from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from dvlin.faults import IN_STATCACHE, pause_point
 from dvlin.objects.hashing import Oid
+from dvlin.workspace import statfile
 from dvlin.workspace.scan import Columns, Item
+from dvlin.workspace.statfile import CACHE_FORMAT, FOLDER, cache_file, fingerprint, prune
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -36,9 +34,17 @@ if TYPE_CHECKING:
 _RACY_NS = 50_000_000
 _RACY_COARSE_NS = 2_000_000_000
 
-CACHE_FORMAT = "2"
-"""Format 2 added ``ctime_ns``; a format-1 file is read with it null (not compared)."""
-FOLDER = "statcache"
+__all__ = [
+    "CACHE_FORMAT",
+    "FOLDER",
+    "StatCache",
+    "StatRows",
+    "cache_file",
+    "fingerprint",
+    "is_racy",
+    "prune",
+    "repo_path",
+]
 
 
 class StatRows(Protocol):
@@ -57,80 +63,6 @@ def is_racy(mtime_ns: int, hashed_at_ns: int) -> bool:
     """True when a file's mtime is too recent, at hashing time, to vouch for its content."""
     margin = _RACY_COARSE_NS if mtime_ns % 1_000_000_000 == 0 else _RACY_NS
     return mtime_ns >= hashed_at_ns - margin
-
-
-def cache_file(dvlin_dir: str | os.PathLike[str], base: str, roots: Sequence[str]) -> Path:
-    """Where the stat cache of one layout lives."""
-    key = "\0".join([base, *roots]).encode("utf-8", "surrogateescape")
-    return Path(dvlin_dir) / FOLDER / f"{hashlib.sha256(key).hexdigest()[:24]}.arrow"
-
-
-def _schema() -> Any:
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            ("path", pa.string()),
-            ("type", pa.string()),
-            ("mode", pa.int32()),
-            ("size", pa.int64()),
-            ("mtime_ns", pa.int64()),
-            ("inode", pa.uint64()),
-            ("target", pa.string()),
-            ("oid", pa.string()),
-            ("ctime_ns", pa.int64()),
-        ]
-    )
-
-
-def fingerprint(cols: Columns) -> str:
-    """A digest of everything a scan saw, in scan order (paths, types, modes, sizes, mtimes,
-    inodes, file ctimes, link targets, store links).
-
-    Equal fingerprints mean equal scans: a clean status compares one string, not a million
-    rows, and imports no Arrow. Each column is turned into bytes in C (``str.join``; the
-    numbers are arrays already): about 50 ms for 200,000 files.
-    """
-    import xxhash
-
-    h = xxhash.xxh3_128()
-    h.update("\0".join(cols.path).encode("utf-8", "surrogateescape"))
-    h.update("\0".join(cols.type).encode())
-    for numbers in (cols.mode, cols.size, cols.mtime_ns, cols.inode, cols.ctime_ns):
-        h.update(numbers)  # 8-byte arrays: the bytes of array("q"/"Q", the values)
-    n = len(cols)
-    for extra in (cols.target, cols.oid):  # links are rare: skip the all-None lists
-        if extra.count(None) != n:
-            h.update(repr(extra).encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
-
-
-def prune(dvlin_dir: str | os.PathLike[str], layouts: Iterable[tuple[str, Sequence[str]]]) -> int:
-    """Remove the cache files of every layout but ``layouts``; how many files went.
-
-    Called once every asset was looked at: a layout no asset uses any more (an asset removed,
-    or committed again over other roots) would otherwise keep its rows forever. A file being
-    written (its temporary name) is left alone; removing a cache costs at most a re-hash.
-    """
-    folder = Path(dvlin_dir) / FOLDER
-    keep = {cache_file(dvlin_dir, base, roots).stem for base, roots in layouts}
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return 0
-    removed = 0
-    for name in names:
-        stem, _, ext = name.partition(".")
-        if ext not in ("arrow", "tree") or stem in keep:
-            continue
-        try:
-            os.unlink(folder / name)
-        except FileNotFoundError:
-            continue
-        except OSError:
-            return removed  # a folder we may not write: keep everything
-        removed += 1
-    return removed
 
 
 class StatCache:
@@ -165,8 +97,12 @@ class StatCache:
         self._index: dict[str, int] | None = None
         self.updates: dict[str, tuple[Item, Oid]] = {}
         self._snapshot: _Snapshot | None = None
+        self._seen: tuple[Columns, str] | None = None
+        self._aligned: Columns | None = None
+        """The scan :meth:`lookup_array` found row for row in the cached table."""
+        """The last scan fingerprinted, and its fingerprint (a commit asks twice)."""
         if self.enabled:
-            self._read_head()
+            self.scanned, self.tree = statfile.read_head(self.head, self.algorithm)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -175,14 +111,6 @@ class StatCache:
         """The small file saying which tree a scan fingerprint stands for."""
         assert self.file is not None
         return self.file.with_suffix(".tree")
-
-    def _read_head(self) -> None:
-        try:
-            words = self.head.read_text(encoding="ascii").split()
-        except (OSError, UnicodeDecodeError):
-            return
-        if len(words) == 5 and words[:3] == ["dvlin-statcache", CACHE_FORMAT, self.algorithm]:
-            self.scanned, self.tree = words[3], words[4]
 
     @property
     def table(self) -> pa.Table | None:
@@ -193,36 +121,9 @@ class StatCache:
         return self._table
 
     def _load(self, catalog: StatRows | None) -> None:
-        import pyarrow as pa
-
         assert self.file is not None
-        try:
-            import pyarrow.ipc as ipc
-
-            with pa.memory_map(str(self.file)) as source:
-                table = ipc.open_file(source).read_all()
-        except FileNotFoundError:
-            table = None
-        except (OSError, pa.ArrowException):
-            table = None  # a damaged cache is no cache: the files are hashed again
-        if table is not None:
-            meta = table.schema.metadata or {}
-            schema = _schema()
-            if meta.get(b"algorithm", b"").decode() != self.algorithm:
-                return
-            if meta.get(b"dvlin.statcache") == b"1" and table.schema.remove_metadata().equals(
-                pa.schema(list(schema)[:-1])
-            ):
-                # Format 1 had no ctime: its rows vouch as they did, until the next snapshot.
-                table = table.append_column(
-                    schema.field("ctime_ns"), pa.nulls(table.num_rows, pa.int64())
-                )
-            elif meta.get(b"dvlin.statcache") != CACHE_FORMAT.encode():
-                return
-            if table.schema.remove_metadata().equals(schema):
-                self._table = table
-            return
-        if catalog is not None:
+        self._table, found = statfile.read_rows(self.file, self.algorithm)
+        if not found and catalog is not None:
             # A repo from before the columnar cache: its SQLite rows still vouch for files.
             prefix = "" if self.base in ("", ".") else self.base
             rows = catalog.stat_rows(prefix)
@@ -230,9 +131,15 @@ class StatCache:
                 cut = len(prefix) + 1 if prefix else 0
                 self._legacy = {p[cut:]: r for p, r in rows.items()}
 
+    def fingerprint(self, cols: Columns) -> str:
+        """:func:`fingerprint` of a scan, taken once per scan."""
+        if self._seen is None or self._seen[0] is not cols:
+            self._seen = (cols, fingerprint(cols))
+        return self._seen[1]
+
     def matches(self, cols: Columns) -> bool:
         """True when a scan is the one the cache vouches for (so it is ``self.tree``)."""
-        return bool(self.tree) and fingerprint(cols) == self.scanned
+        return bool(self.tree) and self.fingerprint(cols) == self.scanned
 
     def lookup_all(self, cols: Columns) -> list[Oid | None]:
         """For each scanned row, the oid the cache vouches for, or None (hash it)."""
@@ -254,46 +161,61 @@ class StatCache:
             return found
         return [None] * len(cols)
 
-    def lookup_array(self, cols: Columns, paths: pa.Array | None = None) -> pa.Array:
-        """:meth:`lookup_all` as an Arrow string array (``paths``: the scan's, if built)."""
+    def lookup_array(self, cols: Columns, arrays: dict[str, pa.Array] | None = None) -> pa.Array:
+        """:meth:`lookup_all` as an Arrow string array.
+
+        ``arrays`` holds the scan's columns already in Arrow (by name); the ones converted
+        here are added to it, for :meth:`snapshot` to reuse.
+        """
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        if paths is None:
-            paths = pa.array(cols.path, pa.string())
+        arrays = {} if arrays is None else arrays
         table = self.table
         if table is None or not table.num_rows:
             return pa.array(self.lookup_all(cols), pa.string())
-        schema = _schema()
+        column = _converter(cols, arrays)
+        paths = column("path")
         if table.num_rows == len(cols) and table.column("path").equals(pa.chunked_array([paths])):
             rows = table  # the same rows in the same order: compare in place
+            self._aligned = cols
         else:
             rows = table.take(pc.index_in(paths, value_set=table.column("path")))
         same = pc.and_kleene(
             pc.and_kleene(
-                pc.equal(rows.column("size"), pa.array(cols.size, schema.field("size").type)),
-                pc.equal(
-                    rows.column("mtime_ns"),
-                    pa.array(cols.mtime_ns, schema.field("mtime_ns").type),
-                ),
+                pc.equal(rows.column("size"), column("size")),
+                pc.equal(rows.column("mtime_ns"), column("mtime_ns")),
             ),
             pc.and_kleene(
                 pc.and_kleene(
-                    pc.equal(
-                        rows.column("inode"), pa.array(cols.inode, schema.field("inode").type)
-                    ),
-                    pc.equal(rows.column("type"), pa.array(cols.type, pa.string())),
+                    pc.equal(rows.column("inode"), column("inode")),
+                    pc.equal(rows.column("type"), column("type")),
                 ),
                 # A row whose ctime is unknown (recorded by a checkout, format 1) vouches on
                 # size, mtime and inode alone.
                 pc.or_kleene(
                     pc.is_null(rows.column("ctime_ns")),
-                    pc.equal(rows.column("ctime_ns"), _int64(cols.ctime_ns)),
+                    pc.equal(rows.column("ctime_ns"), column("ctime_ns")),
                 ),
             ),
         )
         oids = pc.if_else(pc.fill_null(same, False), rows.column("oid"), None)
         return oids.combine_chunks() if isinstance(oids, pa.ChunkedArray) else oids
+
+    def parent_rows(self, cols: Columns, tree: str) -> pa.Array | None:
+        """Where each row of a scan sits in the manifest of ``tree`` (null: not in it), as
+        the cache remembers it, or None when it does not know.
+
+        Known only after :meth:`lookup_array` found the scan's paths, in order, in the cached
+        rows, and when those rows point into ``tree``'s manifest. A caller must still check
+        the rows (the paths they point at are the scan's): the cache is only a shortcut.
+        """
+        table = self.table
+        if not tree or table is None or self._aligned is not cols:
+            return None
+        if statfile.rows_of(table) != tree:
+            return None
+        return table.column("row").combine_chunks()
 
     def lookup(self, item: Item) -> Oid | None:
         """The cached oid of one file that stats exactly as it did when it was hashed."""
@@ -329,11 +251,22 @@ class StatCache:
             return
         self.updates[item.path] = (item, Oid(oid))
 
-    def snapshot(self, cols: Columns, oids: Sequence[Oid | None], tree: str) -> None:
+    def snapshot(
+        self,
+        cols: Columns,
+        oids: Sequence[Oid | None] | pa.Array,
+        tree: str,
+        arrays: Mapping[str, pa.Array] | None = None,
+        rows: pa.Array | None = None,
+    ) -> None:
         """Replace the cache with this scan on the next :meth:`save`.
 
-        ``oids`` are per row (None for files not to vouch for: racy, vanished); ``tree`` is
-        the digest the rows make, kept only when every file has an oid.
+        ``oids`` are per row (None for files not to vouch for: racy, vanished), a list or an
+        Arrow array; ``tree`` is the digest the rows make, kept only when every file has an
+        oid. ``arrays`` are scan columns already in Arrow (:meth:`lookup_array` fills them).
+        ``rows`` (a commit whose paths are its parent's) are where each scanned path sits in
+        the manifest of ``tree``, kept with the rows for the next commit (:meth:`parent_rows`);
+        without them, a scan with the cached paths keeps the cached ``row`` column.
 
         The rows become the Arrow table to write at once, and with a ``tree`` (a commit) the
         scan's fingerprint is taken now: the caller may then drop the scan's lists and the
@@ -342,21 +275,38 @@ class StatCache:
         """
         if not self.enabled:
             return
-        table = _scan_table(cols, oids)
+        given = dict(arrays or {})
+        rows_of = tree if rows is not None else ""
+        if rows is None and self._aligned is cols and self.table is not None:
+            # The same paths as the cached rows: where they sit in that tree's manifest holds.
+            rows_of = statfile.rows_of(self.table)
+            rows = self.table.column("row").combine_chunks() if rows_of else None
+        if rows is not None and rows_of:
+            import pyarrow as pa
+
+            given["row"] = rows.cast(pa.int64())
+        table = statfile.scan_table(cols, oids, given)
         import pyarrow.compute as pc
 
         unvouched = pc.and_(pc.is_null(table.column("oid")), pc.equal(table.column("type"), "file"))
         complete = not pc.any(unvouched).as_py()
         if complete and tree:
-            self._snapshot = _Snapshot(table, None, fingerprint(cols), tree)
+            self._snapshot = _Snapshot(table, None, self.fingerprint(cols), tree, rows_of)
+            self._seen = self._aligned = None  # the caller may now free the scan
         else:
-            self._snapshot = _Snapshot(table, cols if complete else None, "", "")
+            self._snapshot = _Snapshot(table, cols if complete else None, "", "", rows_of)
+            self._aligned = None  # only the snapshot may keep the scan (for vouch)
+            if not complete:
+                self._seen = None
 
     def vouch(self, tree: str) -> None:
         """Record the tree digest the pending snapshot's rows make."""
         snap = self._snapshot
         if snap is not None and snap.cols is not None:
-            self._snapshot = _Snapshot(snap.table, None, fingerprint(snap.cols), tree)
+            self._snapshot = snap._replace(
+                cols=None, scanned=self.fingerprint(snap.cols), tree=tree
+            )
+            self._seen = None
 
     @property
     def dirty(self) -> bool:
@@ -375,25 +325,31 @@ class StatCache:
         snap = self._snapshot
         vouched = snap is not None and bool(snap.tree) and not self.updates
         try:
-            table = self._table_to_write()
-            self._write(table)
+            assert self.file is not None
+            rows, rows_of = self._table_to_write()
+            table = statfile.write_rows(self.file, rows, self.algorithm, rows_of)
+            self._table, self._loaded, self._index = table, True, None
             if vouched:
                 assert snap is not None
-                self._write_head(snap.scanned, snap.tree)
+                pause_point(IN_STATCACHE)
+                statfile.write_head(self.head, self.algorithm, snap.scanned, snap.tree)
+                self.scanned, self.tree = snap.scanned, snap.tree
         except OSError:
             pass
         self.updates = {}
         self._snapshot = None
+        self._seen = self._aligned = None
 
-    def _table_to_write(self) -> pa.Table:
+    def _table_to_write(self) -> tuple[pa.Table, str]:
+        """The rows to write, and the tree their ``row`` column points into."""
         import pyarrow as pa
 
-        schema = _schema()
+        schema = statfile.schema()
         base: pa.Table | None = None
         if self._snapshot is not None:
             base = self._snapshot.table
             if not self.updates:
-                return base
+                return base, self._snapshot.rows_of
         new = Columns()
         new_oids: list[Oid | None] = []
         for item, oid in self.updates.values():
@@ -403,7 +359,7 @@ class StatCache:
         added = pa.Table.from_arrays(
             [
                 pa.array(getattr(new, f.name) if f.name != "oid" else new_oids, f.type)
-                if f.name != "ctime_ns"
+                if f.name not in ("ctime_ns", "row")
                 else pa.nulls(len(new), f.type)
                 for f in schema
             ],
@@ -411,7 +367,7 @@ class StatCache:
         )
         old = base if base is not None else self.table
         if old is None and self._legacy:
-            old = _legacy_table(self._legacy)
+            old = statfile.legacy_table(self._legacy)
         if old is not None and old.num_rows:
             import pyarrow.compute as pc
 
@@ -419,27 +375,7 @@ class StatCache:
                 pc.invert(pc.is_in(old.column("path"), value_set=added.column("path")))
             )
             added = pa.concat_tables([kept.replace_schema_metadata(None), added])
-        return added
-
-    def _write(self, table: pa.Table) -> None:
-        import pyarrow.ipc as ipc
-
-        assert self.file is not None
-        table = table.replace_schema_metadata(
-            {"dvlin.statcache": CACHE_FORMAT, "algorithm": self.algorithm}
-        )
-
-        def arrow(f: BinaryIO) -> None:
-            with ipc.new_file(f, table.schema) as writer:
-                writer.write_table(table, max_chunksize=max(table.num_rows, 1))
-
-        _replace(self.file, arrow)
-        self._table, self._loaded, self._index = table, True, None
-
-    def _write_head(self, scanned: str, tree: str) -> None:
-        line = f"dvlin-statcache {CACHE_FORMAT} {self.algorithm} {scanned} {tree}\n"
-        _replace(self.head, lambda f: f.write(line.encode("ascii")))
-        self.scanned, self.tree = scanned, tree
+        return added, ""  # rows recorded one by one: no row column to vouch for
 
 
 class _Snapshot(NamedTuple):
@@ -451,60 +387,25 @@ class _Snapshot(NamedTuple):
     scanned: str
     """The scan's fingerprint ("" until a tree is vouched for)."""
     tree: str
+    rows_of: str = ""
+    """The tree whose manifest the rows' ``row`` column points into ("" for none)."""
 
 
-def _scan_table(cols: Columns, oids: Sequence[Oid | None]) -> pa.Table:
-    """A scan and its oids as stat-cache rows (numbers from the arrays' bytes, no per-row
-    conversion)."""
+def _converter(cols: Columns, arrays: dict[str, pa.Array]) -> Callable[[str], pa.Array]:
+    """A function giving a scan column in Arrow by name, converted once into ``arrays``."""
     import pyarrow as pa
 
-    schema = _schema()
-    arrays = [pa.array(getattr(cols, f.name) if f.name != "oid" else oids, f.type) for f in schema]
-    return pa.Table.from_arrays(arrays, schema=schema)
+    fields = statfile.schema()
 
+    def column(name: str) -> pa.Array:
+        found = arrays.get(name)
+        if found is None:
+            values = getattr(cols, name)
+            if name == "ctime_ns":
+                found = statfile.int64(values)
+            else:
+                found = pa.array(values, fields.field(name).type)
+            arrays[name] = found
+        return found
 
-def _int64(values: array[int]) -> pa.Array:
-    """An ``array('q')`` as an Arrow int64 array, from a copy of its bytes (``pa.array`` would
-    read it item by item: 0.6 s a million)."""
-    import pyarrow as pa
-
-    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values.tobytes())])
-
-
-def _replace(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write a file under a temporary name, flush it to disk, then rename it over ``path``:
-    a crash leaves the old file or the new one, never half of one."""
-    path.parent.mkdir(exist_ok=True)
-    temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-
-
-def _legacy_table(rows: dict[str, tuple[int, int, int, Oid]]) -> pa.Table:
-    import pyarrow as pa
-
-    schema = _schema()
-    paths = list(rows)
-    values = list(rows.values())
-    n = len(paths)
-    columns: dict[str, Iterable[object]] = {
-        "path": paths,
-        "type": ["file"] * n,
-        "mode": [0] * n,
-        "size": [r[0] for r in values],
-        "mtime_ns": [r[1] for r in values],
-        "inode": [r[2] for r in values],
-        "target": [None] * n,
-        "oid": [r[3] for r in values],
-        "ctime_ns": [None] * n,
-    }
-    return pa.Table.from_arrays(
-        [pa.array(list(columns[f.name]), f.type) for f in schema], schema=schema
-    )
+    return column

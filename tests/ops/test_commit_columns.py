@@ -41,3 +41,80 @@ def test_a_changed_tree_still_reads_the_parent(repo: Repo) -> None:
     second = repo.commit(["d"], name="d")
     assert second.created and second.diff.changed == ("a.txt",)
     assert second.version.files == 2
+
+
+def _joins(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the size of every value set a hash join (``index_in``) is asked to look in."""
+    import pyarrow.compute as pc
+
+    sizes: list[int] = []
+    real = pc.index_in
+
+    def counted(
+        values: object, *args: object, value_set: object = None, **kwargs: object
+    ) -> object:
+        sizes.append(len(value_set))  # type: ignore[arg-type]
+        return real(values, *args, value_set=value_set, **kwargs)
+
+    monkeypatch.setattr(pc, "index_in", counted)
+    return sizes
+
+
+def _paths_tree(n: int) -> dict[str, str]:
+    return {f"d/{i % 7}/f{i:03d}.txt": f"v{i}" for i in range(n)}
+
+
+def test_a_commit_with_its_parents_paths_finds_their_rows_without_a_join(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _paths_tree(40)
+    _aged(repo, files)
+    repo.commit(["d"], name="d")
+    _aged(repo, {"d/3/f003.txt": "changed"})
+    second = repo.commit(["d"], name="d")  # joins on paths, and remembers the rows
+    from dvlin.ops.manifests import load_manifest
+
+    rows = len(load_manifest(repo, second.version))
+    assert rows == 47  # 40 files in 7 folders
+    joins = _joins(monkeypatch)
+    _aged(repo, {"d/5/f005.txt": "changed too"})
+    third = repo.commit(["d"], name="d")
+    assert third.created and third.diff.changed == ("5/f005.txt",)
+    assert rows not in joins  # no join over the parent's paths
+    _aged(repo, {"d/new.txt": "added"})
+    fourth = repo.commit(["d"], name="d")  # a new path: joins again
+    assert fourth.diff.added == ("new.txt",) and rows in joins
+
+
+def test_wrong_parent_rows_in_the_stat_cache_are_not_trusted(repo: Repo) -> None:
+    import pyarrow as pa
+
+    from dvlin.ops.manifests import load_entries
+    from dvlin.workspace import statfile
+
+    files = _paths_tree(30)
+    _aged(repo, files)
+    repo.commit(["d"], name="d")
+    _aged(repo, {"d/1/f001.txt": "one"})
+    second = repo.commit(["d"], name="d")
+    file = statfile.cache_file(repo.dvlin_dir, "d", (".",))
+    table, found = statfile.read_rows(file, repo.config.hash)
+    assert found and table is not None and statfile.rows_of(table) == second.version.tree
+    rows = table.column("row").to_pylist()
+    shuffled = pa.array([rows[-1], *rows[:-1]], pa.int64())  # every path at another's row
+    statfile.write_rows(
+        file,
+        table.set_column(table.schema.get_field_index("row"), "row", shuffled),
+        repo.config.hash,
+        second.version.tree,
+    )
+    _aged(repo, {"d/2/f002.txt": "two"})
+    third = repo.commit(["d"], name="d")
+    assert third.diff.changed == ("2/f002.txt",) and not third.diff.added
+    entries = load_entries(repo, third.version)
+    assert {p: e.oid for p, e in entries.items() if e.type == "file"} == {
+        p.removeprefix("d/"): e.oid
+        for p, e in load_entries(repo, second.version).items()
+        if e.type == "file" and p != "2/f002.txt"
+    } | {"2/f002.txt": entries["2/f002.txt"].oid}
+    assert (repo.root / "d/2/f002.txt").read_text() == "two"

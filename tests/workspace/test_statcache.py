@@ -182,13 +182,13 @@ def test_rows_recorded_one_by_one_vouch_without_a_ctime(repo: Repo) -> None:
     assert cache(repo).lookup_all(scanned) == ["a" * 32]
 
 
-def test_a_format_1_file_is_read_without_ctimes_and_rewritten_as_format_2(repo: Repo) -> None:
+def test_a_format_1_file_is_read_without_ctimes_and_rewritten_as_format_3(repo: Repo) -> None:
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
-    from dvlin.workspace import statcache
+    from dvlin.workspace import statfile
 
-    old_schema = pa.schema(list(statcache._schema())[:-1])
+    old_schema = pa.schema(list(statfile.schema())[:-2])
     rows = {
         "path": ["a", "b"],
         "type": ["file", "file"],
@@ -216,5 +216,75 @@ def test_a_format_1_file_is_read_without_ctimes_and_rewritten_as_format_2(repo: 
     old.save()
     new = cache(repo)
     assert new.tree == "u" * 32 and new.matches(scanned)
-    assert new.table is not None and new.table.schema.metadata[b"dvlin.statcache"] == b"2"
+    assert new.table is not None and new.table.schema.metadata[b"dvlin.statcache"] == b"3"
     assert new.table.column("ctime_ns").to_pylist() == [OLD, OLD]
+
+
+def test_a_format_2_file_and_its_head_still_vouch_and_know_no_parent_rows(repo: Repo) -> None:
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    from dvlin.workspace import statfile
+
+    format_2 = pa.schema(list(statfile.schema())[:-1])
+    scanned = columns(item("a"), item("b"))
+    scanned.ctime_ns = array("q", [OLD, OLD])
+    rows = {
+        "path": ["a", "b"],
+        "type": ["file", "file"],
+        "mode": [0o644, 0o644],
+        "size": [10, 10],
+        "mtime_ns": [OLD, OLD],
+        "inode": [7, 7],
+        "target": [None, None],
+        "oid": ["a" * 32, "b" * 32],
+        "ctime_ns": [OLD, OLD],
+    }
+    table = pa.Table.from_pydict(rows, schema=format_2).replace_schema_metadata(
+        {"dvlin.statcache": "2", "algorithm": repo.config.hash}
+    )
+    path = cache_file(repo.dvlin_dir, "data", (".",))
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "wb") as f, ipc.new_file(f, table.schema) as writer:
+        writer.write_table(table)
+    tree = "t" * 32
+    fingerprint = statfile.fingerprint(scanned)
+    path.with_suffix(".tree").write_text(
+        f"dvlin-statcache 2 {repo.config.hash} {fingerprint} {tree}\n"
+    )
+    old = cache(repo)
+    assert old.tree == tree and old.matches(scanned)  # a clean status stays clean
+    assert old.lookup_all(scanned) == ["a" * 32, "b" * 32]
+    assert old.parent_rows(scanned, tree) is None  # format 2 has no rows: join on paths
+
+
+def test_parent_rows_are_kept_for_their_tree_and_dropped_by_one_by_one_updates(
+    repo: Repo,
+) -> None:
+    import pyarrow as pa
+
+    scanned = columns(item("a"), item("b"))
+    scanned.ctime_ns = array("q", [OLD, OLD])
+    c = cache(repo)
+    c.snapshot(scanned, ["a" * 32, "b" * 32], "t" * 32, rows=pa.array([1, 0]))
+    c.save()
+    again = cache(repo)
+    assert again.parent_rows(scanned, "t" * 32) is None  # not before the scan is compared
+    assert again.lookup_all(scanned) == ["a" * 32, "b" * 32]
+    assert again.parent_rows(scanned, "u" * 32) is None  # another tree's manifest
+    rows = again.parent_rows(scanned, "t" * 32)
+    assert rows is not None and rows.to_pylist() == [1, 0]
+    # A status's snapshot of the same paths keeps them; a checkout's updates drop them.
+    again.snapshot(scanned, ["a" * 32, "b" * 32], "")
+    again.save()
+    kept = cache(repo)
+    kept.lookup_all(scanned)
+    rows = kept.parent_rows(scanned, "t" * 32)
+    assert rows is not None and rows.to_pylist() == [1, 0]
+    kept.record(item("c"), "c" * 32)
+    kept.save()
+    dropped = cache(repo)
+    found = columns(item("a"), item("b"), item("c"))
+    found.ctime_ns = array("q", [OLD, OLD, OLD])
+    assert dropped.lookup_all(found) == ["a" * 32, "b" * 32, "c" * 32]  # row for row
+    assert dropped.parent_rows(found, "t" * 32) is None
