@@ -9,19 +9,17 @@ or more are cut by FastCDC so that an edit in the middle stores only the chunks 
 from __future__ import annotations
 
 import contextlib
-import os
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from dvlin.errors import FileSystemError
-from dvlin.faults import IN_PACK, pause_point
 from dvlin.objects.arrays import Int64s
 from dvlin.objects.bigfile import cut_file, unreadable
 from dvlin.objects.hashing import Hasher, Oid, hasher_factory
+from dvlin.objects.ingest_io import read_batch, write_pack
+from dvlin.objects.ingest_rows import Batch, PackSlot, Pending, Rows, nullable, stored_rows
 from dvlin.objects.manifest import Entry
 from dvlin.objects.packs import PACK_TARGET, PackWriter
 from dvlin.objects.store import ObjectIndex, ObjectStore, StoredObject
@@ -34,22 +32,10 @@ __all__ = ["ObjectIndex", "Ingester", "unreadable"]
 PACK_MAX_BLOB = 128 * 1024
 CHUNK_MIN_FILE = 8 * 1024 * 1024
 _BATCH_FILES = 512
-_READ_BLOCK = 1024 * 1024
 _BATCH_BYTES = 16 * 1024 * 1024
 _READS_AHEAD = 2  # batches read ahead of the one being stored
-_IOV_MAX = 1024  # buffers per os.writev (Linux's IOV_MAX)
 _NO_PACK = -1  # a row's blob is a loose object
 _PACK_UNNAMED = -2  # a row's blob is in a pack still being written
-
-
-@dataclass(slots=True)
-class _Pending:
-    """A small file whose pack is not written yet."""
-
-    path: str
-    mode: int
-    size: int
-    oid: Oid
 
 
 @dataclass(slots=True)
@@ -71,7 +57,7 @@ class Ingester:
     """Their oids (two lists rather than a tuple per file: a million files commit)."""
     catalog_empty: bool = False
     """The catalog knows no object yet (a first commit): skip looking oids up in it."""
-    _rows: _Rows = field(default_factory=lambda: _Rows())
+    _rows: Rows = field(default_factory=lambda: Rows())
     _first: dict[str, int] = field(default_factory=dict)
     """New blobs of small files while files are added: oid -> the row of ``_rows`` that
     stored it. No :class:`StoredObject` per blob (a million-file commit): their catalog rows
@@ -84,20 +70,20 @@ class Ingester:
     _pack_names: list[Oid] = field(default_factory=list)
     """Packs that rows point at (``_rows.pack`` holds an index into this list)."""
     _pack_ids: dict[str, int] = field(default_factory=dict)
-    _slots: list[_PackSlot] = field(default_factory=list)
-    _member_slot: dict[Oid, _PackSlot] = field(default_factory=dict)
+    _slots: list[PackSlot] = field(default_factory=list)
+    _member_slot: dict[Oid, PackSlot] = field(default_factory=dict)
     _new_hasher: Callable[[], Hasher] | None = None
     _hash_once: Callable[[bytes], str] | None = None
     on_hashed: Callable[[object, str], None] | None = None
     _batch: list[tuple[str, str, int, int, object]] = field(default_factory=list)
     _batch_bytes: int = 0
-    _reading: deque[tuple[_Batch, Future[tuple[list[bytes], list[Oid]]]]] = field(
+    _reading: deque[tuple[Batch, Future[tuple[list[bytes], list[Oid]]]]] = field(
         default_factory=deque
     )
     _threads: ThreadPoolExecutor | None = None
     _packer: PackWriter | None = None
     _in_packs: set[str] = field(default_factory=set)
-    _pending_chunks: list[_Pending] = field(default_factory=list)
+    _pending_chunks: list[Pending] = field(default_factory=list)
 
     def _hasher(self) -> Hasher:
         if self._new_hasher is None:
@@ -173,7 +159,7 @@ class Ingester:
             rows.add(path, mode, size, found.oid, _PACK_UNNAMED, found.offset)
         elif found.oid in self._in_packs:
             # Equal to a chunk whose pack is not closed yet: finish() knows where it is.
-            self._pending_chunks.append(_Pending(path, mode, size, found.oid))
+            self._pending_chunks.append(Pending(path, mode, size, found.oid))
         elif found.pack is not None:
             rows.add(path, mode, size, found.oid, self._pack_id(found.pack), found.offset)
         else:
@@ -208,7 +194,7 @@ class Ingester:
         """
         batch, self._batch, self._batch_bytes = self._batch, [], 0
         if batch:
-            self._reading.append((batch, self._pool().submit(self._read, batch, self._one_shot())))
+            self._reading.append((batch, self._pool().submit(read_batch, batch, self._one_shot())))
         while self._reading and (wait or len(self._reading) > _READS_AHEAD):
             done, future = self._reading.popleft()
             self._store(done, *future.result())
@@ -217,30 +203,6 @@ class Ingester:
         if self._threads is None:
             self._threads = ThreadPoolExecutor(_READS_AHEAD + 1, thread_name_prefix="dvlin-ingest")
         return self._threads
-
-    @staticmethod
-    def _read(
-        batch: list[tuple[str, str, int, int, object]], hash_once: Callable[[bytes], str]
-    ) -> tuple[list[bytes], list[Oid]]:
-        """Read and hash a batch of small files (on the reader thread)."""
-        datas: list[bytes] = []
-        oids: list[Oid] = []
-        for abs_path, path, _, size, _ in batch:
-            # One open, one read (the scan's size plus one byte shows a file that grew), one
-            # close: no stat, no buffered reader per file.
-            try:
-                fd = os.open(abs_path, os.O_RDONLY)
-                try:
-                    data = os.read(fd, size + 1)
-                    if len(data) > size:
-                        data = _read_rest(fd, data)
-                finally:
-                    os.close(fd)
-            except OSError as exc:
-                raise unreadable(exc, path, abs_path) from None
-            datas.append(data)
-            oids.append(Oid(hash_once(data)))
-        return datas, oids
 
     def _store(
         self,
@@ -285,10 +247,10 @@ class Ingester:
             if self.on_hashed is not None:
                 self.on_hashed(tag, oid)
 
-    def _open_slot(self) -> _PackSlot:
+    def _open_slot(self) -> PackSlot:
         """The pack being filled (a new one after the last was handed to its writer)."""
         if not self._slots or self._slots[-1].writing is not None:
-            self._slots.append(_PackSlot())
+            self._slots.append(PackSlot())
         return self._slots[-1]
 
     def _one_shot(self) -> Callable[[bytes], str]:
@@ -357,7 +319,7 @@ class Ingester:
         slot = self._slots[-1]
         parts, slot.parts = slot.parts, []
         if self.store.is_local:
-            slot.writing = self._pool().submit(self._write_pack, parts)
+            slot.writing = self._pool().submit(write_pack, self.store, self._hasher(), parts)
         else:
             done: Future[Oid] = Future()
             done.set_result(self.store.put(b"".join(parts)))
@@ -367,54 +329,7 @@ class Ingester:
         while len(self._slots) > 2:
             self._resolve(self._slots.pop(0))
 
-    def _write_pack(self, parts: list[bytes]) -> Oid:
-        """Write a pack to a temporary file while hashing it, flush it, and rename it to its
-        content address; return its oid.
-
-        Nothing names the pack until the commit's catalog transaction: a crash leaves at worst
-        a temporary file or an unreferenced pack (gc removes both).
-        """
-        store = self.store
-        hasher = self._hasher()
-        os.makedirs(f"{store.root}/tmp", exist_ok=True)
-        tmp = f"{store.root}/tmp/{uuid.uuid4().hex}"
-        target = tmp
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)  # read-only object
-            try:
-                for at in range(0, len(parts), _IOV_MAX):
-                    group = parts[at : at + _IOV_MAX]
-                    for part in group:
-                        hasher.update(part)
-                    left = sum(len(p) for p in group) - os.writev(fd, group)
-                    if left:  # a short write: the rest one piece at a time
-                        view = memoryview(b"".join(group))[-left:]
-                        while view:
-                            view = view[os.write(fd, view) :]
-                pause_point(IN_PACK)
-                if store.fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            pack = Oid(hasher.hexdigest())
-            target = store.path(pack)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            if os.path.exists(target):
-                os.unlink(tmp)  # the same pack exists: bytes equal by their hash
-            else:
-                os.replace(tmp, target)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise FileSystemError.from_os(exc, action="write", path=target) from None
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        store.written(target, synced=True)
-        return pack
-
-    def _resolve(self, slot: _PackSlot) -> None:
+    def _resolve(self, slot: PackSlot) -> None:
         """Wait for a pack's write and name it in its members' rows and objects."""
         assert slot.writing is not None
         pack = slot.writing.result()
@@ -474,10 +389,10 @@ class Ingester:
             obj = self._other_new[p.oid]
             self._rows.add(p.path, p.mode, p.size, p.oid, self._pack_id(obj.pack), obj.offset)
         self._pending_chunks.clear()
-        rows, self._rows = self._rows, _Rows()
+        rows, self._rows = self._rows, Rows()
         n = len(rows.path)
         packs = self._pack_column(rows.pack)
-        offsets = _nullable(rows.offset)
+        offsets = nullable(rows.offset)
         oids = pa.array(rows.oid, pa.string())
         rows.oid = []
         self._first = {}
@@ -543,7 +458,7 @@ class Ingester:
         # chunk equal to a small file, likewise.
         again = pc.is_in(pa.array([o.oid for o in others], pa.string()), value_set=distinct)
         others = [o for o, dup in zip(others, again.to_pylist(), strict=True) if not dup]
-        return pa.concat_tables([rows, _stored_rows(others)]) if others else rows
+        return pa.concat_tables([rows, stored_rows(others)]) if others else rows
 
     def finish(self) -> list[Entry]:
         """:meth:`finish_table` as entries (for small callers and tests)."""
@@ -551,72 +466,3 @@ class Ingester:
 
         self._finished = self.finish_table()
         return list(table_entries(self._finished))
-
-
-def _read_rest(fd: int, head: bytes) -> bytes:
-    """``head`` and what follows it up to the end of the file (one that grew since its scan)."""
-    parts = [head]
-    while chunk := os.read(fd, _READ_BLOCK):
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-_Batch = list[tuple[str, str, int, int, object]]
-
-
-@dataclass(slots=True)
-class _PackSlot:
-    """A pack of small files: filled, then written (and named) by a thread."""
-
-    parts: list[bytes] = field(default_factory=list)
-    size: int = 0
-    rows: list[int] = field(default_factory=list)
-    """Rows of ``Ingester._rows`` whose bytes are in this pack."""
-    writing: Future[Oid] | None = None
-
-
-@dataclass(slots=True)
-class _Rows:
-    """Manifest columns of the small files stored so far: paths and oids in lists (shared
-    with the scan and the hasher), numbers in 8-byte arrays (a million files: 40 bytes an int
-    in a list)."""
-
-    path: list[str] = field(default_factory=list)
-    mode: Int64s = field(default_factory=Int64s)
-    size: Int64s = field(default_factory=Int64s)
-    oid: list[str] = field(default_factory=list)
-    pack: Int64s = field(default_factory=Int64s)
-    """Index into ``Ingester._packs``; -1: a loose object; -2: a pack not named yet."""
-    offset: Int64s = field(default_factory=Int64s)
-    """-1: none (a loose object)."""
-
-    def add(self, path: str, mode: int, size: int, oid: str, pack: int, offset: int | None) -> None:
-        self.path.append(path)
-        self.mode.append(mode)
-        self.size.append(size)
-        self.oid.append(oid)
-        self.pack.append(pack)
-        self.offset.append(-1 if offset is None else offset)
-
-
-def _nullable(values: Int64s) -> pa.Array:
-    """An int64 column with -1 as null."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    at = values.__arrow_array__()
-    return pc.if_else(pc.less(at, 0), pa.scalar(None, pa.int64()), at)
-
-
-def _stored_rows(objects: list[StoredObject]) -> pa.Table:
-    """Catalog object rows of a few stored objects."""
-    import pyarrow as pa
-
-    return pa.table(
-        {
-            "oid": pa.array([o.oid for o in objects], pa.string()),
-            "size": pa.array([o.size for o in objects], pa.int64()),
-            "pack": pa.array([o.pack for o in objects], pa.string()),
-            "offset": pa.array([o.offset for o in objects], pa.int64()),
-        }
-    )

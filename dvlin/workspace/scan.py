@@ -10,19 +10,14 @@ import stat
 import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple, overload
+from typing import Any
 
-from dvlin.errors import FileSystemError, IntegrityError, UsageError
-from dvlin.objects.arrays import Int64s, UInt64s
-from dvlin.objects.hashing import Oid
-from dvlin.objects.manifest import (
-    EXEC_MODE,
-    FILE_MODE,
-    EntryType,
-    check_link,
-    leaves_tree,
-    normal_mode,
-)
+from dvlin.errors import FileSystemError
+from dvlin.objects.arrays import Int64s
+from dvlin.objects.manifest import EXEC_MODE, FILE_MODE
+from dvlin.workspace.scanned import Columns, Item, check_name, item_at
+
+__all__ = ["LOCK_NAME", "SKIP_NAMES", "Columns", "Item", "scan", "scan_columns"]
 
 # Never versioned: dvlin's own folder, git's, and the lock dvlin rewrites after each commit
 # (an asset at the repo root would otherwise never be clean).
@@ -30,187 +25,6 @@ SKIP_NAMES = frozenset({".dvlin", ".git"})
 # The repo's own pins file, skipped only beside ``.dvlin`` (the repo root): a file or folder of
 # that name deeper in the data is data like any other.
 LOCK_NAME = "dvlin.lock"
-
-
-class Item(NamedTuple):
-    """One thing found on disk. ``path`` is POSIX, relative to the asset's base folder.
-
-    A NamedTuple, like manifest entries, because scans build one per file.
-    """
-
-    path: str
-    type: EntryType
-    mode: int
-    size: int
-    mtime_ns: int
-    inode: int
-    target: str | None = None
-    oid: Oid | None = None
-    """Set for a link into the local object store (``checkout --link symlink``)."""
-
-
-def _item(
-    path: str,
-    st: os.stat_result,
-    base_abs: str,
-    store_root: str | None = None,
-    strict: bool = True,
-    follow: bool = False,
-) -> Item:
-    if stat.S_ISREG(st.st_mode):
-        return Item(
-            path, "file", normal_mode("file", st.st_mode), st.st_size, st.st_mtime_ns, st.st_ino
-        )
-    if stat.S_ISDIR(st.st_mode):
-        return Item(path, "dir", normal_mode("dir", st.st_mode), 0, 0, st.st_ino)
-    if stat.S_ISLNK(st.st_mode):
-        target = os.readlink(os.path.join(base_abs, path))
-        if store_root and target.startswith(store_root + "/"):
-            # A file checked out with --link symlink: it stands for the object it points at.
-            fan, _, rest = target[len(store_root) + 1 :].partition("/")
-            try:
-                real = os.stat(target)
-            except OSError:
-                real = None
-            if real is not None and len(fan) == 2 and rest and "/" not in rest:
-                return Item(
-                    path,
-                    "file",
-                    normal_mode("file", 0o644),
-                    real.st_size,
-                    real.st_mtime_ns,
-                    real.st_ino,
-                    None,
-                    Oid(fan + rest),
-                )
-        if follow and leaves_tree(path, target):
-            from dvlin.workspace.links import followed
-
-            return followed(path, base_abs, target, store_root)
-        if strict:
-            try:
-                check_link(path, target)
-            except IntegrityError as exc:
-                raise UsageError(exc.message) from None
-        # A link out of the tree is kept as one (its target string), as git keeps it.
-        return Item(path, "link", normal_mode("link", st.st_mode), 0, 0, st.st_ino, target)
-    raise UsageError(
-        f"{path} is not a regular file, folder or symlink",
-        hint="remove sockets, pipes and devices from the tree",
-    )
-
-
-def _check_name(path: str) -> None:
-    if path.isascii() and "\\" not in path:
-        return
-    if "\\" in path:
-        raise UsageError(
-            f"file name {path!r} contains a backslash",
-            hint="rename it: dvlin manifests use POSIX paths",
-        )
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UsageError(
-            f"file name {path.encode('utf-8', 'surrogateescape')!r} is not valid UTF-8",
-            hint="rename it to UTF-8",
-        ) from None
-
-
-class Columns(Sequence[Item]):
-    """A scan as parallel columns, one per field of :class:`Item`: no object per file but
-    its path.
-
-    Numbers are kept in arrays (8 bytes a row; a list of ints costs 40 with the int objects),
-    so a scan of a million files holds about 100 MB less; ``dvlin status`` on a million files
-    compares these columns with the stat cache's (Arrow, vectorised) and builds no per-file
-    Python object when nothing changed.
-    """
-
-    __slots__ = ("ctime_ns", "inode", "mode", "mtime_ns", "oid", "path", "size", "target", "type")
-
-    def __init__(self) -> None:
-        self.path: list[str] = []
-        self.type: list[EntryType] = []
-        self.mode = Int64s()
-        self.size = Int64s()
-        self.mtime_ns = Int64s()
-        self.inode = UInt64s()
-        self.target: list[str | None] = []
-        self.oid: list[Oid | None] = []
-        self.ctime_ns = Int64s()
-        """The inode change time of each regular file (0 for the rest, and where unknown): a
-        rewrite that puts the old mtime back still moves it. Not part of :class:`Item`."""
-
-    def __len__(self) -> int:
-        return len(self.path)
-
-    @overload
-    def __getitem__(self, i: int) -> Item: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Item]: ...
-
-    def __getitem__(self, i: int | slice) -> Item | list[Item]:
-        if isinstance(i, slice):
-            return [self.item(j) for j in range(*i.indices(len(self)))]
-        return self.item(i if i >= 0 else i + len(self))
-
-    def __iter__(self) -> Iterator[Item]:
-        return self.items()
-
-    def lists(self) -> tuple[Any, ...]:
-        """The columns, in :class:`Item`'s field order, then ``ctime_ns``."""
-        return (
-            self.path,
-            self.type,
-            self.mode,
-            self.size,
-            self.mtime_ns,
-            self.inode,
-            self.target,
-            self.oid,
-            self.ctime_ns,
-        )
-
-    def add(self, item: Item, ctime_ns: int = 0) -> None:
-        """Append one item (``ctime_ns``: a regular file's inode change time)."""
-        self.path.append(item.path)
-        self.type.append(item.type)
-        self.mode.append(item.mode)
-        self.size.append(item.size)
-        self.mtime_ns.append(item.mtime_ns)
-        self.inode.append(item.inode)
-        self.target.append(item.target)
-        self.oid.append(item.oid)
-        self.ctime_ns.append(ctime_ns)
-
-    def item(self, i: int) -> Item:
-        """Row ``i`` as an :class:`Item`."""
-        return Item(
-            self.path[i],
-            self.type[i],
-            self.mode[i],
-            self.size[i],
-            self.mtime_ns[i],
-            self.inode[i],
-            self.target[i],
-            self.oid[i],
-        )
-
-    def items(self) -> Iterator[Item]:
-        """Every row as an :class:`Item`, in scan order."""
-        return map(
-            Item,
-            self.path,
-            self.type,
-            self.mode,
-            self.size,
-            self.mtime_ns,
-            self.inode,
-            self.target,
-            self.oid,
-        )
 
 
 def scan(
@@ -259,7 +73,7 @@ def scan_columns(
             st = os.lstat(full)
         except FileNotFoundError:
             continue
-        item = _item(root, st, base_abs, store_root, strict, follow_links)
+        item = item_at(root, st, base_abs, store_root, strict, follow_links)
         cols.add(item, st.st_ctime_ns if stat.S_ISREG(st.st_mode) else 0)
         if item.type == "dir":
             _walk(cols, base_abs, root, store_root, strict, follow_links)
@@ -390,7 +204,7 @@ def _read_folder(
                 continue
             path = prefix + name
             if not name.isascii() or "\\" in name:
-                _check_name(path)
+                check_name(path)
             try:
                 st = d.stat(follow_symlinks=False)
             except FileNotFoundError:
@@ -408,7 +222,7 @@ def _read_folder(
                 oids.append(None)
                 ctimes.append(st.st_ctime_ns)
                 continue
-            item = _item(path, st, base_abs, store_root, strict, follow)
+            item = item_at(path, st, base_abs, store_root, strict, follow)
             cols.add(item)
             if item.type == "dir":
                 subfolders.append(path)
@@ -470,9 +284,7 @@ class _Child:
                 os.close(read_fd)
                 _die_with_parent()
                 cols = walk()
-                data = marshal.dumps(
-                    tuple(c.tobytes() if isinstance(c, array) else c for c in cols.lists())
-                )
+                data = marshal.dumps((*cols.path.raw(), *(_wire(c) for c in cols.lists()[1:])))
                 os.write(write_fd, len(data).to_bytes(8, "little"))
                 view = memoryview(data)
                 while view:
@@ -499,14 +311,27 @@ class _Child:
             del data
         except (EOFError, ValueError, TypeError):
             return False
-        own_lists = cols.lists()
-        n = len(lists[0]) if isinstance(lists, tuple) and lists else -1
-        if len(lists) != len(own_lists) or not all(
-            len(theirs) == (n * own.itemsize if isinstance(own, array) else n)
-            for own, theirs in zip(own_lists, lists, strict=True)
+        own_lists = cols.lists()[1:]
+        if not isinstance(lists, tuple) or len(lists) != len(own_lists) + 2:
+            return False
+        path_data, path_starts, *others = lists
+        starts = Int64s()
+        try:
+            starts.frombytes(path_starts)
+        except (TypeError, ValueError):
+            return False
+        n = len(starts)
+        if (
+            not isinstance(path_data, bytes)
+            or (n and starts[-1] != len(path_data))
+            or not all(
+                len(theirs) == (n * own.itemsize if isinstance(own, array) else n)
+                for own, theirs in zip(own_lists, others, strict=True)
+            )
         ):
             return False  # a garbled answer: walk those folders here
-        for own, theirs in zip(own_lists, lists, strict=True):
+        cols.path.extend_raw(path_data, starts)
+        for own, theirs in zip(own_lists, others, strict=True):
             if isinstance(own, array):
                 own.frombytes(theirs)
             else:
@@ -522,6 +347,11 @@ class _Child:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)
             self.pid = 0
+
+
+def _wire(column: Any) -> Any:
+    """A column as the child sends it: arrays as their bytes, lists as they are."""
+    return column.tobytes() if isinstance(column, array) else column
 
 
 def _threads_running() -> bool:

@@ -76,7 +76,7 @@ def fingerprint(cols: Columns) -> str:
     import xxhash
 
     h = xxhash.xxh3_128()
-    h.update("\0".join(cols.path).encode("utf-8", "surrogateescape"))
+    h.update(cols.path.joined())  # "\0".join(paths).encode(): the column's own buffer
     h.update("\0".join(cols.type).encode())
     for numbers in (cols.mode, cols.size, cols.mtime_ns, cols.inode, cols.ctime_ns):
         h.update(numbers)  # 8-byte arrays: the bytes of array("q"/"Q", the values)

@@ -176,7 +176,7 @@ def test_a_failing_object_write_names_the_path(
 def test_an_unreadable_file_names_its_path(
     work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dvlin.objects import ingest
+    from dvlin.objects import ingest_io
 
     real_open = os.open
 
@@ -186,7 +186,7 @@ def test_an_unreadable_file_names_its_path(
         return real_open(path, flags, *args, **kwargs)
 
     write_tree(work, {"d/secret.txt": "s"})
-    monkeypatch.setattr(ingest.os, "open", os_open)
+    monkeypatch.setattr(ingest_io.os, "open", os_open)
     _assert_error(
         cli("commit", "d"), ExitCode.USAGE, "cannot read", "secret.txt", "permission denied"
     )

@@ -103,6 +103,22 @@ def test_digest_matches_the_reference(tree: list[Entry]) -> None:
 
 
 @SETTINGS
+@given(trees, st.integers(1, 4))
+def test_digest_a_slice_of_rows_at_a_time_matches_the_reference(
+    tree: list[Entry], rows: int
+) -> None:
+    from dvlin.objects import columns
+
+    old = columns.DIGEST_ROWS
+    columns.DIGEST_ROWS = rows  # a big tree's slices, on small trees
+    try:
+        with vectorised():
+            assert Manifest.from_entries(tree).digest(ALGORITHM) == tree_digest(ALGORITHM, tree)
+    finally:
+        columns.DIGEST_ROWS = old
+
+
+@SETTINGS
 @given(trees)
 def test_validate_refuses_what_the_reference_refuses(tree: list[Entry]) -> None:
     manifest = Manifest.from_entries(tree)

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dvlin.errors import IntegrityError
-from dvlin.objects import columns, manifest_io
+from dvlin.objects import column_join, columns, manifest_io
 from dvlin.objects import manifest as manifests
 from dvlin.objects.diff import diff_entries, diff_manifests
 from dvlin.objects.manifest import DIFF_COLUMNS, Entry, Manifest, to_parquet, validate
@@ -115,7 +115,7 @@ def test_the_sorted_merge_joins_as_the_hash_join_does(
     if in_order:  # manifests are sorted by path bytes; any order must still join right
         old, new = sorted(old, key=str.encode), sorted(new, key=str.encode)
     a, b = pa.array(old, pa.string()), pa.array(new, pa.string())
-    merged = columns._merge_paths(a, b) if len(a) and len(b) else None
+    merged = column_join._merge_paths(a, b) if len(a) and len(b) else None
     where = pc.index_in(b, value_set=a).to_pylist()
     expected_new = [j for j, w in enumerate(where) if w is not None]
     expected_old = [w for w in where if w is not None]
@@ -134,17 +134,17 @@ def test_the_sorted_merge_joins_as_the_hash_join_does(
 def test_a_path_twice_on_one_side_falls_back_to_the_hash_join() -> None:
     a = pa.array(["x", "x", "y"])
     b = pa.array(["x", "z"])
-    assert columns._merge_paths(a, b) is None
+    assert column_join._merge_paths(a, b) is None
     _, both, previous, _ = columns.match_paths(a, b)
     assert both.to_pylist() == [0]
     assert previous.to_pylist() == [0]
 
 
 def test_wide_paths_fall_back_to_the_hash_join(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(columns, "MERGE_BYTES", 0)
+    monkeypatch.setattr(column_join, "MERGE_BYTES", 0)
     a = pa.array(["a", "b" * 300])
     b = pa.array(["a", "c"])
-    assert columns._merge_paths(a, b) is None
+    assert column_join._merge_paths(a, b) is None
     assert columns.match_paths(a, b)[1].to_pylist() == [0]
 
 
