@@ -22,6 +22,9 @@ class DvlinGroup(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         """Parse the root options; a usage error here is reported like any other."""
         wants_json = "--json" in args
+        for arg in args:
+            if not _is_utf8(arg):
+                _fail(_not_utf8(arg), json=wants_json)
         try:
             return super().parse_args(ctx, args)
         except _ClickUsageError as exc:
@@ -80,6 +83,29 @@ def _report(exc: DvlinError, *, json: bool) -> None:
     )
     if exc.hint:
         typer.echo(typer.style("hint: ", fg="yellow") + quote(exc.hint, marks=False), err=True)
+
+
+def _is_utf8(arg: str) -> bool:
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_utf8(arg: str) -> DvlinError:
+    """An argument with bytes that are not UTF-8 (Python keeps them as lone surrogates).
+
+    Names, refs and paths are stored as UTF-8 text in the catalog and manifests, so such an
+    argument can never name anything dvlin keeps: it is refused before any command runs.
+    """
+    from dvlin.errors import UsageError
+
+    shown = arg.encode("utf-8", "surrogateescape")
+    return UsageError(
+        f"argument {shown!r} is not valid UTF-8",
+        hint="dvlin names, refs and paths are UTF-8; rename the file or folder",
+    )
 
 
 def _from_click(exc: Any) -> DvlinError:

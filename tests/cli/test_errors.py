@@ -77,6 +77,12 @@ BAD = [
     (["model", "show", "nope"], ExitCode.NOT_FOUND, "nope"),
     (["status", "nope"], ExitCode.NOT_FOUND, "nope"),
     (["gc", "--dry-run", "--apply"], ExitCode.USAGE, "contradict"),
+    # bytes that are not UTF-8 (argv keeps them as lone surrogates): refused before any command
+    (["commit", "bad\udcffdir", "--name", "x"], ExitCode.USAGE, "not valid UTF-8"),
+    (["status", "bad\udcffdir"], ExitCode.USAGE, "not valid UTF-8"),
+    (["checkout", "d@v\udcff1"], ExitCode.USAGE, "not valid UTF-8"),
+    (["checkout", "d", "--to", "out\udcff"], ExitCode.USAGE, "not valid UTF-8"),
+    (["log", "d\udcff"], ExitCode.USAGE, "not valid UTF-8"),
 ]
 
 
@@ -351,3 +357,18 @@ def test_init_with_a_storage_that_cannot_be_made_leaves_nothing(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     _assert_error(cli("init", "elsewhere", "--storage", url), code, needle)
     assert not (work / "elsewhere").exists()
+
+
+def test_an_argument_that_is_not_utf8_is_refused_in_one_line(work: Path) -> None:
+    import subprocess
+    import sys
+
+    ran = subprocess.run(
+        [sys.executable, "-m", "dvlin", "commit", b"bad\xffdir", "--name", "x"],
+        cwd=work,
+        capture_output=True,
+    )
+    assert ran.returncode == ExitCode.USAGE
+    lines = ran.stderr.decode().splitlines()
+    assert lines[0] == "error: argument b'bad\\xffdir' is not valid UTF-8"
+    assert lines[1].startswith("hint: ") and len(lines) == 2
