@@ -45,11 +45,37 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repo]:
     r.close()
 
 
+def _atomic_conditional_puts() -> None:
+    """Make moto's conditional PUT atomic, as S3's is.
+
+    moto checks ``If-Match`` / ``If-None-Match`` and then stores the object in two steps, with
+    no lock between them, and its threaded server runs requests side by side: two pushes that
+    swap the same head could both succeed there, which S3 never allows (and the concurrent-push
+    tests then lose a version in the emulator only). One lock around each object PUT closes it.
+    """
+    import threading
+
+    from moto.s3.responses import S3Response
+
+    put = getattr(S3Response, "_key_response_put", None)
+    if put is None or getattr(put, "_dvlin_atomic", False):
+        return
+    lock = threading.Lock()
+
+    def atomic_put(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return put(self, *args, **kwargs)
+
+    atomic_put._dvlin_atomic = True  # type: ignore[attr-defined]
+    setattr(S3Response, "_key_response_put", atomic_put)  # noqa: B010
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A real S3 endpoint for the whole session: moto's server on a free loopback port."""
     pytest.importorskip("s3fs")
     moto_server = pytest.importorskip("moto.server")
+    _atomic_conditional_puts()
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
