@@ -190,6 +190,7 @@ def checkout(
         leftovers: list[Entry] = []
         if interrupted:
             current, leftovers = _without_temporary(current)
+            pending.remove_temporary_beside(target, version.roots)
         current = within(current, paths)
         plan = plan_checkout(wanted, every, current, synced, ours)
         writes, removals = plan.writes, plan.removals

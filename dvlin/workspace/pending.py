@@ -16,7 +16,9 @@ import hashlib
 import json
 import os
 import re
+import stat
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -55,6 +57,39 @@ class PendingCheckout:
 def is_temporary_name(name: str) -> bool:
     """True for a file name that only an interrupted write leaves behind."""
     return bool(_TMP_NAME.match(name))
+
+
+def remove_temporary_beside(target: str, roots: Sequence[str]) -> int:
+    """Remove what an interrupted write left beside each root that is a file; how many went.
+
+    A file under a root folder is found by the checkout's own walk; a root that is one file
+    (``big.bin``) is written through ``.big.bin.dvlin-XXXXXXXX`` beside it, outside any walk,
+    so a killed writer's temporary file (up to the size of the file) would stay there for
+    good. Only regular files under exactly that root's temporary name are removed; call it
+    only for a folder whose pending marker says a checkout was interrupted there.
+    """
+    removed = 0
+    for root in roots:
+        folder, _, name = root.rpartition("/")
+        if name in ("", ".", ".."):
+            continue
+        prefix = f".{name[:60]}.dvlin-"
+        where = os.path.join(target, folder) if folder else target
+        try:
+            names = os.listdir(where)
+        except OSError:
+            continue
+        for found in names:
+            if not (found.startswith(prefix) and is_temporary_name(found)):
+                continue
+            if len(found) != len(prefix) + 8:
+                continue
+            full = os.path.join(where, found)
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISREG(os.lstat(full).st_mode):
+                    os.unlink(full)
+                    removed += 1
+    return removed
 
 
 def _folder(dvlin_dir: str | os.PathLike[str]) -> str:

@@ -60,3 +60,25 @@ def test_message_names_the_version() -> None:
 )
 def test_temporary_names(name: str, temporary: bool) -> None:
     assert pending.is_temporary_name(name) is temporary
+
+
+def test_remove_temporary_beside_takes_only_a_file_roots_own_temporary_names(
+    tmp_path: Path,
+) -> None:
+    from dvlin.workspace.pending import remove_temporary_beside
+
+    (tmp_path / "sub").mkdir()
+    debris = [tmp_path / ".big.bin.dvlin-1a2b3c4d", tmp_path / "sub" / ".m.pt.dvlin-00ff00ff"]
+    kept = [
+        tmp_path / ".other.dvlin-1a2b3c4d",  # another file's temporary name
+        tmp_path / ".big.bin.dvlin-notahex0",  # not a name dvlin writes
+        tmp_path / "big.bin",
+        tmp_path / "sub" / "m.pt",
+    ]
+    for p in debris + kept:
+        p.write_bytes(b"x")
+    (tmp_path / ".big.bin.dvlin-deadbeef").mkdir()  # a folder: never dvlin's file debris
+    assert remove_temporary_beside(str(tmp_path), ["big.bin", "sub/m.pt", "gone/x", "."]) == 2
+    assert not any(p.exists() for p in debris)
+    assert all(p.exists() for p in kept)
+    assert (tmp_path / ".big.bin.dvlin-deadbeef").is_dir()
