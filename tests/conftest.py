@@ -317,10 +317,12 @@ def kill_when_paused(args: list[str], cwd: Path, pause_env: str, marker: Path) -
         env={**os.environ, pause_env: str(marker)},
     )
     deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+    # The pause point writes its pid into the marker, then waits: a marker with its pid
+    # means the process is parked there.
+    while not (marker.exists() and marker.read_text()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the pause point was never reached"
         time.sleep(0.05)
-    assert marker.exists(), proc.communicate()
-    time.sleep(0.2)  # the pid is written before the pause; let the write land
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
 

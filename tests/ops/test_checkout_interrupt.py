@@ -14,7 +14,7 @@ import pytest
 from dvlin import Repo
 from dvlin.errors import ConflictError, IntegrityError
 from dvlin.workspace import pending
-from tests.conftest import Cli, snapshot, write_tree
+from tests.conftest import Cli, kill_when_paused, snapshot, write_tree
 
 V1 = {f"d/f{i:02d}.bin": bytes([i]) * 1024 for i in range(12)}
 V2 = {f"d/f{i:02d}.bin": bytes([i + 100]) * 1024 for i in range(12)}
@@ -272,20 +272,9 @@ def test_killed_parallel_restore_is_finished_by_a_rerun(repo: Repo, tmp_path: Pa
     repo.commit(["d"], name="d")
     out = tmp_path / "restored"
     paused = tmp_path / "paused"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dvlin", "checkout", "d", "--to", str(out)],
-        cwd=repo.root,
-        env={**os.environ, "DVLIN_TEST_PAUSE_IN_CHECKOUT": str(paused)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    kill_when_paused(
+        ["checkout", "d", "--to", str(out)], repo.root, "DVLIN_TEST_PAUSE_IN_CHECKOUT", paused
     )
-    deadline = time.monotonic() + 60
-    while not paused.exists() or not paused.read_text():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate()
     # Killed mid-tree: no file at all under the target (neither whole nor torn); the work so
     # far waits in one staging folder beside it, which the rerun removes.
     assert not out.exists()
@@ -305,20 +294,7 @@ def test_killed_restore_of_a_deleted_folder_is_finished_by_a_rerun(two: Repo) ->
 
     shutil.rmtree(two.root / "d")
     paused = two.root.parent / "paused"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dvlin", "checkout", "d@v1"],
-        cwd=two.root,
-        env={**os.environ, "DVLIN_TEST_PAUSE_IN_CHECKOUT": str(paused)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while not paused.exists() or not paused.read_text():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    kill_when_paused(["checkout", "d@v1"], two.root, "DVLIN_TEST_PAUSE_IN_CHECKOUT", paused)
     assert not (two.root / "d").exists() and len(_staging(two.root)) == 1
     assert two.status().assets[0].state == "interrupted"
     two.checkout("d@v1")

@@ -11,7 +11,7 @@ import pytest
 from dvlin import Repo
 from dvlin.objects.ingest import CHUNK_MIN_FILE, Ingester
 from dvlin.objects.manifest import Entry
-from tests.conftest import snapshot
+from tests.conftest import kill_when_paused, snapshot
 
 
 def _store_bytes(repo: Repo) -> int:
@@ -147,29 +147,12 @@ def test_a_big_file_changed_after_the_stat_check_still_switches_to_the_version(
 def test_a_big_file_switch_killed_before_its_rename_leaves_the_old_file(
     repo: Repo, tmp_path: Path
 ) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
 
     from dvlin.faults import IN_CHUNKED
 
     v1, v2 = _two_versions(repo)
     paused = tmp_path / "paused"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dvlin", "checkout", "big@v1"],
-        cwd=repo.root,
-        env={**os.environ, IN_CHUNKED: str(paused)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while not paused.exists() or not paused.read_text():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    kill_when_paused(["checkout", "big@v1"], repo.root, IN_CHUNKED, paused)
     assert (repo.root / "big.bin").read_bytes() == v2  # the old file, whole
     report = repo.status()
     assert report.assets[0].state == "interrupted"
