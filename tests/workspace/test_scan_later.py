@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from dvlin.errors import UsageError
 from dvlin.workspace import scan as scan_module
 from dvlin.workspace.scan import scan_columns, scan_columns_later
+from tests.workspace.walk_trees import TREE, build, gone
 
 
 @pytest.fixture
@@ -33,23 +34,6 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return started
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
-NAME = st.sampled_from(
-    ["a", "b", "c.txt", "ünï", "tab\tx", "new\nline", "-d", "日本", ".h", "sp ace", "z" * 60]
-)
-TREE = st.lists(
-    st.tuples(st.lists(NAME, min_size=1, max_size=4), st.sampled_from(["file", "dir", "link"])),
-    max_size=30,
-)
-
-
 @settings(
     max_examples=30,
     deadline=None,
@@ -63,23 +47,10 @@ def test_an_early_walk_gives_the_rows_of_a_walk_in_place(
     roots: tuple[str, ...],
 ) -> None:
     base = tmp_path_factory.mktemp("t")
-    for parts, kind in tree:
-        path = base.joinpath(*parts)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if os.path.lexists(path):
-                continue
-            if kind == "file":
-                path.write_bytes("/".join(parts).encode())
-            elif kind == "dir":
-                path.mkdir()
-            else:
-                path.symlink_to("../" + parts[0])
-        except (FileExistsError, NotADirectoryError):
-            continue
+    build(base, tree)
     forks.clear()
     early = scan_columns_later(str(base), roots, strict=False).result()
-    assert forks and all(_gone(pid) for pid in forks)
+    assert forks and all(gone(pid) for pid in forks)
     assert list(early) == list(scan_columns(str(base), roots, strict=False))
     assert list(early.ctime_ns) == list(scan_columns(str(base), roots, strict=False).ctime_ns)
 
@@ -94,13 +65,13 @@ def test_an_error_is_raised_as_by_a_walk_in_place(tmp_path: Path, forks: list[in
     with pytest.raises(UsageError, match="backslash") as early:
         later.result()
     assert early.value.message == in_place.value.message
-    assert forks and all(_gone(pid) for pid in forks)
+    assert forks and all(gone(pid) for pid in forks)
 
 
 def test_stop_kills_and_reaps_a_walk_not_wanted(tmp_path: Path, forks: list[int]) -> None:
     (tmp_path / "d").mkdir()
     scan_columns_later(str(tmp_path), (".",)).stop()
-    assert len(forks) == 1 and _gone(forks[0])
+    assert len(forks) == 1 and gone(forks[0])
 
 
 def test_a_folder_that_is_not_there_forks_nothing(tmp_path: Path, forks: list[int]) -> None:

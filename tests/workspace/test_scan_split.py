@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from dvlin.errors import UsageError
 from dvlin.workspace import scan as scan_module
 from dvlin.workspace.scan import Columns, scan_columns
+from tests.workspace.walk_trees import TREE, build, gone
 
 
 def rows(cols: Columns) -> list[tuple[object, ...]]:
@@ -50,23 +50,6 @@ def walk(base: Path, roots: tuple[str, ...] = (".",), *, workers: str) -> Column
             os.environ["DVLIN_SCAN_WORKERS"] = old
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
-NAME = st.sampled_from(
-    ["a", "b", "c.txt", "ünï", "tab\tx", "new\nline", "-d", "日本", ".h", "sp ace", "z" * 60]
-)
-TREE = st.lists(
-    st.tuples(st.lists(NAME, min_size=1, max_size=4), st.sampled_from(["file", "dir", "link"])),
-    max_size=30,
-)
-
-
 @settings(
     max_examples=40,
     deadline=None,
@@ -80,20 +63,7 @@ def test_a_split_walk_gives_the_rows_of_a_single_walk(
 ) -> None:
     monkeypatch.setattr(scan_module, "_threads_running", lambda: False)
     base = tmp_path_factory.mktemp("t")
-    for parts, kind in tree:
-        path = base.joinpath(*parts)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if os.path.lexists(path):
-                continue
-            if kind == "file":
-                path.write_bytes("/".join(parts).encode())
-            elif kind == "dir":
-                path.mkdir()
-            else:
-                path.symlink_to("../" + parts[0])
-        except (FileExistsError, NotADirectoryError):
-            continue
+    build(base, tree)
     single = walk(base, workers="1")
     split = walk(base, workers="2")
     assert rows(split) == rows(single)
@@ -108,7 +78,7 @@ def test_the_split_forks_one_walker_and_reaps_it(tmp_path: Path, forks: list[int
         (tmp_path / f"d{i}" / "sub" / "f").write_text(str(i))
     (tmp_path / "top").write_text("t")
     split = walk(tmp_path, workers="2")
-    assert len(forks) == 1 and _gone(forks[0])
+    assert len(forks) == 1 and gone(forks[0])
     assert rows(split) == rows(walk(tmp_path, workers="1"))
     assert len(split) == 1 + 6 * 3
 
@@ -138,7 +108,7 @@ def test_a_child_without_an_answer_leaves_the_walk_to_the_parent(
 
     monkeypatch.setattr(marshal, "dumps", broken)  # only the child sends rows
     assert rows(walk(tmp_path, workers="2")) == expected
-    assert len(forks) == 1 and _gone(forks[0])
+    assert len(forks) == 1 and gone(forks[0])
 
 
 def test_an_error_in_the_childs_half_is_raised_as_in_a_single_walk(
@@ -152,7 +122,7 @@ def test_an_error_in_the_childs_half_is_raised_as_in_a_single_walk(
     with pytest.raises(UsageError, match="backslash") as split:
         walk(tmp_path, workers="2")
     assert split.value.message == single.value.message
-    assert len(forks) == 1 and _gone(forks[0])
+    assert len(forks) == 1 and gone(forks[0])
 
 
 def test_ctrl_c_in_the_parent_kills_and_reaps_the_child(
@@ -172,7 +142,7 @@ def test_ctrl_c_in_the_parent_kills_and_reaps_the_child(
     monkeypatch.setattr(scan_module, "_walk_folders", interrupted)
     with pytest.raises(KeyboardInterrupt):
         walk(tmp_path, workers="2")
-    assert len(forks) == 1 and _gone(forks[0])
+    assert len(forks) == 1 and gone(forks[0])
 
 
 def test_one_worker_never_forks(tmp_path: Path, forks: list[int]) -> None:
