@@ -48,11 +48,7 @@ def test_commits_with_the_parents_paths_agree_with_hashing_everything(
     monkeypatch.chdir(world.repo.root)
     repo = world.repo
     try:
-        for i, name in enumerate(NAMES):
-            if world._room(world.d / name):
-                (world.d / name).write_bytes(CONTENTS[i % len(CONTENTS)])
-                world.age(world.d / name)
-        repo.commit(["d"], name="d")
+        world.seed()
         for edits in [[], *steps]:  # a commit with no edit first: the rows are remembered
             for kind, a, b, aged in edits:
                 target = world.d / a

@@ -66,6 +66,14 @@ class World:
         self.d.mkdir()
         self.clock = time.time_ns() - 3600 * 1_000_000_000
 
+    def seed(self) -> None:
+        """Write every name of NAMES with aged mtimes and commit ``d`` as its first version."""
+        for i, name in enumerate(NAMES):
+            if self._room(self.d / name):
+                (self.d / name).write_bytes(CONTENTS[i % len(CONTENTS)])
+                self.age(self.d / name)
+        self.repo.commit(["d"], name="d")
+
     def age(self, path: Path) -> None:
         """A distinct mtime safely in the past (the stat cache may trust it)."""
         self.clock += 1_234_567
@@ -154,11 +162,7 @@ def test_status_and_commit_agree_with_hashing_everything(
     monkeypatch.chdir(world.repo.root)
     repo = world.repo
     try:
-        for i, name in enumerate(NAMES):  # every later write or rename changes a committed path
-            if world._room(world.d / name):
-                (world.d / name).write_bytes(CONTENTS[i % len(CONTENTS)])
-                world.age(world.d / name)
-        repo.commit(["d"], name="d")
+        world.seed()  # every later write or rename changes a committed path
         repo.status()  # the cache now holds the first tree
         for kind, a, b, aged in [*ops, ("commit", "", None, True)]:
             if kind != "commit":
