@@ -355,39 +355,14 @@ class ObjectStore:
             ) from None
 
     def read_chunks(self, oids: Sequence[str]) -> Iterator[bytes]:
-        """Read the chunks of a big file in order, each verified; for checkout and readers.
-
-        Where each chunk is comes from the index in one query; chunks in the same pack are
-        read through one open file (they sit one after another there), older loose chunks
-        one object each.
-        """
-        where = self.index.find_objects(set(oids)) if self.index is not None else {}
-        open_pack: tuple[str, Any] | None = None
+        """Read the chunks of a big file in order, each verified (see :class:`ChunkReader`)."""
+        reader = self.chunk_reader()
+        reader.locate(oids)
         try:
             for oid in oids:
-                found = where.get(oid)
-                pack = found.pack if found is not None else None
-                if found is None or pack in (None, "", oid) or not self.is_local:
-                    yield self.get(oid)
-                    continue
-                assert pack is not None
-                if open_pack is None or open_pack[0] != pack:
-                    if open_pack is not None:
-                        open_pack[1].close()
-                        open_pack = None
-                    try:
-                        open_pack = (pack, open(self.path(pack), "rb", buffering=0))  # noqa: SIM115
-                    except FileNotFoundError:
-                        yield self.get(oid)  # raises the error that names the missing pack
-                        continue
-                f = open_pack[1]
-                f.seek(found.offset or 0)
-                data = f.read(found.size)
-                self.verify(oid, data, pack=pack)
-                yield data
+                yield reader.read(oid)
         finally:
-            if open_pack is not None:
-                open_pack[1].close()
+            reader.close()
 
     def chunk_reader(self) -> ChunkReader:
         """A reader of big files' chunks into the caller's buffers (:class:`ChunkReader`)."""
@@ -498,6 +473,19 @@ class ChunkReader:
                     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
             self._pack = (pack, fd)
         return self._pack[1], found.offset or 0, pack
+
+    def read(self, oid: str) -> bytes:
+        """Chunk ``oid``'s bytes, verified: from its pack when it has a place, else whole
+        from the store (which raises the error that names a missing object or pack)."""
+        found = self._where.get(oid)
+        size = found.size if found is not None else None
+        place = self.place(oid, size) if size is not None else None
+        if place is None:
+            return self._store.get(oid)
+        fd, offset, pack = place
+        data = os.pread(fd, size or 0, offset)  # a short pack reads short: verify refuses it
+        self._store.verify(oid, data, pack=pack)
+        return data
 
     def close(self) -> None:
         """Close the pack being read, if any."""

@@ -183,30 +183,8 @@ def test_rows_recorded_one_by_one_vouch_without_a_ctime(repo: Repo) -> None:
 
 
 def test_a_format_1_file_is_read_without_ctimes_and_rewritten_as_format_3(repo: Repo) -> None:
-    import pyarrow as pa
-    import pyarrow.ipc as ipc
 
-    from dvlin.workspace import statfile
-
-    old_schema = pa.schema(list(statfile.schema())[:-2])
-    rows = {
-        "path": ["a", "b"],
-        "type": ["file", "file"],
-        "mode": [0o644, 0o644],
-        "size": [10, 10],
-        "mtime_ns": [OLD, OLD],
-        "inode": [7, 7],
-        "target": [None, None],
-        "oid": ["a" * 32, "b" * 32],
-    }
-    table = pa.Table.from_pydict(rows, schema=old_schema).replace_schema_metadata(
-        {"dvlin.statcache": "1", "algorithm": repo.config.hash}
-    )
-    path = cache_file(repo.dvlin_dir, "data", (".",))
-    path.parent.mkdir(exist_ok=True)
-    with open(path, "wb") as f, ipc.new_file(f, table.schema) as writer:
-        writer.write_table(table)
-    path.with_suffix(".tree").write_text(f"dvlin-statcache 1 {repo.config.hash} x {'t' * 32}\n")
+    _write_old_format(repo, 1, f"x {'t' * 32}")
     old = cache(repo)
     assert old.tree == ""  # a format-1 fingerprint is not this format's
     scanned = columns(item("a"), item("b", size=3))
@@ -221,37 +199,13 @@ def test_a_format_1_file_is_read_without_ctimes_and_rewritten_as_format_3(repo: 
 
 
 def test_a_format_2_file_and_its_head_still_vouch_and_know_no_parent_rows(repo: Repo) -> None:
-    import pyarrow as pa
-    import pyarrow.ipc as ipc
 
     from dvlin.workspace import statfile
 
-    format_2 = pa.schema(list(statfile.schema())[:-1])
     scanned = columns(item("a"), item("b"))
     scanned.ctime_ns = array("q", [OLD, OLD])
-    rows = {
-        "path": ["a", "b"],
-        "type": ["file", "file"],
-        "mode": [0o644, 0o644],
-        "size": [10, 10],
-        "mtime_ns": [OLD, OLD],
-        "inode": [7, 7],
-        "target": [None, None],
-        "oid": ["a" * 32, "b" * 32],
-        "ctime_ns": [OLD, OLD],
-    }
-    table = pa.Table.from_pydict(rows, schema=format_2).replace_schema_metadata(
-        {"dvlin.statcache": "2", "algorithm": repo.config.hash}
-    )
-    path = cache_file(repo.dvlin_dir, "data", (".",))
-    path.parent.mkdir(exist_ok=True)
-    with open(path, "wb") as f, ipc.new_file(f, table.schema) as writer:
-        writer.write_table(table)
     tree = "t" * 32
-    fingerprint = statfile.fingerprint(scanned)
-    path.with_suffix(".tree").write_text(
-        f"dvlin-statcache 2 {repo.config.hash} {fingerprint} {tree}\n"
-    )
+    _write_old_format(repo, 2, f"{statfile.fingerprint(scanned)} {tree}")
     old = cache(repo)
     assert old.tree == tree and old.matches(scanned)  # a clean status stays clean
     assert old.lookup_all(scanned) == ["a" * 32, "b" * 32]
@@ -288,3 +242,35 @@ def test_parent_rows_are_kept_for_their_tree_and_dropped_by_one_by_one_updates(
     found.ctime_ns = array("q", [OLD, OLD, OLD])
     assert dropped.lookup_all(found) == ["a" * 32, "b" * 32, "c" * 32]  # row for row
     assert dropped.parent_rows(found, "t" * 32) is None
+
+
+def _write_old_format(repo: Repo, version: int, head: str) -> None:
+    """A stat cache of layout ("data", ".") as dvlin wrote it in format ``version`` (1 or 2):
+    rows a and b, without the columns that came later, and its head line ending in ``head``
+    (fingerprint and tree)."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    from dvlin.workspace import statfile
+
+    fields = list(statfile.schema())[: -3 + version]  # format 1 lacks ctime_ns and row
+    rows = {
+        "path": ["a", "b"],
+        "type": ["file", "file"],
+        "mode": [0o644, 0o644],
+        "size": [10, 10],
+        "mtime_ns": [OLD, OLD],
+        "inode": [7, 7],
+        "target": [None, None],
+        "oid": ["a" * 32, "b" * 32],
+        "ctime_ns": [OLD, OLD],
+    }
+    rows = {f.name: rows[f.name] for f in fields}
+    table = pa.Table.from_pydict(rows, schema=pa.schema(fields)).replace_schema_metadata(
+        {"dvlin.statcache": str(version), "algorithm": repo.config.hash}
+    )
+    path = cache_file(repo.dvlin_dir, "data", (".",))
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "wb") as f, ipc.new_file(f, table.schema) as writer:
+        writer.write_table(table)
+    path.with_suffix(".tree").write_text(f"dvlin-statcache {version} {repo.config.hash} {head}\n")
