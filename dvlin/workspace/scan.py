@@ -10,6 +10,9 @@ import stat
 import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from itertools import accumulate, repeat
+from operator import and_, attrgetter
 from typing import Any
 
 from dvlin.errors import FileSystemError
@@ -183,6 +186,142 @@ def _read_folder(
     follow: bool,
 ) -> list[str]:
     """Add one folder's entries to ``cols``; its subfolders, in listing order."""
+    if _FD_WALK:
+        return _read_folder_at(cols, base_abs, folder, store_root, strict, follow)
+    return _read_folder_entries(cols, base_abs, folder, store_root, strict, follow)
+
+
+# The folder's names, then one ``fstatat`` per name relative to the folder's descriptor (the
+# kernel looks up one name, not the whole path), each loop run in C (``map``) rather than
+# Python bytecode per file: a folder of regular files costs a handful of Python lines.
+_FD_WALK = os.listdir in os.supports_fd and os.stat in os.supports_dir_fd
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_MODE = attrgetter("st_mode")
+_SIZE = attrgetter("st_size")
+_MTIME = attrgetter("st_mtime_ns")
+_INODE = attrgetter("st_ino")
+_CTIME = attrgetter("st_ctime_ns")
+
+
+def _read_folder_at(
+    cols: Columns,
+    base_abs: str,
+    folder: str,
+    store_root: str | None,
+    strict: bool,
+    follow: bool,
+) -> list[str]:
+    """:func:`_read_folder_entries`, the same rows in the same order, by columns."""
+    where = os.path.join(base_abs, folder) if folder else base_abs
+    try:
+        fd = os.open(where, _DIR_FLAGS)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:  # a folder the user may not read
+        raise FileSystemError.from_os(exc, action="read", path=where) from None
+    try:
+        try:
+            names = os.listdir(fd)
+        except OSError as exc:
+            raise FileSystemError.from_os(exc, action="read", path=where) from None
+        if not SKIP_NAMES.isdisjoint(names) or LOCK_NAME in names:
+            lock = LOCK_NAME in names and os.path.isdir(os.path.join(where, ".dvlin"))
+            names = [n for n in names if n not in SKIP_NAMES and not (lock and n == LOCK_NAME)]
+        if not names:
+            return []
+        prefix = f"{folder}/" if folder else ""
+        text = prefix + f"\0{prefix}".join(names) + "\0"
+        if not text.isascii() or "\\" in text:
+            for name in names:  # in listing order, as the entries' walk refuses them
+                if not name.isascii() or "\\" in name:
+                    check_name(prefix + name)
+        try:
+            stats: list[os.stat_result | None] = list(
+                map(partial(os.stat, dir_fd=fd, follow_symlinks=False), names)
+            )
+        except FileNotFoundError:  # one went since the folder was listed: stat one by one
+            stats = [_lstat_at(fd, name) for name in names]
+    finally:
+        os.close(fd)
+    modes = list(map(_MODE, stats)) if None not in stats else None
+    if modes is None or not all(map(stat.S_ISREG, modes)):
+        return _add_mixed(cols, base_abs, prefix, names, stats, store_root, strict, follow)
+    # Every entry is a regular file (the common folder): whole columns at once.
+    n = len(names)
+    data = text.encode()
+    if len(data) == len(text):  # ASCII: a path's bytes are its characters
+        ends = accumulate(map((len(prefix) + 1).__add__, map(len, names)))
+    else:
+        extra = len(prefix.encode()) + 1
+        ends = accumulate(map(extra.__add__, map(len, map(str.encode, names))))
+    cols.path.extend_raw(data, ends)
+    cols.type.extend(repeat("file", n))
+    if any(map(and_, modes, repeat(0o111))):
+        cols.mode.fromlist([EXEC_MODE if m & 0o111 else FILE_MODE for m in modes])
+    else:
+        cols.mode.fromlist([FILE_MODE] * n)
+    # ``fromlist`` sizes the array once (``extend`` from an iterator grows it item by item).
+    cols.size.fromlist(list(map(_SIZE, stats)))
+    cols.mtime_ns.fromlist(list(map(_MTIME, stats)))
+    cols.inode.fromlist(list(map(_INODE, stats)))
+    cols.target.extend(repeat(None, n))
+    cols.oid.extend(repeat(None, n))
+    cols.ctime_ns.fromlist(list(map(_CTIME, stats)))
+    return []
+
+
+def _lstat_at(fd: int, name: str) -> os.stat_result | None:
+    """``lstat`` of ``name`` in the folder open as ``fd``; None when it is not there."""
+    try:
+        return os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _add_mixed(
+    cols: Columns,
+    base_abs: str,
+    prefix: str,
+    names: list[str],
+    stats: list[os.stat_result | None],
+    store_root: str | None,
+    strict: bool,
+    follow: bool,
+) -> list[str]:
+    """Add a folder's entries one by one (folders, links, vanished names among them)."""
+    subfolders: list[str] = []
+    for name, st in zip(names, stats, strict=True):
+        if st is None:
+            continue  # removed since the folder was listed: not part of this snapshot
+        path = prefix + name
+        if stat.S_ISREG(st.st_mode):
+            cols.add(_file_item(path, st), st.st_ctime_ns)
+            continue
+        item = item_at(path, st, base_abs, store_root, strict, follow)
+        cols.add(item)
+        if item.type == "dir":
+            subfolders.append(path)
+    return subfolders
+
+
+def _file_item(path: str, st: os.stat_result) -> Item:
+    mode = EXEC_MODE if st.st_mode & 0o111 else FILE_MODE
+    return Item(path, "file", mode, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _read_folder_entries(
+    cols: Columns,
+    base_abs: str,
+    folder: str,
+    store_root: str | None,
+    strict: bool,
+    follow: bool,
+) -> list[str]:
+    """Add one folder's entries to ``cols`` entry by entry (``os.scandir``); its subfolders.
+
+    The reference the column-wise reader is checked against, and the walk where folders
+    cannot be opened as descriptors.
+    """
     paths, types, modes, sizes = cols.path, cols.type, cols.mode, cols.size
     mtimes, inodes, targets, oids = cols.mtime_ns, cols.inode, cols.target, cols.oid
     ctimes = cols.ctime_ns
