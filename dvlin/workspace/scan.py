@@ -16,7 +16,7 @@ import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from itertools import accumulate, repeat
+from itertools import accumulate, groupby, repeat
 from operator import and_, attrgetter
 from typing import Any
 
@@ -454,8 +454,9 @@ class _Child:
         cols.path.extend_raw(bytes(view[: ends[0]]), starts)
         for own, at, end in zip(_arrays(cols), ends[1:-1], ends[2:], strict=True):
             own.frombytes(view[at:end])
-        for own_list, theirs in zip(_lists(cols), lists, strict=True):
-            own_list.extend(repeat(theirs[0], n) if isinstance(theirs, tuple) else theirs)
+        for own_list, runs in zip(_lists(cols), lists, strict=True):
+            for value, count in runs:
+                own_list.extend(repeat(value, count))
         return True
 
     def stop(self) -> None:
@@ -492,17 +493,15 @@ def _send(fd: int, cols: Columns) -> None:  # pragma: no cover - runs in the chi
     """Write a walk's columns to ``fd``: a small marshalled head, then the columns' raw bytes.
 
     The head holds the row count, each buffer's size, and the three object columns (type,
-    target, oid), each sent as a one-item tuple when every row holds the same value (a
-    million ``"file"`` and ``None``). The buffers are the path bytes, the path ends, then the
+    target, oid) as runs of equal values (``("file", 1000)``: a folder of files is one run,
+    a million ``None`` one). The buffers are the path bytes, the path ends, then the
     number arrays, written from their own memory (no marshalled copy of them).
     """
     data, ends = cols.path.raw()
     buffers: list[bytes | memoryview] = [data, ends]
     buffers += (memoryview(a).cast("B") for a in _arrays(cols))
     n = len(cols)
-    lists = [
-        (values[0],) if n and values.count(values[0]) == n else values for values in _lists(cols)
-    ]
+    lists = [[(v, len(list(run))) for v, run in groupby(values)] for values in _lists(cols)]
     head = marshal.dumps((n, [len(b) for b in buffers], lists))
     chunks: list[bytes | memoryview] = [len(head).to_bytes(8, "little"), head, *buffers]
     for chunk in chunks:
@@ -531,8 +530,10 @@ def _receive(fd: int) -> tuple[int, bytearray, list[int], list[Any]] | None:
         or not isinstance(lists, list)
         or len(lists) != 3
         or not all(
-            (isinstance(v, tuple) and len(v) == 1) or (isinstance(v, list) and len(v) == n)
-            for v in lists
+            isinstance(runs, list)
+            and all(isinstance(r, tuple) and len(r) == 2 and isinstance(r[1], int) for r in runs)
+            and sum(r[1] for r in runs) == n
+            for runs in lists
         )
     ):
         return None
