@@ -288,14 +288,20 @@ def test_a_failing_checkout_write_names_the_path(
 def test_a_folder_that_cannot_be_read(
     work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_scandir = os.scandir
+    real_scandir, real_open = os.scandir, os.open
 
     def scandir(path):  # type: ignore[no-untyped-def]
         if str(path).endswith("/d"):
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real_scandir(path)
 
+    def open_(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).endswith("/d") and flags & os.O_DIRECTORY:  # the walk opens its folders
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
     monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "open", open_)
     for args in (["commit", "d"], ["status"]):
         _assert_error(cli(*args), ExitCode.USAGE, "cannot read", str(work / "d"), "permission")
 
@@ -335,8 +341,18 @@ def test_a_file_removed_while_its_folder_is_listed(
             gone.unlink()
         return entries
 
+    real_listdir = os.listdir
+
+    def listdir(path):  # type: ignore[no-untyped-def]
+        names = real_listdir(path)  # the walk lists a folder, then stats each name
+        gone = work / "e" / "gone.txt"
+        if "gone.txt" in names and gone.exists():
+            gone.unlink()
+        return names
+
     with monkeypatch.context() as m:
         m.setattr(scan_module.os, "scandir", scandir)
+        m.setattr(scan_module.os, "listdir", listdir)
         cli("commit", "e", ok=True)
     assert [f["path"] for f in json.loads(cli("ls", "e", "--json").stdout)] == ["keep.txt"]
 

@@ -83,3 +83,24 @@ def test_a_same_size_rewrite_that_keeps_its_mtime_is_changed(
         assert repo.status().clean
     finally:
         repo.close()
+
+
+def test_a_rewrite_of_another_size_that_keeps_its_mtime_is_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dvlin import Repo
+
+    repo = Repo.init(tmp_path / "r")
+    monkeypatch.chdir(repo.root)
+    try:
+        write_tree(repo.root, {"d/a.txt": "aaaa", "d/b.txt": "bbbb"})
+        for name in ("a.txt", "b.txt"):
+            os.utime(repo.root / "d" / name, (1_000_000_000, 1_000_000_000))
+        repo.commit(["d"], name="d")
+        assert repo.status().clean
+        (repo.root / "d/b.txt").write_bytes(b"longer now")
+        os.utime(repo.root / "d/b.txt", (1_000_000_000, 1_000_000_000))
+        got = repo.status().assets[0]
+        assert got.state == "modified" and got.diff.changed == ("b.txt",)
+    finally:
+        repo.close()
