@@ -140,6 +140,11 @@ def plan_checkout(
     inside the chosen ones; ``ours`` is what an interrupted checkout into the folder was
     writing (empty when none).
     """
+    if not (len(current) or len(synced) or len(ours)):
+        # A restore (a new folder, or a deleted one): every chosen row is written and
+        # nothing else is touched; no kernel (nor pyarrow.compute's import) is needed.
+        writes = tuple(wanted.entries())
+        return CheckoutPlan(writes=writes, removals=(), lost=(), unvouched=(), unchanged=0)
     import pyarrow.compute as pc
 
     columns = _kernels()
