@@ -211,14 +211,14 @@ def unknown_paths(candidates: Sequence[str], manifests: Iterable[bytes]) -> list
 def _path_column(data: bytes) -> pa.Array:
     """The path column of a Parquet manifest, without decoding its other columns."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from dvlin.errors import IntegrityError
     from dvlin.objects.manifest import arrow_owned
+    from dvlin.objects.manifest_io import parquet_file
 
     try:
-        table = pq.ParquetFile(pa.BufferReader(arrow_owned(data))).read(columns=["path"])
-    except (pa.ArrowException, KeyError, ValueError) as exc:
+        table = parquet_file(arrow_owned(data)).read(columns=["path"])
+    except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
         raise IntegrityError(f"manifest is unreadable: {exc}") from None
     return _kernels().column(table, "path")
 

@@ -135,3 +135,41 @@ def test_empty_and_absent_chunk_lists_read_back_as_written() -> None:
     ]
     assert from_parquet(to_parquet(entries)) == entries
     assert from_parquet(to_parquet(entries[:1])) == entries[:1]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [["path"], ["path", "chunks"], ["chunks"], ["path", "type", "mode", "size", "oid", "target"]],
+)
+def test_the_manifest_reader_reads_what_parquet_file_reads(columns: list[str]) -> None:
+    # parquet_file avoids importing pyarrow.parquet; nested columns (chunks) come back whole.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dvlin.objects.manifest_io import parquet_file
+
+    data = pa.py_buffer(to_parquet(sample()))
+    ours = parquet_file(data)
+    theirs = pq.ParquetFile(pa.BufferReader(data))
+    assert ours.metadata.num_rows == theirs.metadata.num_rows == len(sample())
+    assert ours.read(columns=columns).equals(theirs.read(columns=columns))
+
+
+@pytest.mark.parametrize("cut", [0, 4, 100, -8])
+def test_a_torn_or_foreign_manifest_is_an_integrity_error(cut: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dvlin.ops.checkout_plan import unknown_paths
+
+    data = to_parquet(sample())
+    torn = data[:cut] if cut > 0 else data[cut:] if cut else b""
+    for bad in (torn, b"PAR1" + bytes(40) + b"PAR1"):
+        with pytest.raises(IntegrityError, match="unreadable"):
+            from_parquet(bad)
+        with pytest.raises(IntegrityError, match="unreadable"):
+            unknown_paths(["x"], [bad])
+    foreign = pa.BufferOutputStream()
+    pq.write_table(pa.table({"name": ["a"]}), foreign)  # a Parquet file, not a manifest
+    with pytest.raises(IntegrityError, match="unreadable"):
+        from_parquet(foreign.getvalue().to_pybytes())
