@@ -89,6 +89,24 @@ SMALL = 4096
 entries is cheaper than importing ``pyarrow.compute`` (~70 ms) for a short command."""
 
 
+SORTED_CHECK_ROWS = 65_536
+"""Up to this many rows, a manifest read checks its path order in Python (~3 ms at 20,000
+rows) rather than with ``pyarrow.compute``, whose import (40-60 ms) a restore otherwise pays
+for this check alone."""
+
+
+def _increasing(paths: Any) -> bool:
+    """True when ``paths`` (no nulls) strictly increase in UTF-8 byte order.
+
+    Python compares ``str`` by code point, which orders valid UTF-8 exactly as its bytes (an
+    Arrow string holds no lone surrogate).
+    """
+    if paths.null_count:
+        return False
+    keys = paths.to_pylist()
+    return all(a < b for a, b in zip(keys, keys[1:], strict=False))
+
+
 def _combined(column: Any) -> Any:
     """A chunked column as one array."""
     import pyarrow as pa
@@ -239,6 +257,8 @@ class Manifest:
                 order = sorted(range(len(keys)), key=keys.__getitem__)
                 table = table.take(order)
             return cls(table)
+        if table.num_rows <= SORTED_CHECK_ROWS and _increasing(table.column("path")):
+            return cls(table)  # the usual case, read without importing pyarrow.compute
         from dvlin.objects import columns
 
         return cls(columns.sort_table(table))

@@ -27,7 +27,6 @@ from dvlin.faults import IN_CHECKOUT, pause_point
 from dvlin.identity import utc_now
 from dvlin.objects.manifest import Entry, Manifest
 from dvlin.objects.store import ObjectError
-from dvlin.ops import lock
 from dvlin.ops.checkout_plan import (
     clean_chunked,
     manifest_of,
@@ -185,7 +184,10 @@ def checkout(
         # The folder as a manifest, straight from the scan's columns: no entry per path.
         cache = stat_cache(repo, version.base, version.roots, enabled=in_repo)
         cols = walking.result()
-        current, _ = scanned_manifest(repo, cols, cache, base_abs=target)
+        if len(cols) or cache.enabled:
+            current, _ = scanned_manifest(repo, cols, cache, base_abs=target)
+        else:  # nothing there and no stat cache to tell: no columns to convert
+            current = Manifest.empty()
         del cols
         leftovers: list[Entry] = []
         if interrupted:
@@ -294,6 +296,8 @@ def checkout(
                         catalog.set_workspace_version(
                             version.asset, version.id, updated_at=utc_now()
                         )
+                from dvlin.ops import lock  # tomllib and the pins: only for a checkout in place
+
                 lock.sync(repo)  # dvlin.lock names what the asset's folder now holds
         except BaseException as exc:
             if fresh:  # not published: nothing of it is visible, and none of it is needed

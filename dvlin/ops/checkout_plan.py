@@ -140,6 +140,11 @@ def plan_checkout(
     inside the chosen ones; ``ours`` is what an interrupted checkout into the folder was
     writing (empty when none).
     """
+    if not (len(current) or len(synced) or len(ours)):
+        # A restore (a new folder, or a deleted one): every chosen row is written and
+        # nothing else is touched; no kernel (nor pyarrow.compute's import) is needed.
+        writes = tuple(wanted.entries())
+        return CheckoutPlan(writes=writes, removals=(), lost=(), unvouched=(), unchanged=0)
     import pyarrow.compute as pc
 
     columns = _kernels()
@@ -206,14 +211,14 @@ def unknown_paths(candidates: Sequence[str], manifests: Iterable[bytes]) -> list
 def _path_column(data: bytes) -> pa.Array:
     """The path column of a Parquet manifest, without decoding its other columns."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from dvlin.errors import IntegrityError
     from dvlin.objects.manifest import arrow_owned
+    from dvlin.objects.manifest_io import parquet_file
 
     try:
-        table = pq.ParquetFile(pa.BufferReader(arrow_owned(data))).read(columns=["path"])
-    except (pa.ArrowException, KeyError, ValueError) as exc:
+        table = parquet_file(arrow_owned(data)).read(columns=["path"])
+    except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
         raise IntegrityError(f"manifest is unreadable: {exc}") from None
     return _kernels().column(table, "path")
 

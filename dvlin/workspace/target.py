@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 from dvlin.errors import ConflictError, IntegrityError, UsageError
 from dvlin.workspace.scan import SKIP_NAMES
@@ -93,12 +94,26 @@ def check_paths(paths: Iterable[str]) -> None:
             )
 
 
-def check_path_column(paths: object) -> None:
-    """:func:`check_paths` on an Arrow string array, without a Python object per path.
+_LISTED_ROWS = 65_536
+"""Up to this many paths, :func:`check_path_column` works on a Python list."""
+
+
+def check_path_column(paths: Any) -> None:
+    """:func:`check_paths` on an Arrow string array.
+
+    Up to :data:`_LISTED_ROWS` paths, one substring search of the joined paths (~1 ms at
+    20,000; the exact check runs only on a hit), so a restore needs no ``pyarrow.compute``;
+    above, a regular expression over the column, without a Python object per path.
 
     Raises:
         IntegrityError: the first such path, with the message :func:`check_paths` gives.
     """
+    if len(paths) <= _LISTED_ROWS:
+        listed = [p or "" for p in paths.to_pylist()]
+        joined = "\n".join(listed)
+        if any(name in joined for name in SKIP_NAMES):
+            check_paths(listed)
+        return
     import re
 
     import pyarrow.compute as pc

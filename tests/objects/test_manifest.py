@@ -87,3 +87,89 @@ def test_paths_under_a_link_are_refused() -> None:
 def test_malformed_oids_are_refused() -> None:
     with pytest.raises(IntegrityError, match="malformed"):
         validate([Entry("a", "file", 0o644, 1, "../../x")], "xxh3-128")
+
+
+_NAMES = ["a", "a b", "a.b", "ab", "é", "e\u0301", "日本", "😀", "\U0010fffd", "\x7f", "Z", "-"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(_NAMES), min_size=1, max_size=3).map("/".join),
+        min_size=2,
+        max_size=20,
+    ),
+    st.booleans(),
+)
+def test_a_read_sorts_by_path_bytes_whatever_the_stored_order(
+    paths: list[str], python_check: bool
+) -> None:
+    # A manifest stored in any order (duplicates included) reads back sorted by UTF-8 bytes,
+    # stable, whether the order is checked in Python (up to SORTED_CHECK_ROWS) or by kernels.
+    from unittest import mock
+
+    from dvlin.objects import manifest
+    from dvlin.objects.manifest_io import entries_table, table_parquet
+
+    entries = [Entry(p, "file", 0o644, i, OID) for i, p in enumerate(paths)]
+    table = entries_table(entries)
+    table = table.take(list(range(len(entries)))[::-1])  # stored in reverse path order
+    limit = 10**9 if python_check else 0
+    with (
+        mock.patch.object(manifest, "SMALL", 0),
+        mock.patch.object(manifest, "SORTED_CHECK_ROWS", limit),
+    ):
+        back = list(manifest.Manifest.from_parquet(table_parquet(table)).entries())
+    expected = sorted(entries[::-1], key=lambda e: e.path.encode())
+    if len(set(paths)) == len(paths):
+        assert back == expected
+    else:
+        assert [e.path for e in back] == [e.path for e in expected]
+
+
+def test_empty_and_absent_chunk_lists_read_back_as_written() -> None:
+    entries = [
+        Entry("a", "file", 0o644, 0, OID, chunks=()),
+        Entry("b", "file", 0o644, 3, OID, chunks=(Chunk("d" * 32, 3),)),
+        Entry("c", "file", 0o644, 1, OID, None, "b" * 32, 0),
+    ]
+    assert from_parquet(to_parquet(entries)) == entries
+    assert from_parquet(to_parquet(entries[:1])) == entries[:1]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [["path"], ["path", "chunks"], ["chunks"], ["path", "type", "mode", "size", "oid", "target"]],
+)
+def test_the_manifest_reader_reads_what_parquet_file_reads(columns: list[str]) -> None:
+    # parquet_file avoids importing pyarrow.parquet; nested columns (chunks) come back whole.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dvlin.objects.manifest_io import parquet_file
+
+    data = pa.py_buffer(to_parquet(sample()))
+    ours = parquet_file(data)
+    theirs = pq.ParquetFile(pa.BufferReader(data))
+    assert ours.metadata.num_rows == theirs.metadata.num_rows == len(sample())
+    assert ours.read(columns=columns).equals(theirs.read(columns=columns))
+
+
+@pytest.mark.parametrize("cut", [0, 4, 100, -8])
+def test_a_torn_or_foreign_manifest_is_an_integrity_error(cut: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dvlin.ops.checkout_plan import unknown_paths
+
+    data = to_parquet(sample())
+    torn = data[:cut] if cut > 0 else data[cut:] if cut else b""
+    for bad in (torn, b"PAR1" + bytes(40) + b"PAR1"):
+        with pytest.raises(IntegrityError, match="unreadable"):
+            from_parquet(bad)
+        with pytest.raises(IntegrityError, match="unreadable"):
+            unknown_paths(["x"], [bad])
+    foreign = pa.BufferOutputStream()
+    pq.write_table(pa.table({"name": ["a"]}), foreign)  # a Parquet file, not a manifest
+    with pytest.raises(IntegrityError, match="unreadable"):
+        from_parquet(foreign.getvalue().to_pybytes())

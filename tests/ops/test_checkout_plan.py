@@ -133,6 +133,23 @@ def test_columnar_plan_agrees_with_the_reference(
     assert all(e == current[e.path] for e in plan.removals + plan.lost)
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(triples(), st.lists(st.sampled_from(NAMES), max_size=2))
+def test_a_restore_into_nothing_agrees_with_the_reference(
+    trees: tuple[dict[str, Entry], ...], chosen: list[str]
+) -> None:
+    # Nothing in the folder, no synced version, no interrupted checkout: the plan's shortcut
+    # (no kernel, no pyarrow.compute) writes the chosen rows whole, in path order.
+    every = trees[0]
+    chosen = [p for p in chosen if any(_in(q, [p]) for q in every)]
+    wanted = {p: e for p, e in every.items() if _in(p, chosen)}
+    m_every = Manifest.from_entries(every.values())
+    empty = Manifest.empty()
+    plan = plan_checkout(select(m_every, chosen), m_every, empty, empty, empty)
+    assert _flat(plan) == reference(wanted, every, {}, {}, {})
+    assert list(plan.writes) == sorted(wanted.values(), key=lambda e: e.path.encode())
+
+
 @settings(max_examples=100, deadline=None)
 @given(triples(), st.lists(st.sampled_from([*NAMES, "", "."]), max_size=3))
 def test_selection_agrees_with_a_scan(

@@ -150,3 +150,34 @@ def test_link_mode_reports_packed_files_it_copied(repo: Repo, cli: Cli) -> None:
     assert "copied instead of linked" in text and "2 packed" in text
     plain = cli("checkout", "d", "--to", str(repo.root.parent / "o3"), ok=True).stdout
     assert "copied instead of linked" not in plain
+
+
+_ODD = ["a b", "é", "e\u0301", "日本", "😀", "line\nbreak", ".hidden", "-", "~x"]
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+def test_a_restore_of_many_odd_names_gives_back_every_byte_and_mode(
+    repo: Repo, tmp_path: Path, in_place: bool
+) -> None:
+    # Enough packed files for the parallel writers and the plan's restore shortcut (no folder,
+    # no synced version in a --to folder); empty, executable and linked entries among them.
+    tree: dict[str, bytes] = {
+        f"d/{_ODD[i % len(_ODD)]}{i % 7}/{_ODD[(i * 3) % len(_ODD)]}{i}": os.urandom(i % 50)
+        for i in range(400)
+    }
+    write_tree(repo.root, tree)
+    for i, rel in enumerate(sorted(tree)):
+        if i % 11 == 0:
+            os.chmod(repo.root / rel, 0o755)
+    os.symlink("../" + sorted(tree)[0].split("/", 1)[1], repo.root / "d" / "é0" / "link")
+    repo.commit(["d"], name="d")
+    before = snapshot(repo.root / "d")
+    out = repo.root / "d" if in_place else tmp_path / "restored"
+    if in_place:
+        import shutil
+
+        shutil.rmtree(out)
+    result = repo.checkout("d", to=None if in_place else out)
+    assert snapshot(out) == before
+    assert result.written == len(before) and result.removed == 0
+    assert not [p for p in os.listdir(out.parent) if ".dvlin-" in p]  # no staging left

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dvlin.errors import ConflictError, IntegrityError, UsageError
 from dvlin.workspace.target import check_paths, check_target
@@ -97,3 +101,44 @@ def test_in_place_never_through_a_linked_folder(layout: dict[str, str], tmp_path
     with pytest.raises(ConflictError, match="data is a symlink"):
         check_target(target, in_place=True, **layout)
     check_target(target, in_place=False, **layout)  # a --to folder is the user's choice
+
+
+_PARTS = [
+    ".dvlin",
+    ".git",
+    ".dvlinx",
+    "x.git",
+    ".github",
+    "a",
+    "é",
+    "日本",
+    "line\nbreak",
+    ".",
+    "-",
+]
+
+
+def _verdict(check: Callable[[], None]) -> str | None:
+    try:
+        check()
+    except IntegrityError as exc:
+        return str(exc)
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(_PARTS), min_size=1, max_size=4).map("/".join), max_size=12)
+)
+def test_path_column_check_agrees_with_check_paths(paths: list[str]) -> None:
+    # Both ways of checking a column (a Python list up to _LISTED_ROWS, a regular expression
+    # above) refuse exactly what check_paths refuses, naming the first such path.
+    import pyarrow as pa
+
+    from dvlin.workspace import target
+
+    column = pa.array(paths, pa.string())
+    expected = _verdict(lambda: check_paths(paths))
+    assert _verdict(lambda: target.check_path_column(column)) == expected
+    with mock.patch.object(target, "_LISTED_ROWS", -1):
+        assert _verdict(lambda: target.check_path_column(column)) == expected
