@@ -137,13 +137,15 @@ def parquet_file(buffer: pa.Buffer) -> Any:
 
     try:
         from pyarrow._parquet import ParquetReader
-    except ImportError:  # pragma: no cover - a pyarrow that moved its reader
+
+        reader = ParquetReader()
+        reader.open(pa.BufferReader(buffer))
+        return _Parquet(reader)
+    except (ImportError, AttributeError, TypeError):  # pragma: no cover - a pyarrow that
+        # moved or reshaped its private reader: the public one reads the same bytes.
         import pyarrow.parquet as pq
 
         return pq.ParquetFile(pa.BufferReader(buffer))
-    reader = ParquetReader()
-    reader.open(pa.BufferReader(buffer))
-    return _Parquet(reader)
 
 
 def read_table(data: bytes | pa.Buffer, columns: Sequence[str] | None = None) -> pa.Table:
