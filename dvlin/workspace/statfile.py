@@ -231,32 +231,27 @@ def _increasing(at: pa.Array, n: int) -> bool:
 
 
 def _patched(base: pa.Table, rows: pa.Table, at: pa.Array) -> pa.Table:
-    """``base`` with ``rows`` at positions ``at`` (sorted): runs of base rows between them are
-    sliced, not copied, and the path column (the same paths) stays the base's."""
+    """``base`` with ``rows`` at positions ``at`` (sorted, unique): each column the delta
+    changes copied once with its values put in place; the others (the path always) are the
+    base's."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    base_rows = base.replace_schema_metadata(None)
-    positions = at.to_pylist()
-    if not positions:
-        return base_rows
-    starts = [i for i in range(len(positions)) if not i or positions[i] != positions[i - 1] + 1]
-    if len(starts) > 4096:  # scattered: one take is cheaper than thousands of slices
-        index = list(range(base.num_rows))
-        for i, p in enumerate(positions):
-            index[p] = base.num_rows + i
-        table = pa.concat_tables([base_rows, rows]).take(pa.array(index, pa.int64()))
-    else:
-        pieces, previous = [], 0
-        for first, last in zip(starts, [*starts[1:], len(positions)], strict=True):
-            place = positions[first]
-            if place > previous:
-                pieces.append(base_rows.slice(previous, place - previous))
-            pieces.append(rows.slice(first, last - first))
-            previous = positions[last - 1] + 1
-        if previous < base.num_rows:
-            pieces.append(base_rows.slice(previous))
-        table = pa.concat_tables(pieces) if pieces else base_rows
-    return table.set_column(0, table.schema.field(0), base.column("path"))
+    n = base.num_rows
+    bits = bytearray((n + 7) // 8)
+    for p in at.to_pylist():  # a Python step per delta row, none per base row
+        bits[p >> 3] |= 1 << (p & 7)
+    mask = pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(bytes(bits))])
+    arrays = [base.column("path")]
+    for name in base.column_names[1:]:
+        column = base.column(name)
+        whole = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        values = rows.column(name).combine_chunks()
+        if whole.take(at).equals(values):
+            arrays.append(whole)  # the delta leaves this column as it was (sizes, inodes …)
+        else:
+            arrays.append(pc.replace_with_mask(whole, mask, values))
+    return pa.Table.from_arrays(arrays, schema=base.schema.remove_metadata())
 
 
 def rows_of(table: pa.Table) -> str:
