@@ -223,6 +223,8 @@ def _with_oids(known: pa.Array, fresh: dict[int, Oid]) -> pa.Array | pa.ChunkedA
 
     if not fresh:
         return known
+    if len(fresh) * 8 > len(known):
+        return _replaced(known, fresh)  # most rows hashed (a first commit): one copy
     pieces: list[pa.Array] = []
     previous = 0
     rows = sorted(fresh)
@@ -235,6 +237,26 @@ def _with_oids(known: pa.Array, fresh: dict[int, Oid]) -> pa.Array | pa.ChunkedA
     if previous < len(known):
         pieces.append(known.slice(previous))
     return pa.chunked_array(pieces, pa.string())
+
+
+def _replaced(known: pa.Array, fresh: dict[int, Oid]) -> pa.Array:
+    """``known`` with the rows of ``fresh`` replaced, copied once."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = sorted(fresh)
+    if numpy_blocked():  # a small tree (dvlin.lean)
+        flags = [False] * len(known)
+        for row in rows:
+            flags[row] = True
+        mask = pa.array(flags, pa.bool_())
+    else:
+        import numpy as np
+
+        marks = np.zeros(len(known), dtype=bool)
+        marks[rows] = True
+        mask = pa.array(marks)
+    return pc.replace_with_mask(known, mask, pa.array([fresh[r] for r in rows], pa.string()))
 
 
 def _in_place(
