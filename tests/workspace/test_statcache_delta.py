@@ -262,3 +262,13 @@ def test_a_failed_delta_write_leaves_the_cache_as_it_was(
     again = _cache(repo)
     assert again.tree == "a" * 32 and again.matches(first)
     assert not os.path.exists(statfile.delta_file(cache_file(repo.dvlin_dir, "data", (".",))))
+
+
+def test_a_layout_no_asset_uses_loses_its_delta_too(repo: Repo) -> None:
+    paths = [f"f{i:03d}" for i in range(32)]
+    _saved(repo, paths, [1] * 32, "a" * 32)
+    _saved(repo, paths, [2, *[1] * 31], "b" * 32)
+    file = cache_file(repo.dvlin_dir, "data", (".",))
+    assert statfile.delta_file(file).exists()
+    assert statfile.prune(repo.dvlin_dir, [("other", (".",))]) == 3
+    assert not statfile.delta_file(file).exists() and not file.exists()
