@@ -6,10 +6,19 @@ Each wrapped function prints when it started (seconds since this script started)
 and CPU time (of this process: the walk's helper process is not counted), nested by calls.
 Issue 12's sixth pass used it for the 1M commit's breakdown (docs/benchmarks.md).
 """
-import os, sys, time, functools, importlib
-T0 = time.perf_counter(); C0 = time.process_time()
+
+import atexit
+import functools
+import importlib
+import sys
+import time
+
+T0 = time.perf_counter()
+C0 = time.process_time()
 rows = []
 depth = [0]
+
+
 def wrap(mod, name, label=None):
     m = importlib.import_module(mod)
     obj = m
@@ -17,17 +26,25 @@ def wrap(mod, name, label=None):
     for p in parts[:-1]:
         obj = getattr(obj, p)
     f = getattr(obj, parts[-1])
+
     @functools.wraps(f)
     def w(*a, **k):
-        t = time.perf_counter(); c = time.process_time()
+        t = time.perf_counter()
+        c = time.process_time()
         depth[0] += 1
         try:
             return f(*a, **k)
         finally:
             depth[0] -= 1
-            rows.append((t - T0, time.perf_counter() - t, time.process_time() - c, depth[0], label or name))
+            rows.append(
+                (t - T0, time.perf_counter() - t, time.process_time() - c, depth[0], label or name)
+            )
+
     setattr(obj, parts[-1], w)
+
+
 import dvlin.cli  # noqa
+
 for mod, name in [
     ("dvlin.ops.commit", "prepare"),
     ("dvlin.ops.commit", "scan_columns"),
@@ -72,13 +89,20 @@ for mod, name in [
         wrap(mod, name)
     except Exception as e:
         print("cannot wrap", mod, name, e, file=sys.stderr)
-import atexit
+
+
 def report():
     print(f"{'start':>7} {'wall':>7} {'cpu':>7}  step", file=sys.stderr)
     for s, w, c, d, n in sorted(rows):
-        print(f"{s:7.3f} {w:7.3f} {c:7.3f}  {'  '*d}{n}", file=sys.stderr)
-    print(f"total wall {time.perf_counter()-T0:.3f} cpu {time.process_time()-C0:.3f} (since timeline import)", file=sys.stderr)
+        print(f"{s:7.3f} {w:7.3f} {c:7.3f}  {'  ' * d}{n}", file=sys.stderr)
+    print(
+        f"total wall {time.perf_counter() - T0:.3f} cpu {time.process_time() - C0:.3f} (since timeline import)",
+        file=sys.stderr,
+    )
+
+
 atexit.register(report)
 sys.argv = ["dvlin", *sys.argv[1:]]
-from dvlin.cli import main
+from dvlin.cli import main  # noqa: E402 - after the wrappers are in place
+
 main()
