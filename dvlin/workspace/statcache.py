@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 _RACY_NS = 50_000_000
 _RACY_COARSE_NS = 2_000_000_000
 
+DELTA_SHARE = 1 / 16
+"""A save writes the rows that differ from the rows file as a delta while they are at most
+this share of it; past it the file is rewritten whole (and the delta dropped)."""
+
 __all__ = [
     "CACHE_FORMAT",
     "FOLDER",
@@ -89,6 +93,8 @@ class StatCache:
         self.file = cache_file(dvlin_dir, base, self.roots) if dvlin_dir is not None else None
         self._catalog = catalog
         self._table: pa.Table | None = None
+        self._base: pa.Table | None = None
+        """The rows file as read, without its delta (what a new delta is taken against)."""
         self._loaded = False
         self.tree = ""
         """The tree digest a scan with fingerprint ``self.scanned`` makes, or ""."""
@@ -123,6 +129,9 @@ class StatCache:
     def _load(self, catalog: StatRows | None) -> None:
         assert self.file is not None
         self._table, found = statfile.read_rows(self.file, self.algorithm)
+        self._base = self._table
+        if self._table is not None:
+            self._table = statfile.read_delta(self.file, self._table) or self._table
         if not found and catalog is not None:
             # A repo from before the columnar cache: its SQLite rows still vouch for files.
             prefix = "" if self.base in ("", ".") else self.base
@@ -254,7 +263,7 @@ class StatCache:
     def snapshot(
         self,
         cols: Columns,
-        oids: Sequence[Oid | None] | pa.Array,
+        oids: Sequence[Oid | None] | pa.Array | pa.ChunkedArray,
         tree: str,
         arrays: Mapping[str, pa.Array] | None = None,
         rows: pa.Array | None = None,
@@ -286,15 +295,18 @@ class StatCache:
 
             given["row"] = rows.cast(pa.int64())
         table = statfile.scan_table(cols, oids, given)
+        # The cached rows' paths, in order (their delta keeps the base's paths): the next save
+        # may write the rows that differ from the base rather than all of them.
+        aligned = self._aligned is cols and self.table is not None
         import pyarrow.compute as pc
 
         unvouched = pc.and_(pc.is_null(table.column("oid")), pc.equal(table.column("type"), "file"))
         complete = not pc.any(unvouched).as_py()
         if complete and tree:
-            self._snapshot = _Snapshot(table, None, self.fingerprint(cols), tree, rows_of)
+            self._snapshot = _Snapshot(table, None, self.fingerprint(cols), tree, rows_of, aligned)
             self._seen = self._aligned = None  # the caller may now free the scan
         else:
-            self._snapshot = _Snapshot(table, cols if complete else None, "", "", rows_of)
+            self._snapshot = _Snapshot(table, cols if complete else None, "", "", rows_of, aligned)
             self._aligned = None  # only the snapshot may keep the scan (for vouch)
             if not complete:
                 self._seen = None
@@ -326,12 +338,15 @@ class StatCache:
         vouched = snap is not None and bool(snap.tree) and not self.updates
         try:
             assert self.file is not None
-            rows, rows_of = self._table_to_write()
-            table = statfile.write_rows(self.file, rows, self.algorithm, rows_of)
-            self._table, self._loaded, self._index = table, True, None
+            if not self._save_delta():
+                rows, rows_of = self._table_to_write()
+                table = statfile.write_rows(self.file, rows, self.algorithm, rows_of)
+                self._table = self._base = table
+                pause_point(IN_STATCACHE)
+                statfile.drop_delta(self.file)  # it names the old generation: ignored anyway
+            self._loaded, self._index = True, None
             if vouched:
                 assert snap is not None
-                pause_point(IN_STATCACHE)
                 statfile.write_head(self.head, self.algorithm, snap.scanned, snap.tree)
                 self.scanned, self.tree = snap.scanned, snap.tree
         except OSError:
@@ -339,6 +354,33 @@ class StatCache:
         self.updates = {}
         self._snapshot = None
         self._seen = self._aligned = None
+
+    def _save_delta(self) -> bool:
+        """Write the snapshot as a delta over the rows file, if it has the file's paths and
+        few rows differ (:data:`DELTA_SHARE`); True when it did.
+
+        A commit after a small edit then writes a few rows, not a million; once the rows
+        differing from the file grow past the share, the next save rewrites the file whole.
+        """
+        snap, base = self._snapshot, self._base
+        if (
+            self.updates
+            or snap is None
+            or not snap.aligned
+            or base is None
+            or not statfile.generation(base)
+            or base.num_rows != snap.table.num_rows
+        ):
+            return False
+        assert self.file is not None
+        at = statfile.changed_rows(base, snap.table)
+        if len(at) > base.num_rows * DELTA_SHARE:
+            return False
+        statfile.write_delta(self.file, snap.table, at, base, snap.rows_of)
+        pause_point(IN_STATCACHE)
+        meta = {**(base.schema.metadata or {}), statfile.ROWS_OF: snap.rows_of.encode()}
+        self._table = snap.table.replace_schema_metadata(meta)
+        return True
 
     def _table_to_write(self) -> tuple[pa.Table, str]:
         """The rows to write, and the tree their ``row`` column points into."""
@@ -389,6 +431,8 @@ class _Snapshot(NamedTuple):
     tree: str
     rows_of: str = ""
     """The tree whose manifest the rows' ``row`` column points into ("" for none)."""
+    aligned: bool = False
+    """The scan had the cached rows' paths in their order (a delta may stand for it)."""
 
 
 def _converter(cols: Columns, arrays: dict[str, pa.Array]) -> Callable[[str], pa.Array]:

@@ -11,6 +11,15 @@ formats 1 and 2 are still read (the missing columns null). Beside it a one-line 
 (the head) says which tree digest a scan with a given fingerprint makes, so a clean ``dvlin
 status`` compares one string and imports no Arrow. :class:`dvlin.workspace.statcache.StatCache`
 is the cache itself.
+
+A save that changes few rows of a scan with the cached paths (a commit after a small edit)
+does not rewrite the rows file: it writes a *delta* beside it (``KEY.delta``, format
+:data:`DELTA_FORMAT`), the rows that differ from the rows file, each with its position there,
+for the base named by its ``dvlin.generation`` (a random token each full write gets). Read,
+the delta's rows replace the base's at their positions; a delta that does not parse, names
+another base, or whose rows do not sit at their own paths is ignored (the base's rows still
+vouch only for files whose stats match). A full write removes the delta; older dvlin reads the
+base alone.
 """
 
 from __future__ import annotations
@@ -37,6 +46,12 @@ HEAD_FORMAT = "2"
 FOLDER = "statcache"
 ROWS_OF = b"dvlin.rows_of"
 """Schema metadata: the tree whose manifest the ``row`` column points into ("" for none)."""
+GENERATION = b"dvlin.generation"
+"""Schema metadata of a rows file: a random token per full write, which a delta names."""
+DELTA_FORMAT = "1"
+"""The delta file's format (``dvlin.statcache-delta`` in its metadata)."""
+AT = "at"
+"""The delta's extra column: each row's position in the base."""
 
 
 def cache_file(dvlin_dir: str | os.PathLike[str], base: str, roots: Sequence[str]) -> Path:
@@ -103,7 +118,7 @@ def prune(dvlin_dir: str | os.PathLike[str], layouts: Iterable[tuple[str, Sequen
     removed = 0
     for name in names:
         stem, _, ext = name.partition(".")
-        if ext not in ("arrow", "tree") or stem in keep:
+        if ext not in ("arrow", "tree", "delta") or stem in keep:
             continue
         try:
             os.unlink(folder / name)
@@ -164,18 +179,113 @@ def read_rows(file: Path, algorithm: str) -> tuple[pa.Table | None, bool]:
     return table, True
 
 
+def read_delta(file: Path, base: pa.Table) -> pa.Table | None:
+    """``base`` (the rows of ``file``) with its delta's rows in place, or None when there is
+    no delta that applies to it (none, torn, another generation or format, a row that is not
+    at its own path: the base alone is then the cache)."""
+    import pyarrow as pa
+
+    gen = generation(base)
+    if not gen:
+        return None  # a file from before deltas, or written by an older dvlin: no delta is its
+    try:
+        import pyarrow.ipc as ipc
+
+        # Read into memory, not mapped: a few rows, and nothing can change them under us.
+        data = delta_file(file).read_bytes()
+        delta = ipc.open_file(pa.BufferReader(data)).read_all()
+    except (OSError, pa.ArrowException):
+        return None
+    meta = delta.schema.metadata or {}
+    base_meta = base.schema.metadata or {}
+    if (
+        meta.get(b"dvlin.statcache-delta") != DELTA_FORMAT.encode()
+        or meta.get(GENERATION) != gen.encode()
+        or meta.get(b"algorithm") != base_meta.get(b"algorithm")
+        or meta.get(b"dvlin.base_rows") != str(base.num_rows).encode()
+    ):
+        return None
+    fields = [*schema(), pa.field(AT, pa.int64())]
+    if not delta.schema.remove_metadata().equals(pa.schema(fields)):
+        return None
+    at = delta.column(AT).combine_chunks()
+    if at.null_count or not _increasing(at, base.num_rows):
+        return None
+    rows = delta.drop_columns([AT])
+    if not base.column("path").take(at).equals(rows.column("path")):
+        return None  # each row replaces the row of its own path, or the delta is not used
+    merged = _patched(base, rows, at)
+    return merged.replace_schema_metadata({**base_meta, ROWS_OF: meta.get(ROWS_OF, b"")})
+
+
+def _increasing(at: pa.Array, n: int) -> bool:
+    """True when ``at`` is strictly increasing and within ``[0, n)``."""
+    import pyarrow.compute as pc
+
+    if not len(at):
+        return True
+    low, high = pc.min_max(at).values()
+    if low.as_py() < 0 or high.as_py() >= n:
+        return False
+    return len(at) < 2 or bool(pc.all(pc.less(at.slice(0, len(at) - 1), at.slice(1))).as_py())
+
+
+def _patched(base: pa.Table, rows: pa.Table, at: pa.Array) -> pa.Table:
+    """``base`` with ``rows`` at positions ``at`` (sorted, unique): each column the delta
+    changes copied once with its values put in place; the others (the path always) are the
+    base's."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = base.num_rows
+    bits = bytearray((n + 7) // 8)
+    for p in at.to_pylist():  # a Python step per delta row, none per base row
+        bits[p >> 3] |= 1 << (p & 7)
+    mask = pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(bytes(bits))])
+    arrays = [base.column("path")]
+    for name in base.column_names[1:]:
+        column = base.column(name)
+        whole = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        values = rows.column(name).combine_chunks()
+        if whole.take(at).equals(values):
+            arrays.append(whole)  # the delta leaves this column as it was (sizes, inodes …)
+        else:
+            arrays.append(pc.replace_with_mask(whole, mask, values))
+    return pa.Table.from_arrays(arrays, schema=base.schema.remove_metadata())
+
+
 def rows_of(table: pa.Table) -> str:
     """The tree whose manifest a table's ``row`` column points into ("" for none)."""
     return bytes((table.schema.metadata or {}).get(ROWS_OF, b"")).decode()
 
 
+def generation(table: pa.Table) -> str:
+    """The token of the full write a rows table came from ("" for files from before deltas)."""
+    return bytes((table.schema.metadata or {}).get(GENERATION, b"")).decode()
+
+
+def delta_file(file: Path) -> Path:
+    """Where the delta of the rows file ``file`` lives."""
+    return file.with_suffix(".delta")
+
+
 def write_rows(file: Path, table: pa.Table, algorithm: str, tree: str = "") -> pa.Table:
     """Replace a cache file by ``table``'s rows, their ``row`` column pointing into the
-    manifest of ``tree`` (empty: none); the table as written (with its metadata)."""
+    manifest of ``tree`` (empty: none); the table as written (with its metadata).
+
+    The file gets a new generation, so a delta of the old one no longer applies; the caller
+    removes it (:func:`drop_delta`)."""
     import pyarrow.ipc as ipc
 
+    if any(column.num_chunks > 1 for column in table.columns):
+        table = table.combine_chunks()  # one record batch, as the file has always been
     table = table.replace_schema_metadata(
-        {"dvlin.statcache": CACHE_FORMAT, "algorithm": algorithm, ROWS_OF.decode(): tree}
+        {
+            "dvlin.statcache": CACHE_FORMAT,
+            "algorithm": algorithm,
+            ROWS_OF.decode(): tree,
+            GENERATION.decode(): os.urandom(8).hex(),
+        }
     )
 
     def arrow(f: BinaryIO) -> None:
@@ -190,8 +300,66 @@ def write_rows(file: Path, table: pa.Table, algorithm: str, tree: str = "") -> p
     return table
 
 
+def changed_rows(base: pa.Table, table: pa.Table) -> pa.Array:
+    """Positions of the rows of ``table`` that differ from ``base``'s (same paths, same
+    order, same schema): any column unequal, or null on one side only."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    differs: pa.Array | None = None
+    for name in table.column_names:
+        if name == "path":
+            continue  # the caller knows the paths are the base's
+        a, b = base.column(name), table.column(name)
+        unequal = pc.fill_null(pc.not_equal(a, b), False)
+        if a.null_count or b.null_count:
+            unequal = pc.or_(unequal, pc.not_equal(pc.is_null(a), pc.is_null(b)))
+        differs = unequal if differs is None else pc.or_(differs, unequal)
+    if differs is None:
+        return pa.array([], pa.int64())
+    found = pc.indices_nonzero(differs)
+    return found.cast(pa.int64())
+
+
+def write_delta(file: Path, table: pa.Table, at: pa.Array, base: pa.Table, tree: str) -> None:
+    """Write the delta of the rows file holding ``base``: ``table``'s rows at positions
+    ``at`` (the rows that differ from ``base``), ``row`` pointing into ``tree``'s manifest.
+
+    Replaced whole like the rows file and, like it, not flushed: a delta lost or torn by a
+    power loss does not parse or names no base, and is ignored."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    meta = base.schema.metadata or {}
+    rows = table.take(at).replace_schema_metadata(None).combine_chunks()
+    rows = rows.append_column(pa.field(AT, pa.int64()), at.cast(pa.int64()))
+    rows = rows.replace_schema_metadata(
+        {
+            "dvlin.statcache-delta": DELTA_FORMAT,
+            "algorithm": bytes(meta.get(b"algorithm", b"")).decode(),
+            GENERATION.decode(): generation(base),
+            "dvlin.base_rows": str(base.num_rows),
+            ROWS_OF.decode(): tree,
+        }
+    )
+
+    def arrow(f: BinaryIO) -> None:
+        with ipc.new_file(f, rows.schema) as writer:
+            writer.write_table(rows, max_chunksize=max(rows.num_rows, 1))
+
+    replace(delta_file(file), arrow, durable=False)
+
+
+def drop_delta(file: Path) -> None:
+    """Remove the delta of ``file`` (after a full write: it names the old generation)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(delta_file(file))
+
+
 def scan_table(
-    cols: Columns, oids: Sequence[Oid | None] | pa.Array, given: Mapping[str, pa.Array] = {}
+    cols: Columns,
+    oids: Sequence[Oid | None] | pa.Array | pa.ChunkedArray,
+    given: Mapping[str, pa.Array] = {},
 ) -> pa.Table:
     """A scan and its oids as stat-cache rows.
 
@@ -207,7 +375,8 @@ def scan_table(
         if f.name in given:
             arrays.append(given[f.name])
         elif f.name == "oid":
-            arrays.append(oids if isinstance(oids, pa.Array) else pa.array(oids, f.type))
+            given_oids = isinstance(oids, pa.Array | pa.ChunkedArray)
+            arrays.append(oids if given_oids else pa.array(oids, f.type))
         elif f.name == "row":
             arrays.append(pa.nulls(len(cols), f.type))
         else:

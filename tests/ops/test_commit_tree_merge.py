@@ -141,3 +141,71 @@ def _write(folder: Path, paths: set[str], content: bytes) -> None:
             target.write_bytes(content + p.encode())
         except (NotADirectoryError, FileExistsError, OSError):
             continue
+
+
+kinds = st.sampled_from(["file", "file", "file", "dir", "link"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sets(names, min_size=1, max_size=40), st.data())
+def test_new_rows_put_in_place_give_the_merged_table_and_its_bytes(
+    paths: set[str], data: st.DataObject
+) -> None:
+    """A commit whose scan has its parent's paths puts the new rows in the parent's table;
+    the table, and its Parquet bytes, must be what merging then copying give."""
+    import random
+
+    import pyarrow as pa
+
+    from dvlin.lean import numpy_blocked
+    from dvlin.ops.commit_tree import _in_place, _reused
+
+    ordered = sorted(paths, key=str.encode)
+    n = len(ordered)
+    types = [data.draw(kinds) for _ in ordered]
+    parent = Manifest.from_columns(
+        path=ordered,
+        type=types,
+        mode=[0o644 if t == "file" else 0o755 for t in types],
+        size=[i if t == "file" else 0 for i, t in enumerate(types)],
+        oid=[f"{i:032x}" if t == "file" else None for i, t in enumerate(types)],
+        target=["x" if t == "link" else None for t in types],
+        pack=["p" * 32 if t == "file" and i % 2 else None for i, t in enumerate(types)],
+        offset=[i * 10 if t == "file" and i % 2 else None for i, t in enumerate(types)],
+    )
+    fresh_rows = sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1)))
+    new_size = data.draw(st.booleans())
+    fresh = Manifest.from_columns(
+        path=[ordered[i] for i in fresh_rows],
+        type=[types[i] for i in fresh_rows],
+        mode=[0o644 if types[i] == "file" else 0o755 for i in fresh_rows],
+        size=[(i + new_size if types[i] == "file" else 0) for i in fresh_rows],
+        oid=[f"{i + 7:032x}" if types[i] == "file" else None for i in fresh_rows],
+        target=["x" if types[i] == "link" else None for i in fresh_rows],
+        pack=[None] * len(fresh_rows),
+        offset=[None] * len(fresh_rows),
+        chunks=[
+            [{"oid": "c" * 32, "size": 1}] if types[i] == "file" and i % 3 == 0 else None
+            for i in fresh_rows
+        ],
+    )
+    # The scan's order is any order: ``where`` is each scanned row's parent row.
+    scan = list(range(n))
+    random.Random(data.draw(st.integers(0, 9))).shuffle(scan)
+    where = pa.array(scan, pa.int64())
+    modes = parent.table.column("mode").combine_chunks().take(where)
+    fresh_set = set(fresh_rows)
+    others = [i for i, row in enumerate(scan) if row in fresh_set]
+    got = _in_place(parent, fresh.table, where, modes, others)
+    if numpy_blocked():  # a small tree without NumPy (tests/test_lean.py) always merges
+        assert got is None
+        return
+    kept = pa.array([row for row in scan if row not in fresh_set], pa.int64())
+    merged = _merge(
+        _reused(parent, kept, modes.filter(pa.array([r not in fresh_set for r in scan]))),
+        fresh.table,
+    )
+    expected = merged.combine_chunks()
+    assert got is not None
+    assert got.equals(expected) and got.schema.equals(expected.schema, check_metadata=True)
+    assert Manifest(got).to_parquet() == Manifest(expected).to_parquet()

@@ -62,3 +62,37 @@ def test_killed_between_the_rows_and_the_head(
     assert repo.status(["d"]).clean
     _aged(repo.root, {"d/0/f03.txt": "three"})
     assert repo.commit(["d"], name="d").diff.changed == ("0/f03.txt",)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["commit", "d", "--name", "d"], ["status"]])
+def test_killed_after_a_rewrite_before_the_old_delta_is_removed(
+    repo: Repo, tmp_path: Path, command: list[str]
+) -> None:
+    from dvlin.workspace import statfile
+
+    _aged(repo.root, {f"d/{i % 3}/f{i:02d}.txt": f"v{i}" for i in range(24)})
+    repo.commit(["d"], name="d")
+    _aged(repo.root, {"d/1/f01.txt": "one"})
+    repo.commit(["d"], name="d")  # the rows now point into this version's manifest
+    _aged(repo.root, {"d/1/f04.txt": "four"})
+    repo.commit(["d"], name="d")  # one row changed: written as a delta
+    file = next((repo.dvlin_dir / statfile.FOLDER).glob("*.arrow"))
+    assert statfile.delta_file(file).exists()
+    _aged(repo.root, {"d/2/new.txt": "new", "d/0/f03.txt": "three"})  # a new path: rewritten
+
+    kill_when_paused(command, repo.root, IN_STATCACHE, tmp_path / "paused")
+
+    assert statfile.delta_file(file).exists()  # killed before the old delta went
+    assert [v.number for v in repo.log("d")] == [3, 2, 1]
+    for _ in range(2):
+        state = repo.status(["d"]).assets[0]
+        assert state.diff.added == ("2/new.txt",) and state.diff.changed == ("0/f03.txt",)
+        assert not state.diff.removed
+    result = repo.commit(["d"], name="d")
+    assert result.version.number == 4 and result.diff.added == ("2/new.txt",)
+    committed = load_entries(repo, result.version)
+    assert {p: e.oid for p, e in committed.items() if e.type == "file"} == _on_disk(repo)
+    assert repo.status(["d"]).clean
+    _aged(repo.root, {"d/1/f07.txt": "seven"})
+    assert repo.commit(["d"], name="d").diff.changed == ("1/f07.txt",)
