@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 # The helper drops the pages it has cut, every this many bytes: its resident memory stays small.
-_RELEASE = 64 * 1024 * 1024
+_RELEASE = 16 * 1024 * 1024
 
 
 def load_fastcdc() -> Callable[..., Iterable[Any]]:
