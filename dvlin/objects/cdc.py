@@ -27,6 +27,7 @@ import io
 import os
 import signal
 import sys
+import warnings
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -71,7 +72,12 @@ class CutHelper:
         chunker = load_fastcdc()  # before the fork: the child imports nothing
         read_end, write_end = os.pipe()
         try:
-            pid = os.fork()
+            with warnings.catch_warnings():
+                # Python 3.12 warns of any fork with threads running; the helper runs only
+                # FastCDC's compiled loop and system calls, and takes no lock another thread
+                # may hold.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
         except OSError:
             os.close(read_end)
             os.close(write_end)
