@@ -87,6 +87,7 @@ WINDOW = 5 * MIB
     ("size", "kind"),
     [
         (0, "random"),
+        (1, "random"),
         (ingest.CHUNK_MIN_FILE - 1, "random"),
         (ingest.CHUNK_MIN_FILE, "random"),
         (ingest.CHUNK_MIN_FILE + 1, "random"),
@@ -463,3 +464,23 @@ def test_a_helper_killed_midway_costs_time_not_correctness(
     entry, store = _commit_one(tmp_path, data)
     assert [c.size for c in entry.chunks or ()] == _whole_file_cuts(data)
     assert b"".join(store.read_chunks([c.oid for c in entry.chunks or ()])) == data
+
+
+@pytest.mark.parametrize("size", [ingest.CHUNK_MIN_FILE, 3 * WINDOW + 1, 7 * WINDOW - 1])
+@pytest.mark.parametrize("target", [bigfile.CHUNK_MIN, 2 * MIB + 1])
+def test_a_file_cut_by_the_helper_round_trips_across_pack_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, target: int
+) -> None:
+    # Small packs: chunks fall on both sides of many pack boundaries (a chunk bigger than the
+    # target fills a pack of its own).
+    from dvlin.objects import packs
+
+    _with_helper(monkeypatch)
+    monkeypatch.setattr(packs, "PACK_TARGET", target)
+    data = _data(size, size, "random with zero runs")
+    entry, store = _commit_one(tmp_path, data)
+    chunks = entry.chunks or ()
+    assert [c.size for c in chunks] == _whole_file_cuts(data)
+    assert entry.oid == hash_bytes("xxh3-128", data)
+    assert len({store.index.find_object(c.oid).pack for c in chunks}) > 1  # type: ignore[union-attr]
+    assert b"".join(store.read_chunks([c.oid for c in chunks])) == data
