@@ -118,7 +118,8 @@ class CutHelper:
         # Whether it ended well or not, its cuts so far were found on the bytes it saw: the
         # caller checks each one it takes and cuts on by itself when they stop short.
         self.finished = True
-        os.waitpid(self._pid, 0)
+        with contextlib.suppress(ChildProcessError):  # reaped already (SIGCHLD ignored)
+            os.waitpid(self._pid, 0)
         self._pid = 0
 
     def close(self) -> None:
