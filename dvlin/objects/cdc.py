@@ -1,15 +1,21 @@
-"""Content-defined cut points of a file's second half, found by a helper process.
+"""Content-defined cut points of a big file, found by a forked helper process.
 
-FastCDC's compiled loop holds the GIL for about 0.75 s per GiB, and on a commit of one big
-file it is the longest of the threads (docs/benchmarks.md, "Issue 12, third pass"). Threads
-cannot share it, so a helper process (``python -m dvlin.objects.cdc``, which imports nothing
-heavy) cuts the file from its middle while the committing process cuts from the start.
+FastCDC's compiled loop holds the GIL for about 0.75 s per GiB. On a commit of one big file
+the committing process also reads the file, hashes it three ways (the whole, each chunk, each
+pack) and copies new chunks into packs on its threads, and each of those needs the GIL now
+and then: behind the cutting loop they waited, and a 1 GiB file took 1.6 s to cut on two
+CPUs (docs/benchmarks.md, "Issue 12, sixth pass"). So a process forked from the committing
+one (no start-up: it shares the loaded code) maps the file and cuts it, writing each cut's
+offset to a pipe as soon as it finds it; the committing process takes the cuts as its reader
+comes to them, and its GIL stays free for the rest.
 
-The result is exactly the cuts of one pass from the start: FastCDC's next cut depends only on
-the bytes from the current cut on, so once the first pass makes a cut that the helper also
-made, every later cut of the helper is the first pass's too. The committing process reads
+The helper may start at any offset ``start``; the cuts are still exactly those of one pass
+from the start of the file. FastCDC's next cut depends only on the bytes from the current
+cut on, so once the committing process, cutting from the start itself, makes a cut that the
+helper also made, every later cut of the helper is its own too (offset 0 is a cut of every
+pass: a helper from the start is followed from the first byte). The committing process reads
 and hashes every byte itself; the helper only says where to cut, so a helper that saw other
-bytes (a file being written meanwhile), failed or never synchronised costs time, never
+bytes (a file written meanwhile), failed or never synchronised costs time, never
 correctness: the committing process then cuts the rest itself.
 """
 
@@ -19,11 +25,15 @@ import bisect
 import contextlib
 import io
 import os
-import subprocess
+import signal
 import sys
+import warnings
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+# The helper drops the pages it has cut, every this many bytes: its resident memory stays small.
+_RELEASE = 16 * 1024 * 1024
 
 
 def load_fastcdc() -> Callable[..., Iterable[Any]]:
@@ -33,119 +43,141 @@ def load_fastcdc() -> Callable[..., Iterable[Any]]:
     return fastcdc  # type: ignore[no-any-return]
 
 
-def cut_points(
-    fd: int, start: int, *, window: int, min_size: int, avg_size: int, max_size: int
-) -> array[int]:
-    """The end of every chunk of the file behind ``fd`` cut from ``start`` (absolute offsets).
-
-    Reads a window at a time with ``os.pread`` and carries the last piece of each window
-    into the next, as the committing process does, so the cuts equal a whole-file pass.
-    """
-    chunker = load_fastcdc()
-    cuts: array[int] = array("q")
-    # Room before each window for the piece carried over from the previous one.
-    buf = bytearray(max_size + window)
-    view = memoryview(buf)
-    tail = b""
-    base = start  # file offset of the first byte of tail
-    pos = start
-    while True:
-        first = max_size - len(tail)
-        buf[first:max_size] = tail
-        filled = max_size
-        while filled < len(buf) and (n := os.preadv(fd, [view[filled:]], pos)):
-            filled += n
-            pos += n
-        eof = filled < len(buf)
-        piece = view[first:filled]
-        if not piece:
-            break
-        consumed = 0
-        for c in chunker(piece, min_size=min_size, avg_size=avg_size, max_size=max_size):
-            end = c.offset + c.length
-            if end == len(piece) and not eof:
-                break
-            cuts.append(base + end)
-            consumed = end
-        tail = bytes(piece[consumed:])
-        base += consumed
-        if eof:
-            break
-    return cuts
-
-
 class CutHelper:
-    """A helper process cutting from ``start``; :meth:`poll` hands over its cuts when done."""
+    """A forked process cutting the file from ``start``, its cuts read as they come.
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self._proc = proc
-        self._out = bytearray()
-        self._cuts: array[int] | None = None
-        self._failed = False
-        assert proc.stdout is not None
-        self._fd = proc.stdout.fileno()
-        os.set_blocking(self._fd, False)
+    :attr:`cuts` holds the absolute offsets received so far (each the end of a chunk, in
+    order); :meth:`receive` reads more.
+    """
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self._pid = pid
+        self._fd = fd
+        self._partial = b""  # the first bytes of a cut not wholly read yet
+        self.cuts: array[int] = array("q")
+        self.finished = False
+        """No more cuts will come (the helper ended, or failed)."""
 
     @classmethod
     def start(
-        cls, fd: int, start: int, *, window: int, min_size: int, avg_size: int, max_size: int
+        cls, fd: int, start: int, *, min_size: int, avg_size: int, max_size: int
     ) -> CutHelper | None:
-        """Start the helper on ``fd`` (inherited); None where it cannot run."""
-        if sys.platform == "win32":
-            return None
-        args = [str(fd), str(start), str(window), str(min_size), str(avg_size), str(max_size)]
-        # The helper imports dvlin from where this process did.
-        here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        paths = [here, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "dvlin.objects.cdc", *args],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                pass_fds=(fd,),
-                env=env,
-            )
-        except OSError:
-            return None
-        return cls(proc)
+        """Fork a helper cutting the file behind ``fd`` from ``start``; None where it cannot.
 
-    def poll(self) -> array[int] | None:
-        """The helper's cuts once it has finished, without waiting; None until then.
-
-        A helper that failed yields an empty list: the caller cuts the rest itself.
+        Only on Linux: elsewhere a fork of a process with threads is not safe enough (macOS)
+        or does not exist.
         """
-        if self._cuts is not None:
-            return self._cuts
-        while True:
+        if not sys.platform.startswith("linux"):
+            return None
+        chunker = load_fastcdc()  # before the fork: the child imports nothing
+        read_end, write_end = os.pipe()
+        try:
+            with warnings.catch_warnings():
+                # Python 3.12 warns of any fork with threads running; the helper runs only
+                # FastCDC's compiled loop and system calls, and takes no lock another thread
+                # may hold.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            return None
+        if pid == 0:  # the helper: cut, write, and leave without running any of the parent's
+            code = 1  # clean-up (atexit, finally blocks, buffered files)
             try:
-                got = os.read(self._fd, 1 << 16)
-            except BlockingIOError:
-                return None
-            except OSError:
-                got = b""
-                self._failed = True
-            if not got:
-                break
-            self._out += got
-        code = self._proc.wait()
-        assert self._proc.stdout is not None
-        self._proc.stdout.close()
-        cuts: array[int] = array("q")
-        if code == 0 and not self._failed and len(self._out) % cuts.itemsize == 0:
-            cuts.frombytes(bytes(self._out))
-        self._cuts = cuts
-        return cuts
+                os.close(read_end)
+                _keep_only(fd, write_end)
+                sizes = {"min_size": min_size, "avg_size": avg_size, "max_size": max_size}
+                _send_cuts(fd, start, write_end, chunker, sizes)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        return cls(pid, read_end)
+
+    def receive(self, *, wait: bool) -> None:
+        """Read the cuts the helper has sent; ``wait``: at least one more, or its end."""
+        if self.finished:
+            return
+        os.set_blocking(self._fd, wait)
+        try:
+            got = os.read(self._fd, 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            got = b""
+        if not got:
+            self._end()
+            return
+        data = self._partial + got
+        whole = len(data) - len(data) % self.cuts.itemsize
+        self.cuts.frombytes(data[:whole])
+        self._partial = data[whole:]
+
+    def _end(self) -> None:
+        # Whether it ended well or not, its cuts so far were found on the bytes it saw: the
+        # caller checks each one it takes and cuts on by itself when they stop short.
+        self.finished = True
+        with contextlib.suppress(ChildProcessError):  # reaped already (SIGCHLD ignored)
+            os.waitpid(self._pid, 0)
+        self._pid = 0
 
     def close(self) -> None:
         """Stop the helper if it still runs, and reap it."""
-        if self._proc.returncode is None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        self._fd = -1
+        self.finished = True
+        if self._pid:
             with contextlib.suppress(OSError):
-                self._proc.kill()
-            self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
+                os.kill(self._pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self._pid, 0)
+            self._pid = 0
+
+
+def _keep_only(*fds: int) -> None:
+    """Close every descriptor of this (forked) process but the standard ones and ``fds``.
+
+    A helper must not hold the committing process's files (a pipe another helper's reader
+    waits on to end, the catalog, the repo's lock) any longer than that process does.
+    """
+    low = 3
+    for fd in sorted(fds):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+
+
+def _send_cuts(
+    fd: int, start: int, out: int, chunker: Callable[..., Iterable[Any]], sizes: dict[str, int]
+) -> None:
+    """Cut the file behind ``fd`` from ``start``, writing each cut's offset to ``out``.
+
+    The file is mapped, not read: no copy. A mapping is writable (copy on write, never
+    written) because ``fastcdc`` takes only writable buffers. A file cut short meanwhile ends
+    this process with SIGBUS; the committing process then cuts on by itself (and refuses the
+    file: its size changed).
+    """
+    import mmap
+
+    size = os.fstat(fd).st_size
+    if size <= start:
+        return
+    mapped = mmap.mmap(fd, size, access=mmap.ACCESS_COPY)
+    with contextlib.suppress(AttributeError, OSError):
+        mapped.madvise(mmap.MADV_SEQUENTIAL)
+    released = 0
+    for c in chunker(memoryview(mapped)[start:], **sizes):
+        end = start + c.offset + c.length
+        cut = end.to_bytes(8, sys.byteorder, signed=True)
+        while cut:
+            cut = cut[os.write(out, cut) :]
+        behind = end - end % mmap.PAGESIZE
+        if behind - released >= _RELEASE:
+            with contextlib.suppress(AttributeError, OSError):
+                mapped.madvise(mmap.MADV_DONTNEED, released, behind - released)
+            released = behind
 
 
 class Cutter:
@@ -167,84 +199,103 @@ class Cutter:
         self._chunker = load_fastcdc()
         self._sizes = {"min_size": min_size, "avg_size": avg_size, "max_size": max_size}
         self._helper = helper
-        self._split = split
-        self._theirs: array[int] | None = None
-        self._next = 0  # index of the helper's next cut
+        self._split = split  # where the helper started
+        self._next = -1  # index of the helper's next cut once following it, else -1
+        self._last = 0  # the last cut made (file offset)
+        self._checked = 0  # the helper's cuts found plausible so far
+        if helper is not None and split == 0:
+            self._next = 0  # the start of the file is a cut of both
+
+    @property
+    def following(self) -> bool:
+        """Whether the cuts now come from the helper."""
+        return self._next >= 0
 
     def cut(self, view: memoryview, base: int, *, eof: bool) -> Iterator[int]:
         """Chunk ends in ``view`` (whose first byte is at file offset ``base``)."""
         consumed = 0
         while True:
-            theirs = self._theirs
-            if theirs is not None:
-                limit = base + len(view)
-                while self._next < len(theirs) and theirs[self._next] <= limit:
-                    consumed = theirs[self._next] - base
-                    self._next += 1
+            if self._next >= 0:
+                for at in self._theirs(base + len(view)):
+                    consumed = at - base
                     yield consumed
-                if (self._next < len(theirs) and not eof) or consumed == len(view):
+                if consumed == len(view):
                     return
-                # The helper saw another file (it grew or shrank): cut the rest here.
-                self._theirs = self._helper = None
+                helper = self._helper
+                if helper is not None and self._next < len(helper.cuts) and not eof:
+                    return  # its next cut is in a later window
+                # It ended short of the file's end, or saw another file: cut the rest here.
+                self._drop()
             start = consumed
             for c in self._chunker(view[start:], **self._sizes):
                 end = start + c.offset + c.length
                 if end == len(view) and not eof:
                     return
                 consumed = end
+                self._last = base + end
                 yield end
                 if self._synced(base + end):
                     break
             else:
                 return
 
+    def _theirs(self, limit: int) -> Iterator[int]:
+        """The helper's next cuts up to ``limit`` (waiting for them), each checked."""
+        helper = self._helper
+        assert helper is not None
+        cuts, most = helper.cuts, self._sizes["max_size"]
+        while True:
+            while self._next < len(cuts) and cuts[self._next] <= limit:
+                at = cuts[self._next]
+                if not 0 < at - self._last <= most:
+                    self._drop()  # not a pass of these sizes: nonsense
+                    return
+                self._next += 1
+                self._last = at
+                yield at
+            if self._next < len(cuts) or helper.finished:
+                return
+            helper.receive(wait=True)
+
     def _synced(self, at: int) -> bool:
         """Whether the helper cut at ``at`` too: then its later cuts are ours."""
-        if self._helper is None or at < self._split:
+        helper = self._helper
+        if helper is None or at < self._split:
             return False
-        cuts = self._helper.poll()
-        if cuts is None:
-            return False  # still cutting: look again at our next cut
-        if not cuts or not self._plausible(cuts):
-            self._helper = None  # it failed
+        cuts = helper.cuts
+        helper.receive(wait=False)
+        while not helper.finished and (not cuts or cuts[-1] < at):
+            helper.receive(wait=True)  # it is behind: its cuts come faster than ours
+        if not self._plausible():
+            self._drop()  # not a pass of these sizes: nonsense
             return False
         k = bisect.bisect_left(cuts, at)
         if k < len(cuts) and cuts[k] == at:
-            self._theirs, self._next = cuts, k + 1
+            self._next = k + 1
             return True
         if k == len(cuts):
-            self._helper = None  # past its last cut: it will not catch up
+            self._drop()  # past its last cut: it will not catch up
         return False
 
-    def _plausible(self, cuts: array[int]) -> bool:
-        """Cuts that go up by at most ``max_size`` (so a carried piece fits a window's room)."""
-        previous, most = self._split, self._sizes["max_size"]
-        for at in cuts:
-            if not 0 < at - previous <= most:
+    def _plausible(self) -> bool:
+        """Whether the helper's cuts so far go up from where it started by at most
+        ``max_size`` each (checked once each)."""
+        assert self._helper is not None
+        cuts, most, first = self._helper.cuts, self._sizes["max_size"], self._checked
+        previous = cuts[first - 1] if first else self._split
+        for k in range(first, len(cuts)):
+            if not 0 < cuts[k] - previous <= most:
                 return False
-            previous = at
+            previous = cuts[k]
+            self._checked = k + 1
         return True
+
+    def _drop(self) -> None:
+        if self._helper is not None:
+            self._helper.close()
+        self._helper = None
+        self._next = -1
 
     def close(self) -> None:
         """Stop the helper (if any)."""
-        if self._helper is not None:
-            self._helper.close()
-            self._helper = None
-
-
-def main(argv: list[str]) -> int:
-    """``python -m dvlin.objects.cdc FD START WINDOW MIN AVG MAX``: cut points on stdout."""
-    fd, start, window, lo, avg, hi = (int(a) for a in argv)
-    cuts = cut_points(fd, start, window=window, min_size=lo, avg_size=avg, max_size=hi)
-    out = memoryview(cuts.tobytes())
-    while out:
-        out = out[os.write(1, out) :]
-    return 0
-
-
-if __name__ == "__main__":
-    try:
-        code = main(sys.argv[1:])
-    except BaseException:  # interrupted or failed: the committing process cuts by itself
-        code = 1
-    os._exit(code)
+        self._drop()

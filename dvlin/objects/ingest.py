@@ -15,11 +15,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from dvlin.objects.arrays import Int64s
 from dvlin.objects.bigfile import cut_file, unreadable
 from dvlin.objects.hashing import Hasher, Oid, hasher_factory
 from dvlin.objects.ingest_io import read_batch, write_pack
-from dvlin.objects.ingest_rows import Batch, PackSlot, Pending, Rows, nullable, stored_rows
+from dvlin.objects.ingest_rows import (
+    NO_PACK,
+    PACK_UNNAMED,
+    Batch,
+    PackSlot,
+    Pending,
+    Rows,
+    manifest_table,
+    new_object_rows,
+)
 from dvlin.objects.manifest import Entry
 from dvlin.objects.packs import PACK_TARGET, PackWriter
 from dvlin.objects.store import ObjectIndex, ObjectStore, StoredObject
@@ -34,8 +42,6 @@ CHUNK_MIN_FILE = 8 * 1024 * 1024
 _BATCH_FILES = 512
 _BATCH_BYTES = 16 * 1024 * 1024
 _READS_AHEAD = 2  # batches read ahead of the one being stored
-_NO_PACK = -1  # a row's blob is a loose object
-_PACK_UNNAMED = -2  # a row's blob is in a pack still being written
 
 
 @dataclass(slots=True)
@@ -105,9 +111,9 @@ class Ingester:
             Oid(oid),
             rows.size[row],
             None
-            if pack == _NO_PACK
+            if pack == NO_PACK
             else Oid("")
-            if pack == _PACK_UNNAMED
+            if pack == PACK_UNNAMED
             else self._pack_names[pack],
             None if offset < 0 else offset,
         )
@@ -131,9 +137,9 @@ class Ingester:
     def _pack_id(self, pack: str | None) -> int:
         """The index of ``pack`` in ``_pack_names`` (-1 for None, -2 for a pack not named yet)."""
         if pack is None:
-            return _NO_PACK
+            return NO_PACK
         if not pack:
-            return _PACK_UNNAMED
+            return PACK_UNNAMED
         at = self._pack_ids.get(pack)
         if at is None:
             at = self._pack_ids[pack] = len(self._pack_names)
@@ -156,14 +162,14 @@ class Ingester:
         slot = self._member_slot.get(found.oid)
         if slot is not None:  # in a pack not named yet: finish_table() fills the pack in
             slot.rows.append(len(rows.path))
-            rows.add(path, mode, size, found.oid, _PACK_UNNAMED, found.offset)
+            rows.add(path, mode, size, found.oid, PACK_UNNAMED, found.offset)
         elif found.oid in self._in_packs:
             # Equal to a chunk whose pack is not closed yet: finish() knows where it is.
             self._pending_chunks.append(Pending(path, mode, size, found.oid))
         elif found.pack is not None:
             rows.add(path, mode, size, found.oid, self._pack_id(found.pack), found.offset)
         else:
-            rows.add(path, mode, size, found.oid, _NO_PACK, None)
+            rows.add(path, mode, size, found.oid, NO_PACK, None)
 
     def add_file(self, abs_path: str, path: str, mode: int, size: int, tag: object = None) -> None:
         """Queue one file to be read, hashed and stored; ``(tag, oid)`` lands in :attr:`hashed`.
@@ -231,8 +237,8 @@ class Ingester:
                 slot.parts.append(data)
                 slot.size += size
                 slot.rows.append(row)
-                # _PACK_UNNAMED: the pack is named once it is written (_resolve).
-                rows.add(path, mode, size, oid, _PACK_UNNAMED, offset)
+                # PACK_UNNAMED: the pack is named once it is written (_resolve).
+                rows.add(path, mode, size, oid, PACK_UNNAMED, offset)
                 if slot.size >= PACK_TARGET:
                     self._flush_pack()
                     slot = self._open_slot()
@@ -241,7 +247,7 @@ class Ingester:
                 first[oid] = len(rows.path)
                 self._new_loose.add(oid)
                 self.new_bytes += size
-                rows.add(path, mode, size, oid, _NO_PACK, None)
+                rows.add(path, mode, size, oid, NO_PACK, None)
             hashed_tags.append(tag)
             hashed_oids.append(oid)
             if self.on_hashed is not None:
@@ -362,10 +368,6 @@ class Ingester:
         Chunk packs are written and flushed here; the caller's ``store.sync()`` waits for the
         small-file packs and flushes them (and the folders) before the catalog names any of it.
         """
-        import pyarrow as pa
-
-        from dvlin.objects.manifest import Manifest
-
         try:
             self._drain()
             self._flush_pack()
@@ -390,75 +392,14 @@ class Ingester:
             self._rows.add(p.path, p.mode, p.size, p.oid, self._pack_id(obj.pack), obj.offset)
         self._pending_chunks.clear()
         rows, self._rows = self._rows, Rows()
-        n = len(rows.path)
-        packs = self._pack_column(rows.pack)
-        offsets = nullable(rows.offset)
-        oids = pa.array(rows.oid, pa.string())
-        rows.oid = []
         self._first = {}
-        table = Manifest.from_columns(
-            path=rows.path,
-            type=pa.DictionaryArray.from_arrays(  # code 0 of the fixed dictionary: "file"
-                pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(bytes(n))]),
-                pa.array(["file", "dir", "link"], pa.string()),
-            ),
-            mode=rows.mode,
-            size=rows.size,
-            oid=oids,
-            pack=packs,
-            offset=offsets,
-        ).table
-        if self.entries:
-            table = pa.concat_tables([table, Manifest.from_entries(self.entries).table])
-            self.entries = []
-            table = Manifest.from_columns(
-                **{name: table.column(name) for name in table.column_names}
-            ).table
-        return table
-
-    def _pack_column(self, ids: Int64s) -> pa.Array:
-        """The pack name of each row (null for a loose blob), from the rows' pack indices."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        assert _PACK_UNNAMED not in ids, "a pack was left unnamed"
-        names = pa.array(self._pack_names, pa.string())
-        at = ids.__arrow_array__()
-        return names.take(pc.if_else(pc.less(at, 0), pa.scalar(None, pa.int64()), at))
+        entries, self.entries = self.entries, []
+        return manifest_table(rows, self._pack_names, entries)
 
     def new_object_table(self, manifest: pa.Table) -> pa.Table:
-        """The catalog rows (oid, size, pack, offset) of every object this commit stored.
-
-        ``manifest`` holds :meth:`finish_table`'s rows (the version's manifest does): a new
-        small blob is a row in a pack this commit wrote, or a new loose object; each oid once,
-        where it was first stored. Then the packs and the chunks of big files. By columns,
-        and only now: the table is not held while the manifest is sorted, diffed and written.
-        """
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        from dvlin.objects.columns import column
-
-        packs = pa.array([o.oid for o in self._other_new.values() if o.pack is None], pa.string())
-        pack, oid = column(manifest, "pack"), column(manifest, "oid")
-        mine = pc.is_in(pack, value_set=packs)
-        if self._new_loose:
-            loose = pa.array(sorted(self._new_loose), pa.string())
-            mine = pc.or_(mine, pc.and_(pc.is_null(pack), pc.is_in(oid, value_set=loose)))
-        # One copy of the four columns, of the rows wanted only (the manifest is big).
-        rows = manifest.select(["oid", "size", "pack", "offset"]).filter(pc.fill_null(mine, False))
-        oids = rows.column("oid")
-        distinct = pc.unique(oids)
-        if len(distinct) != rows.num_rows:
-            rows = rows.take(pc.index_in(distinct, value_set=oids))  # duplicates: the first row
-        others = list(self._other_new.values())
-        if not others:
-            return rows
-        # A pack of one blob has the blob's oid: its row (pack = itself) stands for both; a
-        # chunk equal to a small file, likewise.
-        again = pc.is_in(pa.array([o.oid for o in others], pa.string()), value_set=distinct)
-        others = [o for o, dup in zip(others, again.to_pylist(), strict=True) if not dup]
-        return pa.concat_tables([rows, stored_rows(others)]) if others else rows
+        """The catalog rows of every object this commit stored (:func:`new_object_rows`);
+        ``manifest`` holds :meth:`finish_table`'s rows (the version's manifest does)."""
+        return new_object_rows(manifest, list(self._other_new.values()), self._new_loose)
 
     def finish(self) -> list[Entry]:
         """:meth:`finish_table` as entries (for small callers and tests)."""

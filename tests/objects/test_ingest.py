@@ -87,6 +87,7 @@ WINDOW = 5 * MIB
     ("size", "kind"),
     [
         (0, "random"),
+        (1, "random"),
         (ingest.CHUNK_MIN_FILE - 1, "random"),
         (ingest.CHUNK_MIN_FILE, "random"),
         (ingest.CHUNK_MIN_FILE + 1, "random"),
@@ -111,17 +112,24 @@ def test_a_file_round_trips_byte_for_byte_whatever_its_size(
     assert b"".join(store.read_chunks([c.oid for c in entry.chunks or ()])) == data
 
 
-def test_window_buffers_are_reused_only_once_the_pack_writer_wrote_them(
+def test_a_slow_pack_writer_writes_the_file_s_bytes_though_pages_are_dropped_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Two buffers and a slow writer: the reader must wait for the writer before it refills a
-    # window whose chunks are still queued, or the packs would hold the next window's bytes.
+    # A slow writer: the reader drops the pages of the windows cut (madvise) only once their
+    # chunks are written; a chunk read after its pages went is read again from the file.
     import time
 
     from dvlin.objects import packs
 
     monkeypatch.setattr(bigfile, "_CDC_WINDOW", WINDOW)
-    monkeypatch.setattr(bigfile, "_MAX_WINDOWS", 2)
+    released: list[int] = []
+    real_release = bigfile._MappedReader._release
+
+    def spy(self: bigfile._MappedReader, end: int) -> None:
+        released.append(end)
+        real_release(self, end)
+
+    monkeypatch.setattr(bigfile._MappedReader, "_release", spy)
     real_write = packs.PackWriter._write
 
     def slow_write(self: packs.PackWriter, pack: object, data: memoryview) -> None:
@@ -129,6 +137,7 @@ def test_window_buffers_are_reused_only_once_the_pack_writer_wrote_them(
         real_write(self, pack, data)  # type: ignore[arg-type]
 
     monkeypatch.setattr(packs.PackWriter, "_write", slow_write)
+    monkeypatch.setattr(packs, "_MAX_QUEUED", 2 * WINDOW)  # the cutting waits for the writer
     data = random.Random(7).randbytes(9 * WINDOW + 12345)
     entry, store = _commit_one(tmp_path, data)
     assert [c.size for c in entry.chunks or ()] == _whole_file_cuts(data)
@@ -137,6 +146,7 @@ def test_window_buffers_are_reused_only_once_the_pack_writer_wrote_them(
     for pack in {store.index.find_object(c.oid).pack for c in entry.chunks or ()}:  # type: ignore[union-attr]
         assert pack
         store.get(pack)
+    assert released, "no page was dropped"
 
 
 def test_a_failed_pack_write_does_not_leave_the_reader_waiting(
@@ -149,7 +159,6 @@ def test_a_failed_pack_write_does_not_leave_the_reader_waiting(
     from dvlin.objects import packs
 
     monkeypatch.setattr(bigfile, "_CDC_WINDOW", WINDOW)
-    monkeypatch.setattr(bigfile, "_MAX_WINDOWS", 2)
 
     def disk_full(_: str) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -206,7 +215,10 @@ def test_cutting_from_both_ends_gives_the_cuts_of_one_pass(
     assert b"".join(store.read_chunks([c.oid for c in entry.chunks or ()])) == data
 
 
-def test_the_helper_process_reports_the_cuts_of_a_pass_from_its_start(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", [0, 4 * MIB, 3 * WINDOW + 98, 3 * WINDOW + 99])
+def test_the_helper_process_sends_the_cuts_of_a_pass_from_its_start(
+    tmp_path: Path, start: int
+) -> None:
     from dvlin.objects import cdc
 
     data = random.Random(5).randbytes(3 * WINDOW + 99)
@@ -214,28 +226,68 @@ def test_the_helper_process_reports_the_cuts_of_a_pass_from_its_start(tmp_path: 
     fd = os.open(tmp_path / "f", os.O_RDONLY)
     try:
         sizes = {"min_size": bigfile.CHUNK_MIN, "avg_size": bigfile.CHUNK_AVG}
-        helper = cdc.CutHelper.start(
-            fd, 4 * MIB, window=WINDOW, max_size=bigfile.CHUNK_MAX, **sizes
-        )
+        helper = cdc.CutHelper.start(fd, start, max_size=bigfile.CHUNK_MAX, **sizes)
         assert helper is not None
-        while (cuts := helper.poll()) is None:
-            pass
+        while not helper.finished:
+            helper.receive(wait=True)
         helper.close()
     finally:
         os.close(fd)
-    expected, at = [], 4 * MIB
-    for size in _whole_file_cuts(data[4 * MIB :]):
+    expected, at = [], start
+    for size in _whole_file_cuts(data[start:]) if start < len(data) else []:
         at += size
         expected.append(at)
-    assert list(cuts) == expected
+    assert list(helper.cuts) == expected
 
 
-@pytest.mark.parametrize("helper_says", ["the truth", "nothing", "other bytes", "nonsense"])
+def test_with_a_helper_from_the_start_the_committing_process_cuts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dvlin.objects import cdc
+
+    _with_helper(monkeypatch)
+    real_cutter = bigfile._cutter
+
+    def cutter(fd: int) -> cdc.Cutter:
+        made = real_cutter(fd)
+        assert made.following
+
+        def refuse(*_: object, **__: object) -> list[object]:
+            raise AssertionError("the committing process cut")
+
+        made._chunker = refuse
+        return made
+
+    monkeypatch.setattr(bigfile, "_cutter", cutter)
+    data = _data(3, 5 * WINDOW + 1234, "random with zero runs")
+    entry, store = _commit_one(tmp_path, data)
+    assert [c.size for c in entry.chunks or ()] == _whole_file_cuts(data)
+    assert entry.oid == hash_bytes("xxh3-128", data)
+    assert b"".join(store.read_chunks([c.oid for c in entry.chunks or ()])) == data
+
+
+class _SaidHelper:
+    """A helper that has sent ``cuts`` and ended."""
+
+    def __init__(self, cuts: list[int]) -> None:
+        from array import array
+
+        self.cuts = array("q", cuts)
+        self.finished = True
+
+    def receive(self, *, wait: bool) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "helper_says", ["the truth", "nothing", "other bytes", "nonsense", "the truth, then ends"]
+)
 def test_a_helper_that_failed_or_saw_other_bytes_costs_time_not_correctness(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper_says: str
 ) -> None:
-    from array import array
-
     from dvlin.objects import cdc
 
     _with_helper(monkeypatch)
@@ -258,8 +310,11 @@ def test_a_helper_that_failed_or_saw_other_bytes_costs_time_not_correctness(
         "nothing": [],
         "other bytes": mixed,
         "nonsense": [middle + 1, middle + 2 * bigfile.CHUNK_MAX, len(data)],
+        "the truth, then ends": true_ends[:3],
     }[helper_says]
-    monkeypatch.setattr(cdc.CutHelper, "poll", lambda self: array("q", said))
+    monkeypatch.setattr(cdc.CutHelper, "start", lambda *_, **__: _SaidHelper(said))
+    real_cutter = bigfile._cutter
+    monkeypatch.setattr(bigfile, "_cutter", lambda fd: real_cutter(fd, split=middle))
     synced: list[bool] = []
     real_synced = cdc.Cutter._synced
 
@@ -274,14 +329,14 @@ def test_a_helper_that_failed_or_saw_other_bytes_costs_time_not_correctness(
     assert sum(c.size for c in chunks) == len(data)
     assert entry.oid == hash_bytes("xxh3-128", data)
     assert b"".join(store.read_chunks([c.oid for c in chunks])) == data
-    assert any(synced) == (helper_says in ("the truth", "other bytes"))
+    assert any(synced) == (helper_says in ("the truth", "other bytes", "the truth, then ends"))
     if helper_says == "other bytes":
         assert [c.size for c in chunks] != _whole_file_cuts(data)  # it followed the helper
     else:
         assert [c.size for c in chunks] == _whole_file_cuts(data)
 
 
-@pytest.mark.parametrize("change", ["grows", "shrinks", "is rewritten"])
+@pytest.mark.parametrize("change", ["grows", "shrinks", "shrinks by windows", "is rewritten"])
 def test_a_big_file_changed_while_it_is_read_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
 ) -> None:
@@ -300,6 +355,8 @@ def test_a_big_file_changed_while_it_is_read_is_refused(
                 f.write(b"more")
             elif change == "shrinks":
                 f.truncate(len(data) - 1)
+            elif change == "shrinks by windows":  # mapped pages past the end: no SIGBUS
+                f.truncate(len(data) - 2 * WINDOW)
             else:
                 f.write(b"x")
                 os.utime(f.fileno(), ns=(1, 1))  # the clock may not tick between the writes
@@ -312,7 +369,8 @@ def test_a_big_file_changed_while_it_is_read_is_refused(
     with pytest.raises(ConflictError, match="changed while it was being committed") as got:
         ing.add_file(str(tmp_path / "f"), "f", 0o644, len(data))
     assert got.value.paths == ("f",)
-    assert os.listdir(tmp_path / "objects" / "tmp") == []
+    tmp = tmp_path / "objects" / "tmp"
+    assert not tmp.exists() or os.listdir(tmp) == []  # refused before a pack was opened, or not
 
 
 _DATA_KINDS = ["random", "zeros", "repeated block", "random with zero runs"]
@@ -354,4 +412,75 @@ def test_chunks_equal_the_reference_fastcdc_pass_and_round_trip(
     starts = [sum(c.size for c in chunks[:i]) for i in range(len(chunks))]
     for c, at in zip(chunks, starts, strict=True):
         assert c.oid == hash_bytes("xxh3-128", data[at : at + c.size])
+    assert b"".join(store.read_chunks([c.oid for c in chunks])) == data
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    size=st.integers(ingest.CHUNK_MIN_FILE, 4 * WINDOW + 3 * MIB),
+    kind=st.sampled_from(_DATA_KINDS),
+    split=st.floats(0, 1.2),
+)
+def test_cuts_with_a_helper_from_any_offset_equal_the_plain_fastcdc_call(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, size: int, kind: str, split: float
+) -> None:
+    # A forked helper cuts from a random offset (the start, the middle, past the end); the
+    # committing process cuts until it lands on one of the helper's cuts, then follows it.
+    data = _data(seed, size, kind)
+    tmp_path = tmp_path_factory.mktemp("split")
+    real_cutter = bigfile._cutter
+    with pytest.MonkeyPatch.context() as m:
+        _with_helper(m)
+        m.setattr(bigfile, "_cutter", lambda fd: real_cutter(fd, split=int(size * split)))
+        entry, store = _commit_one(tmp_path, data)
+    assert entry.oid == hash_bytes("xxh3-128", data)
+    assert [c.size for c in entry.chunks or ()] == _whole_file_cuts(data)
+    assert b"".join(store.read_chunks([c.oid for c in entry.chunks or ()])) == data
+
+
+@pytest.mark.parametrize("when", ["at once", "after a few cuts"])
+def test_a_helper_killed_midway_costs_time_not_correctness(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    import signal
+
+    from dvlin.objects import cdc
+
+    _with_helper(monkeypatch)
+    data = _data(4, 6 * WINDOW + 99, "random")
+    real_start = cdc.CutHelper.start
+
+    def start_then_kill(*args: object, **kwargs: object) -> cdc.CutHelper | None:
+        helper = real_start(*args, **kwargs)  # type: ignore[arg-type]
+        assert helper is not None
+        if when == "after a few cuts":
+            while len(helper.cuts) < 3 and not helper.finished:
+                helper.receive(wait=True)
+        os.kill(helper._pid, signal.SIGKILL)
+        return helper
+
+    monkeypatch.setattr(cdc.CutHelper, "start", start_then_kill)
+    entry, store = _commit_one(tmp_path, data)
+    assert [c.size for c in entry.chunks or ()] == _whole_file_cuts(data)
+    assert b"".join(store.read_chunks([c.oid for c in entry.chunks or ()])) == data
+
+
+@pytest.mark.parametrize("size", [ingest.CHUNK_MIN_FILE, 3 * WINDOW + 1, 7 * WINDOW - 1])
+@pytest.mark.parametrize("target", [bigfile.CHUNK_MIN, 2 * MIB + 1])
+def test_a_file_cut_by_the_helper_round_trips_across_pack_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, target: int
+) -> None:
+    # Small packs: chunks fall on both sides of many pack boundaries (a chunk bigger than the
+    # target fills a pack of its own).
+    from dvlin.objects import packs
+
+    _with_helper(monkeypatch)
+    monkeypatch.setattr(packs, "PACK_TARGET", target)
+    data = _data(size, size, "random with zero runs")
+    entry, store = _commit_one(tmp_path, data)
+    chunks = entry.chunks or ()
+    assert [c.size for c in chunks] == _whole_file_cuts(data)
+    assert entry.oid == hash_bytes("xxh3-128", data)
+    assert len({store.index.find_object(c.oid).pack for c in chunks}) > 1  # type: ignore[union-attr]
     assert b"".join(store.read_chunks([c.oid for c in chunks])) == data

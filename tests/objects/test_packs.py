@@ -189,8 +189,14 @@ def test_a_failed_pack_write_leaves_no_version_and_no_temporary_file(
 
 
 @pytest.mark.slow
-def test_killed_mid_pack_leaves_a_usable_repo(repo: Repo, tmp_path: Path, cli: Cli) -> None:
-    data = random.Random(4).randbytes(CHUNK_MIN_FILE + 4 * MIB)
+@pytest.mark.parametrize(
+    "size",
+    [CHUNK_MIN_FILE + 4 * MIB, 65 * MIB],  # the second is cut by a forked helper process
+)
+def test_killed_mid_pack_leaves_a_usable_repo(
+    repo: Repo, tmp_path: Path, cli: Cli, size: int
+) -> None:
+    data = random.Random(4).randbytes(size)
     (repo.root / "big.bin").write_bytes(data)
     marker = tmp_path / "paused"
     kill_when_paused(
