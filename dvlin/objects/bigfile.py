@@ -1,6 +1,6 @@
 """Big files: cut into content-defined chunks a window at a time, the chunks into packs.
 
-A file of ``CHUNK_MIN_FILE`` or more (:mod:`dvlin.objects.ingest` decides) is mapped, read a
+A file of ``CHUNK_MIN_FILE`` or more (:mod:`dvlin.objects.ingest` decides) is read a
 window at a time by a thread of its own that also hashes the whole file, cut by FastCDC (in a
 forked helper process where there is a CPU to spare, :mod:`dvlin.objects.cdc`; else on the
 caller's thread), and each new chunk is handed to a :class:`~dvlin.objects.packs.PackWriter`.
@@ -10,7 +10,6 @@ Resident memory stays at a few windows however big the file is.
 from __future__ import annotations
 
 import contextlib
-import errno
 import gc
 import os
 from collections import deque
@@ -25,6 +24,11 @@ from dvlin.objects.store import StoredObject
 
 CHUNK_MIN, CHUNK_AVG, CHUNK_MAX = 256 * 1024, 1024 * 1024, 4 * 1024 * 1024
 _CDC_WINDOW = 16 * 1024 * 1024
+# Window buffers (20 MiB each) alive at once: the one being read, the two queued, the one being
+# cut, and those whose chunks the pack writer has not copied out yet; when the writer is that
+# far behind, the reader waits for it. Peak RSS of a 1 GiB commit: 212 MiB with 6, 272 with 10;
+# 5 since the writer copies chunks into staging buffers as they come (8 MiB, packs.py).
+_MAX_WINDOWS = 5
 # Files this big are cut by a forked helper process (dvlin/objects/cdc.py), which frees this
 # process's GIL for the reads, hashes and pack writes; below it a fork is not worth it.
 _HELPER_MIN = 64 * 1024 * 1024
@@ -58,12 +62,17 @@ def cut_file(
     window may only be there because the data ran out, so that last piece is carried into the
     next window and cut again: the chunks match a whole-file pass.
 
-    The work is shared (measured in docs/benchmarks.md): one thread faults windows of the
-    mapped file in and hashes the whole, a forked helper finds the cuts (or this thread, where
-    FastCDC holds the GIL), this thread slices chunks at the cuts, one thread hashes each chunk
-    and the pack writer copies new chunks into packs, hashes and writes them (and another
-    flushes them). The hashes release the GIL (:func:`unlocked_hasher_factory`). Hashed in the
-    store's algorithm; on an error the caller aborts ``packs``.
+    The work is shared (measured in docs/benchmarks.md): one thread reads windows and hashes
+    the whole file, a forked helper finds the cuts (or this thread, where FastCDC holds the
+    GIL), this thread slices chunks at the cuts, one thread hashes each chunk and the pack
+    writer copies new chunks into packs, hashes and writes them (and another flushes them).
+    The hashes release the GIL (:func:`unlocked_hasher_factory`). Hashed in the store's
+    algorithm; on an error the caller aborts ``packs``.
+
+    The file is read, not mapped: a mapped file cut short by another program while it is read
+    would end this process with SIGBUS, where a read sees the new size and the commit stops
+    with a conflict (exit 5). The helper maps it (a SIGBUS there ends only the helper, and this
+    process cuts on by itself).
     """
     from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -97,12 +106,7 @@ def cut_file(
     except BaseException:
         os.close(fd)
         raise
-    try:
-        reader = _MappedReader(fd, before.st_size, new_hasher(), abs_path, path, packs.written)
-    except BaseException:
-        cutter.close()
-        os.close(fd)
-        raise
+    reader = _WindowReader(fd, new_hasher(), abs_path, path, packs.written)
     pool = ThreadPoolExecutor(1, thread_name_prefix="dvlin-chunk-hash")
     # The few objects made per chunk are freed by reference counting, but they set off ~40
     # full cyclic collections per GiB over everything the commit imported: 0.12 s on the
@@ -110,21 +114,38 @@ def cut_file(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        base = 0  # file offset of the first byte not cut yet
-        for end in reader:
-            eof = end == before.st_size
-            view = reader.view(base, end)
+        tail = memoryview(b"")
+        previous: bytearray | None = None
+        base = 0  # file offset of the first byte of view
+        for window in reader:
+            eof = window is None
+            if window is None:
+                view = tail
+            else:
+                buf, filled = window
+                start = CHUNK_MAX - len(tail)
+                buf[start:CHUNK_MAX] = tail
+                if previous is not None:
+                    # Its tail is copied and its chunks settled; the pack writer may still
+                    # have to write some from it.
+                    reader.retire(previous, packs.added)
+                previous = buf
+                view = memoryview(buf)[start:filled]
+            if not view:
+                break
             consumed = 0
-            for cut in cutter.cut(view, base, eof=eof):
-                piece = view[consumed:cut]
+            for end in cutter.cut(view, base, eof=eof):
+                piece = view[consumed:end]
                 hashing.append((piece, pool.submit(hash_piece, piece)))
                 size += len(piece)
-                consumed = cut
+                consumed = end
                 settle(wait=False)
-            # Before the next window: its chunks are handed to the pack writer.
+            # Before the next window: the reader may be waiting for this one's buffer.
             settle(wait=True)
+            tail = view[consumed:]
             base += consumed
-            reader.retire(base, packs.added)
+            if eof:
+                break
         _check_unchanged(fd, before, size, abs_path, path)
     except BaseException:
         reader.stop()
@@ -134,8 +155,6 @@ def cut_file(
             gc.enable()
         pool.shutdown(wait=True, cancel_futures=True)
         cutter.close()
-        hashing.clear()
-        reader.close()
         os.close(fd)
     return reader.oid(), size, tuple(chunks)
 
@@ -167,134 +186,98 @@ def _cutter(fd: int, *, split: int = 0) -> Cutter:
     return Cutter(**sizes, helper=helper, split=split)
 
 
-# madvise(2) advice that faults a range of a mapping in, or fails (EFAULT) where an access
-# would raise SIGBUS (a file cut short); Linux 5.14 and later, not named by Python 3.11's mmap.
-_POPULATE_READ = 22
+class _WindowReader:
+    """Read a file a window at a time on a thread of its own, hashing the whole as it goes.
 
+    ``os.read`` and xxhash over big buffers release the GIL, so reading and the file's hash
+    overlap with the chunking on the caller's thread.
 
-class _MappedReader:
-    """Map a file and read it a window at a time on a thread of its own, hashing the whole.
-
-    No read copies the bytes: the chunks handed to the hashers and the pack writer are
-    slices of the mapping (a read into buffers cost ~0.2 s of CPU per GiB). The thread faults
-    each window in (one ``madvise`` call; the disk reads of a file not cached happen there,
-    not on the cutting thread) and hashes it; ``xxh3`` through ``ctypes`` releases the GIL.
-
-    The mapping is writable (copy on write, never written): ``ctypes`` borrows only writable
-    buffers. The caller hands back what it has cut with :meth:`retire` and the count of blobs
-    the pack writer must have written before those pages may be dropped; the resident pages
-    stay at a few windows however big the file is.
-
-    A file cut short while it is read fails the fault-in (a conflict, the size changed); one
-    cut short between the fault-in of a window and the last use of its pages (milliseconds)
-    ends the process with SIGBUS, as any reader of a mapped file. That is a crash like any
-    other: nothing the commit wrote is referenced yet (DESIGN.md), nothing is lost.
+    Window buffers are recycled: a fresh 20 MiB buffer per window cost a zero-fill and a page
+    fault per page, about 0.3 s of CPU per GiB (docs/benchmarks.md). The caller hands each
+    window back with :meth:`retire` and the count of blobs the pack writer must have written
+    before its bytes may be overwritten (the writer writes from the buffer, later).
     """
 
     def __init__(
         self,
         fd: int,
-        size: int,
         hasher: Hasher,
         abs_path: str,
         path: str,
         written: Callable[[], int] = lambda: 0,
     ) -> None:
-        import mmap
         import queue
         import threading
 
-        self._size = size
-        try:
-            self._map = mmap.mmap(fd, size, access=mmap.ACCESS_COPY)
-        except OSError as exc:
-            raise unreadable(exc, path, abs_path) from None
-        except ValueError:  # shorter than when it was opened (Python maps no further)
-            raise ConflictError(
-                f"{abs_path} changed while it was being committed",
-                hint="commit again once nothing else is writing to it",
-                paths=[path],
-            ) from None
-        with contextlib.suppress(OSError):
-            self._map.madvise(mmap.MADV_SEQUENTIAL)
-        self._view = memoryview(self._map)
+        self._fd = fd
         self._hasher = hasher
         self._where = (abs_path, path)
-        self._queue: queue.Queue[int | BaseException | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[tuple[bytearray, int] | BaseException | None] = queue.Queue(
+            maxsize=2
+        )
         self._written = written
-        self._retired: deque[tuple[int, int]] = deque()  # (end offset, blobs to be written)
-        self._released = 0
+        self._retired: deque[tuple[bytearray, int]] = deque()
+        self._made = 0
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dvlin-read", daemon=True)
         self._thread.start()
 
-    def view(self, start: int, end: int) -> memoryview:
-        """The file's bytes ``start`` to ``end`` (read already: no longer than :meth:`__iter__`
-        gave)."""
-        return self._view[start:end]
+    def retire(self, buf: bytearray, mark: int) -> None:
+        """Give ``buf`` back once the pack writer has written ``mark`` blobs."""
+        self._retired.append((buf, mark))
 
-    def retire(self, end: int, mark: int) -> None:
-        """Pages before ``end`` are cut; drop them once the pack writer has written ``mark``."""
-        self._retired.append((end, mark))
-        done = self._written()
-        while self._retired and self._retired[0][1] <= done:
-            self._release(self._retired.popleft()[0])
-
-    def _release(self, end: int) -> None:
-        import mmap
-
-        end -= end % mmap.PAGESIZE
-        if end > self._released:
-            with contextlib.suppress(OSError):
-                self._map.madvise(mmap.MADV_DONTNEED, self._released, end - self._released)
-            self._released = end
+    def _buffer(self) -> bytearray | None:
+        """A window buffer: a retired one the writer is done with, else a new one (bounded)."""
+        while not self._stopped.is_set():
+            if self._retired and self._retired[0][1] <= self._written():
+                return self._retired.popleft()[0]
+            if self._made < _MAX_WINDOWS:
+                self._made += 1
+                return bytearray(CHUNK_MAX + _CDC_WINDOW)
+            self._stopped.wait(0.002)  # the writer is behind: wait for it
+        return None
 
     def _run(self) -> None:
         try:
-            at = 0
-            while at < self._size and not self._stopped.is_set():
-                end = min(at + _CDC_WINDOW, self._size)
-                try:
-                    self._map.madvise(_POPULATE_READ, at, end - at)
-                except OSError as exc:
-                    if exc.errno == errno.EFAULT:  # past the end of the file: it shrank
-                        raise _Shrank from None
-                    if exc.errno != errno.EINVAL:  # EINVAL: an older kernel; faults then
-                        raise
-                self._hasher.update(self._view[at:end])
-                at = end
-                self._queue.put(at)
+            while (buf := self._buffer()) is not None:
+                # Room before the bytes for the piece the previous window carries over, so
+                # the caller joins the two without copying the window.
+                view = memoryview(buf)
+                filled = CHUNK_MAX
+                while filled < len(buf):
+                    n = os.readv(self._fd, [view[filled:]])
+                    if not n:
+                        break
+                    filled += n
+                if filled == CHUNK_MAX:
+                    break
+                self._hasher.update(view[CHUNK_MAX:filled])
+                view.release()
+                self._queue.put((buf, filled))
             self._queue.put(None)
         except BaseException as exc:  # handed to the caller's thread
             self._queue.put(exc)
 
-    def __iter__(self) -> Iterator[int]:
-        """The end (file offset) of each window as it is read; the last is the file's size."""
+    def __iter__(self) -> Iterator[tuple[bytearray, int] | None]:
+        """Each window as (buffer, end): its bytes are ``buffer[CHUNK_MAX:end]``; then None."""
         while True:
             item = self._queue.get()
             if isinstance(item, BaseException):
                 self._thread.join()
-                abs_path, path = self._where
-                if isinstance(item, _Shrank):
-                    raise ConflictError(
-                        f"{abs_path} changed while it was being committed",
-                        hint="commit again once nothing else is writing to it",
-                        paths=[path],
-                    )
                 if isinstance(item, OSError):
-                    raise unreadable(item, path, abs_path) from None
+                    raise unreadable(item, self._where[1], self._where[0]) from None
                 raise item
+            yield item
             if item is None:
                 self._thread.join()
                 return
-            yield item
 
     def oid(self) -> Oid:
         """The whole file's hash (once every window was read)."""
         return Oid(self._hasher.hexdigest())
 
     def stop(self) -> None:
-        """Abandon the file: let the thread end."""
+        """Abandon the file: let the thread end before its descriptor is closed."""
         import queue
 
         self._stopped.set()
@@ -302,16 +285,6 @@ class _MappedReader:
             with contextlib.suppress(queue.Empty):
                 self._queue.get(timeout=0.05)
         self._thread.join()
-
-    def close(self) -> None:
-        """Unmap the file (once nothing holds a slice of it: the pack writer is done)."""
-        self._view.release()
-        with contextlib.suppress(BufferError):  # a slice is still out: unmapped when it goes
-            self._map.close()
-
-
-class _Shrank(Exception):
-    """The mapped file is shorter than when it was opened."""
 
 
 def _cores() -> int:
