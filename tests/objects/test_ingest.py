@@ -327,12 +327,22 @@ def test_a_helper_that_failed_or_saw_other_bytes_costs_time_not_correctness(
         assert [c.size for c in chunks] == _whole_file_cuts(data)
 
 
+def _refused_as_changed(tmp_path: Path, size: int) -> None:
+    """Committing ``tmp_path/f`` (``size`` bytes when it was scanned) is refused as changed."""
+    from dvlin.errors import ConflictError
+
+    index = _Index()
+    store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
+    ing = ingest.Ingester(store, index)
+    with pytest.raises(ConflictError, match="changed while it was being committed") as got:
+        ing.add_file(str(tmp_path / "f"), "f", 0o644, size)
+    assert got.value.paths == ("f",)
+
+
 @pytest.mark.parametrize("change", ["grows", "shrinks", "shrinks by windows", "is rewritten"])
 def test_a_big_file_changed_while_it_is_read_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
 ) -> None:
-    from dvlin.errors import ConflictError
-
     monkeypatch.setattr(bigfile, "_CDC_WINDOW", WINDOW)
     data = random.Random(11).randbytes(3 * WINDOW)
     (tmp_path / "f").write_bytes(data)
@@ -354,12 +364,7 @@ def test_a_big_file_changed_while_it_is_read_is_refused(
         return real_cutter(fd)
 
     monkeypatch.setattr(bigfile, "_cutter", change_meanwhile)
-    index = _Index()
-    store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
-    ing = ingest.Ingester(store, index)
-    with pytest.raises(ConflictError, match="changed while it was being committed") as got:
-        ing.add_file(str(tmp_path / "f"), "f", 0o644, len(data))
-    assert got.value.paths == ("f",)
+    _refused_as_changed(tmp_path, len(data))
     tmp = tmp_path / "objects" / "tmp"
     assert not tmp.exists() or os.listdir(tmp) == []  # refused before a pack was opened, or not
 
@@ -370,7 +375,6 @@ def test_a_big_file_cut_short_by_another_program_midway_is_a_conflict_not_a_cras
     # Another program truncates the file after two windows were read, as a user's `truncate`
     # would while the commit runs. Read (not mapped) bytes give a short read and a conflict;
     # a mapping of the lost pages would end the process with SIGBUS (this test's worker).
-    from dvlin.errors import ConflictError
 
     monkeypatch.setattr(bigfile, "_CDC_WINDOW", WINDOW)
     data = random.Random(13).randbytes(8 * WINDOW)
@@ -387,12 +391,7 @@ def test_a_big_file_cut_short_by_another_program_midway_is_a_conflict_not_a_cras
         return got
 
     monkeypatch.setattr(bigfile.os, "readv", readv_then_truncate)
-    index = _Index()
-    store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
-    ing = ingest.Ingester(store, index)
-    with pytest.raises(ConflictError, match="changed while it was being committed") as got:
-        ing.add_file(str(tmp_path / "f"), "f", 0o644, len(data))
-    assert got.value.paths == ("f",)
+    _refused_as_changed(tmp_path, len(data))
     assert reads >= 2
 
 

@@ -37,15 +37,21 @@ def _on_disk(repo: Repo) -> dict[str, str]:
     }
 
 
+def _two_versions(repo: Repo) -> None:
+    """24 files committed, one changed and committed again: the stat cache's rows point into
+    the second version's manifest."""
+    _aged(repo.root, {f"d/{i % 3}/f{i:02d}.txt": f"v{i}" for i in range(24)})
+    repo.commit(["d"], name="d")
+    _aged(repo.root, {"d/1/f01.txt": "one"})
+    repo.commit(["d"], name="d")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [["commit", "d", "--name", "d"], ["status"]])
 def test_killed_between_the_rows_and_the_head(
     repo: Repo, tmp_path: Path, command: list[str]
 ) -> None:
-    _aged(repo.root, {f"d/{i % 3}/f{i:02d}.txt": f"v{i}" for i in range(24)})
-    repo.commit(["d"], name="d")
-    _aged(repo.root, {"d/1/f01.txt": "one"})
-    repo.commit(["d"], name="d")  # the rows now point into this version's manifest
+    _two_versions(repo)
     _aged(repo.root, {"d/2/f02.txt": "two"})
 
     kill_when_paused(command, repo.root, IN_STATCACHE, tmp_path / "paused")
@@ -71,10 +77,7 @@ def test_killed_after_a_rewrite_before_the_old_delta_is_removed(
 ) -> None:
     from dvlin.workspace import statfile
 
-    _aged(repo.root, {f"d/{i % 3}/f{i:02d}.txt": f"v{i}" for i in range(24)})
-    repo.commit(["d"], name="d")
-    _aged(repo.root, {"d/1/f01.txt": "one"})
-    repo.commit(["d"], name="d")  # the rows now point into this version's manifest
+    _two_versions(repo)
     _aged(repo.root, {"d/1/f04.txt": "four"})
     repo.commit(["d"], name="d")  # one row changed: written as a delta
     file = next((repo.dvlin_dir / statfile.FOLDER).glob("*.arrow"))
