@@ -245,7 +245,9 @@ def _read_folder_at(
                 map(partial(os.stat, dir_fd=fd, follow_symlinks=False), names)
             )
         except FileNotFoundError:  # one went since the folder was listed: stat one by one
-            stats = [_lstat_at(fd, name) for name in names]
+            stats = [_lstat_at(fd, where, name) for name in names]
+        except OSError as exc:  # a folder the user may list but not search (no x bit)
+            raise _unstattable(exc, where) from None
     finally:
         os.close(fd)
     modes = list(map(_MODE, stats)) if None not in stats else None
@@ -275,12 +277,21 @@ def _read_folder_at(
     return []
 
 
-def _lstat_at(fd: int, name: str) -> os.stat_result | None:
-    """``lstat`` of ``name`` in the folder open as ``fd``; None when it is not there."""
+def _lstat_at(fd: int, where: str, name: str) -> os.stat_result | None:
+    """``lstat`` of ``name`` in the folder ``where``, open as ``fd``; None when it is not
+    there."""
     try:
         return os.stat(name, dir_fd=fd, follow_symlinks=False)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise _unstattable(exc, where) from None
+
+
+def _unstattable(exc: OSError, where: str) -> FileSystemError:
+    """The error for an entry of the folder ``where`` whose ``lstat`` failed."""
+    name = exc.filename if isinstance(exc.filename, str) else ""
+    return FileSystemError.from_os(exc, action="read", path=os.path.join(where, name))
 
 
 def _add_mixed(
@@ -327,11 +338,6 @@ def _read_folder_entries(
     The reference the column-wise reader is checked against, and the walk where folders
     cannot be opened as descriptors.
     """
-    paths, types, modes, sizes = cols.path, cols.type, cols.mode, cols.size
-    mtimes, inodes, targets, oids = cols.mtime_ns, cols.inode, cols.target, cols.oid
-    ctimes = cols.ctime_ns
-    is_reg = stat.S_ISREG
-    skip = SKIP_NAMES
     subfolders: list[str] = []
     where = os.path.join(base_abs, folder) if folder else base_abs
     try:
@@ -344,7 +350,9 @@ def _read_folder_entries(
     with it:
         for d in it:
             name = d.name
-            if name in skip or (name == LOCK_NAME and os.path.isdir(os.path.join(where, ".dvlin"))):
+            if name in SKIP_NAMES or (
+                name == LOCK_NAME and os.path.isdir(os.path.join(where, ".dvlin"))
+            ):
                 continue
             path = prefix + name
             if not name.isascii() or "\\" in name:
@@ -353,18 +361,10 @@ def _read_folder_entries(
                 st = d.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue  # removed since the folder was listed: not part of this snapshot
-            mode = st.st_mode
-            if is_reg(mode):
-                # The common case, kept inline.
-                paths.append(path)
-                types.append("file")
-                modes.append(EXEC_MODE if mode & 0o111 else FILE_MODE)
-                sizes.append(st.st_size)
-                mtimes.append(st.st_mtime_ns)
-                inodes.append(st.st_ino)
-                targets.append(None)
-                oids.append(None)
-                ctimes.append(st.st_ctime_ns)
+            except OSError as exc:  # a folder the user may list but not search (no x bit)
+                raise FileSystemError.from_os(exc, action="read", path=d.path) from None
+            if stat.S_ISREG(st.st_mode):
+                cols.add(_file_item(path, st), st.st_ctime_ns)
                 continue
             item = item_at(path, st, base_abs, store_root, strict, follow)
             cols.add(item)

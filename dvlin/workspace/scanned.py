@@ -173,27 +173,8 @@ class Columns(Sequence[Item]):
 
     def item(self, i: int) -> Item:
         """Row ``i`` as an :class:`Item`."""
-        return Item(
-            self.path[i],
-            self.type[i],
-            self.mode[i],
-            self.size[i],
-            self.mtime_ns[i],
-            self.inode[i],
-            self.target[i],
-            self.oid[i],
-        )
+        return Item(*(column[i] for column in self.lists()[:-1]))
 
     def items(self) -> Iterator[Item]:
         """Every row as an :class:`Item`, in scan order."""
-        return map(
-            Item,
-            self.path,
-            self.type,
-            self.mode,
-            self.size,
-            self.mtime_ns,
-            self.inode,
-            self.target,
-            self.oid,
-        )
+        return map(Item, *self.lists()[:-1])

@@ -198,6 +198,27 @@ def test_an_unreadable_file_names_its_path(
     )
 
 
+@pytest.mark.parametrize("command", ["status", "commit"])
+def test_an_entry_of_a_folder_that_may_be_listed_but_not_searched_names_its_path(
+    work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    # A folder with read but no execute permission: its names list, each lstat is refused
+    # (as root the kernel allows it, so the refusal is made here). One line, exit 2, not a
+    # traceback.
+    real_stat = os.stat
+
+    def refusing_stat(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path) == "g1" or str(path).endswith("/locked/g1"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    write_tree(work, {"d/locked/g1": "1", "d/open/f1": "1"})
+    monkeypatch.setenv("DVLIN_SCAN_WORKERS", "1")
+    monkeypatch.setattr(os, "stat", refusing_stat)
+    ran = cli(command, *(["d"] if command == "commit" else []))
+    _assert_error(ran, ExitCode.USAGE, "cannot read", "locked/g1", "permission denied")
+
+
 def test_a_full_disk_on_the_catalog(work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     import sqlite3
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -14,20 +13,8 @@ from hypothesis import strategies as st
 from dvlin.objects import bigfile, ingest
 from dvlin.objects.hashing import hash_bytes
 from dvlin.objects.manifest import Entry
-from dvlin.objects.store import ObjectStore, StoredObject
-
-
-class _Index:
-    """The catalog's part: where objects are (what the commit recorded)."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, StoredObject] = {}
-
-    def find_object(self, oid: str) -> StoredObject | None:
-        return self.objects.get(oid)
-
-    def find_objects(self, oids: Iterable[str]) -> dict[str, StoredObject]:
-        return {o: self.objects[o] for o in oids if o in self.objects}
+from dvlin.objects.store import ObjectStore
+from tests.objects.memory_index import MemoryIndex
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -45,7 +32,7 @@ def test_windowed_chunks_match_a_whole_file_pass(
             data, min_size=bigfile.CHUNK_MIN, avg_size=bigfile.CHUNK_AVG, max_size=bigfile.CHUNK_MAX
         )
     ]
-    index = _Index()
+    index = MemoryIndex()
     store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
     ing = ingest.Ingester(store, index)
     oid = ing._add_chunked(str(tmp_path / "f"), "f", 0o644)
@@ -59,7 +46,7 @@ def test_windowed_chunks_match_a_whole_file_pass(
 def _commit_one(tmp_path: Path, data: bytes) -> tuple[Entry, ObjectStore]:
     """Ingest ``data`` as one file through ``add_file``; return its entry and the store."""
     (tmp_path / "f").write_bytes(data)
-    index = _Index()
+    index = MemoryIndex()
     store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
     ing = ingest.Ingester(store, index)
     ing.add_file(str(tmp_path / "f"), "f", 0o644, len(data))
@@ -331,7 +318,7 @@ def _refused_as_changed(tmp_path: Path, size: int) -> None:
     """Committing ``tmp_path/f`` (``size`` bytes when it was scanned) is refused as changed."""
     from dvlin.errors import ConflictError
 
-    index = _Index()
+    index = MemoryIndex()
     store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
     ing = ingest.Ingester(store, index)
     with pytest.raises(ConflictError, match="changed while it was being committed") as got:

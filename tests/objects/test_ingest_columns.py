@@ -27,6 +27,7 @@ from dvlin.objects.manifest import EXEC_MODE, FILE_MODE, table_entries
 from dvlin.objects.store import ObjectStore, StoredObject
 from dvlin.ops.manifests import load_manifest
 from dvlin.workspace.scan import Item, scan_columns
+from tests.objects.memory_index import MemoryIndex
 
 NAMES = ["a", "b.txt", "sub/c", "sub/deep/d.csv", "ünï/é", "tab\tx", "new\nline", "-x", "日本/語"]
 NAMES += [" lead", "trail ", "semi;colon", "quote'\"", "z" * 90, "sub/a", "%41"]
@@ -100,17 +101,6 @@ def test_the_scan_columns_are_what_lstat_reports_and_convert_to_arrow_exactly(
     assert pa.array(cols.mtime_ns).to_pylist() == list(cols.mtime_ns)
 
 
-class _Index:
-    def __init__(self) -> None:
-        self.objects: dict[str, StoredObject] = {}
-
-    def find_object(self, oid: str) -> StoredObject | None:
-        return self.objects.get(oid)
-
-    def find_objects(self, oids: object) -> dict[str, StoredObject]:
-        return {o: self.objects[o] for o in oids if o in self.objects}  # type: ignore[attr-defined]
-
-
 @SETTINGS
 @given(
     TREES,
@@ -132,7 +122,7 @@ def test_new_object_rows_are_one_per_distinct_blob_and_locate_its_bytes(
     monkeypatch.setattr(ingest, "PACK_TARGET", pack_target)
     monkeypatch.setattr(ingest, "PACK_MAX_BLOB", pack_max)  # 100: some blobs loose
     root = tmp_path_factory.mktemp("ingest")
-    index = _Index()
+    index = MemoryIndex()
     store = ObjectStore.local(str(root / "objects"), algorithm="xxh3-128", index=index)
     for round_no, files in enumerate((first, second)):
         data = root / f"d{round_no}"

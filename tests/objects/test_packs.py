@@ -6,7 +6,6 @@ import errno
 import os
 import random
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 import fsspec
@@ -22,6 +21,7 @@ from dvlin.ops import gc
 from dvlin.ops.du import du
 from dvlin.ops.fsck import fsck
 from tests.conftest import Cli, kill_when_paused
+from tests.objects.memory_index import MemoryIndex
 
 ALG = "xxh3-128"
 MIB = 1024 * 1024
@@ -59,17 +59,7 @@ def test_pack_writer_places_blobs_in_packs_of_their_own_hash(tmp_path: Path) -> 
 
 
 def test_a_blob_in_a_pack_reads_through_the_index(tmp_path: Path) -> None:
-    class Index:
-        def __init__(self) -> None:
-            self.rows: dict[str, StoredObject] = {}
-
-        def find_object(self, oid: str) -> StoredObject | None:
-            return self.rows.get(oid)
-
-        def find_objects(self, oids: object) -> dict[str, StoredObject]:
-            return {}
-
-    index = Index()
+    index = MemoryIndex()
     store = ObjectStore.local(str(tmp_path / "o"), algorithm=ALG, index=index)
     blob = b"chunk bytes" * 1000
     oid = hash_bytes(ALG, blob)
@@ -77,7 +67,7 @@ def test_a_blob_in_a_pack_reads_through_the_index(tmp_path: Path) -> None:
     writer = packs.PackWriter(store)
     writer.add(b"before", hash_bytes(ALG, b"before"))
     writer.add(blob, oid)
-    index.rows = {o.oid: o for o in writer.finish()}
+    index.objects = {o.oid: o for o in writer.finish()}
     assert store.has(oid) and store.get(oid) == blob
     assert not os.path.exists(store.path(oid))  # not loose: a slice of its pack
 
@@ -213,16 +203,7 @@ def test_killed_mid_pack_leaves_a_usable_repo(
 
 
 def test_read_chunks_mixes_loose_and_packed_chunks_in_order(tmp_path: Path) -> None:
-    class Index:
-        rows: dict[str, StoredObject] = {}
-
-        def find_object(self, oid: str) -> StoredObject | None:
-            return self.rows.get(oid)
-
-        def find_objects(self, oids: Iterable[str]) -> dict[str, StoredObject]:
-            return {o: self.rows[o] for o in oids if o in self.rows}
-
-    index = Index()
+    index = MemoryIndex()
     store = ObjectStore.local(str(tmp_path / "o"), algorithm=ALG, index=index)
     rng = random.Random(8)
     blobs = [rng.randbytes(50_000 + i) for i in range(6)]
@@ -231,10 +212,10 @@ def test_read_chunks_mixes_loose_and_packed_chunks_in_order(tmp_path: Path) -> N
     for i in (0, 1, 3, 4, 5):
         writer.add(blobs[i], oids[i])
     store.put(blobs[2], oids[2])  # an old, loose chunk between packed ones
-    index.rows = {o.oid: o for o in writer.finish()}
+    index.objects = {o.oid: o for o in writer.finish()}
     order = [5, 0, 1, 2, 3, 4, 0]
     assert list(store.read_chunks([oids[i] for i in order])) == [blobs[i] for i in order]
-    gone = index.rows[oids[3]].pack
+    gone = index.objects[oids[3]].pack
     assert gone is not None
     os.chmod(store.path(gone), 0o644)
     os.remove(store.path(gone))

@@ -13,10 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dvlin.objects.diff import diff_entries
-from dvlin.objects.manifest import tree_digest
-from dvlin.ops.manifests import load_entries
-from tests.ops.test_hotpath_property import CONTENTS, NAMES, World, _content
+from tests.ops.test_hotpath_property import CONTENTS, NAMES, World
 
 edit = st.one_of(
     st.tuples(st.just("write"), st.sampled_from(NAMES), st.sampled_from(CONTENTS), st.booleans()),
@@ -44,11 +41,8 @@ def test_commits_with_the_parents_paths_agree_with_hashing_everything(
     monkeypatch: pytest.MonkeyPatch,
     steps: list[list[tuple[str, str, object, bool]]],
 ) -> None:
-    world = World(tmp_path / "repo")
-    monkeypatch.chdir(world.repo.root)
-    repo = world.repo
-    try:
-        world.seed()
+    with World.seeded(tmp_path / "repo", monkeypatch) as world:
+        repo = world.repo
         for edits in [[], *steps]:  # a commit with no edit first: the rows are remembered
             for kind, a, b, aged in edits:
                 target = world.d / a
@@ -64,16 +58,5 @@ def test_commits_with_the_parents_paths_agree_with_hashing_everything(
                 else:
                     world.apply(kind, a, b, aged)
             truth = world.reference()
-            latest = repo.catalog.latest_version("d")
-            assert latest is not None
-            expected = diff_entries(load_entries(repo, latest), truth)
-            result = repo.commit(["d"], name="d")
-            assert result.diff == expected
-            committed = load_entries(repo, result.version)
-            assert sorted(map(_content, committed.values())) == sorted(
-                map(_content, truth.values())
-            )
-            assert result.version.tree == tree_digest(repo.config.hash, truth.values())
+            world.commit_agrees(truth, world.expected(truth))
         assert repo.status(["d"]).clean
-    finally:
-        repo.close()

@@ -8,10 +8,12 @@ then uses the straightforward :func:`tree_digest` and :func:`diff_entries`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,33 @@ class World:
         self.d = root / "d"
         self.d.mkdir()
         self.clock = time.time_ns() - 3600 * 1_000_000_000
+
+    @classmethod
+    @contextlib.contextmanager
+    def seeded(cls, root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+        """A world whose first tree is committed, the test's working folder its repo; the
+        repo closed after."""
+        world = cls(root)
+        monkeypatch.chdir(world.repo.root)
+        try:
+            world.seed()
+            yield world
+        finally:
+            world.repo.close()
+
+    def expected(self, truth: dict[str, Entry]) -> Diff:
+        """The diff from the latest version to ``truth``, by the straightforward reference."""
+        latest = self.repo.catalog.latest_version("d")
+        assert latest is not None
+        return diff_entries(load_entries(self.repo, latest), truth)
+
+    def commit_agrees(self, truth: dict[str, Entry], expected: Diff) -> None:
+        """Commit ``d``: its diff, entries and tree digest are the reference's."""
+        result = self.repo.commit(["d"], name="d")
+        assert result.diff == expected
+        committed = load_entries(self.repo, result.version)
+        assert sorted(map(_content, committed.values())) == sorted(map(_content, truth.values()))
+        assert result.version.tree == tree_digest(self.repo.config.hash, truth.values())
 
     def seed(self) -> None:
         """Write every name of NAMES with aged mtimes and commit ``d`` as its first version."""
@@ -158,30 +187,18 @@ def _content(e: Entry) -> tuple[object, ...]:
 def test_status_and_commit_agree_with_hashing_everything(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ops: list[tuple[str, str, object, bool]]
 ) -> None:
-    world = World(tmp_path / "repo")
-    monkeypatch.chdir(world.repo.root)
-    repo = world.repo
-    try:
-        world.seed()  # every later write or rename changes a committed path
+    # Seeded: every later write or rename changes a committed path.
+    with World.seeded(tmp_path / "repo", monkeypatch) as world:
+        repo = world.repo
         repo.status()  # the cache now holds the first tree
         for kind, a, b, aged in [*ops, ("commit", "", None, True)]:
             if kind != "commit":
                 world.apply(kind, a, b, aged)
                 continue
             truth = world.reference()
-            latest = repo.catalog.latest_version("d")
-            assert latest is not None
-            expected = diff_entries(load_entries(repo, latest), truth)
+            expected = world.expected(truth)
             for _ in range(2):  # cold (hashes) and warm (fingerprint or cache columns)
                 got = repo.status(["d"]).assets[0]
                 assert got.diff == expected
-            result = repo.commit(["d"], name="d")
-            assert result.diff == expected
-            committed = load_entries(repo, result.version)
-            assert sorted(map(_content, committed.values())) == sorted(
-                map(_content, truth.values())
-            )
-            assert result.version.tree == tree_digest(repo.config.hash, truth.values())
+            world.commit_agrees(truth, expected)
             assert repo.status(["d"]).assets[0].diff == Diff()
-    finally:
-        repo.close()

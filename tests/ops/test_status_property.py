@@ -14,8 +14,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dvlin.objects.diff import diff_entries
-from dvlin.ops.manifests import load_entries
 from tests.conftest import write_tree
 from tests.ops.test_hotpath_property import NAMES, World, op
 
@@ -41,11 +39,8 @@ def rewrite_keeping_mtime(path: Path) -> None:
 def test_status_agrees_with_hashing_everything_after_rewrites_that_keep_the_mtime(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ops: list[tuple[str, str, object, bool]]
 ) -> None:
-    world = World(tmp_path / "repo")
-    monkeypatch.chdir(world.repo.root)
-    repo = world.repo
-    try:
-        world.seed()
+    with World.seeded(tmp_path / "repo", monkeypatch) as world:
+        repo = world.repo
         assert repo.status().clean  # the cache now vouches for every file
         for kind, a, b, aged in ops:
             if kind == "keep":
@@ -54,13 +49,9 @@ def test_status_agrees_with_hashing_everything_after_rewrites_that_keep_the_mtim
                 repo.commit(["d"], name="d")
             else:
                 world.apply(kind, a, b, aged)
-            latest = repo.catalog.latest_version("d")
-            assert latest is not None
-            expected = diff_entries(load_entries(repo, latest), world.reference())
+            expected = world.expected(world.reference())
             for _ in range(2):  # as found, then from what the first status cached
                 assert repo.status(["d"]).assets[0].diff == expected
-    finally:
-        repo.close()
 
 
 @pytest.mark.parametrize("size", ["same size", "another size"])

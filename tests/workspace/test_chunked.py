@@ -16,27 +16,17 @@ from dvlin.objects.entry import Chunk
 from dvlin.objects.hashing import Oid, hash_bytes
 from dvlin.objects.manifest import Entry
 from dvlin.objects.packs import PackWriter
-from dvlin.objects.store import ObjectStore, StoredObject
+from dvlin.objects.store import ObjectStore
 from dvlin.workspace import chunked
 from dvlin.workspace.chunked import write_chunked
+from tests.objects.memory_index import MemoryIndex
 
 ALG = "xxh3-128"
 
 
-class _Index:
-    def __init__(self) -> None:
-        self.objects: dict[str, StoredObject] = {}
-
-    def find_object(self, oid: str) -> StoredObject | None:
-        return self.objects.get(oid)
-
-    def find_objects(self, oids: Iterable[str]) -> dict[str, StoredObject]:
-        return {o: self.objects[o] for o in oids if o in self.objects}
-
-
 def _store(root: Path, blobs: list[bytes], *, loose: Iterable[int] = ()) -> ObjectStore:
     """A store holding ``blobs``: in small packs, or loose for the indices in ``loose``."""
-    index = _Index()
+    index = MemoryIndex()
     store = ObjectStore.local(str(root), algorithm=ALG, index=index)
     packs = PackWriter(store, target=64 * 1024)
     seen: set[str] = set()
