@@ -1,7 +1,8 @@
 """dvlin.arrow_kernels: pyarrow.compute's kernels without its import, with the same results.
 
 The CLI test also checks the other imports a commit, a status and a switch do without
-(pyarrow.parquet and pyarrow.fs, OpenSSL's _hashlib, cloudpickle).
+(pyarrow.parquet and pyarrow.fs, OpenSSL's _hashlib, cloudpickle, and the contracts' modules
+in a repo without dvlin.toml).
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ sys.argv = ["dvlin", *sys.argv[1:]]
 try:
     main()
 finally:
-    heavy = [m for m in ("cloudpickle", "pyarrow.parquet", "pyarrow.fs", "_hashlib", "secrets")
+    heavy = [m for m in ("cloudpickle", "pyarrow.parquet", "pyarrow.fs", "_hashlib", "secrets",
+                                 "dvlin.ops.check", "dvlin.policy.config")
              if m in sys.modules]
     print("real compute:", arrow_kernels.real_imported(), "heavy:", heavy,
           "pyarrow:", "pyarrow" in sys.modules, file=sys.stderr)
@@ -213,3 +215,10 @@ def test_the_column_kernels_agree_with_their_references_on_the_stand_in() -> Non
         [sys.executable, "-c", code, *tests], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_the_commit_looks_for_the_contracts_file_the_policy_reads() -> None:
+    from dvlin.ops import refs
+    from dvlin.policy import config
+
+    assert refs.POLICY_FILE == config.POLICY_FILE
