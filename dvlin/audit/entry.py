@@ -15,7 +15,6 @@ Remotes push and pull :class:`AuditEntry` values through :meth:`AuditEntry.to_di
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 
 from dvlin.audit.records import RecordRef
 from dvlin.errors import UsageError
+from dvlin.sha import sha256
 from dvlin.values import sealed
 
 LEGACY, CURRENT = 1, 2
@@ -76,12 +76,12 @@ def canonical(fields: Mapping[str, Any]) -> bytes:
 
 def genesis(repo_id: str) -> str:
     """The 'previous hash' of the first entry: ties the chain to one repo."""
-    return hashlib.sha256(f"dvlin-audit-genesis:{repo_id}".encode()).hexdigest()
+    return sha256(f"dvlin-audit-genesis:{repo_id}".encode()).hexdigest()
 
 
 def field_hash(name: str, value: Any, salt: str) -> str:
     """The salted commitment to one payload field."""
-    return hashlib.sha256(bytes.fromhex(salt) + b"\n" + canonical({name: value})).hexdigest()
+    return sha256(bytes.fromhex(salt) + b"\n" + canonical({name: value})).hexdigest()
 
 
 @sealed
@@ -154,7 +154,7 @@ class AuditEntry:
             else field_hash(name, values[name], self.salts[name])
             for name in PAYLOAD_FIELDS
         }
-        return hashlib.sha256(canonical(hashes)).hexdigest()
+        return sha256(canonical(hashes)).hexdigest()
 
     def canonical_bytes(self, *, payload: str | None = None) -> bytes:
         """What the chain hashes after ``prev``: the header (format 2) or all fields (format 1).
@@ -181,6 +181,6 @@ class AuditEntry:
 
     def compute_hash(self, *, payload: str | None = None) -> str:
         """SHA-256 over the previous hash and :meth:`canonical_bytes`."""
-        return hashlib.sha256(
+        return sha256(
             self.prev.encode("ascii") + b"\n" + self.canonical_bytes(payload=payload)
         ).hexdigest()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -124,7 +124,7 @@ def append_to(
         hash="",
         clone=repo_id,
         record=record,
-        salts={name: secrets.token_hex(16) for name in PAYLOAD_FIELDS},
+        salts={name: os.urandom(16).hex() for name in PAYLOAD_FIELDS},  # secrets.token_hex(16)
     )
     payload = draft.compute_payload_hash()
     with_payload = _replace(draft, payload_hash=payload)

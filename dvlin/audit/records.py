@@ -9,7 +9,6 @@ can replay the chain against the catalog. The digests are computed from the rows
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -18,6 +17,7 @@ from typing import Any
 
 from dvlin.catalog import Catalog
 from dvlin.objects.hashing import VersionId
+from dvlin.sha import sha256
 from dvlin.values import sealed
 
 KINDS = ("version", "tag", "hold", "stage", "override", "expiry", "run", "derivation")
@@ -80,7 +80,7 @@ def digest(kind: str, fields: Mapping[str, Any]) -> str:
         ensure_ascii=False,
         allow_nan=False,
     )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256(text.encode("utf-8")).hexdigest()
 
 
 def version_identity(

@@ -40,7 +40,7 @@ def commit(
     quiet: bool = QUIET,
 ) -> None:
     """Snapshot files and folders as a new immutable version of an asset."""
-    from dvlin.ops.check import PolicyViolation
+    from dvlin.errors import CheckFailedError
     from dvlin.ops.commit import commit as commit_paths
     from dvlin.ops.common import parse_key_values
 
@@ -62,7 +62,11 @@ def commit(
                 overlap=allow_overlap,
                 follow_links=follow_links,
             )
-        except PolicyViolation as exc:
+        except CheckFailedError as exc:  # ops.check is imported only when a contract ran
+            from dvlin.ops.check import PolicyViolation
+
+            if not isinstance(exc, PolicyViolation):
+                raise
             from dvlin.render.checks import results_table
 
             out.line(f"✗ {quote(exc.message, marks=False)}")

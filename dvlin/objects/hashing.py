@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import hashlib
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
@@ -65,6 +64,8 @@ def hasher_factory(algorithm: str) -> Callable[[], Hasher]:
 
         return xxhash.xxh3_128
     if algorithm == "sha256":
+        import hashlib  # OpenSSL's, faster than the built-in one on object-sized inputs
+
         return hashlib.sha256
     if algorithm == "blake3":
         import blake3

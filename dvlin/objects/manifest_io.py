@@ -83,12 +83,59 @@ def entries_table(entries: Iterable[Entry]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+_WRITER_OPTIONS: dict[str, Any] = {
+    "version": "2.6",
+    "compression": "zstd",
+    "use_dictionary": True,
+    "write_statistics": True,
+    "use_deprecated_int96_timestamps": False,
+    "coerce_timestamps": None,
+    "data_page_size": None,
+    "allow_truncated_timestamps": False,
+    "compression_level": None,
+    "use_byte_stream_split": False,
+    "column_encoding": None,
+    "writer_engine_version": "V2",
+    "data_page_version": "1.0",
+    "use_compliant_nested_type": True,
+    "encryption_properties": None,
+    "write_batch_size": None,
+    "dictionary_pagesize_limit": None,
+    "store_schema": True,
+    "write_page_index": False,
+    "write_page_checksum": False,
+    "sorting_columns": None,
+    "store_decimal_as_integer": False,
+    "write_time_adjusted_to_utc": False,
+    "max_rows_per_page": None,
+    "bloom_filter_options": None,
+    "use_content_defined_chunking": False,
+}
+"""What ``pyarrow.parquet.write_table(..., compression="zstd")`` hands pyarrow's own writer
+(pyarrow 26's defaults, every one spelled out): the same bytes without importing
+``pyarrow.parquet``, whose import of ``pyarrow.fs`` (S3, GCS, HDFS bindings, ``ssl``) costs
+~15-20 ms of every commit. A pyarrow whose private writer takes other keywords refuses them
+(TypeError) and the public writer is used; ``tests/objects/test_manifest.py`` checks both
+write the same bytes."""
+
+
 def table_parquet(table: pa.Table) -> bytes:
     """A manifest table as Parquet bytes (zstd, one chunk per column)."""
-    import pyarrow.parquet as pq
-
+    table = table.combine_chunks()
     sink = io.BytesIO()
-    pq.write_table(table.combine_chunks(), sink, compression="zstd")
+    try:
+        from pyarrow._parquet import ParquetWriter
+
+        writer = ParquetWriter(sink, table.schema, **_WRITER_OPTIONS)
+    except (ImportError, AttributeError, TypeError):  # pragma: no cover - another pyarrow
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, sink, compression="zstd")
+        return sink.getvalue()
+    try:
+        writer.write_table(table, row_group_size=None)
+    finally:
+        writer.close()
     return sink.getvalue()
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dvlin.errors import CheckFailedError, NotFoundError, UsageError
+from dvlin.errors import CheckFailedError, NotFoundError
 from dvlin.policy.config import AssetPolicy, load_policy
 from dvlin.policy.results import failed
 from dvlin.policy.runner import AssetCheck, evaluate
@@ -193,20 +193,6 @@ def _policies_at(repo: Repo, policies: Any, target: str) -> list[AssetPolicy]:
 
 
 # -- on commit --------------------------------------------------------------------------------
-
-
-def check_override(*, force: bool, reason: str | None) -> None:
-    """``--force`` (commit despite a failed contract) needs a ``--reason``, and only it does.
-
-    The one place this is checked: :func:`dvlin.ops.commit.check_commit_args`, before any
-    work.
-    """
-    if force and not (reason and reason.strip()):
-        raise UsageError(
-            "--force needs --reason", hint='e.g. --force --reason "backfill, DATA-231"'
-        )
-    if reason and not force:
-        raise UsageError("--reason only applies with --force", hint="add --force, or drop --reason")
 
 
 def enforce(

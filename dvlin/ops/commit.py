@@ -25,6 +25,7 @@ from dvlin.ops import commit_tree, lock
 from dvlin.ops.commit_record import CommitResult, record
 from dvlin.ops.commit_request import CommitRequest, Layout
 from dvlin.ops.manifests import load_manifest, remember_written
+from dvlin.ops.refs import has_contracts
 from dvlin.progress import NullProgress, Progress
 from dvlin.workspace import pending
 from dvlin.workspace.scan import Item, scan_columns
@@ -98,10 +99,13 @@ def prepare(
         base_abs, layout.roots, store_root=repo.local_store_root, follow_links=follow_links
     )
     # The asset's contract runs before a single object is written: a failing commit leaves
-    # the store and the catalog exactly as they were.
-    from dvlin.ops.check import enforce
+    # the store and the catalog exactly as they were. Without a dvlin.toml there is none, and
+    # the policy modules (~10 ms of imports) are not loaded.
+    checks: dict[str, Any] = {}
+    if has_contracts(repo.root):
+        from dvlin.ops.check import enforce
 
-    checks = enforce(repo, name, base_abs, cols, force=request.force, reason=request.reason)
+        checks = enforce(repo, name, base_abs, cols, force=request.force, reason=request.reason)
     resolved_kind = kind or existing_kind or "dataset"
     if (
         parent is not None

@@ -103,7 +103,6 @@ class CommitRequest:
             NotFoundError: a path that does not exist.
             ConflictError: a path another asset owns (without ``overlap``).
         """
-        from dvlin.ops.check import check_override
         from dvlin.ops.refs import asset_for_paths
 
         check_override(force=force, reason=reason)  # --force needs --reason: checked here only
@@ -140,3 +139,17 @@ class CommitRequest:
             reason=reason,
             follow_links=follow_links,
         )
+
+
+def check_override(*, force: bool, reason: str | None) -> None:
+    """``--force`` (commit despite a failed contract) needs a ``--reason``, and only it does.
+
+    The one place this is checked: :meth:`CommitRequest.parse`, before any work (here, not
+    in :mod:`dvlin.ops.check`, whose policy modules a commit without contracts never loads).
+    """
+    if force and not (reason and reason.strip()):
+        raise UsageError(
+            "--force needs --reason", hint='e.g. --force --reason "backfill, DATA-231"'
+        )
+    if reason and not force:
+        raise UsageError("--reason only applies with --force", hint="add --force, or drop --reason")

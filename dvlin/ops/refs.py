@@ -23,6 +23,8 @@ from dvlin.ids import VERSION_ID_LENGTH, is_hex, parse_version_id
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dvlin.repo import Repo
 
 MIN_PREFIX = 6
@@ -49,14 +51,25 @@ def _inside(rel: str, folder: str) -> bool:
     return folder == "." or rel == folder or rel.startswith(folder + "/")
 
 
+POLICY_FILE = "dvlin.toml"
+"""The contracts' file (``dvlin.policy.config.POLICY_FILE``, which a test checks it equals)."""
+
+
+def has_contracts(root: Path) -> bool:
+    """False when ``root`` has no ``dvlin.toml``: no contract, and no need to import the policy
+    modules (~10 ms of every commit) to read one."""
+    return os.path.lexists(root / POLICY_FILE)
+
+
 def places(repo: Repo) -> list[Place]:
     """Where every asset lives: contract paths from ``dvlin.toml`` and committed layouts."""
-    from dvlin.policy.config import load_policy
-
     found: list[Place] = []
-    for name, policy in load_policy(repo.root).assets.items():
-        if policy.path:
-            found.append(Place(name, _normal(policy.path), True))
+    if has_contracts(repo.root):
+        from dvlin.policy.config import load_policy
+
+        for name, policy in load_policy(repo.root).assets.items():
+            if policy.path:
+                found.append(Place(name, _normal(policy.path), True))
     for a in repo.catalog.list_assets():
         for r in a.roots:
             path = a.base if r == "." else (r if a.base == "." else f"{a.base}/{r}")

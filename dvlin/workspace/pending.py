@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from dvlin.errors import ConflictError
+from dvlin.sha import sha256
 from dvlin.values import sealed
 
 PENDING_DIR = "checkouts"
@@ -97,7 +97,7 @@ def _folder(dvlin_dir: str | os.PathLike[str]) -> str:
 
 
 def _marker(dvlin_dir: str | os.PathLike[str], target: str) -> str:
-    digest = hashlib.sha256(os.fsencode(target)).hexdigest()[:24]
+    digest = sha256(os.fsencode(target)).hexdigest()[:24]
     return os.path.join(_folder(dvlin_dir), f"{digest}.json")
 
 

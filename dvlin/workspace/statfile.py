@@ -25,7 +25,6 @@ base alone.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dvlin.objects.hashing import Oid
+from dvlin.sha import sha256
 from dvlin.workspace.scan import Columns
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ AT = "at"
 def cache_file(dvlin_dir: str | os.PathLike[str], base: str, roots: Sequence[str]) -> Path:
     """Where the stat cache of one layout lives."""
     key = "\0".join([base, *roots]).encode("utf-8", "surrogateescape")
-    return Path(dvlin_dir) / FOLDER / f"{hashlib.sha256(key).hexdigest()[:24]}.arrow"
+    return Path(dvlin_dir) / FOLDER / f"{sha256(key).hexdigest()[:24]}.arrow"
 
 
 def schema() -> Any:

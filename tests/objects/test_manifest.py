@@ -155,6 +155,41 @@ def test_the_manifest_reader_reads_what_parquet_file_reads(columns: list[str]) -
     assert ours.read(columns=columns).equals(theirs.read(columns=columns))
 
 
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(_NAMES), min_size=1, max_size=3).map("/".join),
+            st.integers(0, 2**40),
+            st.booleans(),
+        ),
+        max_size=30,
+    )
+)
+def test_the_manifest_writer_writes_what_pyarrow_parquet_writes(
+    rows: list[tuple[str, int, bool]],
+) -> None:
+    # table_parquet avoids importing pyarrow.parquet: the same bytes as its write_table.
+    import io
+
+    import pyarrow.parquet as pq
+
+    from dvlin.objects.manifest_io import entries_table, table_parquet
+
+    entries = sorted(
+        {
+            p: Entry(p, "file", 0o644, size, OID, chunks=(Chunk("d" * 32, size),) if big else None)
+            for p, size, big in rows
+        }.values(),
+        key=lambda e: e.path.encode(),
+    )
+    table = entries_table(entries)
+    sink = io.BytesIO()
+    pq.write_table(table.combine_chunks(), sink, compression="zstd")
+    assert table_parquet(table) == sink.getvalue()
+    assert from_parquet(table_parquet(table)) == entries
+
+
 @pytest.mark.parametrize("cut", [0, 4, 100, -8])
 def test_a_torn_or_foreign_manifest_is_an_integrity_error(cut: int) -> None:
     import pyarrow as pa
