@@ -75,6 +75,13 @@ def record(repo: Repo, prepared: PreparedCommit, tx: Change) -> CommitResult:
         assert prepared.parent is not None
         _insert_tags(repo, tx, prepared.name, prepared.parent.id, prepared.tags)
         _retrack(repo, prepared, tx)
+        if catalog.workspace_version(prepared.name) != prepared.parent.id:
+            # The folder was checked out at an older version and edited back to the latest
+            # tree: it is at the latest now (status clean, a checkout sees no local edits).
+            with tx.unaudited():  # a workspace row, as a checkout writes it
+                catalog.set_workspace_version(
+                    prepared.name, prepared.parent.id, updated_at=utc_now()
+                )
         return CommitResult(
             False,
             prepared.parent,

@@ -52,3 +52,18 @@ def test_restoring_a_deleted_tree_writes_it_whole_and_clean(repo: Repo) -> None:
     assert not any(pending.is_temporary_name(n) for n in names)
     report = repo.status()
     assert report.clean
+
+
+def test_editing_an_older_checkout_back_to_the_latest_tree_and_committing_marks_it_latest(
+    repo: Repo,
+) -> None:
+    """'nothing to commit' because the latest version holds the tree: the folder is at it."""
+    _two(repo)
+    repo.checkout("d@v1")
+    for rel in CHANGED:  # by hand, back to what v2 holds
+        (repo.root / rel).write_bytes(b"changed " + rel.encode())
+    result = repo.commit(["d"], name="d")
+    assert not result.created and result.version.number == 2
+    assert repo.status().clean  # at d@v2, not "modified since d@v1"
+    repo.checkout("d@v1")  # no "uncommitted changes" refusal
+    assert all((repo.root / rel).read_bytes() == FILES[rel] for rel in CHANGED)
