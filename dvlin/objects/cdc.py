@@ -136,6 +136,48 @@ class CutHelper:
             self._pid = 0
 
 
+# Helpers forked before the commit needed them (:func:`keep_early`), by the file they cut:
+# (st_dev, st_ino) -> ((size, mtime_ns, ctime_ns) when forked, helper).
+_early: dict[tuple[int, int], tuple[tuple[int, int, int], CutHelper]] = {}
+
+
+def _seen(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def keep_early(st: os.stat_result, helper: CutHelper) -> None:
+    """Keep ``helper`` (cutting, from offset 0, the file that stats as ``st``) for
+    :func:`take_early`; stopped by :func:`drop_early` or when this process exits."""
+    import atexit
+
+    if not _early:
+        atexit.register(drop_early)
+    old = _early.pop((st.st_dev, st.st_ino), None)
+    if old is not None:
+        old[1].close()
+    _early[(st.st_dev, st.st_ino)] = (_seen(st), helper)
+
+
+def take_early(st: os.stat_result) -> CutHelper | None:
+    """The helper kept for the file that stats as ``st``, if it stated the same when the
+    helper was forked (else it is stopped: it cuts other bytes); None if there is none."""
+    got = _early.pop((st.st_dev, st.st_ino), None)
+    if got is None:
+        return None
+    seen, helper = got
+    if seen != _seen(st):
+        helper.close()
+        return None
+    return helper
+
+
+def drop_early() -> None:
+    """Stop every kept helper nobody took (their files needed no cutting after all)."""
+    while _early:
+        _, (_, helper) = _early.popitem()
+        helper.close()
+
+
 def _keep_only(*fds: int) -> None:
     """Close every descriptor of this (forked) process but the standard ones and ``fds``.
 
