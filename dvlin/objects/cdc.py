@@ -51,8 +51,13 @@ class CutHelper:
     """
 
     def __init__(self, pid: int, fd: int) -> None:
+        import threading
+
         self._pid = pid
         self._fd = fd
+        # The committing thread reads the pipe (waiting for cuts); the reader thread polls it
+        # (never waiting: it skips a poll while the other reads).
+        self._lock = threading.Lock()
         self._partial = b""  # the first bytes of a cut not wholly read yet
         self.cuts: array[int] = array("q")
         self.finished = False
@@ -97,6 +102,18 @@ class CutHelper:
 
     def receive(self, *, wait: bool) -> None:
         """Read the cuts the helper has sent; ``wait``: at least one more, or its end."""
+        with self._lock:
+            self._receive(wait=wait)
+
+    def poll(self) -> None:
+        """Read the cuts sent so far, unless another thread is reading them now."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._receive(wait=False)
+            finally:
+                self._lock.release()
+
+    def _receive(self, *, wait: bool) -> None:
         if self.finished:
             return
         os.set_blocking(self._fd, wait)
@@ -124,10 +141,11 @@ class CutHelper:
 
     def close(self) -> None:
         """Stop the helper if it still runs, and reap it."""
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
-        self._fd = -1
-        self.finished = True
+        with self._lock:
+            self.finished = True
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
         if self._pid:
             with contextlib.suppress(OSError):
                 os.kill(self._pid, signal.SIGKILL)
@@ -247,6 +265,11 @@ class Cutter:
         self._checked = 0  # the helper's cuts found plausible so far
         if helper is not None and split == 0:
             self._next = 0  # the start of the file is a cut of both
+
+    @property
+    def helper(self) -> CutHelper | None:
+        """The helper whose cuts this cutter takes (None once it was dropped)."""
+        return self._helper
 
     @property
     def following(self) -> bool:

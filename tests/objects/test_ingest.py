@@ -256,6 +256,9 @@ class _SaidHelper:
     def receive(self, *, wait: bool) -> None:
         pass
 
+    def poll(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -595,3 +598,54 @@ def test_no_helper_is_forked_early_but_for_a_big_regular_file(
     )
     bigfile.start_early([str(tmp_path / path)])
     assert cdc._early == {}
+
+
+@pytest.mark.parametrize("helper_says", ["the truth", "other bytes", "nonsense", "nothing"])
+def test_chunks_hashed_as_they_are_read_keep_their_oids_whatever_the_helper_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper_says: str
+) -> None:
+    import concurrent.futures
+
+    from dvlin.objects import cdc
+
+    _with_helper(monkeypatch)
+    data = _data(31, 6 * WINDOW + 999, "random with zero runs")
+
+    def ends(of: bytes) -> list[int]:
+        found, at = [], 0
+        for size in _whole_file_cuts(of):
+            at += size
+            found.append(at)
+        return found
+
+    said = {
+        "the truth": ends(data),
+        "other bytes": ends(_data(32, len(data), "random")),
+        "nonsense": [5, 2 * MIB, 2 * MIB, len(data)],
+        "nothing": [],
+    }[helper_says]
+    monkeypatch.setattr(cdc.CutHelper, "start", lambda *_, **__: _SaidHelper(said))
+    hashed_apart: list[int] = []
+
+    class Counting(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if self._thread_name_prefix == "dvlin-chunk-hash":
+                hashed_apart.append(1)
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", Counting)
+    entry, store = _commit_one(tmp_path, data)
+    chunks = entry.chunks or ()
+    assert entry.oid == hash_bytes("xxh3-128", data)
+    # Every chunk's bytes hash to its oid (read_chunks verifies each one).
+    assert b"".join(store.read_chunks([c.oid for c in chunks])) == data
+    assert all(c.oid == hash_bytes("xxh3-128", store.get(c.oid)) for c in chunks)
+    if helper_says == "the truth":
+        assert [c.size for c in chunks] == _whole_file_cuts(data)
+        assert hashed_apart == []  # every chunk was hashed by the reader
+    if helper_says == "other bytes":
+        assert [c.size for c in chunks] == _whole_file_cuts(_data(32, len(data), "random"))
+        assert hashed_apart == []
+    if helper_says == "nothing":
+        assert [c.size for c in chunks] == _whole_file_cuts(data)
+        assert len(hashed_apart) == len(chunks)
