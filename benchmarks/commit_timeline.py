@@ -47,6 +47,8 @@ import dvlin.cli  # noqa
 
 for mod, name in [
     ("dvlin.ops.commit", "prepare"),
+    ("dvlin.objects.ingest", "cut_file"),
+    ("dvlin.objects.packs", "PackWriter.finish"),
     ("dvlin.ops.commit", "scan_columns"),
     ("dvlin.ops.commit", "load_manifest"),
     ("dvlin.ops.commit", "record"),

@@ -40,6 +40,9 @@ def commit(
     quiet: bool = QUIET,
 ) -> None:
     """Snapshot files and folders as a new immutable version of an asset."""
+    from dvlin.ops.commit_early import start_cutting
+
+    start_cutting(paths)  # before pyarrow and the catalog load: a big file's cuts start now
     from dvlin.errors import CheckFailedError
     from dvlin.ops.commit import commit as commit_paths
     from dvlin.ops.common import parse_key_values

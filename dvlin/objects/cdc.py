@@ -51,8 +51,13 @@ class CutHelper:
     """
 
     def __init__(self, pid: int, fd: int) -> None:
+        import threading
+
         self._pid = pid
         self._fd = fd
+        # The committing thread reads the pipe (waiting for cuts); the reader thread polls it
+        # (never waiting: it skips a poll while the other reads).
+        self._lock = threading.Lock()
         self._partial = b""  # the first bytes of a cut not wholly read yet
         self.cuts: array[int] = array("q")
         self.finished = False
@@ -97,6 +102,18 @@ class CutHelper:
 
     def receive(self, *, wait: bool) -> None:
         """Read the cuts the helper has sent; ``wait``: at least one more, or its end."""
+        with self._lock:
+            self._receive(wait=wait)
+
+    def poll(self) -> None:
+        """Read the cuts sent so far, unless another thread is reading them now."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._receive(wait=False)
+            finally:
+                self._lock.release()
+
+    def _receive(self, *, wait: bool) -> None:
         if self.finished:
             return
         os.set_blocking(self._fd, wait)
@@ -124,16 +141,59 @@ class CutHelper:
 
     def close(self) -> None:
         """Stop the helper if it still runs, and reap it."""
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
-        self._fd = -1
-        self.finished = True
+        with self._lock:
+            self.finished = True
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
         if self._pid:
             with contextlib.suppress(OSError):
                 os.kill(self._pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self._pid, 0)
             self._pid = 0
+
+
+# Helpers forked before the commit needed them (:func:`keep_early`), by the file they cut:
+# (st_dev, st_ino) -> ((size, mtime_ns, ctime_ns) when forked, helper).
+_early: dict[tuple[int, int], tuple[tuple[int, int, int], CutHelper]] = {}
+
+
+def _seen(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def keep_early(st: os.stat_result, helper: CutHelper) -> None:
+    """Keep ``helper`` (cutting, from offset 0, the file that stats as ``st``) for
+    :func:`take_early`; stopped by :func:`drop_early` or when this process exits."""
+    import atexit
+
+    if not _early:
+        atexit.register(drop_early)
+    old = _early.pop((st.st_dev, st.st_ino), None)
+    if old is not None:
+        old[1].close()
+    _early[(st.st_dev, st.st_ino)] = (_seen(st), helper)
+
+
+def take_early(st: os.stat_result) -> CutHelper | None:
+    """The helper kept for the file that stats as ``st``, if it stated the same when the
+    helper was forked (else it is stopped: it cuts other bytes); None if there is none."""
+    got = _early.pop((st.st_dev, st.st_ino), None)
+    if got is None:
+        return None
+    seen, helper = got
+    if seen != _seen(st):
+        helper.close()
+        return None
+    return helper
+
+
+def drop_early() -> None:
+    """Stop every kept helper nobody took (their files needed no cutting after all)."""
+    while _early:
+        _, (_, helper) = _early.popitem()
+        helper.close()
 
 
 def _keep_only(*fds: int) -> None:
@@ -205,6 +265,11 @@ class Cutter:
         self._checked = 0  # the helper's cuts found plausible so far
         if helper is not None and split == 0:
             self._next = 0  # the start of the file is a cut of both
+
+    @property
+    def helper(self) -> CutHelper | None:
+        """The helper whose cuts this cutter takes (None once it was dropped)."""
+        return self._helper
 
     @property
     def following(self) -> bool:

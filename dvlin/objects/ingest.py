@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dvlin.objects.bigfile import cut_file, unreadable
+from dvlin.objects.cdc import drop_early
 from dvlin.objects.hashing import Hasher, Oid, hasher_factory
 from dvlin.objects.ingest_io import read_batch, write_pack
 from dvlin.objects.ingest_rows import (
@@ -368,6 +369,7 @@ class Ingester:
         Chunk packs are written and flushed here; the caller's ``store.sync()`` waits for the
         small-file packs and flushes them (and the folders) before the catalog names any of it.
         """
+        drop_early()  # every file is in: a cut helper forked early for another is not needed
         try:
             self._drain()
             self._flush_pack()

@@ -256,6 +256,9 @@ class _SaidHelper:
     def receive(self, *, wait: bool) -> None:
         pass
 
+    def poll(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -367,19 +370,19 @@ def test_a_big_file_cut_short_by_another_program_midway_is_a_conflict_not_a_cras
     data = random.Random(13).randbytes(8 * WINDOW)
     (tmp_path / "f").write_bytes(data)
     real_readv = os.readv
-    reads = 0
+    read = 0
 
     def readv_then_truncate(fd: int, buffers: list[memoryview]) -> int:
-        nonlocal reads
+        nonlocal read
         got = real_readv(fd, buffers)
-        reads += 1
-        if reads == 2:
+        read += got
+        if read == 2 * WINDOW:
             os.truncate(tmp_path / "f", WINDOW // 2)
         return got
 
     monkeypatch.setattr(bigfile.os, "readv", readv_then_truncate)
     _refused_as_changed(tmp_path, len(data))
-    assert reads >= 2
+    assert read >= 2 * WINDOW
 
 
 _DATA_KINDS = ["random", "zeros", "repeated block", "random with zero runs"]
@@ -493,3 +496,156 @@ def test_a_file_cut_by_the_helper_round_trips_across_pack_boundaries(
     assert entry.oid == hash_bytes("xxh3-128", data)
     assert len({store.index.find_object(c.oid).pack for c in chunks}) > 1  # type: ignore[union-attr]
     assert b"".join(store.read_chunks([c.oid for c in chunks])) == data
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended and been reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_helper_forked_early_is_taken_and_cuts_as_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dvlin.objects import cdc
+
+    _with_helper(monkeypatch)
+    data = _data(21, 5 * WINDOW + 4321, "random with zero runs")
+    (tmp_path / "f").write_bytes(data)
+    bigfile.start_early([str(tmp_path / "missing"), str(tmp_path / "f")])
+    [(_, helper)] = cdc._early.values()
+
+    def no_second_helper(*_: object, **__: object) -> None:
+        raise AssertionError("a second helper was forked")
+
+    monkeypatch.setattr(cdc.CutHelper, "start", no_second_helper)
+    index = MemoryIndex()
+    store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
+    ing = ingest.Ingester(store, index)
+    ing.add_file(str(tmp_path / "f"), "f", 0o644, len(data))
+    [entry] = ing.finish()
+    assert cdc._early == {} and helper.finished
+    assert [c.size for c in entry.chunks or ()] == _whole_file_cuts(data)
+    assert entry.oid == hash_bytes("xxh3-128", data)
+    index.objects.update(ing.new_objects)
+    assert b"".join(store.read_chunks([c.oid for c in entry.chunks or ()])) == data
+
+
+def test_a_helper_forked_early_for_a_file_written_since_is_stopped_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dvlin.objects import cdc
+
+    _with_helper(monkeypatch)
+    old = _data(22, 4 * WINDOW, "random")
+    (tmp_path / "f").write_bytes(old)
+    bigfile.start_early([str(tmp_path / "f")])
+    [(_, early)] = cdc._early.values()
+    pid = early._pid
+    new = _data(23, 4 * WINDOW, "random")  # same size, other bytes, a later change time
+    st = os.stat(tmp_path / "f")
+    (tmp_path / "f").write_bytes(new)
+    os.utime(tmp_path / "f", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    entry, store = _commit_one_in_place(tmp_path, len(new))
+    assert _gone(pid) and cdc._early == {}
+    assert [c.size for c in entry.chunks or ()] == _whole_file_cuts(new)
+    assert entry.oid == hash_bytes("xxh3-128", new)
+    assert b"".join(store.read_chunks([c.oid for c in entry.chunks or ()])) == new
+
+
+def _commit_one_in_place(tmp_path: Path, size: int) -> tuple[Entry, ObjectStore]:
+    """Ingest the file ``tmp_path/f`` as it is; return its entry and the store."""
+    index = MemoryIndex()
+    store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
+    ing = ingest.Ingester(store, index)
+    ing.add_file(str(tmp_path / "f"), "f", 0o644, size)
+    [entry] = ing.finish()
+    index.objects.update(ing.new_objects)
+    return entry, store
+
+
+def test_an_early_helper_nobody_takes_is_stopped_when_the_ingest_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dvlin.objects import cdc
+
+    _with_helper(monkeypatch)
+    (tmp_path / "big").write_bytes(bytes(3 * WINDOW))
+    bigfile.start_early([str(tmp_path / "big")])
+    [(_, early)] = cdc._early.values()
+    pid = early._pid
+    (tmp_path / "f").write_bytes(b"small")  # the big file needs no reading: vouched for
+    _commit_one_in_place(tmp_path, 5)
+    assert cdc._early == {} and _gone(pid)
+
+
+@pytest.mark.parametrize("what", ["a link to a big file", "a folder", "a small file", "missing"])
+def test_no_helper_is_forked_early_but_for_a_big_regular_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str
+) -> None:
+    from dvlin.objects import cdc
+
+    _with_helper(monkeypatch)
+    (tmp_path / "big").write_bytes(bytes(3 * MIB))
+    (tmp_path / "small").write_bytes(bytes(MIB))
+    (tmp_path / "dir").mkdir()
+    os.symlink("big", tmp_path / "link")
+    path = {"a link to a big file": "link", "a folder": "dir", "a small file": "small"}.get(
+        what, "missing"
+    )
+    bigfile.start_early([str(tmp_path / path)])
+    assert cdc._early == {}
+
+
+@pytest.mark.parametrize("helper_says", ["the truth", "other bytes", "nonsense", "nothing"])
+def test_chunks_hashed_as_they_are_read_keep_their_oids_whatever_the_helper_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper_says: str
+) -> None:
+    import concurrent.futures
+
+    from dvlin.objects import cdc
+
+    _with_helper(monkeypatch)
+    data = _data(31, 6 * WINDOW + 999, "random with zero runs")
+
+    def ends(of: bytes) -> list[int]:
+        found, at = [], 0
+        for size in _whole_file_cuts(of):
+            at += size
+            found.append(at)
+        return found
+
+    said = {
+        "the truth": ends(data),
+        "other bytes": ends(_data(32, len(data), "random")),
+        "nonsense": [5, 2 * MIB, 2 * MIB, len(data)],
+        "nothing": [],
+    }[helper_says]
+    monkeypatch.setattr(cdc.CutHelper, "start", lambda *_, **__: _SaidHelper(said))
+    hashed_apart: list[int] = []
+
+    class Counting(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if self._thread_name_prefix == "dvlin-chunk-hash":
+                hashed_apart.append(1)
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", Counting)
+    entry, store = _commit_one(tmp_path, data)
+    chunks = entry.chunks or ()
+    assert entry.oid == hash_bytes("xxh3-128", data)
+    # Every chunk's bytes hash to its oid (read_chunks verifies each one).
+    assert b"".join(store.read_chunks([c.oid for c in chunks])) == data
+    assert all(c.oid == hash_bytes("xxh3-128", store.get(c.oid)) for c in chunks)
+    if helper_says == "the truth":
+        assert [c.size for c in chunks] == _whole_file_cuts(data)
+        assert hashed_apart == []  # every chunk was hashed by the reader
+    if helper_says == "other bytes":
+        assert [c.size for c in chunks] == _whole_file_cuts(_data(32, len(data), "random"))
+        assert hashed_apart == []
+    if helper_says == "nothing":
+        assert [c.size for c in chunks] == _whole_file_cuts(data)
+        assert len(hashed_apart) == len(chunks)
