@@ -128,13 +128,13 @@ def test_packs_shared_by_versions_name_every_version_that_needs_them(
     from dvlin.objects import ingest
 
     monkeypatch.setattr(ingest, "PACK_TARGET", 64)  # a pack every few files
-    files = {f"d/f{i}.txt": f"content {i} " * 3 for i in range(10)}
+    files: dict[str, object] = {f"d/f{i}.txt": f"content {i} " * 3 for i in range(10)}
     files["d/f7.txt"] = files["d/f3.txt"]  # one blob, two paths
     write_tree(repo.root, files)
     repo.commit(["d"], name="d")
     write_tree(repo.root, {"d/f2.txt": "changed two " * 3, "d/f5.txt": "changed five " * 3})
     repo.commit(["d"], name="d")
-    shared = repo.catalog.find_object(_oid(repo, files["d/f3.txt"].encode()))
+    shared = repo.catalog.find_object(_oid(repo, str(files["d/f3.txt"]).encode()))
     fresh = repo.catalog.find_object(_oid(repo, b"changed five " * 3))
     assert shared is not None and fresh is not None
     assert shared.pack is not None and fresh.pack is not None and shared.pack != fresh.pack
