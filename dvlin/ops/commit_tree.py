@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -113,9 +114,12 @@ def build(
     types, col_paths, col_modes, col_sizes = cols.type, cols.path, cols.mode, cols.size
     plain: list[int] = []
     todo = pc.and_(is_file, pc.invert(reuse))
+    reading = pc.sum(todo).as_py() or 0
+    if reading >= MANY_FILES:
+        _heap_for_many_files()
     progress.start(
         "committing",
-        files=pc.sum(todo).as_py() or 0,
+        files=reading,
         bytes=sum(col_sizes[i] for i in others if types[i] == "file"),
     )
     prefix = os.path.join(base_abs, "")
@@ -196,6 +200,33 @@ def build(
     # new manifest lists the parent's paths, so each path keeps its row.
     same_paths = n == len(parent) == len(manifest) and where.null_count == 0
     return NewTree(manifest, oids, arrays, where if same_paths else None, changed, kept, diff)
+
+
+MANY_FILES = 100_000
+"""From this many files to read, :func:`_heap_for_many_files` tunes glibc's allocator."""
+
+
+def _heap_for_many_files() -> None:
+    """Freed memory goes back to the system while a commit reads many small files.
+
+    glibc raises its threshold for ``mmap`` to the size of each big block freed (a list of a
+    million slots), and blocks below it then come from the heap, where the small files' bytes
+    (freed once their pack is written) and the long-lived rows interleave: memory freed there
+    is kept. A fixed threshold (glibc's default, 128 KiB) keeps big blocks out of the heap
+    (a million files: ~85-130 MB less at the peak). Only for many files: a big file's read
+    windows would be mapped afresh each time.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    m_mmap_threshold = -3
+    mallopt(m_mmap_threshold, 128 * 1024)
 
 
 def _remembered_rows(rows: pa.Array | None, paths: pa.Array, parent: Manifest) -> pa.Array | None:
