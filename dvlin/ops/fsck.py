@@ -102,6 +102,7 @@ def _load_versions(catalog: Catalog) -> tuple[list[Version], list[Problem]]:
 def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
     """Check every version's objects, the catalog file and the audit chain; change nothing."""
 
+    _return_freed_pages()
     progress = progress or NullProgress()
     catalog = repo.catalog
     store = repo.store
@@ -215,6 +216,15 @@ def fsck(repo: Repo, *, progress: Progress | None = None) -> FsckReport:
         audit=audit,
         problems=tuple(problems),
     )
+
+
+def _return_freed_pages() -> None:
+    """Ask Arrow's allocator (mimalloc) to give freed pages back to the system at once rather
+    than after a delay, when it has not read its options yet: each manifest's columns are
+    freed after its rows are grouped, and kept pages made a 200k-file fsck ~90 MB bigger."""
+    import os
+
+    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
 
 
 class _PackSlices:
