@@ -118,3 +118,44 @@ def test_wrong_parent_rows_in_the_stat_cache_are_not_trusted(repo: Repo) -> None
         if e.type == "file" and p != "2/f002.txt"
     } | {"2/f002.txt": entries["2/f002.txt"].oid}
     assert (repo.root / "d/2/f002.txt").read_text() == "two"
+
+
+def test_hashed_rows_reported_out_of_order_are_put_in_row_order() -> None:
+    """A big file is reported as soon as it is cut, before the small files queued ahead of
+    it: the rows the cache may vouch for come back ascending, each with its own oid, racy
+    ones left out, and the ingester's lists emptied."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    import pyarrow as pa
+
+    from dvlin.objects.arrays import Int64s
+    from dvlin.ops.commit_tree import _fresh, _with_oids
+
+    started = 10**18
+    old, racy = started - 10**10, started
+    ingester: Any = SimpleNamespace(hashed_tags=[0, 4, 1, 3], hashed_oids=["a", "e", "b", "d"])
+    mtimes = Int64s([old, old, old, racy, old])
+    rows, oids = _fresh(ingester, mtimes, started)
+    assert (rows, oids) == ([0, 1, 4], ["a", "b", "e"])
+    assert ingester.hashed_tags == [] and ingester.hashed_oids == []
+    known = pa.array([None, None, "c", None, None], pa.string())
+    assert _with_oids(known, rows, oids).to_pylist() == ["a", "b", "c", None, "e"]
+    few = pa.array([None, *["k"] * 30], pa.string())
+    assert _with_oids(few, [0, 30], ["x", "y"]).to_pylist() == ["x", *["k"] * 29, "y"]
+
+
+def test_only_a_commit_of_many_files_tunes_the_heap(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dvlin.ops import commit_tree
+
+    calls: list[int] = []
+    monkeypatch.setattr(commit_tree, "_heap_for_many_files", lambda: calls.append(1))
+    write_tree(repo.root, {f"d/f{i}.txt": f"{i}" for i in range(5)})
+    repo.commit(["d"], name="d")
+    assert calls == []
+    monkeypatch.setattr(commit_tree, "MANY_FILES", 3)
+    write_tree(repo.root, {f"e/f{i}.txt": f"{i}" for i in range(5)})
+    assert repo.commit(["e"], name="e").version.files == 5
+    assert calls == [1]

@@ -118,3 +118,57 @@ def test_a_mangled_version_row_is_named_not_a_traceback(filled: Repo, cli: Cli) 
     assert "✗ catalog: version d@v1: its row is not valid JSON" in r.stdout
     assert "✗ record: version d@v1 does not match audit entry 1" in r.stdout
     assert "checked 1 version," in r.stdout  # big@v1 is still checked
+
+
+def test_packs_shared_by_versions_name_every_version_that_needs_them(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of several packs, interleaved in the second version's manifest (its new files went
+    into a new pack): a damaged pack names each version with a row in it, once."""
+    from dvlin.objects import ingest
+
+    monkeypatch.setattr(ingest, "PACK_TARGET", 64)  # a pack every few files
+    files: dict[str, object] = {f"d/f{i}.txt": f"content {i} " * 3 for i in range(10)}
+    files["d/f7.txt"] = files["d/f3.txt"]  # one blob, two paths
+    write_tree(repo.root, files)
+    repo.commit(["d"], name="d")
+    write_tree(repo.root, {"d/f2.txt": "changed two " * 3, "d/f5.txt": "changed five " * 3})
+    repo.commit(["d"], name="d")
+    shared = repo.catalog.find_object(_oid(repo, str(files["d/f3.txt"]).encode()))
+    fresh = repo.catalog.find_object(_oid(repo, b"changed five " * 3))
+    assert shared is not None and fresh is not None
+    assert shared.pack is not None and fresh.pack is not None and shared.pack != fresh.pack
+    for pack_oid in (shared.pack, fresh.pack):
+        pack = _writable(repo.store.path(pack_oid))
+        data = bytearray(pack.read_bytes())
+        data[1] ^= 1
+        pack.write_bytes(bytes(data))
+    report = fsck(repo)
+    assert sorted((p.kind, p.oid, p.versions) for p in report.problems) == sorted(
+        [("corrupt", shared.pack, ("d@v1", "d@v2")), ("corrupt", fresh.pack, ("d@v2",))]
+    )
+    assert report.versions == 2
+
+
+def test_pack_slices_come_out_per_pack_first_row_first() -> None:
+    """The slices of one pack, from versions whose rows interleave packs: each slice once,
+    named by its first row (versions in order, rows in order)."""
+    import pyarrow as pa
+
+    from dvlin.ops.fsck import _PackSlices
+
+    def rows(*r: tuple[str, str, str, int, int]) -> pa.Table:
+        names = ["path", "oid", "pack", "offset", "size"]
+        return pa.table({n: [x[i] for x in r] for i, n in enumerate(names)})
+
+    slices = _PackSlices()
+    one = slices.add(rows(("a", "o1", "P", 0, 5), ("b", "o2", "Q", 0, 3), ("c", "o1", "P", 0, 5)))
+    two = slices.add(rows(("b2", "o2", "Q", 0, 3), ("d", "o3", "P", 5, 2), ("e", "o4", "Q", 3, 1)))
+    slices.add_chunk("R", "c1", 0, 9)
+    slices.add_chunk("P", "o3", 5, 2)
+    assert sorted(one.to_pylist()) == ["P", "Q"] and sorted(two.to_pylist()) == ["P", "Q"]
+    assert slices.packs() == ["P", "Q", "R"]
+    assert slices.of("P") == {("o1", 0, 5): "a", ("o3", 5, 2): "d"}
+    assert list(slices.of("Q").items()) == [(("o2", 0, 3), "b"), (("o4", 3, 1), "e")]
+    assert slices.of("R") == {("c1", 0, 9): "chunk c1"}
+    assert slices.of("S") == {}
