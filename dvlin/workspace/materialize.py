@@ -148,6 +148,7 @@ class Writer:
                     if stop.is_set():
                         break
                     offset = e.offset or 0
+                    blob: bytes | memoryview
                     if not whole[pack]:
                         blob = self.store.get_slice(pack, offset, e.size, e.oid or "")
                     else:
