@@ -260,7 +260,7 @@ def table_entries(table: pa.Table, *, batch_rows: int = 65536) -> Iterator[Entry
             column = batch.column(name)
             # Columns that are all null (chunks, targets, packs in most trees) skip to_pylist.
             all_null = column.null_count == len(column)
-            cols.append([None] * len(column) if all_null else column.to_pylist())
+            cols.append([None] * len(column) if all_null else _pylist(column))
         if cols[-1].count(None) == len(cols[-1]):
             yield from map(make, zip(*cols, strict=True))
             continue
@@ -269,6 +269,23 @@ def table_entries(table: pa.Table, *, batch_rows: int = 65536) -> Iterator[Entry
             for chunks in cols[-1]
         ]
         yield from map(make, zip(*cols, strict=True))
+
+
+def _pylist(column: Any) -> list[Any]:
+    """``column.to_pylist()``; a dictionary column (``type``) is decoded from its codes.
+
+    Arrow builds a scalar per row to list a dictionary array: 0.4 s for 200,000 types, ten
+    times the cost of listing the codes and looking each up in the (three-word) dictionary.
+    """
+    import pyarrow as pa
+
+    if not pa.types.is_dictionary(column.type):
+        return column.to_pylist()  # type: ignore[no-any-return]
+    words = column.dictionary.to_pylist()
+    codes = column.indices.to_pylist()
+    if column.null_count:
+        return [None if code is None else words[code] for code in codes]
+    return list(map(words.__getitem__, codes))
 
 
 def from_parquet(data: bytes) -> list[Entry]:

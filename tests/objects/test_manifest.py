@@ -208,3 +208,36 @@ def test_a_torn_or_foreign_manifest_is_an_integrity_error(cut: int) -> None:
     pq.write_table(pa.table({"name": ["a"]}), foreign)  # a Parquet file, not a manifest
     with pytest.raises(IntegrityError, match="unreadable"):
         from_parquet(foreign.getvalue().to_pybytes())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(["file", "dir", "link", "fifo"]), min_size=4, max_size=4, unique=True),
+    st.lists(st.one_of(st.none(), st.integers(0, 3)), max_size=40),
+    st.integers(1, 7),
+)
+def test_entries_decode_a_dictionary_type_column_as_arrow_does(
+    words: list[str], codes: list[int | None], batch_rows: int
+) -> None:
+    # The type column is decoded from its codes and dictionary (Arrow's own to_pylist of a
+    # dictionary array is ten times slower); any dictionary order, unused words and nulls.
+    import pyarrow as pa
+
+    from dvlin.objects.manifest_io import _schema, table_entries
+
+    n = len(codes)
+    kinds = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int8()), pa.array(words))
+    columns = {
+        "path": pa.array([f"p{i:03}" for i in range(n)]),
+        "type": kinds,
+        "mode": pa.array([0o644] * n, pa.int32()),
+        "size": pa.array(list(range(n)), pa.int64()),
+        "oid": pa.array([OID] * n),
+        "target": pa.array([None] * n, pa.string()),
+        "pack": pa.array([None] * n, pa.string()),
+        "offset": pa.array([None] * n, pa.int64()),
+        "chunks": pa.array([None] * n, _schema().field("chunks").type),
+    }
+    table = pa.table(columns)
+    got = list(table_entries(table, batch_rows=batch_rows))
+    assert [tuple(e) for e in got] == [tuple(row.values()) for row in table.to_pylist()]

@@ -181,3 +181,26 @@ def test_a_restore_of_many_odd_names_gives_back_every_byte_and_mode(
     assert snapshot(out) == before
     assert result.written == len(before) and result.removed == 0
     assert not [p for p in os.listdir(out.parent) if ".dvlin-" in p]  # no staging left
+
+
+def test_a_checkout_leaves_the_cycle_collector_as_it_found_it(asset: Repo) -> None:
+    # The collector is paused while the entries are built; it runs again afterwards, after a
+    # failed checkout too, and a caller that had paused it keeps it paused.
+    import gc
+
+    out = asset.root.parent / "gc-out"
+    asset.checkout("e", to=out)
+    assert gc.isenabled()
+    with pytest.raises(UsageError):
+        asset.checkout("e", to=asset.root / ".dvlin" / "x")
+    assert gc.isenabled()
+    (out / "a.txt").write_text("edited")
+    with pytest.raises(ConflictError):
+        asset.checkout("e", to=out)  # the edit would be lost: refused inside the checkout
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        asset.checkout("e", to=asset.root.parent / "gc-out-2")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

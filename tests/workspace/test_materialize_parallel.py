@@ -59,7 +59,6 @@ def _threads(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
     monkeypatch.setattr(materialize, "WRITER_THREADS", n)
     monkeypatch.setattr(materialize, "PARALLEL_MIN_FILES", 1)
     monkeypatch.setattr(materialize, "_BATCH", 3)
-    monkeypatch.setattr(materialize, "_IN_FLIGHT", 2)
 
 
 @settings(
