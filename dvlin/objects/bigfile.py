@@ -224,7 +224,8 @@ def start_early(paths: Iterable[str]) -> None:
         if not stat.S_ISREG(st.st_mode) or st.st_size < _HELPER_MIN:
             continue
         try:
-            fd = os.open(path, os.O_RDONLY)
+            # O_NONBLOCK: a FIFO swapped in after the lstat must not hang the open.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError:
             return
         try:

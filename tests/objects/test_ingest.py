@@ -600,6 +600,28 @@ def test_no_helper_is_forked_early_but_for_a_big_regular_file(
     assert cdc._early == {}
 
 
+def test_a_fifo_swapped_in_for_a_big_file_after_its_lstat_does_not_hang_the_early_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from dvlin.objects import cdc
+
+    _with_helper(monkeypatch)
+    (tmp_path / "big").write_bytes(bytes(3 * MIB))
+    os.mkfifo(tmp_path / "fifo")
+    big = os.lstat(tmp_path / "big")
+    monkeypatch.setattr(bigfile.os, "lstat", lambda _path: big)  # the lstat saw the big file
+    started = threading.Thread(target=bigfile.start_early, args=([str(tmp_path / "fifo")],))
+    started.start()
+    started.join(10)
+    hung = started.is_alive()
+    if hung:  # let the blocked open return, so the test process can end
+        os.close(os.open(tmp_path / "fifo", os.O_WRONLY | os.O_NONBLOCK))
+        started.join(10)
+    assert not hung and cdc._early == {}
+
+
 @pytest.mark.parametrize("helper_says", ["the truth", "other bytes", "nonsense", "nothing"])
 def test_chunks_hashed_as_they_are_read_keep_their_oids_whatever_the_helper_says(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, helper_says: str
