@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dvlin import arrow_kernels
+from tests.column_suites import run_suites
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -193,28 +194,13 @@ def test_the_python_api_keeps_the_real_pyarrow_compute() -> None:
 def test_the_column_kernels_agree_with_their_references_on_the_stand_in() -> None:
     # The property tests of the kernels, the checkout plan and the commit's columns, in a
     # process whose pyarrow.compute is the stand-in: its kernels against the references.
-    code = (
-        "import sys\n"
+    run_suites(
         "from dvlin import arrow_kernels\n"
         "arrow_kernels.install()\n"
         "import pyarrow.compute as pc\n"
-        "assert arrow_kernels.installed() and pc._dvlin_standin\n"
-        "import pytest\n"
-        "code = pytest.main(['-q', '-x', '-p', 'no:cacheprovider', *sys.argv[1:]])\n"
-        "sys.exit(code)\n"
+        "assert arrow_kernels.installed() and pc._dvlin_standin\n",
+        extra=["tests/workspace/test_statcache.py"],
     )
-    tests = [
-        "tests/objects/test_columns.py",
-        "tests/ops/test_checkout_plan.py",
-        "tests/ops/test_commit_columns.py",
-        "tests/ops/test_commit_tree_merge.py",
-        "tests/workspace/test_statcache.py",
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", code, *tests], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 def test_the_commit_looks_for_the_contracts_file_the_policy_reads() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dvlin import lean
+from tests.column_suites import run_suites
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,24 +89,7 @@ def test_the_column_kernels_agree_with_their_references_without_numpy() -> None:
     # The property tests of the kernels, the checkout plan, the commit's columns and its merge
     # with the parent's rows, run in a process where NumPy cannot be imported: the lean paths
     # against the same references.
-    code = (
-        "import sys\n"
-        "from dvlin import lean\n"
-        "lean.allow()\n"
-        "assert lean.without_numpy()\n"
-        "import pytest\n"
-        "code = pytest.main(['-q', '-x', '-p', 'no:cacheprovider', *sys.argv[1:]])\n"
-        "assert 'numpy' not in sys.modules, 'numpy was imported'\n"
-        "sys.exit(code)\n"
+    run_suites(
+        "from dvlin import lean\nlean.allow()\nassert lean.without_numpy()\n",
+        after="assert 'numpy' not in sys.modules, 'numpy was imported'\n",
     )
-    tests = [
-        "tests/objects/test_columns.py",
-        "tests/ops/test_checkout_plan.py",
-        "tests/ops/test_commit_columns.py",
-        "tests/ops/test_commit_tree_merge.py",
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", code, *tests], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -66,6 +66,15 @@ def _whole_file_cuts(data: bytes) -> list[int]:
     ]
 
 
+def _cut_ends(data: bytes) -> list[int]:
+    """Where each chunk of one plain FastCDC pass over ``data`` ends."""
+    found, at = [], 0
+    for size in _whole_file_cuts(data):
+        at += size
+        found.append(at)
+    return found
+
+
 MIB = 1024 * 1024
 WINDOW = 5 * MIB
 
@@ -275,16 +284,9 @@ def test_a_helper_that_failed_or_saw_other_bytes_costs_time_not_correctness(
     data = random.Random(6).randbytes(6 * WINDOW + 4321)
     middle = len(data) // 2
 
-    def ends(of: bytes) -> list[int]:
-        found, at = [], 0
-        for size in _whole_file_cuts(of):
-            at += size
-            found.append(at)
-        return found
-
-    true_ends = [e for e in ends(data) if e >= middle]
+    true_ends = [e for e in _cut_ends(data) if e >= middle]
     # The true cuts a while, then those of other bytes (a file written meanwhile).
-    other = ends(random.Random(9).randbytes(len(data) - 3 * MIB))
+    other = _cut_ends(random.Random(9).randbytes(len(data) - 3 * MIB))
     mixed = true_ends[:3] + [e for e in other if e > true_ends[2]]
     said = {
         "the truth": true_ends,
@@ -611,7 +613,7 @@ def test_a_fifo_swapped_in_for_a_big_file_after_its_lstat_does_not_hang_the_earl
     (tmp_path / "big").write_bytes(bytes(3 * MIB))
     os.mkfifo(tmp_path / "fifo")
     big = os.lstat(tmp_path / "big")
-    monkeypatch.setattr(bigfile.os, "lstat", lambda _path: big)  # the lstat saw the big file
+    monkeypatch.setattr(os, "lstat", lambda _path: big)  # the lstat saw the big file
     started = threading.Thread(target=bigfile.start_early, args=([str(tmp_path / "fifo")],))
     started.start()
     started.join(10)
@@ -633,16 +635,9 @@ def test_chunks_hashed_as_they_are_read_keep_their_oids_whatever_the_helper_says
     _with_helper(monkeypatch)
     data = _data(31, 6 * WINDOW + 999, "random with zero runs")
 
-    def ends(of: bytes) -> list[int]:
-        found, at = [], 0
-        for size in _whole_file_cuts(of):
-            at += size
-            found.append(at)
-        return found
-
     said = {
-        "the truth": ends(data),
-        "other bytes": ends(_data(32, len(data), "random")),
+        "the truth": _cut_ends(data),
+        "other bytes": _cut_ends(_data(32, len(data), "random")),
         "nonsense": [5, 2 * MIB, 2 * MIB, len(data)],
         "nothing": [],
     }[helper_says]
