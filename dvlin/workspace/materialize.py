@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 from dvlin.errors import IntegrityError
+from dvlin.faults import IN_CHECKOUT, pause_point
 from dvlin.objects.hashing import hasher_factory
 from dvlin.objects.manifest import EXEC_MODE, Entry
 from dvlin.objects.store import ObjectStore
@@ -139,6 +140,9 @@ class Writer:
         whole = {pack: len(members) >= _WHOLE_PACK_MIN_BLOBS for pack, members in by_pack.items()}
         stop = threading.Event()
         done: queue.Queue[list[Entry] | None] = queue.Queue()
+        # The crash tests stop each writer after its first file: a pause in this thread alone
+        # (``advance``) would leave the writers free to finish the tree before the kill.
+        pause = bool(os.environ.get(IN_CHECKOUT))
 
         def work(lane: list[tuple[str, Entry]]) -> None:
             batch: list[Entry] = []
@@ -157,6 +161,8 @@ class Writer:
                         blob = view[offset : offset + e.size]
                         self._verify(e, blob, pack)
                     self._write_bytes(e, blob, count=False)
+                    if pause:
+                        pause_point(IN_CHECKOUT)
                     batch.append(e)
                     if len(batch) >= _BATCH:
                         done.put(batch)
