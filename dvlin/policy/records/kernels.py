@@ -205,9 +205,15 @@ def _date_time(arr: pa.Array) -> pa.Array:
     month = pc.cast(pc.utf8_slice_codeunits(text, 5, 7), pa.int32())
     day = pc.cast(pc.utf8_slice_codeunits(text, 8, 10), pa.int32())
     days = pa.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int32()).take(month)
+    # Years are four digits, never negative: integer division gives the remainders
+    # (pyarrow.compute has `remainder` only from pyarrow 24).
+    century = pc.divide(year, 100)
     leap = pc.and_(
         pc.equal(pc.bit_wise_and(year, 3), 0),
-        pc.or_(pc.not_equal(pc.remainder(year, 100), 0), pc.equal(pc.remainder(year, 400), 0)),
+        pc.or_(
+            pc.not_equal(pc.multiply(century, 100), year),
+            pc.equal(pc.bit_wise_and(century, 3), 0),
+        ),
     )
     days = pc.add(days, pc.cast(pc.and_(leap, pc.equal(month, 2)), pa.int32()))
     ok = pc.and_(
