@@ -1,9 +1,10 @@
 """Run a ``dvlin`` command without NumPy when nothing it does on a small tree needs it.
 
 pyarrow imports NumPy whenever it is installed (~0.1 s of every start, more than pyarrow's own
-import), although pyarrow 16+ works without it. A command that needs no NumPy — a checkout or
-a plain commit of up to :data:`MAX_ROWS` files — can make NumPy unimportable before pyarrow is
-first imported; pyarrow then runs as on a machine without NumPy, a configuration it supports.
+import), although pyarrow 18+ works without it (older ones fail to import: hence the floor in
+pyproject.toml). A command that needs no NumPy — a checkout or a plain commit of up to
+:data:`MAX_ROWS` files — can make NumPy unimportable before pyarrow is first imported; pyarrow
+then runs as on a machine without NumPy, a configuration it supports.
 The decision must be taken before pyarrow is imported (it cannot take NumPy in later), so:
 
 - only the ``dvlin`` process opts in (:func:`allow`, called by :func:`dvlin.cli.main`); the

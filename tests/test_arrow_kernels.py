@@ -7,6 +7,8 @@ in a repo without dvlin.toml).
 
 from __future__ import annotations
 
+import ast
+import io
 import os
 import subprocess
 import sys
@@ -113,7 +115,8 @@ def test_an_expression_argument_builds_an_expression_as_pyarrow_compute_does() -
 
 def test_names_it_does_not_build_come_from_the_real_module() -> None:
     assert arrow_kernels.lookup("field") is real.field  # real is already imported here
-    assert arrow_kernels.lookup("utf8_zfill") is real.utf8_zfill
+    if hasattr(real, "utf8_zfill"):  # a kernel whose options class the stand-in cannot find
+        assert arrow_kernels.lookup("utf8_zfill") is real.utf8_zfill
     assert arrow_kernels.lookup("SortOptions") is real.SortOptions
     assert arrow_kernels.lookup("call_function") is real.call_function
     with pytest.raises(AttributeError):
@@ -148,6 +151,22 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
+def _private_writer_fits() -> bool:
+    """True when this pyarrow's own Parquet writer takes the options manifests are written with."""
+    from pyarrow._parquet import ParquetWriter
+
+    from dvlin.objects import manifest_io
+
+    try:
+        writer = ParquetWriter(
+            io.BytesIO(), pa.schema([("a", pa.int8())]), **manifest_io._WRITER_OPTIONS
+        )
+    except TypeError:
+        return False
+    writer.close()
+    return True
+
+
 def test_commit_status_and_switch_run_without_the_real_pyarrow_compute(tmp_path: Path) -> None:
     data = tmp_path / "data"
     for i in range(3000):  # a few thousand files: the column paths, not the small-tree ones
@@ -156,24 +175,32 @@ def test_commit_status_and_switch_run_without_the_real_pyarrow_compute(tmp_path:
     (data / "odd name ü\t.txt").write_bytes(b"odd")
     assert _dvlin(tmp_path, "init").returncode == 0
     first = _tree(data)
-    lean = "real compute: False heavy: []"  # and no OpenSSL, no pyarrow.parquet nor fs
+    # No OpenSSL, no pyarrow.parquet nor fs: unless this pyarrow's private Parquet writer
+    # refuses the options spelled out for pyarrow 26; then the public one writes manifests.
+    writes = set() if _private_writer_fits() else {"pyarrow.parquet", "pyarrow.fs"}
+
+    def lean(stderr: str, *, allowed: set[str] = writes) -> bool:
+        line = next(x for x in stderr.splitlines() if x.startswith("real compute:"))
+        heavy = set(ast.literal_eval(line.split("heavy: ", 1)[1].split(" pyarrow:")[0]))
+        return line.startswith("real compute: False ") and heavy <= allowed
+
     done = _dvlin(tmp_path, "commit", "data")
     assert done.returncode == 0, done.stderr
-    assert f"{lean} pyarrow: True" in done.stderr  # pyarrow was used, the real pc was not
+    assert lean(done.stderr) and "pyarrow: True" in done.stderr  # used, not the real pc
     (data / "d2" / "f00002.bin").write_bytes(b"touched")  # status has columns to compare
     done = _dvlin(tmp_path, "status")
     assert done.returncode == 0, done.stderr
-    assert "~ d2/f00002.bin" in done.stdout and lean in done.stderr, done.stdout + done.stderr
+    assert "~ d2/f00002.bin" in done.stdout and lean(done.stderr, allowed=set()), done.stderr
     for i in range(0, 3000, 100):  # with f00002 above: 31 changed
         (data / f"d{i % 7}" / f"f{i:05}.bin").write_bytes(b"changed %d" % i)
     (data / "d1" / "f00001.bin").unlink()
     second = _dvlin(tmp_path, "commit", "data")
     assert second.returncode == 0, second.stderr
-    assert lean in second.stderr
+    assert lean(second.stderr)
     assert "~31" in second.stdout and "-1" in second.stdout, second.stdout
     back = _dvlin(tmp_path, "checkout", "data@v1")
     assert back.returncode == 0, back.stderr
-    assert lean in back.stderr
+    assert lean(back.stderr)
     assert _tree(data) == first
     status = _dvlin(tmp_path, "status")
     assert "clean at data@v1" in status.stdout, status.stdout + status.stderr
