@@ -49,12 +49,17 @@ def test_date_time_format_is_really_checked() -> None:
                 "yesterday",
                 "2024-02-29T00:00:00+01:00",
                 "2023-02-29T00:00:00Z",
+                "2000-02-29T00:00:00Z",  # divisible by 400: a leap year
+                "1900-02-29T00:00:00Z",  # by 100, not 400: not one
+                "2100-02-29T00:00:00Z",
+                "1600-02-29T00:00:00Z",
+                "2200-02-29T00:00:00Z",  # an even century not divisible by 400: not one
             ]
         }
     )
     schema = {"properties": {"ts": {"format": "date-time"}}}
     assert compile_schema(schema).fully_vectorised
-    assert vector_failures(batch, schema) == record_failures(batch, schema) == {1, 3}
+    assert vector_failures(batch, schema) == record_failures(batch, schema) == {1, 3, 5, 6, 8}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
