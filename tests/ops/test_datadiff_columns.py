@@ -66,6 +66,32 @@ def test_file_changes_match_the_entry_comparison(
     ]
 
 
+@st.composite
+def same_paths(draw: st.DrawFn) -> tuple[list[Entry], list[Entry]]:
+    """A tree and its paths again, some rows with another type or content (the first and last
+    rows too): the two path columns are equal."""
+    old = draw(trees)
+    new = []
+    for e in old:
+        if draw(st.booleans()):
+            other = draw(entries())
+            e = Entry(e.path, other.type, other.mode, other.size, other.oid, other.target)
+        new.append(e)
+    return old, new
+
+
+@settings(max_examples=200, deadline=None)
+@given(same_paths(), st.sampled_from([None, "a", "ü", "."]))
+def test_file_changes_of_the_same_paths_match_the_entry_comparison(
+    trees: tuple[list[Entry], list[Entry]], prefix: str | None
+) -> None:
+    old, new = trees
+    changes, _ = _file_changes(
+        Manifest.from_entries(old).within(prefix), Manifest.from_entries(new).within(prefix)
+    )
+    assert changes == reference(old, new, prefix)
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(
