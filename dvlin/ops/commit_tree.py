@@ -122,6 +122,13 @@ def build(
         files=reading,
         bytes=sum(col_sizes[i] for i in others if types[i] == "file"),
     )
+    # Where the stat cache's oids of the files not taken from the parent are stored: one
+    # catalog query, not one per file.
+    ingester.look_up(
+        oid
+        for i, oid in zip(others, known_others, strict=True)
+        if oid is not None and types[i] == "file"
+    )
     prefix = os.path.join(base_abs, "")
     for i, oid in zip(others, known_others, strict=True):
         if types[i] != "file":

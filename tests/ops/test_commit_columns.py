@@ -159,3 +159,33 @@ def test_only_a_commit_of_many_files_tunes_the_heap(
     write_tree(repo.root, {f"e/f{i}.txt": f"{i}" for i in range(5)})
     assert repo.commit(["e"], name="e").version.files == 5
     assert calls == [1]
+
+
+def test_files_whose_oids_the_stat_cache_knows_are_looked_up_in_one_query(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {f"d/f{i}.txt": f"content {i}" for i in range(6)}
+    _aged(repo, files)
+    first = repo.commit(["d"], name="d")
+    # Three files take contents the catalog holds already (another file's); a status hashes
+    # them, so the stat cache knows their oids when the commit comes.
+    swapped = {"d/f0.txt": "content 1", "d/f1.txt": "content 2", "d/f5.txt": "content 0"}
+    _aged(repo, swapped)
+    repo.status()
+    from dvlin.catalog.objects import ObjectQueries
+    from dvlin.ops.manifests import load_entries
+
+    def one_by_one(self: ObjectQueries, oid: str) -> object:
+        raise AssertionError(f"{oid} was looked up alone")
+
+    monkeypatch.setattr(ObjectQueries, "find_object", one_by_one)
+    second = repo.commit(["d"], name="d")
+    assert second.diff.changed == ("f0.txt", "f1.txt", "f5.txt")
+    ours = load_entries(repo, second.version)
+    theirs = load_entries(repo, first.version)
+    assert ours["f0.txt"].oid == theirs["f1.txt"].oid
+    assert ours["f5.txt"].oid == theirs["f0.txt"].oid
+    assert (ours["f1.txt"].pack, ours["f1.txt"].offset) == (
+        theirs["f2.txt"].pack,
+        theirs["f2.txt"].offset,
+    )
