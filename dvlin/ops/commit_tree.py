@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -58,7 +59,7 @@ class NewTree:
 def build(
     cols: Columns,
     cache: StatCache,
-    parent: Manifest,
+    parent: Manifest | Callable[[], Manifest],
     ingester: Ingester,
     *,
     algorithm: str,
@@ -73,7 +74,9 @@ def build(
     ``wanted`` are paths the caller wants to know about (the parent's described files): the
     ones taken unchanged are returned in :attr:`NewTree.kept`. ``parent`` has been validated
     (``load_manifest``); the rows that are not its own are validated here, so the new manifest
-    is valid as a whole (the commit records it as checked).
+    is valid as a whole (the commit records it as checked). ``parent`` may be a function that
+    gives it (:func:`~dvlin.ops.manifests.load_manifest_soon`): asked for once the scan has
+    been compared with the stat cache.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -89,6 +92,8 @@ def build(
     if cols.oid.count(None) != n:  # links into the store stand for their objects
         known = pc.coalesce(pa.array(cols.oid, pa.string()), known)
     is_file = pc.equal(kinds, "file")
+    if callable(parent):
+        parent = parent()
     # The parent's row of each scanned path, and only the columns that decide reuse: the
     # parent's rows stay where they are, in path order. The stat cache may know the rows
     # (``parent_tree``'s, when the last commit had the same paths): checked, they save a hash
@@ -207,6 +212,26 @@ def build(
     # new manifest lists the parent's paths, so each path keeps its row.
     same_paths = n == len(parent) == len(manifest) and where.null_count == 0
     return NewTree(manifest, oids, arrays, where if same_paths else None, changed, kept, diff)
+
+
+WRITE_BESIDE_FROM = 50_000
+"""From this many rows, :func:`parquet_soon` writes the manifest in a thread of its own."""
+
+
+def parquet_soon(manifest: Manifest) -> Callable[[], bytes]:
+    """The manifest's Parquet bytes, to be asked for later; a big one is written now, in a
+    thread, while the caller digests the tree (two passes over every row, each on a core of
+    its own: the writer and the digest's kernels run without the GIL). The same bytes as
+    :meth:`Manifest.to_parquet`, which a small manifest calls when asked."""
+    if len(manifest) < WRITE_BESIDE_FROM:
+        return manifest.to_parquet
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="dvlin-manifest")
+    try:
+        return pool.submit(manifest.to_parquet).result
+    finally:
+        pool.shutdown(wait=False)
 
 
 MANY_FILES = 100_000

@@ -10,7 +10,7 @@ whose bytes still hash to the oid, skips validating again. ``fsck`` never uses t
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from dvlin.catalog import Version
@@ -65,6 +65,54 @@ def load_manifest(
         # Validation's scratch columns go back to the system, not to Arrow's allocator cache.
         pa.default_memory_pool().release_unused()
     return manifest
+
+
+READ_BESIDE_FROM = 50_000
+"""From this many files, :func:`load_manifest_soon` reads and decodes in a thread."""
+
+
+def load_manifest_soon(repo: Repo, version: Version) -> Callable[[], Manifest]:
+    """:func:`load_manifest` of the whole manifest, to be asked for later.
+
+    A big local one is read, verified and decoded now, in a thread (Arrow's decoder runs
+    without the GIL), while the caller does other work (a commit compares its scan with the
+    stat cache); the catalog is asked, and the rows validated when it does not vouch for
+    them, in the calling thread when the result is asked for. Anything unusual (not local,
+    unreadable, missing) is left to :func:`load_manifest`, whose errors say what happened.
+    """
+    path = repo.store.local_path(version.manifest)
+    if version.files < READ_BESIDE_FROM or path is None:
+        return lambda: load_manifest(repo, version)
+    from concurrent.futures import ThreadPoolExecutor
+
+    oid, algorithm = version.manifest, repo.config.hash
+
+    def read() -> tuple[Manifest, str | None]:
+        buffer, file = _read_local(repo, oid, path)
+        return Manifest.from_parquet(buffer), file
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="dvlin-parent")
+    try:
+        future = pool.submit(read)
+    finally:
+        pool.shutdown(wait=False)
+
+    def result() -> Manifest:
+        try:
+            manifest, file = future.result()
+        except Exception:  # noqa: BLE001 - read again the usual way, errors worded as usual
+            return load_manifest(repo, version)
+        if file is None or repo.catalog.manifest_check(oid) != (VALIDATOR, file):
+            manifest.validate(algorithm)
+            if file is not None:
+                _remember(repo, oid, file)
+        if len(manifest) >= SMALL:
+            import pyarrow as pa
+
+            pa.default_memory_pool().release_unused()
+        return manifest
+
+    return result
 
 
 def remember_written(repo: Repo, oid: str, data: bytes) -> None:

@@ -28,7 +28,7 @@ def test_an_unchanged_tree_commits_nothing_without_reading_the_manifest(
     def no_manifest(*args: object, **kwargs: object) -> None:
         raise AssertionError("the parent's manifest was read")
 
-    monkeypatch.setattr(commit_module, "load_manifest", no_manifest)
+    monkeypatch.setattr(commit_module, "load_manifest_soon", no_manifest)
     again = repo.commit(["d"], name="d", tags=["same"])
     assert not again.created and again.version.id == first.version.id
     assert again.diff.clean and repo.catalog.tag("d", "same") is not None
@@ -189,3 +189,22 @@ def test_files_whose_oids_the_stat_cache_knows_are_looked_up_in_one_query(
         theirs["f2.txt"].pack,
         theirs["f2.txt"].offset,
     )
+
+
+def test_a_manifest_written_beside_the_digest_has_the_reference_bytes(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dvlin.objects.manifest import to_parquet, tree_digest
+    from dvlin.ops import commit_tree
+    from dvlin.ops.manifests import load_entries
+
+    monkeypatch.setattr(commit_tree, "WRITE_BESIDE_FROM", 0)  # every manifest in the thread
+    files = _paths_tree(30)
+    _aged(repo, files)
+    first = repo.commit(["d"], name="d")
+    _aged(repo, {"d/0/f000.txt": "new", "d/6/f006.txt": "new too", "d/7/added.txt": "x"})
+    second = repo.commit(["d"], name="d")
+    for version in (first.version, second.version):
+        entries = sorted(load_entries(repo, version).values(), key=lambda e: e.path.encode())
+        assert repo.store.get(version.manifest) == to_parquet(entries)
+        assert version.tree == tree_digest(repo.config.hash, entries)
