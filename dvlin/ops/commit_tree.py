@@ -221,13 +221,9 @@ def parquet_soon(manifest: Manifest) -> Callable[[], bytes]:
     :meth:`Manifest.to_parquet`, which a small manifest calls when asked."""
     if len(manifest) < WRITE_BESIDE_FROM:
         return manifest.to_parquet
-    from concurrent.futures import ThreadPoolExecutor
+    from dvlin.ops.manifests import in_thread
 
-    pool = ThreadPoolExecutor(1, thread_name_prefix="dvlin-manifest")
-    try:
-        return pool.submit(manifest.to_parquet).result
-    finally:
-        pool.shutdown(wait=False)
+    return in_thread(manifest.to_parquet, "dvlin-manifest-write")
 
 
 MANY_FILES = 100_000

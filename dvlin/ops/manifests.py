@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dvlin.catalog import Version
 from dvlin.objects.manifest import SMALL, VALIDATOR, Entry, Manifest, arrow_owned
@@ -67,6 +67,37 @@ def load_manifest(
     return manifest
 
 
+T = TypeVar("T")
+
+
+def in_thread(work: Callable[[], T], name: str) -> Callable[[], T]:
+    """Start ``work()`` in a thread now; the function returned waits for the thread to end
+    and gives what ``work`` returned (or raises what it raised). No thread is left running
+    once it has answered: a fork after it (a big file's cut helper) is not refused."""
+    import threading
+
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        done, value = outcome[0]
+        if not done:
+            raise value
+        answer: T = value
+        return answer
+
+    return result
+
+
 READ_BESIDE_FROM = 50_000
 """From this many files, :func:`load_manifest_soon` reads and decodes in a thread."""
 
@@ -83,23 +114,17 @@ def load_manifest_soon(repo: Repo, version: Version) -> Callable[[], Manifest]:
     path = repo.store.local_path(version.manifest)
     if version.files < READ_BESIDE_FROM or path is None:
         return lambda: load_manifest(repo, version)
-    from concurrent.futures import ThreadPoolExecutor
-
     oid, algorithm = version.manifest, repo.config.hash
 
     def read() -> tuple[Manifest, str | None]:
         buffer, file = _read_local(repo, oid, path)
         return Manifest.from_parquet(buffer), file
 
-    pool = ThreadPoolExecutor(1, thread_name_prefix="dvlin-parent")
-    try:
-        future = pool.submit(read)
-    finally:
-        pool.shutdown(wait=False)
+    read_now = in_thread(read, "dvlin-manifest-read")
 
     def result() -> Manifest:
         try:
-            manifest, file = future.result()
+            manifest, file = read_now()
         except Exception:  # noqa: BLE001 - read again the usual way, errors worded as usual
             return load_manifest(repo, version)
         if file is None or repo.catalog.manifest_check(oid) != (VALIDATOR, file):

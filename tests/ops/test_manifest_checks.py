@@ -323,3 +323,26 @@ def test_a_commit_reading_its_parent_in_a_thread_refuses_a_hostile_parent(
     ran = cli("commit", "d", "--name", "d")
     assert ran.exit_code == 4, ran.output
     assert "not a safe relative path" in ran.stderr
+
+
+def test_work_in_a_thread_answers_once_its_thread_has_ended() -> None:
+    import threading
+
+    from dvlin.errors import IntegrityError
+    from dvlin.ops.manifests import in_thread
+
+    started = threading.Event()
+
+    def work() -> int:
+        started.set()
+        return 7
+
+    answer = in_thread(work, "test-work")
+    assert answer() == 7 and answer() == 7 and started.is_set()
+    assert not any(t.name == "test-work" for t in threading.enumerate())
+
+    def fails() -> int:
+        raise IntegrityError("manifest is unreadable: test")
+
+    with pytest.raises(IntegrityError, match="unreadable: test"):
+        in_thread(fails, "test-fails")()
