@@ -92,8 +92,8 @@ class Ingester:
     _in_packs: set[str] = field(default_factory=set)
     _pending_chunks: list[Pending] = field(default_factory=list)
     _looked_up: dict[str, StoredObject | None] = field(default_factory=dict)
-    """Oids :meth:`look_up` asked the catalog about at once, with its answers (None: not
-    known). The catalog does not change during a commit; this commit's own objects are
+    """Oids the last :meth:`look_up` asked the catalog about at once, with its answers (None:
+    not known). The catalog does not change during a commit; this commit's own objects are
     looked for first."""
 
     def _hasher(self) -> Hasher:
@@ -113,15 +113,13 @@ class Ingester:
     def look_up(self, oids: Iterable[str]) -> None:
         """Ask the catalog where ``oids`` are in one query (one per 500), for the calls of
         :meth:`known` that follow: a commit whose stat cache knows the oids of the files it
-        takes (say, after a status hashed them) asked once per file."""
+        takes (say, after a status hashed them) asked once per file. The answers of an
+        earlier call are forgotten (a caller looks up a batch at a time)."""
         if self.catalog_empty:
             return
-        wanted = {oid for oid in oids if oid not in self._looked_up}
-        if not wanted:
-            return
-        found = self.catalog.find_objects(wanted)
-        for oid in wanted:
-            self._looked_up[oid] = found.get(oid)
+        wanted = set(oids)
+        found = self.catalog.find_objects(wanted) if wanted else {}
+        self._looked_up = {oid: found.get(oid) for oid in wanted}
 
     def _known_new(self, oid: str) -> StoredObject | None:
         """Where this commit stored ``oid`` (pack ``""``: in a pack not named yet)."""

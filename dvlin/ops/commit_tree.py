@@ -127,22 +127,26 @@ def build(
         files=reading,
         bytes=sum(col_sizes[i] for i in others if types[i] == "file"),
     )
-    # Where the stat cache's oids of the files not taken from the parent are stored: one
-    # catalog query, not one per file.
-    ingester.look_up(
-        oid
-        for i, oid in zip(others, known_others, strict=True)
-        if oid is not None and types[i] == "file"
-    )
     prefix = os.path.join(base_abs, "")
-    for i, oid in zip(others, known_others, strict=True):
-        if types[i] != "file":
-            plain.append(i)
-            continue
-        path, mode, size = col_paths[i], col_modes[i], col_sizes[i]
-        if oid is None or not ingester.add_known(path, mode, size, oid):
-            ingester.add_file(prefix + path, path, mode, size, tag=i)
-        progress.advance(files=1, bytes=size)
+    for start in range(0, len(others), LOOK_UP_ROWS):
+        rows = others[start : start + LOOK_UP_ROWS]
+        knowns = known_others[start : start + LOOK_UP_ROWS]
+        # Where the stat cache's oids of these files are stored: one catalog query for them
+        # all, not one per file (a few thousand at a time: a million known files would be a
+        # million answers held at once).
+        ingester.look_up(
+            oid
+            for i, oid in zip(rows, knowns, strict=True)
+            if oid is not None and types[i] == "file"
+        )
+        for i, oid in zip(rows, knowns, strict=True):
+            if types[i] != "file":
+                plain.append(i)
+                continue
+            path, mode, size = col_paths[i], col_modes[i], col_sizes[i]
+            if oid is None or not ingester.add_known(path, mode, size, oid):
+                ingester.add_file(prefix + path, path, mode, size, tag=i)
+            progress.advance(files=1, bytes=size)
     del known_others
     added = ingester.finish_table()
     progress.finish()
@@ -225,6 +229,9 @@ def parquet_soon(manifest: Manifest) -> Callable[[], bytes]:
 
     return in_thread(manifest.to_parquet, "dvlin-manifest-write")
 
+
+LOOK_UP_ROWS = 4096
+"""Rows of :func:`build` whose known oids are looked up in the catalog in one go."""
 
 MANY_FILES = 100_000
 """From this many files to read, :func:`_heap_for_many_files` tunes glibc's allocator."""

@@ -161,9 +161,13 @@ def test_only_a_commit_of_many_files_tunes_the_heap(
     assert calls == [1]
 
 
+@pytest.mark.parametrize("batch", [2, 4096])
 def test_files_whose_oids_the_stat_cache_knows_are_looked_up_in_one_query(
-    repo: Repo, monkeypatch: pytest.MonkeyPatch
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
+    from dvlin.ops import commit_tree
+
+    monkeypatch.setattr(commit_tree, "LOOK_UP_ROWS", batch)  # a query per two rows, or one
     files = {f"d/f{i}.txt": f"content {i}" for i in range(6)}
     _aged(repo, files)
     first = repo.commit(["d"], name="d")
