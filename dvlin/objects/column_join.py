@@ -99,6 +99,13 @@ def _merge_paths(old: pa.Array, new: pa.Array) -> tuple[np.ndarray, np.ndarray] 
 
 def match_paths(old: pa.Array, new: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
     """Join two unique path columns: (only in new, in both: new rows, old rows, only in old)."""
+    if len(old) == len(new) and old.equals(new):
+        # The same paths (a version whose files only changed content, as most are): every
+        # row is its own match, found by one comparison of the two columns' bytes instead of
+        # a sort of both (a million paths: ~0.4 s).
+        rows = _indices(len(new))
+        none = pa.array([], pa.int64())
+        return none, rows, rows, none
     lean = numpy_blocked()
     merged = _merge_paths(old, new) if len(old) >= 2 and len(new) >= 2 and not lean else None
     if lean:  # the same answer as the hash join below, on Arrow alone
@@ -155,6 +162,13 @@ def differing(
     names = [
         n for n in olds if olds[n].null_count != len(olds[n]) or news[n].null_count != len(news[n])
     ]
+    if _every_row_in_order(old, new, old_rows, new_rows):
+        # Row i with row i, every row (the same paths on both sides): the columns are
+        # compared as they are, with no copy of the rows taken in order.
+        differs = _bools(len(new_rows), False)
+        for name in names:
+            differs = pc.or_(differs, pc.invert(same(news[name], olds[name])))
+        return differs
     steps = []
     for start in range(0, len(new_rows), PAIRS_PER_STEP):
         a_rows = new_rows.slice(start, PAIRS_PER_STEP)
@@ -165,6 +179,17 @@ def differing(
             differs = pc.or_(differs, pc.invert(same_here))
         steps.append(differs)
     return pa.concat_arrays(steps) if steps else pa.array([], pa.bool_())
+
+
+def _every_row_in_order(
+    old: pa.Table, new: pa.Table, old_rows: pa.Array, new_rows: pa.Array
+) -> bool:
+    """True when the pairs are (0, 0), (1, 1) … over every row of both tables."""
+    n = len(new_rows)
+    if not (n == len(old_rows) == old.num_rows == new.num_rows) or not n:
+        return False
+    every = _indices(n)
+    return bool(new_rows.equals(every) and old_rows.equals(every))
 
 
 def changed_rows(old: pa.Table, new: pa.Table) -> tuple[pa.Array, pa.Array, pa.Array]:

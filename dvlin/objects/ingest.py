@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -91,6 +91,10 @@ class Ingester:
     _packer: PackWriter | None = None
     _in_packs: set[str] = field(default_factory=set)
     _pending_chunks: list[Pending] = field(default_factory=list)
+    _looked_up: dict[str, StoredObject | None] = field(default_factory=dict)
+    """Oids the last :meth:`look_up` asked the catalog about at once, with its answers (None:
+    not known). The catalog does not change during a commit; this commit's own objects are
+    looked for first."""
 
     def _hasher(self) -> Hasher:
         if self._new_hasher is None:
@@ -99,7 +103,23 @@ class Ingester:
 
     def known(self, oid: str) -> StoredObject | None:
         """Where ``oid`` is stored already, by this commit or an earlier one."""
-        return self._known_new(oid) or self.catalog.find_object(oid)
+        found = self._known_new(oid)
+        if found is not None:
+            return found
+        if oid in self._looked_up:
+            return self._looked_up[oid]
+        return self.catalog.find_object(oid)
+
+    def look_up(self, oids: Iterable[str]) -> None:
+        """Ask the catalog where ``oids`` are in one query (one per 500), for the calls of
+        :meth:`known` that follow: a commit whose stat cache knows the oids of the files it
+        takes (say, after a status hashed them) asked once per file. The answers of an
+        earlier call are forgotten (a caller looks up a batch at a time)."""
+        if self.catalog_empty:
+            return
+        wanted = set(oids)
+        found = self.catalog.find_objects(wanted) if wanted else {}
+        self._looked_up = {oid: found.get(oid) for oid in wanted}
 
     def _known_new(self, oid: str) -> StoredObject | None:
         """Where this commit stored ``oid`` (pack ``""``: in a pack not named yet)."""

@@ -120,23 +120,32 @@ write the same bytes."""
 
 
 def table_parquet(table: pa.Table) -> bytes:
-    """A manifest table as Parquet bytes (zstd, one chunk per column)."""
+    """A manifest table as Parquet bytes (zstd, one chunk per column).
+
+    Written into Arrow's own buffer, not a Python file object: a Python sink takes the GIL
+    for every write, so a commit writing a big manifest beside other work (the tree digest)
+    would wait for it.
+    """
+    import pyarrow as pa
+
     table = table.combine_chunks()
-    sink = io.BytesIO()
     try:
         from pyarrow._parquet import ParquetWriter
 
+        sink = pa.BufferOutputStream()
         writer = ParquetWriter(sink, table.schema, **_WRITER_OPTIONS)
     except (ImportError, AttributeError, TypeError):  # pragma: no cover - another pyarrow
         import pyarrow.parquet as pq
 
-        pq.write_table(table, sink, compression="zstd")
-        return sink.getvalue()
+        out = io.BytesIO()
+        pq.write_table(table, out, compression="zstd")
+        return out.getvalue()
     try:
         writer.write_table(table, row_group_size=None)
     finally:
         writer.close()
-    return sink.getvalue()
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 def to_parquet(entries: Sequence[Entry]) -> bytes:

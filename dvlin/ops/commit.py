@@ -24,7 +24,7 @@ from dvlin.objects.store import StoredObject
 from dvlin.ops import commit_tree, lock
 from dvlin.ops.commit_record import CommitResult, record
 from dvlin.ops.commit_request import CommitRequest, Layout
-from dvlin.ops.manifests import load_manifest, remember_written
+from dvlin.ops.manifests import load_manifest_soon, remember_written
 from dvlin.ops.refs import has_contracts
 from dvlin.progress import NullProgress, Progress
 from dvlin.workspace import pending
@@ -134,7 +134,9 @@ def prepare(
         # No contract to run, no table or array to describe or profile: nothing below needs
         # NumPy (~0.1 s of start-up), as long as pyarrow is not imported yet.
         lean.without_numpy()
-    parent_manifest = load_manifest(repo, parent) if parent else Manifest.empty()
+    # A big parent's manifest is read and decoded while build() compares the scan with the
+    # stat cache.
+    parent_manifest = load_manifest_soon(repo, parent) if parent else Manifest.empty()
     described = dict(parent.info.files) if parent else {}
     ingester = Ingester(repo.store, catalog, catalog_empty=not catalog.has_objects())
     new = commit_tree.build(
@@ -151,6 +153,7 @@ def prepare(
     )
     manifest, changed, kept = new.manifest, new.changed, new.kept
     algorithm = repo.config.hash
+    written = commit_tree.parquet_soon(manifest)
     tree = manifest.digest(algorithm)
     cache.snapshot(cols, new.oids, tree, new.arrays, new.rows)
     diff = new.diff
@@ -193,7 +196,7 @@ def prepare(
     profiles = commit_profiles(
         repo, base_abs, info, oids={p: m["oid"] for p, m in files_info.items() if m.get("oid")}
     )
-    manifest_data = manifest.to_parquet()
+    manifest_data = written()
     manifest_oid = repo.store.put(manifest_data)
     repo.store.sync()  # objects are durable before the catalog references them
     remember_written(repo, manifest_oid, manifest_data)  # build() validated it

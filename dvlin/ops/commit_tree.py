@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -58,7 +59,7 @@ class NewTree:
 def build(
     cols: Columns,
     cache: StatCache,
-    parent: Manifest,
+    parent: Manifest | Callable[[], Manifest],
     ingester: Ingester,
     *,
     algorithm: str,
@@ -73,7 +74,9 @@ def build(
     ``wanted`` are paths the caller wants to know about (the parent's described files): the
     ones taken unchanged are returned in :attr:`NewTree.kept`. ``parent`` has been validated
     (``load_manifest``); the rows that are not its own are validated here, so the new manifest
-    is valid as a whole (the commit records it as checked).
+    is valid as a whole (the commit records it as checked). ``parent`` may be a function that
+    gives it (:func:`~dvlin.ops.manifests.load_manifest_soon`): asked for once the scan has
+    been compared with the stat cache.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -89,6 +92,8 @@ def build(
     if cols.oid.count(None) != n:  # links into the store stand for their objects
         known = pc.coalesce(pa.array(cols.oid, pa.string()), known)
     is_file = pc.equal(kinds, "file")
+    if callable(parent):
+        parent = parent()
     # The parent's row of each scanned path, and only the columns that decide reuse: the
     # parent's rows stay where they are, in path order. The stat cache may know the rows
     # (``parent_tree``'s, when the last commit had the same paths): checked, they save a hash
@@ -123,14 +128,25 @@ def build(
         bytes=sum(col_sizes[i] for i in others if types[i] == "file"),
     )
     prefix = os.path.join(base_abs, "")
-    for i, oid in zip(others, known_others, strict=True):
-        if types[i] != "file":
-            plain.append(i)
-            continue
-        path, mode, size = col_paths[i], col_modes[i], col_sizes[i]
-        if oid is None or not ingester.add_known(path, mode, size, oid):
-            ingester.add_file(prefix + path, path, mode, size, tag=i)
-        progress.advance(files=1, bytes=size)
+    for start in range(0, len(others), LOOK_UP_ROWS):
+        rows = others[start : start + LOOK_UP_ROWS]
+        knowns = known_others[start : start + LOOK_UP_ROWS]
+        # Where the stat cache's oids of these files are stored: one catalog query for them
+        # all, not one per file (a few thousand at a time: a million known files would be a
+        # million answers held at once).
+        ingester.look_up(
+            oid
+            for i, oid in zip(rows, knowns, strict=True)
+            if oid is not None and types[i] == "file"
+        )
+        for i, oid in zip(rows, knowns, strict=True):
+            if types[i] != "file":
+                plain.append(i)
+                continue
+            path, mode, size = col_paths[i], col_modes[i], col_sizes[i]
+            if oid is None or not ingester.add_known(path, mode, size, oid):
+                ingester.add_file(prefix + path, path, mode, size, tag=i)
+            progress.advance(files=1, bytes=size)
     del known_others
     added = ingester.finish_table()
     progress.finish()
@@ -144,23 +160,19 @@ def build(
 
     fresh = Manifest(added)  # finish_table's rows are sorted and in the on-disk schema
     if plain_rows:
-        table = pa.concat_tables(
-            [
-                _plain_types(added),
-                _plain_types(
-                    Manifest.from_columns(
-                        path=[r[0] for r in plain_rows],
-                        type=[r[1] for r in plain_rows],
-                        mode=[r[2] for r in plain_rows],
-                        size=[0] * len(plain_rows),
-                        oid=[None] * len(plain_rows),
-                        target=[r[3] for r in plain_rows],
-                    ).table
-                ),
-            ]
+        # The folders and links (a few, sorted here) merged into the sorted file rows: not
+        # all rows concatenated and sorted again (a first commit of a million files: two more
+        # copies of every row, and every type as a Python string).
+        folders = Manifest.from_columns(
+            path=[r[0] for r in plain_rows],
+            type=[r[1] for r in plain_rows],
+            mode=[r[2] for r in plain_rows],
+            size=[0] * len(plain_rows),
+            oid=[None] * len(plain_rows),
+            target=[r[3] for r in plain_rows],
         )
-        fresh = Manifest.from_columns(**{name: table.column(name) for name in table.column_names})
-        del table  # with ``added``, a second copy of every row (a million rows: ~120 MB)
+        fresh = Manifest(_merge(added, folders.table).combine_chunks())
+        del folders
     del added
     # The parent's rows passed validation; the new rows are checked here, and the whole for
     # what no row shows alone (a path twice, a path under a link).
@@ -201,6 +213,25 @@ def build(
     same_paths = n == len(parent) == len(manifest) and where.null_count == 0
     return NewTree(manifest, oids, arrays, where if same_paths else None, changed, kept, diff)
 
+
+WRITE_BESIDE_FROM = 50_000
+"""From this many rows, :func:`parquet_soon` writes the manifest in a thread of its own."""
+
+
+def parquet_soon(manifest: Manifest) -> Callable[[], bytes]:
+    """The manifest's Parquet bytes, to be asked for later; a big one is written now, in a
+    thread, while the caller digests the tree (two passes over every row, each on a core of
+    its own: the writer and the digest's kernels run without the GIL). The same bytes as
+    :meth:`Manifest.to_parquet`, which a small manifest calls when asked."""
+    if len(manifest) < WRITE_BESIDE_FROM:
+        return manifest.to_parquet
+    from dvlin.ops.manifests import in_thread
+
+    return in_thread(manifest.to_parquet, "dvlin-manifest-write")
+
+
+LOOK_UP_ROWS = 4096
+"""Rows of :func:`build` whose known oids are looked up in the catalog in one go."""
 
 MANY_FILES = 100_000
 """From this many files to read, :func:`_heap_for_many_files` tunes glibc's allocator."""
@@ -519,17 +550,6 @@ def _diff(
         tuple(sorted(changed.to_pylist())),
         tuple(parent.paths().take(removed).to_pylist()),
     )
-
-
-def _plain_types(table: object) -> object:
-    """A manifest table with its dictionary ``type`` column decoded (tables concatenate)."""
-    import pyarrow as pa
-
-    from dvlin.objects.columns import strings
-
-    assert isinstance(table, pa.Table)
-    at = table.schema.get_field_index("type")
-    return table.set_column(at, "type", strings(table.column("type")))
 
 
 def _described(added: object) -> dict[str, Oid]:

@@ -136,14 +136,24 @@ class _Side:
             self.manifest = Manifest.from_entries(found)
             self.label = WORKSPACE
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._candidates: Any = None
 
     def files(self) -> dict[str, Entry]:
         """The workspace side's files by path (the workspace tree is in memory already)."""
         return {e.path: e for e in self.manifest.within(None, ("file",)).entries()}
 
-    def profiled(self, path: str | None) -> list[str]:
-        """The files under ``path`` that a profile is kept for (tables and arrays), sorted."""
-        return profiled_paths(self.manifest, path)
+    def profiled(self, path: str | None, *, like: _Side | None = None) -> list[str]:
+        """The files under ``path`` that a profile is kept for (tables and arrays), sorted.
+
+        ``like``: the other side, whose candidates (paths by suffix) are taken when both
+        list the same paths (a version whose files only changed content): one pass over a
+        million paths, not two.
+        """
+        if like is not None and like._candidates is not None:
+            if self.manifest.paths().equals(like.manifest.paths()):
+                return profiled_paths(self.manifest, path, candidates=like._candidates)
+        self._candidates = profile_candidates(self.manifest)
+        return profiled_paths(self.manifest, path, candidates=self._candidates)
 
     def profiles(self, paths: Sequence[str]) -> dict[str, dict[str, Any]]:
         from dvlin.ops.profiles import profile_local, version_profiles
@@ -279,7 +289,7 @@ def datadiff(
         changes, pairs = _file_changes(la, lb)
         pairs = [(x, y) for x, y in pairs if _may_be_profiled(x) and profile_format(x)]
         ta = a.profiled(path)
-        tb = b.profiled(path)
+        tb = b.profiled(path, like=a)
         whole = False
         if not pairs and len(ta) == 1 and len(tb) == 1 and ta != tb:
             # One table on each side under different names (train vs serving): compare them.
@@ -335,20 +345,29 @@ def _may_be_profiled(path: str) -> bool:
     return dot >= 0 and path[dot:].lower() in _profiled_suffixes()
 
 
-def profiled_paths(manifest: Manifest, prefix: str | None) -> list[str]:
+def profile_candidates(manifest: Manifest) -> Any:
+    """The paths of a partial manifest that may be profiled, by suffix (None: not partial)."""
+    if not manifest.partial:
+        return None
+    from dvlin.inspect.tables import TABLE_SUFFIXES
+    from dvlin.objects import columns
+
+    return columns.suffixed(manifest.paths(), [*TABLE_SUFFIXES, ".npy"])
+
+
+def profiled_paths(manifest: Manifest, prefix: str | None, *, candidates: Any = None) -> list[str]:
     """The paths of the files (at or under ``prefix``) a profile is kept for, sorted; found on
-    the columns of a partial manifest too."""
+    the columns of a partial manifest too (``candidates``: :func:`profile_candidates` of it,
+    or of a manifest with the same paths)."""
     from dvlin.ops.profiles import profile_format, profiled_entries
 
     if not manifest.partial:
         return [e.path for e in profiled_entries(manifest, prefix)]
     import pyarrow.compute as pc
 
-    from dvlin.inspect.tables import TABLE_SUFFIXES
-    from dvlin.objects import columns
-
     # By suffix on the whole path column first: most big trees hold no table at all.
-    candidates = columns.suffixed(manifest.paths(), [*TABLE_SUFFIXES, ".npy"])
+    if candidates is None:
+        candidates = profile_candidates(manifest)
     if not len(candidates):
         return []
     found = manifest.filter(pc.is_in(manifest.paths(), value_set=candidates))

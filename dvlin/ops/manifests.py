@@ -10,8 +10,8 @@ whose bytes still hash to the oid, skips validating again. ``fsck`` never uses t
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dvlin.catalog import Version
 from dvlin.objects.manifest import SMALL, VALIDATOR, Entry, Manifest, arrow_owned
@@ -65,6 +65,79 @@ def load_manifest(
         # Validation's scratch columns go back to the system, not to Arrow's allocator cache.
         pa.default_memory_pool().release_unused()
     return manifest
+
+
+T = TypeVar("T")
+
+
+def in_thread(work: Callable[[], T], name: str) -> Callable[[], T]:
+    """Start ``work()`` in a thread now; the function returned waits for the thread to end
+    and gives what ``work`` returned (or raises what it raised). No thread is left running
+    once it has answered: a fork after it (a big file's cut helper) is not refused."""
+    import threading
+
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        done, value = outcome[0]
+        if not done:
+            raise value
+        answer: T = value
+        return answer
+
+    return result
+
+
+READ_BESIDE_FROM = 50_000
+"""From this many files, :func:`load_manifest_soon` reads and decodes in a thread."""
+
+
+def load_manifest_soon(repo: Repo, version: Version) -> Callable[[], Manifest]:
+    """:func:`load_manifest` of the whole manifest, to be asked for later.
+
+    A big local one is read, verified and decoded now, in a thread (Arrow's decoder runs
+    without the GIL), while the caller does other work (a commit compares its scan with the
+    stat cache); the catalog is asked, and the rows validated when it does not vouch for
+    them, in the calling thread when the result is asked for. Anything unusual (not local,
+    unreadable, missing) is left to :func:`load_manifest`, whose errors say what happened.
+    """
+    path = repo.store.local_path(version.manifest)
+    if version.files < READ_BESIDE_FROM or path is None:
+        return lambda: load_manifest(repo, version)
+    oid, algorithm = version.manifest, repo.config.hash
+
+    def read() -> tuple[Manifest, str | None]:
+        buffer, file = _read_local(repo, oid, path)
+        return Manifest.from_parquet(buffer), file
+
+    read_now = in_thread(read, "dvlin-manifest-read")
+
+    def result() -> Manifest:
+        try:
+            manifest, file = read_now()
+        except Exception:  # noqa: BLE001 - read again the usual way, errors worded as usual
+            return load_manifest(repo, version)
+        if file is None or repo.catalog.manifest_check(oid) != (VALIDATOR, file):
+            manifest.validate(algorithm)
+            if file is not None:
+                _remember(repo, oid, file)
+        if len(manifest) >= SMALL:
+            import pyarrow as pa
+
+            pa.default_memory_pool().release_unused()
+        return manifest
+
+    return result
 
 
 def remember_written(repo: Repo, oid: str, data: bytes) -> None:

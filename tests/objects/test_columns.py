@@ -152,6 +152,40 @@ def test_diff_matches_the_reference(old: list[Entry], new: list[Entry]) -> None:
         assert diff_manifests(Manifest.from_entries(old), Manifest.from_entries(new)) == expected
 
 
+@st.composite
+def edited(draw: st.DrawFn, *, same_paths: bool) -> tuple[list[Entry], list[Entry]]:
+    """A tree and the same tree with some rows edited in place (content, mode, type; the
+    first and last rows too), and unless ``same_paths`` some rows dropped and some added."""
+    old = draw(clean_trees)
+    new = []
+    for e in old:
+        edit = draw(st.sampled_from(["same", "same", "oid", "mode", "type", "gone"]))
+        if edit == "oid" and e.type == "file":
+            e = e._replace(oid=draw(good_oids))
+        elif edit == "mode":
+            e = e._replace(mode=draw(st.sampled_from([0o644, 0o755, 0])))
+        elif edit == "type":  # a file replaced by a folder (or the other way round)
+            e = Entry(e.path, "dir", 0o755) if e.type != "dir" else Entry(e.path, "file", 0o644)
+        elif edit == "gone" and not same_paths:
+            continue
+        new.append(e)
+    if not same_paths:
+        taken = {e.path for e in new}
+        new += [e for e in draw(clean_trees) if e.path not in taken]
+    return old, new
+
+
+@SETTINGS
+@given(st.one_of(edited(same_paths=True), edited(same_paths=False)))
+def test_diff_of_an_edited_tree_matches_the_reference(
+    trees: tuple[list[Entry], list[Entry]],
+) -> None:
+    old, new = trees
+    expected = diff_entries({e.path: e for e in old}, {e.path: e for e in new})
+    with vectorised():
+        assert diff_manifests(Manifest.from_entries(old), Manifest.from_entries(new)) == expected
+
+
 @SETTINGS
 @given(trees)
 def test_parquet_bytes_and_entries_round_trip(tree: list[Entry]) -> None:

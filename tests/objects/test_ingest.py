@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from dvlin.objects import bigfile, ingest
 from dvlin.objects.hashing import hash_bytes
 from dvlin.objects.manifest import Entry
-from dvlin.objects.store import ObjectStore
+from dvlin.objects.store import ObjectStore, StoredObject
 from tests.objects.memory_index import MemoryIndex
 
 
@@ -666,3 +667,44 @@ def test_chunks_hashed_as_they_are_read_keep_their_oids_whatever_the_helper_says
     if helper_says == "nothing":
         assert [c.size for c in chunks] == _whole_file_cuts(data)
         assert len(hashed_apart) == len(chunks)
+
+
+class _CountingIndex(MemoryIndex):
+    """A MemoryIndex that counts the questions it is asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.one_by_one = 0
+        self.at_once = 0
+
+    def find_object(self, oid: str) -> StoredObject | None:
+        self.one_by_one += 1
+        return super().find_object(oid)
+
+    def find_objects(self, oids: Iterable[str]) -> dict[str, StoredObject]:
+        self.at_once += 1
+        return super().find_objects(oids)
+
+
+def test_oids_looked_up_at_once_are_answered_without_asking_again(tmp_path: Path) -> None:
+    index = _CountingIndex()
+    store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
+    stored = {data: store.put(data) for data in (b"one", b"two")}
+    for oid in stored.values():
+        index.objects[oid] = StoredObject(oid, 3, None, None)
+    missing = hash_bytes("xxh3-128", b"never stored")
+    ing = ingest.Ingester(store, index)
+    ing.look_up([*stored.values(), missing, missing])
+    assert [ing.known(oid) for oid in stored.values()] == [
+        index.objects[oid] for oid in stored.values()
+    ]
+    assert ing.known(missing) is None
+    assert (index.at_once, index.one_by_one) == (1, 0)
+    # A file taken by its known oid gets the same row as before, and an oid not looked up
+    # is still asked for.
+    assert ing.add_known("a", 0o644, 3, stored[b"one"])
+    assert not ing.add_known("b", 0o644, 3, missing)
+    assert ing.known(hash_bytes("xxh3-128", b"other")) is None
+    assert (index.at_once, index.one_by_one) == (1, 1)
+    [entry] = ing.finish()
+    assert entry == Entry("a", "file", 0o644, 3, stored[b"one"], None, None, None, None)

@@ -28,7 +28,7 @@ def test_an_unchanged_tree_commits_nothing_without_reading_the_manifest(
     def no_manifest(*args: object, **kwargs: object) -> None:
         raise AssertionError("the parent's manifest was read")
 
-    monkeypatch.setattr(commit_module, "load_manifest", no_manifest)
+    monkeypatch.setattr(commit_module, "load_manifest_soon", no_manifest)
     again = repo.commit(["d"], name="d", tags=["same"])
     assert not again.created and again.version.id == first.version.id
     assert again.diff.clean and repo.catalog.tag("d", "same") is not None
@@ -159,3 +159,56 @@ def test_only_a_commit_of_many_files_tunes_the_heap(
     write_tree(repo.root, {f"e/f{i}.txt": f"{i}" for i in range(5)})
     assert repo.commit(["e"], name="e").version.files == 5
     assert calls == [1]
+
+
+@pytest.mark.parametrize("batch", [2, 4096])
+def test_files_whose_oids_the_stat_cache_knows_are_looked_up_in_one_query(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    from dvlin.ops import commit_tree
+
+    monkeypatch.setattr(commit_tree, "LOOK_UP_ROWS", batch)  # a query per two rows, or one
+    files = {f"d/f{i}.txt": f"content {i}" for i in range(6)}
+    _aged(repo, files)
+    first = repo.commit(["d"], name="d")
+    # Three files take contents the catalog holds already (another file's); a status hashes
+    # them, so the stat cache knows their oids when the commit comes.
+    swapped = {"d/f0.txt": "content 1", "d/f1.txt": "content 2", "d/f5.txt": "content 0"}
+    _aged(repo, swapped)
+    repo.status()
+    from dvlin.catalog.objects import ObjectQueries
+    from dvlin.ops.manifests import load_entries
+
+    def one_by_one(self: ObjectQueries, oid: str) -> object:
+        raise AssertionError(f"{oid} was looked up alone")
+
+    monkeypatch.setattr(ObjectQueries, "find_object", one_by_one)
+    second = repo.commit(["d"], name="d")
+    assert second.diff.changed == ("f0.txt", "f1.txt", "f5.txt")
+    ours = load_entries(repo, second.version)
+    theirs = load_entries(repo, first.version)
+    assert ours["f0.txt"].oid == theirs["f1.txt"].oid
+    assert ours["f5.txt"].oid == theirs["f0.txt"].oid
+    assert (ours["f1.txt"].pack, ours["f1.txt"].offset) == (
+        theirs["f2.txt"].pack,
+        theirs["f2.txt"].offset,
+    )
+
+
+def test_a_manifest_written_beside_the_digest_has_the_reference_bytes(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dvlin.objects.manifest import to_parquet, tree_digest
+    from dvlin.ops import commit_tree
+    from dvlin.ops.manifests import load_entries
+
+    monkeypatch.setattr(commit_tree, "WRITE_BESIDE_FROM", 0)  # every manifest in the thread
+    files = _paths_tree(30)
+    _aged(repo, files)
+    first = repo.commit(["d"], name="d")
+    _aged(repo, {"d/0/f000.txt": "new", "d/6/f006.txt": "new too", "d/7/added.txt": "x"})
+    second = repo.commit(["d"], name="d")
+    for version in (first.version, second.version):
+        entries = sorted(load_entries(repo, version).values(), key=lambda e: e.path.encode())
+        assert repo.store.get(version.manifest) == to_parquet(entries)
+        assert version.tree == tree_digest(repo.config.hash, entries)

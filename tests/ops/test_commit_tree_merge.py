@@ -209,3 +209,76 @@ def test_new_rows_put_in_place_give_the_merged_table_and_its_bytes(
     assert got is not None
     assert got.equals(expected) and got.schema.equals(expected.schema, check_metadata=True)
     assert Manifest(got).to_parquet() == Manifest(expected).to_parquet()
+
+
+odd = st.sampled_from(["a", "a-b", "a.b", "a0", "b", "é", "Z", " x", "a b", "new\nline", "名前"])
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(st.tuples(st.lists(odd, min_size=1, max_size=3).map("/".join), kinds), max_size=25),
+    st.booleans(),
+)
+def test_a_first_commit_of_files_folders_and_links_is_the_reference_tree(
+    tmp_path_factory: pytest.TempPathFactory, items: list[tuple[str, str]], many: bool
+) -> None:
+    """The folders and links merged into the sorted file rows give the rows, the digest and
+    the Parquet bytes of the reference functions (sorted by path bytes: ``a-b`` < ``a/x``)."""
+    import os
+    import stat
+
+    from dvlin.objects.hashing import hash_file
+    from dvlin.objects.manifest import (
+        DIR_MODE,
+        EXEC_MODE,
+        FILE_MODE,
+        LINK_MODE,
+        to_parquet,
+        tree_digest,
+    )
+
+    root = tmp_path_factory.mktemp("first")
+    d = root / "d"
+    d.mkdir()
+    for path, kind in items:
+        target = d / path
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if kind == "file":
+                target.write_bytes(path.encode() * (3 if many else 1))
+            elif kind == "dir":
+                target.mkdir(exist_ok=True)
+            else:
+                target.symlink_to("elsewhere")
+        except OSError:
+            continue  # blocked by an earlier file, folder or link
+    repo = Repo.init(root)
+    try:
+        made = repo.commit([str(d)], name="d")
+        reference = []
+        for folder, dirs, files in os.walk(d):
+            rel = os.path.relpath(folder, d)
+            prefix = "" if rel == "." else rel + "/"
+            for name in dirs + files:
+                full, path = os.path.join(folder, name), prefix + name
+                st_ = os.lstat(full)
+                if stat.S_ISLNK(st_.st_mode):
+                    reference.append(Entry(path, "link", LINK_MODE, 0, None, os.readlink(full)))
+                elif stat.S_ISDIR(st_.st_mode):
+                    reference.append(Entry(path, "dir", DIR_MODE))
+                else:
+                    mode = EXEC_MODE if st_.st_mode & 0o111 else FILE_MODE
+                    oid = hash_file(repo.config.hash, full)
+                    reference.append(Entry(path, "file", mode, st_.st_size, oid))
+        reference.sort(key=lambda e: e.path.encode())
+        got = load_manifest(repo, made.version)
+        stored = list(got.entries())
+        assert [e._replace(pack=None, offset=None) for e in stored] == reference
+        assert made.version.tree == tree_digest(repo.config.hash, reference)
+        assert repo.store.get(made.version.manifest) == to_parquet(stored)
+    finally:
+        repo.close()

@@ -66,6 +66,32 @@ def test_file_changes_match_the_entry_comparison(
     ]
 
 
+@st.composite
+def same_paths(draw: st.DrawFn) -> tuple[list[Entry], list[Entry]]:
+    """A tree and its paths again, some rows with another type or content (the first and last
+    rows too): the two path columns are equal."""
+    old = draw(trees)
+    new = []
+    for e in old:
+        if draw(st.booleans()):
+            other = draw(entries())
+            e = Entry(e.path, other.type, other.mode, other.size, other.oid, other.target)
+        new.append(e)
+    return old, new
+
+
+@settings(max_examples=200, deadline=None)
+@given(same_paths(), st.sampled_from([None, "a", "ü", "."]))
+def test_file_changes_of_the_same_paths_match_the_entry_comparison(
+    trees: tuple[list[Entry], list[Entry]], prefix: str | None
+) -> None:
+    old, new = trees
+    changes, _ = _file_changes(
+        Manifest.from_entries(old).within(prefix), Manifest.from_entries(new).within(prefix)
+    )
+    assert changes == reference(old, new, prefix)
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(
@@ -139,3 +165,50 @@ def test_file_changes_of_partial_manifests_match_the_entry_comparison(
         manifest_io.PARTIAL_FROM = saved
     changes, _ = _file_changes(a, b)
     assert changes == reference(old, new, None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a.csv", "b.CSV", "t/x.parquet", "t/y.npy", "n.txt", "dir.csv/z"]),
+            st.sampled_from(["file", "dir"]),
+            st.sampled_from(["file", "dir"]),
+        ),
+        unique_by=lambda row: row[0],
+    ),
+    st.booleans(),
+    st.sampled_from([None, "t", "a.csv", "."]),
+)
+def test_a_side_with_the_other_sides_paths_finds_the_same_profiled_files(
+    rows: list[tuple[str, str, str]], same: bool, prefix: str | None
+) -> None:
+    """The second side takes the first side's candidates only when its paths are the same;
+    its own types still decide (a table on one side can be a folder on the other)."""
+    from dvlin.objects import manifest_io
+    from dvlin.objects.manifest import DIFF_COLUMNS, to_parquet
+    from dvlin.ops.datadiff import _Side
+    from dvlin.ops.profiles import profiled_entries
+
+    def entry(path: str, kind: str) -> Entry:
+        return Entry(path, kind, 0o644, 1, "1" * 32 if kind == "file" else None)  # type: ignore[arg-type]
+
+    old = [entry(p, a) for p, a, _ in rows]
+    new = [entry(p, b) for p, _, b in rows] + ([] if same else [entry("z/extra.csv", "file")])
+    sides = []
+    saved, manifest_io.PARTIAL_FROM = manifest_io.PARTIAL_FROM, 0
+    try:
+        for tree in (old, new):
+            side = object.__new__(_Side)
+            side.manifest = Manifest.from_parquet(to_parquet(tree), columns=DIFF_COLUMNS)
+            side._candidates = None
+            sides.append(side)
+    finally:
+        manifest_io.PARTIAL_FROM = saved
+    a, b = sides
+    assert a.profiled(prefix) == [
+        e.path for e in profiled_entries(Manifest.from_entries(old), prefix)
+    ]
+    assert b.profiled(prefix, like=a) == [
+        e.path for e in profiled_entries(Manifest.from_entries(new), prefix)
+    ]

@@ -263,3 +263,86 @@ def test_an_old_catalog_gains_the_table_and_works(repo: Repo, cli: Cli) -> None:
     with Repo.open(repo.root) as again:
         assert again.catalog.get_meta("schema_version") == str(SCHEMA_VERSION)
         assert _checks(again) == {v1.manifest: VALIDATOR, v2.manifest: VALIDATOR}
+
+
+@pytest.fixture
+def soon(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every manifest read by load_manifest_soon goes through its thread."""
+    monkeypatch.setattr("dvlin.ops.manifests.READ_BESIDE_FROM", 0)
+
+
+@pytest.mark.usefixtures("soon")
+def test_a_manifest_read_in_a_thread_is_the_one_load_manifest_reads(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dvlin.ops.manifests import load_manifest_soon
+
+    _versions(repo)
+    rows = [Entry(f"f{i:05d}", "file", 0o644, 1, OID, pack="2" * 32, offset=i) for i in range(5000)]
+    big = _forge(repo, rows)
+    calls = _count_validations(monkeypatch)
+    # Not recorded yet: validated (in the calling thread) and recorded; then trusted.
+    assert load_manifest_soon(repo, big)() == Manifest.from_entries(rows)
+    assert calls == [5000] and _checks(repo)[big.manifest] == VALIDATOR
+    assert load_manifest_soon(repo, big)() == load_manifest(repo, big)
+    assert calls == [5000]
+
+
+@pytest.mark.usefixtures("soon")
+@pytest.mark.parametrize("swap", ["hostile", "unreadable", "missing"])
+def test_a_manifest_read_in_a_thread_is_refused_as_load_manifest_refuses_it(
+    repo: Repo, swap: str
+) -> None:
+    from dvlin.errors import IntegrityError
+    from dvlin.ops.manifests import load_manifest_soon
+
+    _, v2 = _versions(repo)
+    hostile = _forge(repo, [Entry("../escaped", "file", 0o644, 1, OID)])
+    version = hostile if swap == "hostile" else v2
+    path = Path(repo.store.path(version.manifest))
+    if swap == "unreadable":
+        os.chmod(path, 0o644)
+        path.write_bytes(b"not parquet")
+    elif swap == "missing":
+        path.unlink()
+    with pytest.raises(IntegrityError) as soon:
+        load_manifest_soon(repo, version)()
+    with pytest.raises(IntegrityError) as now:
+        load_manifest(repo, version)
+    assert soon.value.message == now.value.message
+    assert (soon.value.exit_code, now.value.exit_code) == (4, 4)
+
+
+@pytest.mark.usefixtures("soon")
+def test_a_commit_reading_its_parent_in_a_thread_refuses_a_hostile_parent(
+    repo: Repo, cli: Cli
+) -> None:
+    _versions(repo)
+    _forge(repo, [Entry("../escaped", "file", 0o644, 1, OID)])
+    write_tree(repo.root, {"d/c.txt": "c"})
+    ran = cli("commit", "d", "--name", "d")
+    assert ran.exit_code == 4, ran.output
+    assert "not a safe relative path" in ran.stderr
+
+
+def test_work_in_a_thread_answers_once_its_thread_has_ended() -> None:
+    import threading
+
+    from dvlin.errors import IntegrityError
+    from dvlin.ops.manifests import in_thread
+
+    started = threading.Event()
+
+    def work() -> int:
+        started.set()
+        return 7
+
+    answer = in_thread(work, "test-work")
+    assert answer() == 7 and answer() == 7 and started.is_set()
+    assert not any(t.name == "test-work" for t in threading.enumerate())
+
+    def fails() -> int:
+        raise IntegrityError("manifest is unreadable: test")
+
+    with pytest.raises(IntegrityError, match="unreadable: test"):
+        in_thread(fails, "test-fails")()
