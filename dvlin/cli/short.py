@@ -1,9 +1,10 @@
 """The commonest one-line commands, run without typer and click (~35 ms of every start).
 
-``dvlin checkout REF`` and ``dvlin commit PATH... [--name NAME] [--message TEXT]``, each with at
-most ``-q/--quiet`` besides, are parsed here; anything else (help, completion, any other
-option or flag, an option given twice, a value or a path that starts with ``-``, ``--``,
-arguments that are not UTF-8, DVLIN_DEBUG) goes to the typer application unchanged. The
+``dvlin checkout REF``, ``dvlin commit PATH... [--name NAME] [--message TEXT]`` and
+``dvlin status [NAME...]``, each with at most ``-q/--quiet`` besides, are parsed here; anything
+else (help, completion, any other option or flag, an option given twice, a value or a path
+that starts with ``-``, ``--``, arguments that are not UTF-8, DVLIN_DEBUG) goes to the typer
+application unchanged. The
 bodies below are the ones the typer commands run, errors go through the one translator
 (:func:`dvlin.cli.fail`), and the process ends as the typer way ends it, so the output, the
 exit codes and the messages are the same either way (``tests/cli/test_short.py``).
@@ -24,13 +25,16 @@ from dvlin.render.text import plural, quote
 
 if TYPE_CHECKING:
     from dvlin.ops.checkout import LinkMode
+    from dvlin.ops.status import WorkspaceStatus
     from dvlin.repo import Repo
 
 _QUIET = ("-q", "--quiet")
 _VALUES = {
     "commit": {"--name": "name", "-n": "name", "--message": "message", "-m": "message"},
     "checkout": {},
+    "status": {},
 }
+_SHOWN = 20
 
 
 def parse(args: Sequence[str]) -> tuple[str, list[str], dict[str, str], bool] | None:
@@ -59,7 +63,9 @@ def parse(args: Sequence[str]) -> tuple[str, list[str], dict[str, str], bool] | 
             return None  # another option, --help, --, or a path that looks like an option
         else:
             positional.append(arg)
-    if (command == "checkout" and len(positional) != 1) or not positional:
+    if command == "checkout" and len(positional) != 1:
+        return None
+    if command == "commit" and not positional:
         return None
     return command, positional, values, quiet
 
@@ -74,6 +80,8 @@ def run(args: Sequence[str]) -> None:
     try:
         if command == "checkout":
             run_checkout(out, ref=positional[0])
+        elif command == "status":
+            run_status(out, positional)
         else:
             run_commit(out, positional, name=values.get("name"), message=values.get("message", ""))
     except DvlinError as exc:
@@ -226,3 +234,59 @@ def run_commit(
     override = v.info.override
     if override is not None:
         out.line(f"{plural(override.failed, 'failed rule')} overridden: {quote(override.reason)}")
+
+
+def run_status(out: Output, names: Sequence[str] = (), *, exit_code: bool = False) -> None:
+    """``dvlin status``: what the typer command runs too."""
+    from dvlin.errors import CheckFailedError
+    from dvlin.ops.status import workspace_status
+
+    with _open_repo() as repo:
+        result = workspace_status(repo, names, progress=out.progress())
+    _render_status(out, result)
+    report = result.report
+    if exit_code and not report.clean:
+        raise CheckFailedError(
+            ", ".join(f"{a.asset} is {a.state}" for a in report.assets if not a.clean),
+            hint="commit the changes, or check out the version to discard them",
+            report=result,
+        )
+
+
+def _render_status(out: Output, result: WorkspaceStatus) -> None:
+    if out.json:
+        out.emit_json(result.to_dict())
+        return
+    report, drift = result.report, result.drift
+    for stopped in report.interrupted:
+        if not any(a.interrupted == stopped for a in report.assets):
+            out.line(f"{quote(stopped.target)}: {quote(stopped.message, marks=False)}")
+    for d in drift:
+        out.line(quote(d.message, marks=False))
+    if not report.assets:
+        if not report.interrupted:
+            out.line("no assets tracked yet (dvlin commit PATH --name NAME)")
+        return
+    for a in report.assets:
+        behind = "" if a.version.id == a.latest.id else f" (latest is {quote(a.latest.label)})"
+        if a.interrupted is not None:
+            out.line(f"{quote(a.asset)}: {quote(a.interrupted.message, marks=False)}")
+        elif not a.checked_out:
+            out.line(
+                f"{quote(a.asset)}: not checked out ({quote(a.latest.label)} is the latest; "
+                f"dvlin checkout {quote(a.asset)})"
+            )
+        elif a.diff.clean:
+            out.line(f"{quote(a.asset)}: clean at {quote(a.version.label)}{behind}")
+        if a.diff.clean:
+            continue
+        c = a.diff.counts()
+        out.line(
+            f"{quote(a.asset)}: modified ({c['added']} added, {c['changed']} changed, "
+            f"{c['removed']} removed) since {quote(a.version.label)}{behind}"
+        )
+        for sign, paths in (("+", a.diff.added), ("~", a.diff.changed), ("-", a.diff.removed)):
+            for p in paths[:_SHOWN]:
+                out.line(f"  {sign} {quote(p)}")
+            if len(paths) > _SHOWN:
+                out.line(f"  {sign} … and {len(paths) - _SHOWN:,} more")

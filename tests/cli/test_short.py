@@ -61,6 +61,9 @@ def test_what_it_parses_click_parses_the_same(command: str, pieces: list[list[st
             False,
         )
         assert params["lock"] is False
+    elif command == "status":
+        assert list(params["names"] or []) == positional
+        assert params["exit_code"] is False
     else:
         assert list(params["paths"]) == positional
         assert params["name"] == values.get("name")
@@ -84,7 +87,8 @@ def test_what_it_parses_click_parses_the_same(command: str, pieces: list[list[st
         ["commit", "data", "--tag", "t"],
         ["commit", "--", "data"],
         ["--debug", "checkout", "a"],
-        ["status"],
+        ["status", "--json"],
+        ["status", "--exit-code"],
         ["checkout", "a\udcff"],
     ],
 )
@@ -110,10 +114,15 @@ main()
 """
 
 _STEPS: list[list[str]] = [
+    ["status"],
     ["commit", "data", "--name", "data"],
+    ["status"],
     ["commit", "data", "--name", "data", "-q"],
     ["commit", "data", "-m", "again", "--name", "data"],
     ["EDIT"],
+    ["status", "-q"],
+    ["status", "data"],
+    ["status", "nosuch"],
     ["commit", "data", "--name", "data", "--message", "edited"],
     ["checkout", "data@v1"],
     ["checkout", "data@v2", "-q"],
@@ -123,6 +132,7 @@ _STEPS: list[list[str]] = [
     ["commit", "missing", "--name", "m"],
     ["EDIT"],
     ["checkout", "data@v2"],
+    ["status"],
 ]
 
 
