@@ -16,13 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Runs the dvlin command like the console script, then says whether NumPy was imported.
 _CLI = """
-import sys
+import atexit, sys
 from dvlin.cli import main
 sys.argv = ["dvlin", *sys.argv[1:]]
-try:
-    main()
-finally:
-    print("numpy imported:", "numpy" in sys.modules, file=sys.stderr)
+# atexit: main() ends the process itself once the command is over
+atexit.register(lambda: print("numpy imported:", "numpy" in sys.modules, file=sys.stderr))
+main()
 """
 
 

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 import typer
 
 from dvlin.cli import app
-from dvlin.cli.common import JSON, QUIET, open_repo, output
+from dvlin.cli.common import JSON, QUIET, output
 from dvlin.cli.complete import complete_ref
+from dvlin.cli.short import run_checkout
 from dvlin.errors import UsageError
-from dvlin.render.output import human_bytes
-from dvlin.render.text import plural, quote
-
-if TYPE_CHECKING:
-    from dvlin.ops.checkout import LinkMode
 
 
 @app.command()
@@ -51,50 +45,4 @@ def checkout(
         return
     if ref is None:
         raise UsageError("checkout needs a ref, or --lock", hint="e.g. dvlin checkout events@v3")
-    from dvlin.ops.checkout import checkout as checkout_ref
-
-    with open_repo() as repo:
-        result = checkout_ref(
-            repo,
-            ref,
-            paths or (),
-            to=to,
-            link=cast("LinkMode", link),
-            force=force,
-            dry_run=dry_run,
-            progress=out.progress(),
-        )
-    if out.json:
-        out.emit_json(result.to_dict())
-        return
-    if result.dry_run:
-        out.line(
-            f"dry run: checking out {quote(result.version.label)} into "
-            f"{quote(str(result.target))} would"
-        )
-        for label, listed, sign in (
-            ("write", result.planned_writes, "+"),
-            ("remove", result.planned_removals, "-"),
-            ("discard uncommitted changes in", result.discarded, "!"),
-        ):
-            out.line(f"  {label} {plural(len(listed), 'path')}")
-            for p in listed[:20]:
-                out.line(f"    {sign} {quote(p)}")
-            if len(listed) > 20:
-                out.line(f"    … and {len(listed) - 20:,} more")
-        return
-    if result.discarded:
-        out.line(
-            f"discarded uncommitted changes in {plural(len(result.discarded), 'path')}: "
-            + ", ".join(quote(p) for p in result.discarded[:10])
-        )
-    fallback = ""
-    if result.link_fallbacks:
-        why = ", ".join(f"{n:,} {reason}" for reason, n in result.fallback_reasons)
-        fallback = f", {result.link_fallbacks:,} copied instead of linked ({why})"
-    out.line(
-        f"checked out {quote(result.version.label)} {result.version.id[:10]} into "
-        f"{quote(str(result.target))}: "
-        f"{result.written:,} written ({human_bytes(result.bytes_written)}), "
-        f"{result.removed:,} removed, {result.unchanged:,} unchanged{fallback}"
-    )
+    run_checkout(out, ref=ref, paths=paths or (), to=to, link=link, force=force, dry_run=dry_run)

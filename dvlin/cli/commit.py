@@ -5,9 +5,8 @@ from __future__ import annotations
 import typer
 
 from dvlin.cli import app
-from dvlin.cli.common import JSON, QUIET, open_repo, output
-from dvlin.render.output import human_bytes
-from dvlin.render.text import plural, quote
+from dvlin.cli.common import JSON, QUIET, output
+from dvlin.cli.short import run_commit
 
 
 @app.command()
@@ -40,54 +39,16 @@ def commit(
     quiet: bool = QUIET,
 ) -> None:
     """Snapshot files and folders as a new immutable version of an asset."""
-    from dvlin.ops.commit_early import start_cutting
-
-    start_cutting(paths)  # before pyarrow and the catalog load: a big file's cuts start now
-    from dvlin.errors import CheckFailedError
-    from dvlin.ops.commit import commit as commit_paths
-    from dvlin.ops.common import parse_key_values
-
-    out = output(json, quiet)
-    metadata = parse_key_values(meta, flag="--meta")
-    with open_repo() as repo:
-        try:
-            result = commit_paths(
-                repo,
-                paths,
-                name=name,
-                message=message,
-                kind=kind,
-                tags=tag,
-                meta=metadata,
-                progress=out.progress(),
-                force=force,
-                reason=reason,
-                overlap=allow_overlap,
-                follow_links=follow_links,
-            )
-        except CheckFailedError as exc:  # ops.check is imported only when a contract ran
-            from dvlin.ops.check import PolicyViolation
-
-            if not isinstance(exc, PolicyViolation):
-                raise
-            from dvlin.render.checks import results_table
-
-            out.line(f"✗ {quote(exc.message, marks=False)}")
-            out.print(results_table(exc.check.failures, status=False))
-            raise
-    if out.json:
-        out.emit_json(result.to_dict())
-        return
-    v = result.version
-    if not result.created:
-        out.line(f"nothing to commit: {quote(v.label)} {v.id[:10]} already holds this tree")
-        return
-    c = result.diff.counts()
-    out.line(
-        f"→ {quote(v.label)}  {v.id[:10]}  {plural(v.files, 'file')}  {human_bytes(v.bytes)}  "
-        f"(+{c['added']} ~{c['changed']} -{c['removed']}; "
-        f"stored {human_bytes(result.new_bytes)} new)"
+    run_commit(
+        output(json, quiet),
+        paths,
+        name=name,
+        message=message,
+        kind=kind,
+        tags=tag,
+        meta=meta,
+        force=force,
+        reason=reason,
+        allow_overlap=allow_overlap,
+        follow_links=follow_links,
     )
-    override = v.info.override
-    if override is not None:
-        out.line(f"{plural(override.failed, 'failed rule')} overridden: {quote(override.reason)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +15,8 @@ from dvlin.catalog.versions import VersionInfo
 from dvlin.errors import ConflictError, UsageError
 from dvlin.faults import BEFORE_CATALOG, pause_point
 from dvlin.git import code_info
+from dvlin.identity import AuthorLater, utc_now
 from dvlin.identity import author as current_author
-from dvlin.identity import utc_now
 from dvlin.objects.diff import Diff
 from dvlin.objects.ingest import Ingester
 from dvlin.objects.manifest import Manifest
@@ -66,7 +66,11 @@ class PreparedCommit:
 
 
 def prepare(
-    repo: Repo, request: CommitRequest, *, progress: Progress | None = None
+    repo: Repo,
+    request: CommitRequest,
+    *,
+    progress: Progress | None = None,
+    author: Callable[[], str] = current_author,
 ) -> PreparedCommit:
     """Scan, hash and store the request's paths; build the version. The caller holds
     ``repo.lock()``.
@@ -202,7 +206,7 @@ def prepare(
     remember_written(repo, manifest_oid, manifest_data)  # build() validated it
 
     created_at = utc_now()
-    who = current_author()
+    who = author()
     meta = dict(request.meta)
     identity = records.version_identity(
         asset=name,
@@ -290,14 +294,18 @@ def commit(
         overlap=overlap,
         follow_links=follow_links,
     )
-    with repo.lock():
-        prepared = prepare(repo, request, progress=progress)
-        if prepared.version is not None:
-            pause_point(BEFORE_CATALOG)
-        with repo.change("commit", prepared.name) as tx:
-            result = record(repo, prepared, tx)
-        lock.sync(repo)  # dvlin.lock (and the .gitignore block) name the new version
-        return result
+    who = AuthorLater()  # git config runs while the tree is scanned and hashed
+    try:
+        with repo.lock():
+            prepared = prepare(repo, request, progress=progress, author=who)
+            if prepared.version is not None:
+                pause_point(BEFORE_CATALOG)
+            with repo.change("commit", prepared.name) as tx:
+                result = record(repo, prepared, tx)
+            lock.sync(repo)  # dvlin.lock (and the .gitignore block) name the new version
+            return result
+    finally:
+        who.close()
 
 
 def _has_tables(paths: Sequence[str]) -> bool:

@@ -77,17 +77,14 @@ def test_install_completion_is_offered() -> None:
 
 def test_completion_and_heavy_libraries_stay_out_of_the_start_up_path() -> None:
     """``dvlin --help`` loads the CLI modules only: completion's work and the core wait."""
-    probe = (
-        "import sys, runpy\n"
+    probe = (  # reported at exit: dvlin's main ends the process itself
+        "import atexit, sys, runpy\n"
         "sys.argv = ['dvlin', '--help']\n"
-        "try:\n"
-        "    runpy.run_module('dvlin', run_name='__main__')\n"
-        "except SystemExit:\n"
-        "    pass\n"
         "heavy = ('dvlin.ops', 'dvlin.repo', 'dvlin.catalog', 'fsspec', 'pyarrow', 'networkx',\n"
         "         'sqlite3', 'rich', 'pandas', 'numpy')\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or\n"
-        "             any(m == h or m.startswith(h + '.') for h in heavy)))\n"
+        "atexit.register(lambda: print(sorted(m for m in sys.modules if m.split('.')[0] in heavy\n"
+        "             or any(m == h or m.startswith(h + '.') for h in heavy))))\n"
+        "runpy.run_module('dvlin', run_name='__main__')\n"
     )
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert r.stdout.strip().splitlines()[-1] == "[]"

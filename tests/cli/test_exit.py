@@ -46,3 +46,84 @@ def test_no_op_commit_of_a_parquet_folder_never_aborts(tmp_path: Path) -> None:
         if ran.returncode != 0 or "nothing to commit" not in ran.stdout:
             failures.append((ran.returncode, ran.stderr[-300:]))
     assert failures == []
+
+
+def _main(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (which ends by calling dvlin's entry point) in a fresh interpreter."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+_ATEXIT = """
+import atexit, sys
+atexit.register(lambda: print("atexit ran", flush=True))
+sys.argv = ["dvlin", *sys.argv[1:]] or ["dvlin"]
+from dvlin.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("slow", ["", "1"])
+def test_the_early_exit_keeps_output_exit_code_and_atexit(tmp_path: Path, slow: str) -> None:
+    """Ending without the interpreter's tear-down changes nothing one can see: all of stdout
+    (more than a pipe holds), stderr, the exit code and the atexit functions; the same with
+    the ordinary exit (DVLIN_SLOW_EXIT)."""
+    big = _ATEXIT.replace("*sys.argv[1:]]", '"--help"]')
+    ran = _main(big, tmp_path, DVLIN_SLOW_EXIT=slow)
+    reference = subprocess.run(
+        [sys.executable, "-m", "dvlin", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "DVLIN_SLOW_EXIT": "1"},
+    )
+    assert ran.returncode == 0
+    # the usage line names argv[0] ("-c" here): the rest is the same
+    assert ran.stdout.splitlines()[1:] == [*reference.stdout.splitlines()[1:], "atexit ran"]
+
+    missing = _main(_ATEXIT.replace("*sys.argv[1:]]", '"log", "nosuch"]'), tmp_path)
+    assert missing.returncode == 3
+    assert missing.stdout == "atexit ran\n"
+    assert missing.stderr.startswith("error: ")
+
+    usage = _main(_ATEXIT.replace("*sys.argv[1:]]", '"nosuchcommand"]'), tmp_path)
+    assert (usage.returncode, usage.stdout) == (2, "atexit ran\n")
+    assert "no such command 'nosuchcommand'" in usage.stderr
+
+
+def test_a_running_thread_is_waited_for(tmp_path: Path) -> None:
+    """A Python thread still running at the end takes the ordinary exit, which waits for it."""
+    code = """
+import sys, threading, time
+def late():
+    time.sleep(0.3)
+    open("late.txt", "w").write("done")
+threading.Thread(target=late).start()
+sys.argv = ["dvlin", "--version"]
+from dvlin.cli import main
+main()
+"""
+    ran = _main(code, tmp_path)
+    assert ran.returncode == 0
+    assert ran.stdout.startswith("dvlin ")
+    assert (tmp_path / "late.txt").read_text() == "done"
+
+
+def test_a_profiler_still_writes_its_file(tmp_path: Path) -> None:
+    """``python -m cProfile -o F -m dvlin ...`` writes F: a profiled run exits the ordinary way."""
+    out = tmp_path / "p.prof"
+    ran = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "dvlin", "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ran.returncode == 0
+    assert out.stat().st_size > 0
