@@ -93,7 +93,10 @@ def run(args: Sequence[str]) -> None:
     except OSError as exc:
         if exc.errno != errno.EPIPE:
             raise
-        from typer._click.utils import PacifyFlushWrapper  # what click does on a closed pipe
+        try:  # what click does on a closed pipe (typer >= 0.24 carries its own click)
+            from typer._click.utils import PacifyFlushWrapper
+        except ImportError:  # pragma: no cover - older typer on the real click
+            from click.utils import PacifyFlushWrapper  # type: ignore[no-redef]
 
         sys.stdout = cast(TextIO, PacifyFlushWrapper(sys.stdout))
         sys.stderr = cast(TextIO, PacifyFlushWrapper(sys.stderr))
