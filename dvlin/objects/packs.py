@@ -144,6 +144,7 @@ class PackWriter:
         # job to write them out is queued: see written().
         self._open_run: _Pack | None = None
         self._kicked = False
+        self._kicks: list[Future[None]] = []  # those jobs: a failure in one fails finish()
         self._failed = False  # a write failed: the rest is abandoned, nothing more is written
         self._stages: list[mmap.mmap] = []  # the writer thread's (page-aligned) buffers
         self._stage_writes: list[Future[None] | None] = []  # the last write from each
@@ -171,7 +172,7 @@ class PackWriter:
                 # caller waits for one of their buffers: have the writer write them out now.
                 self._kicked = True
                 with contextlib.suppress(RuntimeError):  # shut down meanwhile: nothing waits
-                    self._writer.submit(self._end_run)
+                    self._kicks.append(self._writer.submit(self._end_run))
             return self._written
 
     def add(self, data: bytes | memoryview, oid: Oid) -> int:
@@ -228,8 +229,9 @@ class PackWriter:
         """Stop: wait for the threads, then remove every temporary file still there."""
         for future, _ in self._queued:
             future.cancel()
-        for future in self._published:
+        for future in [*self._kicks, *self._published]:
             future.cancel()
+        self._kicks = []
         self._shutdown()
         for pack in [*self._closed, *([self._current] if self._current else [])]:
             if pack.fd >= 0:
@@ -291,9 +293,9 @@ class PackWriter:
         while self._queued:
             self._queued.popleft()[0].result()
         self._queued_bytes = 0
-        for future in self._published:
+        for future in [*self._kicks, *self._published]:
             future.result()
-        self._published = []
+        self._kicks, self._published = [], []
 
     def _shutdown(self) -> None:
         for pool in (self._writer, self._io, self._flusher):
