@@ -314,3 +314,164 @@ def test_a_store_that_does_not_flush_writes_through_the_page_cache(
     [pack, _] = sorted(writer.finish(), key=lambda o: o.pack is not None)
     assert Path(store.path(pack.oid)).read_bytes() == b"abc" * 1000
     assert flags_seen and not any(f & packs._DIRECT for f in flags_seen if packs._DIRECT)
+
+
+def _placed_blobs(rng: random.Random) -> tuple[list[bytearray], list[memoryview]]:
+    """Blobs as a file's chunks come to the pack writer: slices of window buffers, most
+    following each other, some with a gap (a known chunk skipped), some across buffers."""
+    buffers = [bytearray(rng.randbytes(300_000)) for _ in range(3)]
+    blobs: list[memoryview] = []
+    for buf in buffers:
+        at = rng.randrange(0, 5000)
+        while at < len(buf) - 1:
+            size = min(rng.choice([1, 100, 4095, 4096, 4097, 20_000, 70_000]), len(buf) - at)
+            blobs.append(memoryview(buf)[at : at + size])
+            at += size
+            if rng.random() < 0.2:
+                at += rng.randrange(1, 9000)  # skipped: the next blob is not where this ended
+    return buffers, blobs
+
+
+@pytest.mark.parametrize(
+    "refused", ["never", "at open", "at the first write", "at a later write", "switched off"]
+)
+def test_placed_packs_write_blobs_from_their_buffers_with_zero_filler_between(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: str
+) -> None:
+    monkeypatch.setattr(packs, "_STAGE", 3 * packs._ALIGN)  # runs written in several writes
+    monkeypatch.setattr(packs, "DIRECT_WRITES", refused != "switched off")
+    real_open, real_write = os.open, os.pwrite
+    direct_writes = 0
+
+    def open_(path: str, flags: int, mode: int = 0o777) -> int:
+        if refused == "at open" and flags & packs._DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_open(path, flags, mode)
+
+    def write(fd: int, data: memoryview, offset: int) -> int:
+        nonlocal direct_writes
+        import fcntl
+
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & packs._DIRECT:
+            direct_writes += 1
+            assert len(data) % packs._ALIGN == 0 == offset % packs._ALIGN  # O_DIRECT's rule
+            late = refused == "at a later write" and direct_writes == 3
+            if late or refused == "at the first write":
+                raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data, offset)
+
+    monkeypatch.setattr(os, "open", open_)
+    monkeypatch.setattr(os, "pwrite", write)
+    buffers, blobs = _placed_blobs(random.Random(8))
+    blobs.insert(5, memoryview(b"read-only bytes" * 500))  # copied once, placed all the same
+    store = ObjectStore.local(str(tmp_path / "objects"), algorithm=ALG)
+    writer = packs.PackWriter(store, target=150_000)
+    expected = [(hash_bytes(ALG, b), bytes(b)) for b in blobs]
+    offsets = [writer.add(b, oid) for b, (oid, _) in zip(blobs, expected, strict=True)]
+    found = writer.finish()
+    store.sync()
+    assert writer.written() == writer.added == len(blobs)  # every buffer free again
+    files = _pack_files(store, found)
+    assert len(files) > 3
+    members = [o for o in found if o.pack is not None and o.offset is not None]
+    assert [(o.oid, o.offset) for o in members] == [
+        (oid, at) for (oid, _), at in zip(expected, offsets, strict=True)
+    ]
+    filler = 0
+    for oid, raw in files.items():
+        assert hash_bytes(ALG, raw) == oid  # the pack is an object: its bytes, filler included
+        named = bytearray(len(raw))
+        end = 0
+        mine = [m for m in members if m.pack == oid]
+        for o in mine:
+            assert o.offset is not None and o.offset >= end  # in order, never overlapping
+            named[o.offset : o.offset + o.size] = b"\1" * o.size
+            end = o.offset + o.size
+        assert end == len(raw)  # no padding left after the last member
+        unnamed = [raw[i] for i in range(len(raw)) if not named[i]]
+        assert set(unnamed) <= {0} and len(unnamed) < packs._ALIGN * len(mine)
+        filler += len(unnamed)
+    for o, (oid, data) in zip(members, expected, strict=True):
+        assert o.pack is not None and o.offset is not None
+        assert files[o.pack][o.offset : o.offset + o.size] == data
+        assert store.get_slice(o.pack, o.offset, o.size, oid) == data
+    direct = refused not in ("at open", "switched off") and packs._DIRECT != 0
+    assert (direct_writes > 0) == direct
+    assert (filler > 0) == (refused not in ("at open", "switched off") and packs._DIRECT != 0)
+    assert os.listdir(tmp_path / "objects" / "tmp") == []
+    del buffers
+
+
+def test_packs_with_filler_pass_fsck_gc_push_and_clone(
+    repo: Repo, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(packs, "PACK_TARGET", 3 * MIB)
+    rng = random.Random(9)
+    data = bytearray(rng.randbytes(CHUNK_MIN_FILE + 5 * MIB + 777))
+    (repo.root / "big.bin").write_bytes(data)
+    repo.commit(["big.bin"], name="big")
+    first = bytes(data)
+    middle = len(data) // 2
+    data[middle : middle + MIB] = rng.randbytes(MIB)  # new chunks between known ones
+    (repo.root / "big.bin").write_bytes(data)
+    repo.commit(["big.bin"], name="big")
+    rows = repo.catalog.conn.execute(
+        "SELECT pack, SUM(size) FROM objects WHERE pack IS NOT NULL AND pack != oid GROUP BY pack"
+    ).fetchall()
+    sizes = {pack: os.path.getsize(repo.store.path(pack)) for pack, _ in rows}
+    if packs._DIRECT:
+        assert any(named < sizes[pack] for pack, named in rows)  # filler no member names
+    assert fsck(repo).ok
+    gc.apply(repo, now=time.time() + 30 * 86400)
+    assert fsck(repo).ok
+    repo.close()
+    remote = (tmp_path / "remote").as_uri()
+    cli("remote", "add", "origin", remote, ok=True)
+    cli("push", ok=True)
+    cli("fsck", "--remote", "origin", ok=True)
+    clone = tmp_path / "clone"
+    cli("clone", remote, str(clone), ok=True)
+    for ref, want in (("big@v1", first), ("big@v2", bytes(data))):
+        out = tmp_path / f"out-{ref[-1]}"
+        monkeypatch.chdir(clone)
+        cli("checkout", ref, "--to", str(out), ok=True)
+        assert (out / "big.bin").read_bytes() == want
+    cli("fsck", ok=True)
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1, 4095, 4096, 4097])
+def test_big_files_round_trip_at_chunk_and_pack_boundaries(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, extra: int
+) -> None:
+    monkeypatch.setattr(packs, "PACK_TARGET", 2 * MIB)
+    data = random.Random(extra).randbytes(CHUNK_MIN_FILE + 2 * MIB + extra)
+    (repo.root / "big.bin").write_bytes(data)
+    repo.commit(["big.bin"], name="big")
+    out = repo.root.parent / "out"
+    repo.checkout("big", to=out)
+    assert (out / "big.bin").read_bytes() == data
+    assert fsck(repo).ok
+
+
+def test_a_failure_while_writing_out_a_waiting_run_fails_finish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: packs.PackWriter) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(packs.PackWriter, "_end_run", broken)
+    store = ObjectStore.local(str(tmp_path / "objects"), algorithm=ALG)
+    writer = packs.PackWriter(store)
+    buf = bytearray(random.Random(1).randbytes(100_000))
+    blob = memoryview(buf)[100:90_000]
+    writer.add(blob, hash_bytes(ALG, blob))
+    deadline = time.monotonic() + 10
+    while writer._open_run is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the writer thread keeps the blob in a run, waiting for the next
+    if writer._open_run is None:
+        writer.abort()
+        pytest.skip("this file system refuses direct writes: packs are not placed")
+    writer.written()  # a reader waiting for the buffer asks for the run to be written out
+    with pytest.raises(OSError, match="Input/output"):
+        writer.finish()
+    assert os.listdir(tmp_path / "objects" / "tmp") == []
