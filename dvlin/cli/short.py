@@ -96,7 +96,7 @@ def run(args: Sequence[str]) -> None:
         try:  # what click does on a closed pipe (typer >= 0.24 carries its own click)
             from typer._click.utils import PacifyFlushWrapper
         except ImportError:  # pragma: no cover - older typer on the real click
-            from click.utils import PacifyFlushWrapper  # type: ignore[no-redef]
+            from click.utils import PacifyFlushWrapper  # type: ignore[assignment]
 
         sys.stdout = cast(TextIO, PacifyFlushWrapper(sys.stdout))
         sys.stderr = cast(TextIO, PacifyFlushWrapper(sys.stderr))
