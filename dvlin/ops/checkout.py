@@ -238,9 +238,8 @@ def checkout(
         if restore:
             dirs = sorted(wanted.within(None, ["dir"]).entries(), key=lambda e: e.path.count("/"))
             links = list(wanted.within(None, ["link"]).entries())
-            file_rows = wanted.within(None, ["file"]).table
             files: list[Entry] = []
-            count, size = len(file_rows), wanted.file_bytes()
+            count, size = wanted.file_count(), wanted.file_bytes()
         else:
             dirs = sorted((e for e in writes if e.type == "dir"), key=lambda e: e.path.count("/"))
             files = [e for e in writes if e.type == "file"]
@@ -303,8 +302,7 @@ def checkout(
             progress.start("checking out", files=count, bytes=size)
             try:
                 if restore:
-                    writer.write_table(file_rows, _advance(progress))
-                    del file_rows
+                    writer.write_table(wanted.table, _advance(progress))
                 else:
                     writer.write_all(files, _advance(progress))
             except ObjectError as exc:

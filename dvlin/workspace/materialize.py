@@ -121,32 +121,35 @@ class Writer:
 
         For a restore of a big tree: :meth:`write_all` needs an :class:`Entry` for every file
         at once (~0.5 KiB each, most of a 1M-file restore's peak), here each writer converts
-        its own run of rows a few thousand at a time, so only the Arrow table (~0.13 KiB a
-        row) lives for the whole restore. Packed rows whose pack is here go to the writers;
-        the rest (chunked files, loose objects, blobs fetched without their pack) are written
-        one by one first, exactly as :meth:`write_all` writes them.
+        its own run of rows a few thousand at a time, taken by index, so only the table
+        itself (~0.13 KiB a row, not copied) and an index per row live for the whole
+        restore. Packed rows whose pack is here go to the writers; the other files (chunked
+        files, loose objects, blobs fetched without their pack) are written one by one
+        first, exactly as :meth:`write_all` writes them. Folder and link rows are skipped.
         """
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        from dvlin.objects.columns import within
+
+        files = within(table, None, ["file"])
         packs = table.column("pack")
-        here = [p for p in pc.unique(packs).drop_null().to_pylist() if self._pack_here(p)]
-        packed = pc.and_(
-            pc.fill_null(pc.is_in(packs, value_set=pa.array(here, pa.string())), False),
-            pc.is_null(table.column("chunks")),
-        )
-        for e in table_entries(table.filter(pc.invert(packed)), batch_rows=_ROWS):
+        firsts = pc.unique(packs)  # in the order the paths first name them
+        here = [p for p in firsts.drop_null().to_pylist() if self._pack_here(p)]
+        is_packed = pc.fill_null(pc.is_in(packs, value_set=pa.array(here, pa.string())), False)
+        packed = pc.and_(pc.and_(files, is_packed), pc.is_null(table.column("chunks")))
+        del is_packed
+        for e in table_entries(table.filter(pc.and_(files, pc.invert(packed))), batch_rows=_ROWS):
             self.write_one(e)
             advance(e)
-        rows = table.filter(packed)
-        del packed
+        rows = pc.indices_nonzero(packed)
+        del files, packed
         if not len(rows):
             return
         # Packs in the order the paths first name them, each pack's rows in path order: the
         # order write_all's lanes take (a commit packs files in path order, so this is
         # usually the path order itself and nothing is reordered).
-        firsts = pc.unique(rows.column("pack"))
-        key = pc.index_in(rows.column("pack"), value_set=firsts)
+        key = pc.index_in(packs.take(rows), value_set=firsts)
         counts = pc.value_counts(key)
         whole = {
             firsts[k].as_py(): n >= _WHOLE_PACK_MIN_BLOBS
@@ -154,27 +157,21 @@ class Writer:
                 counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
             )
         }
-        order = None
         if len(key) > 1 and not pc.all(pc.less_equal(key[:-1], key[1:])).as_py():
-            order = pc.sort_indices(key)  # stable: path order within each pack
+            rows = rows.take(pc.sort_indices(key))  # stable: path order within each pack
         del key, firsts, counts
-        for parent in _parents(rows.column("path")):
+        for parent in _parents(table.column("path").take(rows)):
             safe_parent(self.root, parent + "/-", self._verified)
 
         def lane(lo: int, hi: int) -> Iterator[tuple[str, Entry]]:
             for start in range(lo, hi, _ROWS):
-                stop = min(hi, start + _ROWS)
-                part = (
-                    rows.slice(start, stop - start)
-                    if order is None
-                    else rows.take(order[start:stop])
-                )
+                part = table.take(rows[start : min(hi, start + _ROWS)])
                 for e in table_entries(part, batch_rows=_ROWS):
                     yield e.pack or "", e
 
         n, threads = len(rows), self.threads if len(rows) >= PARALLEL_MIN_FILES else 1
         lanes = [lane(n * i // threads, n * (i + 1) // threads) for i in range(threads)]
-        self._write_lanes([lanes[0]] if threads == 1 else lanes, whole, advance)
+        self._write_lanes(lanes, whole, advance)
 
     def _pack_here(self, pack: str) -> bool:
         present = self._packs.get(pack)
