@@ -28,6 +28,7 @@ from dvlin.identity import utc_now
 from dvlin.objects.manifest import Entry, Manifest
 from dvlin.objects.store import ObjectError
 from dvlin.ops.checkout_plan import (
+    CheckoutPlan,
     clean_chunked,
     manifest_of,
     never_tracked,
@@ -59,6 +60,12 @@ if TYPE_CHECKING:
     from dvlin.workspace.statcache import StatCache
 
 __all__ = ["CheckoutResult", "LinkMode", "checkout"]
+
+RESTORE_FROM_TABLE = 50_000
+"""Rows from which a restore into a new or emptied folder writes from the version's table
+(:meth:`Writer.write_table`): below it the entries are small and the table's kernels (the
+import of ``pyarrow.compute``, ~70 ms) would cost more than they save."""
+_RESTORE = CheckoutPlan(writes=(), removals=(), lost=(), unvouched=(), unchanged=0)
 
 
 @sealed
@@ -198,7 +205,13 @@ def checkout(
             current, leftovers = _without_temporary(current)
             pending.remove_temporary_beside(target, version.roots)
         current = within(current, paths)
-        plan = plan_checkout(wanted, every, current, synced, ours)
+        # A big restore into a new or emptied folder, recording nothing: the writers read the
+        # version's rows straight from its table (no Entry per file held: memory).
+        restore = (
+            not (in_repo or dry_run or len(current) or len(synced) or len(ours))
+            and len(wanted) >= RESTORE_FROM_TABLE
+        )
+        plan = _RESTORE if restore else plan_checkout(wanted, every, current, synced, ours)
         writes, removals = plan.writes, plan.removals
         strangers = never_tracked(repo, version, plan.unvouched)
         if strangers:
@@ -222,9 +235,16 @@ def checkout(
                 paths=lost,
             )
 
-        dirs = sorted((e for e in writes if e.type == "dir"), key=lambda e: e.path.count("/"))
-        files = [e for e in writes if e.type == "file"]
-        links = [e for e in writes if e.type == "link"]
+        if restore:
+            dirs = sorted(wanted.within(None, ["dir"]).entries(), key=lambda e: e.path.count("/"))
+            links = list(wanted.within(None, ["link"]).entries())
+            files: list[Entry] = []
+            count, size = wanted.file_count(), wanted.file_bytes()
+        else:
+            dirs = sorted((e for e in writes if e.type == "dir"), key=lambda e: e.path.count("/"))
+            files = [e for e in writes if e.type == "file"]
+            links = [e for e in writes if e.type == "link"]
+            count, size = len(files), sum(e.size for e in files)
         planned_writes = tuple(e.path for e in writes)
         planned_removals = tuple(sorted({e.path for e in removals}))
         if dry_run:
@@ -235,7 +255,7 @@ def checkout(
                 written=len(writes),
                 removed=len(planned_removals),
                 unchanged=plan.unchanged,
-                bytes_written=sum(e.size for e in files),
+                bytes_written=size,
                 link_fallbacks=0,
                 dry_run=True,
                 discarded=tuple(lost),
@@ -246,7 +266,7 @@ def checkout(
         # The marker is durable before the first change and goes after the last (catalog
         # included): whatever stops us in between, status and commit can tell. A checkout
         # that changes no file cannot leave a folder half done and needs none (an fsync less).
-        if writes or removals or leftovers:
+        if writes or removals or leftovers or restore:
             pending.begin(
                 repo.dvlin_dir,
                 pending.PendingCheckout(
@@ -279,9 +299,12 @@ def checkout(
             removed = remove(root, removals)
             for d in dirs:
                 writer.make_dir(d)
-            progress.start("checking out", files=len(files), bytes=sum(e.size for e in files))
+            progress.start("checking out", files=count, bytes=size)
             try:
-                writer.write_all(files, _advance(progress))
+                if restore:
+                    writer.write_table(wanted.table, _advance(progress))
+                else:
+                    writer.write_all(files, _advance(progress))
             except ObjectError as exc:
                 raise with_versions(repo, exc) from None
             finally:
@@ -315,11 +338,13 @@ def checkout(
                 raise FileSystemError.from_os(exc, action="write", path=where) from None
             raise
         pending.finish(repo.dvlin_dir, target)
+        if restore:
+            planned_writes = tuple(wanted.paths().to_pylist())
         return CheckoutResult(
             version=version,
             target=target,
             link=link,
-            written=len(files) + len(links) + len(dirs),
+            written=count + len(links) + len(dirs),
             removed=removed,
             unchanged=plan.unchanged,
             bytes_written=writer.bytes,

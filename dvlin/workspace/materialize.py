@@ -7,17 +7,21 @@ import fcntl
 import os
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from dvlin.errors import IntegrityError
 from dvlin.faults import IN_CHECKOUT, pause_point
 from dvlin.objects.hashing import hasher_factory
 from dvlin.objects.manifest import EXEC_MODE, Entry
+from dvlin.objects.manifest_io import table_entries
 from dvlin.objects.store import ObjectStore
 from dvlin.workspace.chunked import write_chunked
 from dvlin.workspace.folders import safe_parent
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 LinkMode = Literal["copy", "hardlink", "reflink", "symlink"]
 LINK_MODES: tuple[LinkMode, ...] = ("copy", "hardlink", "reflink", "symlink")
@@ -31,6 +35,8 @@ and os.close release the GIL), so a second writer overlaps it with the other's P
 PARALLEL_MIN_FILES = 256
 """Fewer packed files than this are written by the calling thread alone."""
 _BATCH = 64  # files a writer reports as written at a time
+_ROWS = 4096  # rows of a table a writer turns into entries at a time (write_table)
+_DROP_EVERY = 8 << 20  # bytes of a mapped pack written before its pages are dropped
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
@@ -110,6 +116,69 @@ class Writer:
                     self._copy_packed(e, data)
                     advance(e)
 
+    def write_table(self, table: pa.Table, advance: Callable[[Entry], None]) -> None:
+        """Write the file rows of a manifest table (sorted by path), as :meth:`write_all` does.
+
+        For a restore of a big tree: :meth:`write_all` needs an :class:`Entry` for every file
+        at once (~0.5 KiB each, most of a 1M-file restore's peak), here each writer converts
+        its own run of rows a few thousand at a time, taken by index, so only the table
+        itself (~0.13 KiB a row, not copied) and an index per row live for the whole
+        restore. Packed rows whose pack is here go to the writers; the other files (chunked
+        files, loose objects, blobs fetched without their pack) are written one by one
+        first, exactly as :meth:`write_all` writes them. Folder and link rows are skipped.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from dvlin.objects.columns import within
+
+        files = within(table, None, ["file"])
+        packs = table.column("pack")
+        firsts = pc.unique(packs)  # in the order the paths first name them
+        here = [p for p in firsts.drop_null().to_pylist() if self._pack_here(p)]
+        is_packed = pc.fill_null(pc.is_in(packs, value_set=pa.array(here, pa.string())), False)
+        packed = pc.and_(pc.and_(files, is_packed), pc.is_null(table.column("chunks")))
+        del is_packed
+        for e in table_entries(table.filter(pc.and_(files, pc.invert(packed))), batch_rows=_ROWS):
+            self.write_one(e)
+            advance(e)
+        rows = pc.indices_nonzero(packed)
+        del files, packed
+        if not len(rows):
+            return
+        # Packs in the order the paths first name them, each pack's rows in path order: the
+        # order write_all's lanes take (a commit packs files in path order, so this is
+        # usually the path order itself and nothing is reordered).
+        key = pc.index_in(packs.take(rows), value_set=firsts)
+        counts = pc.value_counts(key)
+        whole = {
+            firsts[k].as_py(): n >= _WHOLE_PACK_MIN_BLOBS
+            for k, n in zip(
+                counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
+            )
+        }
+        if len(key) > 1 and not pc.all(pc.less_equal(key[:-1], key[1:])).as_py():
+            rows = rows.take(pc.sort_indices(key))  # stable: path order within each pack
+        del key, firsts, counts
+        for parent in _parents(table.column("path").take(rows)):
+            safe_parent(self.root, parent + "/-", self._verified)
+
+        def lane(lo: int, hi: int) -> Iterator[tuple[str, Entry]]:
+            for start in range(lo, hi, _ROWS):
+                part = table.take(rows[start : min(hi, start + _ROWS)])
+                for e in table_entries(part, batch_rows=_ROWS):
+                    yield e.pack or "", e
+
+        n, threads = len(rows), self.threads if len(rows) >= PARALLEL_MIN_FILES else 1
+        lanes = [lane(n * i // threads, n * (i + 1) // threads) for i in range(threads)]
+        self._write_lanes(lanes, whole, advance)
+
+    def _pack_here(self, pack: str) -> bool:
+        present = self._packs.get(pack)
+        if present is None:
+            present = self._packs[pack] = self.store.has(pack)
+        return present
+
     def _write_packed_parallel(
         self, by_pack: dict[str, list[Entry]], advance: Callable[[Entry], None]
     ) -> None:
@@ -120,14 +189,8 @@ class Writer:
         (two creating in the same folder queue on its lock in the kernel, and the sixth pass
         measured more system time for two writers than for one that way), and each maps the
         packs of its lane itself, so this thread slices and hands over nothing per file.
-        Folders are made here first, so writers only create files. The first error in any
-        writer (a corrupt blob, a full disk) stops the others after the file each is writing,
-        and so does an exception in this thread (Ctrl-C, raised by ``advance``): every writer
-        has returned before this method does, and each file is whole or removed, exactly as
-        in the sequential path. ``advance`` is called here, never from a writer.
+        Folders are made here first, so writers only create files.
         """
-        import queue
-
         for members in by_pack.values():
             for e in members:
                 safe_parent(self.root, e.path, self._verified)
@@ -138,15 +201,38 @@ class Writer:
         ]
         del flat
         whole = {pack: len(members) >= _WHOLE_PACK_MIN_BLOBS for pack, members in by_pack.items()}
+        self._write_lanes([lane for lane in lanes if lane], whole, advance)
+
+    def _write_lanes(
+        self,
+        lanes: Sequence[Iterable[tuple[str, Entry]]],
+        whole: Mapping[str, bool],
+        advance: Callable[[Entry], None],
+    ) -> None:
+        """Write each lane's ``(pack, entry)`` pairs in a writer thread of its own.
+
+        The parents of every file must exist. A pack is mapped (and its blobs verified here)
+        when ``whole`` says several of its blobs are wanted, else each blob is read alone.
+        The first error in any writer (a corrupt blob, a full disk) stops the others after
+        the file each is writing, and so does an exception in this thread (Ctrl-C, raised by
+        ``advance``): every writer has returned before this method does, and each file is
+        whole or removed, exactly as in the sequential path. ``advance`` is called here,
+        never from a writer. A mapped pack's pages already written are dropped from the
+        mapping as the writer moves on, so at most a few MiB of each pack count in the
+        process's memory.
+        """
+        import queue
+
         stop = threading.Event()
         done: queue.Queue[list[Entry] | None] = queue.Queue()
         # The crash tests stop each writer after its first file: a pause in this thread alone
         # (``advance``) would leave the writers free to finish the tree before the kill.
         pause = bool(os.environ.get(IN_CHECKOUT))
 
-        def work(lane: list[tuple[str, Entry]]) -> None:
+        def work(lane: Iterable[tuple[str, Entry]]) -> None:
             batch: list[Entry] = []
             mapped, view = "", memoryview(b"")
+            kept = 0  # the mapped pack's pages before this offset are dropped
             try:
                 for pack, e in lane:
                     if stop.is_set():
@@ -157,7 +243,9 @@ class Writer:
                         blob = self.store.get_slice(pack, offset, e.size, e.oid or "")
                     else:
                         if pack != mapped:
-                            mapped, view = pack, self.store.pack_view(pack)
+                            mapped, view, kept = pack, self.store.pack_view(pack), 0
+                        elif offset - kept >= _DROP_EVERY:
+                            kept = _drop_pages(view, kept, offset)
                         blob = view[offset : offset + e.size]
                         self._verify(e, blob, pack)
                     self._write_bytes(e, blob, count=False)
@@ -174,9 +262,9 @@ class Writer:
                 done.put(batch)  # every file in it is whole
                 done.put(None)  # this lane has ended
 
-        pool = ThreadPoolExecutor(self.threads, thread_name_prefix="dvlin-writer")
+        pool = ThreadPoolExecutor(len(lanes), thread_name_prefix="dvlin-writer")
         try:
-            futures = [pool.submit(work, lane) for lane in lanes if lane]
+            futures = [pool.submit(work, lane) for lane in lanes]
             ended = 0
             while ended < len(futures):
                 written = done.get()
@@ -206,10 +294,7 @@ class Writer:
     def _fetched_alone(self, e: Entry) -> bool:
         """A packed blob fetched from a remote by itself (its pack is not here): read it loose."""
         assert e.pack is not None
-        present = self._packs.get(e.pack)
-        if present is None:
-            present = self._packs[e.pack] = self.store.has(e.pack)
-        return not present and self.store.has(e.oid or "")
+        return not self._pack_here(e.pack) and self.store.has(e.oid or "")
 
     def write_one(self, e: Entry) -> None:
         """Write one file entry in the chosen link mode, falling back to a copy."""
@@ -326,6 +411,29 @@ class Writer:
         present = None if self.fresh else self.present.get(e.path)
         self.reused += write_chunked(self.store, e, fd, tmp, full, present=present)
         self.bytes += e.size
+
+
+def _drop_pages(view: memoryview, kept: int, offset: int) -> int:
+    """Drop a mapped pack's pages from ``kept`` up to the page holding ``offset``; the new
+    ``kept``. The bytes stay in the page cache (a read-only shared mapping): a page needed
+    again is mapped back on its next touch, so this only ever costs time, never bytes."""
+    import mmap
+
+    upto = offset - offset % mmap.PAGESIZE
+    source = view.obj
+    if isinstance(source, mmap.mmap) and upto > kept:
+        with contextlib.suppress(OSError, ValueError):
+            source.madvise(mmap.MADV_DONTNEED, kept, upto - kept)
+        return upto
+    return kept
+
+
+def _parents(paths: pa.Array) -> list[str]:
+    """The distinct folders holding ``paths`` (``""`` for the root left out)."""
+    import pyarrow.compute as pc
+
+    parents = pc.replace_substring_regex(paths, pattern="/?[^/]*$", replacement="")
+    return [p for p in pc.unique(parents).to_pylist() if p]
 
 
 def write_link(root: str, e: Entry) -> None:

@@ -289,6 +289,46 @@ def test_killed_parallel_restore_is_finished_by_a_rerun(repo: Repo, tmp_path: Pa
 
 
 @pytest.mark.slow
+def test_killed_restore_from_the_table_is_finished_by_a_rerun(repo: Repo, tmp_path: Path) -> None:
+    # The big-tree restore (Writer.write_table), forced for a small tree in the subprocess.
+    tree = {f"d/s{i % 9}/f{i:04d}.bin": os.urandom(200 + i % 300) for i in range(600)}
+    write_tree(repo.root, tree)
+    repo.commit(["d"], name="d")
+    out = tmp_path / "restored"
+    paused = tmp_path / "paused"
+    forced = (
+        "import runpy, sys; from dvlin.ops import checkout; checkout.RESTORE_FROM_TABLE = 0; "
+        f"sys.argv = ['dvlin', 'checkout', 'd', '--to', {str(out)!r}]; "
+        "runpy.run_module('dvlin', run_name='__main__')"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", forced],
+        cwd=repo.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "DVLIN_TEST_PAUSE_IN_CHECKOUT": str(paused)},
+    )
+    deadline = time.monotonic() + 60
+    while not (paused.exists() and paused.read_text()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the pause point was never reached"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert not out.exists()
+    (staging,) = _staging(tmp_path)
+    written = [Path(f, n) for f, _, names in os.walk(tmp_path / staging) for n in names]
+    assert 0 < len(written) < len(tree)
+    for path in written:  # whatever was written is whole
+        rel = path.relative_to(tmp_path / staging).as_posix()
+        assert path.read_bytes() == tree[f"d/{rel}"]
+    assert [p.target for p in repo.status().interrupted] == [str(out)]
+    repo.checkout("d", to=out)
+    assert snapshot(out) == snapshot(repo.root / "d")
+    assert repo.status().interrupted == () and _staging(tmp_path) == []
+
+
+@pytest.mark.slow
 def test_killed_restore_of_a_deleted_folder_is_finished_by_a_rerun(two: Repo) -> None:
     import shutil
 

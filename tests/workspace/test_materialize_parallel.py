@@ -7,6 +7,7 @@ enough to be loose objects) are committed, then checked out with one writer and 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -96,6 +97,60 @@ def test_parallel_checkout_matches_the_sequential_one_property(
     assert outs[1] == outs[2] == outs[3] == expected
 
 
+def _from_table(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    """Every restore into a new folder through ``Writer.write_table``, in small pieces."""
+    from dvlin.ops import checkout
+
+    _threads(monkeypatch, threads)
+    monkeypatch.setattr(checkout, "RESTORE_FROM_TABLE", 0)
+    monkeypatch.setattr(materialize, "_ROWS", 2)
+    monkeypatch.setattr(materialize, "_DROP_EVERY", 1)  # a mapped pack's pages dropped often
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(tree=trees, other=trees)
+def test_a_restore_from_the_table_matches_one_from_entries_property(
+    repo: Repo, tree: dict[str, object], other: dict[str, object]
+) -> None:
+    work = repo.root / "prop"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    write_tree(work, _placeable(tree))
+    first = repo.commit(["prop"], name="prop").version
+    # The second version keeps the first's packed blobs and packs new ones under "m": its
+    # rows interleave packs, so the writers' lanes are reordered by pack.
+    shutil.rmtree(work / "m", ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError):
+        (work / "m").unlink()
+    (work / "m").mkdir()
+    write_tree(work / "m", _placeable(other))
+    second = repo.commit(["prop"], name="prop").version
+    expected = snapshot(work)
+    for version in (first, second):
+        out = repo.root.parent / f"out-{version.id[:8]}"
+        shutil.rmtree(out, ignore_errors=True)
+        reference = repo.checkout(version.id, to=out)
+        wanted = snapshot(out)
+        shutil.rmtree(out)
+        for n in (1, 2, 3):
+            with pytest.MonkeyPatch.context() as mp:
+                _from_table(mp, n)
+                result = repo.checkout(version.id, to=out, link="hardlink")
+                again = repo.checkout(version.id, to=str(out) + "-copy")
+            assert snapshot(out) == snapshot(Path(str(out) + "-copy")) == wanted, n
+            assert (again.written, again.bytes_written, again.planned_writes) == (
+                reference.written,
+                reference.bytes_written,
+                reference.planned_writes,
+            )
+            assert result.written == reference.written
+            shutil.rmtree(out)
+            shutil.rmtree(str(out) + "-copy")
+    assert snapshot(work) == expected
+
+
 def _packed_repo(repo: Repo, files: int = 300) -> dict[str, bytes]:
     tree = {f"d/s{i % 7}/f{i:04d}.bin": os.urandom(100 + i) for i in range(files)}
     write_tree(repo.root, tree)
@@ -103,11 +158,12 @@ def _packed_repo(repo: Repo, files: int = 300) -> dict[str, bytes]:
     return {rel.removeprefix("d/"): data for rel, data in tree.items()}
 
 
+@pytest.mark.parametrize("table", [False, True], ids=["entries", "table"])
 def test_a_corrupt_blob_stops_every_writer_with_one_error(
-    repo: Repo, monkeypatch: pytest.MonkeyPatch
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, table: bool
 ) -> None:
     tree = _packed_repo(repo)
-    _threads(monkeypatch, 2)
+    _from_table(monkeypatch, 2) if table else _threads(monkeypatch, 2)
     from dvlin.ops.manifests import load_entries
 
     v1 = repo.catalog.version_by_number("d", 1)
@@ -134,11 +190,12 @@ def test_a_corrupt_blob_stops_every_writer_with_one_error(
                 assert (Path(folder) / name).read_bytes() == tree[rel]
 
 
+@pytest.mark.parametrize("table", [False, True], ids=["entries", "table"])
 def test_a_failing_write_stops_every_writer_with_one_error(
-    repo: Repo, monkeypatch: pytest.MonkeyPatch
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, table: bool
 ) -> None:
     _packed_repo(repo)
-    _threads(monkeypatch, 2)
+    _from_table(monkeypatch, 2) if table else _threads(monkeypatch, 2)
     real_write = os.write
     calls = 0
 
