@@ -106,13 +106,16 @@ class _Pack:
 @dataclass(slots=True)
 class _Run:
     """Bytes of a placed pack at ``at`` (a block boundary), ``size`` of them, in memory at
-    ``address``: the blobs' views (kept alive) and their end offsets, not yet written."""
+    ``address``: the blobs' views (kept alive) and their end offsets, not yet written; and
+    the writes already sent from the run's memory that may still be running (a blob still in
+    the run may be read by any of them: its first blocks went out with an earlier write)."""
 
     at: int
     address: int
     size: int
     views: list[memoryview]
     ends: list[int]
+    writes: list[Future[None]] = field(default_factory=list)
 
 
 class PackWriter:
@@ -137,8 +140,8 @@ class PackWriter:
         self.added = 0  # blobs handed to add()
         self._written = 0  # of which written to their pack: their buffers may be reused
         # Per blob handed to the writer thread, in order: None once its buffer is free, else
-        # the write from its buffer still to finish (placed packs); counted by written().
-        self._pending: deque[Future[None] | None] = deque()
+        # the writes from its buffer still to finish (placed packs); counted by written().
+        self._pending: deque[tuple[Future[None], ...] | None] = deque()
         self._pending_lock = threading.Lock()
         # The placed pack whose last blobs wait in a run (the writer thread's), and whether a
         # job to write them out is queued: see written().
@@ -164,7 +167,7 @@ class PackWriter:
             return sys.maxsize
         with self._pending_lock:
             pending = self._pending
-            while pending and (pending[0] is None or pending[0].done()):
+            while pending and (pending[0] is None or all(w.done() for w in pending[0])):
                 pending.popleft()
                 self._written += 1
             if self._open_run is not None and not self._kicked and self._writer is not None:
@@ -472,6 +475,7 @@ class PackWriter:
             block = memoryview(memory).cast("B")
             write = self._io_pool().submit(_write_view, pack, block, run.at, run.views)
             pack.writes.append(write)
+            run.writes.append(write)
         end = run.at + whole
         rest = run.size - whole
         if not whole_only and rest:
@@ -479,12 +483,17 @@ class PackWriter:
             tail = (ctypes.c_char * rest).from_address(run.address + whole)
             self._edge_put(pack, 0, memoryview(tail).cast("B"))
         done = [e for e in run.ends if e <= end] if whole_only else run.ends
-        self._pending.extend([write] * len(done))
+        # A blob's buffer is free once every write that may read it is done: its last one
+        # and any earlier one of the run (a blob longer than a write goes out in several,
+        # and the io threads finish them in any order).
+        running = [w for w in run.writes if not w.done()]
+        self._pending.extend([tuple(running) or None] * len(done))
         if not whole_only:
             pack.run = self._open_run = None
             return
         keep = len(run.ends) - len(done)
         run.at, run.address, run.size = end, run.address + whole, rest
+        run.writes = running
         run.views, run.ends = (
             run.views[len(run.views) - keep :] if keep else [],
             run.ends[-keep:] if keep else [],

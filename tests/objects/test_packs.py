@@ -475,3 +475,54 @@ def test_a_failure_while_writing_out_a_waiting_run_fails_finish(
     with pytest.raises(OSError, match="Input/output"):
         writer.finish()
     assert os.listdir(tmp_path / "objects" / "tmp") == []
+
+
+def test_a_buffer_is_free_only_once_every_write_from_it_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blob written out in two writes (its whole blocks, then its tail with the next blob's)
+    keeps its buffer until both are done, whichever finishes first: a reader that reused it
+    earlier would put other bytes in the pack than the ones hashed for it."""
+    monkeypatch.setattr(packs, "_STAGE", 3 * packs._ALIGN)  # a 5-block blob goes out at once
+    release = __import__("threading").Event()
+    real = packs._write_view
+    blocked: list[int] = []
+
+    def slow_first_run(
+        pack: packs._Pack, view: memoryview, offset: int, keep: object = None
+    ) -> None:
+        if offset == packs._ALIGN and not blocked:  # the first blob's whole blocks
+            blocked.append(offset)
+            assert release.wait(10)
+        real(pack, view, offset, keep)
+
+    monkeypatch.setattr(packs, "_write_view", slow_first_run)
+    store = ObjectStore.local(str(tmp_path / "objects"), algorithm=ALG)
+    writer = packs.PackWriter(store)
+    buf = bytearray(random.Random(3).randbytes(100_000))
+    first = memoryview(buf)[: 5 * packs._ALIGN + 100]
+    second = memoryview(buf)[first.nbytes : first.nbytes + 100]
+    expected = [bytes(first), bytes(second)]
+    for blob in (first, second):
+        writer.add(blob, hash_bytes(ALG, blob))
+    deadline = time.monotonic() + 10
+    while not blocked and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not blocked:
+        writer.abort()
+        release.set()
+        pytest.skip("this file system refuses direct writes: packs are not placed")
+    for _ in range(50):  # the reader asks (and has the waiting run written out)
+        assert writer.written() == 0, "a buffer counted free while a write from it runs"
+        time.sleep(0.01)
+    release.set()
+    found = writer.finish()
+    assert writer.written() == 2
+    buf[:] = bytes(len(buf))  # the reader reuses the buffer: the pack must not change
+    files = _pack_files(store, found)
+    members = [o for o in found if o.pack is not None and o.offset is not None]
+    for o, data in zip(members, expected, strict=True):
+        assert o.pack is not None and o.offset is not None
+        assert files[o.pack][o.offset : o.offset + o.size] == data
+    for oid, raw in files.items():
+        assert hash_bytes(ALG, raw) == oid
