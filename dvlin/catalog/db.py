@@ -33,7 +33,20 @@ def select_in(
     wanted = list(values)
     for i in range(0, len(wanted), batch):
         part = wanted[i : i + batch]
-        yield from conn.execute(sql.format(marks=",".join("?" * len(part))), part)
+        yield from rows_of(conn.execute(sql.format(marks=",".join("?" * len(part))), part))
+
+
+def rows_of(cursor: sqlite3.Cursor) -> Iterator[Any]:
+    """The rows of ``cursor``, for a generator to yield from. A caller that stops midway
+    (Ctrl-C) may leave the generator to be finalised after the catalog closed: the cursor is
+    then closed quietly, not with "Exception ignored ... Cannot operate on a closed database"
+    under the one-line error (``yield from cursor`` would close it loudly)."""
+    try:
+        for row in cursor:  # noqa: UP028 - see above
+            yield row
+    finally:
+        with contextlib.suppress(sqlite3.ProgrammingError):
+            cursor.close()
 
 
 def _connect(path: Path, *, timeout: float) -> sqlite3.Connection:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvlin.catalog.catalog import Catalog, select_in
+from dvlin.catalog.db import rows_of
 
 Row = dict[str, Any]
 
@@ -167,10 +168,12 @@ class RemoteState:
     def _locations(self, remote: str, oids: list[str]) -> Iterable[Any]:
         for i in range(0, len(oids), 500):
             part = oids[i : i + 500]
-            yield from self.conn.execute(
-                "SELECT oid, file, offset, size FROM remote_objects "
-                f"WHERE remote = ? AND oid IN ({','.join('?' * len(part))})",
-                [remote, *part],
+            yield from rows_of(
+                self.conn.execute(
+                    "SELECT oid, file, offset, size FROM remote_objects "
+                    f"WHERE remote = ? AND oid IN ({','.join('?' * len(part))})",
+                    [remote, *part],
+                )
             )
 
     def remotes_holding(self, oids: Iterable[str]) -> dict[str, list[tuple[str, str, int, int]]]:

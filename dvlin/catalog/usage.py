@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dvlin.catalog.catalog import Catalog
+from dvlin.catalog.db import rows_of
 
 
 class UsageStore:
@@ -37,11 +38,13 @@ class UsageStore:
     def iter_needs(self) -> Iterator[tuple[str, str]]:
         """``(version id, storage oid)`` for every object every version needs."""
         # A chunk of a big file may sit in a pack: the pack is the storage object then.
-        yield from self.conn.execute(
-            "SELECT vo.version, COALESCE(NULLIF(o.pack, ''), vo.oid) FROM version_objects vo"
-            " LEFT JOIN objects o ON o.oid = vo.oid"
+        yield from rows_of(
+            self.conn.execute(
+                "SELECT vo.version, COALESCE(NULLIF(o.pack, ''), vo.oid) FROM version_objects vo"
+                " LEFT JOIN objects o ON o.oid = vo.oid"
+            )
         )
-        yield from self.conn.execute("SELECT id, manifest FROM versions")
+        yield from rows_of(self.conn.execute("SELECT id, manifest FROM versions"))
 
     def expired(self) -> set[str]:
         """Ids of versions gc has expired."""

@@ -152,3 +152,27 @@ def test_workspace_rows(cat: Catalog) -> None:
         cat.set_workspace_version("events", "aa11" + "0" * 28, updated_at="2026")
         cat.set_workspace_version("events", "bb33" + "0" * 28, updated_at="2027")
     assert cat.workspace_version("events") == "bb33" + "0" * 28
+
+
+def test_a_query_left_midway_closes_quietly_after_the_catalog_closed() -> None:
+    """Ctrl-C inside a batched query leaves its generator suspended; the repo closes the
+    catalog on the way out, and the generator is finalised later: that must not print
+    "Exception ignored ... Cannot operate on a closed database" under "interrupted"."""
+    import sqlite3
+    import sys
+
+    from dvlin.catalog.db import select_in
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (v INTEGER)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(2000)])
+    rows = select_in(conn, "SELECT v FROM t WHERE v IN ({marks})", range(2000), batch=500)
+    assert next(rows) == (0,)
+    conn.close()
+    unraisable: list[object] = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        rows.close()  # what the garbage collector does to the left generator
+    finally:
+        sys.unraisablehook = hook
+    assert unraisable == []
