@@ -41,7 +41,7 @@ import sys
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -318,10 +318,23 @@ class PackWriter:
 
     # -- the writer thread ---------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _writing(self, pack: _Pack) -> Iterator[None]:
+        """Any failure while writing ``pack`` stops the writer: nothing more is written, and
+        :meth:`finish` raises. An OSError (a full disk shows itself here) names the pack."""
+        try:
+            yield
+        except OSError as exc:
+            self._failed = True
+            raise FileSystemError.from_os(exc, action="write", path=pack.tmp) from None
+        except BaseException:
+            self._failed = True
+            raise
+
     def _write(self, pack: _Pack, data: bytes | memoryview, offset: int) -> None:
         if self._failed:
             return
-        try:
+        with self._writing(pack):
             view = memoryview(data)
             while view:
                 stage = self._stage()
@@ -333,12 +346,6 @@ class PackWriter:
                     self._drain(pack)
             self._pending.append(None)  # copied out: its buffer is free
             pause_point(IN_PACK)
-        except OSError as exc:  # a full disk shows itself here
-            self._failed = True
-            raise FileSystemError.from_os(exc, action="write", path=pack.tmp) from None
-        except BaseException:
-            self._failed = True
-            raise
 
     def _stage(self) -> mmap.mmap:
         """The staging buffer being filled, once its last write is done."""
@@ -392,7 +399,7 @@ class PackWriter:
         """
         if self._failed:
             return
-        try:
+        with self._writing(pack):
             view = memoryview(data)
             n = view.nbytes
             if offset > pack.hashed:
@@ -421,12 +428,6 @@ class PackWriter:
                 self._start_run(pack, view, address, offset)
             self._open_run = pack if pack.run is not None else None
             pause_point(IN_PACK)
-        except OSError as exc:
-            self._failed = True
-            raise FileSystemError.from_os(exc, action="write", path=pack.tmp) from None
-        except BaseException:
-            self._failed = True
-            raise
 
     def _end_run(self) -> None:
         """Write out the open run (asked by :meth:`written`)."""
@@ -434,14 +435,8 @@ class PackWriter:
         pack = self._open_run
         if pack is None or pack.run is None or self._failed:
             return
-        try:
+        with self._writing(pack):
             self._run_out(pack, pack.run, whole_only=False)
-        except OSError as exc:
-            self._failed = True
-            raise FileSystemError.from_os(exc, action="write", path=pack.tmp) from None
-        except BaseException:
-            self._failed = True
-            raise
 
     def _start_run(self, pack: _Pack, view: memoryview, address: int, offset: int) -> None:
         """A blob that does not continue the run: its first partial block into an edge block,
@@ -533,7 +528,7 @@ class PackWriter:
     def _seal(self, pack: _Pack) -> None:
         if self._failed:
             return  # its bytes may be incomplete: never publish it
-        try:
+        with self._writing(pack):
             if pack.staged:
                 self._stage()
                 self._drain(pack)
@@ -546,12 +541,6 @@ class PackWriter:
             pack.writes = []
             if pack.padded:  # the padding of its last block went out: cut the file back
                 os.ftruncate(pack.fd, pack.size if pack.placed else pack.drained)
-        except OSError as exc:
-            self._failed = True
-            raise FileSystemError.from_os(exc, action="write", path=pack.tmp) from None
-        except BaseException:
-            self._failed = True
-            raise
         pack.oid = Oid(pack.hasher.hexdigest())
         if self._flusher is None:
             self._flusher = ThreadPoolExecutor(1, thread_name_prefix="dvlin-flush")

@@ -6,6 +6,7 @@ import errno
 import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import fsspec
@@ -243,15 +244,10 @@ def _pack_files(store: ObjectStore, found: list[StoredObject]) -> dict[str, byte
     return {o.oid: Path(store.path(o.oid)).read_bytes() for o in found if o.pack is None}
 
 
-@pytest.mark.parametrize(
-    "refused", ["never", "at open", "at the first write", "at a later write", "switched off"]
-)
-def test_packs_hold_exactly_their_blobs_however_direct_writes_go(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: str
-) -> None:
-    # A stage of three blocks: blobs span stages, packs end mid-block (padded, then cut back).
-    monkeypatch.setattr(packs, "_STAGE", 3 * packs._ALIGN)
-    monkeypatch.setattr(packs, "DIRECT_WRITES", refused != "switched off")
+def _refuse_direct_writes(monkeypatch: pytest.MonkeyPatch, refused: str) -> Callable[[], int]:
+    """Make the file system refuse direct writes ``refused`` (never, at open, at the first
+    write, at a later write), check each direct write keeps O_DIRECT's alignment rule, and
+    give a function that says how many direct writes were made."""
     real_open, real_write = os.open, os.pwrite
     direct_writes = 0
 
@@ -274,6 +270,19 @@ def test_packs_hold_exactly_their_blobs_however_direct_writes_go(
 
     monkeypatch.setattr(os, "open", open_)
     monkeypatch.setattr(os, "pwrite", write)
+    return lambda: direct_writes
+
+
+@pytest.mark.parametrize(
+    "refused", ["never", "at open", "at the first write", "at a later write", "switched off"]
+)
+def test_packs_hold_exactly_their_blobs_however_direct_writes_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: str
+) -> None:
+    # A stage of three blocks: blobs span stages, packs end mid-block (padded, then cut back).
+    monkeypatch.setattr(packs, "_STAGE", 3 * packs._ALIGN)
+    monkeypatch.setattr(packs, "DIRECT_WRITES", refused != "switched off")
+    direct_writes = _refuse_direct_writes(monkeypatch, refused)
     rng = random.Random(5)
     blobs = [rng.randbytes(rng.randrange(1, 5 * packs._ALIGN)) for _ in range(30)]
     store = ObjectStore.local(str(tmp_path / "objects"), algorithm=ALG)
@@ -293,7 +302,7 @@ def test_packs_hold_exactly_their_blobs_however_direct_writes_go(
         assert files[o.pack][o.offset : o.offset + o.size] == by_oid[o.oid]
     assert sorted(offsets) == sorted(o.offset or 0 for o in members)
     direct = refused not in ("at open", "switched off") and packs._DIRECT != 0
-    assert (direct_writes > 0) == direct
+    assert (direct_writes() > 0) == direct
     assert os.listdir(tmp_path / "objects" / "tmp") == []
 
 
@@ -340,28 +349,7 @@ def test_placed_packs_write_blobs_from_their_buffers_with_zero_filler_between(
 ) -> None:
     monkeypatch.setattr(packs, "_STAGE", 3 * packs._ALIGN)  # runs written in several writes
     monkeypatch.setattr(packs, "DIRECT_WRITES", refused != "switched off")
-    real_open, real_write = os.open, os.pwrite
-    direct_writes = 0
-
-    def open_(path: str, flags: int, mode: int = 0o777) -> int:
-        if refused == "at open" and flags & packs._DIRECT:
-            raise OSError(errno.EINVAL, "Invalid argument")
-        return real_open(path, flags, mode)
-
-    def write(fd: int, data: memoryview, offset: int) -> int:
-        nonlocal direct_writes
-        import fcntl
-
-        if fcntl.fcntl(fd, fcntl.F_GETFL) & packs._DIRECT:
-            direct_writes += 1
-            assert len(data) % packs._ALIGN == 0 == offset % packs._ALIGN  # O_DIRECT's rule
-            late = refused == "at a later write" and direct_writes == 3
-            if late or refused == "at the first write":
-                raise OSError(errno.EINVAL, "Invalid argument")
-        return real_write(fd, data, offset)
-
-    monkeypatch.setattr(os, "open", open_)
-    monkeypatch.setattr(os, "pwrite", write)
+    direct_writes = _refuse_direct_writes(monkeypatch, refused)
     buffers, blobs = _placed_blobs(random.Random(8))
     blobs.insert(5, memoryview(b"read-only bytes" * 500))  # copied once, placed all the same
     store = ObjectStore.local(str(tmp_path / "objects"), algorithm=ALG)
@@ -396,7 +384,7 @@ def test_placed_packs_write_blobs_from_their_buffers_with_zero_filler_between(
         assert files[o.pack][o.offset : o.offset + o.size] == data
         assert store.get_slice(o.pack, o.offset, o.size, oid) == data
     direct = refused not in ("at open", "switched off") and packs._DIRECT != 0
-    assert (direct_writes > 0) == direct
+    assert (direct_writes() > 0) == direct
     assert (filler > 0) == (refused not in ("at open", "switched off") and packs._DIRECT != 0)
     assert os.listdir(tmp_path / "objects" / "tmp") == []
     del buffers
