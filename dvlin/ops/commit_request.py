@@ -111,7 +111,7 @@ class CommitRequest:
         # A path that belongs to an asset (its contract's path, or where it was committed) is
         # that asset: leaving out --name must never commit it as a new asset beside its contract.
         owner = asset_for_paths(repo, rels, name=name or None, overlap=overlap)
-        if not name:
+        if name is None:  # an empty --name is a bad name, not a missing one
             name = owner or default_name
             if not name or name == ".":
                 raise UsageError("an asset name is needed for these paths", hint="pass --name NAME")

@@ -38,6 +38,7 @@ def test_a_path_an_asset_owns_is_that_asset(repo: Repo) -> None:
         (["data"], {"tags": ["t", "t"]}, UsageError, "tag 't' is given more than once"),
         (["data"], {"kind": "no such kind"}, UsageError, "kind"),
         (["data", "data/a.csv"], {"name": "x"}, UsageError, "data/a.csv is inside data"),
+        (["data"], {"name": ""}, UsageError, "invalid asset name ''"),  # --name "": not none
     ],
 )
 def test_bad_arguments_fail_before_any_work(
