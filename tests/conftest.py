@@ -303,14 +303,23 @@ def pipeline(work: Path, cli: Cli) -> Pipeline:
     return build_pipeline(work, cli)
 
 
-def kill_when_paused(args: list[str], cwd: Path, pause_env: str, marker: Path) -> None:
-    """Run ``python -m dvlin ARGS`` until it reaches the pause point ``pause_env``, then kill -9."""
+def kill_when_paused(
+    args: list[str], cwd: Path, pause_env: str, marker: Path, *, before: str = ""
+) -> None:
+    """Run ``python -m dvlin ARGS`` until it reaches the pause point ``pause_env``, then kill -9.
+
+    ``before``: Python statements run in that process first (a threshold lowered, say).
+    """
     import signal
     import subprocess
     import time
 
+    command = [sys.executable, "-m", "dvlin", *args]
+    if before:
+        run = "import runpy, sys; sys.argv = ['dvlin', *sys.argv[1:]]; runpy.run_module('dvlin', run_name='__main__')"
+        command = [sys.executable, "-c", f"{before}\n{run}", *args]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dvlin", *args],
+        command,
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

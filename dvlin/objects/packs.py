@@ -585,20 +585,7 @@ def _write_at(pack: _Pack, stage: mmap.mmap, size: int, end: int, offset: int) -
     """
     block = memoryview(stage)
     try:
-        done, retried = 0, False
-        while done < end:
-            try:
-                done += os.pwrite(pack.fd, block[done:end], offset + done)
-            except OSError as exc:
-                # Another write of the same pack may have turned O_DIRECT off already (writes
-                # run side by side): whether this one was refused for being direct is known by
-                # trying once more without it.
-                if retried or not pack.opened_direct or exc.errno != errno.EINVAL:
-                    raise
-                retried = True
-                _stop_direct(pack.fd)
-                pack.direct = False
-                end = max(done, size)
+        _pwrite(pack, block[:end], offset, unpadded=size)
     finally:
         block.release()
 
@@ -606,20 +593,29 @@ def _write_at(pack: _Pack, stage: mmap.mmap, size: int, end: int, offset: int) -
 def _write_view(pack: _Pack, view: memoryview, offset: int, keep: object = None) -> None:
     """Write ``view`` (whole blocks, from an aligned address) at ``offset`` of a placed pack.
 
-    ``keep`` holds the buffers ``view`` points into until the write is done. Refused as a
-    direct write after all: written on through the page cache (as _write_at).
+    ``keep`` holds the buffers ``view`` points into until the write is done.
     """
-    done, retried = 0, False
-    end = view.nbytes
+    _pwrite(pack, view, offset)
+
+
+def _pwrite(pack: _Pack, view: memoryview, offset: int, *, unpadded: int | None = None) -> None:
+    """Write all of ``view`` at ``offset``. A direct write refused after all goes on through
+    the page cache (only the first ``unpadded`` bytes then, when the rest is padding)."""
+    done, retried, end = 0, False, view.nbytes
     while done < end:
         try:
-            done += os.pwrite(pack.fd, view[done:], offset + done)
+            done += os.pwrite(pack.fd, view[done:end], offset + done)
         except OSError as exc:
+            # Another write of the same pack may have turned O_DIRECT off already (writes
+            # run side by side): whether this one was refused for being direct is known by
+            # trying once more without it.
             if retried or not pack.opened_direct or exc.errno != errno.EINVAL:
                 raise
             retried = True
             _stop_direct(pack.fd)
             pack.direct = False
+            if unpadded is not None:
+                end = max(done, unpadded)
 
 
 def _address(data: bytes | memoryview) -> int | None:

@@ -118,6 +118,16 @@ def _staging(folder: Path) -> list[str]:
     return sorted(n for n in os.listdir(folder) if pending.is_temporary_name(n))
 
 
+def _some_whole_files_staged(folder: Path, tree: dict[str, bytes]) -> None:
+    """A restore of ``tree``'s ``d`` killed mid-tree: one staging folder in ``folder`` holds
+    some of its files, not all, and each one whole (the bytes of its path in ``tree``)."""
+    (staging,) = _staging(folder)
+    written = [Path(f, n) for f, _, names in os.walk(folder / staging) for n in names]
+    assert 0 < len(written) < len(tree)
+    for path in written:
+        assert path.read_bytes() == tree[f"d/{path.relative_to(folder / staging).as_posix()}"]
+
+
 def test_ctrl_c_into_a_new_folder_leaves_no_folder(two: Repo, cli: Cli) -> None:
     out = two.root.parent / "out"
     with pytest.raises(KeyboardInterrupt):
@@ -278,9 +288,7 @@ def test_killed_parallel_restore_is_finished_by_a_rerun(repo: Repo, tmp_path: Pa
     # Killed mid-tree: no file at all under the target (neither whole nor torn); the work so
     # far waits in one staging folder beside it, which the rerun removes.
     assert not out.exists()
-    (staging,) = _staging(tmp_path)
-    written = [Path(f, n) for f, _, names in os.walk(tmp_path / staging) for n in names]
-    assert 0 < len(written) < len(tree)
+    _some_whole_files_staged(tmp_path, tree)
     assert [p.target for p in repo.status().interrupted] == [str(out)]
     repo.checkout("d", to=out)
     assert snapshot(out) == snapshot(repo.root / "d")
@@ -296,32 +304,15 @@ def test_killed_restore_from_the_table_is_finished_by_a_rerun(repo: Repo, tmp_pa
     repo.commit(["d"], name="d")
     out = tmp_path / "restored"
     paused = tmp_path / "paused"
-    forced = (
-        "import runpy, sys; from dvlin.ops import checkout; checkout.RESTORE_FROM_TABLE = 0; "
-        f"sys.argv = ['dvlin', 'checkout', 'd', '--to', {str(out)!r}]; "
-        "runpy.run_module('dvlin', run_name='__main__')"
+    kill_when_paused(
+        ["checkout", "d", "--to", str(out)],
+        repo.root,
+        "DVLIN_TEST_PAUSE_IN_CHECKOUT",
+        paused,
+        before="from dvlin.ops import checkout; checkout.RESTORE_FROM_TABLE = 0",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", forced],
-        cwd=repo.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "DVLIN_TEST_PAUSE_IN_CHECKOUT": str(paused)},
-    )
-    deadline = time.monotonic() + 60
-    while not (paused.exists() and paused.read_text()):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the pause point was never reached"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate()
     assert not out.exists()
-    (staging,) = _staging(tmp_path)
-    written = [Path(f, n) for f, _, names in os.walk(tmp_path / staging) for n in names]
-    assert 0 < len(written) < len(tree)
-    for path in written:  # whatever was written is whole
-        rel = path.relative_to(tmp_path / staging).as_posix()
-        assert path.read_bytes() == tree[f"d/{rel}"]
+    _some_whole_files_staged(tmp_path, tree)
     assert [p.target for p in repo.status().interrupted] == [str(out)]
     repo.checkout("d", to=out)
     assert snapshot(out) == snapshot(repo.root / "d")
