@@ -56,6 +56,11 @@ _MAX_QUEUED = 64 * 1024 * 1024
 # Bytes gathered before one write: big enough for the disk to stream, small enough to stay in
 # the CPU's cache between the copy in and the hash.
 _STAGE = 2 * 1024 * 1024
+# Bytes of a placed pack's run gathered before one direct write from the caller's buffer: no copy
+# is made, so unlike a stage it need not fit the CPU's cache. Fewer, longer writes kept the
+# virtual disk busier: 2 MiB runs left a 1 GiB commit's reader waiting 0.33-0.41 s for buffers
+# the writes still held (docs/benchmarks.md, "The 1 GiB commit: longer direct writes").
+_RUN = 8 * 1024 * 1024
 # Staging buffers in rotation: while one fills, the others' writes are in flight (a direct write
 # waits for the disk, and one at a time left a virtual disk idle between requests).
 _STAGES = 4
@@ -389,7 +394,7 @@ class PackWriter:
 
         Blobs that follow each other in memory and in the pack (a file's new chunks in one
         window buffer) make a run, written straight from that memory in writes of about
-        ``_STAGE`` bytes, no copy. Where a run ends (the next blob is elsewhere in memory, or
+        ``_RUN`` bytes, no copy. Where a run ends (the next blob is elsewhere in memory, or
         the pack is sealed), its whole blocks are written from memory and its last partial
         block is copied into an edge block; the next blob's first partial block joins that
         edge block, or starts a new one, and an edge block is written once complete, or once
@@ -420,7 +425,7 @@ class PackWriter:
                 run.size += n
                 run.views.append(view)
                 run.ends.append(offset + n)
-                if run.size >= _STAGE:
+                if run.size >= _RUN:
                     self._run_out(pack, run, whole_only=True)
             else:
                 if run is not None:

@@ -279,8 +279,10 @@ def _refuse_direct_writes(monkeypatch: pytest.MonkeyPatch, refused: str) -> Call
 def test_packs_hold_exactly_their_blobs_however_direct_writes_go(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: str
 ) -> None:
-    # A stage of three blocks: blobs span stages, packs end mid-block (padded, then cut back).
+    # A stage (and a run) of three blocks: blobs span stages, packs end mid-block (padded, then
+    # cut back).
     monkeypatch.setattr(packs, "_STAGE", 3 * packs._ALIGN)
+    monkeypatch.setattr(packs, "_RUN", 3 * packs._ALIGN)
     monkeypatch.setattr(packs, "DIRECT_WRITES", refused != "switched off")
     direct_writes = _refuse_direct_writes(monkeypatch, refused)
     rng = random.Random(5)
@@ -347,7 +349,7 @@ def _placed_blobs(rng: random.Random) -> tuple[list[bytearray], list[memoryview]
 def test_placed_packs_write_blobs_from_their_buffers_with_zero_filler_between(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: str
 ) -> None:
-    monkeypatch.setattr(packs, "_STAGE", 3 * packs._ALIGN)  # runs written in several writes
+    monkeypatch.setattr(packs, "_RUN", 3 * packs._ALIGN)  # runs written in several writes
     monkeypatch.setattr(packs, "DIRECT_WRITES", refused != "switched off")
     direct_writes = _refuse_direct_writes(monkeypatch, refused)
     buffers, blobs = _placed_blobs(random.Random(8))
@@ -471,7 +473,7 @@ def test_a_buffer_is_free_only_once_every_write_from_it_is_done(
     """A blob written out in two writes (its whole blocks, then its tail with the next blob's)
     keeps its buffer until both are done, whichever finishes first: a reader that reused it
     earlier would put other bytes in the pack than the ones hashed for it."""
-    monkeypatch.setattr(packs, "_STAGE", 3 * packs._ALIGN)  # a 5-block blob goes out at once
+    monkeypatch.setattr(packs, "_RUN", 3 * packs._ALIGN)  # a 5-block blob goes out at once
     release = __import__("threading").Event()
     real = packs._write_view
     blocked: list[int] = []
