@@ -1,6 +1,6 @@
 """The commonest one-line commands, run without typer and click (~35 ms of every start).
 
-``dvlin checkout REF``, ``dvlin commit PATH... [--name NAME] [--message TEXT]`` and
+``dvlin checkout REF [--to DIR]``, ``dvlin commit PATH... [--name NAME] [--message TEXT]`` and
 ``dvlin status [NAME...]``, each with at most ``-q/--quiet`` besides, are parsed here; anything
 else (help, completion, any other option or flag, an option given twice, a value or a path
 that starts with ``-``, ``--``, arguments that are not UTF-8, DVLIN_DEBUG) goes to the typer
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 _QUIET = ("-q", "--quiet")
 _VALUES = {
     "commit": {"--name": "name", "-n": "name", "--message": "message", "-m": "message"},
-    "checkout": {},
+    "checkout": {"--to": "to"},
     "status": {},
 }
 _SHOWN = 20
@@ -79,7 +79,7 @@ def run(args: Sequence[str]) -> None:
     out = Output(json=False, quiet=quiet)
     try:
         if command == "checkout":
-            run_checkout(out, ref=positional[0])
+            run_checkout(out, ref=positional[0], to=values.get("to"))
         elif command == "status":
             run_status(out, positional)
         else:

@@ -55,7 +55,7 @@ def test_what_it_parses_click_parses_the_same(command: str, pieces: list[list[st
     if command == "checkout":
         assert [params["ref"], *(params["paths"] or [])] == positional
         assert (params["to"], params["link"], params["force"], params["dry_run"]) == (
-            None,
+            values.get("to"),
             "copy",
             False,
             False,
@@ -80,6 +80,10 @@ def test_what_it_parses_click_parses_the_same(command: str, pieces: list[list[st
         ["checkout", "--help"],
         ["checkout", "a", "--json"],
         ["checkout", "a", "--force"],
+        ["checkout", "a", "--to"],
+        ["checkout", "a", "--to", "x", "--to", "y"],
+        ["checkout", "a", "--to", "-x"],
+        ["checkout", "a", "--to", "x", "--link", "hardlink"],
         ["commit"],
         ["commit", "data", "--name"],
         ["commit", "data", "--name", "a", "--name", "b"],
@@ -128,6 +132,12 @@ _STEPS: list[list[str]] = [
     ["checkout", "data@v2", "-q"],
     ["checkout", "data@v1", "--quiet"],
     ["checkout", "data@v9"],
+    ["checkout", "data@v1", "--to", "restored"],
+    ["checkout", "data@v2", "--to", "restored"],
+    ["checkout", "data@v2", "-q", "--to", "other"],
+    ["checkout", "data@v9", "--to", "nowhere"],
+    ["checkout", "data@v1", "--to", ".dvlin/inside"],
+    ["checkout", "data@v1", "--to", "restored/deeper"],
     ["checkout", "nosuch"],
     ["commit", "missing", "--name", "m"],
     ["EDIT"],
