@@ -442,6 +442,9 @@ class Bench:
         self.bytes_["tree_bytes"] = total
         for d in self.tool_dirs():
             copy_tree(self.gen / "data", d / "data")
+        if self.dvlin:  # deleted in step 4 before the cp -r floor of the restore
+            (self.work / "floor").mkdir(exist_ok=True)
+            copy_tree(self.gen / "data", self.work / "floor" / "data")
         if self.dvlin:
             self.run("dvlin_init", "dvlin init", [*self.dvlin, *shlex.split(self.dvlin_args["init"])], self.dl)
         if self.dvc:
@@ -507,27 +510,28 @@ class Bench:
     def step4(self) -> None:
         """Delete the tree and restore it from each tool's store.
 
-        The floor of this step is ``cp -r`` measured here, after a delete of the same size,
-        not the ``cp -r`` before step 1: on an ext4 without a journal (this project's VM) the
-        kernel skips inodes deleted in the last minutes when it makes a file, one by one from
-        the start of the group, and after a delete of 20,000 files that scan took 65 % of a
-        ``cp -r`` (docs/benchmarks.md, "Creating files after a delete"). dvlin restores after
-        its own delete, the floor after dvlin's restore (the same deleted inodes are still
-        recent), and DVC after its own delete; the floor's copy is removed after DVC's restore.
+        The floor of this step is ``cp -r`` measured here, right after a delete of a copy of
+        the tree of its own, not the ``cp -r`` before step 1: on an ext4 without a journal
+        (this project's VM) the kernel skips inodes deleted in the last minutes when it makes
+        a file, one by one from the start of the group, and after a delete of 20,000 files
+        that scan took 65 % of a ``cp -r`` (docs/benchmarks.md, "Creating files after a
+        delete"). The first files made after a delete pay for it (and take those inodes), so
+        each of the three (dvlin, the floor, DVC) makes its files right after its own delete.
         """
-        floor = self.work / "floor-restore"
         if self.dvlin:
             rm_tree(self.dl / "data")
             self.run_dvlin("s4_dvlin", "checkout")
             restored = self.restored_dir()
             self.verify("s4_dvlin", restored)
+            floor = self.work / "floor"
+            rm_tree(floor / "data")
             self.run("cp_restore", "cp -r data, after a delete",
-                     ["cp", "-r", "data", str(floor)], self.gen)
+                     ["cp", "-r", "data", str(floor / "restored")], self.gen)
         if self.dvc:
             rm_tree(self.dv / "data")
             self.run_dvc("s4_dvc", "checkout")
             self.verify("s4_dvc", self.dv / "data")
-        rm_tree(floor)  # after DVC's restore: DVC meets no more deleted inodes than before
+        rm_tree(self.work / "floor")  # after DVC's restore: not a delete DVC would pay for
 
     def restored_dir(self) -> Path:
         """Where the dvlin checkout put the tree (the --to argument if any)."""
