@@ -93,10 +93,8 @@ def run(args: Sequence[str]) -> None:
     except OSError as exc:
         if exc.errno != errno.EPIPE:
             raise
-        try:  # what click does on a closed pipe (typer >= 0.24 carries its own click)
-            from typer._click.utils import PacifyFlushWrapper
-        except ImportError:  # pragma: no cover - older typer on the real click
-            from click.utils import PacifyFlushWrapper  # type: ignore[assignment]
+        # What click does on a closed pipe (typer carries its own click from 0.26, the floor).
+        from typer._click.utils import PacifyFlushWrapper
 
         sys.stdout = cast(TextIO, PacifyFlushWrapper(sys.stdout))
         sys.stderr = cast(TextIO, PacifyFlushWrapper(sys.stderr))

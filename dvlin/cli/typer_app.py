@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 import typer
+from typer._click import exceptions as _click_exceptions  # typer >= 0.26: its own click
 from typer.core import TyperGroup
 
 from dvlin.cli import (
@@ -68,14 +69,9 @@ class DvlinGroup(TyperGroup):
             raise RuntimeError(f"unexpected end of data: {exc}") from exc
 
 
-try:  # typer >= 0.24 carries its own copy of click; its exceptions are not click's
-    from typer._click import exceptions as _click_exceptions
-except ImportError:  # pragma: no cover - older typer on the real click
-    from click import exceptions as _click_exceptions  # type: ignore[no-redef]
-
 _ClickUsageError: Any = _click_exceptions.UsageError
 # click >= 8.2 shows the help of a bare group through a usage error: keep that as it is.
-_NoArgsIsHelp: Any = getattr(_click_exceptions, "NoArgsIsHelpError", ())
+_NoArgsIsHelp: Any = _click_exceptions.NoArgsIsHelpError
 
 
 def _debug(ctx: Any) -> bool:

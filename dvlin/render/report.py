@@ -118,7 +118,7 @@ def lineage_svg(lineage: dict[str, Any]) -> dict[str, Any]:
         g.add_node(n["id"])
     g.add_edges_from((e["src"], e["dst"]) for e in lineage["edges"])
     if not nx.is_directed_acyclic_graph(g):  # the catalog keeps lineage acyclic; be safe
-        g = nx.DiGraph(g.nodes)
+        g.remove_edges_from(list(g.edges))  # (DiGraph(g.nodes) took the nodes for edges)
     layers = {n: i for i, gen in enumerate(nx.topological_generations(g)) for n in gen}
     nx.set_node_attributes(g, layers, "layer")
     columns = max(layers.values(), default=0) + 1

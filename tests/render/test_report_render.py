@@ -235,3 +235,21 @@ def test_no_string_field_reaches_either_format_as_markup() -> None:
     parsed = _parse(render(poisoned, "html"))
     assert "script" not in parsed.tags
     assert "".join(parsed.text).count(EVIL) >= 30
+
+
+def test_a_cyclic_lineage_is_drawn_without_its_edges() -> None:
+    """The catalog keeps lineage acyclic; were it not, the boxes are laid out in one column."""
+    from dvlin.render.report import lineage_svg
+
+    node = {"type": "version", "raw": False}
+    drawn = lineage_svg(
+        {
+            "nodes": [{**node, "id": i, "label": f"v {i}"} for i in ("a", "bc")],
+            "edges": [
+                {"src": "a", "dst": "bc", "kind": "input"},
+                {"src": "bc", "dst": "a", "kind": "input"},
+            ],
+        }
+    )
+    assert sorted(b["title"] for b in drawn["boxes"]) == ["v a", "v bc"]
+    assert len({b["x"] for b in drawn["boxes"]}) == 1 and len(drawn["edges"]) == 2
