@@ -546,8 +546,14 @@ class Bench:
         t = time.perf_counter()
         gen_data.make_big_file(self.gen / "big.bin", a.big_mib * MIB, a.seed)
         say(f"generated big.bin ({a.big_mib} MiB) in {time.perf_counter() - t:.1f} s")
+        # Unmeasured syncs: each measured step starts with nothing dirty left to write back.
+        # Without them the kernel wrote back the copies below (two more GiB at 1024 MiB)
+        # while dvlin's commit, measured first, wrote its own, and the floor had less in the
+        # way (in the first run with them missing: 1.77 s against bench_big.py's 1.40-1.65).
+        os.sync()
         self.run("cp_big", "cp big.bin copy.bin", ["cp", "big.bin", "copy.bin"], self.gen)
         rm_tree(self.gen / "copy.bin")
+        os.sync()
         # dvlin flushes what it stores; the fair floor flushes too (sync of that one file)
         self.run("cp_sync_big", "cp big.bin copy.bin && sync copy.bin",
                  ["sh", "-c", "cp big.bin copy.bin && sync copy.bin"], self.gen)
@@ -556,7 +562,9 @@ class Bench:
         for d in self.tool_dirs():
             shutil.copyfile(self.gen / "big.bin", d / "big.bin")
         before = self.store_sizes()
+        os.sync()
         self.run_dvlin("s5_dvlin", "commit_big")
+        os.sync()
         self.run_dvc("s5_dvc", "add big.bin")
         self.keep_dvc_file("big.bin.dvc", "v1")
         self.record_growth("s5", before)
