@@ -275,15 +275,29 @@ def test_a_no_op_rerun_still_clears_the_marker(two: Repo) -> None:
 
 
 @pytest.mark.slow
-def test_killed_parallel_restore_is_finished_by_a_rerun(repo: Repo, tmp_path: Path) -> None:
-    # Enough packed files for the parallel writers; killed while they hold queued batches.
-    tree = {f"d/s{i % 9}/f{i:04d}.bin": os.urandom(200 + i % 300) for i in range(1500)}
+@pytest.mark.parametrize(
+    ("files", "before"),
+    [
+        # Enough packed files for the parallel writers; killed while they hold queued batches.
+        (1500, ""),
+        # The big-tree restore (Writer.write_table), forced for a small tree in the subprocess.
+        (600, "from dvlin.ops import checkout; checkout.RESTORE_FROM_TABLE = 0"),
+    ],
+    ids=["entries", "table"],
+)
+def test_killed_restore_into_a_new_folder_is_finished_by_a_rerun(
+    repo: Repo, tmp_path: Path, files: int, before: str
+) -> None:
+    tree = {f"d/s{i % 9}/f{i:04d}.bin": os.urandom(200 + i % 300) for i in range(files)}
     write_tree(repo.root, tree)
     repo.commit(["d"], name="d")
     out = tmp_path / "restored"
-    paused = tmp_path / "paused"
     kill_when_paused(
-        ["checkout", "d", "--to", str(out)], repo.root, "DVLIN_TEST_PAUSE_IN_CHECKOUT", paused
+        ["checkout", "d", "--to", str(out)],
+        repo.root,
+        "DVLIN_TEST_PAUSE_IN_CHECKOUT",
+        tmp_path / "paused",
+        before=before,
     )
     # Killed mid-tree: no file at all under the target (neither whole nor torn); the work so
     # far waits in one staging folder beside it, which the rerun removes.
@@ -294,29 +308,6 @@ def test_killed_parallel_restore_is_finished_by_a_rerun(repo: Repo, tmp_path: Pa
     assert snapshot(out) == snapshot(repo.root / "d")
     assert repo.status().interrupted == ()
     assert _staging(tmp_path) == []
-
-
-@pytest.mark.slow
-def test_killed_restore_from_the_table_is_finished_by_a_rerun(repo: Repo, tmp_path: Path) -> None:
-    # The big-tree restore (Writer.write_table), forced for a small tree in the subprocess.
-    tree = {f"d/s{i % 9}/f{i:04d}.bin": os.urandom(200 + i % 300) for i in range(600)}
-    write_tree(repo.root, tree)
-    repo.commit(["d"], name="d")
-    out = tmp_path / "restored"
-    paused = tmp_path / "paused"
-    kill_when_paused(
-        ["checkout", "d", "--to", str(out)],
-        repo.root,
-        "DVLIN_TEST_PAUSE_IN_CHECKOUT",
-        paused,
-        before="from dvlin.ops import checkout; checkout.RESTORE_FROM_TABLE = 0",
-    )
-    assert not out.exists()
-    _some_whole_files_staged(tmp_path, tree)
-    assert [p.target for p in repo.status().interrupted] == [str(out)]
-    repo.checkout("d", to=out)
-    assert snapshot(out) == snapshot(repo.root / "d")
-    assert repo.status().interrupted == () and _staging(tmp_path) == []
 
 
 @pytest.mark.slow

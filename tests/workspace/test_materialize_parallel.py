@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dvlin import Repo
+from dvlin.catalog import Version
 from dvlin.errors import FileSystemError, IntegrityError
 from dvlin.workspace import materialize
 from tests.conftest import snapshot, write_tree
@@ -56,6 +57,14 @@ def _placeable(tree: dict[str, object]) -> dict[str, object]:
     return placed
 
 
+def _commit_afresh(repo: Repo, work: Path, tree: dict[str, object]) -> Version:
+    """Commit ``tree`` (made placeable) as asset ``prop`` from an emptied ``work`` folder."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    write_tree(work, _placeable(tree))
+    return repo.commit(["prop"], name="prop").version
+
+
 def _threads(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
     monkeypatch.setattr(materialize, "WRITER_THREADS", n)
     monkeypatch.setattr(materialize, "PARALLEL_MIN_FILES", 1)
@@ -70,15 +79,9 @@ def test_parallel_checkout_matches_the_sequential_one_property(
     repo: Repo, tree: dict[str, object], other: dict[str, object]
 ) -> None:
     work = repo.root / "prop"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    write_tree(work, _placeable(tree))
+    first = _commit_afresh(repo, work, tree)
     expected = snapshot(work)
-    first = repo.commit(["prop"], name="prop").version
-    shutil.rmtree(work)
-    work.mkdir()
-    write_tree(work, _placeable(other))
-    second = repo.commit(["prop"], name="prop").version
+    second = _commit_afresh(repo, work, other)
 
     outs = {}
     with pytest.MonkeyPatch.context() as mp:
@@ -115,10 +118,7 @@ def test_a_restore_from_the_table_matches_one_from_entries_property(
     repo: Repo, tree: dict[str, object], other: dict[str, object]
 ) -> None:
     work = repo.root / "prop"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    write_tree(work, _placeable(tree))
-    first = repo.commit(["prop"], name="prop").version
+    first = _commit_afresh(repo, work, tree)
     # The second version keeps the first's packed blobs and packs new ones under "m": its
     # rows interleave packs, so the writers' lanes are reordered by pack.
     shutil.rmtree(work / "m", ignore_errors=True)
