@@ -214,13 +214,16 @@ def build(
     return NewTree(manifest, oids, arrays, where if same_paths else None, changed, kept, diff)
 
 
-WRITE_BESIDE_FROM = 50_000
-"""From this many rows, :func:`parquet_soon` writes the manifest in a thread of its own."""
+WRITE_BESIDE_FROM = 1_000
+"""From this many rows, :func:`parquet_soon` writes the manifest in a thread of its own. It was
+50,000; from 1,000 a 20,000-file first commit took 0.688 s instead of 0.727 s (medians of eight
+alternated rounds): the writer overlaps the digest, the stat-cache snapshot and the
+description. A smaller manifest is written when asked."""
 
 
 def parquet_soon(manifest: Manifest) -> Callable[[], bytes]:
-    """The manifest's Parquet bytes, to be asked for later; a big one is written now, in a
-    thread, while the caller digests the tree (two passes over every row, each on a core of
+    """The manifest's Parquet bytes, to be asked for later; all but a tiny one are written now,
+    in a thread, while the caller digests the tree (two passes over every row, each on a core of
     its own: the writer and the digest's kernels run without the GIL). The same bytes as
     :meth:`Manifest.to_parquet`, which a small manifest calls when asked."""
     if len(manifest) < WRITE_BESIDE_FROM:
