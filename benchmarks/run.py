@@ -182,6 +182,11 @@ def run_once(
     return wall, rss, proc.returncode
 
 
+def say(msg: str) -> None:
+    """Progress output (stderr, so --json stays clean)."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
 class Runner:
     """Runs measured commands, keeps every Measurement and writes logs."""
 
@@ -193,7 +198,7 @@ class Runner:
 
     def say(self, msg: str) -> None:
         """Progress output (stderr, so --json stays clean)."""
-        print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+        say(msg)
 
     def measure(
         self, label: str, cmd: list[str], cwd: Path, env: dict[str, str], repeat: int = 1,
@@ -325,8 +330,48 @@ def rm_tree(path: Path) -> None:
     """Remove a folder or file if present (unmeasured)."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
+        deleted_now()
     elif path.exists() or path.is_symlink():
         path.unlink()
+
+
+# On an ext4 file system without a journal (this project's VM), making a file skips every inode
+# deleted in the last one to six minutes, one by one: a run started soon after another run's
+# folder was removed measures every create-heavy step slower, DVC's more than dvlin's
+# (docs/benchmarks.md, "Creating files after a delete"). The benchmarks note when they remove
+# a tree, and the next run waits until six minutes have passed.
+SETTLE_STAMP = Path(tempfile.gettempdir()) / "dvlin-bench-deleted"
+SETTLE_SECONDS = 360.0
+
+
+def deleted_now() -> None:
+    """Note that a benchmark has just removed a tree (for :func:`settle`)."""
+    try:
+        SETTLE_STAMP.touch()
+    except OSError:
+        pass
+
+
+def since_deleted() -> float | None:
+    """Seconds since a benchmark last removed a tree (None: no note of one)."""
+    try:
+        return max(0.0, time.time() - SETTLE_STAMP.stat().st_mtime)
+    except OSError:
+        return None
+
+
+def settle(seconds: float, say: Callable[[str], None]) -> float | None:
+    """Wait until ``seconds`` have passed since a benchmark last removed a tree; return the
+    seconds since then once done waiting (None: no delete noted). Deletes by other programs
+    are not seen: only a machine left alone is settled."""
+    age = since_deleted()
+    if age is not None and age < seconds:
+        say(f"waiting {seconds - age:.0f} s: a benchmark removed a tree {age:.0f} s ago, and "
+            "files made within minutes of a delete are slower on some file systems "
+            "(--settle 0 skips the wait)")
+        time.sleep(seconds - age)
+        age = since_deleted()
+    return age
 
 
 def configure_dvc(dvc: list[str], repo: Path, env: dict[str, str], site_cache: Path) -> None:
@@ -767,6 +812,9 @@ def render_text(b: Bench, rows: list[Row], meta: dict[str, object]) -> str:
         f"data: {b.args.files} files / {b.bytes_.get('tree_bytes', 0) / MIB:.1f} MiB, "
         f"big file {b.args.big_mib} MiB; workdir {b.work}",
         f"dvlin: {meta['dvlin']}   dvc: {meta['dvc']}",
+        "last tree removed by a benchmark: "
+        + ("none noted" if meta.get("since_delete_s") is None
+           else f"{meta['since_delete_s']} s before the start"),
         "cells: median wall time, peak RSS of the measured process "
         f"(status/help: median of {b.args.repeat} runs; RSS via "
         f"{'GNU time -v' if GNU_TIME else 'os.wait4, an upper bound'})",
@@ -828,6 +876,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--json-out", help="also write the JSON to this file")
     p.add_argument("--fail-on-miss", action="store_true", help="exit 1 if any target fails")
+    p.add_argument("--settle", type=float, default=SETTLE_SECONDS, metavar="SECONDS",
+                   help="first wait until this long after a benchmark last removed a tree "
+                        "(default %(default).0f; 0: do not wait)")
     p.add_argument("--verbose", action="store_true", help="echo every measured command")
     return p.parse_args(argv)
 
@@ -877,6 +928,10 @@ def check_space(work: Path, a: argparse.Namespace, notes: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the benchmark, print the report, clean up."""
     a = parse_args(argv)
+    try:
+        settled = settle(a.settle, say)
+    except KeyboardInterrupt:
+        return 130
     temp = a.workdir is None
     work = Path(a.workdir or tempfile.mkdtemp(prefix="dvlin-bench-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -905,6 +960,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(), "files": a.files, "big_mib": a.big_mib,
             "workdir": str(work), "warm_cache": True,
             "rss_source": "gnu-time" if GNU_TIME else "wait4",
+            "since_delete_s": None if settled is None else round(settled),
         }
         text = to_json(b, rows, meta)
         if a.json_out:
@@ -912,6 +968,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text if a.json else render_text(b, rows, meta), flush=True)
         if temp and not a.keep:
             shutil.rmtree(work, ignore_errors=True)
+            deleted_now()
     failed = any(r.verdict in ("FAIL", "ERR") for r in rows)
     return 1 if a.fail_on_miss and failed else 0
 

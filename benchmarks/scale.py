@@ -424,6 +424,7 @@ class Scale:
                 self.say("removing this N's trees and stores")
                 subs = ("dvlin", "dvc", "trash", "floor-copy", "dvc-site-cache")
                 subprocess.run(["rm", "-rf", *(str(self.r.work / x) for x in subs)], check=False)
+                bench.deleted_now()
         return self.r
 
 
@@ -476,6 +477,12 @@ def render_text(runs: list[ScaleRun], meta: dict[str, object]) -> str:
     out = [
         "dvlin scale benchmark -- 1 KiB files in 1,000 folders, warm page cache",
         f"dvlin: {meta['dvlin']}   dvc: {meta['dvc']}   cpus: {meta['cpus']}",
+        "last tree removed by a benchmark: "
+        + (
+            "none noted"
+            if meta.get("since_delete_s") is None
+            else f"{meta['since_delete_s']} s before the start"
+        ),
         f"cells: wall time, peak RSS (status/ls/show/diff: median of {meta['repeat']} runs; "
         f"RSS via {meta['rss_source']})",
     ]
@@ -589,6 +596,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", action="store_true", help="print JSON instead of the tables")
     p.add_argument("--json-out", help="also write the JSON to this file")
     p.add_argument("--fail-on-miss", action="store_true", help="exit 1 if any target fails")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=bench.SETTLE_SECONDS,
+        metavar="SECONDS",
+        help="first wait until this long after a benchmark last removed a tree "
+        "(default %(default).0f; 0: do not wait)",
+    )
     p.add_argument("--verbose", action="store_true", help="echo every measured command")
     return p.parse_args(argv)
 
@@ -596,6 +611,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one run per N, then the report."""
     a = parse_args(argv)
+    try:
+        a.since_delete = bench.settle(
+            a.settle, lambda msg: print(f"[scale] {msg}", file=sys.stderr)
+        )
+    except KeyboardInterrupt:
+        return 130
     temp = a.workdir is None
     work = Path(a.workdir or tempfile.mkdtemp(prefix="dvlin-scale-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -636,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text if a.json else render_text(runs, meta), flush=True)
         if temp and not a.keep:
             shutil.rmtree(work, ignore_errors=True)
+            bench.deleted_now()
     failed = any(row.verdict in ("FAIL", "ERR") for r in runs for row in r.rows)
     return 1 if a.fail_on_miss and failed else 0
 
@@ -664,6 +686,7 @@ def meta_of(
         "workdir": str(work),
         "warm_cache": True,
         "rss_source": "gnu-time" if bench.GNU_TIME else "wait4",
+        "since_delete_s": None if a.since_delete is None else round(a.since_delete),
         "notes": notes,
     }
 

@@ -29,6 +29,8 @@ def run_scale(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.Co
             "--json",
             "--repeat",
             "1",
+            "--settle",
+            "0",
             "--workdir",
             str(tmp_path / "work"),
             *args,
@@ -108,3 +110,30 @@ def test_a_failing_step_is_reported_and_a_hung_step_is_killed(tmp_path: Path) ->
         assert verdicts["fsck"] == "ERR" and verdicts["gc (dry run)"] == "ERR"
         assert verdicts["restore deleted tree"] == "FAIL"
     assert "fsck exploded on purpose" in p.stderr  # the tail is printed as the run goes
+
+
+def test_a_run_waits_until_the_last_delete_has_settled(tmp_path: Path, monkeypatch: Any) -> None:
+    """run.py and scale.py start only once ``--settle`` seconds have passed since a benchmark
+    last removed a tree, and say how long they wait; without a noted delete they do not wait."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import run as bench
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    monkeypatch.setattr(bench, "SETTLE_STAMP", tmp_path / "stamp")
+    said: list[str] = []
+    assert bench.settle(60, said.append) is None  # nothing removed yet: no wait
+    assert said == []
+    slept: list[float] = []
+    monkeypatch.setattr(bench.time, "sleep", slept.append)
+    bench.rm_tree(tmp_path / "missing")  # nothing removed: nothing noted
+    assert not (tmp_path / "stamp").exists()
+    (tmp_path / "tree").mkdir()
+    bench.rm_tree(tmp_path / "tree")
+    assert (tmp_path / "stamp").exists()
+    age = bench.settle(60, said.append)
+    assert len(slept) == 1 and 59 < slept[0] <= 60
+    assert len(said) == 1 and said[0].startswith("waiting 60 s: a benchmark removed a tree")
+    assert "--settle 0" in said[0]
+    assert age is not None and age < 5  # sleep was stubbed: the stamp is still fresh
+    assert bench.settle(0, said.append) is not None and len(slept) == 1  # --settle 0: no wait
