@@ -127,3 +127,50 @@ def test_a_profiler_still_writes_its_file(tmp_path: Path) -> None:
     )
     assert ran.returncode == 0
     assert out.stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["status"], 1),  # the short path (no typer)
+        (["status", "--json"], 1),  # typer
+        (["log", "data"], 1),
+        (["ls", "data@latest"], 0),  # a long listing: the rest is not wanted
+        (["diff", "data@v1", "data@latest"], 0),
+    ],
+)
+def test_a_reader_that_goes_away_stops_the_command_quietly(
+    tmp_path: Path, args: list[str], code: int
+) -> None:
+    """``dvlin status | head -0``: no message, no traceback, the exit code the README gives."""
+    root = tmp_path / "repo"
+    Repo.init(root).close()
+    env = {**os.environ, "DVLIN_AUTHOR": "Test Author <test@example.org>"}
+    (root / "data").mkdir()
+    for i in range(300):
+        (root / "data" / f"f{i:03d}.txt").write_text(f"file {i}\n")
+    for message in ("v1", "v2"):
+        (root / "data" / "f000.txt").write_text(message)
+        subprocess.run(
+            [sys.executable, "-m", "dvlin", "commit", "data", "-m", message],
+            cwd=root,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    (root / "data" / "f001.txt").write_text("changed")  # status has something to say
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first byte
+    try:
+        ran = subprocess.run(
+            [sys.executable, "-m", "dvlin", *args],
+            cwd=root,
+            env=env,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert (ran.returncode, ran.stderr) == (code, "")
