@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 from dvlin import lean
 from dvlin.catalog import Version
 from dvlin.catalog.gc import GcStore
-from dvlin.errors import ConflictError, FileSystemError, NotFoundError, UsageError
+from dvlin.errors import (
+    ConflictError,
+    FileSystemError,
+    NotFoundError,
+    ReadOnlyRepoError,
+    UsageError,
+)
 from dvlin.faults import IN_CHECKOUT, pause_point
 from dvlin.identity import utc_now
 from dvlin.objects.manifest import Entry, Manifest
@@ -156,9 +162,13 @@ def checkout(
         in_place=in_repo,
     )
 
+    # A new folder outside the repo is written aside and published whole by one rename: from
+    # a repo this user cannot write (a team's shared store, a read-only mount) it needs no
+    # lock and no pending marker, so it is allowed there too, as is any dry run.
+    elsewhere_new = not in_repo and not os.path.lexists(target)
     with (
         _no_cycle_collection(),
-        repo.lock(),
+        _lock_unless_read_only(repo, may_read_only=elsewhere_new or dry_run) as locked,
         _walking(target, version, repo.local_store_root, in_repo) as walking,
     ):
         every = load_manifest(repo, version)  # a missing manifest is fetched from a remote
@@ -266,7 +276,7 @@ def checkout(
         # The marker is durable before the first change and goes after the last (catalog
         # included): whatever stops us in between, status and commit can tell. A checkout
         # that changes no file cannot leave a folder half done and needs none (an fsync less).
-        if writes or removals or leftovers or restore:
+        if locked and (writes or removals or leftovers or restore):
             pending.begin(
                 repo.dvlin_dir,
                 pending.PendingCheckout(
@@ -282,10 +292,21 @@ def checkout(
         # rename (workspace/folders): killed at any point, the checkout leaves no file under
         # the target, and nothing in the staging folder needs a temporary name.
         fresh = not os.path.lexists(target)
-        if fresh and interrupted:
-            remove_staging(target)  # what a killed checkout into it left beside it
-        created = make_folders(os.path.dirname(target) if fresh else target)
-        root = make_staging(target) if fresh else target
+        try:
+            if fresh and interrupted:
+                remove_staging(target)  # what a killed checkout into it left beside it
+            created = make_folders(os.path.dirname(target) if fresh else target)
+            try:
+                root = make_staging(target) if fresh else target
+            except OSError:
+                remove_empty(created)
+                raise
+        except OSError as exc:  # a parent folder this user may not write, a read-only disk
+            if locked and not interrupted:
+                pending.finish(repo.dvlin_dir, target)  # nothing was changed
+            # A folder could not be made: what refused is the folder it was to be made in.
+            where = os.path.dirname(str(exc.filename)) if exc.filename else target
+            raise FileSystemError.from_os(exc, action="write in", path=where) from None
         writer = Writer(
             repo.store,
             root,
@@ -329,7 +350,7 @@ def checkout(
         except BaseException as exc:
             if fresh:  # not published: nothing of it is visible, and none of it is needed
                 remove_staging(target, root)
-            if remove_empty(created) and not os.path.lexists(target):
+            if remove_empty(created) and not os.path.lexists(target) and locked:
                 pending.finish(repo.dvlin_dir, target)  # nothing of it is left to finish
             if isinstance(exc, OSError):  # disk full, permission denied, read-only target
                 where = str(exc.filename or target)
@@ -337,7 +358,8 @@ def checkout(
                     where = target + where[len(root) :]
                 raise FileSystemError.from_os(exc, action="write", path=where) from None
             raise
-        pending.finish(repo.dvlin_dir, target)
+        if locked:
+            pending.finish(repo.dvlin_dir, target)
         if restore:
             planned_writes = tuple(wanted.paths().to_pylist())
         return CheckoutResult(
@@ -354,6 +376,26 @@ def checkout(
             planned_writes=planned_writes,
             planned_removals=planned_removals,
         )
+
+
+@contextlib.contextmanager
+def _lock_unless_read_only(repo: Repo, *, may_read_only: bool) -> Iterator[bool]:
+    """Hold the repo's lock (True); on a repo this user cannot write, go on without it (False)
+    when ``may_read_only`` (a new folder outside the repo), else refuse with a hint that says
+    what does work."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(repo.lock())
+        except ReadOnlyRepoError as exc:
+            if not may_read_only:
+                exc.hint = (
+                    "from a read-only repo, check out into a new folder: "
+                    "dvlin checkout REF --to NEW_FOLDER"
+                )
+                raise
+            yield False
+            return
+        yield True
 
 
 @contextlib.contextmanager

@@ -107,11 +107,14 @@ def make_folders(target: str) -> list[str]:
         missing.append(folder)
         folder = os.path.dirname(folder)
     missing.reverse()
-    for folder in missing:
+    for at, folder in enumerate(missing):
         try:
             os.mkdir(folder)
         except FileExistsError:
             continue
+        except OSError:
+            remove_empty(missing[:at])  # none of it is left behind
+            raise
     return missing
 
 

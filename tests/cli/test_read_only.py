@@ -199,3 +199,67 @@ def test_a_wal_that_cannot_be_written_still_reads(
         assert "from the wal" in ran.stdout
     finally:
         writer.close()
+
+
+def test_a_read_only_repo_restores_into_a_new_folder(
+    work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``checkout REF --to NEW`` needs nothing written in the repo: the folder is made aside
+    and published whole, so a repo this user cannot write (a team's share) still restores."""
+    _refuse_writes(monkeypatch, work / ".dvlin")
+    before = sorted(
+        (p.relative_to(work / ".dvlin"), p.read_bytes())
+        for p in (work / ".dvlin").rglob("*")
+        if p.is_file() and not p.name.endswith(("-shm", "-wal"))  # SQLite's shared memory
+    )
+    target = tmp_path / "elsewhere" / "d-v1"
+    ran = cli("checkout", "d@v1", "--to", str(target))
+    assert ran.exit_code == 0, ran.output
+    assert (target / "a.txt").read_text() == "a\n"
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
+    after = sorted(
+        (p.relative_to(work / ".dvlin"), p.read_bytes())
+        for p in (work / ".dvlin").rglob("*")
+        if p.is_file() and not p.name.endswith(("-shm", "-wal"))  # SQLite's shared memory
+    )
+    assert after == before  # no lock file, no pending marker, no catalog row
+    assert [p.name for p in target.parent.iterdir()] == ["d-v1"]  # no staging folder left
+
+
+@pytest.mark.parametrize("where", ["existing", "in place"])
+def test_a_read_only_repo_refuses_a_checkout_into_a_folder_that_exists(
+    work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, where: str
+) -> None:
+    """An existing folder may hold a half checkout only a pending marker could tell: refused,
+    with the way that works."""
+    _refuse_writes(monkeypatch, work / ".dvlin")
+    args = ["checkout", "d@v1", "--force"]
+    if where == "existing":
+        (tmp_path / "old").mkdir()
+        (tmp_path / "old" / "keep.txt").write_text("mine\n")
+        args = ["checkout", "d@v1", "--to", str(tmp_path / "old")]
+    ran = cli(*args)
+    assert ran.exit_code == ExitCode.USAGE, ran.output
+    assert ran.stderr.startswith("error: the repo is read-only: cannot write "), ran.stderr
+    assert "hint: from a read-only repo, check out into a new folder" in ran.stderr
+    if where == "existing":
+        assert [p.name for p in (tmp_path / "old").iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.skipif(not _ro_mount_works(), reason="needs unshare -m and mount (root)")
+def test_a_read_only_mount_restores_into_a_new_folder(work: Path, tmp_path: Path) -> None:
+    """The real thing: a read-only bind mount of the repo, a new folder elsewhere."""
+    target = tmp_path / "out"
+    script = (
+        f'mount --bind "{work}" "{work}" && mount -o remount,bind,ro "{work}" && '
+        f'cd "{work}" && exec "{sys.executable}" -m dvlin checkout d@v1 --to "{target}"'
+    )
+    ran = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DVLIN_AUTHOR": "Test Author <test@example.org>"},
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert (target / "a.txt").read_text() == "a\n"

@@ -12,6 +12,7 @@ import pytest
 from dvlin import Repo
 from dvlin.errors import ConflictError, IntegrityError, UsageError
 from dvlin.objects.manifest import Entry
+from dvlin.workspace import pending
 from tests.conftest import Cli, snapshot, write_tree
 
 
@@ -204,3 +205,32 @@ def test_a_checkout_leaves_the_cycle_collector_as_it_found_it(asset: Repo) -> No
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("depth", ["staging", "parents"])
+def test_a_target_whose_folder_cannot_be_made_is_one_line_and_leaves_nothing(
+    asset: Repo, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, depth: str
+) -> None:
+    """``--to`` under a folder this user may not write: one line naming that folder (exit 2),
+    no pending checkout recorded, no folder of ours left behind."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    target = locked / "new" / "deeper" / "out" if depth == "parents" else locked / "out"
+    refused = locked / "new" / "deeper" if depth == "parents" else locked
+    real_mkdir = os.mkdir
+
+    def mkdir(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.path.dirname(os.fspath(path)) == str(refused):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    ran = cli("checkout", "e", "--to", str(target))
+    assert ran.exit_code == 2, ran.output
+    assert ran.stderr.splitlines() == [
+        f"error: cannot write in {refused}: permission denied",
+        f"hint: check the permissions of {refused}",
+    ]
+    assert [p.name for p in locked.iterdir()] == []  # the parents it made are gone again
+    assert pending.pending_checkouts(asset.dvlin_dir) == []
+    assert cli("status").exit_code == 0
