@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
-import subprocess
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 def utc_now() -> str:
@@ -21,6 +24,8 @@ def author() -> str:
     env = os.environ.get("DVLIN_AUTHOR", "").strip()
     if env:
         return env
+    import subprocess  # only here and in AuthorLater: a checkout asks no one (~3 ms)
+
     try:
         out = subprocess.run(
             _GIT_AUTHOR, capture_output=True, text=True, timeout=5, check=False
@@ -38,6 +43,8 @@ class AuthorLater:
         self._known = os.environ.get("DVLIN_AUTHOR", "").strip() or None
         self._git: subprocess.Popen[str] | None = None
         if self._known is None:
+            import subprocess
+
             try:
                 self._git = subprocess.Popen(
                     _GIT_AUTHOR, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -58,6 +65,8 @@ class AuthorLater:
         git, self._git = self._git, None
         if git is None:
             return ""
+        import subprocess
+
         try:
             out, _ = git.communicate(timeout=5)
         except (OSError, subprocess.SubprocessError):

@@ -12,7 +12,6 @@ import fcntl
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Self, TypeVar
@@ -85,6 +84,8 @@ class Repo:
                 f"{root} is a file, not a folder",
                 hint="give dvlin init a folder (it is created if missing)",
             )
+        import uuid
+
         config = RepoConfig(repo_id=uuid.uuid4().hex, hash=hash, storage=storage)
         tmp = root / f".dvlin.init-{uuid.uuid4().hex[:8]}"
         made_root = not root.exists()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from dvlin.objects.bigfile import cut_file, unreadable
 from dvlin.objects.cdc import drop_early
-from dvlin.objects.hashing import Hasher, Oid, hasher_factory
+from dvlin.objects.hashing import Hasher, Oid, digest_function, hasher_factory
 from dvlin.objects.ingest_io import read_batch, write_pack
 from dvlin.objects.ingest_rows import (
     NO_PACK,
@@ -287,27 +287,9 @@ class Ingester:
 
     def _one_shot(self) -> Callable[[bytes], str]:
         """A function from bytes to their hex digest: one call per small file."""
-        if self._hash_once is not None:
-            return self._hash_once
-        if self.store.algorithm == "xxh3-128":
-            import xxhash
-
-            self._hash_once = xxhash.xxh3_128_hexdigest
-        else:
-            new_hasher = self._hasher_class()
-
-            def hash_once(data: bytes) -> str:
-                h = new_hasher()
-                h.update(data)
-                return h.hexdigest()
-
-            self._hash_once = hash_once
+        if self._hash_once is None:
+            self._hash_once = digest_function(self.store.algorithm)
         return self._hash_once
-
-    def _hasher_class(self) -> Callable[[], Hasher]:
-        if self._new_hasher is None:
-            self._new_hasher = hasher_factory(self.store.algorithm)
-        return self._new_hasher
 
     def _record(self, obj: StoredObject) -> None:
         self._other_new[obj.oid] = obj

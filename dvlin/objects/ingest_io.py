@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Callable
 
 from dvlin.errors import FileSystemError
@@ -60,7 +59,7 @@ def write_pack(store: ObjectStore, hasher: Hasher, parts: list[bytes]) -> Oid:
     a temporary file or an unreferenced pack (gc removes both).
     """
     os.makedirs(f"{store.root}/tmp", exist_ok=True)
-    tmp = f"{store.root}/tmp/{uuid.uuid4().hex}"
+    tmp = f"{store.root}/tmp/{os.urandom(16).hex()}"
     target = tmp
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)  # read-only object

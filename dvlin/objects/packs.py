@@ -39,7 +39,6 @@ import mmap
 import os
 import sys
 import threading
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -260,7 +259,7 @@ class PackWriter:
         if self._local:
             root = self.store.root
             os.makedirs(f"{root}/tmp", exist_ok=True)
-            pack.tmp = f"{root}/tmp/{uuid.uuid4().hex}"
+            pack.tmp = f"{root}/tmp/{os.urandom(16).hex()}"
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
             # Unflushed stores keep the page cache's fast return: direct writes wait for the disk.
             direct = DIRECT_WRITES and self.store.fsync and _DIRECT != 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -197,7 +196,7 @@ class ObjectStore:
         elif self._atomic_put:
             self.fs.pipe_file(target, bytes(data))
         else:
-            tmp = f"{self.root}/tmp/{uuid.uuid4().hex}"
+            tmp = f"{self.root}/tmp/{os.urandom(16).hex()}"
             self.fs.pipe_file(tmp, bytes(data))
             try:
                 self.fs.mv(tmp, target)
@@ -215,7 +214,7 @@ class ObjectStore:
             os.makedirs(folder, exist_ok=True)
             os.makedirs(f"{self.root}/tmp", exist_ok=True)
             self._made_dirs.add(folder)
-        tmp = f"{self.root}/tmp/{uuid.uuid4().hex}"
+        tmp = f"{self.root}/tmp/{os.urandom(16).hex()}"
         # Objects are read-only so that a hardlinked or symlinked checkout cannot be edited in
         # place by accident and silently change what a committed version points at.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)

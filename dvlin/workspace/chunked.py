@@ -32,13 +32,16 @@ import errno
 import os
 import stat
 from collections import deque
-from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 from dvlin.errors import IntegrityError
 from dvlin.faults import IN_CHUNKED, pause_point
 from dvlin.objects.hashing import unlocked_hasher_factory
 from dvlin.objects.manifest import Entry
 from dvlin.objects.store import ObjectStore
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 # The buffer each chunk is read back into (at most 4 MiB, dvlin.objects.bigfile.CHUNK_MAX); a
 # bigger chunk gets its own.

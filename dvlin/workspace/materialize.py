@@ -8,12 +8,11 @@ import os
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal
 
 from dvlin.errors import IntegrityError
 from dvlin.faults import IN_CHECKOUT, pause_point
-from dvlin.objects.hashing import hasher_factory
+from dvlin.objects.hashing import digest_function
 from dvlin.objects.manifest import EXEC_MODE, Entry
 from dvlin.objects.manifest_io import table_entries
 from dvlin.objects.store import ObjectStore
@@ -86,7 +85,7 @@ class Writer:
         self.present = present or {}
         self.reused = 0
         """Bytes of chunked files copied from the file they replace, not read from the store."""
-        self._new_hasher = hasher_factory(store.algorithm)
+        self._digest = digest_function(store.algorithm)
 
     def write_all(self, files: list[Entry], advance: Callable[[Entry], None]) -> None:
         """Write every file entry; packed blobs are read a pack at a time."""
@@ -191,9 +190,8 @@ class Writer:
         packs of its lane itself, so this thread slices and hands over nothing per file.
         Folders are made here first, so writers only create files.
         """
-        for members in by_pack.values():
-            for e in members:
-                safe_parent(self.root, e.path, self._verified)
+        for parent in {e.path.rpartition("/")[0] for members in by_pack.values() for e in members}:
+            safe_parent(self.root, parent + "/-", self._verified)
         flat = [(pack, e) for pack, members in by_pack.items() for e in members]
         lanes = [
             flat[len(flat) * i // self.threads : len(flat) * (i + 1) // self.threads]
@@ -255,40 +253,48 @@ class Writer:
                     if len(batch) >= _BATCH:
                         done.put(batch)
                         batch = []
-            except BaseException:
+            except BaseException as exc:  # noqa: BLE001 - raised by the calling thread
                 stop.set()
-                raise
+                failures.append(exc)
             finally:
                 done.put(batch)  # every file in it is whole
                 done.put(None)  # this lane has ended
 
-        pool = ThreadPoolExecutor(len(lanes), thread_name_prefix="dvlin-writer")
+        # Plain threads, not an executor: concurrent.futures (and the logging it imports)
+        # would be ~3 ms of every checkout's start-up.
+        failures: list[BaseException] = []
+        writers = [
+            threading.Thread(target=work, args=(lane,), name=f"dvlin-writer-{i}")
+            for i, lane in enumerate(lanes)
+        ]
         try:
-            futures = [pool.submit(work, lane) for lane in lanes]
+            for writer in writers:
+                writer.start()
             ended = 0
-            while ended < len(futures):
+            while ended < len(writers):
                 written = done.get()
                 if written is None:
                     ended += 1
                     continue
+                self.bytes += sum(e.size for e in written)
+                if self.link != "copy":
+                    self.fallbacks["packed"] += len(written)
                 for e in written:
-                    self.bytes += e.size
-                    self._fell_back("packed")
                     advance(e)
-            for future in futures:
-                future.result()  # a writer's error is raised here
         except BaseException:
             stop.set()
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            for writer in writers:
+                if writer.ident is not None:  # started
+                    writer.join()
+        if failures:
+            raise failures[0]  # the first writer's error
 
     def _verify(self, e: Entry, blob: bytes | memoryview, pack: str) -> None:
         """Raise :class:`ObjectError` unless ``blob`` hashes to ``e.oid`` (the store's check,
         without an ``Oid`` built per blob: the common case is one hash and one compare)."""
-        h = self._new_hasher()
-        h.update(blob)
-        if h.hexdigest() != e.oid:
+        if self._digest(blob) != e.oid:
             self.store.verify(e.oid or "", blob, pack=pack)  # raises, naming the object
 
     def _fetched_alone(self, e: Entry) -> bool:
@@ -373,7 +379,11 @@ class Writer:
         under its own name, a rename less per file; a Ctrl-C removes the partial file.
         O_EXCL and O_NOFOLLOW make sure nothing else is opened in its place.
         """
-        full = safe_parent(self.root, e.path, self._verified)
+        parent = e.path.rpartition("/")[0]
+        if parent in self._verified:  # safe_parent's answer, without its calls (per file)
+            full = f"{self.root}/{e.path}"
+        else:
+            full = safe_parent(self.root, e.path, self._verified)
         tmp = full if self.fresh else _tmp_name(full)
         fd = os.open(tmp, _CREATE, 0o777 if e.mode == EXEC_MODE else 0o666)
         return fd, tmp, full

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import stat
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -114,7 +113,7 @@ def begin(dvlin_dir: str | os.PathLike[str], pending: PendingCheckout) -> None:
     folder = _folder(dvlin_dir)
     os.makedirs(folder, exist_ok=True)
     final = _marker(dvlin_dir, pending.target)
-    tmp = os.path.join(folder, f".{uuid.uuid4().hex[:8]}.tmp")
+    tmp = os.path.join(folder, f".{os.urandom(4).hex()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(pending.to_dict(), f, sort_keys=True)
