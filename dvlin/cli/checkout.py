@@ -19,7 +19,11 @@ def checkout(
         autocompletion=complete_ref,
     ),
     paths: list[str] = typer.Argument(None, help="Only these paths of the version."),
-    to: str = typer.Option(None, "--to", help="Write into this folder instead of the asset's own."),
+    to: str = typer.Option(
+        None,
+        "--to",
+        help="Write into this folder instead of the asset's own (a new one: even from a read-only repo).",
+    ),
     link: str = typer.Option(
         "copy", "--link", help="copy, hardlink, reflink or symlink (objects stay read-only)."
     ),
