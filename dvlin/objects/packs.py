@@ -63,6 +63,13 @@ _RUN = 8 * 1024 * 1024
 # Staging buffers in rotation: while one fills, the others' writes are in flight (a direct write
 # waits for the disk, and one at a time left a virtual disk idle between requests).
 _STAGES = 4
+# Threads that write a pack's stages and runs: each direct write waits for the disk, so this is
+# how many can be in flight at once (a stage's writes are bounded by the stages anyway). It was
+# three, one per stage but the filling one. Alternated rounds of a 1 GiB commit, medians: 3, 5,
+# 7 threads 1.352, 1.324, 1.307 s (six rounds); 3 and 8: 1.247, 1.205 s (six); 3 and 7: 1.215,
+# 1.176 s (eight, quicker in six); but bench_big.py against the old code, five rounds: 1.14 s
+# against 1.12 s. A small gain at most (docs/benchmarks.md, "Issue 12, tenth pass").
+_IO_THREADS = 7
 # Packs bypass the page cache when the store flushes (see the module's docstring). The price:
 # the packs are not cached afterwards, so a checkout soon after reads them from the disk. A
 # switch between versions of a big file takes the chunks they share from the working file
@@ -385,7 +392,7 @@ class PackWriter:
 
     def _io_pool(self) -> ThreadPoolExecutor:
         if self._io is None:
-            self._io = ThreadPoolExecutor(_STAGES - 1, thread_name_prefix="dvlin-pack-io")
+            self._io = ThreadPoolExecutor(_IO_THREADS, thread_name_prefix="dvlin-pack-io")
         return self._io
 
     def _write_placed(self, pack: _Pack, data: bytes | memoryview, offset: int) -> None:
