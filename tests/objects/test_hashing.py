@@ -54,3 +54,16 @@ def test_other_algorithms_keep_their_own_hashers() -> None:
     h = unlocked_hasher_factory("sha256")()
     h.update(b"x" * 5000)
     assert h.hexdigest() == hashlib.sha256(b"x" * 5000).hexdigest()
+
+
+@pytest.mark.parametrize("algorithm", ["xxh3-128", "sha256", "blake3"])
+@pytest.mark.parametrize("data", [b"", b"a", bytes(range(256)) * 40])
+def test_the_one_shot_digest_equals_a_hasher(algorithm: str, data: bytes) -> None:
+    """``digest_function`` (a checkout's check of each blob, a commit's hash of each small
+    file) gives what a hasher fed the same bytes gives, for bytes and memoryviews alike."""
+    digest = hashing.digest_function(algorithm)
+    expected = hash_bytes(algorithm, data)
+    assert digest(data) == expected
+    assert digest(memoryview(bytearray(data))[: len(data)]) == expected
+    if algorithm == "xxh3-128":
+        assert expected == xxhash.xxh3_128_hexdigest(data)
