@@ -213,7 +213,8 @@ def checkout(
         leftovers: list[Entry] = []
         if interrupted:
             current, leftovers = _without_temporary(current)
-            pending.remove_temporary_beside(target, version.roots)
+            if locked and not dry_run:  # a dry run changes nothing; without the lock, another
+                pending.remove_temporary_beside(target, version.roots)  # checkout may be writing
         current = within(current, paths)
         # A big restore into a new or emptied folder, recording nothing: the writers read the
         # version's rows straight from its table (no Entry per file held: memory).
@@ -292,8 +293,13 @@ def checkout(
         # rename (workspace/folders): killed at any point, the checkout leaves no file under
         # the target, and nothing in the staging folder needs a temporary name.
         fresh = not os.path.lexists(target)
+        if not (locked or fresh):  # no lock and no marker: only a folder written aside is safe
+            raise ConflictError(
+                f"{target} appeared during the checkout",
+                hint="check out into another new folder (the repo is read-only)",
+            )
         try:
-            if fresh and interrupted:
+            if fresh and interrupted and locked:
                 remove_staging(target)  # what a killed checkout into it left beside it
             created = make_folders(os.path.dirname(target) if fresh else target)
             try:

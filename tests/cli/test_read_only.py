@@ -263,3 +263,28 @@ def test_a_read_only_mount_restores_into_a_new_folder(work: Path, tmp_path: Path
     )
     assert ran.returncode == 0, ran.stderr
     assert (target / "a.txt").read_text() == "a\n"
+
+
+def test_a_folder_that_appears_during_a_read_only_restore_is_left_alone(
+    work: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without the lock and a pending marker only a folder written aside is safe: one that
+    appears after the check (another process) stops the checkout (exit 5) and is not touched."""
+    from dvlin.ops import checkout as checkout_op
+
+    _refuse_writes(monkeypatch, work / ".dvlin")
+    (tmp_path / "elsewhere").mkdir()
+    target = tmp_path / "elsewhere" / "out"
+    real_load = checkout_op.load_manifest
+
+    def load_while_someone_writes(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not target.exists():
+            target.mkdir()  # empty: nothing a plan would refuse, so only the lock could tell
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(checkout_op, "load_manifest", load_while_someone_writes)
+    ran = cli("checkout", "d@v1", "--to", str(target))
+    assert ran.exit_code == ExitCode.CONFLICT, ran.output
+    assert ran.stderr.startswith(f"error: {target} appeared during the checkout"), ran.stderr
+    assert list(target.iterdir()) == []
+    assert [p.name for p in target.parent.iterdir()] == ["out"]  # no staging folder

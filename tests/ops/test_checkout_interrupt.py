@@ -322,3 +322,28 @@ def test_killed_restore_of_a_deleted_folder_is_finished_by_a_rerun(two: Repo) ->
     two.checkout("d@v1")
     assert all((two.root / rel).read_bytes() == V1[rel] for rel in V1)
     assert _staging(two.root) == [] and two.status().clean
+
+
+def test_a_dry_run_leaves_what_an_interrupted_checkout_left(repo: Repo) -> None:
+    """``--dry-run`` changes nothing, not even the temporary file a killed writer left beside
+    an asset that is one file; the real checkout then removes it."""
+    (repo.root / "m.bin").write_bytes(b"one\n")
+    repo.commit(["m.bin"], name="m")
+    (repo.root / "m.bin").write_bytes(b"two\n")
+    repo.commit(["m.bin"], name="m")
+    v1 = repo.catalog.version_by_number("m", 1)
+    assert v1 is not None
+    target = str(repo.root / v1.base)
+    pending.begin(
+        repo.dvlin_dir,
+        pending.PendingCheckout("m", v1.label, v1.id, target, "2026-01-01T00:00:00Z", 2**22 + 1),
+    )
+    torn = repo.root / ".m.bin.dvlin-0123abcd"
+    torn.write_bytes(b"o")
+    repo.checkout("m@v1", dry_run=True, force=True)
+    assert torn.read_bytes() == b"o"
+    assert (repo.root / "m.bin").read_bytes() == b"two\n"
+    repo.checkout("m@v1", force=True)
+    assert not torn.exists()
+    assert (repo.root / "m.bin").read_bytes() == b"one\n"
+    assert repo.status().interrupted == ()
