@@ -299,8 +299,8 @@ def checkout(
                 hint="check out into another new folder (the repo is read-only)",
             )
         try:
-            if fresh and interrupted and locked:
-                remove_staging(target)  # what a killed checkout into it left beside it
+            if fresh:  # what killed checkouts into it left beside it (none running holds)
+                remove_staging(target)
             created = make_folders(os.path.dirname(target) if fresh else target)
             try:
                 root = make_staging(target) if fresh else target

@@ -6,12 +6,17 @@ folder) writes the whole tree into a hidden staging folder beside it,
 target does not exist, so a process killed at any point (SIGKILL, power loss) leaves no file
 under the target at all, never a torn one, and inside the staging folder nothing can be
 overwritten, so files are created under their own names (``O_EXCL``), no rename per file.
-A rerun under the interrupted checkout's marker removes a staging folder left behind.
+Each checkout holds an advisory lock (``flock``) on its staging folder while it writes; the
+kernel drops it when the process ends, however it ends. The next checkout into the same target
+removes every staging folder of that target no live checkout holds, so a killed checkout's
+leftovers go even where no marker was written (a read-only repo, where a checkout takes no
+lock), and two checkouts at once never remove each other's.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import re
 import shutil
@@ -133,16 +138,60 @@ def _staging_prefix(target: str) -> tuple[str, str]:
     return folder, f".{name[:60]}.dvlin-"
 
 
+# Staging folders this process is writing, with the descriptor that holds each one's lock.
+_HELD: dict[str, int] = {}
+
+
 def make_staging(target: str) -> str:
-    """Create an empty, hidden staging folder beside ``target`` (its parent must exist)."""
+    """Create an empty, hidden staging folder beside ``target`` (its parent must exist) and
+    hold its lock until :func:`publish` or :func:`remove_staging` lets it go.
+
+    A clean-up by another checkout may take the lock of a folder made here before this
+    process does (between the ``mkdir`` and the ``flock``) and remove it; then the folder at
+    the path is not the one locked, and another is made.
+    """
     folder, prefix = _staging_prefix(target)
     while True:
         staging = os.path.join(folder, prefix + os.urandom(4).hex())
         try:
             os.mkdir(staging)
-            return staging
         except FileExistsError:
             continue
+        fd = _lock(staging)
+        if fd is None:
+            continue  # being removed by another checkout's clean-up
+        held = os.fstat(fd)
+        try:
+            st = os.lstat(staging)
+        except FileNotFoundError:
+            st = None
+        if st is not None and (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
+            _HELD[staging] = fd
+            return staging
+        os.close(fd)
+
+
+def _lock(folder: str) -> int | None:
+    """A descriptor holding ``folder``'s lock, or None when another process holds it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None  # removed meanwhile
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _release(staging: str) -> None:
+    fd = _HELD.pop(staging, None)
+    if fd is not None:
+        os.close(fd)
 
 
 def publish(staging: str, target: str) -> None:
@@ -159,10 +208,12 @@ def publish(staging: str, target: str) -> None:
         raise ConflictError(
             f"{target} appeared during the checkout", hint="move it away and rerun the checkout"
         ) from None
+    _release(staging)
 
 
 def remove_staging(target: str, staging: str | None = None) -> None:
-    """Remove ``staging``, or every staging folder of ``target`` a killed checkout left.
+    """Remove ``staging`` (made by this process), or every staging folder of ``target`` that
+    no running checkout holds: what killed checkouts left.
 
     Only real folders named exactly as :func:`make_staging` names them are removed; links
     are never followed.
@@ -170,6 +221,7 @@ def remove_staging(target: str, staging: str | None = None) -> None:
     folder, prefix = _staging_prefix(target)
     if staging is not None:
         shutil.rmtree(staging, ignore_errors=True)
+        _release(staging)
         return
     pattern = re.compile(re.escape(prefix) + "[0-9a-f]{8}")
     try:
@@ -177,7 +229,20 @@ def remove_staging(target: str, staging: str | None = None) -> None:
     except OSError:
         return
     for name in names:
-        if pattern.fullmatch(name):
-            full = os.path.join(folder, name)
-            if stat.S_ISDIR(os.lstat(full).st_mode):
+        if not pattern.fullmatch(name):
+            continue
+        full = os.path.join(folder, name)
+        try:
+            fd = _lock(full)  # a link or a file: OSError
+        except OSError:
+            continue
+        if fd is None:
+            continue  # a running checkout's
+        try:
+            held, st = os.fstat(fd), os.lstat(full)
+            if (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
                 shutil.rmtree(full, ignore_errors=True)
+        except OSError:
+            pass  # gone meanwhile
+        finally:
+            os.close(fd)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -288,3 +290,41 @@ def test_a_folder_that_appears_during_a_read_only_restore_is_left_alone(
     assert ran.stderr.startswith(f"error: {target} appeared during the checkout"), ran.stderr
     assert list(target.iterdir()) == []
     assert [p.name for p in target.parent.iterdir()] == ["out"]  # no staging folder
+
+
+@pytest.mark.skipif(not _ro_mount_works(), reason="needs unshare -m and mount (root)")
+def test_a_killed_read_only_restore_leaves_nothing_after_a_rerun(
+    work: Path, tmp_path: Path
+) -> None:
+    """Killed mid-tree (SIGKILL), a checkout from a read-only repo leaves its staging folder
+    and no marker; the rerun removes it (nothing holds its lock) and publishes the tree."""
+    from dvlin.faults import IN_CHECKOUT
+
+    (tmp_path / "to").mkdir()
+    target, paused = tmp_path / "to" / "out", tmp_path / "paused"
+    script = (
+        f'mount --bind "{work}" "{work}" && mount -o remount,bind,ro "{work}" && '
+        f'cd "{work}" && exec "{sys.executable}" -m dvlin checkout d@v1 --to "{target}"'
+    )
+    env = {**os.environ, "DVLIN_AUTHOR": "Test Author <test@example.org>"}
+    proc = subprocess.Popen(
+        ["unshare", "-m", "sh", "-c", script],
+        env={**env, IN_CHECKOUT: str(paused)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not paused.exists() or not paused.read_text():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    (left,) = os.listdir(tmp_path / "to")
+    assert left.startswith(".out.dvlin-") and os.listdir(tmp_path / "to" / left) == ["a.txt"]
+    ran = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert os.listdir(tmp_path / "to") == ["out"]
+    assert (target / "a.txt").read_text() == "a\n"

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,8 +39,11 @@ def test_publish_refuses_a_target_that_appeared_meanwhile(tmp_path: Path) -> Non
 
 def test_remove_staging_removes_only_the_targets_own_staging_folders(tmp_path: Path) -> None:
     target = tmp_path / "restored"
-    left = [make_staging(str(target)) for _ in range(2)]
-    (Path(left[0]) / "f.txt").write_bytes(b"half done")
+    # As killed checkouts leave them: named as make_staging names them, nobody holding them.
+    left = [tmp_path / ".restored.dvlin-0badc0de", tmp_path / ".restored.dvlin-12345678"]
+    for s in left:
+        s.mkdir()
+    (left[0] / "f.txt").write_bytes(b"half done")
     keep = [
         tmp_path / ".restored.dvlin-notahexx",  # not our name
         tmp_path / ".other.dvlin-0badc0de",  # another target's
@@ -52,3 +59,55 @@ def test_remove_staging_removes_only_the_targets_own_staging_folders(tmp_path: P
     assert not any(os.path.exists(s) for s in left)
     assert all(k.is_dir() for k in keep)
     assert (outside / "precious.txt").read_bytes() == b"x"
+
+
+def test_a_running_checkouts_staging_folder_is_kept(tmp_path: Path) -> None:
+    """Two checkouts into one new folder at once (a read-only repo takes no lock): the
+    clean-up of one never removes what the other is writing; its own is let go on publish."""
+    target = tmp_path / "restored"
+    mine = make_staging(str(target))
+    (Path(mine) / "f.txt").write_bytes(b"being written")
+    remove_staging(str(target))  # as another checkout's clean-up would
+    assert (Path(mine) / "f.txt").read_bytes() == b"being written"
+    publish(mine, str(target))
+    again = make_staging(str(target) + "-2")
+    remove_staging(str(target) + "-2", again)
+    assert sorted(os.listdir(tmp_path)) == ["restored"]
+
+
+_HOLD = """
+import sys, time
+from pathlib import Path
+from dvlin.workspace.folders import make_staging
+staging = make_staging(sys.argv[1])
+(Path(staging) / "f.txt").write_bytes(b"half done")
+print(staging, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_checkouts_staging_folder_is_removed_and_a_live_ones_kept(
+    tmp_path: Path,
+) -> None:
+    """The lock on a staging folder lives as long as its process: kept while it runs,
+    removed by the next clean-up once it was killed (with no marker to say so)."""
+    target = tmp_path / "restored"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(target)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        staging = proc.stdout.readline().strip()
+        assert staging and os.path.isdir(staging)
+        remove_staging(str(target))
+        assert (Path(staging) / "f.txt").read_bytes() == b"half done"  # alive: kept
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while True:  # the kernel drops the lock as the killed process's descriptors close
+        remove_staging(str(target))
+        if not os.path.exists(staging) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert os.listdir(tmp_path) == []
