@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import random
 from collections.abc import Iterable
@@ -219,3 +221,58 @@ def test_a_kernel_copy_refused_midway_goes_on_through_a_buffer(
     assert _write(store, folder, e, present) == sum(len(BLOBS[i]) for i in (0, 1, 3))
     assert (folder / "big.bin").read_bytes() == want
     assert len(calls) == 1  # refused once, then not asked again
+
+
+def test_the_file_gets_its_disk_space_before_a_byte_is_written(tmp_path: Path) -> None:
+    """reserve() allocates the whole size up front (ext4, tmpfs, xfs): a file written into
+    blocks it has is not flushed by the rename over the old one (ext4's auto_da_alloc)."""
+    path = tmp_path / "f"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        chunked.reserve(fd, 1 << 20)
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if st.st_size == 0:
+        pytest.skip("this file system does not allocate ahead (fallocate refused)")
+    assert st.st_size == 1 << 20 and st.st_blocks * 512 >= 1 << 20
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_a_disk_without_room_fails_before_writing_and_keeps_the_old_file(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    folder = tmp_path / "w"
+    folder.mkdir()
+    present, old_bytes = _entry("big.bin", BLOBS, [0, 1, 2, 3])
+    e, _ = _entry("big.bin", BLOBS, [0, 1, 8, 3])
+    (folder / "big.bin").write_bytes(old_bytes)
+    writes: list[int] = []
+    monkeypatch.setattr(chunked, "_pwrite_all", lambda fd, view, at: writes.append(at))
+
+    def full(fd: int, mode: int, offset: int, size: int) -> int:
+        ctypes.set_errno(code)
+        return -1
+
+    monkeypatch.setattr(chunked, "_fallocate", [full])
+    with pytest.raises(OSError) as err:
+        _write(store, folder, e, present)
+    assert err.value.errno == code and writes == []
+    assert (folder / "big.bin").read_bytes() == old_bytes and _leftovers(folder) == []
+
+
+def test_a_file_system_that_does_not_allocate_ahead_is_written_all_the_same(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(fd: int, mode: int, offset: int, size: int) -> int:
+        ctypes.set_errno(errno.EOPNOTSUPP)
+        return -1
+
+    monkeypatch.setattr(chunked, "_fallocate", [refused])
+    folder = tmp_path / "w"
+    folder.mkdir()
+    present, old_bytes = _entry("big.bin", BLOBS, [0, 1, 2, 3])
+    e, want = _entry("big.bin", BLOBS, [0, 1, 8, 3])
+    (folder / "big.bin").write_bytes(old_bytes)
+    _write(store, folder, e, present)
+    assert (folder / "big.bin").read_bytes() == want and _leftovers(folder) == []
