@@ -623,12 +623,20 @@ class Bench:
         self.runner.say(f"rewrote {n} bytes at offset {off} of each big.bin")
         self.bytes_["s6_patch"] = n
         before = self.store_sizes()
+        # Unmeasured syncs, as in step 5: without them each step ran while the kernel wrote
+        # back the GiB the step before had left dirty (dvc add's copy into its cache, dvlin's
+        # switched file), and the switch took 2.9-3.1 s against 0.7-0.8 s with none (eleventh
+        # pass, docs/benchmarks.md).
+        os.sync()
         self.run_dvlin("s6t_dvlin", "commit_big")
+        os.sync()
         self.run_dvc("s6t_dvc", "add big.bin")
         self.record_growth("s6", before)
         # switch the big file back to v1 in place
+        os.sync()
         self.run_dvlin("swb_dvlin", "switch_big")
         self.verify_big("swb_dvlin", self.dl / "big.bin")
+        os.sync()
         self.dvc_switch("swb_dvc", "big.bin.dvc", "v1")
         self.verify_big("swb_dvc", self.dv / "big.bin")
 
