@@ -300,7 +300,7 @@ def checkout(
             )
         try:
             if fresh:  # what killed checkouts into it left beside it (none running holds)
-                remove_staging(target)
+                remove_staging(target, interrupted=bool(interrupted) and locked)
             created = make_folders(os.path.dirname(target) if fresh else target)
             try:
                 root = make_staging(target) if fresh else target

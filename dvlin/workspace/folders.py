@@ -15,6 +15,7 @@ lock), and two checkouts at once never remove each other's.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -148,7 +149,8 @@ def make_staging(target: str) -> str:
 
     A clean-up by another checkout may take the lock of a folder made here before this
     process does (between the ``mkdir`` and the ``flock``) and remove it; then the folder at
-    the path is not the one locked, and another is made.
+    the path is not the one locked, and another is made. Where the file system has no such
+    locks (some network and FUSE file systems), the folder is made without one.
     """
     folder, prefix = _staging_prefix(target)
     while True:
@@ -157,7 +159,12 @@ def make_staging(target: str) -> str:
             os.mkdir(staging)
         except FileExistsError:
             continue
-        fd = _lock(staging)
+        try:
+            fd = _lock(staging)
+        except OSError as exc:
+            if exc.errno not in _NO_LOCKS:
+                raise
+            return staging  # no lock to hold: only a rerun under a marker removes it
         if fd is None:
             continue  # being removed by another checkout's clean-up
         held = os.fstat(fd)
@@ -171,8 +178,17 @@ def make_staging(target: str) -> str:
         os.close(fd)
 
 
+# flock() refused by the file system, not held by another process.
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS})
+
+
 def _lock(folder: str) -> int | None:
-    """A descriptor holding ``folder``'s lock, or None when another process holds it."""
+    """A descriptor holding ``folder``'s lock, or None when another process holds it.
+
+    Raises:
+        OSError: ``folder`` could not be opened as a real folder (a link, a file), or the
+            file system has no locks (errno in ``_NO_LOCKS``).
+    """
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except FileNotFoundError:
@@ -211,9 +227,13 @@ def publish(staging: str, target: str) -> None:
     _release(staging)
 
 
-def remove_staging(target: str, staging: str | None = None) -> None:
+def remove_staging(target: str, staging: str | None = None, *, interrupted: bool = False) -> None:
     """Remove ``staging`` (made by this process), or every staging folder of ``target`` that
     no running checkout holds: what killed checkouts left.
+
+    Where the file system has no locks, which folders are still being written cannot be
+    told: they are removed only when ``interrupted`` (the caller holds the repo's lock and a
+    marker says a checkout into ``target`` was killed), as before locks were used.
 
     Only real folders named exactly as :func:`make_staging` names them are removed; links
     are never followed.
@@ -233,8 +253,12 @@ def remove_staging(target: str, staging: str | None = None) -> None:
             continue
         full = os.path.join(folder, name)
         try:
-            fd = _lock(full)  # a link or a file: OSError
-        except OSError:
+            fd = _lock(full)
+        except OSError as exc:  # a link or a file; or no locks on this file system
+            if exc.errno in _NO_LOCKS and interrupted:
+                with contextlib.suppress(OSError):
+                    if stat.S_ISDIR(os.lstat(full).st_mode):
+                        shutil.rmtree(full, ignore_errors=True)
             continue
         if fd is None:
             continue  # a running checkout's

@@ -111,3 +111,28 @@ def test_a_killed_checkouts_staging_folder_is_removed_and_a_live_ones_kept(
             break
         time.sleep(0.05)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_file_system_without_locks_still_stages_and_cleans_up_under_a_marker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flock refused (ENOLCK: some network and FUSE file systems): the checkout still
+    writes aside, and what a killed one left goes only when a marker says so, since a
+    running checkout's folder cannot be told from it."""
+    import errno
+    import fcntl
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    target = tmp_path / "restored"
+    staging = make_staging(str(target))
+    (Path(staging) / "f.txt").write_bytes(b"x")
+    remove_staging(str(target))
+    assert os.path.isdir(staging)  # perhaps still being written: kept
+    remove_staging(str(target), interrupted=True)
+    assert os.listdir(tmp_path) == []
+    staging = make_staging(str(target))
+    publish(staging, str(target))
+    assert os.listdir(tmp_path) == ["restored"]
