@@ -95,11 +95,28 @@ class Measurement:
     runs: int = 0
     log: str = ""
     note: str = ""
+    steal_s: float | None = None
+    """CPU seconds the hypervisor gave other guests while this ran (all CPUs, per run)."""
 
     @property
     def ok(self) -> bool:
         """True when the command ran and exited 0."""
         return self.rc == 0 and self.wall_s is not None
+
+
+def cpu_steal() -> float | None:
+    """CPU seconds stolen from this machine by its hypervisor since boot (all CPUs), from
+    ``/proc/stat``; None where there is no such figure (not Linux, no steal column).
+
+    On a shared virtual machine this is time the measured command wanted a CPU and another
+    guest had it: figures taken while it grows are slower for a reason outside both tools.
+    """
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _kill_later(pid: int, seconds: float) -> threading.Timer:
@@ -216,6 +233,7 @@ class Runner:
         m = Measurement(label=label, cmd=cmd, cwd=str(cwd), log=str(log))
         walls: list[float] = []
         rss = 0.0
+        stolen = cpu_steal()
         for _ in range(repeat):
             try:
                 wall, peak, rc = run_once(cmd, cwd, env, log, self.timeout)
@@ -235,8 +253,12 @@ class Runner:
         if walls and m.rc == 0:
             walls.sort()
             m.wall_s, m.maxrss_mib = walls[len(walls) // 2], rss
+        after = cpu_steal()
+        if stolen is not None and after is not None and m.runs:
+            m.steal_s = round((after - stolen) / m.runs, 2)
         self.all.append(m)
-        self.say(f"{label}: {fmt_m(m)}" + ("" if m.ok else f" -- {m.note} (log: {log})"))
+        steal = f" (host took {m.steal_s:.2f} s of CPU)" if m.steal_s else ""
+        self.say(f"{label}: {fmt_m(m)}{steal}" + ("" if m.ok else f" -- {m.note} (log: {log})"))
         return m
 
 
@@ -823,6 +845,9 @@ def render_text(b: Bench, rows: list[Row], meta: dict[str, object]) -> str:
         "last tree removed by a benchmark: "
         + ("none noted" if meta.get("since_delete_s") is None
            else f"{meta['since_delete_s']} s before the start"),
+        "CPU stolen by the hypervisor during the run: "
+        + ("not known" if meta.get("steal_s") is None
+           else f"{meta['steal_s']} s (each row's log line says how much during it)"),
         "cells: median wall time, peak RSS of the measured process "
         f"(status/help: median of {b.args.repeat} runs; RSS via "
         f"{'GNU time -v' if GNU_TIME else 'os.wait4, an upper bound'})",
@@ -956,6 +981,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in notes:
         runner.say(n)
     b = Bench(a, work, runner, dvlin, dvc, DVLIN_ARGS | overrides, env, notes=notes)
+    stolen = cpu_steal()
     try:
         b.run_all()
     except KeyboardInterrupt:
@@ -969,6 +995,8 @@ def main(argv: list[str] | None = None) -> int:
             "workdir": str(work), "warm_cache": True,
             "rss_source": "gnu-time" if GNU_TIME else "wait4",
             "since_delete_s": None if settled is None else round(settled),
+            "steal_s": (None if stolen is None or (now := cpu_steal()) is None
+                        else round(now - stolen, 2)),
         }
         text = to_json(b, rows, meta)
         if a.json_out:

@@ -483,6 +483,8 @@ def render_text(runs: list[ScaleRun], meta: dict[str, object]) -> str:
             if meta.get("since_delete_s") is None
             else f"{meta['since_delete_s']} s before the start"
         ),
+        "CPU stolen by the hypervisor during the run: "
+        + ("not known" if meta.get("steal_s") is None else f"{meta['steal_s']} s"),
         f"cells: wall time, peak RSS (status/ls/show/diff: median of {meta['repeat']} runs; "
         f"RSS via {meta['rss_source']})",
     ]
@@ -617,6 +619,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except KeyboardInterrupt:
         return 130
+    a.steal_at_start = bench.cpu_steal()
     temp = a.workdir is None
     work = Path(a.workdir or tempfile.mkdtemp(prefix="dvlin-scale-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -662,6 +665,12 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if a.fail_on_miss and failed else 0
 
 
+def _stolen_since(start: float | None) -> float | None:
+    """CPU seconds the hypervisor took since ``start`` (a :func:`bench.cpu_steal` reading)."""
+    now = bench.cpu_steal()
+    return None if start is None or now is None else round(now - start, 2)
+
+
 def _interrupt(signum: int, _frame: object) -> None:
     """Signal handler: stop the run as Ctrl-C does."""
     raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -687,6 +696,7 @@ def meta_of(
         "warm_cache": True,
         "rss_source": "gnu-time" if bench.GNU_TIME else "wait4",
         "since_delete_s": None if a.since_delete is None else round(a.since_delete),
+        "steal_s": _stolen_since(getattr(a, "steal_at_start", None)),
         "notes": notes,
     }
 

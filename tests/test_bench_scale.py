@@ -137,3 +137,26 @@ def test_a_run_waits_until_the_last_delete_has_settled(tmp_path: Path, monkeypat
     assert "--settle 0" in said[0]
     assert age is not None and age < 5  # sleep was stubbed: the stamp is still fresh
     assert bench.settle(0, said.append) is not None and len(slept) == 1  # --settle 0: no wait
+
+
+def test_cpu_stolen_by_the_hypervisor_is_read_from_proc_stat(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The steal column of /proc/stat's first line, in seconds; None without one."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import run as bench
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  111703 0 120331 590811 20001 0 2023 2716 0 0\ncpu0 1 2 3\n")
+    real_open = open
+
+    def fake_open(path: Any, *args: Any, **kwargs: Any) -> Any:
+        return real_open(stat if path == "/proc/stat" else path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    ticks = os.sysconf("SC_CLK_TCK")
+    assert bench.cpu_steal() == 2716 / ticks
+    stat.write_text("cpu  1 2 3 4\n")  # an old kernel: no steal column
+    assert bench.cpu_steal() is None
