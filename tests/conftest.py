@@ -304,17 +304,24 @@ def pipeline(work: Path, cli: Cli) -> Pipeline:
 
 
 def kill_when_paused(
-    args: list[str], cwd: Path, pause_env: str, marker: Path, *, before: str = ""
+    args: list[str],
+    cwd: Path,
+    pause_env: str,
+    marker: Path,
+    *,
+    before: str = "",
+    command: list[str] | None = None,
 ) -> None:
     """Run ``python -m dvlin ARGS`` until it reaches the pause point ``pause_env``, then kill -9.
 
     ``before``: Python statements run in that process first (a threshold lowered, say).
+    ``command``: run this instead (one that execs dvlin, so the pid killed is dvlin's).
     """
     import signal
     import subprocess
     import time
 
-    command = [sys.executable, "-m", "dvlin", *args]
+    command = command or [sys.executable, "-m", "dvlin", *args]
     if before:
         run = "import runpy, sys; sys.argv = ['dvlin', *sys.argv[1:]]; runpy.run_module('dvlin', run_name='__main__')"
         command = [sys.executable, "-c", f"{before}\n{run}", *args]

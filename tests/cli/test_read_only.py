@@ -5,11 +5,9 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ import pytest
 from dvlin.catalog import db as catalog_module
 from dvlin.catalog.catalog import Catalog
 from dvlin.errors import ExitCode
-from tests.conftest import Cli, write_tree
+from tests.conftest import Cli, kill_when_paused, write_tree
 
 READING = [
     ["log"],
@@ -307,19 +305,7 @@ def test_a_killed_read_only_restore_leaves_nothing_after_a_rerun(
         f'cd "{work}" && exec "{sys.executable}" -m dvlin checkout d@v1 --to "{target}"'
     )
     env = {**os.environ, "DVLIN_AUTHOR": "Test Author <test@example.org>"}
-    proc = subprocess.Popen(
-        ["unshare", "-m", "sh", "-c", script],
-        env={**env, IN_CHECKOUT: str(paused)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while not paused.exists() or not paused.read_text():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    kill_when_paused([], work, IN_CHECKOUT, paused, command=["unshare", "-m", "sh", "-c", script])
     (left,) = os.listdir(tmp_path / "to")
     assert left.startswith(".out.dvlin-") and os.listdir(tmp_path / "to" / left) == ["a.txt"]
     ran = subprocess.run(
