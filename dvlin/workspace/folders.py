@@ -163,6 +163,8 @@ def make_staging(target: str) -> str:
             fd = _lock(staging)
         except OSError as exc:
             if exc.errno not in _NO_LOCKS:
+                with contextlib.suppress(OSError):
+                    os.rmdir(staging)
                 raise
             return staging  # no lock to hold: only a rerun under a marker removes it
         if fd is None:

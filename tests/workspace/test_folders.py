@@ -136,3 +136,18 @@ def test_a_file_system_without_locks_still_stages_and_cleans_up_under_a_marker(
     staging = make_staging(str(target))
     publish(staging, str(target))
     assert os.listdir(tmp_path) == ["restored"]
+
+
+def test_a_staging_folder_that_cannot_be_locked_for_another_reason_is_not_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import fcntl
+
+    def refused(fd: int, operation: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(fcntl, "flock", refused)
+    with pytest.raises(OSError) as err:
+        make_staging(str(tmp_path / "restored"))
+    assert err.value.errno == errno.EIO and os.listdir(tmp_path) == []
