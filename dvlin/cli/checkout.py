@@ -22,7 +22,8 @@ def checkout(
     to: str = typer.Option(
         None,
         "--to",
-        help="Write into this folder instead of the asset's own (a new one: even from a read-only repo).",
+        help="Write into this folder instead of the asset's own; a new folder works even from "
+        "a read-only repo.",
     ),
     link: str = typer.Option(
         "copy", "--link", help="copy, hardlink, reflink or symlink (objects stay read-only)."

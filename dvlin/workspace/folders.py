@@ -169,15 +169,20 @@ def make_staging(target: str) -> str:
             return staging  # no lock to hold: only a rerun under a marker removes it
         if fd is None:
             continue  # being removed by another checkout's clean-up
-        held = os.fstat(fd)
-        try:
-            st = os.lstat(staging)
-        except FileNotFoundError:
-            st = None
-        if st is not None and (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
+        if _still_at(fd, staging):
             _HELD[staging] = fd
             return staging
         os.close(fd)
+
+
+def _still_at(fd: int, path: str) -> bool:
+    """Whether the folder open as ``fd`` is still the one at ``path`` (not removed, not
+    replaced since it was opened)."""
+    try:
+        held, st = os.fstat(fd), os.lstat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
 
 
 # flock() refused by the file system, not held by another process.
@@ -265,10 +270,7 @@ def remove_staging(target: str, staging: str | None = None, *, interrupted: bool
         if fd is None:
             continue  # a running checkout's
         try:
-            held, st = os.fstat(fd), os.lstat(full)
-            if (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
+            if _still_at(fd, full):  # else gone or replaced meanwhile
                 shutil.rmtree(full, ignore_errors=True)
-        except OSError:
-            pass  # gone meanwhile
         finally:
             os.close(fd)
