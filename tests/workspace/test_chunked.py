@@ -102,6 +102,36 @@ def test_shared_chunks_come_from_the_file_it_replaces(
     assert _leftovers(folder) == []
 
 
+@pytest.mark.parametrize("refused", [False, True])
+def test_the_working_files_pages_are_dropped_as_its_chunks_are_copied(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: bool
+) -> None:
+    """Each range copied from the file being replaced is handed back to the kernel right
+    after its copy (so the new file can take those pages); the store's packs are not. A
+    kernel or file system that refuses the hint changes nothing."""
+    folder = tmp_path / "w"
+    folder.mkdir()
+    present, old_bytes = _entry("big.bin", BLOBS, [0, 1, 2, 3])
+    e, want = _entry("big.bin", BLOBS, [0, 1, 8, 3, 1])
+    (folder / "big.bin").write_bytes(old_bytes)
+    old_inode = (folder / "big.bin").stat().st_ino
+    dropped: list[tuple[int, int, int]] = []
+
+    def fadvise(fd: int, offset: int, size: int, advice: int) -> None:
+        dropped.append((os.fstat(fd).st_ino, offset, size))
+        assert advice == os.POSIX_FADV_DONTNEED
+        if refused:
+            raise OSError(errno.ESPIPE, "refused")
+
+    monkeypatch.setattr(chunked, "_fadvise", fadvise)
+    reused = _write(store, folder, e, present)
+    assert (folder / "big.bin").read_bytes() == want
+    assert reused == sum(len(BLOBS[i]) for i in (0, 1, 3, 1))
+    at = {0: 0, 1: len(BLOBS[0]), 3: len(BLOBS[0]) + len(BLOBS[1]) + len(BLOBS[2])}
+    assert dropped == [(old_inode, at[i], len(BLOBS[i])) for i in (0, 1, 3, 1)]
+    assert _leftovers(folder) == []
+
+
 def test_without_a_present_file_everything_comes_from_the_store(
     store: ObjectStore, tmp_path: Path
 ) -> None:
