@@ -122,6 +122,12 @@ def cpu_steal() -> float | None:
         return None
 
 
+def stolen_since(start: float | None) -> float | None:
+    """CPU seconds the hypervisor took since ``start`` (a :func:`cpu_steal` reading)."""
+    now = cpu_steal()
+    return None if start is None or now is None else round(now - start, 2)
+
+
 def _kill_later(pid: int, seconds: float) -> threading.Timer:
     """Start a timer that kills process group ``pid`` after ``seconds``."""
 
@@ -508,19 +514,31 @@ class Bench:
         self.runner.say(f"{merged.label}: {fmt_m(merged)} -- {merged.note}")
         return merged
 
-    def round_repos(self, r: int) -> tuple[Path, Path]:
+    def unmeasured(self, cmd: list[str], cwd: Path) -> bool:
+        """Run a set-up command that is not measured; on failure note why and return False
+        (the run goes on with what it has, and the report says what was skipped)."""
+        done = subprocess.run(cmd, cwd=cwd, env=self.env, capture_output=True, text=True)
+        if done.returncode != 0:
+            why = (done.stderr or done.stdout).strip().splitlines()[:1] or [""]
+            self.notes.append(f"unmeasured '{shlex.join(cmd)}' failed in {cwd} "
+                              f"(exit {done.returncode}): {why[0]}; later rounds skipped")
+            self.runner.say(self.notes[-1])
+        return done.returncode == 0
+
+    def round_repos(self, r: int) -> tuple[Path, Path] | None:
         """dvlin and DVC repositories of their own for round ``r`` (> 0) of step 5, made
-        unmeasured: a first commit needs a store that has never seen the file."""
+        unmeasured: a first commit needs a store that has never seen the file. None when
+        one could not be made."""
         base = self.work / f"big-round{r + 1}"
         dl, dv = base / "dvlin", base / "dvc"
         if self.dvlin:
             dl.mkdir(parents=True)
-            subprocess.run([*self.dvlin, *shlex.split(self.dvlin_args["init"])], cwd=dl,
-                           env=self.env, capture_output=True, check=True)
+            if not self.unmeasured([*self.dvlin, *shlex.split(self.dvlin_args["init"])], dl):
+                return None
         if self.dvc:
             dv.mkdir(parents=True)
-            subprocess.run([*self.dvc, "init", "--no-scm"], cwd=dv, env=self.env,
-                           capture_output=True, check=True)
+            if not self.unmeasured([*self.dvc, "init", "--no-scm"], dv):
+                return None
             configure_dvc(self.dvc, dv, self.env, self.work / "dvc-site-cache")
         return dl, dv
 
@@ -686,7 +704,10 @@ class Bench:
         dl_commit: list[Measurement | None] = []
         dv_commit: list[Measurement | None] = []
         for r in range(a.big_rounds):
-            dl, dv = (self.dl, self.dv) if r == 0 else self.round_repos(r)
+            repos = (self.dl, self.dv) if r == 0 else self.round_repos(r)
+            if repos is None:
+                break
+            dl, dv = repos
             if a.big_rounds > 1:
                 say(f"round {r + 1} of {a.big_rounds}")
             for d in (dl if self.dvlin else None, dv if self.dvc else None):
@@ -738,36 +759,38 @@ class Bench:
         for r in range(a.big_rounds):
             if r > 0:
                 self.runner.say(f"round {r + 1} of {a.big_rounds}: both back to v2 first")
-                self.back_to_v2()
-            order = [self.switch_dvlin, self.switch_dvc]
-            for switch in order if r % 2 == 0 else order[::-1]:
+                if not self.back_to_v2():
+                    break
+            order = [(self.switch_dvlin, dl_switch), (self.switch_dvc, dv_switch)]
+            for switch, into in order if r % 2 == 0 else order[::-1]:
                 os.sync()
-                switch(dl_switch, dv_switch)
+                into.append(switch())
         self.combine("swb_dvlin", dl_switch)
         self.combine("swb_dvc", dv_switch)
 
-    def switch_dvlin(self, dl: list[Measurement | None], _dv: list[Measurement | None]) -> None:
+    def switch_dvlin(self) -> Measurement | None:
         """Measure dvlin's switch of the big file back to v1, checked against v1's bytes."""
-        if self.run_dvlin("swb_dvlin", "switch_big"):
-            self.verify_big("swb_dvlin", self.dl / "big.bin")
-            dl.append(self.m["swb_dvlin"])
+        m = self.run_dvlin("swb_dvlin", "switch_big")
+        self.verify_big("swb_dvlin", self.dl / "big.bin")
+        return m
 
-    def switch_dvc(self, _dl: list[Measurement | None], dv: list[Measurement | None]) -> None:
+    def switch_dvc(self) -> Measurement | None:
         """Measure DVC's switch of the big file back to v1, checked against v1's bytes."""
-        if self.dvc_switch("swb_dvc", "big.bin.dvc", "v1"):
-            self.verify_big("swb_dvc", self.dv / "big.bin")
-            dv.append(self.m["swb_dvc"])
+        m = self.dvc_switch("swb_dvc", "big.bin.dvc", "v1")
+        self.verify_big("swb_dvc", self.dv / "big.bin")
+        return m
 
-    def back_to_v2(self) -> None:
-        """Put each tool's big file back at v2, unmeasured (between rounds of the switch)."""
-        if self.dvlin:
-            back = shlex.split(self.dvlin_args["unswitch_big"])
-            subprocess.run([*self.dvlin, *back], cwd=self.dl, env=self.env,
-                           capture_output=True, check=True)
+    def back_to_v2(self) -> bool:
+        """Put each tool's big file back at v2, unmeasured (between rounds of the switch);
+        False when that failed (noted)."""
+        if self.dvlin and not self.unmeasured(
+            [*self.dvlin, *shlex.split(self.dvlin_args["unswitch_big"])], self.dl
+        ):
+            return False
         if self.dvc and (self.dv / "big.bin.dvc.v2").is_file():
             shutil.copyfile(self.dv / "big.bin.dvc.v2", self.dv / "big.bin.dvc")
-            subprocess.run([*self.dvc, "checkout"], cwd=self.dv, env=self.env,
-                           capture_output=True, check=True)
+            return self.unmeasured([*self.dvc, "checkout"], self.dv)
+        return True
 
     def verify_big(self, key: str, path: Path) -> None:
         """Check a switched-back big file against the digest of its first version."""
@@ -1108,8 +1131,7 @@ def main(argv: list[str] | None = None) -> int:
             "workdir": str(work), "warm_cache": True,
             "rss_source": "gnu-time" if GNU_TIME else "wait4",
             "since_delete_s": None if settled is None else round(settled),
-            "steal_s": (None if stolen is None or (now := cpu_steal()) is None
-                        else round(now - stolen, 2)),
+            "steal_s": stolen_since(stolen),
         }
         text = to_json(b, rows, meta)
         if a.json_out:

@@ -665,12 +665,6 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if a.fail_on_miss and failed else 0
 
 
-def _stolen_since(start: float | None) -> float | None:
-    """CPU seconds the hypervisor took since ``start`` (a :func:`bench.cpu_steal` reading)."""
-    now = bench.cpu_steal()
-    return None if start is None or now is None else round(now - start, 2)
-
-
 def _interrupt(signum: int, _frame: object) -> None:
     """Signal handler: stop the run as Ctrl-C does."""
     raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -696,7 +690,7 @@ def meta_of(
         "warm_cache": True,
         "rss_source": "gnu-time" if bench.GNU_TIME else "wait4",
         "since_delete_s": None if a.since_delete is None else round(a.since_delete),
-        "steal_s": _stolen_since(getattr(a, "steal_at_start", None)),
+        "steal_s": bench.stolen_since(getattr(a, "steal_at_start", None)),
         "notes": notes,
     }
 

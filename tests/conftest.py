@@ -315,16 +315,18 @@ def kill_when_paused(
     """Run ``python -m dvlin ARGS`` until it reaches the pause point ``pause_env``, then kill -9.
 
     ``before``: Python statements run in that process first (a threshold lowered, say).
-    ``command``: run this instead (one that execs dvlin, so the pid killed is dvlin's).
+    ``command``: run this instead (one that execs dvlin, so the pid killed is dvlin's);
+    ``before`` is then up to it.
     """
     import signal
     import subprocess
     import time
 
-    command = command or [sys.executable, "-m", "dvlin", *args]
-    if before:
+    if command is None and before:
         run = "import runpy, sys; sys.argv = ['dvlin', *sys.argv[1:]]; runpy.run_module('dvlin', run_name='__main__')"
         command = [sys.executable, "-c", f"{before}\n{run}", *args]
+    elif command is None:
+        command = [sys.executable, "-m", "dvlin", *args]
     proc = subprocess.Popen(
         command,
         cwd=cwd,

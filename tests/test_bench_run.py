@@ -99,3 +99,31 @@ def test_rounds_below_one_are_refused(tmp_path: Path) -> None:
     assert p.returncode == 2
     assert "--big-rounds must be 1 or more" in p.stderr
     assert not (tmp_path / "work").exists()
+
+
+def test_an_unmeasured_step_that_fails_ends_the_rounds_with_a_note(tmp_path: Path) -> None:
+    """Going back to v2 between rounds of the switch fails (a ref that does not exist): the
+    run says so in one note, keeps the round it measured, and finishes without a traceback."""
+    p = run_bench(
+        tmp_path,
+        "--files",
+        "30",
+        "--folders",
+        "3",
+        "--big-mib",
+        "4",
+        "--big-rounds",
+        "3",
+        "--dvlin-arg",
+        "unswitch_big=checkout nosuch@v2",
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "Traceback" not in p.stderr
+    doc: dict[str, Any] = json.loads(p.stdout)
+    (note,) = [n for n in doc["notes"] if n.startswith("unmeasured")]
+    assert "checkout nosuch@v2" in note and "later rounds skipped" in note
+    assert "nosuch" in note.split(": ", 1)[1]  # the tool's own error line
+    switch = doc["measurements"]["swb_dvlin"]
+    assert switch["ok"] is True and switch["rounds_s"] is None  # the one round measured
+    assert "verified: same bytes as v1" in switch["note"]
+    assert len(doc["measurements"]["s5_dvlin"]["rounds_s"]) == 3  # step 5 was not affected
