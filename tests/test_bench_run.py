@@ -44,25 +44,24 @@ def run_bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_small_run_reports_every_step_and_the_big_file_as_a_median_of_rounds(
-    tmp_path: Path,
-) -> None:
-    p = run_bench(
-        tmp_path,
-        "--files",
-        "60",
-        "--folders",
-        "6",
-        "--big-mib",
-        "8",
-        "--patch-mib",
-        "0.5",
-        "--big-rounds",
-        "2",
-    )
+def finished(p: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The JSON report of a run that exited 0 without a traceback."""
     assert p.returncode == 0, p.stderr[-2000:]
     assert "Traceback" not in p.stderr
     doc: dict[str, Any] = json.loads(p.stdout)
+    return doc
+
+
+def test_a_small_run_reports_every_step_and_the_big_file_as_a_median_of_rounds(
+    tmp_path: Path,
+) -> None:
+    doc = finished(
+        run_bench(
+            tmp_path,
+            *"--files 60 --folders 6 --big-mib 8".split(),
+            *"--patch-mib 0.5 --big-rounds 2".split(),
+        )
+    )
     assert set(doc) == {"meta", "rows", "measurements", "bytes", "notes"}
     ms = doc["measurements"]
     for key in [
@@ -104,22 +103,16 @@ def test_rounds_below_one_are_refused(tmp_path: Path) -> None:
 def test_an_unmeasured_step_that_fails_ends_the_rounds_with_a_note(tmp_path: Path) -> None:
     """Going back to v2 between rounds of the switch fails (a ref that does not exist): the
     run says so in one note, keeps the round it measured, and finishes without a traceback."""
-    p = run_bench(
-        tmp_path,
-        "--files",
-        "30",
-        "--folders",
-        "3",
-        "--big-mib",
-        "4",
-        "--big-rounds",
-        "3",
-        "--dvlin-arg",
-        "unswitch_big=checkout nosuch@v2",
+    doc = finished(
+        run_bench(
+            tmp_path,
+            *"--files 30 --folders 3 --big-mib 4".split(),
+            "--big-rounds",
+            "3",
+            "--dvlin-arg",
+            "unswitch_big=checkout nosuch@v2",
+        )
     )
-    assert p.returncode == 0, p.stderr[-2000:]
-    assert "Traceback" not in p.stderr
-    doc: dict[str, Any] = json.loads(p.stdout)
     (note,) = [n for n in doc["notes"] if n.startswith("unmeasured")]
     assert "checkout nosuch@v2" in note and "later rounds skipped" in note
     assert "nosuch" in note.split(": ", 1)[1]  # the tool's own error line
