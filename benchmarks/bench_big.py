@@ -66,8 +66,12 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--workdir", default="/tmp/dvlin-bench-big")
     p.add_argument("--baseline", help="folder holding another dvlin package, to compare")
-    p.add_argument("--direct", choices=("default", "on", "off", "both"), default="default",
-                   help="packs.DIRECT_WRITES for the dvlin variants")
+    p.add_argument(
+        "--direct",
+        choices=("default", "on", "off", "both"),
+        default="default",
+        help="packs.DIRECT_WRITES for the dvlin variants",
+    )
     p.add_argument("--dvc", help="a dvc executable, to run DVC in each round too")
     a = p.parse_args()
     work = Path(a.workdir)
@@ -95,13 +99,18 @@ def main() -> None:
     grown: dict[str, int] = {}
     for path in codes.values():  # compile once, so no round pays for bytecode
         env = {**env0, "PYTHONPATH": path}
-        subprocess.run([sys.executable, "-m", "dvlin", "--help"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "dvlin", "--help"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     checks: list[str] = []
     for _ in range(a.repeat):
         subprocess.run(["sync"], check=True)
         rows.setdefault("cp + sync", []).append(
-            timed(["sh", "-c", "cp big.bin copy.bin && sync"], work, env0))
+            timed(["sh", "-c", "cp big.bin copy.bin && sync"], work, env0)
+        )
         (work / "copy.bin").unlink()
         for name, (path, dvlin) in variants.items():
             env = {**env0, "PYTHONPATH": path}
@@ -109,22 +118,27 @@ def main() -> None:
             shutil.rmtree(repo, ignore_errors=True)
             repo.mkdir()
             shutil.copyfile(big, repo / "big.bin")
-            subprocess.run([*dvlin, "init"], cwd=repo, env=env, check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [*dvlin, "init"], cwd=repo, env=env, check=True, stdout=subprocess.DEVNULL
+            )
             subprocess.run(["sync"], check=True)
             rows.setdefault(f"{name} commit", []).append(
-                timed([*dvlin, "commit", "big.bin", "--name", "big"], repo, env))
+                timed([*dvlin, "commit", "big.bin", "--name", "big"], repo, env)
+            )
             shutil.copyfile(patched, repo / "big.bin")
             before = store_bytes(repo)
             rows.setdefault(f"{name} commit after 1 MiB rewrite", []).append(
-                timed([*dvlin, "commit", "big.bin", "--name", "big"], repo, env))
+                timed([*dvlin, "commit", "big.bin", "--name", "big"], repo, env)
+            )
             grown[name] = store_bytes(repo) - before
             rows.setdefault(f"{name} switch back to v1", []).append(
-                timed([*dvlin, "checkout", "big@v1"], repo, env))
+                timed([*dvlin, "checkout", "big@v1"], repo, env)
+            )
             checks.append(f"{name} switch: {same(repo / 'big.bin', big)}")
             (repo / "big.bin").unlink()
             rows.setdefault(f"{name} restore v1 (deleted)", []).append(
-                timed([*dvlin, "checkout", "big@v1"], repo, env))
+                timed([*dvlin, "checkout", "big@v1"], repo, env)
+            )
             checks.append(f"{name} restore: {same(repo / 'big.bin', big)}")
             shutil.rmtree(repo)
         if a.dvc:
@@ -133,21 +147,32 @@ def main() -> None:
             shutil.rmtree(repo, ignore_errors=True)
             repo.mkdir()
             shutil.copyfile(big, repo / "big.bin")
-            subprocess.run([*dvc, "init", "--no-scm"], cwd=repo, env=env0, check=True,
-                           capture_output=True)
-            for kv in ("core.analytics false", "core.autostage false",
-                       f"core.site_cache_dir {work / 'dvc-site'}"):
-                subprocess.run([*dvc, "config", *kv.split(" ", 1)], cwd=repo, env=env0,
-                               check=True, capture_output=True)
+            subprocess.run(
+                [*dvc, "init", "--no-scm"], cwd=repo, env=env0, check=True, capture_output=True
+            )
+            for kv in (
+                "core.analytics false",
+                "core.autostage false",
+                f"core.site_cache_dir {work / 'dvc-site'}",
+            ):
+                subprocess.run(
+                    [*dvc, "config", *kv.split(" ", 1)],
+                    cwd=repo,
+                    env=env0,
+                    check=True,
+                    capture_output=True,
+                )
             subprocess.run(["sync"], check=True)
             rows.setdefault("DVC add", []).append(timed([*dvc, "add", "big.bin"], repo, env0))
             shutil.copyfile(repo / "big.bin.dvc", work / "v1.dvc")
             shutil.copyfile(patched, repo / "big.bin")
             rows.setdefault("DVC add after 1 MiB rewrite", []).append(
-                timed([*dvc, "add", "big.bin"], repo, env0))
+                timed([*dvc, "add", "big.bin"], repo, env0)
+            )
             shutil.copyfile(work / "v1.dvc", repo / "big.bin.dvc")
             rows.setdefault("DVC switch back to v1", []).append(
-                timed([*dvc, "checkout"], repo, env0))
+                timed([*dvc, "checkout"], repo, env0)
+            )
             checks.append(f"DVC switch: {same(repo / 'big.bin', big)}")
             shutil.rmtree(repo)
     load = os.getloadavg()[0]
@@ -163,8 +188,10 @@ def main() -> None:
     floor = statistics.median(r[0] for r in rows["cp + sync"])
     for name in variants:
         ratio = statistics.median(r[0] for r in rows[f"{name} commit"]) / floor
-        print(f"\n{name}: commit / (cp + sync) = {ratio:.2f}; "
-              f"new bytes after the 1 MiB rewrite {grown[name] / MIB:.2f} MiB")
+        print(
+            f"\n{name}: commit / (cp + sync) = {ratio:.2f}; "
+            f"new bytes after the 1 MiB rewrite {grown[name] / MIB:.2f} MiB"
+        )
     print("\n" + "; ".join(checks))
     shutil.rmtree(work)
 

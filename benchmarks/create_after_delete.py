@@ -52,8 +52,14 @@ def fresh_fs(image: Path, mount: Path, *, journal: bool) -> None:
     image.unlink(missing_ok=True)
     with image.open("wb") as f:
         f.truncate(2 << 30)
-    sh("mkfs.ext4", "-q", "-E", "lazy_itable_init=0", *([] if journal else ["-O", "^has_journal"]),
-       str(image))
+    sh(
+        "mkfs.ext4",
+        "-q",
+        "-E",
+        "lazy_itable_init=0",
+        *([] if journal else ["-O", "^has_journal"]),
+        str(image),
+    )
     mount.mkdir(parents=True, exist_ok=True)
     sh("mount", "-o", "loop", str(image), str(mount))
 
@@ -89,8 +95,14 @@ def main() -> int:
                         cmd = (
                             ["cp", "-r", str(tree), str(mount / "out")]
                             if tool == "cp -r"
-                            else [*dvlin, "checkout", "data@latest", "--to", str(mount / "out"),
-                                  "-q"]
+                            else [
+                                *dvlin,
+                                "checkout",
+                                "data@latest",
+                                "--to",
+                                str(mount / "out"),
+                                "-q",
+                            ]
                         )
                         wall, user, sys_ = timed(cmd, repo)
                         print(

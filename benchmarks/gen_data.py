@@ -154,9 +154,7 @@ def modify_tree(
     return changed
 
 
-def make_big_file(
-    path: str | os.PathLike[str], size: int = GIB, seed: int = DEFAULT_SEED
-) -> int:
+def make_big_file(path: str | os.PathLike[str], size: int = GIB, seed: int = DEFAULT_SEED) -> int:
     """Write a ``size``-byte file of non-repeating pseudo-random bytes; return size."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -199,8 +197,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         s.add_argument("root")
         s.add_argument("--files", type=int, default=DEFAULT_FILES)
         s.add_argument("--folders", type=int, default=DEFAULT_FOLDERS)
-        s.add_argument("--size", type=int, default=None, help="fixed file size in bytes "
-                       "(default: 1-8 KiB each)")
+        s.add_argument(
+            "--size",
+            type=int,
+            default=None,
+            help="fixed file size in bytes (default: 1-8 KiB each)",
+        )
         if name == "modify":
             s.add_argument("--fraction", type=float, default=0.01)
             s.add_argument("--round", type=int, default=1, dest="round_no")

@@ -149,8 +149,12 @@ def gnu_time() -> str | None:
     if path is None:
         return None
     try:
-        ok = subprocess.run([path, "-v", "-o", os.devnull, "true"],
-                            capture_output=True, timeout=10).returncode == 0
+        ok = (
+            subprocess.run(
+                [path, "-v", "-o", os.devnull, "true"], capture_output=True, timeout=10
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return path if ok else None
@@ -188,8 +192,13 @@ def run_once(
         out.flush()
         start = time.perf_counter()
         proc = subprocess.Popen(
-            full, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            full,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         timer = _kill_later(proc.pid, timeout)
         try:
@@ -227,7 +236,12 @@ class Runner:
         say(msg)
 
     def measure(
-        self, label: str, cmd: list[str], cwd: Path, env: dict[str, str], repeat: int = 1,
+        self,
+        label: str,
+        cmd: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        repeat: int = 1,
         ok_rc: tuple[int, ...] = (0,),
     ) -> Measurement:
         """Run ``cmd`` ``repeat`` times; keep the median wall time and max RSS.
@@ -254,7 +268,11 @@ class Runner:
                 rc = 0
             m.rc, m.runs = rc, m.runs + 1
             if rc != 0:
-                why = f"timed out after {self.timeout:.0f} s" if wall >= self.timeout else f"exit {rc}"
+                why = (
+                    f"timed out after {self.timeout:.0f} s"
+                    if wall >= self.timeout
+                    else f"exit {rc}"
+                )
                 m.note = f"{why}: {tail(log)}"
                 break
             walls.append(wall)
@@ -302,7 +320,9 @@ def find_dvlin(arg: str | None) -> list[str]:
     if spec:
         return shlex.split(spec)
     sibling = Path(sys.executable).parent / "dvlin"
-    found = str(sibling) if sibling.is_file() and os.access(sibling, os.X_OK) else shutil.which("dvlin")
+    found = (
+        str(sibling) if sibling.is_file() and os.access(sibling, os.X_OK) else shutil.which("dvlin")
+    )
     return [found] if found else [sys.executable, "-m", "dvlin"]
 
 
@@ -310,7 +330,11 @@ def probe(cmd: list[str], env: dict[str, str], *args: str) -> tuple[bool, str]:
     """Run ``cmd args`` quickly (unmeasured); return (ok, first output line)."""
     try:
         p = subprocess.run(
-            [*cmd, *args], env=env, capture_output=True, text=True, timeout=120,
+            [*cmd, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
             stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -343,7 +367,8 @@ def trees_equal(a: Path, b: Path) -> tuple[bool, str]:
     def listing(root: Path) -> set[str]:
         return {
             os.path.relpath(os.path.join(d, n), root)
-            for d, _, names in os.walk(root) for n in names
+            for d, _, names in os.walk(root)
+            for n in names
         }
 
     if not b.is_dir():
@@ -397,9 +422,11 @@ def settle(seconds: float, say: Callable[[str], None]) -> float | None:
     are not seen: only a machine left alone is settled."""
     age = since_deleted()
     if age is not None and age < seconds:
-        say(f"waiting {seconds - age:.0f} s: a benchmark removed a tree {age:.0f} s ago, and "
+        say(
+            f"waiting {seconds - age:.0f} s: a benchmark removed a tree {age:.0f} s ago, and "
             "files made within minutes of a delete are slower on some file systems "
-            "(--settle 0 skips the wait)")
+            "(--settle 0 skips the wait)"
+        )
         time.sleep(seconds - age)
         age = since_deleted()
     return age
@@ -469,16 +496,18 @@ class Bench:
         self.m[key] = self.runner.measure(label, cmd, cwd, self.env, repeat)
         return self.m[key]
 
-    def run_dvlin(self, key: str, step: str, repeat: int = 1, cwd: Path | None = None
-                  ) -> Measurement | None:
+    def run_dvlin(
+        self, key: str, step: str, repeat: int = 1, cwd: Path | None = None
+    ) -> Measurement | None:
         """Measure one dvlin sub-command (named in ``dvlin_args``), if dvlin is on."""
         if not self.dvlin:
             return None
         cmd = [*self.dvlin, *shlex.split(self.dvlin_args[step])]
         return self.run(key, f"dvlin {self.dvlin_args[step]}", cmd, cwd or self.dl, repeat)
 
-    def run_dvc(self, key: str, args: str, repeat: int = 1, cwd: Path | None = None
-                ) -> Measurement | None:
+    def run_dvc(
+        self, key: str, args: str, repeat: int = 1, cwd: Path | None = None
+    ) -> Measurement | None:
         """Measure one dvc sub-command, if DVC is on."""
         if not self.dvc:
             return None
@@ -496,8 +525,14 @@ class Bench:
                 self.m[key] = ms[0]
             return ms[0] if ms else None
         first, each_s = ms[0], [m.wall_s for m in ms]
-        merged = Measurement(label=first.label, cmd=first.cmd, cwd=first.cwd, log=first.log,
-                             runs=sum(m.runs for m in ms), rounds_s=each_s)
+        merged = Measurement(
+            label=first.label,
+            cmd=first.cmd,
+            cwd=first.cwd,
+            log=first.log,
+            runs=sum(m.runs for m in ms),
+            rounds_s=each_s,
+        )
         failed = next((m for m in ms if not m.ok), None)
         if failed is not None:
             merged.rc = failed.rc
@@ -520,8 +555,10 @@ class Bench:
         done = subprocess.run(cmd, cwd=cwd, env=self.env, capture_output=True, text=True)
         if done.returncode != 0:
             why = (done.stderr or done.stdout).strip().splitlines()[:1] or [""]
-            self.notes.append(f"unmeasured '{shlex.join(cmd)}' failed in {cwd} "
-                              f"(exit {done.returncode}): {why[0]}; later rounds skipped")
+            self.notes.append(
+                f"unmeasured '{shlex.join(cmd)}' failed in {cwd} "
+                f"(exit {done.returncode}): {why[0]}; later rounds skipped"
+            )
             self.runner.say(self.notes[-1])
         return done.returncode == 0
 
@@ -563,7 +600,8 @@ class Bench:
         ok, why = trees_equal(reference or self.gen / "data", restored)
         if key in self.m:
             self.m[key].note = (self.m[key].note + " " if self.m[key].note else "") + (
-                f"verified: {why}" if ok else f"WRONG RESULT: {why}")
+                f"verified: {why}" if ok else f"WRONG RESULT: {why}"
+            )
         self.runner.say(f"verify {key}: {'ok' if ok else 'FAILED'} ({why})")
 
     # -- steps -------------------------------------------------------------
@@ -582,7 +620,12 @@ class Bench:
             (self.work / "floor").mkdir(exist_ok=True)
             copy_tree(self.gen / "data", self.work / "floor" / "data")
         if self.dvlin:
-            self.run("dvlin_init", "dvlin init", [*self.dvlin, *shlex.split(self.dvlin_args["init"])], self.dl)
+            self.run(
+                "dvlin_init",
+                "dvlin init",
+                [*self.dvlin, *shlex.split(self.dvlin_args["init"])],
+                self.dl,
+            )
         if self.dvc:
             self.run("dvc_init", "dvc init --no-scm", [*self.dvc, "init", "--no-scm"], self.dv)
             configure_dvc(self.dvc, self.dv, self.env, self.work / "dvc-site-cache")
@@ -592,9 +635,15 @@ class Bench:
         g = self.gen
         self.run("cp_tree", "cp -r data", ["cp", "-r", "data", str(self.work / "floor-copy")], g)
         rm_tree(self.work / "floor-copy")
-        self.run("read_tree", "read all files (python)", [sys.executable, "-c", READ_ALL_CODE, "data"], g)
-        self.run("cat_tree", "cat all files",
-                 ["sh", "-c", "find data -type f -print0 | xargs -0 cat > /dev/null"], g)
+        self.run(
+            "read_tree", "read all files (python)", [sys.executable, "-c", READ_ALL_CODE, "data"], g
+        )
+        self.run(
+            "cat_tree",
+            "cat all files",
+            ["sh", "-c", "find data -type f -print0 | xargs -0 cat > /dev/null"],
+            g,
+        )
 
     def step1(self) -> None:
         """First commit of the small-file tree."""
@@ -661,8 +710,12 @@ class Bench:
             self.verify("s4_dvlin", restored)
             floor = self.work / "floor"
             rm_tree(floor / "data")
-            self.run("cp_restore", "cp -r data, after a delete",
-                     ["cp", "-r", "data", str(floor / "restored")], self.gen)
+            self.run(
+                "cp_restore",
+                "cp -r data, after a delete",
+                ["cp", "-r", "data", str(floor / "restored")],
+                self.gen,
+            )
         if self.dvc:
             rm_tree(self.dv / "data")
             self.run_dvc("s4_dvc", "checkout")
@@ -689,7 +742,9 @@ class Bench:
         os.sync()
         self.run("cp_big", "cp big.bin copy.bin", ["cp", "big.bin", "copy.bin"], self.gen)
         rm_tree(self.gen / "copy.bin")
-        self.run("read_big", "read big.bin (cat)", ["sh", "-c", "cat big.bin > /dev/null"], self.gen)
+        self.run(
+            "read_big", "read big.bin (cat)", ["sh", "-c", "cat big.bin > /dev/null"], self.gen
+        )
         # Each round measures both tools' first commit of the file and the floor, back to
         # back, in repositories of their own (the first round's are the run's, kept for step
         # 6): one figure of a GiB's commit moved by up to 2 x with the host's load on this
@@ -720,9 +775,14 @@ class Bench:
             shutil.copyfile(self.gen / "big.bin", self.gen / "copy.bin")  # unmeasured
             rm_tree(self.gen / "copy.bin")
             # dvlin flushes what it stores; the fair floor flushes too (sync of that one file)
-            cp_sync.append(self.run("cp_sync_big", "cp big.bin copy.bin && sync copy.bin",
-                                    ["sh", "-c", "cp big.bin copy.bin && sync copy.bin"],
-                                    self.gen))
+            cp_sync.append(
+                self.run(
+                    "cp_sync_big",
+                    "cp big.bin copy.bin && sync copy.bin",
+                    ["sh", "-c", "cp big.bin copy.bin && sync copy.bin"],
+                    self.gen,
+                )
+            )
             rm_tree(self.gen / "copy.bin")
             os.sync()
             dv_commit.append(self.run_dvc("s5_dvc", "add big.bin", cwd=dv))
@@ -738,7 +798,9 @@ class Bench:
         """Rewrite 1 MiB in the middle of the big file, commit, count new bytes."""
         a = self.args
         for root in (self.gen, *self.tool_dirs()):
-            off, n = gen_data.patch_big_file(root / "big.bin", int(a.patch_mib * MIB), None, a.seed, 1)
+            off, n = gen_data.patch_big_file(
+                root / "big.bin", int(a.patch_mib * MIB), None, a.seed, 1
+            )
         self.runner.say(f"rewrote {n} bytes at offset {off} of each big.bin")
         self.bytes_["s6_patch"] = n
         before = self.store_sizes()
@@ -799,7 +861,8 @@ class Bench:
             return
         ok = path.is_file() and file_digest(path) == self.big_v1_digest
         m.note = (m.note + " " if m.note else "") + (
-            "verified: same bytes as v1" if ok else "WRONG RESULT: not the bytes of v1")
+            "verified: same bytes as v1" if ok else "WRONG RESULT: not the bytes of v1"
+        )
         self.runner.say(f"verify {key}: {'ok' if ok else 'FAILED'}")
 
     def record_growth(self, step: str, before: dict[str, int]) -> None:
@@ -808,8 +871,10 @@ class Bench:
         for tool, size in after.items():
             self.bytes_[f"{step}_{tool}_new"] = size - before.get(tool, 0)
             self.bytes_[f"{step}_{tool}_store"] = size
-        self.runner.say("store growth: " + ", ".join(
-            f"{t} +{(after[t] - before.get(t, 0)) / MIB:.2f} MiB" for t in after))
+        self.runner.say(
+            "store growth: "
+            + ", ".join(f"{t} +{(after[t] - before.get(t, 0)) / MIB:.2f} MiB" for t in after)
+        )
 
     def run_all(self) -> None:
         """Run every step in order."""
@@ -879,8 +944,15 @@ def verdict(
     return ("FAIL" if reasons else "PASS"), reasons
 
 
-def time_row(b: Bench, step: str, dl_key: str, dvc_key: str, floor_key: str | None,
-             target: str, check: Callable[[float, float | None, float | None], bool | None]) -> Row:
+def time_row(
+    b: Bench,
+    step: str,
+    dl_key: str,
+    dvc_key: str,
+    floor_key: str | None,
+    target: str,
+    check: Callable[[float, float | None, float | None], bool | None],
+) -> Row:
     """Row comparing wall times; ``check(dvlin, dvc, floor)`` decides the target."""
     dl, dv = b.m.get(dl_key), b.m.get(dvc_key)
     fl = b.m.get(floor_key) if floor_key else None
@@ -891,7 +963,9 @@ def time_row(b: Bench, step: str, dl_key: str, dvc_key: str, floor_key: str | No
     return Row(step, fmt_m(dl), fmt_m(dv), floor, ratio, target, v, why)
 
 
-def ratio_check(limit: float, absolute: float | None = None) -> Callable[[float, float | None, float | None], bool | None]:
+def ratio_check(
+    limit: float, absolute: float | None = None
+) -> Callable[[float, float | None, float | None], bool | None]:
     """Target 'dvlin <= dvc * limit' (and optionally 'dvlin < absolute')."""
 
     def check(dl: float, dv: float | None, _fl: float | None) -> bool | None:
@@ -907,29 +981,84 @@ def build_rows(b: Bench) -> list[Row]:
     n = b.args.files
     big = b.args.big_mib
     rows = [
-        time_row(b, f"1 first commit, {n} files", "s1_dvlin", "s1_dvc", "cp_tree",
-                 "<= dvc/6", ratio_check(1 / 6)),
-        time_row(b, "2 status, unchanged tree", "s2_dvlin", "s2_dvc", "read_tree",
-                 "<= dvc/6", ratio_check(1 / 6)),
-        time_row(b, "2b dvlin --help", "help_dvlin", "", None, "< 0.3 s",
-                 lambda dl, _dv, _fl: dl < 0.3),
-        time_row(b, f"3 commit after {b.args.fraction:.0%} changed", "s3_dvlin", "s3_dvc",
-                 "read_tree", "<= dvc/5", ratio_check(1 / 5)),
-        time_row(b, "3b switch the tree back to v1", "sw_dvlin", "sw_dvc", None,
-                 "<= dvc/5", ratio_check(1 / 5)),
-        time_row(b, "4 restore deleted tree", "s4_dvlin", "s4_dvc",
-                 "cp_restore" if "cp_restore" in b.m else "cp_tree",
-                 "<= dvc/5 and <= 1.5 x cp -r",
-                 lambda dl, dv, fl: all_known(None if dv is None else dl <= dv / 5,
-                                              None if fl is None else dl <= 1.5 * fl)),
-        time_row(b, f"5 commit {big} MiB file", "s5_dvlin", "s5_dvc", "cp_sync_big",
-                 "<= 1.5 x (cp + sync)",
-                 lambda dl, _dv, fl: None if fl is None else dl <= 1.5 * fl),
-        time_row(b, "6a commit after 1 MiB rewrite (time)", "s6t_dvlin", "s6t_dvc", "cp_big",
-                 "(info)", lambda *_: None),
+        time_row(
+            b,
+            f"1 first commit, {n} files",
+            "s1_dvlin",
+            "s1_dvc",
+            "cp_tree",
+            "<= dvc/6",
+            ratio_check(1 / 6),
+        ),
+        time_row(
+            b,
+            "2 status, unchanged tree",
+            "s2_dvlin",
+            "s2_dvc",
+            "read_tree",
+            "<= dvc/6",
+            ratio_check(1 / 6),
+        ),
+        time_row(
+            b, "2b dvlin --help", "help_dvlin", "", None, "< 0.3 s", lambda dl, _dv, _fl: dl < 0.3
+        ),
+        time_row(
+            b,
+            f"3 commit after {b.args.fraction:.0%} changed",
+            "s3_dvlin",
+            "s3_dvc",
+            "read_tree",
+            "<= dvc/5",
+            ratio_check(1 / 5),
+        ),
+        time_row(
+            b,
+            "3b switch the tree back to v1",
+            "sw_dvlin",
+            "sw_dvc",
+            None,
+            "<= dvc/5",
+            ratio_check(1 / 5),
+        ),
+        time_row(
+            b,
+            "4 restore deleted tree",
+            "s4_dvlin",
+            "s4_dvc",
+            "cp_restore" if "cp_restore" in b.m else "cp_tree",
+            "<= dvc/5 and <= 1.5 x cp -r",
+            lambda dl, dv, fl: all_known(
+                None if dv is None else dl <= dv / 5, None if fl is None else dl <= 1.5 * fl
+            ),
+        ),
+        time_row(
+            b,
+            f"5 commit {big} MiB file",
+            "s5_dvlin",
+            "s5_dvc",
+            "cp_sync_big",
+            "<= 1.5 x (cp + sync)",
+            lambda dl, _dv, fl: None if fl is None else dl <= 1.5 * fl,
+        ),
+        time_row(
+            b,
+            "6a commit after 1 MiB rewrite (time)",
+            "s6t_dvlin",
+            "s6t_dvc",
+            "cp_big",
+            "(info)",
+            lambda *_: None,
+        ),
         bytes_row(b),
-        time_row(b, "6c switch the big file back to v1", "swb_dvlin", "swb_dvc", None,
-                 "<= dvc", ratio_check(1.0)),
+        time_row(
+            b,
+            "6c switch the big file back to v1",
+            "swb_dvlin",
+            "swb_dvc",
+            None,
+            "<= dvc",
+            ratio_check(1.0),
+        ),
     ]
     return rows
 
@@ -949,9 +1078,16 @@ def bytes_row(b: Bench) -> Row:
     limit = 16 * MIB
     # RSS of this commit is judged on the 6a row; here only the bytes count.
     v, why = verdict(dl_m, lambda: None if dl_new is None else dl_new <= limit, check_rss=False)
-    return Row("6b new object bytes after 1 MiB rewrite", fmt_bytes(dl_new), fmt_bytes(dv_new),
-               fmt_bytes(b.bytes_.get("s6_patch")) + " (bytes changed)", ratio,
-               "<= 16 MiB", v, why)
+    return Row(
+        "6b new object bytes after 1 MiB rewrite",
+        fmt_bytes(dl_new),
+        fmt_bytes(dv_new),
+        fmt_bytes(b.bytes_.get("s6_patch")) + " (bytes changed)",
+        ratio,
+        "<= 16 MiB",
+        v,
+        why,
+    )
 
 
 def render_table(rows: list[Row]) -> str:
@@ -973,11 +1109,17 @@ def render_text(b: Bench, rows: list[Row], meta: dict[str, object]) -> str:
         f"big file {b.args.big_mib} MiB; workdir {b.work}",
         f"dvlin: {meta['dvlin']}   dvc: {meta['dvc']}",
         "last tree removed by a benchmark: "
-        + ("none noted" if meta.get("since_delete_s") is None
-           else f"{meta['since_delete_s']} s before the start"),
+        + (
+            "none noted"
+            if meta.get("since_delete_s") is None
+            else f"{meta['since_delete_s']} s before the start"
+        ),
         "CPU stolen by the hypervisor during the run: "
-        + ("not known" if meta.get("steal_s") is None
-           else f"{meta['steal_s']} s (each row's log line says how much during it)"),
+        + (
+            "not known"
+            if meta.get("steal_s") is None
+            else f"{meta['steal_s']} s (each row's log line says how much during it)"
+        ),
         "cells: median wall time, peak RSS of the measured process "
         f"(status/help: median of {b.args.repeat} runs; the big file's commit and switch: "
         f"median of {b.args.big_rounds} rounds; RSS via "
@@ -985,8 +1127,20 @@ def render_text(b: Bench, rows: list[Row], meta: dict[str, object]) -> str:
         "",
         render_table(rows),
         "",
-        "floors: " + "; ".join(f"{b.m[k].label}: {fmt_m(b.m[k])}" for k in
-                               ("cp_tree", "cp_restore", "read_tree", "cat_tree", "cp_big", "cp_sync_big", "read_big") if k in b.m),
+        "floors: "
+        + "; ".join(
+            f"{b.m[k].label}: {fmt_m(b.m[k])}"
+            for k in (
+                "cp_tree",
+                "cp_restore",
+                "read_tree",
+                "cat_tree",
+                "cp_big",
+                "cp_sync_big",
+                "read_big",
+            )
+            if k in b.m
+        ),
     ]
     growth = [f"{k}: {fmt_bytes(v)}" for k, v in b.bytes_.items() if k.endswith(("_new", "_store"))]
     if growth:
@@ -1003,13 +1157,16 @@ def render_text(b: Bench, rows: list[Row], meta: dict[str, object]) -> str:
 
 def to_json(b: Bench, rows: list[Row], meta: dict[str, object]) -> str:
     """All figures as JSON."""
-    return json.dumps({
-        "meta": meta,
-        "rows": [asdict(r) for r in rows],
-        "measurements": {k: asdict(m) | {"ok": m.ok} for k, m in b.m.items()},
-        "bytes": b.bytes_,
-        "notes": b.notes,
-    }, indent=2)
+    return json.dumps(
+        {
+            "meta": meta,
+            "rows": [asdict(r) for r in rows],
+            "measurements": {k: asdict(m) | {"ok": m.ok} for k, m in b.m.items()},
+            "bytes": b.bytes_,
+            "notes": b.notes,
+        },
+        indent=2,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -1024,27 +1181,45 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the temp workdir")
     p.add_argument("--files", type=int, default=gen_data.DEFAULT_FILES)
     p.add_argument("--folders", type=int, default=gen_data.DEFAULT_FOLDERS)
-    p.add_argument("--fraction", type=float, default=0.01, help="share of files rewritten in step 3")
+    p.add_argument(
+        "--fraction", type=float, default=0.01, help="share of files rewritten in step 3"
+    )
     p.add_argument("--big-mib", type=int, default=1024, help="size of the big file")
     p.add_argument("--patch-mib", type=float, default=1.0, help="bytes rewritten in step 6")
-    p.add_argument("--big-rounds", type=int, default=3,
-                   help="rounds of the big file's first commit and switch (median)")
+    p.add_argument(
+        "--big-rounds",
+        type=int,
+        default=3,
+        help="rounds of the big file's first commit and switch (median)",
+    )
     p.add_argument("--seed", type=int, default=gen_data.DEFAULT_SEED)
     p.add_argument("--repeat", type=int, default=3, help="runs of status / --help (median)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per command")
     p.add_argument("--dvc", help="dvc command (default: $DVLIN_BENCH_DVC, else dvc on PATH)")
-    p.add_argument("--dvlin", help="dvlin command (default: $DVLIN_BENCH_DVLIN, dvlin on PATH, "
-                   "else 'python -m dvlin')")
-    p.add_argument("--dvlin-arg", action="append", default=[], metavar="KEY=ARGS",
-                   help=f"override a dvlin sub-command; keys: {', '.join(DVLIN_ARGS)}")
+    p.add_argument(
+        "--dvlin",
+        help="dvlin command (default: $DVLIN_BENCH_DVLIN, dvlin on PATH, else 'python -m dvlin')",
+    )
+    p.add_argument(
+        "--dvlin-arg",
+        action="append",
+        default=[],
+        metavar="KEY=ARGS",
+        help=f"override a dvlin sub-command; keys: {', '.join(DVLIN_ARGS)}",
+    )
     p.add_argument("--skip-dvc", action="store_true")
     p.add_argument("--skip-dvlin", action="store_true")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--json-out", help="also write the JSON to this file")
     p.add_argument("--fail-on-miss", action="store_true", help="exit 1 if any target fails")
-    p.add_argument("--settle", type=float, default=SETTLE_SECONDS, metavar="SECONDS",
-                   help="first wait until this long after a benchmark last removed a tree "
-                        "(default %(default).0f; 0: do not wait)")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE_SECONDS,
+        metavar="SECONDS",
+        help="first wait until this long after a benchmark last removed a tree "
+        "(default %(default).0f; 0: do not wait)",
+    )
     p.add_argument("--verbose", action="store_true", help="echo every measured command")
     a = p.parse_args(argv)
     if a.big_rounds < 1:
@@ -1055,14 +1230,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def bench_env(work: Path) -> dict[str, str]:
     """Environment for measured commands (no telemetry, repo importable)."""
     env = dict(os.environ)
-    env.update(DVC_NO_ANALYTICS="1", DO_NOT_TRACK="1", NO_COLOR="1", TERM="dumb",
-               DVC_SITE_CACHE_DIR=str(work / "dvc-site-cache"))
+    env.update(
+        DVC_NO_ANALYTICS="1",
+        DO_NOT_TRACK="1",
+        NO_COLOR="1",
+        TERM="dumb",
+        DVC_SITE_CACHE_DIR=str(work / "dvc-site-cache"),
+    )
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     return env
 
 
-def resolve_tools(a: argparse.Namespace, env: dict[str, str], notes: list[str]) -> tuple[
-        list[str] | None, list[str] | None, dict[str, str]]:
+def resolve_tools(
+    a: argparse.Namespace, env: dict[str, str], notes: list[str]
+) -> tuple[list[str] | None, list[str] | None, dict[str, str]]:
     """Find dvlin and dvc, check they start; return (dvlin, dvc, versions)."""
     versions: dict[str, str] = {}
     dvlin = None if a.skip_dvlin else find_dvlin(a.dvlin)
@@ -1125,10 +1306,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         rows = build_rows(b)
         meta = {
-            "dvlin": versions.get("dvlin", "skipped"), "dvc": versions.get("dvc", "skipped"),
-            "python": sys.version.split()[0], "platform": platform.platform(),
-            "cpus": os.cpu_count(), "files": a.files, "big_mib": a.big_mib,
-            "workdir": str(work), "warm_cache": True,
+            "dvlin": versions.get("dvlin", "skipped"),
+            "dvc": versions.get("dvc", "skipped"),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "files": a.files,
+            "big_mib": a.big_mib,
+            "workdir": str(work),
+            "warm_cache": True,
             "rss_source": "gnu-time" if GNU_TIME else "wait4",
             "since_delete_s": None if settled is None else round(settled),
             "steal_s": stolen_since(stolen),

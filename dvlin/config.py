@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -9,10 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from dvlin.errors import DvlinError, UsageError
+from dvlin.objects.cdc import CHUNKERS, LEGACY_CHUNKER
 from dvlin.objects.hashing import ALGORITHMS
 from dvlin.values import sealed
 
 CONFIG_FORMAT = 1
+DVLIN_DIR = ".dvlin"
+"""The folder at a repo's root that holds its config, catalog and local objects."""
+
+
+def find_root(start: str | os.PathLike[str] = ".") -> Path | None:
+    """The nearest folder at or above ``start`` whose ``.dvlin/`` holds a config, or None."""
+    here = Path(start).resolve()
+    for folder in (here, *here.parents):
+        if (folder / DVLIN_DIR / "config.toml").is_file():
+            return folder
+    return None
 
 
 @sealed
@@ -22,6 +35,9 @@ class RepoConfig:
 
     repo_id: str
     hash: str
+    chunker: str = LEGACY_CHUNKER
+    """How big files are cut into chunks (:data:`~dvlin.objects.cdc.CHUNKERS`); a config that
+    names none is a repo made before the choice was recorded."""
     storage: str = ""
     """fsspec URL of the object store; empty means ``.dvlin/objects`` inside the repo."""
     fsync: bool = True
@@ -47,14 +63,21 @@ class RepoConfig:
         import tomli_w
 
         doc: dict[str, Any] = {
-            "core": {"format": CONFIG_FORMAT, "repo_id": self.repo_id, "hash": self.hash},
+            "core": {
+                "format": CONFIG_FORMAT,
+                "repo_id": self.repo_id,
+                "hash": self.hash,
+                "chunker": self.chunker,
+            },
             "storage": {"url": self.storage, "fsync": self.fsync},
         }
         if self.remotes:
             doc["remotes"] = {r.name: r.to_toml_table() for r in self.remotes}
         header = (
-            "# dvlin repository settings. `hash` is fixed at init; `storage.url` is any fsspec\n"
-            "# URL (empty = .dvlin/objects). Credentials never go here: use the environment.\n"
+            "# dvlin repository settings. `hash` is fixed at init; `chunker` cuts big files (a\n"
+            "# change costs the next commit of each big file its shared chunks); `storage.url`\n"
+            "# is any fsspec URL (empty = .dvlin/objects). Credentials never go here: use the\n"
+            "# environment.\n"
         )
         return header + tomli_w.dumps(doc)
 
@@ -145,6 +168,12 @@ def load_config(path: Path) -> RepoConfig:
             f"{path}: core.hash {algorithm!r} is not supported",
             hint=f"one of {', '.join(ALGORITHMS)}",
         )
+    chunker = core.get("chunker", LEGACY_CHUNKER)
+    if chunker not in CHUNKERS:
+        raise UsageError(
+            f"{path}: core.chunker {chunker!r} is not supported",
+            hint=f"one of {', '.join(CHUNKERS)}",
+        )
     fmt = core.get("format", CONFIG_FORMAT)
     if fmt != CONFIG_FORMAT:
         raise UsageError(
@@ -154,6 +183,7 @@ def load_config(path: Path) -> RepoConfig:
     return RepoConfig(
         repo_id=str(need(core, "repo_id", str, "core")),
         hash=algorithm,
+        chunker=str(chunker),
         storage=str(storage.get("url", "")),
         fsync=bool(storage.get("fsync", True)),
         remotes=_load_remotes(path, doc.get("remotes", {})),

@@ -122,8 +122,8 @@ class DvlinFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     def __init__(self, repo: str | Path | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        from dvlin.config import load_config
-        from dvlin.repo import DVLIN_DIR, Repo
+        from dvlin.config import DVLIN_DIR, load_config
+        from dvlin.repo import Repo
 
         self.repo_root = Repo.discover(repo if repo is not None else ".")
         self._config = load_config(self.repo_root / DVLIN_DIR / "config.toml")

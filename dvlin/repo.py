@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self, TypeVar
 
 from dvlin.catalog import Catalog
-from dvlin.config import RepoConfig, load_config
+from dvlin.config import DVLIN_DIR, RepoConfig, find_root, load_config
 from dvlin.errors import (
     ConflictError,
     FileSystemError,
@@ -26,13 +26,12 @@ from dvlin.errors import (
     UsageError,
 )
 from dvlin.identity import utc_now
+from dvlin.objects.cdc import CHUNKERS, DEFAULT_CHUNKER
 from dvlin.objects.hashing import DEFAULT_ALGORITHM, hasher_factory
 
 if TYPE_CHECKING:
     from dvlin.audit.change import Change
     from dvlin.objects.store import ObjectStore, StoredObject
-
-DVLIN_DIR = ".dvlin"
 
 
 def lock_timeout() -> float:
@@ -62,15 +61,25 @@ class Repo:
 
     @classmethod
     def init(
-        cls, path: str | os.PathLike[str] = ".", *, storage: str = "", hash: str = DEFAULT_ALGORITHM
+        cls,
+        path: str | os.PathLike[str] = ".",
+        *,
+        storage: str = "",
+        hash: str = DEFAULT_ALGORITHM,
+        chunker: str = DEFAULT_CHUNKER,
     ) -> Self:
-        """Create ``.dvlin/`` in ``path`` and return the new repo.
+        """Create ``.dvlin/`` in ``path`` and return the new repo (its big files cut by
+        ``chunker``, :data:`~dvlin.objects.cdc.CHUNKERS`).
 
         Raises:
             ConflictError: ``path`` already holds a repo.
         """
         root = Path(path).resolve()
         hasher_factory(hash)  # refuse an unknown algorithm before anything is written
+        if chunker not in CHUNKERS:
+            raise UsageError(
+                f"chunker {chunker!r} is not supported", hint=f"one of {', '.join(CHUNKERS)}"
+            )
         if storage:
             _check_storage_url(storage)
         dvlin_dir = root / DVLIN_DIR
@@ -86,7 +95,7 @@ class Repo:
             )
         import uuid
 
-        config = RepoConfig(repo_id=uuid.uuid4().hex, hash=hash, storage=storage)
+        config = RepoConfig(repo_id=uuid.uuid4().hex, hash=hash, chunker=chunker, storage=storage)
         tmp = root / f".dvlin.init-{uuid.uuid4().hex[:8]}"
         made_root = not root.exists()
         try:
@@ -133,10 +142,10 @@ class Repo:
     @classmethod
     def discover(cls, start: str | os.PathLike[str] = ".") -> Path:
         """The nearest folder at or above ``start`` that holds ``.dvlin/``."""
+        root = find_root(start)
+        if root is not None:
+            return root
         here = Path(start).resolve()
-        for folder in (here, *here.parents):
-            if (folder / DVLIN_DIR / "config.toml").is_file():
-                return folder
         raise NotFoundError(
             f"not a dvlin repo (or any parent up to /): {here}",
             hint="run `dvlin init` first, or cd into a repo",

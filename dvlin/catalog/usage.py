@@ -26,12 +26,17 @@ class UsageStore:
 
         Chunks of big files sit in packs too; versions list a chunk by its own oid (a small
         file by its pack, which has the file's own oid when it holds that file alone), so
-        the other blobs some version lists are chunks, not counted here.
+        the other blobs some version lists are chunks, not counted here. A pack holding one
+        chunk alone has that chunk's oid too (a commit that made one new chunk, or a chunk as
+        big as a pack): it holds a small file only if the blob is small enough to be one.
         """
+        from dvlin.objects.ingest import PACK_MAX_BLOB
+
         rows = self.conn.execute(
-            "SELECT o.pack, SUM(vo.oid IS NULL OR o.pack = o.oid) FROM objects o"
+            "SELECT o.pack, SUM(vo.oid IS NULL OR (o.pack = o.oid AND o.size < ?)) FROM objects o"
             " LEFT JOIN (SELECT DISTINCT oid FROM version_objects) vo ON vo.oid = o.oid"
-            " WHERE o.pack IS NOT NULL GROUP BY o.pack"
+            " WHERE o.pack IS NOT NULL GROUP BY o.pack",
+            (PACK_MAX_BLOB,),
         )
         return {r[0]: int(r[1]) for r in rows}
 

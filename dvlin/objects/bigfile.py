@@ -60,8 +60,10 @@ def cut_file(
     packs: PackWriter,
     known: Callable[[str], StoredObject | None],
     on_new: Callable[[Oid, int, int], None],
+    chunker: str,
 ) -> tuple[Oid, int, tuple[Chunk, ...]]:
-    """Cut the file at ``abs_path`` into chunks; return its oid, size and chunks.
+    """Cut the file at ``abs_path`` into chunks with ``chunker`` (one of
+    :data:`~dvlin.objects.cdc.CHUNKERS`); return its oid, size and chunks.
 
     Chunks ``known`` does not find are added to ``packs`` and reported to ``on_new`` as
     (oid, size, offset in the pack being filled). A cut that falls exactly at the end of a
@@ -109,7 +111,7 @@ def cut_file(
         raise unreadable(exc, path, abs_path) from None
     try:
         before = os.fstat(fd)
-        cutter = _cutter(fd)
+        cutter = _cutter(fd, chunker)
     except BaseException:
         os.close(fd)
         raise
@@ -190,20 +192,21 @@ def _check_unchanged(fd: int, before: os.stat_result, size: int, abs_path: str, 
 _SIZES = {"min_size": CHUNK_MIN, "avg_size": CHUNK_AVG, "max_size": CHUNK_MAX}
 
 
-def _cutter(fd: int, *, split: int = 0) -> Cutter:
-    """Cuts for the file behind ``fd``; a big one's are found by a helper process from
-    ``split`` on (the start: this process cuts nothing then; see :mod:`dvlin.objects.cdc`):
-    the one :func:`start_early` forked for this file if it still stats the same, else a new
-    one."""
+def _cutter(fd: int, chunker: str, *, split: int = 0) -> Cutter:
+    """Cuts by ``chunker`` for the file behind ``fd``; a big one's are found by a helper
+    process from ``split`` on (the start: this process cuts nothing then; see
+    :mod:`dvlin.objects.cdc`): the one :func:`start_early` forked for this file if it still
+    stats the same and cuts with ``chunker``, else a new one."""
     st = os.fstat(fd)
-    helper = cdc.take_early(st) if split == 0 else None
+    helper = cdc.take_early(st, chunker) if split == 0 else None
     if helper is None and st.st_size >= _HELPER_MIN and _cores() >= _HELPER_CORES:
-        helper = CutHelper.start(fd, split, **_SIZES)
-    return Cutter(**_SIZES, helper=helper, split=split)
+        helper = CutHelper.start(fd, split, chunker=chunker, **_SIZES)
+    return Cutter(chunker=chunker, **_SIZES, helper=helper, split=split)
 
 
-def start_early(paths: Iterable[str]) -> None:
-    """Fork the cut helper of the first big file among ``paths`` now, before it is needed.
+def start_early(paths: Iterable[str], chunker: str) -> None:
+    """Fork the cut helper (cutting with ``chunker``) of the first big file among ``paths``
+    now, before it is needed.
 
     A commit spends its first ~0.3 s importing pyarrow, opening the catalog and scanning
     with one CPU busy; a helper forked at its start cuts on the idle one meanwhile, and its
@@ -232,7 +235,7 @@ def start_early(paths: Iterable[str]) -> None:
             opened = os.fstat(fd)
             if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
                 return  # replaced between the two calls
-            helper = CutHelper.start(fd, 0, **_SIZES)
+            helper = CutHelper.start(fd, 0, chunker=chunker, **_SIZES)
         finally:
             os.close(fd)
         if helper is not None:

@@ -1,5 +1,13 @@
 """Content-defined cut points of a big file, found by a forked helper process.
 
+A repo records which **chunker** cuts its big files (``core.chunker``, :data:`CHUNKERS`):
+``fastcdc-2016``, the ``fastcdc`` package's loop (every repo made before the choice was
+recorded), or ``fastcdc-2020`` (``pyfastcdc``: FastCDC 2020, about twice as fast; new repos).
+Both cut the same way from wherever a chunk starts, whatever follows the buffer's end (a cut at
+the end of a buffer that is not the file's end is never taken), so everything below holds for
+either. A repo keeps its chunker: a new version of a big file shares its unchanged chunks with
+the old one only if both were cut alike.
+
 FastCDC's compiled loop holds the GIL for about 0.75 s per GiB. On a commit of one big file
 the committing process also reads the file, hashes it three ways (the whole, each chunk, each
 pack) and copies new chunks into packs on its threads, and each of those needs the GIL now
@@ -35,12 +43,37 @@ from typing import Any
 # The helper drops the pages it has cut, every this many bytes: its resident memory stays small.
 _RELEASE = 16 * 1024 * 1024
 
+LEGACY_CHUNKER = "fastcdc-2016"
+"""The chunker of a repo whose config names none (made before the choice was recorded)."""
+DEFAULT_CHUNKER = "fastcdc-2020"
+"""The chunker ``dvlin init`` records for a new repo."""
+CHUNKERS = (LEGACY_CHUNKER, DEFAULT_CHUNKER)
 
-def load_fastcdc() -> Callable[..., Iterable[Any]]:
-    """The compiled ``fastcdc`` function (quietly: it prints a banner when it falls back)."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        from fastcdc import fastcdc
-    return fastcdc  # type: ignore[no-any-return]
+Cut = Callable[[memoryview], Iterable[Any]]
+"""A chunker bound to its sizes: the chunks of a buffer, each with ``offset`` and ``length``."""
+
+
+def load_chunker(name: str, *, min_size: int, avg_size: int, max_size: int) -> Cut:
+    """The compiled loop of chunker ``name`` (one of :data:`CHUNKERS`) for these sizes.
+
+    Raises:
+        ValueError: an unknown name (the config's loader refuses one before it gets here).
+    """
+    if name == LEGACY_CHUNKER:
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints a banner when it falls back
+            from fastcdc import fastcdc
+
+        sizes = {"min_size": min_size, "avg_size": avg_size, "max_size": max_size}
+        return lambda view: fastcdc(view, **sizes)
+    if name == DEFAULT_CHUNKER:
+        from pyfastcdc import FastCDC
+
+        # Normalised chunking level 1 and gear seed 0 (pyfastcdc's defaults) are part of the
+        # cuts: a repo's chunks stay shareable only while they do not change.
+        return FastCDC(
+            avg_size, min_size=min_size, max_size=max_size, normalized_chunking=1, seed=0
+        ).cut_buf
+    raise ValueError(f"unknown chunker {name!r}")
 
 
 class CutHelper:
@@ -50,9 +83,11 @@ class CutHelper:
     order); :meth:`receive` reads more.
     """
 
-    def __init__(self, pid: int, fd: int) -> None:
+    def __init__(self, pid: int, fd: int, chunker: str) -> None:
         import threading
 
+        self.chunker = chunker
+        """The name of the chunker it cuts with."""
         self._pid = pid
         self._fd = fd
         # The committing thread reads the pipe (waiting for cuts); the reader thread polls it
@@ -65,16 +100,18 @@ class CutHelper:
 
     @classmethod
     def start(
-        cls, fd: int, start: int, *, min_size: int, avg_size: int, max_size: int
+        cls, fd: int, start: int, *, chunker: str, min_size: int, avg_size: int, max_size: int
     ) -> CutHelper | None:
-        """Fork a helper cutting the file behind ``fd`` from ``start``; None where it cannot.
+        """Fork a helper cutting the file behind ``fd`` from ``start`` with ``chunker``; None
+        where it cannot.
 
         Only on Linux: elsewhere a fork of a process with threads is not safe enough (macOS)
         or does not exist.
         """
         if not sys.platform.startswith("linux"):
             return None
-        chunker = load_fastcdc()  # before the fork: the child imports nothing
+        # Loaded before the fork: the child imports nothing.
+        cut = load_chunker(chunker, min_size=min_size, avg_size=avg_size, max_size=max_size)
         read_end, write_end = os.pipe()
         try:
             with warnings.catch_warnings():
@@ -92,13 +129,12 @@ class CutHelper:
             try:
                 os.close(read_end)
                 _keep_only(fd, write_end)
-                sizes = {"min_size": min_size, "avg_size": avg_size, "max_size": max_size}
-                _send_cuts(fd, start, write_end, chunker, sizes)
+                _send_cuts(fd, start, write_end, cut)
                 code = 0
             finally:
                 os._exit(code)
         os.close(write_end)
-        return cls(pid, read_end)
+        return cls(pid, read_end, chunker)
 
     def receive(self, *, wait: bool) -> None:
         """Read the cuts the helper has sent; ``wait``: at least one more, or its end."""
@@ -176,14 +212,15 @@ def keep_early(st: os.stat_result, helper: CutHelper) -> None:
     _early[(st.st_dev, st.st_ino)] = (_seen(st), helper)
 
 
-def take_early(st: os.stat_result) -> CutHelper | None:
+def take_early(st: os.stat_result, chunker: str) -> CutHelper | None:
     """The helper kept for the file that stats as ``st``, if it stated the same when the
-    helper was forked (else it is stopped: it cuts other bytes); None if there is none."""
+    helper was forked and cuts with ``chunker`` (else it is stopped: it cuts other bytes, or
+    other chunks); None if there is none."""
     got = _early.pop((st.st_dev, st.st_ino), None)
     if got is None:
         return None
     seen, helper = got
-    if seen != _seen(st):
+    if seen != _seen(st) or helper.chunker != chunker:
         helper.close()
         return None
     return helper
@@ -209,13 +246,11 @@ def _keep_only(*fds: int) -> None:
     os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
-def _send_cuts(
-    fd: int, start: int, out: int, chunker: Callable[..., Iterable[Any]], sizes: dict[str, int]
-) -> None:
+def _send_cuts(fd: int, start: int, out: int, cut: Cut) -> None:
     """Cut the file behind ``fd`` from ``start``, writing each cut's offset to ``out``.
 
     The file is mapped, not read: no copy. A mapping is writable (copy on write, never
-    written) because ``fastcdc`` takes only writable buffers. A file cut short meanwhile ends
+    written) because ``fastcdc`` (2016) takes only writable buffers. A file cut short meanwhile ends
     this process with SIGBUS; the committing process then cuts on by itself (and refuses the
     file: its size changed).
     """
@@ -228,11 +263,11 @@ def _send_cuts(
     with contextlib.suppress(AttributeError, OSError):
         mapped.madvise(mmap.MADV_SEQUENTIAL)
     released = 0
-    for c in chunker(memoryview(mapped)[start:], **sizes):
+    for c in cut(memoryview(mapped)[start:]):
         end = start + c.offset + c.length
-        cut = end.to_bytes(8, sys.byteorder, signed=True)
-        while cut:
-            cut = cut[os.write(out, cut) :]
+        word = end.to_bytes(8, sys.byteorder, signed=True)
+        while word:
+            word = word[os.write(out, word) :]
         behind = end - end % mmap.PAGESIZE
         if behind - released >= _RELEASE:
             with contextlib.suppress(AttributeError, OSError):
@@ -250,14 +285,15 @@ class Cutter:
     def __init__(
         self,
         *,
+        chunker: str,
         min_size: int,
         avg_size: int,
         max_size: int,
         helper: CutHelper | None = None,
         split: int = 0,
     ) -> None:
-        self._chunker = load_fastcdc()
-        self._sizes = {"min_size": min_size, "avg_size": avg_size, "max_size": max_size}
+        self._cut = load_chunker(chunker, min_size=min_size, avg_size=avg_size, max_size=max_size)
+        self._max_size = max_size
         self._helper = helper
         self._split = split  # where the helper started
         self._next = -1  # index of the helper's next cut once following it, else -1
@@ -292,7 +328,7 @@ class Cutter:
                 # It ended short of the file's end, or saw another file: cut the rest here.
                 self._drop()
             start = consumed
-            for c in self._chunker(view[start:], **self._sizes):
+            for c in self._cut(view[start:]):
                 end = start + c.offset + c.length
                 if end == len(view) and not eof:
                     return
@@ -308,7 +344,7 @@ class Cutter:
         """The helper's next cuts up to ``limit`` (waiting for them), each checked."""
         helper = self._helper
         assert helper is not None
-        cuts, most = helper.cuts, self._sizes["max_size"]
+        cuts, most = helper.cuts, self._max_size
         while True:
             while self._next < len(cuts) and cuts[self._next] <= limit:
                 at = cuts[self._next]
@@ -346,7 +382,7 @@ class Cutter:
         """Whether the helper's cuts so far go up from where it started by at most
         ``max_size`` each (checked once each)."""
         assert self._helper is not None
-        cuts, most, first = self._helper.cuts, self._sizes["max_size"], self._checked
+        cuts, most, first = self._helper.cuts, self._max_size, self._checked
         previous = cuts[first - 1] if first else self._split
         for k in range(first, len(cuts)):
             if not 0 < cuts[k] - previous <= most:

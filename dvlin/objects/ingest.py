@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dvlin.objects.bigfile import cut_file, unreadable
-from dvlin.objects.cdc import drop_early
+from dvlin.objects.cdc import DEFAULT_CHUNKER, drop_early
 from dvlin.objects.hashing import Hasher, Oid, digest_function, hasher_factory
 from dvlin.objects.ingest_io import read_batch, write_pack
 from dvlin.objects.ingest_rows import (
@@ -69,6 +69,8 @@ class Ingester:
     """Their oids (two lists rather than a tuple per file: a million files commit)."""
     catalog_empty: bool = False
     """The catalog knows no object yet (a first commit): skip looking oids up in it."""
+    chunker: str = DEFAULT_CHUNKER
+    """How big files are cut (the repo's ``core.chunker``, :data:`~dvlin.objects.cdc.CHUNKERS`)."""
     _rows: Rows = field(default_factory=lambda: Rows())
     _first: dict[str, int] = field(default_factory=dict)
     """New blobs of small files while files are added: oid -> the row of ``_rows`` that
@@ -306,6 +308,7 @@ class Ingester:
                 packs=packs,
                 known=self.known,
                 on_new=self._new_chunk,
+                chunker=self.chunker,
             )
         except BaseException:
             packs.abort()

@@ -57,10 +57,11 @@ def clone(
         RemoteMissingError: nothing dvlin made is at ``url``.
         ConflictError: ``dest`` is already a dvlin repo.
     """
+    from dvlin.config import DVLIN_DIR
     from dvlin.ops import remote as remote_ops
     from dvlin.remote.refs import Refs
     from dvlin.remote.transport import Transport
-    from dvlin.repo import DVLIN_DIR, Repo
+    from dvlin.repo import Repo
 
     if dest is not None and not str(dest).strip():
         raise UsageError("empty folder name for the clone", hint="give a folder, or '.' for here")
@@ -98,7 +99,7 @@ def clone(
         if (target / DVLIN_DIR).is_dir():
             repo = Repo.open(target)
         else:
-            repo = Repo.init(target, hash=refs.hash)
+            repo = Repo.init(target, hash=refs.hash, chunker=_chunker(refs.chunker))
         if repo.config.remote(name) is None:
             remote_ops.add(repo, name, url, options=options, default=True)
         result = fetch(repo, remote=name, progress=progress)
@@ -167,3 +168,14 @@ def _checkout_heads(repo: Repo, progress: Progress | None) -> list[str]:
         result = checkout(repo, asset.name, progress=progress)
         done.append(result.version.label)
     return done
+
+
+def _chunker(recorded: str) -> str:
+    """The chunker a clone cuts big files with: the one its remote records (the team's), the
+    one every repo used before remotes recorded it when there is none, and this dvlin's
+    default when it does not know the recorded one (a newer dvlin's)."""
+    from dvlin.objects.cdc import CHUNKERS, DEFAULT_CHUNKER, LEGACY_CHUNKER
+
+    if not recorded:
+        return LEGACY_CHUNKER
+    return recorded if recorded in CHUNKERS else DEFAULT_CHUNKER

@@ -142,7 +142,12 @@ def prepare(
     # stat cache.
     parent_manifest = load_manifest_soon(repo, parent) if parent else Manifest.empty()
     described = dict(parent.info.files) if parent else {}
-    ingester = Ingester(repo.store, catalog, catalog_empty=not catalog.has_objects())
+    ingester = Ingester(
+        repo.store,
+        catalog,
+        catalog_empty=not catalog.has_objects(),
+        chunker=repo.config.chunker,
+    )
     new = commit_tree.build(
         cols,
         cache,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from dvlin.config import load_config
 from dvlin.errors import UsageError
+from dvlin.objects.cdc import LEGACY_CHUNKER
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
@@ -42,6 +43,14 @@ SETTINGS: dict[str, Setting] = {
         Setting("core.format", int, 1, False, "config file format"),
         Setting("core.repo_id", str, "", False, "the repo's id, fixed at init"),
         Setting("core.hash", str, "xxh3-128", False, "hash algorithm, fixed at init"),
+        Setting(
+            "core.chunker",
+            str,
+            LEGACY_CHUNKER,
+            True,
+            "how big files are cut into chunks (fastcdc-2016 or fastcdc-2020; new repos use "
+            "fastcdc-2020); a change costs the next commit of each big file its shared chunks",
+        ),
         Setting("storage.url", str, "", True, "fsspec URL of the object store (empty: local)"),
         Setting("storage.fsync", bool, True, True, "flush objects to disk before recording them"),
     )

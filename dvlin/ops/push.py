@@ -201,6 +201,7 @@ def push(
                 [sid for sid, _, _ in written],
                 clone,
                 store.groups,
+                chunker=repo.config.chunker,
             )
             if store.swap_refs(new_refs, view.token):
                 # What the remote now holds: bookkeeping, no record of this catalog changed.

@@ -14,7 +14,7 @@ swap fail, re-reads, and re-uploads what it needs); then the files are deleted.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dvlin.catalog.remotes import RemoteState
@@ -165,9 +165,7 @@ def gc_remote(
                 ]
                 sid = store.write_segment(Segment(repo.config.repo_id, utc_now(), {"gc": rows}, {}))
                 refs = view.refs
-                new_refs = Refs(
-                    refs.hash, refs.heads, (*refs.segments, sid), refs.clones, refs.groups
-                )
+                new_refs = replace(refs, segments=(*refs.segments, sid))
                 if not store.swap_refs(new_refs, view.token):
                     continue  # a push landed meanwhile: plan again with its records
                 with repo.change("gc-remote", store.name) as tx, tx.unaudited():

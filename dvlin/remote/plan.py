@@ -112,8 +112,11 @@ def next_refs(
     sids: list[str],
     clone: str,
     groups: Mapping[str, str],
+    *,
+    chunker: str,
 ) -> Refs:
-    """The refs a push swaps in: its versions as heads, its segments, its audit chain head."""
+    """The refs a push swaps in: its versions as heads, its segments, its audit chain head;
+    the pushing repo's ``chunker`` is recorded if the remote records none yet (clones take it)."""
     heads = dict(refs.heads) if refs else {}
     for row in plan.get("version", ()):
         head = heads.get(row["asset"])
@@ -130,4 +133,5 @@ def next_refs(
         segments=(*(refs.segments if refs else ()), *sids),
         clones=clones,
         groups={**(refs.groups if refs else {}), **groups},
+        chunker=refs.chunker if refs and refs.chunker else chunker,
     )

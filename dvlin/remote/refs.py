@@ -40,6 +40,10 @@ class Refs:
     """Audit chain head ``(seq, hash)`` of every clone that pushed."""
     groups: dict[str, str] = field(default_factory=dict)
     """Storage group → URL of the store that keeps its files, when not under this remote."""
+    chunker: str = ""
+    """How the first repo that pushed here cuts big files (its ``core.chunker``), which a clone
+    takes so its big files' new versions share chunks with the team's; "" where a dvlin from
+    before the choice was recorded made the remote (its repos all cut with ``fastcdc-2016``)."""
 
     def to_bytes(self) -> bytes:
         """Canonical JSON with a checksum over everything else."""
@@ -54,6 +58,8 @@ class Refs:
         }
         if self.groups:
             body["groups"] = dict(sorted(self.groups.items()))
+        if self.chunker:
+            body["chunker"] = self.chunker
         body["checksum"] = _checksum(body)
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
@@ -89,6 +95,7 @@ class Refs:
                 segments=segments,
                 clones={str(c): (int(v[0]), str(v[1])) for c, v in body["clones"].items()},
                 groups={str(g): str(u) for g, u in body.get("groups", {}).items()},
+                chunker=str(body.get("chunker", "")),
             )
         except RemoteFormatError:
             raise

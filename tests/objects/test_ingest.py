@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,30 +12,66 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dvlin.objects import bigfile, ingest
+from dvlin.objects.cdc import CHUNKERS, LEGACY_CHUNKER
 from dvlin.objects.hashing import hash_bytes
 from dvlin.objects.manifest import Entry
 from dvlin.objects.store import ObjectStore, StoredObject
 from tests.objects.memory_index import MemoryIndex
+
+# The chunker every test here cuts with: each test runs once per chunker (the fixture below).
+_CHUNKER = LEGACY_CHUNKER
+
+
+@pytest.fixture(autouse=True, scope="module", params=CHUNKERS)
+def chunker(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the module's tests with each chunker a repo may record (module-scoped: the
+    property tests take no function-scoped fixture)."""
+    global _CHUNKER
+    _CHUNKER = request.param
+    yield request.param
+    _CHUNKER = LEGACY_CHUNKER
+
+
+def _whole_file_cuts(data: bytes) -> list[int]:
+    """Chunk sizes of one plain pass of the chunker's own package over ``data`` (not dvlin's
+    code: the reference it must agree with)."""
+    sizes = {"min_size": bigfile.CHUNK_MIN, "max_size": bigfile.CHUNK_MAX}
+    if _CHUNKER == "fastcdc-2016":
+        from fastcdc import fastcdc
+
+        return [c.length for c in fastcdc(data, avg_size=bigfile.CHUNK_AVG, **sizes)]
+    assert _CHUNKER == "fastcdc-2020"
+    from pyfastcdc import FastCDC
+
+    return [c.length for c in FastCDC(bigfile.CHUNK_AVG, **sizes).cut_buf(data)]
+
+
+def test_the_chunkers_cut_the_same_bytes_differently() -> None:
+    # Else running every test with each would prove nothing about the second one.
+    global _CHUNKER
+    data = random.Random(0).randbytes(24 * 1024 * 1024)
+    was, cuts = _CHUNKER, {}
+    try:
+        for name in CHUNKERS:
+            _CHUNKER = name
+            cuts[name] = _whole_file_cuts(data)
+    finally:
+        _CHUNKER = was
+    assert cuts["fastcdc-2016"] != cuts["fastcdc-2020"]
+    assert all(sum(c) == len(data) for c in cuts.values())
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_windowed_chunks_match_a_whole_file_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
-    from fastcdc import fastcdc
-
     monkeypatch.setattr(bigfile, "_CDC_WINDOW", 5 * 1024 * 1024)  # several windows per file
     data = random.Random(seed).randbytes(23 * 1024 * 1024 + seed * 777)
     (tmp_path / "f").write_bytes(data)
-    expected = [
-        c.length
-        for c in fastcdc(
-            data, min_size=bigfile.CHUNK_MIN, avg_size=bigfile.CHUNK_AVG, max_size=bigfile.CHUNK_MAX
-        )
-    ]
+    expected = _whole_file_cuts(data)
     index = MemoryIndex()
     store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
-    ing = ingest.Ingester(store, index)
+    ing = ingest.Ingester(store, index, chunker=_CHUNKER)
     oid = ing._add_chunked(str(tmp_path / "f"), "f", 0o644)
     [entry] = ing.finish()
     index.objects.update(ing.new_objects)
@@ -49,22 +85,11 @@ def _commit_one(tmp_path: Path, data: bytes) -> tuple[Entry, ObjectStore]:
     (tmp_path / "f").write_bytes(data)
     index = MemoryIndex()
     store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
-    ing = ingest.Ingester(store, index)
+    ing = ingest.Ingester(store, index, chunker=_CHUNKER)
     ing.add_file(str(tmp_path / "f"), "f", 0o644, len(data))
     [entry] = ing.finish()
     index.objects.update(ing.new_objects)
     return entry, store
-
-
-def _whole_file_cuts(data: bytes) -> list[int]:
-    from fastcdc import fastcdc
-
-    return [
-        c.length
-        for c in fastcdc(
-            data, min_size=bigfile.CHUNK_MIN, avg_size=bigfile.CHUNK_AVG, max_size=bigfile.CHUNK_MAX
-        )
-    ]
 
 
 def _cut_ends(data: bytes) -> list[int]:
@@ -214,7 +239,9 @@ def test_the_helper_process_sends_the_cuts_of_a_pass_from_its_start(
     fd = os.open(tmp_path / "f", os.O_RDONLY)
     try:
         sizes = {"min_size": bigfile.CHUNK_MIN, "avg_size": bigfile.CHUNK_AVG}
-        helper = cdc.CutHelper.start(fd, start, max_size=bigfile.CHUNK_MAX, **sizes)
+        helper = cdc.CutHelper.start(
+            fd, start, chunker=_CHUNKER, max_size=bigfile.CHUNK_MAX, **sizes
+        )
         assert helper is not None
         while not helper.finished:
             helper.receive(wait=True)
@@ -236,14 +263,14 @@ def test_with_a_helper_from_the_start_the_committing_process_cuts_nothing(
     _with_helper(monkeypatch)
     real_cutter = bigfile._cutter
 
-    def cutter(fd: int) -> cdc.Cutter:
-        made = real_cutter(fd)
+    def cutter(fd: int, chunker: str) -> cdc.Cutter:
+        made = real_cutter(fd, chunker)
         assert made.following
 
         def refuse(*_: object, **__: object) -> list[object]:
             raise AssertionError("the committing process cut")
 
-        made._chunker = refuse
+        made._cut = refuse
         return made
 
     monkeypatch.setattr(bigfile, "_cutter", cutter)
@@ -298,7 +325,9 @@ def test_a_helper_that_failed_or_saw_other_bytes_costs_time_not_correctness(
     }[helper_says]
     monkeypatch.setattr(cdc.CutHelper, "start", lambda *_, **__: _SaidHelper(said))
     real_cutter = bigfile._cutter
-    monkeypatch.setattr(bigfile, "_cutter", lambda fd: real_cutter(fd, split=middle))
+    monkeypatch.setattr(
+        bigfile, "_cutter", lambda fd, chunker: real_cutter(fd, chunker, split=middle)
+    )
     synced: list[bool] = []
     real_synced = cdc.Cutter._synced
 
@@ -326,7 +355,7 @@ def _refused_as_changed(tmp_path: Path, size: int) -> None:
 
     index = MemoryIndex()
     store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
-    ing = ingest.Ingester(store, index)
+    ing = ingest.Ingester(store, index, chunker=_CHUNKER)
     with pytest.raises(ConflictError, match="changed while it was being committed") as got:
         ing.add_file(str(tmp_path / "f"), "f", 0o644, size)
     assert got.value.paths == ("f",)
@@ -341,7 +370,7 @@ def test_a_big_file_changed_while_it_is_read_is_refused(
     (tmp_path / "f").write_bytes(data)
     real_cutter = bigfile._cutter
 
-    def change_meanwhile(fd: int) -> object:
+    def change_meanwhile(fd: int, chunker: str) -> object:
         # Runs once the file is open, before its first byte is read.
         with open(tmp_path / "f", "r+b") as f:
             if change == "grows":
@@ -354,7 +383,7 @@ def test_a_big_file_changed_while_it_is_read_is_refused(
             else:
                 f.write(b"x")
                 os.utime(f.fileno(), ns=(1, 1))  # the clock may not tick between the writes
-        return real_cutter(fd)
+        return real_cutter(fd, chunker)
 
     monkeypatch.setattr(bigfile, "_cutter", change_meanwhile)
     _refused_as_changed(tmp_path, len(data))
@@ -447,7 +476,11 @@ def test_cuts_with_a_helper_from_any_offset_equal_the_plain_fastcdc_call(
     real_cutter = bigfile._cutter
     with pytest.MonkeyPatch.context() as m:
         _with_helper(m)
-        m.setattr(bigfile, "_cutter", lambda fd: real_cutter(fd, split=int(size * split)))
+        m.setattr(
+            bigfile,
+            "_cutter",
+            lambda fd, chunker: real_cutter(fd, chunker, split=int(size * split)),
+        )
         entry, store = _commit_one(tmp_path, data)
     assert entry.oid == hash_bytes("xxh3-128", data)
     assert [c.size for c in entry.chunks or ()] == _whole_file_cuts(data)
@@ -518,7 +551,7 @@ def test_a_helper_forked_early_is_taken_and_cuts_as_one_pass(
     _with_helper(monkeypatch)
     data = _data(21, 5 * WINDOW + 4321, "random with zero runs")
     (tmp_path / "f").write_bytes(data)
-    bigfile.start_early([str(tmp_path / "missing"), str(tmp_path / "f")])
+    bigfile.start_early([str(tmp_path / "missing"), str(tmp_path / "f")], _CHUNKER)
     [(_, helper)] = cdc._early.values()
 
     def no_second_helper(*_: object, **__: object) -> None:
@@ -527,7 +560,7 @@ def test_a_helper_forked_early_is_taken_and_cuts_as_one_pass(
     monkeypatch.setattr(cdc.CutHelper, "start", no_second_helper)
     index = MemoryIndex()
     store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
-    ing = ingest.Ingester(store, index)
+    ing = ingest.Ingester(store, index, chunker=_CHUNKER)
     ing.add_file(str(tmp_path / "f"), "f", 0o644, len(data))
     [entry] = ing.finish()
     assert cdc._early == {} and helper.finished
@@ -537,21 +570,26 @@ def test_a_helper_forked_early_is_taken_and_cuts_as_one_pass(
     assert b"".join(store.read_chunks([c.oid for c in entry.chunks or ()])) == data
 
 
-def test_a_helper_forked_early_for_a_file_written_since_is_stopped_not_followed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("because", ["the file was written since", "it cuts for another chunker"])
+def test_a_helper_forked_early_is_stopped_not_followed_when_its_cuts_are_not_the_commit_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, because: str
 ) -> None:
+    # Another chunker: the config was edited between the early start and the commit.
     from dvlin.objects import cdc
 
     _with_helper(monkeypatch)
     old = _data(22, 4 * WINDOW, "random")
     (tmp_path / "f").write_bytes(old)
-    bigfile.start_early([str(tmp_path / "f")])
+    [other] = [c for c in CHUNKERS if c != _CHUNKER]
+    bigfile.start_early([str(tmp_path / "f")], other if "chunker" in because else _CHUNKER)
     [(_, early)] = cdc._early.values()
     pid = early._pid
-    new = _data(23, 4 * WINDOW, "random")  # same size, other bytes, a later change time
-    st = os.stat(tmp_path / "f")
-    (tmp_path / "f").write_bytes(new)
-    os.utime(tmp_path / "f", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    new = old
+    if because == "the file was written since":
+        new = _data(23, 4 * WINDOW, "random")  # same size, other bytes, a later change time
+        st = os.stat(tmp_path / "f")
+        (tmp_path / "f").write_bytes(new)
+        os.utime(tmp_path / "f", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     entry, store = _commit_one_in_place(tmp_path, len(new))
     assert _gone(pid) and cdc._early == {}
     assert [c.size for c in entry.chunks or ()] == _whole_file_cuts(new)
@@ -563,7 +601,7 @@ def _commit_one_in_place(tmp_path: Path, size: int) -> tuple[Entry, ObjectStore]
     """Ingest the file ``tmp_path/f`` as it is; return its entry and the store."""
     index = MemoryIndex()
     store = ObjectStore.local(str(tmp_path / "objects"), algorithm="xxh3-128", index=index)
-    ing = ingest.Ingester(store, index)
+    ing = ingest.Ingester(store, index, chunker=_CHUNKER)
     ing.add_file(str(tmp_path / "f"), "f", 0o644, size)
     [entry] = ing.finish()
     index.objects.update(ing.new_objects)
@@ -577,7 +615,7 @@ def test_an_early_helper_nobody_takes_is_stopped_when_the_ingest_finishes(
 
     _with_helper(monkeypatch)
     (tmp_path / "big").write_bytes(bytes(3 * WINDOW))
-    bigfile.start_early([str(tmp_path / "big")])
+    bigfile.start_early([str(tmp_path / "big")], _CHUNKER)
     [(_, early)] = cdc._early.values()
     pid = early._pid
     (tmp_path / "f").write_bytes(b"small")  # the big file needs no reading: vouched for
@@ -599,7 +637,7 @@ def test_no_helper_is_forked_early_but_for_a_big_regular_file(
     path = {"a link to a big file": "link", "a folder": "dir", "a small file": "small"}.get(
         what, "missing"
     )
-    bigfile.start_early([str(tmp_path / path)])
+    bigfile.start_early([str(tmp_path / path)], _CHUNKER)
     assert cdc._early == {}
 
 
@@ -615,7 +653,9 @@ def test_a_fifo_swapped_in_for_a_big_file_after_its_lstat_does_not_hang_the_earl
     os.mkfifo(tmp_path / "fifo")
     big = os.lstat(tmp_path / "big")
     monkeypatch.setattr(os, "lstat", lambda _path: big)  # the lstat saw the big file
-    started = threading.Thread(target=bigfile.start_early, args=([str(tmp_path / "fifo")],))
+    started = threading.Thread(
+        target=bigfile.start_early, args=([str(tmp_path / "fifo")], _CHUNKER)
+    )
     started.start()
     started.join(10)
     hung = started.is_alive()
@@ -693,7 +733,7 @@ def test_oids_looked_up_at_once_are_answered_without_asking_again(tmp_path: Path
     for oid in stored.values():
         index.objects[oid] = StoredObject(oid, 3, None, None)
     missing = hash_bytes("xxh3-128", b"never stored")
-    ing = ingest.Ingester(store, index)
+    ing = ingest.Ingester(store, index, chunker=_CHUNKER)
     ing.look_up([*stored.values(), missing, missing])
     assert [ing.known(oid) for oid in stored.values()] == [
         index.objects[oid] for oid in stored.values()

@@ -11,7 +11,7 @@ from dvlin import Repo
 from dvlin.audit.log import entries, verify
 from dvlin.config import load_config
 from dvlin.errors import UsageError
-from dvlin.ops.config import get_config, list_config, set_config
+from dvlin.ops.config import ConfigValue, get_config, list_config, set_config
 from tests.conftest import Cli
 
 
@@ -123,3 +123,92 @@ def test_moving_the_store_away_from_its_versions_is_refused(repo: Repo, tmp_path
     shutil.copytree(repo.dvlin_dir / "objects", elsewhere, dirs_exist_ok=True)
     assert set_config(repo, "storage.url", f"file://{elsewhere}").changed
     assert load_config(repo.dvlin_dir / "config.toml").storage == f"file://{elsewhere}"
+
+
+def _cuts(chunker: str, data: bytes) -> list[int]:
+    """Chunk sizes of one pass of ``chunker``'s own package over ``data``."""
+    from dvlin.objects.bigfile import CHUNK_AVG, CHUNK_MAX, CHUNK_MIN
+
+    if chunker == "fastcdc-2016":
+        from fastcdc import fastcdc
+
+        return [c.length for c in fastcdc(data, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX)]
+    from pyfastcdc import FastCDC
+
+    return [
+        c.length for c in FastCDC(CHUNK_AVG, min_size=CHUNK_MIN, max_size=CHUNK_MAX).cut_buf(data)
+    ]
+
+
+def _chunk_sizes(repo: Repo, label: str) -> list[int]:
+    from dvlin.ops.manifests import load_manifest
+
+    version = repo.resolve(label)
+    [entry] = [e for e in load_manifest(repo, version).entries() if e.chunks]
+    return [c.size for c in entry.chunks or ()]
+
+
+def test_a_new_repo_records_fastcdc_2020_and_cuts_with_it(repo: Repo) -> None:
+    import random
+
+    assert repo.config.chunker == "fastcdc-2020"
+    assert 'chunker = "fastcdc-2020"' in (repo.dvlin_dir / "config.toml").read_text()
+    assert get_config(repo, "core.chunker").value == "fastcdc-2020"
+    data = random.Random(3).randbytes(20 << 20)
+    (repo.root / "big.bin").write_bytes(data)
+    repo.commit(["big.bin"], name="big")
+    assert _chunk_sizes(repo, "big") == _cuts("fastcdc-2020", data)
+
+
+def test_a_repo_made_before_chunkers_were_recorded_keeps_cutting_as_it_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An older dvlin wrote no core.chunker: the repo's big files were cut by fastcdc (2016),
+    # and a new version of one must share its unchanged chunks with them.
+    import random
+
+    old = Repo.init(tmp_path / "old")
+    path = old.dvlin_dir / "config.toml"
+    path.write_text(path.read_text().replace('chunker = "fastcdc-2020"\n', ""))
+    old.close()
+    monkeypatch.chdir(tmp_path / "old")
+    repo = Repo.open(".")
+    assert repo.config.chunker == "fastcdc-2016"
+    assert get_config(repo, "core.chunker") == ConfigValue("core.chunker", "fastcdc-2016", False)
+    data = bytearray(random.Random(4).randbytes(24 << 20))
+    (repo.root / "big.bin").write_bytes(data)
+    repo.commit(["big.bin"], name="big")
+    assert _chunk_sizes(repo, "big") == _cuts("fastcdc-2016", bytes(data))
+    data[12 << 20 : (12 << 20) + 4096] = bytes(4096)
+    (repo.root / "big.bin").write_bytes(data)
+    second = repo.commit(["big.bin"], name="big")
+    assert _chunk_sizes(repo, "big@v2") == _cuts("fastcdc-2016", bytes(data))
+    assert second.new_bytes < 10 << 20  # shared with v1: a few chunks are new
+    repo.close()
+
+
+def test_the_chunker_may_be_set_to_a_known_one_only(repo: Repo, cli: Cli) -> None:
+    before = (repo.dvlin_dir / "config.toml").read_bytes()
+    with pytest.raises(UsageError, match="core.chunker 'rabin' is not supported") as err:
+        set_config(repo, "core.chunker", "rabin")
+    assert err.value.hint == "one of fastcdc-2016, fastcdc-2020"
+    assert (repo.dvlin_dir / "config.toml").read_bytes() == before
+    change = set_config(repo, "core.chunker", "fastcdc-2016")
+    assert (change.old, change.new) == ("fastcdc-2020", "fastcdc-2016")
+    assert _config_entries(repo)[-1] == (
+        "core.chunker",
+        {"old": "fastcdc-2020", "new": "fastcdc-2016"},
+    )
+    # A config edited by hand to name an unknown chunker is refused by every command.
+    path = repo.dvlin_dir / "config.toml"
+    path.write_text(path.read_text().replace('"fastcdc-2016"', '"fastcdc-1999"'))
+    ran = cli("status")
+    assert ran.exit_code == 2
+    assert "core.chunker 'fastcdc-1999' is not supported" in ran.stderr
+    assert "hint: one of fastcdc-2016, fastcdc-2020" in ran.stderr
+
+
+def test_init_refuses_an_unknown_chunker(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="chunker 'fastcdc' is not supported"):
+        Repo.init(tmp_path / "r", chunker="fastcdc")
+    assert not (tmp_path / "r" / ".dvlin").exists()

@@ -66,8 +66,16 @@ def test_records_split_by_storage_group_and_audit_stays_shared() -> None:
 def test_next_refs_moves_heads_forward_and_keeps_the_rest() -> None:
     old = Refs("xxh3-128", {"ev": Head("v1", 1)}, ("s0",), {"other": (4, "h4")}, {})
     plan = push_plan(_held(version={"v1": "ev|1"}), _local(), None)
-    new = next_refs("xxh3-128", old, plan, ["s1"], "c", {"pii": "pii"})
+    new = next_refs("xxh3-128", old, plan, ["s1"], "c", {"pii": "pii"}, chunker="fastcdc-2020")
     assert new.heads == {"ev": Head("v2", 2), "pii": Head("p1", 1)}
     assert new.segments == ("s0", "s1")
     assert new.clones == {"other": (4, "h4"), "c": (1, "h1")}
     assert new.groups == {"pii": "pii"}
+    # The remote recorded no chunker (an older dvlin made it): the pushing repo's is recorded,
+    # and once recorded it stays whoever pushes next.
+    assert new.chunker == "fastcdc-2020"
+    again = next_refs("xxh3-128", new, plan, ["s2"], "c", {}, chunker="fastcdc-2016")
+    assert again.chunker == "fastcdc-2020"
+    assert next_refs("xxh3-128", None, plan, [], "c", {}, chunker="fastcdc-2016").chunker == (
+        "fastcdc-2016"
+    )

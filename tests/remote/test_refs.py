@@ -29,6 +29,17 @@ def test_well_formed_refs_parse() -> None:
     refs = Refs.parse(_signed(_body()), url="file:///r")
     assert refs.heads == {"ev": Head(VID, 1)}
     assert refs.segments == (SID, f"grp:{SID}")
+    assert refs.chunker == ""  # none recorded: an older dvlin made the remote
+
+
+def test_the_chunker_round_trips_and_refs_without_one_keep_their_old_bytes() -> None:
+    plain = Refs("xxh3-128", {"ev": Head(VID, 1)}, (SID,))
+    assert "chunker" not in json.loads(plain.to_bytes())  # what an older dvlin wrote and reads
+    recorded = Refs("xxh3-128", {"ev": Head(VID, 1)}, (SID,), chunker="fastcdc-2020")
+    assert Refs.parse(recorded.to_bytes(), url="file:///r") == recorded
+    # An older dvlin checks the checksum over the whole body, the key it does not know included.
+    body = json.loads(recorded.to_bytes())
+    assert body.pop("checksum") == _checksum(body)
 
 
 @pytest.mark.parametrize(

@@ -289,6 +289,41 @@ def test_remote_of_another_hash_algorithm_is_refused(
     assert _rows(c, "SELECT * FROM remote_segments") == before
 
 
+@pytest.mark.parametrize("recorded", ["by the first push", "not (an older dvlin's remote)"])
+def test_a_clone_cuts_big_files_with_the_remote_s_chunker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, recorded: str
+) -> None:
+    # A's repo predates FastCDC 2020 (it cuts with fastcdc-2016): a clone made today must cut
+    # alike, or its next version of a big file would share no chunk with the team's.
+    import random
+
+    from dvlin.remote.refs import _checksum
+
+    url = (tmp_path / "remote").as_uri()
+    a = _init(tmp_path / "a", cli, monkeypatch)
+    cli("config", "set", "core.chunker", "fastcdc-2016", ok=True)
+    data = bytearray(random.Random(5).randbytes(24 << 20))
+    (a / "big.bin").write_bytes(data)
+    cli("commit", "big.bin", "--name", "big", ok=True)
+    cli("remote", "add", "origin", url, ok=True)
+    cli("push", ok=True)
+    refs_path = tmp_path / "remote" / "refs.json"
+    body = json.loads(refs_path.read_bytes())
+    assert body["chunker"] == "fastcdc-2016"
+    if recorded != "by the first push":
+        del body["chunker"], body["checksum"]
+        refs_path.write_text(json.dumps({**body, "checksum": _checksum(body)}))
+    cli("clone", url, str(tmp_path / "b"), ok=True)
+    monkeypatch.chdir(tmp_path / "b")
+    assert cli("config", "get", "core.chunker", ok=True).stdout == "fastcdc-2016\n"
+    data[12 << 20 : (12 << 20) + 4096] = bytes(4096)
+    (tmp_path / "b" / "big.bin").write_bytes(data)
+    made = json.loads(cli("commit", "big.bin", "--name", "big", "--json", ok=True).stdout)
+    assert 0 < made["new_bytes"] < 10 << 20  # the unchanged chunks are A's
+    cli("push", ok=True)  # where the remote recorded none, B's push records B's
+    assert json.loads(refs_path.read_bytes())["chunker"] == "fastcdc-2016"
+
+
 def test_killed_push_leaves_nothing_visible_and_the_rerun_resends_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, remote: RemoteSpec
 ) -> None:
