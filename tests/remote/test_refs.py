@@ -58,3 +58,18 @@ def test_a_malformed_id_in_refs_is_a_corrupt_remote(changes: dict[str, object], 
     assert caught.value.exit_code == ExitCode.INTEGRITY
     assert caught.value.message.startswith("remote file:///r: refs.json is corrupt (")
     assert bad in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("recorded", "taken"),
+    [
+        ("", "fastcdc-2016"),  # a remote made before chunkers were recorded
+        ("fastcdc-2016", "fastcdc-2016"),
+        ("fastcdc-2020", "fastcdc-2020"),
+        ("fastcdc-2031", "fastcdc-2020"),  # a newer dvlin's: this one's default
+    ],
+)
+def test_the_chunker_a_clone_takes(recorded: str, taken: str) -> None:
+    from dvlin.ops.clone import _chunker
+
+    assert _chunker(recorded) == taken
