@@ -19,6 +19,19 @@ DVLIN_DIR = ".dvlin"
 """The folder at a repo's root that holds its config, catalog and local objects."""
 
 
+def check_chunker(value: object, *, where: str = "") -> str:
+    """``value`` as a chunker name (one of :data:`~dvlin.objects.cdc.CHUNKERS`).
+
+    Raises:
+        UsageError: anything else; ``where`` (the config file's path) leads the message.
+    """
+    if isinstance(value, str) and value in CHUNKERS:
+        return value
+    raise UsageError(
+        f"{where}core.chunker {value!r} is not supported", hint=f"one of {', '.join(CHUNKERS)}"
+    )
+
+
 def find_root(start: str | os.PathLike[str] = ".") -> Path | None:
     """The nearest folder at or above ``start`` whose ``.dvlin/`` holds a config, or None."""
     here = Path(start).resolve()
@@ -168,12 +181,7 @@ def load_config(path: Path) -> RepoConfig:
             f"{path}: core.hash {algorithm!r} is not supported",
             hint=f"one of {', '.join(ALGORITHMS)}",
         )
-    chunker = core.get("chunker", LEGACY_CHUNKER)
-    if chunker not in CHUNKERS:
-        raise UsageError(
-            f"{path}: core.chunker {chunker!r} is not supported",
-            hint=f"one of {', '.join(CHUNKERS)}",
-        )
+    chunker = check_chunker(core.get("chunker", LEGACY_CHUNKER), where=f"{path}: ")
     fmt = core.get("format", CONFIG_FORMAT)
     if fmt != CONFIG_FORMAT:
         raise UsageError(
@@ -183,7 +191,7 @@ def load_config(path: Path) -> RepoConfig:
     return RepoConfig(
         repo_id=str(need(core, "repo_id", str, "core")),
         hash=algorithm,
-        chunker=str(chunker),
+        chunker=chunker,
         storage=str(storage.get("url", "")),
         fsync=bool(storage.get("fsync", True)),
         remotes=_load_remotes(path, doc.get("remotes", {})),

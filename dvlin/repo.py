@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self, TypeVar
 
 from dvlin.catalog import Catalog
-from dvlin.config import DVLIN_DIR, RepoConfig, find_root, load_config
+from dvlin.config import DVLIN_DIR, RepoConfig, check_chunker, find_root, load_config
 from dvlin.errors import (
     ConflictError,
     FileSystemError,
@@ -26,7 +26,7 @@ from dvlin.errors import (
     UsageError,
 )
 from dvlin.identity import utc_now
-from dvlin.objects.cdc import CHUNKERS, DEFAULT_CHUNKER
+from dvlin.objects.cdc import DEFAULT_CHUNKER
 from dvlin.objects.hashing import DEFAULT_ALGORITHM, hasher_factory
 
 if TYPE_CHECKING:
@@ -76,10 +76,7 @@ class Repo:
         """
         root = Path(path).resolve()
         hasher_factory(hash)  # refuse an unknown algorithm before anything is written
-        if chunker not in CHUNKERS:
-            raise UsageError(
-                f"chunker {chunker!r} is not supported", hint=f"one of {', '.join(CHUNKERS)}"
-            )
+        check_chunker(chunker)
         if storage:
             _check_storage_url(storage)
         dvlin_dir = root / DVLIN_DIR

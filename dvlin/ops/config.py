@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from itertools import takewhile
 from typing import TYPE_CHECKING, Any
 
-from dvlin.config import load_config
+from dvlin.config import check_chunker, load_config
 from dvlin.errors import UsageError
-from dvlin.objects.cdc import CHUNKERS, LEGACY_CHUNKER
+from dvlin.objects.cdc import LEGACY_CHUNKER
 from dvlin.values import sealed
 
 if TYPE_CHECKING:
@@ -173,11 +173,8 @@ def _parse(key: str, text: str, kind: type) -> Any:
 
 
 def _check_value(key: str, value: Any) -> None:
-    if key == "core.chunker" and value not in CHUNKERS:
-        raise UsageError(
-            f"core.chunker takes {' or '.join(CHUNKERS)}, not {value!r}",
-            hint=f"dvlin config set core.chunker {CHUNKERS[-1]}",
-        )
+    if key == "core.chunker":
+        check_chunker(value)  # here, not in the edited copy's load: its message names the copy
     if key == "storage.url" and value:
         from dvlin.repo import _check_storage_url  # credentials, then whether fsspec opens it
 

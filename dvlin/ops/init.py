@@ -22,6 +22,8 @@ class InitResult:
     """The object store's URL, or ``.dvlin/objects`` for the local default."""
     hash: str
     repo_id: str
+    chunker: str
+    """How its big files are cut into chunks (``core.chunker``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape."""
@@ -30,6 +32,7 @@ class InitResult:
             "storage": self.storage,
             "hash": self.hash,
             "repo_id": self.repo_id,
+            "chunker": self.chunker,
         }
 
 
@@ -56,4 +59,5 @@ def init(
             repo.config.storage or ".dvlin/objects",
             repo.config.hash,
             repo.config.repo_id,
+            repo.config.chunker,
         )

@@ -16,11 +16,12 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> Path:
     root = tmp_path / "repo"
     monkeypatch.chdir(tmp_path)
     made = _json(cli, "init", "repo")
-    assert set(made) == {"root", "storage", "hash", "repo_id"}
-    assert (made["root"], made["storage"], made["hash"]) == (
+    assert set(made) == {"root", "storage", "hash", "repo_id", "chunker"}
+    assert (made["root"], made["storage"], made["hash"], made["chunker"]) == (
         str(root),
         ".dvlin/objects",
         "xxh3-128",
+        "fastcdc-2020",
     )
     monkeypatch.chdir(root)
     write_tree(root, {"d/a.txt": "a\n", "m/model.bin": b"weights"})

@@ -103,6 +103,30 @@ def test_a_big_file_round_trips_through_packs(
     assert len(data) <= usage.stored < len(data) + MIB
 
 
+def test_du_counts_a_pack_holding_one_chunk_as_no_small_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 4 KiB edit makes one new chunk, alone in its pack; without filler (no O_DIRECT on a
+    # store with fsync off) that pack's bytes are the chunk's, and so is its oid.
+    monkeypatch.chdir(tmp_path)
+    repo = Repo.init(tmp_path / "r")
+    repo.close()
+    path = tmp_path / "r" / ".dvlin" / "config.toml"
+    path.write_text(path.read_text().replace("fsync = true", "fsync = false"))
+    monkeypatch.chdir(tmp_path / "r")
+    repo = Repo.open(".")
+    data = bytearray(random.Random(9).randbytes(3 * CHUNK_MIN_FILE))
+    (repo.root / "big.bin").write_bytes(data)
+    repo.commit(["big.bin"], name="big")
+    data[12 * MIB : 12 * MIB + 4096] = bytes(4096)
+    (repo.root / "big.bin").write_bytes(data)
+    repo.commit(["big.bin"], name="big")
+    alone = [oid for oid, _, pack, _ in _chunk_rows(repo) if pack == oid]
+    assert alone  # the case under test happened
+    assert du(repo).packed_files == 0
+    repo.close()
+
+
 def _to_loose_chunks(repo: Repo) -> None:
     """Rewrite a repo as dvlin wrote it before issue 12: every chunk a loose object."""
     store, conn = repo.store, repo.catalog.conn

@@ -192,10 +192,8 @@ def test_the_chunker_may_be_set_to_a_known_one_only(repo: Repo, cli: Cli) -> Non
     for bad in ("rabin", "", "FASTCDC-2020"):
         with pytest.raises(UsageError) as err:
             set_config(repo, "core.chunker", bad)
-        assert err.value.message == (
-            f"core.chunker takes fastcdc-2016 or fastcdc-2020, not {bad!r}"
-        )
-        assert err.value.hint == "dvlin config set core.chunker fastcdc-2020"
+        assert err.value.message == f"core.chunker {bad!r} is not supported"
+        assert err.value.hint == "one of fastcdc-2016, fastcdc-2020"
     assert (repo.dvlin_dir / "config.toml").read_bytes() == before
     change = set_config(repo, "core.chunker", "fastcdc-2016")
     assert (change.old, change.new) == ("fastcdc-2020", "fastcdc-2016")
@@ -213,6 +211,6 @@ def test_the_chunker_may_be_set_to_a_known_one_only(repo: Repo, cli: Cli) -> Non
 
 
 def test_init_refuses_an_unknown_chunker(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="chunker 'fastcdc' is not supported"):
+    with pytest.raises(UsageError, match="core.chunker 'fastcdc' is not supported"):
         Repo.init(tmp_path / "r", chunker="fastcdc")
     assert not (tmp_path / "r" / ".dvlin").exists()
