@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import mmap
 import os
 import stat
 from collections import deque
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from dvlin.errors import ConflictError, DvlinError, FileSystemError
 from dvlin.objects import cdc
+from dvlin.objects.buffers import aligned_buffer
 from dvlin.objects.cdc import CutHelper, Cutter
 from dvlin.objects.entry import Chunk
 from dvlin.objects.hashing import Hasher, Oid, unlocked_hasher_factory
@@ -127,7 +129,7 @@ def cut_file(
     gc.disable()
     try:
         tail = memoryview(b"")
-        previous: bytearray | None = None
+        previous: mmap.mmap | None = None
         base = 0  # file offset of the first byte of view
         for window in reader:
             eof = window is None
@@ -279,29 +281,29 @@ class _WindowReader:
         self._start: int | None = 0  # where the chunk being hashed starts; None: none is
         self._chunk = chunk() if chunk is not None and cuts is not None else None
         self._where = (abs_path, path)
-        self._queue: queue.Queue[tuple[bytearray, int] | BaseException | None] = queue.Queue(
+        self._queue: queue.Queue[tuple[mmap.mmap, int] | BaseException | None] = queue.Queue(
             maxsize=2
         )
         self._written = written
-        self._retired: deque[tuple[bytearray, int]] = deque()
+        self._retired: deque[tuple[mmap.mmap, int]] = deque()
         self._made = 0
         self._at = 0  # file offset of the next byte read
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dvlin-read", daemon=True)
         self._thread.start()
 
-    def retire(self, buf: bytearray, mark: int) -> None:
+    def retire(self, buf: mmap.mmap, mark: int) -> None:
         """Give ``buf`` back once the pack writer has written ``mark`` blobs."""
         self._retired.append((buf, mark))
 
-    def _buffer(self) -> bytearray | None:
+    def _buffer(self) -> mmap.mmap | None:
         """A window buffer: a retired one the writer is done with, else a new one (bounded)."""
         while not self._stopped.is_set():
             if self._retired and self._retired[0][1] <= self._written():
                 return self._retired.popleft()[0]
             if self._made < _MAX_WINDOWS:
                 self._made += 1
-                return bytearray(CHUNK_MAX + _CDC_WINDOW)
+                return aligned_buffer(CHUNK_MAX + _CDC_WINDOW)
             self._stopped.wait(0.002)  # the writer is behind: wait for it
         return None
 
@@ -368,7 +370,7 @@ class _WindowReader:
                 start, self._next, chunk = stop, k + 1, new_chunk()
         self._start, self._chunk = start, chunk
 
-    def __iter__(self) -> Iterator[tuple[bytearray, int] | None]:
+    def __iter__(self) -> Iterator[tuple[mmap.mmap, int] | None]:
         """Each window as (buffer, end): its bytes are ``buffer[CHUNK_MAX:end]``; then None."""
         while True:
             item = self._queue.get()

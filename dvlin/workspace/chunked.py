@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 
 from dvlin.errors import IntegrityError
 from dvlin.faults import IN_CHUNKED, pause_point
+from dvlin.objects.buffers import aligned_buffer
 from dvlin.objects.hashing import unlocked_hasher_factory
 from dvlin.objects.manifest import Entry
 from dvlin.objects.store import ObjectStore
@@ -184,7 +185,7 @@ class _ReadBack:
         self._store = store
         self._whole = unlocked_hasher_factory(store.algorithm)()
         self._fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)
-        self._buf = bytearray(_BUFFER_SIZE)
+        self._buf = aligned_buffer(_BUFFER_SIZE)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="dvlin-read-back")
         self._queued: deque[Future[None]] = deque()
 
@@ -217,7 +218,7 @@ class _ReadBack:
     def _hash(self, pos: int, size: int, data: bytes | None, oid: str, pack: str | None) -> None:
         got: bytes | memoryview
         if data is None:
-            view = memoryview(self._buf if size <= len(self._buf) else bytearray(size))[:size]
+            view = memoryview(self._buf if size <= len(self._buf) else aligned_buffer(size))[:size]
             got = view[: _pread_into(self._fd, view, pos)]
         else:
             got = data
@@ -251,7 +252,7 @@ def _copy(src: int, dst: int, src_at: int, dst_at: int, size: int) -> int:
             return done
         done += n
     if done < size:
-        piece = memoryview(bytearray(min(size - done, _BUFFER_SIZE)))
+        piece = memoryview(aligned_buffer(min(size - done, _BUFFER_SIZE)))
         while done < size:
             n = _pread_into(src, piece[: size - done], src_at + done)
             if not n:
