@@ -120,12 +120,20 @@ def _staging(folder: Path) -> list[str]:
 
 def _some_whole_files_staged(folder: Path, tree: dict[str, bytes]) -> None:
     """A restore of ``tree``'s ``d`` killed mid-tree: one staging folder in ``folder`` holds
-    some of its files, not all, and each one whole (the bytes of its path in ``tree``)."""
+    some of its files, not all, at least one of them whole (the bytes of its path in
+    ``tree``). The writer that reached the pause point wrote its file whole; another writer
+    may have been killed inside its own file, which is then a prefix of its bytes. Nothing in
+    the staging folder is ever published, and the rerun removes it."""
     (staging,) = _staging(folder)
     written = [Path(f, n) for f, _, names in os.walk(folder / staging) for n in names]
     assert 0 < len(written) < len(tree)
+    whole = 0
     for path in written:
-        assert path.read_bytes() == tree[f"d/{path.relative_to(folder / staging).as_posix()}"]
+        want = tree[f"d/{path.relative_to(folder / staging).as_posix()}"]
+        got = path.read_bytes()
+        assert want.startswith(got), path
+        whole += got == want
+    assert whole >= max(1, len(written) - 2)  # at most one torn file per writer (two here)
 
 
 def test_ctrl_c_into_a_new_folder_leaves_no_folder(two: Repo, cli: Cli) -> None:
