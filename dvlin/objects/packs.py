@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 
 from dvlin.errors import FileSystemError
 from dvlin.faults import IN_PACK, pause_point
+from dvlin.objects.buffers import aligned_buffer
 from dvlin.objects.hashing import Hasher, Oid, unlocked_hasher_factory
 from dvlin.objects.store import ObjectStore, StoredObject
 
@@ -362,7 +363,7 @@ class PackWriter:
         """The staging buffer being filled, once its last write is done."""
         if not self._stages:
             # mmap: page-aligned, as O_DIRECT needs.
-            self._stages = [mmap.mmap(-1, _STAGE) for _ in range(_STAGES)]
+            self._stages = [aligned_buffer(_STAGE) for _ in range(_STAGES)]
             self._stage_writes = [None] * _STAGES
         last = self._stage_writes[self._at]
         if last is not None:
@@ -510,7 +511,7 @@ class PackWriter:
     def _new_edge(self, pack: _Pack, at: int) -> None:
         """Start an edge block (zeros) for the block at ``at``, once its slot's write is done."""
         if self._edges is None:
-            self._edges = mmap.mmap(-1, _EDGES * _ALIGN)  # page-aligned, as O_DIRECT needs
+            self._edges = aligned_buffer(_EDGES * _ALIGN)  # page-aligned, as O_DIRECT needs
         k = self._edge_next
         self._edge_next = (k + 1) % _EDGES
         last = self._edge_writes[k]
@@ -645,7 +646,7 @@ def _address(data: bytes | memoryview) -> int | None:
 
 def _placed_copy(view: memoryview, at: int) -> memoryview:
     """``view`` copied to a page-aligned buffer at ``at``: its address congruent to ``at``."""
-    buf = mmap.mmap(-1, at + view.nbytes)
+    buf = aligned_buffer(at + view.nbytes)
     buf[at : at + view.nbytes] = view
     return memoryview(buf)[at : at + view.nbytes]
 

@@ -9,7 +9,9 @@ import pytest
 
 from dvlin.errors import UsageError
 from dvlin.objects.manifest import DIR_MODE, EXEC_MODE, FILE_MODE, LINK_MODE
+from dvlin.workspace import scan as scan_module
 from dvlin.workspace.scan import scan
+from dvlin.workspace.scanned import Columns
 from tests.conftest import write_tree
 
 
@@ -89,3 +91,18 @@ def test_a_link_into_the_local_store_stands_for_the_object(tmp_path: Path) -> No
     os.symlink(store / "ab" / "cdef", work / "data.bin")
     (item,) = scan(str(work), ["."], store_root=str(store))
     assert (item.path, item.type, item.size, item.oid) == ("data.bin", "file", 12, "abcdef")
+
+
+def test_a_walk_helper_s_answer_of_no_rows_is_an_answer_not_a_failure() -> None:
+    # The answer's body is read into a page-aligned buffer; none is made for zero bytes, and
+    # an empty folder's answer must still be taken (not walked again as if garbled).
+    read_end, write_end = os.pipe()
+    try:
+        scan_module._send(write_end, Columns())
+        os.close(write_end)
+        got = scan_module._receive(read_end)
+    finally:
+        os.close(read_end)
+    assert got is not None
+    assert got[0] == 0
+    assert len(got[1]) == 0
