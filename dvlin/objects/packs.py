@@ -362,7 +362,7 @@ class PackWriter:
     def _stage(self) -> mmap.mmap:
         """The staging buffer being filled, once its last write is done."""
         if not self._stages:
-            # mmap: page-aligned, as O_DIRECT needs.
+            # Page-aligned, as O_DIRECT needs.
             self._stages = [aligned_buffer(_STAGE) for _ in range(_STAGES)]
             self._stage_writes = [None] * _STAGES
         last = self._stage_writes[self._at]
